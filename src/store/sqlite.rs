@@ -1,0 +1,267 @@
+//! The SQLite backend: a file database in WAL mode, the default that needs no set-up.
+//!
+//! Owns the connection settings and the SQL for SQLite. Opening checks the filesystem first
+//! (`files.rs`), so an unusable path fails with the path named and nothing created; then it
+//! connects, applies `migrations/` and verifies the journal mode.
+//!
+//! Settings, and why:
+//! - `journal_mode=WAL`: readers never block the writer nor each other, so health checks and
+//!   list RPCs run while commands are written.
+//! - `synchronous=FULL`: every commit fsyncs the WAL before it returns. `NORMAL` would survive a
+//!   killed process but can lose the last commits on power loss or a kernel crash; rebound
+//!   promises that whatever it acknowledged (an RPC answer, an MQTT PUBACK) survives, and the
+//!   cost is one fsync per write transaction, which batching writes in one transaction keeps
+//!   small.
+//! - `busy_timeout=5s`: a second writer (another pool connection, or the hot-restart successor
+//!   while its predecessor drains) waits for the lock instead of failing at once.
+//! - `foreign_keys=ON`: SQLite leaves them off by default; the schema relies on them.
+//!
+//! SQL here uses `?` placeholders and SQLite behaviour; the PostgreSQL backend will have its
+//! own statements over the same schema.
+
+mod files;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tracing::{Span, debug, info, instrument, warn};
+
+use super::url::SqliteTarget;
+use super::{PreviousRun, RunEnd, RunId, RunRecord, Store, StoreError, StoreStatus};
+
+/// The schema, embedded at compile time from `migrations/`.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQLite has one writer at a time; extra connections serve concurrent readers.
+const MAX_CONNECTIONS: u32 = 8;
+const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A [`Store`] on SQLite.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    location: String,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database. Use [`crate::store::open`] with a
+    /// URL rather than this directly; it provides the `store.open` span whose `store.location`
+    /// field this records.
+    pub(crate) async fn open(target: SqliteTarget) -> Result<Self, StoreError> {
+        let store = match target {
+            SqliteTarget::File(path) => Self::open_file(&path).await?,
+            SqliteTarget::Memory => Self::open_memory().await?,
+        };
+        let schema_version = store.schema_version().await?;
+        info!(store.location = %store.location, schema_version, "store opened");
+        Ok(store)
+    }
+
+    async fn open_file(path: &Path) -> Result<Self, StoreError> {
+        let location = path.display().to_string();
+        Span::current().record("store.location", location.as_str());
+        let prepared = files::prepare(path)?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).min_connections(1);
+        match Self::connect(pool, options, location).await {
+            Ok(store) => {
+                prepared.keep();
+                store.check_journal_mode().await;
+                Ok(store)
+            }
+            Err(e) => {
+                prepared.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// A private database that lives as long as this store. One connection that never
+    /// expires, because the database disappears with its last connection.
+    async fn open_memory() -> Result<Self, StoreError> {
+        let location = ":memory:".to_owned();
+        Span::current().record("store.location", location.as_str());
+        // from_str gives each in-memory database a unique name.
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|source| StoreError::Open { location: location.clone(), source })?
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+        Self::connect(pool, options, location).await
+    }
+
+    async fn connect(
+        pool: SqlitePoolOptions,
+        options: SqliteConnectOptions,
+        location: String,
+    ) -> Result<Self, StoreError> {
+        let pool = match pool.connect_with(options).await {
+            Ok(pool) => pool,
+            Err(source) => return Err(StoreError::Open { location, source }),
+        };
+        if let Err(source) = MIGRATOR.run(&pool).await {
+            pool.close().await;
+            return Err(StoreError::Migrate { location, source });
+        }
+        Ok(Self { pool, location })
+    }
+
+    /// WAL cannot be enabled on some filesystems (e.g. network mounts); SQLite then silently
+    /// keeps the old mode. Say so, since concurrency and durability assumptions change.
+    async fn check_journal_mode(&self) {
+        match sqlx::query_scalar::<_, String>("PRAGMA journal_mode").fetch_one(&self.pool).await {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => {}
+            Ok(mode) => warn!(store.location = %self.location, journal_mode = %mode,
+                "store: WAL journal mode not available on this filesystem"),
+            Err(e) => warn!(store.location = %self.location, error = %e,
+                "store: cannot read journal mode"),
+        }
+    }
+
+    /// Version of the latest applied migration (0 if none).
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::query("schema_version"))?;
+        let applied =
+            conn.list_applied_migrations(&MIGRATOR.table_name).await.map_err(|e| match e {
+                MigrateError::Execute(source) => StoreError::query("schema_version")(source),
+                other => StoreError::query("schema_version")(sqlx::Error::Migrate(Box::new(other))),
+            })?;
+        Ok(applied.iter().map(|m| m.version).max().unwrap_or(0))
+    }
+}
+
+/// One row of `server_runs`.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    run_id: i64,
+    started_ms: i64,
+    stopped_ms: Option<i64>,
+    clean_shutdown: i64,
+    pid: i64,
+    generation: i64,
+    server_version: String,
+}
+
+impl RunRow {
+    fn into_previous(self, op: &'static str) -> Result<PreviousRun, StoreError> {
+        let end = match self.stopped_ms {
+            None => RunEnd::Crashed,
+            Some(ms) if self.clean_shutdown != 0 => RunEnd::Clean { stopped_at: from_ms(op, ms)? },
+            Some(ms) => RunEnd::Unclean { stopped_at: from_ms(op, ms)? },
+        };
+        Ok(PreviousRun {
+            run_id: RunId(self.run_id),
+            started_at: from_ms(op, self.started_ms)?,
+            pid: u32::try_from(self.pid).map_err(|e| StoreError::decode(op, e))?,
+            generation: u64::try_from(self.generation).map_err(|e| StoreError::decode(op, e))?,
+            server_version: self.server_version,
+            end,
+        })
+    }
+}
+
+fn from_ms(op: &'static str, ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::decode(op, format!("timestamp {ms} ms out of range")))
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    #[instrument(skip_all, name = "store.ping")]
+    async fn ping(&self) -> Result<StoreStatus, StoreError> {
+        let start = Instant::now();
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::query("ping"))?;
+        let latency = start.elapsed();
+        Ok(StoreStatus {
+            backend: self.backend(),
+            location: self.location.clone(),
+            schema_version: self.schema_version().await?,
+            latency,
+        })
+    }
+
+    #[instrument(skip_all, name = "store.begin_run",
+        fields(run.pid = pid, run.generation = generation, run.id))]
+    async fn begin_run(&self, pid: u32, generation: u64) -> Result<RunRecord, StoreError> {
+        const OP: &str = "begin_run";
+        let stored_generation = i64::try_from(generation).map_err(|e| StoreError::encode(OP, e))?;
+        let started_at = Utc::now();
+        let mut tx = self.pool.begin().await.map_err(StoreError::query(OP))?;
+        // Insert first: the transaction takes the write lock at its first statement, so two
+        // processes starting at once serialize here instead of failing a read→write upgrade.
+        let run_id: i64 = sqlx::query_scalar(
+            "INSERT INTO server_runs \
+                 (run_id, started_ms, stopped_ms, clean_shutdown, pid, generation, server_version) \
+             SELECT COALESCE(MAX(run_id), 0) + 1, ?, NULL, 0, ?, ?, ? FROM server_runs \
+             RETURNING run_id",
+        )
+        .bind(started_at.timestamp_millis())
+        .bind(i64::from(pid))
+        .bind(stored_generation)
+        .bind(SERVER_VERSION)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::query(OP))?;
+        let previous: Option<RunRow> = sqlx::query_as(
+            "SELECT run_id, started_ms, stopped_ms, clean_shutdown, pid, generation, server_version \
+             FROM server_runs WHERE run_id < ? ORDER BY run_id DESC LIMIT 1",
+        )
+        .bind(run_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::query(OP))?;
+        tx.commit().await.map_err(StoreError::query(OP))?;
+
+        Span::current().record("run.id", run_id);
+        let previous = previous.map(|row| row.into_previous(OP)).transpose()?;
+        debug!(previous = previous.as_ref().map_or("none", |p| p.end.as_str()), "run begun");
+        Ok(RunRecord { run_id: RunId(run_id), started_at, pid, generation, previous })
+    }
+
+    #[instrument(skip_all, name = "store.end_run", fields(run.id = %run_id, run.clean = clean))]
+    async fn end_run(&self, run_id: RunId, clean: bool) -> Result<(), StoreError> {
+        const OP: &str = "end_run";
+        let result = sqlx::query(
+            "UPDATE server_runs SET stopped_ms = ?, clean_shutdown = ? WHERE run_id = ?",
+        )
+        .bind(Utc::now().timestamp_millis())
+        .bind(i64::from(clean))
+        .bind(run_id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::query(OP)(sqlx::Error::RowNotFound));
+        }
+        Ok(())
+    }
+
+    #[instrument(skip_all, name = "store.close")]
+    async fn close(&self) {
+        self.pool.close().await;
+        debug!(store.location = %self.location, "store closed");
+    }
+}
+
+#[cfg(test)]
+mod tests;

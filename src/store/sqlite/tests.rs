@@ -1,0 +1,171 @@
+//! SQLite-specific tests: files on disk, pragmas, migrations, and failures that must leave
+//! nothing behind. The backend-neutral behaviour is in `store/tests.rs`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+const TABLES: [&str; 10] = [
+    "audit_events",
+    "clients",
+    "command_events",
+    "commands",
+    "config_reload_events",
+    "recovery_reports",
+    "restart_events",
+    "rollout_members",
+    "rollouts",
+    "server_runs",
+];
+
+async fn open_path(path: &Path) -> Result<SqliteStore, StoreError> {
+    SqliteStore::open(SqliteTarget::File(path.to_owned())).await
+}
+
+/// Names in `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+async fn tables(store: &SqliteStore) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_sqlx%' ESCAPE '\\' ORDER BY name",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .expect("list tables")
+}
+
+#[tokio::test]
+async fn open_creates_directories_database_and_schema() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("rebound-data/nested/rebound.db");
+    let store = open_path(&db).await.expect("open");
+    assert!(db.is_file());
+    assert_eq!(tables(&store).await, TABLES);
+    let status = store.ping().await.unwrap();
+    assert_eq!((status.backend, status.schema_version), ("sqlite", 1));
+    assert_eq!(status.location, db.display().to_string());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn connections_use_wal_full_sync_and_foreign_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_path(&tmp.path().join("rebound.db")).await.unwrap();
+    // Check several pooled connections, not just the first one.
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        let mut conn = store.pool.acquire().await.unwrap();
+        let mode: String =
+            sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut *conn).await.unwrap();
+        let sync: i64 =
+            sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
+        let fk: i64 =
+            sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1), "2 = FULL");
+        conns.push(conn);
+    }
+    drop(conns);
+    let err = sqlx::query(
+        "INSERT INTO command_events (id, command_id, at_ms, to_state, source) \
+                           VALUES (1, 'no-such-command', 0, 'queued', 'api')",
+    )
+    .execute(&store.pool)
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn reopen_is_idempotent_and_keeps_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("rebound.db");
+    let store = open_path(&db).await.unwrap();
+    let first = store.begin_run(1, 0).await.unwrap();
+    store.end_run(first.run_id, true).await.unwrap();
+    store.close().await;
+
+    for pid in [2, 3] {
+        let store = open_path(&db).await.expect("reopen");
+        assert_eq!(tables(&store).await, TABLES);
+        assert_eq!(store.ping().await.unwrap().schema_version, 1);
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(applied, 1, "migration applied once");
+        let run = store.begin_run(pid, 0).await.unwrap();
+        let prev = run.previous.expect("previous run survives reopen");
+        assert!(matches!(prev.end, RunEnd::Clean { .. }));
+        store.end_run(run.run_id, true).await.unwrap();
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn path_under_a_regular_file_is_io_error_and_creates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("not-a-dir");
+    fs::write(&file, b"plain file").unwrap();
+    let db = file.join("rebound-data/rebound.db");
+
+    let err =
+        crate::store::open(&format!("sqlite://{}", db.display())).await.err().expect("must fail");
+    let StoreError::Io { path, .. } = &err else { panic!("expected Io, got {err}") };
+    assert_eq!(path, &file);
+    assert!(err.to_string().contains(&file.display().to_string()), "{err}");
+    assert_eq!(entries(tmp.path()), ["not-a-dir"]);
+    assert_eq!(fs::read(&file).unwrap(), b"plain file");
+}
+
+#[tokio::test]
+async fn directory_in_place_of_the_database_is_io_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = open_path(tmp.path()).await.expect_err("must fail");
+    assert!(matches!(err, StoreError::Io { .. }), "{err}");
+    assert!(entries(tmp.path()).is_empty());
+}
+
+#[tokio::test]
+async fn foreign_file_is_open_error_and_left_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("rebound.db");
+    let junk = vec![b'x'; 8192];
+    fs::write(&db, &junk).unwrap();
+    let err = open_path(&db).await.expect_err("must fail");
+    assert!(matches!(err, StoreError::Open { .. } | StoreError::Migrate { .. }), "{err}");
+    assert_eq!(fs::read(&db).unwrap(), junk, "existing file untouched");
+}
+
+#[tokio::test]
+async fn changed_migration_history_is_refused_and_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db: PathBuf = tmp.path().join("rebound.db");
+    let store = open_path(&db).await.unwrap();
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = X'00'").execute(&store.pool).await.unwrap();
+    store.close().await;
+
+    let err = open_path(&db).await.expect_err("must fail");
+    assert!(matches!(err, StoreError::Migrate { .. }), "{err}");
+    assert!(err.to_string().contains("modified"), "{err}");
+    assert!(db.is_file(), "an existing database is never removed");
+}
+
+#[tokio::test]
+async fn memory_store_is_private_per_open() {
+    let a = SqliteStore::open(SqliteTarget::Memory).await.unwrap();
+    let b = SqliteStore::open(SqliteTarget::Memory).await.unwrap();
+    a.begin_run(1, 0).await.unwrap();
+    let run = b.begin_run(2, 0).await.unwrap();
+    assert_eq!(run.previous, None);
+    assert_eq!(a.ping().await.unwrap().location, ":memory:");
+}
