@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project on a fresh machine: installs the tools the tests
+# use (grpc-health-probe and grpcurl via `go install`, buf via npx, Mosquitto from Debian
+# when running as root), then lint, format, clippy and the whole cargo test suite.
+#
+#   ./scripts/test.sh            # everything
+#   ./scripts/test.sh --quick    # skip buf lint and clippy (inner development loop)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GRPC_HEALTH_PROBE_VERSION=v0.4.61
+GRPCURL_VERSION=v1.9.4
+BUF_VERSION=1.75.0
+quick=false
+[[ "${1:-}" == "--quick" ]] && quick=true
+
+step() { printf '\n==> %s\n' "$*"; }
+
+export PATH="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin:$PATH"
+
+step "tools"
+command -v grpc-health-probe >/dev/null ||
+  go install "github.com/grpc-ecosystem/grpc-health-probe@${GRPC_HEALTH_PROBE_VERSION}"
+command -v grpcurl >/dev/null ||
+  go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@${GRPCURL_VERSION}"
+echo "grpc-health-probe: $(command -v grpc-health-probe)"
+echo "grpcurl: $(command -v grpcurl)"
+
+if ! $quick; then
+  step "buf lint (proto/ is the API contract)"
+  npx --yes "@bufbuild/buf@${BUF_VERSION}" lint
+
+  step "cargo fmt --check"
+  cargo fmt --all -- --check
+
+  step "cargo clippy"
+  cargo clippy --locked --all-targets -- -D warnings
+fi
+
+step "cargo test"
+cargo test --locked --all-targets

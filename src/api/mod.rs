@@ -1,0 +1,10 @@
+//! gRPC adapters: one file per service, each a thin translation between proto messages and
+//! the domain. Business rules do not live here.
+//!
+//! [`layer`] wraps every RPC (tracing span, in-flight accounting, stream draining — and the
+//! single place authentication will plug in); [`status`] is the one domain-error → status
+//! mapping.
+
+pub mod health;
+pub mod layer;
+pub mod status;

@@ -1,0 +1,57 @@
+//! The `rebound` command line: `serve` runs the control plane; every other subcommand is an
+//! admin command that talks to a running server over gRPC (`--addr`).
+//!
+//! Commands print for people on stdout, errors as one line on stderr, and exit with the
+//! codes in [`crate::exit`].
+
+mod health;
+mod serve;
+
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+
+/// rebound — restart-and-recovery control plane.
+///
+/// Hot restarts without failed requests, crash recovery from the database, config reload
+/// without restart, and device commands over MQTT, all behind one gRPC API.
+#[derive(Debug, Parser)]
+#[command(name = "rebound", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("REBOUND_GIT_SHA"), ")"), propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the control plane server (SQLite under ./rebound-data and 127.0.0.1:50051 by default).
+    Serve(serve::ServeArgs),
+    /// Print a running server's health report; exit 0 when serving, 69 when not or unreachable.
+    Health(health::HealthArgs),
+}
+
+/// Options shared by every command that talks to a running server.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Server address: host:port, http://host:port or unix:PATH.
+    #[arg(long, env = "REBOUND_ADDR", default_value = crate::client::DEFAULT_ADDR)]
+    pub addr: String,
+}
+
+/// Parse the command line and run the chosen command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("rebound: cannot start the async runtime: {err}");
+            return ExitCode::from(crate::exit::FAILURE);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Health(args) => health::run(args).await,
+        }
+    });
+    ExitCode::from(code)
+}

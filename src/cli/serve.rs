@@ -1,0 +1,46 @@
+//! `rebound serve`: load the configuration, start telemetry, run the server.
+
+use crate::{config, exit, server, telemetry};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML config file; without it rebound runs on defaults. REBOUND_<SECTION>__<KEY>
+    /// environment variables override single keys (e.g. REBOUND_SERVER__LISTEN=0.0.0.0:50051).
+    #[arg(long, short, env = "REBOUND_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+pub async fn run(args: ServeArgs) -> u8 {
+    let loaded = match config::load(args.config.as_deref(), std::env::vars()) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("rebound: {err}");
+            return exit::USAGE;
+        }
+    };
+    let telemetry = match telemetry::init(&loaded.config.telemetry) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("rebound: {err}");
+            return exit::USAGE;
+        }
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %loaded.source,
+        otlp = telemetry.exporting(),
+        "starting"
+    );
+    let code = match server::run(loaded).await {
+        Ok(()) => exit::OK,
+        Err(err) => {
+            tracing::error!(error = %err, "server stopped with an error");
+            eprintln!("rebound: {err}");
+            err.exit_code()
+        }
+    };
+    telemetry.shutdown();
+    code
+}

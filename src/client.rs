@@ -1,0 +1,101 @@
+//! Connecting to a rebound server as a gRPC client (CLI, MCP adapter, tests).
+//!
+//! Addresses come in three forms: `host:port`, `http://host:port` (or `https://`), and
+//! `unix:PATH` for the unix-socket listener.
+
+use hyper_util::rt::TokioIo;
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// Default address of a local server.
+pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
+/// How long connecting may take before the server counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid address {addr:?}: {reason} (use host:port, http://host:port or unix:PATH)")]
+    InvalidAddress { addr: String, reason: String },
+    #[error("cannot reach {addr}: {source}")]
+    Unreachable { addr: String, source: tonic::transport::Error },
+}
+
+/// A parsed server address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    Http(String),
+    Unix(std::path::PathBuf),
+}
+
+impl Address {
+    pub fn parse(addr: &str) -> Result<Self, ConnectError> {
+        let invalid = |reason: &str| ConnectError::InvalidAddress {
+            addr: addr.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if let Some(path) = addr.strip_prefix("unix:") {
+            let path = path.trim_start_matches("//");
+            if path.is_empty() {
+                return Err(invalid("empty socket path"));
+            }
+            return Ok(Self::Unix(path.into()));
+        }
+        let url = if addr.starts_with("http://") || addr.starts_with("https://") {
+            addr.to_owned()
+        } else {
+            format!("http://{addr}")
+        };
+        let uri: Uri = url.parse().map_err(|_| invalid("not a URI"))?;
+        if uri.port_u16().is_none() {
+            return Err(invalid("missing port"));
+        }
+        Ok(Self::Http(url))
+    }
+}
+
+/// Connect to `addr`, failing within a few seconds when nothing answers.
+pub async fn connect(addr: &str) -> Result<Channel, ConnectError> {
+    let unreachable = |source| ConnectError::Unreachable { addr: addr.to_owned(), source };
+    match Address::parse(addr)? {
+        Address::Http(url) => Endpoint::from_shared(url)
+            .map_err(unreachable)?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .connect()
+            .await
+            .map_err(unreachable),
+        Address::Unix(path) => {
+            // The URI is required by the API but unused: the connector dials the socket.
+            Endpoint::from_static("http://localhost")
+                .connect_timeout(CONNECT_TIMEOUT)
+                .connect_with_connector(tower::service_fn(move |_: Uri| {
+                    let path = path.clone();
+                    async move {
+                        Ok::<_, std::io::Error>(TokioIo::new(
+                            tokio::net::UnixStream::connect(path).await?,
+                        ))
+                    }
+                }))
+                .await
+                .map_err(unreachable)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_address_form() {
+        assert_eq!(
+            Address::parse("127.0.0.1:1").unwrap(),
+            Address::Http("http://127.0.0.1:1".into())
+        );
+        assert_eq!(Address::parse("http://h:2").unwrap(), Address::Http("http://h:2".into()));
+        assert_eq!(Address::parse("unix:/tmp/s").unwrap(), Address::Unix("/tmp/s".into()));
+        assert_eq!(Address::parse("unix:///tmp/s").unwrap(), Address::Unix("/tmp/s".into()));
+        assert!(Address::parse("localhost").is_err());
+        assert!(Address::parse("unix:").is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! Configuration: the TOML model, loading with environment overrides, and validation.
+//!
+//! This module owns what a configuration *is* and whether it is acceptable. It does not
+//! apply configuration to running components (that is the reload manager's job) and it
+//! never touches the network or the store.
+//!
+//! Loading is `file → TOML table → REBOUND_<SECTION>__<KEY> overrides → serde (unknown keys
+//! rejected with their path) → validate() (every semantic error at once, each with its
+//! field path)`.
+
+mod duration;
+mod load;
+mod model;
+
+pub use load::{ConfigError, FieldError, LoadedConfig, Source, load, parse_str};
+pub use model::{
+    CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, MqttConfig, ServerConfig,
+    StoreConfig, TelemetryConfig,
+};

@@ -1,0 +1,215 @@
+//! The configuration model: one struct per TOML section, defaults, and semantic validation.
+//!
+//! Every struct rejects unknown keys. Defaults are what `rebound serve` runs on with no
+//! file at all. `validate` reports every problem at once with its dotted field path; it
+//! never stops at the first one.
+
+use super::duration;
+use super::load::FieldError;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The only config file format version this build understands.
+pub const CONFIG_VERSION: u32 = 1;
+/// Where the gRPC API listens when nothing else is configured.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// The SQLite database used when nothing else is configured (relative to the working dir).
+pub const DEFAULT_STORE_URL: &str = "sqlite://rebound-data/rebound.db";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// File format version; must be 1.
+    pub version: u32,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub mqtt: MqttConfig,
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            version: CONFIG_VERSION,
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            mqtt: MqttConfig::default(),
+            telemetry: TelemetryConfig::default(),
+        }
+    }
+}
+
+/// `[server]`: the gRPC listeners and shutdown behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// TCP address of the gRPC API (`host:port`).
+    pub listen: String,
+    /// Optional extra unix-domain-socket listener serving the same API.
+    pub unix_socket: Option<PathBuf>,
+    /// Serve gRPC reflection (v1 and v1alpha) so grpcurl works without .proto files.
+    pub reflection: bool,
+    /// How long in-flight RPCs get to finish on shutdown.
+    #[serde(with = "duration")]
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.to_owned(),
+            unix_socket: None,
+            reflection: true,
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The parsed listen address; only valid after `Config::validate` succeeded.
+    pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        self.listen.parse()
+    }
+}
+
+/// `[store]`: where acknowledged state lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (relative or absolute) or `sqlite::memory:`.
+    pub url: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { url: DEFAULT_STORE_URL.to_owned() }
+    }
+}
+
+/// `[mqtt]`: the device gateway's broker connection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// Broker URL (`mqtt://host:port` or `mqtts://host:port`); unset disables the gateway.
+    pub url: Option<String>,
+}
+
+/// `[telemetry]`: logs and traces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// A tracing filter directive such as `info` or `rebound=debug,sqlx=warn`.
+    pub log_level: String,
+    /// `text` for people, `json` for log pipelines.
+    pub log_format: LogFormat,
+    /// OTLP/gRPC collector endpoint (`http://host:4317`); `OTEL_EXPORTER_OTLP_ENDPOINT` also works.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self { log_level: "info".to_owned(), log_format: LogFormat::Text, otlp_endpoint: None }
+    }
+}
+
+/// Log line format on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Semantic checks that serde cannot express. Returns every problem found.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut check = |ok: bool, path: &str, reason: String| {
+            if !ok {
+                errors.push(FieldError::new(path, reason));
+            }
+        };
+        check(
+            self.version == CONFIG_VERSION,
+            "version",
+            format!(
+                "unsupported version {}; this build reads version {CONFIG_VERSION}",
+                self.version
+            ),
+        );
+        check(
+            self.server.listen_addr().is_ok(),
+            "server.listen",
+            format!("{:?} is not a host:port socket address", self.server.listen),
+        );
+        let drain = self.server.drain_timeout;
+        check(
+            drain >= Duration::from_millis(1) && drain <= Duration::from_secs(300),
+            "server.drain_timeout",
+            "must be between 1ms and 300s".to_owned(),
+        );
+        if let Some(path) = &self.server.unix_socket {
+            check(!path.as_os_str().is_empty(), "server.unix_socket", "must not be empty".into());
+        }
+        let url = self.store.url.as_str();
+        check(
+            url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"),
+            "store.url",
+            format!("{url:?} must start with sqlite:// or postgres://"),
+        );
+        if let Some(url) = &self.mqtt.url {
+            check(
+                url.starts_with("mqtt://") || url.starts_with("mqtts://"),
+                "mqtt.url",
+                format!("{url:?} must start with mqtt:// or mqtts://"),
+            );
+        }
+        check(
+            tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.log_level).is_ok(),
+            "telemetry.log_level",
+            format!(
+                "{:?} is not a valid log filter (try \"info\" or \"rebound=debug\")",
+                self.telemetry.log_level
+            ),
+        );
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint {
+            check(
+                endpoint.starts_with("http://") || endpoint.starts_with("https://"),
+                "telemetry.otlp_endpoint",
+                format!("{endpoint:?} must be an http:// or https:// URL"),
+            );
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn validate_reports_every_error_with_its_path() {
+        let mut config = Config { version: 2, ..Config::default() };
+        config.server.listen = "nope".into();
+        config.store.url = "mysql://x".into();
+        config.telemetry.log_format = LogFormat::Json;
+        config.telemetry.otlp_endpoint = Some("collector:4317".into());
+        let paths: Vec<String> =
+            config.validate().unwrap_err().into_iter().map(|e| e.path).collect();
+        assert_eq!(paths, ["version", "server.listen", "store.url", "telemetry.otlp_endpoint"]);
+    }
+}

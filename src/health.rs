@@ -1,0 +1,103 @@
+//! The health report: overall serving state plus one entry per component, computed live.
+//!
+//! Transport-neutral: the gRPC `HealthService`, the CLI and probes all read this. It only
+//! observes components; it never changes their state.
+
+use crate::server::ServerContext;
+use std::time::{Duration, SystemTime};
+
+/// How long a store ping may take before the store counts as unhealthy.
+const STORE_PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Overall state of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overall {
+    Serving,
+    NotServing,
+    Draining,
+}
+
+/// State of one component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComponentStatus {
+    Healthy,
+    Degraded,
+    Unhealthy,
+    Disabled,
+}
+
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: &'static str,
+    pub status: ComponentStatus,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct HealthReport {
+    pub overall: Overall,
+    pub components: Vec<Component>,
+    pub version: &'static str,
+    pub git_sha: &'static str,
+    pub started_at: SystemTime,
+    pub uptime: Duration,
+    pub pid: u32,
+    pub generation: u64,
+}
+
+/// Crate version, as built.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Git commit the binary was built from, or `unknown`.
+pub const GIT_SHA: &str = env!("REBOUND_GIT_SHA");
+
+/// Compute the report now.
+pub async fn report(ctx: &ServerContext) -> HealthReport {
+    let components = vec![store_component(ctx).await, config_component(ctx)];
+    let overall = if ctx.drain.is_draining() {
+        Overall::Draining
+    } else if components.iter().any(|c| c.status == ComponentStatus::Unhealthy) {
+        Overall::NotServing
+    } else {
+        Overall::Serving
+    };
+    HealthReport {
+        overall,
+        components,
+        version: VERSION,
+        git_sha: GIT_SHA,
+        started_at: ctx.process.started_at,
+        uptime: ctx.process.started.elapsed(),
+        pid: ctx.process.pid,
+        generation: ctx.process.generation,
+    }
+}
+
+async fn store_component(ctx: &ServerContext) -> Component {
+    let (status, detail) = match tokio::time::timeout(STORE_PING_TIMEOUT, ctx.store.ping()).await {
+        Ok(Ok(ping)) => (
+            ComponentStatus::Healthy,
+            format!(
+                "{} {}, schema version {}, ping {:.1} ms",
+                ping.backend,
+                ping.location,
+                ping.schema_version,
+                ping.latency.as_secs_f64() * 1e3
+            ),
+        ),
+        Ok(Err(err)) => (ComponentStatus::Unhealthy, err.to_string()),
+        Err(_) => (
+            ComponentStatus::Unhealthy,
+            format!("no answer within {} ms", STORE_PING_TIMEOUT.as_millis()),
+        ),
+    };
+    Component { name: "store", status, detail }
+}
+
+fn config_component(ctx: &ServerContext) -> Component {
+    let loaded = &ctx.config;
+    Component {
+        name: "config",
+        status: ComponentStatus::Healthy,
+        detail: format!("{}, hash {}", loaded.source, &loaded.hash[..12]),
+    }
+}

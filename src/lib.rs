@@ -1,0 +1,25 @@
+//! rebound — a restart-and-recovery control plane.
+//!
+//! One process (`rebound serve`) serves a gRPC API (`proto/rebound/v1`) for hot restarts,
+//! crash recovery, config reload and device commands. The layering:
+//!
+//! - [`api`]: tonic services — thin adapters from proto to the domain, behind one RPC layer;
+//! - [`config`], [`health`], [`lifecycle`]: the transport-neutral domain;
+//! - [`store`]: the `Store` trait and its SQLite implementation (the source of truth);
+//! - [`server`]: wiring and the documented start-up/shutdown order;
+//! - [`cli`], [`client`]: the admin command line and the gRPC connection helper;
+//! - [`proto`]: the generated code, included in one place.
+#![deny(unsafe_code)]
+
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod exit;
+pub mod health;
+pub mod lifecycle;
+pub mod proto;
+pub mod server;
+pub mod store;
+pub mod telemetry;

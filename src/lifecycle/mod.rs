@@ -1,0 +1,20 @@
+//! Process lifecycle: the drain coordinator, OS signals and systemd notifications.
+//!
+//! Shutdown happens in a fixed order, driven by `server::run`:
+//!
+//! 1. a signal (SIGTERM/SIGINT) arrives; systemd is told `STOPPING=1`;
+//! 2. every health status flips to NOT_SERVING (probes and `Watch` subscribers see it first);
+//! 3. [`Drain::begin`]: the listeners stop accepting and HTTP/2 GOAWAY goes out, while RPCs
+//!    already received keep running;
+//! 4. after a short flush grace, [`Drain::close_streams`] ends open server streams with
+//!    UNAVAILABLE and a "reconnect" message;
+//! 5. the process waits for in-flight RPCs up to `server.drain_timeout`, marks the run clean
+//!    in the store and exits.
+//!
+//! This module knows nothing about gRPC or the store; it only provides the handles.
+
+mod drain;
+pub mod signals;
+pub mod systemd;
+
+pub use drain::{Drain, RpcGuard};

@@ -1,0 +1,37 @@
+//! What every service of a running server shares: configuration, store, drain handle and
+//! facts about this process.
+
+use crate::config::LoadedConfig;
+use crate::lifecycle::Drain;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// Shared, read-mostly state handed to every gRPC service.
+pub struct ServerContext {
+    pub config: Arc<LoadedConfig>,
+    pub store: Arc<dyn Store>,
+    pub drain: Drain,
+    pub process: ProcessInfo,
+}
+
+/// Facts about the serving process.
+#[derive(Debug, Clone)]
+pub struct ProcessInfo {
+    pub started_at: SystemTime,
+    pub started: Instant,
+    pub pid: u32,
+    /// 0 for a fresh start; each hot restart hands over `generation + 1`.
+    pub generation: u64,
+}
+
+impl ProcessInfo {
+    pub fn current(generation: u64) -> Self {
+        Self {
+            started_at: SystemTime::now(),
+            started: Instant::now(),
+            pid: std::process::id(),
+            generation,
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Why `rebound serve` could not start or stop cleanly, with the exit code each reason maps to.
+
+use crate::exit;
+use crate::store::StoreError;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("unix socket {}: {reason}", path.display())]
+    UnixSocket { path: PathBuf, reason: String },
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error("reflection service: {0}")]
+    Reflection(String),
+    #[error("grpc server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("drain timed out after {timeout:?} with {in_flight} rpc(s) still in flight")]
+    DrainTimeout { timeout: Duration, in_flight: usize },
+}
+
+impl ServeError {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ServeError::Bind { .. } | ServeError::UnixSocket { .. } => exit::UNAVAILABLE,
+            ServeError::Store(StoreError::InvalidUrl { .. } | StoreError::Unsupported { .. }) => {
+                exit::USAGE
+            }
+            ServeError::Store(_) => exit::UNAVAILABLE,
+            ServeError::Signals(_)
+            | ServeError::Reflection(_)
+            | ServeError::Transport(_)
+            | ServeError::DrainTimeout { .. } => exit::FAILURE,
+        }
+    }
+}

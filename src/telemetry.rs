@@ -1,0 +1,106 @@
+//! Tracing and OpenTelemetry set-up: human or JSON logs on stderr, optional OTLP trace export,
+//! W3C trace-context propagation, and a handle to change the log filter at runtime.
+//!
+//! Call [`init`] once, early in `main`; keep the returned [`Telemetry`] alive and call
+//! [`Telemetry::shutdown`] last so buffered spans are exported.
+
+use crate::config::{LogFormat, TelemetryConfig};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::io::IsTerminal;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
+
+/// The environment variable OpenTelemetry tooling uses for the collector endpoint.
+const OTEL_ENDPOINT_ENV: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("telemetry.log_level: {0}")]
+    Filter(String),
+    #[error("telemetry.otlp_endpoint: {0}")]
+    Exporter(String),
+    #[error("a global tracing subscriber is already installed: {0}")]
+    AlreadyInstalled(String),
+}
+
+/// Live telemetry handles.
+pub struct Telemetry {
+    filter: reload::Handle<EnvFilter, Registry>,
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Replace the log filter (config reload).
+    pub fn set_log_level(&self, directive: &str) -> Result<(), TelemetryError> {
+        let filter = parse_filter(directive)?;
+        self.filter.reload(filter).map_err(|err| TelemetryError::Filter(err.to_string()))
+    }
+
+    /// Whether spans are exported over OTLP.
+    pub fn exporting(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Flush and stop the exporter.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider
+            && let Err(err) = provider.shutdown()
+        {
+            eprintln!("rebound: flushing traces failed: {err}");
+        }
+    }
+}
+
+fn parse_filter(directive: &str) -> Result<EnvFilter, TelemetryError> {
+    EnvFilter::builder().parse(directive).map_err(|err| TelemetryError::Filter(err.to_string()))
+}
+
+/// Install the global subscriber. `RUST_LOG`, when set, wins over `telemetry.log_level`.
+pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
+    let directive = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log_level.clone());
+    let (filter, handle) = reload::Layer::new(parse_filter(&directive)?);
+    let fmt = match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    let endpoint = config
+        .otlp_endpoint
+        .clone()
+        .or_else(|| std::env::var(OTEL_ENDPOINT_ENV).ok().filter(|v| !v.is_empty()));
+    let provider = endpoint.map(|endpoint| otlp_provider(&endpoint)).transpose()?;
+    let otel = provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("rebound")));
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init()
+        .map_err(|err| TelemetryError::AlreadyInstalled(err.to_string()))?;
+    Ok(Telemetry { filter: handle, provider })
+}
+
+fn otlp_provider(endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()
+        .map_err(|err| TelemetryError::Exporter(err.to_string()))?;
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name("rebound").build();
+    Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
+}

@@ -1,0 +1,193 @@
+//! Test harness shared by the whole-process tests: starts the real `rebound` binary on a
+//! free port in a temp dir, waits on conditions with deadlines (never bare sleeps), and
+//! cleans up after itself.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+/// How long any single condition may take before a test fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The `rebound` binary cargo built for these tests.
+pub fn rebound_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rebound"))
+}
+
+/// A TCP port that was free a moment ago (bound to port 0, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Poll `check` until it returns `Some`, or panic with `what` after `DEADLINE`.
+pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {DEADLINE:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Find an external tool on PATH or in the Go bin directory, or fail with how to install it.
+pub fn tool(name: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join("go/bin"));
+    }
+    dirs.into_iter().map(|dir| dir.join(name)).find(|candidate| candidate.is_file()).unwrap_or_else(
+        || {
+            panic!(
+                "{name} not found on PATH or in ~/go/bin; run ./scripts/test.sh, which installs it"
+            )
+        },
+    )
+}
+
+/// A `rebound serve` process in its own temp dir.
+pub struct Server {
+    child: Child,
+    /// The server's working directory (config, data, log).
+    pub dir: PathBuf,
+    _temp: Option<TempDir>,
+    pub port: u16,
+    pub addr: String,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Start on a free port with `extra` (whole TOML sections other than `[server]`) appended
+    /// to the generated config, and wait until
+    /// `grpc.health.v1` reports SERVING.
+    pub async fn start(extra: &str) -> Server {
+        let server = Self::spawn(extra, &[]);
+        server.wait_serving().await;
+        server
+    }
+
+    /// Start without waiting; `env` is added to the child's environment.
+    pub fn spawn(extra: &str, env: &[(&str, &str)]) -> Server {
+        let temp = tempfile::tempdir().unwrap();
+        let mut server = Self::spawn_in(temp.path(), extra, env);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Start without waiting in an existing directory `dir` (e.g. the data of an earlier
+    /// server), on a fresh port. The caller keeps `dir` alive.
+    pub fn spawn_in(dir: &Path, extra: &str, env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        // `extra` adds other sections; [server] keys go through `env` (REBOUND_SERVER__…).
+        let config = format!(
+            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\ndrain_timeout = \"10s\"\n{extra}\n"
+        );
+        std::fs::write(dir.join("rebound.toml"), config).unwrap();
+        let log = dir.join(format!("server-{port}.log"));
+        let child = Command::new(rebound_bin())
+            .args(["serve", "--config", "rebound.toml"])
+            .current_dir(dir)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "info,rebound::api=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Server {
+            child,
+            dir: dir.to_owned(),
+            _temp: None,
+            port,
+            addr: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the server logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn channel(&self) -> Channel {
+        rebound::client::connect(&self.addr).await.unwrap()
+    }
+
+    /// Wait until the standard health service reports SERVING for "".
+    pub async fn wait_serving(&self) {
+        let addr = self.addr.clone();
+        wait_for("grpc.health.v1 SERVING", || {
+            let addr = addr.clone();
+            async move {
+                let channel = rebound::client::connect(&addr).await.ok()?;
+                let response = HealthClient::new(channel)
+                    .check(HealthCheckRequest { service: String::new() })
+                    .await
+                    .ok()?;
+                (response.into_inner().status() == ServingStatus::Serving).then_some(())
+            }
+        })
+        .await;
+    }
+
+    /// Wait until the server's log contains `needle`.
+    pub async fn wait_log(&self, needle: &str) {
+        wait_for(&format!("log line {needle:?}"), || async {
+            self.logs().contains(needle).then_some(())
+        })
+        .await;
+    }
+
+    /// Send `signal` (e.g. `libc::SIGTERM`) to the server.
+    pub fn signal(&self, signal: i32) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Wait for the process to exit within the deadline.
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        let child = &mut self.child;
+        wait_for("server exit", || {
+            let status = child.try_wait().unwrap();
+            async move { status }
+        })
+        .await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("--- server log ---\n{}--- end of server log ---", self.logs());
+        }
+    }
+}
+
+/// Run `rebound ARGS` to completion in `dir` and return its output.
+pub fn run_rebound(dir: &Path, args: &[&str]) -> Output {
+    Command::new(rebound_bin()).args(args).current_dir(dir).stdin(Stdio::null()).output().unwrap()
+}
