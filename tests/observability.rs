@@ -1,0 +1,109 @@
+//! Observability of the real process: systemd notifications (READY, STATUS, WATCHDOG,
+//! STOPPING) over a real notify socket, and OpenTelemetry spans exported over OTLP to a
+//! collector run by the test, continuing the caller's trace.
+
+mod support;
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use rebound::proto::v1 as pb;
+use rebound::proto::v1::health_service_client::HealthServiceClient;
+use std::sync::{Arc, Mutex};
+use support::{Server, wait_for};
+
+#[tokio::test]
+async fn systemd_gets_ready_watchdog_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
+    let mut server = Server::spawn(
+        "",
+        &[("NOTIFY_SOCKET", socket_path.to_str().unwrap()), ("WATCHDOG_USEC", "200000")],
+    );
+    let mut seen: Vec<String> = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    let mut receive = async |seen: &mut Vec<String>, want: &str| {
+        while !seen.iter().any(|m| m.lines().any(|l| l == want)) {
+            let n = tokio::time::timeout(support::DEADLINE, socket.recv(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("no {want} within the deadline; got {seen:?}"))
+                .unwrap();
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    };
+    receive(&mut seen, "READY=1").await;
+    receive(&mut seen, "STATUS=serving").await;
+    receive(&mut seen, "WATCHDOG=1").await;
+    // It keeps pinging: forget the pings seen so far and wait for another.
+    seen.retain(|m| m.trim() != "WATCHDOG=1");
+    receive(&mut seen, "WATCHDOG=1").await;
+    server.signal(libc::SIGTERM);
+    receive(&mut seen, "STOPPING=1").await;
+    assert_eq!(server.wait_exit().await.code(), Some(0));
+}
+
+/// An OTLP/gRPC trace collector that keeps what it receives.
+#[derive(Clone, Default)]
+struct Collector {
+    received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.received.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+    }
+}
+
+#[tokio::test]
+async fn rpc_spans_are_exported_over_otlp_and_continue_the_callers_trace() {
+    let collector = Collector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+
+    let mut server = Server::spawn("", &[("REBOUND_TELEMETRY__OTLP_ENDPOINT", endpoint.as_str())]);
+    server.wait_serving().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut request = tonic::Request::new(pb::GetHealthRequest {});
+    request
+        .metadata_mut()
+        .insert("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01").parse().unwrap());
+    HealthServiceClient::new(server.channel().await).get_health(request).await.unwrap();
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit().await.code(), Some(0), "{}", server.logs());
+
+    let span = wait_for("the GetHealth span at the collector", || {
+        let received = collector.received.lock().unwrap();
+        let found = received
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .find(|s| s.name == "rebound.v1.HealthService/GetHealth")
+            .cloned();
+        async move { found }
+    })
+    .await;
+    let hex: String = span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, trace_id, "the server span continues the caller's trace");
+    let status = span
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "rpc.grpc.status_code")
+        .and_then(|kv| kv.value.as_ref()?.value.clone());
+    assert_eq!(status, Some(Value::StringValue("0".into())));
+}
