@@ -15,46 +15,36 @@
 //! (`tests.rs`) is meant to run against every backend.
 
 mod error;
+mod runs;
 mod sqlite;
 mod url;
 
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tracing::{Span, instrument};
 
 pub use self::error::StoreError;
+pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
 use self::url::StoreUrl;
 
-/// The backend-neutral store interface. Implementations are cheap to share (`Arc<dyn Store>`)
+/// The backend-neutral store interface: a few whole-store operations, plus one supertrait
+/// per area of the schema (runs, and later commands, reloads, restarts, …). Each area lives
+/// in its own file here (`runs.rs`: trait and records) and in `sqlite/` (`sqlite/runs.rs`:
+/// the SQL), so areas grow independently. Implementations are cheap to share (`Arc<dyn Store>`)
 /// and safe to call from any task.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: RunStore + Send + Sync + 'static {
     /// Short backend name: `"sqlite"` (later `"postgres"`).
     fn backend(&self) -> &'static str;
 
     /// Checks that the database answers, for the health report.
     async fn ping(&self) -> Result<StoreStatus, StoreError>;
-
-    /// Records the start of this server process and reports how the previous one ended.
-    ///
-    /// Call once per process, after [`open`] and before serving. A hot-restart successor calls
-    /// it too (with the next `generation`), while its predecessor may still be draining: the
-    /// predecessor's run then shows as [`RunEnd::Crashed`] until it calls [`Store::end_run`],
-    /// and recovery must use `generation` and the handover to tell the two cases apart.
-    async fn begin_run(&self, pid: u32, generation: u64) -> Result<RunRecord, StoreError>;
-
-    /// Records the end of a run: `clean` when every acknowledged write is stored and the
-    /// process is about to exit normally (the clean-shutdown marker), otherwise `false`
-    /// (e.g. the drain timed out). A run that never calls this counts as crashed.
-    async fn end_run(&self, run_id: RunId, clean: bool) -> Result<(), StoreError>;
 
     /// Waits for in-flight queries and closes every connection. Later calls fail.
     async fn close(&self);
@@ -86,60 +76,4 @@ pub struct StoreStatus {
     pub schema_version: i64,
     /// Round trip of a trivial query.
     pub latency: Duration,
-}
-
-/// Identifier of one server run (a row of `server_runs`); increases with every run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RunId(pub i64);
-
-impl fmt::Display for RunId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// The run just recorded by [`Store::begin_run`], and the one before it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunRecord {
-    pub run_id: RunId,
-    pub started_at: DateTime<Utc>,
-    pub pid: u32,
-    pub generation: u64,
-    /// The most recent earlier run; `None` on a fresh database.
-    pub previous: Option<PreviousRun>,
-}
-
-/// A run that started before the current one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PreviousRun {
-    pub run_id: RunId,
-    pub started_at: DateTime<Utc>,
-    pub pid: u32,
-    pub generation: u64,
-    /// Crate version of the binary that ran it.
-    pub server_version: String,
-    pub end: RunEnd,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum RunEnd {
-    /// `end_run(clean = true)`: shut down in order.
-    Clean { stopped_at: DateTime<Utc> },
-    /// `end_run(clean = false)`: stopped, but not in order (e.g. the drain timed out).
-    Unclean { stopped_at: DateTime<Utc> },
-    /// Never recorded its end: killed, crashed, or (during a handover) still running.
-    Crashed,
-}
-
-impl RunEnd {
-    /// `"clean"`, `"unclean"` or `"crashed"`, as stored in `recovery_reports.previous_run`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            RunEnd::Clean { .. } => "clean",
-            RunEnd::Unclean { .. } => "unclean",
-            RunEnd::Crashed => "crashed",
-        }
-    }
 }

@@ -20,6 +20,7 @@
 //! own statements over the same schema.
 
 mod files;
+mod runs;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -33,7 +34,7 @@ use sqlx::sqlite::{
 use tracing::{Span, debug, info, instrument, warn};
 
 use super::url::SqliteTarget;
-use super::{PreviousRun, RunEnd, RunId, RunRecord, Store, StoreError, StoreStatus};
+use super::{Store, StoreError, StoreStatus};
 
 /// The schema, embedded at compile time from `migrations/`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -147,36 +148,8 @@ impl SqliteStore {
 }
 
 /// One row of `server_runs`.
-#[derive(sqlx::FromRow)]
-struct RunRow {
-    run_id: i64,
-    started_ms: i64,
-    stopped_ms: Option<i64>,
-    clean_shutdown: i64,
-    pid: i64,
-    generation: i64,
-    server_version: String,
-}
-
-impl RunRow {
-    fn into_previous(self, op: &'static str) -> Result<PreviousRun, StoreError> {
-        let end = match self.stopped_ms {
-            None => RunEnd::Crashed,
-            Some(ms) if self.clean_shutdown != 0 => RunEnd::Clean { stopped_at: from_ms(op, ms)? },
-            Some(ms) => RunEnd::Unclean { stopped_at: from_ms(op, ms)? },
-        };
-        Ok(PreviousRun {
-            run_id: RunId(self.run_id),
-            started_at: from_ms(op, self.started_ms)?,
-            pid: u32::try_from(self.pid).map_err(|e| StoreError::decode(op, e))?,
-            generation: u64::try_from(self.generation).map_err(|e| StoreError::decode(op, e))?,
-            server_version: self.server_version,
-            end,
-        })
-    }
-}
-
-fn from_ms(op: &'static str, ms: i64) -> Result<DateTime<Utc>, StoreError> {
+/// Converts a stored `*_ms` column back to a timestamp; `op` names the failing operation.
+pub(crate) fn from_ms(op: &'static str, ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StoreError::decode(op, format!("timestamp {ms} ms out of range")))
 }
@@ -198,62 +171,6 @@ impl Store for SqliteStore {
             schema_version: self.schema_version().await?,
             latency,
         })
-    }
-
-    #[instrument(skip_all, name = "store.begin_run",
-        fields(run.pid = pid, run.generation = generation, run.id))]
-    async fn begin_run(&self, pid: u32, generation: u64) -> Result<RunRecord, StoreError> {
-        const OP: &str = "begin_run";
-        let stored_generation = i64::try_from(generation).map_err(|e| StoreError::encode(OP, e))?;
-        let started_at = Utc::now();
-        let mut tx = self.pool.begin().await.map_err(StoreError::query(OP))?;
-        // Insert first: the transaction takes the write lock at its first statement, so two
-        // processes starting at once serialize here instead of failing a read→write upgrade.
-        let run_id: i64 = sqlx::query_scalar(
-            "INSERT INTO server_runs \
-                 (run_id, started_ms, stopped_ms, clean_shutdown, pid, generation, server_version) \
-             SELECT COALESCE(MAX(run_id), 0) + 1, ?, NULL, 0, ?, ?, ? FROM server_runs \
-             RETURNING run_id",
-        )
-        .bind(started_at.timestamp_millis())
-        .bind(i64::from(pid))
-        .bind(stored_generation)
-        .bind(SERVER_VERSION)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::query(OP))?;
-        let previous: Option<RunRow> = sqlx::query_as(
-            "SELECT run_id, started_ms, stopped_ms, clean_shutdown, pid, generation, server_version \
-             FROM server_runs WHERE run_id < ? ORDER BY run_id DESC LIMIT 1",
-        )
-        .bind(run_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StoreError::query(OP))?;
-        tx.commit().await.map_err(StoreError::query(OP))?;
-
-        Span::current().record("run.id", run_id);
-        let previous = previous.map(|row| row.into_previous(OP)).transpose()?;
-        debug!(previous = previous.as_ref().map_or("none", |p| p.end.as_str()), "run begun");
-        Ok(RunRecord { run_id: RunId(run_id), started_at, pid, generation, previous })
-    }
-
-    #[instrument(skip_all, name = "store.end_run", fields(run.id = %run_id, run.clean = clean))]
-    async fn end_run(&self, run_id: RunId, clean: bool) -> Result<(), StoreError> {
-        const OP: &str = "end_run";
-        let result = sqlx::query(
-            "UPDATE server_runs SET stopped_ms = ?, clean_shutdown = ? WHERE run_id = ?",
-        )
-        .bind(Utc::now().timestamp_millis())
-        .bind(i64::from(clean))
-        .bind(run_id.0)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::query(OP)(sqlx::Error::RowNotFound));
-        }
-        Ok(())
     }
 
     #[instrument(skip_all, name = "store.close")]

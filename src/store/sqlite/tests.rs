@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::store::{RunEnd, RunStore};
 
 const TABLES: [&str; 10] = [
     "audit_events",
