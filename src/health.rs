@@ -94,10 +94,15 @@ async fn store_component(ctx: &ServerContext) -> Component {
 }
 
 fn config_component(ctx: &ServerContext) -> Component {
-    let loaded = &ctx.config;
+    let current = ctx.config.load();
     Component {
         name: "config",
         status: ComponentStatus::Healthy,
-        detail: format!("{}, hash {}", loaded.source, &loaded.hash[..12]),
+        detail: format!(
+            "{}, version {}, hash {}",
+            current.loaded.source,
+            current.version,
+            &current.loaded.hash[..12]
+        ),
     }
 }

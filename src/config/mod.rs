@@ -9,9 +9,11 @@
 //! field path)`.
 
 mod duration;
+mod handle;
 mod load;
 mod model;
 
+pub use handle::{ConfigHandle, ConfigObserver, Current};
 pub use load::{ConfigError, FieldError, LoadedConfig, Source, load, parse_str};
 pub use model::{
     CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, MqttConfig, ServerConfig,

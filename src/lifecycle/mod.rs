@@ -8,13 +8,16 @@
 //!    already received keep running;
 //! 4. after a short flush grace, [`Drain::close_streams`] ends open server streams with
 //!    UNAVAILABLE and a "reconnect" message;
-//! 5. the process waits for in-flight RPCs up to `server.drain_timeout`, marks the run clean
-//!    in the store and exits.
+//! 5. the process waits for in-flight RPCs up to `server.drain_timeout`;
+//! 6. background loops ([`Tasks`]) are told to stop and awaited;
+//! 7. the run is marked clean in the store and the process exits.
 //!
 //! This module knows nothing about gRPC or the store; it only provides the handles.
 
 mod drain;
 pub mod signals;
 pub mod systemd;
+mod tasks;
 
 pub use drain::{Drain, RpcGuard};
+pub use tasks::{TaskControl, TaskState, Tasks};

@@ -1,17 +1,21 @@
 //! What every service of a running server shares: configuration, store, drain handle and
 //! facts about this process.
 
-use crate::config::LoadedConfig;
-use crate::lifecycle::Drain;
+use crate::config::ConfigHandle;
+use crate::lifecycle::{Drain, Tasks};
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 /// Shared, read-mostly state handed to every gRPC service.
 pub struct ServerContext {
-    pub config: Arc<LoadedConfig>,
+    /// The live configuration (swapped atomically on reload).
+    pub config: ConfigHandle,
     pub store: Arc<dyn Store>,
+    /// Shutdown state and in-flight RPC accounting.
     pub drain: Drain,
+    /// The background loops (suspended for hot restarts, stopped at shutdown).
+    pub tasks: Tasks,
     pub process: ProcessInfo,
 }
 

@@ -21,6 +21,8 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("drain timed out after {timeout:?} with {in_flight} rpc(s) still in flight")]
     DrainTimeout { timeout: Duration, in_flight: usize },
+    #[error("{count} background task(s) did not stop in time")]
+    TasksStuck { count: usize },
 }
 
 impl ServeError {
@@ -35,7 +37,8 @@ impl ServeError {
             ServeError::Signals(_)
             | ServeError::Reflection(_)
             | ServeError::Transport(_)
-            | ServeError::DrainTimeout { .. } => exit::FAILURE,
+            | ServeError::DrainTimeout { .. }
+            | ServeError::TasksStuck { .. } => exit::FAILURE,
         }
     }
 }

@@ -5,8 +5,8 @@ use super::probes::Probes;
 use super::{ProcessInfo, ServeError, ServerContext};
 use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
-use crate::config::LoadedConfig;
-use crate::lifecycle::{Drain, signals, systemd};
+use crate::config::{ConfigHandle, LoadedConfig};
+use crate::lifecycle::{Drain, Tasks, signals, systemd};
 use crate::proto::v1::health_service_server::HealthServiceServer;
 use crate::store;
 use std::sync::Arc;
@@ -21,6 +21,9 @@ use tonic_health::ServingStatus;
 /// After health flips and listeners close, open streams get this long to flush what they
 /// already have (e.g. the NOT_SERVING update to health watchers) before they are ended.
 const STREAM_FLUSH_GRACE: Duration = Duration::from_millis(100);
+
+/// How long background loops get to return once told to stop.
+const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The gRPC services this build serves, as advertised by reflection and health.
 const SERVICES: &[&str] = &[<HealthServiceServer<HealthApi> as NamedService>::NAME];
@@ -45,9 +48,10 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
 
     let drain = Drain::new();
     let ctx = Arc::new(ServerContext {
-        config: Arc::new(loaded),
+        config: ConfigHandle::new(loaded),
         store: store.clone(),
         drain: drain.clone(),
+        tasks: Tasks::new(),
         process,
     });
     let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -114,7 +118,7 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
     drain.begin();
     tokio::time::sleep(STREAM_FLUSH_GRACE).await;
     drain.close_streams();
-    let timeout = ctx.config.config.server.drain_timeout;
+    let timeout = ctx.config.config().server.drain_timeout;
     let drained = tokio::time::timeout(timeout, async {
         let mut result = match early_exit {
             Some(Some(Ok(Err(err)))) => Err(ServeError::Transport(err)),
@@ -130,13 +134,17 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
     })
     .await;
     background.cancel();
-    let outcome = match drained {
+    let mut outcome = match drained {
         Ok(result) => result,
         Err(_) => {
             servers.abort_all();
             Err(ServeError::DrainTimeout { timeout, in_flight: drain.in_flight() })
         }
     };
+    let stuck = ctx.tasks.stop(TASK_STOP_TIMEOUT).await;
+    if stuck > 0 {
+        outcome = outcome.and(Err(ServeError::TasksStuck { count: stuck }));
+    }
     if let Err(err) = store.end_run(run.run_id, outcome.is_ok()).await {
         tracing::error!(error = %err, "could not record the end of this run");
     }
