@@ -82,6 +82,31 @@ pub trait ConfigObserver: Send + Sync + 'static {
     fn apply(&self, old: &Config, new: &Config) -> Result<(), String>;
 }
 
+/// The observers registered so far, in registration order (the order they are notified).
+#[derive(Clone, Default)]
+pub struct Observers {
+    list: Arc<std::sync::Mutex<Vec<Arc<dyn ConfigObserver>>>>,
+}
+
+impl Observers {
+    /// Add an observer; it is notified of every reload from now on.
+    pub fn register(&self, observer: Arc<dyn ConfigObserver>) {
+        self.list.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(observer);
+    }
+
+    /// The registered observers, in order.
+    pub fn all(&self) -> Vec<Arc<dyn ConfigObserver>> {
+        self.list.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+}
+
+impl std::fmt::Debug for Observers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.all().iter().map(|o| o.name()).collect();
+        f.debug_tuple("Observers").field(&names).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ mod handle;
 mod load;
 mod model;
 
-pub use handle::{ConfigHandle, ConfigObserver, Current};
+pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
 pub use load::{ConfigError, FieldError, LoadedConfig, Source, load, parse_str};
 pub use model::{
     CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, MqttConfig, ServerConfig,

@@ -1,7 +1,7 @@
 //! What every service of a running server shares: configuration, store, drain handle and
 //! facts about this process.
 
-use crate::config::ConfigHandle;
+use crate::config::{ConfigHandle, Observers};
 use crate::lifecycle::{Drain, Tasks};
 use crate::store::Store;
 use std::sync::Arc;
@@ -11,6 +11,8 @@ use std::time::{Instant, SystemTime};
 pub struct ServerContext {
     /// The live configuration (swapped atomically on reload).
     pub config: ConfigHandle,
+    /// Components that follow config reloads register here.
+    pub observers: Observers,
     pub store: Arc<dyn Store>,
     /// Shutdown state and in-flight RPC accounting.
     pub drain: Drain,

@@ -5,7 +5,7 @@ use super::probes::Probes;
 use super::{ProcessInfo, ServeError, ServerContext};
 use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
-use crate::config::{ConfigHandle, LoadedConfig};
+use crate::config::{ConfigHandle, LoadedConfig, Observers};
 use crate::lifecycle::{Drain, Tasks, signals, systemd};
 use crate::proto::v1::health_service_server::HealthServiceServer;
 use crate::store;
@@ -49,6 +49,7 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
     let drain = Drain::new();
     let ctx = Arc::new(ServerContext {
         config: ConfigHandle::new(loaded),
+        observers: Observers::default(),
         store: store.clone(),
         drain: drain.clone(),
         tasks: Tasks::new(),
