@@ -14,6 +14,7 @@
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod exit;

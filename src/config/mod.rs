@@ -8,6 +8,7 @@
 //! rejected with their path) → validate() (every semantic error at once, each with its
 //! field path)`.
 
+mod devices;
 mod duration;
 mod handle;
 mod load;
@@ -15,7 +16,11 @@ mod model;
 
 pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
 pub use load::{ConfigError, FieldError, LoadedConfig, Source, load, parse_str};
+pub use devices::{
+    BrokerUrl, CommandsConfig, CrashRecoveryConfig, EscalationConfig, MqttConfig, RolloutConfig,
+    SafetyConfig, SchedulerConfig,
+};
 pub use model::{
-    CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, MqttConfig, ServerConfig,
+    CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, ServerConfig,
     StoreConfig, TelemetryConfig,
 };

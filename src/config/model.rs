@@ -4,6 +4,10 @@
 //! file at all. `validate` reports every problem at once with its dotted field path; it
 //! never stops at the first one.
 
+use super::devices::{
+    CommandsConfig, CrashRecoveryConfig, DeviceSections, EscalationConfig, MqttConfig,
+    RolloutConfig, SafetyConfig, SchedulerConfig,
+};
 use super::duration;
 use super::load::FieldError;
 use serde::{Deserialize, Serialize};
@@ -32,6 +36,18 @@ pub struct Config {
     pub mqtt: MqttConfig,
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    #[serde(default)]
+    pub commands: CommandsConfig,
+    #[serde(default)]
+    pub safety: SafetyConfig,
+    #[serde(default)]
+    pub crash_recovery: CrashRecoveryConfig,
+    #[serde(default)]
+    pub escalation: EscalationConfig,
+    #[serde(default)]
+    pub rollout: RolloutConfig,
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
 }
 
 impl Default for Config {
@@ -42,6 +58,12 @@ impl Default for Config {
             store: StoreConfig::default(),
             mqtt: MqttConfig::default(),
             telemetry: TelemetryConfig::default(),
+            commands: CommandsConfig::default(),
+            safety: SafetyConfig::default(),
+            crash_recovery: CrashRecoveryConfig::default(),
+            escalation: EscalationConfig::default(),
+            rollout: RolloutConfig::default(),
+            scheduler: SchedulerConfig::default(),
         }
     }
 }
@@ -91,14 +113,6 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self { url: DEFAULT_STORE_URL.to_owned() }
     }
-}
-
-/// `[mqtt]`: the device gateway's broker connection.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MqttConfig {
-    /// Broker URL (`mqtt://host:port` or `mqtts://host:port`); unset disables the gateway.
-    pub url: Option<String>,
 }
 
 /// `[telemetry]`: logs and traces.
@@ -166,13 +180,6 @@ impl Config {
             "store.url",
             format!("{url:?} must start with sqlite:// or postgres://"),
         );
-        if let Some(url) = &self.mqtt.url {
-            check(
-                url.starts_with("mqtt://") || url.starts_with("mqtts://"),
-                "mqtt.url",
-                format!("{url:?} must start with mqtt:// or mqtts://"),
-            );
-        }
         check(
             tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.log_level).is_ok(),
             "telemetry.log_level",
@@ -188,7 +195,20 @@ impl Config {
                 format!("{endpoint:?} must be an http:// or https:// URL"),
             );
         }
+        self.device_sections().validate(&mut errors);
         if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn device_sections(&self) -> DeviceSections<'_> {
+        DeviceSections {
+            mqtt: &self.mqtt,
+            commands: &self.commands,
+            safety: &self.safety,
+            crash_recovery: &self.crash_recovery,
+            escalation: &self.escalation,
+            rollout: &self.rollout,
+            scheduler: &self.scheduler,
+        }
     }
 }
 

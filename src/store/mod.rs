@@ -14,7 +14,10 @@
 //! refused with [`StoreError::Unsupported`] until it exists. The same test suite
 //! (`tests.rs`) is meant to run against every backend.
 
+pub mod clients;
+pub mod commands;
 mod error;
+pub mod rollouts;
 mod runs;
 mod sqlite;
 mod url;
@@ -28,7 +31,10 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{Span, instrument};
 
+pub use self::clients::ClientStore;
+pub use self::commands::{CommandStore, FleetTx};
 pub use self::error::StoreError;
+pub use self::rollouts::RolloutStore;
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
 use self::url::StoreUrl;
@@ -39,7 +45,9 @@ use self::url::StoreUrl;
 /// the SQL), so areas grow independently. Implementations are cheap to share (`Arc<dyn Store>`)
 /// and safe to call from any task.
 #[async_trait::async_trait]
-pub trait Store: RunStore + Send + Sync + 'static {
+pub trait Store:
+    RunStore + CommandStore + ClientStore + RolloutStore + Send + Sync + 'static
+{
     /// Short backend name: `"sqlite"` (later `"postgres"`).
     fn backend(&self) -> &'static str;
 
