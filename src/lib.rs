@@ -20,6 +20,7 @@ pub mod error;
 pub mod exit;
 pub mod health;
 pub mod lifecycle;
+pub mod mqtt;
 pub mod proto;
 pub mod server;
 pub mod store;

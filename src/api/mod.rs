@@ -5,6 +5,7 @@
 //! single place authentication will plug in); [`status`] is the one domain-error → status
 //! mapping.
 
+pub mod client_command;
 pub mod health;
 pub mod layer;
 pub mod status;

@@ -4,7 +4,11 @@
 //! Commands print for people on stdout, errors as one line on stderr, and exit with the
 //! codes in [`crate::exit`].
 
+mod clients;
+mod command;
+mod display;
 mod health;
+mod rollout;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -27,6 +31,12 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print a running server's health report; exit 0 when serving, 69 when not or unreachable.
     Health(health::HealthArgs),
+    /// Device commands: issue, get, list, watch, cancel.
+    Command(command::CommandArgs),
+    /// The device registry: list, get, update, clear-service-failed.
+    Clients(clients::ClientsArgs),
+    /// Rollouts of one action to many devices: start, get, list, watch, abort.
+    Rollout(rollout::RolloutArgs),
 }
 
 /// Options shared by every command that talks to a running server.
@@ -51,6 +61,9 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Health(args) => health::run(args).await,
+            Command::Command(args) => command::run(args).await,
+            Command::Clients(args) => clients::run(args).await,
+            Command::Rollout(args) => rollout::run(args).await,
         }
     });
     ExitCode::from(code)

@@ -138,9 +138,9 @@ impl Fleet {
     ) -> Result<Next> {
         let crashed = matches!(state, CrashState::Crashed | CrashState::Stale);
         let step = client.recovery_step;
-        let cooled = client
-            .recovery_step_ms
-            .is_none_or(|at| now >= at.saturating_add(duration_ms(settings.safety.escalation_cooldown)));
+        let cooled = client.recovery_step_ms.is_none_or(|at| {
+            now >= at.saturating_add(duration_ms(settings.safety.escalation_cooldown))
+        });
         let outcome = match step {
             RecoveryStep::Idle => {
                 return Ok(if crashed { Next::Issue(Action::RestartApp) } else { Next::Wait });
@@ -174,7 +174,9 @@ impl Fleet {
                     let since = now.saturating_sub(duration_ms(settings.safety.lockout_window));
                     let entries = tx.lockout_entries(client.client_uuid, since).await?;
                     if Lockout::compute(&entries, &settings.safety).locked_out {
-                        Next::Attention(format!("{outcome}; power cycle blocked by the safety lockout"))
+                        Next::Attention(format!(
+                            "{outcome}; power cycle blocked by the safety lockout"
+                        ))
                     } else {
                         Next::PowerCycle(argv)
                     }
@@ -220,7 +222,11 @@ async fn run_hook(argv: &[String], uuid: Uuid, timeout: Duration) -> String {
     }
 }
 
-async fn record_hook_outcome(store: std::sync::Arc<dyn crate::store::Store>, uuid: Uuid, outcome: String) {
+async fn record_hook_outcome(
+    store: std::sync::Arc<dyn crate::store::Store>,
+    uuid: Uuid,
+    outcome: String,
+) {
     tracing::warn!(client.uuid = %uuid, "crash recovery: {outcome}");
     let result = async {
         let mut tx = store.fleet_tx().await?;
@@ -246,7 +252,12 @@ mod tests {
     #[tokio::test]
     async fn hook_replaces_the_uuid_and_reports_its_exit() {
         let uuid = Uuid::new_v4();
-        let ok = vec!["sh".into(), "-c".into(), "test \"$0\" = {client_uuid}".into(), "{client_uuid}".into()];
+        let ok = vec![
+            "sh".into(),
+            "-c".into(),
+            "test \"$0\" = {client_uuid}".into(),
+            "{client_uuid}".into(),
+        ];
         assert_eq!(run_hook(&ok, uuid, Duration::from_secs(5)).await, "power-cycle hook exited 0");
         let fail = vec!["false".to_owned()];
         assert!(run_hook(&fail, uuid, Duration::from_secs(5)).await.contains("failed"));

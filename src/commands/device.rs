@@ -55,11 +55,21 @@ pub struct DeviceHealth {
 /// What one inbound message from a device says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceMessage {
-    Ack { topic: AckTopic, ack: DeviceAck },
+    Ack {
+        topic: AckTopic,
+        ack: DeviceAck,
+    },
     Health(DeviceHealth),
-    /// `true`: online; `false`: offline (Last Will or clean disconnect).
-    Status { online: bool },
-    ServiceFailed { unit: String, failed_ms: i64 },
+    /// `true`: online; `false`: offline (Last Will or clean disconnect). `retained`: a replay
+    /// of the broker's retained message (sent on subscribing), not a live change.
+    Status {
+        online: bool,
+        retained: bool,
+    },
+    ServiceFailed {
+        unit: String,
+        failed_ms: i64,
+    },
 }
 
 /// Everything the gateway reports to the domain.
@@ -76,10 +86,10 @@ pub enum GatewayEvent {
 
 /// Settles a delivery once its effect is stored (the MQTT PUBACK). Dropping it unsettled
 /// leaves the message with the broker, which redelivers it.
-pub struct Receipt(Box<dyn FnOnce() + Send>);
+pub struct Receipt(Box<dyn FnOnce() + Send + Sync>);
 
 impl Receipt {
-    pub fn new(settle: impl FnOnce() + Send + 'static) -> Self {
+    pub fn new(settle: impl FnOnce() + Send + Sync + 'static) -> Self {
         Self(Box::new(settle))
     }
 

@@ -141,7 +141,14 @@ impl Pending {
     ) -> Result<(), StoreError> {
         tx.insert_command(&command).await?;
         let event = tx
-            .insert_event(command.command_id, command.issued_ms, None, command.state, source, detail)
+            .insert_event(
+                command.command_id,
+                command.issued_ms,
+                None,
+                command.state,
+                source,
+                detail,
+            )
             .await?;
         self.changes.push(CommandChange { command, event });
         Ok(())

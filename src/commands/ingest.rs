@@ -29,7 +29,11 @@ const REPUBLISH_LIMIT: u32 = 100_000;
 
 impl Fleet {
     /// The ingest loop: runs as a background task until told to stop.
-    pub async fn run_ingest(self: Arc<Self>, mut rx: mpsc::Receiver<Delivery>, mut control: TaskControl) {
+    pub async fn run_ingest(
+        self: Arc<Self>,
+        mut rx: mpsc::Receiver<Delivery>,
+        mut control: TaskControl,
+    ) {
         loop {
             let first = tokio::select! {
                 _ = control.changed() => {
@@ -105,7 +109,8 @@ impl Fleet {
     /// Send every queued, unexpired command again (after the gateway connected).
     async fn republish_queued(&self) -> Result<()> {
         let now = now_ms();
-        let queued = self.store.commands_in_states(&[CommandState::Queued], REPUBLISH_LIMIT).await?;
+        let queued =
+            self.store.commands_in_states(&[CommandState::Queued], REPUBLISH_LIMIT).await?;
         let mut sent = 0usize;
         for command in queued.iter().filter(|c| c.expires_ms > now) {
             self.link.publish_command(outbound(command));
@@ -145,12 +150,15 @@ impl Fleet {
                 self.ack(tx, pending, &mut client, *kind, topic, ack, now).await?;
             }
             DeviceMessage::Health(health) => apply_health(&mut client, health, now),
-            DeviceMessage::Status { online: true } => {
+            DeviceMessage::Status { online, retained: true } if client.online == Some(*online) => {
+                // A replay of what we already know: no presence change.
+            }
+            DeviceMessage::Status { online: true, .. } => {
                 client.online = Some(true);
                 client.last_online_ms = Some(now);
                 client.shut_down_ms = None;
             }
-            DeviceMessage::Status { online: false } => {
+            DeviceMessage::Status { online: false, .. } => {
                 client.online = Some(false);
                 client.last_offline_ms = Some(now);
                 for mut command in tx.sent_commands_for(uuid).await? {

@@ -68,14 +68,18 @@ impl Lockout {
         let in_window = u32::try_from(entries.len()).unwrap_or(u32::MAX);
         let locked_out = in_window >= max;
         let window = duration_ms(safety.lockout_window);
-        let next_allowed_ms = locked_out
-            .then(|| entries[entries.len() - max as usize].saturating_add(window));
+        let next_allowed_ms =
+            locked_out.then(|| entries[entries.len() - max as usize].saturating_add(window));
         Self { in_window, max, window: safety.lockout_window, locked_out, next_allowed_ms }
     }
 }
 
 /// Validate the parts of a request the domain owns (field names as in the API).
-pub(super) fn validate(reason: Option<&str>, requested_by: Option<i64>, expires_in: Option<Duration>) -> Result<()> {
+pub(super) fn validate(
+    reason: Option<&str>,
+    requested_by: Option<i64>,
+    expires_in: Option<Duration>,
+) -> Result<()> {
     if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
         return Err(Error::invalid_argument("reason", "longer than 2000 characters"));
     }
@@ -235,7 +239,9 @@ mod tests {
         let long = "x".repeat(MAX_REASON_CHARS + 1);
         let err = validate(Some(&long), None, None).unwrap_err().to_string();
         assert!(err.starts_with("reason:"), "{err}");
-        assert!(validate(None, Some(0), None).unwrap_err().to_string().starts_with("requested_by:"));
+        assert!(
+            validate(None, Some(0), None).unwrap_err().to_string().starts_with("requested_by:")
+        );
         let err = validate(None, None, Some(Duration::from_millis(10))).unwrap_err();
         assert!(err.to_string().starts_with("expires_in:"));
         validate(Some("ok"), Some(1), Some(Duration::from_secs(60))).unwrap();

@@ -88,9 +88,7 @@ pub fn apply_ack(
     let target = target_of(ack.status);
     if command.state.is_terminal() {
         let terminal_ack = target.is_terminal();
-        if command.state == CommandState::TimedOut
-            && terminal_ack
-            && command.late_outcome.is_none()
+        if command.state == CommandState::TimedOut && terminal_ack && command.late_outcome.is_none()
         {
             command.late_outcome = Some(LateOutcome {
                 state: target,

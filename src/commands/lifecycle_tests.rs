@@ -48,7 +48,15 @@ fn ack(status: AckStatus, boot_id: Option<&str>) -> DeviceAck {
 }
 
 fn apply(c: &mut CommandRecord, client: &ClientRecord, a: &DeviceAck, now: i64) -> AckEffect {
-    apply_ack(c, client, a, AckTopic::Canonical, "p/x/commands/ack", now, &CommandsConfig::default())
+    apply_ack(
+        c,
+        client,
+        a,
+        AckTopic::Canonical,
+        "p/x/commands/ack",
+        now,
+        &CommandsConfig::default(),
+    )
 }
 
 fn client() -> ClientRecord {
@@ -59,8 +67,14 @@ fn client() -> ClientRecord {
 fn full_path_to_completed_sets_timestamps_and_deadline() {
     let mut c = command(Action::RestartApp, CommandState::Published);
     let dev = client();
-    assert!(matches!(apply(&mut c, &dev, &ack(AckStatus::Accepted, None), 10), AckEffect::Moved(_)));
-    assert_eq!((c.state, c.accepted_ms, c.deadline_ms), (CommandState::Accepted, Some(10), Some(60_010)));
+    assert!(matches!(
+        apply(&mut c, &dev, &ack(AckStatus::Accepted, None), 10),
+        AckEffect::Moved(_)
+    ));
+    assert_eq!(
+        (c.state, c.accepted_ms, c.deadline_ms),
+        (CommandState::Accepted, Some(10), Some(60_010))
+    );
     apply(&mut c, &dev, &ack(AckStatus::ExecutionStarted, None), 20);
     assert_eq!((c.started_ms, c.deadline_ms), (Some(20), Some(60_020)));
     apply(&mut c, &dev, &ack(AckStatus::Completed, None), 30);
@@ -101,7 +115,10 @@ fn late_outcome_after_timeout_is_recorded_once() {
     let late = apply(&mut c, &client(), &ack(AckStatus::Completed, None), 150);
     assert!(matches!(late, AckEffect::Late(ref t) if t.from == t.to));
     assert_eq!(c.state, CommandState::TimedOut);
-    assert_eq!(c.late_outcome.as_ref().map(|l| (l.state, l.received_ms)), Some((CommandState::Completed, 150)));
+    assert_eq!(
+        c.late_outcome.as_ref().map(|l| (l.state, l.received_ms)),
+        Some((CommandState::Completed, 150))
+    );
     let again = apply(&mut c, &client(), &ack(AckStatus::Failed, None), 160);
     assert!(matches!(again, AckEffect::Ignored { counted: true, .. }));
 }
@@ -118,12 +135,18 @@ fn reboot_needs_a_new_boot_id_or_an_offline_online_cycle() {
     let mut c = command(Action::RebootHost, CommandState::ExecutionStarted);
     c.boot_id_at_issue = None;
     let mut dev = client();
-    assert!(matches!(apply(&mut c, &dev, &ack(AckStatus::Completed, None), 5), AckEffect::Ignored { .. }));
+    assert!(matches!(
+        apply(&mut c, &dev, &ack(AckStatus::Completed, None), 5),
+        AckEffect::Ignored { .. }
+    ));
     assert_eq!(device_offline(&mut c, 20), None);
     dev.online = Some(true);
     dev.last_online_ms = Some(30);
     apply(&mut c, &dev, &ack(AckStatus::Completed, None), 31);
-    assert_eq!((c.state, c.completion_evidence), (CommandState::Completed, Some(Evidence::Reconnected)));
+    assert_eq!(
+        (c.state, c.completion_evidence),
+        (CommandState::Completed, Some(Evidence::Reconnected))
+    );
 }
 
 #[test]
@@ -132,7 +155,10 @@ fn shutdown_completes_when_the_device_goes_offline_after_start() {
     assert_eq!(device_offline(&mut c, 5), None);
     let mut c = command(Action::ShutdownHost, CommandState::ExecutionStarted);
     let t = device_offline(&mut c, 5).unwrap();
-    assert_eq!((t.to, c.completion_evidence), (CommandState::Completed, Some(Evidence::WentOffline)));
+    assert_eq!(
+        (t.to, c.completion_evidence),
+        (CommandState::Completed, Some(Evidence::WentOffline))
+    );
 }
 
 #[test]

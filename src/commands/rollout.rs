@@ -238,7 +238,12 @@ impl Fleet {
 
     /// Abort by an operator.
     #[tracing::instrument(name = "rollout.abort", skip_all, fields(rollout.id = %id))]
-    pub async fn abort_rollout(&self, id: Uuid, principal: &str, reason: &str) -> Result<RolloutRecord> {
+    pub async fn abort_rollout(
+        &self,
+        id: Uuid,
+        principal: &str,
+        reason: &str,
+    ) -> Result<RolloutRecord> {
         let _serial = self.rollout_lock.lock().await;
         let (rollout, _) = self.rollout(id).await?;
         match rollout.state {
@@ -271,7 +276,9 @@ impl Fleet {
         let mut pending = Pending::default();
         for command_id in unaccepted {
             let Some(mut command) = tx.command(command_id).await? else { continue };
-            if let Ok(Some(t)) = lifecycle::cancel(&mut command, now, "canceled by rollout abort".into()) {
+            if let Ok(Some(t)) =
+                lifecycle::cancel(&mut command, now, "canceled by rollout abort".into())
+            {
                 pending.record(&mut *tx, &command, t, source).await?;
             }
         }
@@ -330,7 +337,9 @@ impl Fleet {
                 }
                 let all = self.store.rollout_counters(id, None).await?;
                 if let Some(why) = threshold_crossed(&rollout, &all) {
-                    return self.abort(rollout, AbortCause::FailureThreshold, why, EventSource::Scheduler).await;
+                    return self
+                        .abort(rollout, AbortCause::FailureThreshold, why, EventSource::Scheduler)
+                        .await;
                 }
                 rollout.state = RolloutState::Waves;
                 rollout.canary_finished_ms = Some(now);
@@ -340,7 +349,9 @@ impl Fleet {
             RolloutState::Waves => {
                 let all = self.store.rollout_counters(id, None).await?;
                 if let Some(why) = threshold_crossed(&rollout, &all) {
-                    return self.abort(rollout, AbortCause::FailureThreshold, why, EventSource::Scheduler).await;
+                    return self
+                        .abort(rollout, AbortCause::FailureThreshold, why, EventSource::Scheduler)
+                        .await;
                 }
                 if all.unissued == 0 {
                     if all.issued_all_terminal() {
@@ -369,7 +380,12 @@ impl Fleet {
     }
 
     /// Issue up to `count` unissued members in one transaction.
-    async fn issue_members(&self, mut rollout: RolloutRecord, count: i64, now: i64) -> Result<RolloutRecord> {
+    async fn issue_members(
+        &self,
+        mut rollout: RolloutRecord,
+        count: i64,
+        now: i64,
+    ) -> Result<RolloutRecord> {
         let id = rollout.rollout_id;
         let members = if count > 0 {
             self.store.unissued_members(id, u32::try_from(count).unwrap_or(u32::MAX)).await?
@@ -378,7 +394,11 @@ impl Fleet {
         };
         let mut tx = self.store.fleet_tx().await?;
         let mut pending = Pending::default();
-        let how = IssueOrigin { origin: Origin::Rollout, rollout_id: Some(id), source: EventSource::Scheduler };
+        let how = IssueOrigin {
+            origin: Origin::Rollout,
+            rollout_id: Some(id),
+            source: EventSource::Scheduler,
+        };
         for member in &members {
             let req = IssueRequest {
                 command_id: None,
@@ -423,12 +443,14 @@ impl super::issue::IssueOutcome {
 fn threshold_crossed(rollout: &RolloutRecord, counters: &RolloutCounters) -> Option<String> {
     let finished = counters.finished();
     let rate = counters.failure_percent();
-    (i64::from(finished) >= rollout.min_finished && rate > rollout.abort_failure_percent).then(|| {
-        format!(
-            "failure rate {rate:.1}% > {:.1}% after {finished} finished",
-            rollout.abort_failure_percent
-        )
-    })
+    (i64::from(finished) >= rollout.min_finished && rate > rollout.abort_failure_percent).then(
+        || {
+            format!(
+                "failure rate {rate:.1}% > {:.1}% after {finished} finished",
+                rollout.abort_failure_percent
+            )
+        },
+    )
 }
 
 #[cfg(test)]
@@ -446,11 +468,7 @@ mod tests {
 
     #[test]
     fn threshold_needs_min_finished_and_a_strictly_higher_rate() {
-        let rollout = RolloutRecord {
-            min_finished: 10,
-            abort_failure_percent: 5.0,
-            ..sample()
-        };
+        let rollout = RolloutRecord { min_finished: 10, abort_failure_percent: 5.0, ..sample() };
         let mut counters = RolloutCounters { completed: 8, failed: 1, ..Default::default() };
         assert_eq!(threshold_crossed(&rollout, &counters), None, "only 9 finished");
         counters.completed = 9;

@@ -14,12 +14,12 @@ mod handle;
 mod load;
 mod model;
 
-pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
-pub use load::{ConfigError, FieldError, LoadedConfig, Source, load, parse_str};
 pub use devices::{
     BrokerUrl, CommandsConfig, CrashRecoveryConfig, EscalationConfig, MqttConfig, RolloutConfig,
     SafetyConfig, SchedulerConfig,
 };
+pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
+pub use load::{ConfigError, FieldError, LoadedConfig, Source, load, parse_str};
 pub use model::{
     CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, ServerConfig,
     StoreConfig, TelemetryConfig,

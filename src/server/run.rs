@@ -3,10 +3,12 @@
 use super::listeners::{self, Listeners};
 use super::probes::Probes;
 use super::{ProcessInfo, ServeError, ServerContext};
+use crate::api::client_command::ClientCommandApi;
 use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
 use crate::config::{ConfigHandle, LoadedConfig, Observers};
 use crate::lifecycle::{Drain, Tasks, signals, systemd};
+use crate::proto::v1::client_command_service_server::ClientCommandServiceServer;
 use crate::proto::v1::health_service_server::HealthServiceServer;
 use crate::store;
 use std::sync::Arc;
@@ -26,7 +28,10 @@ const STREAM_FLUSH_GRACE: Duration = Duration::from_millis(100);
 const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The gRPC services this build serves, as advertised by reflection and health.
-const SERVICES: &[&str] = &[<HealthServiceServer<HealthApi> as NamedService>::NAME];
+const SERVICES: &[&str] = &[
+    <HealthServiceServer<HealthApi> as NamedService>::NAME,
+    <ClientCommandServiceServer<ClientCommandApi> as NamedService>::NAME,
+];
 
 /// Run the server until a shutdown signal, then drain and return.
 pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
@@ -53,8 +58,10 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
         store: store.clone(),
         drain: drain.clone(),
         tasks: Tasks::new(),
+        health: Default::default(),
         process,
     });
+    let fleet = super::devices::start(&ctx);
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let probes = Probes::new(reporter, SERVICES.to_vec());
     probes.set(ServingStatus::Serving).await;
@@ -66,6 +73,10 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
             .layer(RpcLayer::new(ctx.drain.clone()))
             .add_service(health_service.clone())
             .add_service(HealthServiceServer::new(HealthApi::new(ctx.clone())))
+            .add_service(ClientCommandServiceServer::new(ClientCommandApi::new(
+                fleet.clone(),
+                ctx.drain.clone(),
+            )))
             .add_optional_service(v1)
             .add_optional_service(v1alpha))
     };

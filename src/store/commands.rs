@@ -7,9 +7,9 @@
 
 use uuid::Uuid;
 
+use super::StoreError;
 use super::clients::ClientRecord;
 use super::rollouts::{RolloutMember, RolloutRecord};
-use super::StoreError;
 
 /// Declares a fieldless enum stored as snake_case text, with `as_str` and `parse`.
 macro_rules! text_enum {
@@ -247,8 +247,11 @@ pub trait FleetTx: Send {
     /// `issued_ms` of the commands of `client` issued at or after `since_ms` that count
     /// towards the safety lockout (not rejected, and not canceled or expired before they
     /// were ever published), ascending.
-    async fn lockout_entries(&mut self, client: Uuid, since_ms: i64)
-    -> Result<Vec<i64>, StoreError>;
+    async fn lockout_entries(
+        &mut self,
+        client: Uuid,
+        since_ms: i64,
+    ) -> Result<Vec<i64>, StoreError>;
 
     /// Non-terminal commands of one device that were published (or further), oldest first.
     async fn sent_commands_for(&mut self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError>;

@@ -113,8 +113,6 @@ impl ClientStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query(OP))?;
-        ids.iter()
-            .map(|id| Uuid::parse_str(id).map_err(|e| StoreError::decode(OP, e)))
-            .collect()
+        ids.iter().map(|id| Uuid::parse_str(id).map_err(|e| StoreError::decode(OP, e))).collect()
     }
 }

@@ -9,8 +9,7 @@ use super::fleet_tx::SqliteFleetTx;
 use super::rows::{COMMAND_COLUMNS, CommandRow, EventRow};
 use crate::store::StoreError;
 use crate::store::commands::{
-    CommandCursor, CommandEvent, CommandFilter, CommandRecord, CommandState, CommandStore,
-    FleetTx,
+    CommandCursor, CommandEvent, CommandFilter, CommandRecord, CommandState, CommandStore, FleetTx,
 };
 
 /// Pushes ` AND column IN (?, …)` for text values.
@@ -32,11 +31,8 @@ async fn fetch_commands(
     mut builder: QueryBuilder<Sqlite>,
     op: &'static str,
 ) -> Result<Vec<CommandRecord>, StoreError> {
-    let rows: Vec<CommandRow> = builder
-        .build_query_as()
-        .fetch_all(pool)
-        .await
-        .map_err(StoreError::query(op))?;
+    let rows: Vec<CommandRow> =
+        builder.build_query_as().fetch_all(pool).await.map_err(StoreError::query(op))?;
     rows.into_iter().map(|r| r.into_record(op)).collect()
 }
 
@@ -47,11 +43,8 @@ fn select_commands() -> QueryBuilder<Sqlite> {
 #[async_trait::async_trait]
 impl CommandStore for SqliteStore {
     async fn fleet_tx(&self) -> Result<Box<dyn FleetTx>, StoreError> {
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::query("fleet_tx"))?;
+        let tx =
+            self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::query("fleet_tx"))?;
         Ok(Box::new(SqliteFleetTx { tx }))
     }
 

@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::rows::{
-    self, COMMAND_COLUMNS, CLIENT_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
+    self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
 };
 use crate::store::StoreError;
 use crate::store::clients::ClientRecord;
@@ -116,17 +116,14 @@ impl FleetTx for SqliteFleetTx {
         since_ms: i64,
     ) -> Result<Vec<i64>, StoreError> {
         sqlx::query_scalar(LOCKOUT_ENTRIES)
-        .bind(client.to_string())
-        .bind(since_ms)
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(StoreError::query("tx.lockout_entries"))
+            .bind(client.to_string())
+            .bind(since_ms)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(StoreError::query("tx.lockout_entries"))
     }
 
-    async fn sent_commands_for(
-        &mut self,
-        client: Uuid,
-    ) -> Result<Vec<CommandRecord>, StoreError> {
+    async fn sent_commands_for(&mut self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
         const OP: &str = "tx.sent_commands_for";
         let rows: Vec<CommandRow> = sqlx::query_as(AssertSqlSafe(SENT_COMMANDS.as_str()))
             .bind(client.to_string())

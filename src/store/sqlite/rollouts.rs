@@ -128,7 +128,8 @@ impl RolloutStore for SqliteStore {
         .map_err(StoreError::query(OP))?;
         rows.into_iter()
             .map(|(client, wave)| {
-                let client_uuid = Uuid::parse_str(&client).map_err(|e| StoreError::decode(OP, e))?;
+                let client_uuid =
+                    Uuid::parse_str(&client).map_err(|e| StoreError::decode(OP, e))?;
                 Ok(RolloutMember { client_uuid, wave })
             })
             .collect()

@@ -4,8 +4,8 @@
 //! Only representation lives here (text enums, UUIDs as lower-case text, JSON targets); no
 //! query decides anything.
 
-use sqlx::sqlite::{Sqlite, SqliteArguments};
 use sqlx::query::Query;
+use sqlx::sqlite::{Sqlite, SqliteArguments};
 use uuid::Uuid;
 
 use crate::store::StoreError;
