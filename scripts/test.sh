@@ -23,6 +23,17 @@ command -v grpc-health-probe >/dev/null ||
   go install "github.com/grpc-ecosystem/grpc-health-probe@${GRPC_HEALTH_PROBE_VERSION}"
 command -v grpcurl >/dev/null ||
   go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@${GRPCURL_VERSION}"
+# Mosquitto (broker + mosquitto_passwd) for the device tests, from Debian.
+if ! command -v mosquitto >/dev/null && [[ ! -x /usr/sbin/mosquitto ]]; then
+  if [[ "$(id -u)" == 0 ]]; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y mosquitto
+  else
+    echo "mosquitto is missing: run as root or apt-get install mosquitto" >&2
+    exit 1
+  fi
+fi
+echo "mosquitto: $(command -v mosquitto || echo /usr/sbin/mosquitto)"
 echo "grpc-health-probe: $(command -v grpc-health-probe)"
 echo "grpcurl: $(command -v grpcurl)"
 

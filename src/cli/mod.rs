@@ -43,7 +43,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// Server address: host:port, http://host:port or unix:PATH.
-    #[arg(long, env = "REBOUND_ADDR", default_value = crate::client::DEFAULT_ADDR)]
+    #[arg(long, env = "REBOUND_ADDR", default_value = crate::client::DEFAULT_ADDR, global = true)]
     pub addr: String,
 }
 

@@ -37,6 +37,65 @@ fn options(broker: &Broker, id: &str, login: Option<(String, String)>) -> MqttOp
     options
 }
 
+/// Subscribe to `topic` as device `uuid` (another connection than its own); the returned
+/// counter grows with every message the broker lets through.
+pub async fn eavesdrop(
+    broker: &Broker,
+    uuid: Uuid,
+    topic: &str,
+) -> (Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+    let login = Some((uuid.to_string(), device_password(&uuid)));
+    let (client, mut eventloop) =
+        AsyncClient::new(options(broker, &format!("sub-{}", Uuid::new_v4()), login), 10);
+    client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let Ok(Event::Incoming(Packet::SubAck(_))) = eventloop.poll().await {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("suback");
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let task = tokio::spawn(async move {
+        let _client = client;
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::Publish(_))) => {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    });
+    (received, task)
+}
+
+/// Connect as the server user with another client id, subscribe to `topics` in one
+/// SUBSCRIBE and return the first `count` messages (topic, payload) received.
+pub async fn observe(broker: &Broker, topics: &[String], count: usize) -> Vec<(String, Vec<u8>)> {
+    use super::mosquitto::{SERVER_PASSWORD, SERVER_USER};
+    let login = Some((SERVER_USER.to_owned(), SERVER_PASSWORD.to_owned()));
+    let (client, mut eventloop) =
+        AsyncClient::new(options(broker, &format!("observer-{}", Uuid::new_v4()), login), 10);
+    let filters = topics.iter().map(|t| rumqttc::SubscribeFilter::new(t.clone(), QoS::AtLeastOnce));
+    client.subscribe_many(filters).await.unwrap();
+    let mut seen = Vec::new();
+    tokio::time::timeout(DEADLINE, async {
+        while seen.len() < count {
+            if let Ok(Event::Incoming(Packet::Publish(p))) = eventloop.poll().await {
+                seen.push((p.topic.clone(), p.payload.to_vec()));
+            }
+        }
+    })
+    .await
+    .expect("observed messages");
+    seen
+}
+
 /// Try to connect with `login`; `Err` carries the broker's refusal.
 pub async fn try_connect(broker: &Broker, login: Option<(String, String)>) -> Result<(), String> {
     let (_client, mut eventloop) = AsyncClient::new(options(broker, "probe", login), 10);
@@ -168,6 +227,30 @@ impl Device {
     /// A command that has already arrived, if any.
     pub fn try_next_command(&mut self) -> Option<CommandWire> {
         self.commands.try_recv().ok()
+    }
+
+    /// Answer every command from now on: accepted, execution_started, then completed (or
+    /// failed when `fail` says so for this device), in a background task.
+    pub fn respond_forever(mut self, fail: bool) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            while let Some(command) = self.commands.recv().await {
+                let id = command.command_id.to_string();
+                self.ack(&id, "accepted", None).await;
+                self.ack(&id, "execution_started", None).await;
+                if fail {
+                    self.ack_on(
+                        "commands/ack",
+                        &id,
+                        "failed",
+                        None,
+                        Some(("execution_failed", "exit 1")),
+                    )
+                    .await;
+                } else {
+                    self.ack(&id, "completed", None).await;
+                }
+            }
+        })
     }
 
     /// Drop the connection without DISCONNECT (the broker then publishes the Last Will).

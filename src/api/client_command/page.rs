@@ -35,7 +35,7 @@ pub fn decode<K: for<'de> Deserialize<'de>>(
         return Ok(None);
     }
     let invalid = || Error::invalid_argument("page_token", "not a token from a previous page");
-    if token.len() % 2 != 0 || !token.is_ascii() {
+    if !token.len().is_multiple_of(2) || !token.is_ascii() {
         return Err(invalid());
     }
     let bytes = (0..token.len())
