@@ -4,7 +4,9 @@
 mod support;
 
 use rebound::proto::v1 as pb;
-use support::device::{Device, event_states, get, issue, rpc, wait_registered, wait_state};
+use support::device::{
+    Device, event_states, get, issue, rpc, wait_client, wait_registered, wait_state,
+};
 use support::mosquitto::Broker;
 use support::{Server, wait_for};
 use uuid::Uuid;
@@ -247,18 +249,7 @@ async fn reboot_needs_proof_by_boot_id_or_reconnect_and_shutdown_completes_offli
     old.ack(&id, "execution_started", None).await;
     wait_state(&rpc, &id, S::ExecutionStarted).await;
     old.kill(); // the broker publishes the Last Will: offline
-    let old_uuid = uuids[1];
-    wait_for("device offline", || {
-        let mut rpc = rpc.clone();
-        async move {
-            let c = rpc
-                .get_client(pb::GetClientRequest { client_uuid: old_uuid.to_string() })
-                .await
-                .ok()?;
-            (c.into_inner().client?.presence() == pb::Presence::Offline).then_some(())
-        }
-    })
-    .await;
+    wait_client(&rpc, uuids[1], "offline", |c| c.presence() == pb::Presence::Offline).await;
     let back = Device::connect(&broker, uuids[1]).await;
     back.ack(&id, "completed", None).await;
     let done = wait_state(&rpc, &id, S::Completed).await;

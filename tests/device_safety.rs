@@ -8,7 +8,8 @@ mod support;
 use rebound::proto::v1 as pb;
 use rebound::proto::v1::health_service_client::HealthServiceClient;
 use support::device::{
-    Device, eavesdrop, get, issue, observe, rpc, try_connect, wait_registered, wait_state,
+    Device, eavesdrop, get, issue, observe, rpc, try_connect, wait_client, wait_registered,
+    wait_state,
 };
 use support::mosquitto::{Broker, device_password};
 use support::{Server, run_rebound, wait_for};
@@ -210,27 +211,12 @@ async fn crash_recovery_restarts_the_app_then_reboots_then_needs_attention() {
         device.ack(&id, "accepted", None).await;
         device.ack_on("commands/ack", &id, "failed", None, Some(("execution_failed", "no"))).await;
     }
-    let attention = |uuid: Uuid| {
-        let rpc = rpc.clone();
-        async move {
-            wait_for("needs attention", || {
-                let mut rpc = rpc.clone();
-                async move {
-                    let c = rpc
-                        .get_client(pb::GetClientRequest { client_uuid: uuid.to_string() })
-                        .await
-                        .ok()?;
-                    c.into_inner().client.filter(|c| c.needs_attention)
-                }
-            })
-            .await
-        }
-    };
-    let basic_state = attention(basic.uuid).await;
+    let attention = |c: &pb::Client| c.needs_attention;
+    let basic_state = wait_client(&rpc, basic.uuid, "needs attention", attention).await;
     let recovery = basic_state.crash_recovery.unwrap();
     assert_eq!(recovery.step(), pb::CrashRecoveryStep::NeedsAttention);
     assert!(recovery.detail.contains("reboot_host failed"), "{}", recovery.detail);
-    let managed_state = attention(managed.uuid).await;
+    let managed_state = wait_client(&rpc, managed.uuid, "needs attention", attention).await;
     assert!(
         hook_dir.path().join(format!("cycled-{}", managed.uuid)).exists(),
         "power-cycle hook ran"
@@ -239,18 +225,7 @@ async fn crash_recovery_restarts_the_app_then_reboots_then_needs_attention() {
 
     // Running again clears it.
     basic.health("running", Some("b2")).await;
-    wait_for("attention cleared", || {
-        let mut rpc = rpc.clone();
-        let uuid = basic.uuid;
-        async move {
-            let c = rpc
-                .get_client(pb::GetClientRequest { client_uuid: uuid.to_string() })
-                .await
-                .ok()?;
-            c.into_inner().client.filter(|c| !c.needs_attention)
-        }
-    })
-    .await;
+    wait_client(&rpc, basic.uuid, "attention cleared", |c| !c.needs_attention).await;
 }
 
 #[tokio::test]
@@ -376,18 +351,9 @@ async fn service_failure_is_recorded_and_clearing_removes_the_retained_message()
     let device = Device::connect(&broker, uuids[0]).await;
     let failure = r#"{"unit":"infoscreen-app.service","failed_at":"2026-04-05T12:48:10Z"}"#;
     device.publish("service_failed", failure, true).await;
-    let uuid = uuids[0];
-    let client = wait_for("failure recorded", || {
-        let mut rpc = rpc.clone();
-        async move {
-            let c = rpc
-                .get_client(pb::GetClientRequest { client_uuid: uuid.to_string() })
-                .await
-                .ok()?;
-            c.into_inner().client.filter(|c| !c.service_failed_unit.is_empty())
-        }
-    })
-    .await;
+    let client =
+        wait_client(&rpc, uuids[0], "failure recorded", |c| !c.service_failed_unit.is_empty())
+            .await;
     assert_eq!(client.service_failed_unit, "infoscreen-app.service");
     let listed = rpc
         .list_clients(pb::ListClientsRequest { service_failed: Some(true), ..Default::default() })

@@ -82,7 +82,12 @@ async fn get_health_reports_this_process() {
         report.components.iter().map(|c| (c.name.as_str(), c.status())).collect();
     assert_eq!(
         components,
-        [("store", pb::ComponentStatus::Healthy), ("config", pb::ComponentStatus::Healthy)]
+        [
+            ("store", pb::ComponentStatus::Healthy),
+            ("config", pb::ComponentStatus::Healthy),
+            ("mqtt", pb::ComponentStatus::Disabled),
+            ("commands", pb::ComponentStatus::Healthy),
+        ]
     );
     assert!(report.components[0].detail.contains("sqlite"), "{:?}", report.components[0]);
 }

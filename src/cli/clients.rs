@@ -105,28 +105,22 @@ pub async fn run(args: ClientsArgs) -> u8 {
     };
     match args.verb {
         Verb::List { group, needs_attention, service_failed, limit } => {
-            let mut request = pb::ListClientsRequest {
+            let request = pb::ListClientsRequest {
                 page_size: limit.min(500) as i32,
                 group: group.unwrap_or_default(),
                 needs_attention: needs_attention.then_some(true),
                 service_failed: service_failed.then_some(true),
                 ..Default::default()
             };
-            let mut shown = 0;
-            loop {
-                let page = match rpc.list_clients(request.clone()).await {
-                    Ok(r) => r.into_inner(),
-                    Err(status) => return failed("ListClients", &status),
-                };
-                for client in page.clients.iter().take(limit - shown) {
-                    println!("{}", line(client));
-                    shown += 1;
+            let fetch = |page_token: String| {
+                let mut rpc = rpc.clone();
+                let request = pb::ListClientsRequest { page_token, ..request.clone() };
+                async move {
+                    let page = rpc.list_clients(request).await?.into_inner();
+                    Ok((page.clients, page.next_page_token))
                 }
-                if page.next_page_token.is_empty() || shown >= limit {
-                    return exit::OK;
-                }
-                request.page_token = page.next_page_token;
-            }
+            };
+            display::print_pages("ListClients", limit, fetch, line).await
         }
         Verb::Get { client_uuid } => {
             let response = rpc.get_client(pb::GetClientRequest { client_uuid }).await;

@@ -1,7 +1,6 @@
 //! `rebound command issue|get|list|watch|cancel`: device commands from the shell.
 
 use clap::{Args, Subcommand};
-use futures::StreamExt;
 
 use super::ClientArgs;
 use super::display::{self, failed, name, time};
@@ -189,28 +188,22 @@ pub async fn run(args: CommandArgs) -> u8 {
                 Ok(states) => states,
                 Err(code) => return code,
             };
-            let mut request = pb::ListCommandsRequest {
+            let request = pb::ListCommandsRequest {
                 page_size: limit.min(500) as i32,
                 client_uuid: client_uuid.unwrap_or_default(),
                 rollout_id: rollout.unwrap_or_default(),
                 states,
                 ..Default::default()
             };
-            let mut shown = 0;
-            loop {
-                let page = match rpc.list_commands(request.clone()).await {
-                    Ok(r) => r.into_inner(),
-                    Err(status) => return failed("ListCommands", &status),
-                };
-                for command in page.commands.iter().take(limit - shown) {
-                    println!("{}", line(command));
-                    shown += 1;
+            let fetch = |page_token: String| {
+                let mut rpc = rpc.clone();
+                let request = pb::ListCommandsRequest { page_token, ..request.clone() };
+                async move {
+                    let page = rpc.list_commands(request).await?.into_inner();
+                    Ok((page.commands, page.next_page_token))
                 }
-                if page.next_page_token.is_empty() || shown >= limit {
-                    return exit::OK;
-                }
-                request.page_token = page.next_page_token;
-            }
+            };
+            display::print_pages("ListCommands", limit, fetch, line).await
         }
         Verb::Watch { command_id, client_uuid, rollout } => {
             let request = pb::WatchCommandsRequest {
@@ -240,21 +233,13 @@ async fn follow(
     >,
     request: pb::WatchCommandsRequest,
 ) -> u8 {
-    let mut stream = match rpc.watch_commands(request).await {
-        Ok(r) => r.into_inner(),
-        Err(status) => return failed("WatchCommands", &status),
-    };
-    while let Some(message) = stream.next().await {
-        match message {
-            Ok(m) => {
-                let command = m.command.unwrap_or_default();
-                match m.event {
-                    Some(e) => println!("{}  ({})", line(&command), e.detail),
-                    None => println!("{}", line(&command)),
-                }
-            }
-            Err(status) => return failed("WatchCommands", &status),
+    let opened = rpc.watch_commands(request).await;
+    display::print_stream("WatchCommands", opened, |m| {
+        let command = m.command.unwrap_or_default();
+        match m.event {
+            Some(e) => format!("{}  ({})", line(&command), e.detail),
+            None => line(&command),
         }
-    }
-    exit::OK
+    })
+    .await
 }

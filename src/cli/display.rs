@@ -54,3 +54,53 @@ pub fn parse_action(text: &str) -> Result<i32, String> {
         other => Err(format!("{other:?}: expected reboot_host, shutdown_host or restart_app")),
     }
 }
+
+/// Print every item of a paged listing up to `limit`. `fetch(page_token)` returns one page and
+/// the next token.
+pub async fn print_pages<T, F, Fut>(
+    rpc_name: &str,
+    limit: usize,
+    mut fetch: F,
+    render: impl Fn(&T) -> String,
+) -> u8
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String), tonic::Status>>,
+{
+    let mut token = String::new();
+    let mut shown = 0;
+    loop {
+        let (items, next) = match fetch(token).await {
+            Ok(page) => page,
+            Err(status) => return failed(rpc_name, &status),
+        };
+        for item in items.iter().take(limit - shown) {
+            println!("{}", render(item));
+            shown += 1;
+        }
+        if next.is_empty() || shown >= limit {
+            return exit::OK;
+        }
+        token = next;
+    }
+}
+
+/// Print each message of a server stream until it ends (exit 0) or fails.
+pub async fn print_stream<T>(
+    rpc_name: &str,
+    opened: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
+    render: impl Fn(T) -> String,
+) -> u8 {
+    use futures::StreamExt;
+    let mut stream = match opened {
+        Ok(response) => response.into_inner(),
+        Err(status) => return failed(rpc_name, &status),
+    };
+    while let Some(message) = stream.next().await {
+        match message {
+            Ok(message) => println!("{}", render(message)),
+            Err(status) => return failed(rpc_name, &status),
+        }
+    }
+    exit::OK
+}

@@ -2,7 +2,6 @@
 //! progress.
 
 use clap::{ArgGroup, Args, Subcommand};
-use futures::StreamExt;
 
 use super::ClientArgs;
 use super::display::{self, failed, name, time};
@@ -196,15 +195,7 @@ async fn follow(
     >,
     rollout_id: String,
 ) -> u8 {
-    let mut stream = match rpc.watch_rollout(pb::WatchRolloutRequest { rollout_id }).await {
-        Ok(r) => r.into_inner(),
-        Err(status) => return failed("WatchRollout", &status),
-    };
-    while let Some(message) = stream.next().await {
-        match message {
-            Ok(m) => println!("{}", progress(&m.rollout.unwrap_or_default())),
-            Err(status) => return failed("WatchRollout", &status),
-        }
-    }
-    exit::OK
+    let opened = rpc.watch_rollout(pb::WatchRolloutRequest { rollout_id }).await;
+    display::print_stream("WatchRollout", opened, |m| progress(&m.rollout.unwrap_or_default()))
+        .await
 }

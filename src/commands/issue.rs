@@ -165,34 +165,21 @@ impl Fleet {
         let entries = tx.lockout_entries(req.client_uuid, window_start).await?;
         let lockout = Lockout::compute(&entries, &settings.safety);
         let mut command = CommandRecord {
-            command_id,
-            client_uuid: req.client_uuid,
-            action: req.action,
-            state: CommandState::Queued,
             reason: req.reason.clone(),
             requested_by: req.requested_by,
-            origin: how.origin,
             params_hash: hash,
             principal: req.principal.clone(),
-            issued_ms: now,
-            expires_ms: now.saturating_add(expires_ms),
-            published_ms: None,
-            accepted_ms: None,
-            started_ms: None,
-            finished_ms: None,
-            deadline_ms: None,
-            offline_seen_ms: None,
             boot_id_at_issue: client.boot_id.clone(),
-            boot_id_at_completion: None,
-            error_code: None,
-            error_message: None,
-            late_outcome: None,
-            completion_evidence: None,
-            ignored_acks: 0,
             rollout_id: how.rollout_id,
             trace_parent: req.trace_parent.clone(),
-            last_ack_topic: None,
-            updated_ms: now,
+            ..CommandRecord::new(
+                command_id,
+                req.client_uuid,
+                req.action,
+                how.origin,
+                now,
+                now.saturating_add(expires_ms),
+            )
         };
         if lockout.locked_out {
             let until = lockout.next_allowed_ms.map(rfc3339).unwrap_or_default();

@@ -6,34 +6,9 @@ use uuid::Uuid;
 
 fn command(action: Action, state: CommandState) -> CommandRecord {
     CommandRecord {
-        command_id: Uuid::new_v4(),
-        client_uuid: Uuid::new_v4(),
-        action,
         state,
-        reason: None,
-        requested_by: None,
-        origin: Origin::Api,
-        params_hash: String::new(),
-        principal: "anonymous".into(),
-        issued_ms: 0,
-        expires_ms: 240_000,
-        published_ms: None,
-        accepted_ms: None,
-        started_ms: None,
-        finished_ms: None,
-        deadline_ms: None,
-        offline_seen_ms: None,
         boot_id_at_issue: Some("boot-a".into()),
-        boot_id_at_completion: None,
-        error_code: None,
-        error_message: None,
-        late_outcome: None,
-        completion_evidence: None,
-        ignored_acks: 0,
-        rollout_id: None,
-        trace_parent: None,
-        last_ack_topic: None,
-        updated_ms: 0,
+        ..CommandRecord::new(Uuid::new_v4(), Uuid::new_v4(), action, Origin::Api, 0, 240_000)
     }
 }
 

@@ -81,8 +81,20 @@ pub struct CommandWire {
     pub action: String,
     pub issued_at: String,
     pub expires_at: String,
+    #[serde(deserialize_with = "present")]
     pub requested_by: Option<i64>,
+    #[serde(deserialize_with = "present")]
     pub reason: Option<String>,
+}
+
+/// A nullable field that must be present (`null` is a value; absence is an error): serde
+/// treats a missing `Option` as `None` unless a deserializer is named.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)
 }
 
 /// RFC 3339 UTC with a `Z`, as the contract writes timestamps.

@@ -159,6 +159,49 @@ pub struct CommandRecord {
     pub updated_ms: i64,
 }
 
+impl CommandRecord {
+    /// A `queued` command with nothing happened to it yet.
+    pub fn new(
+        command_id: Uuid,
+        client_uuid: Uuid,
+        action: Action,
+        origin: Origin,
+        issued_ms: i64,
+        expires_ms: i64,
+    ) -> Self {
+        Self {
+            command_id,
+            client_uuid,
+            action,
+            state: CommandState::Queued,
+            reason: None,
+            requested_by: None,
+            origin,
+            params_hash: String::new(),
+            principal: String::new(),
+            issued_ms,
+            expires_ms,
+            published_ms: None,
+            accepted_ms: None,
+            started_ms: None,
+            finished_ms: None,
+            deadline_ms: None,
+            offline_seen_ms: None,
+            boot_id_at_issue: None,
+            boot_id_at_completion: None,
+            error_code: None,
+            error_message: None,
+            late_outcome: None,
+            completion_evidence: None,
+            ignored_acks: 0,
+            rollout_id: None,
+            trace_parent: None,
+            last_ack_topic: None,
+            updated_ms: issued_ms,
+        }
+    }
+}
+
 /// One row of `command_events`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandEvent {

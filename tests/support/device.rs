@@ -294,11 +294,23 @@ pub async fn wait_state(rpc: &Rpc, command_id: &str, state: pb::CommandState) ->
 
 /// Wait until the device is registered.
 pub async fn wait_registered(rpc: &Rpc, uuid: Uuid) -> pb::Client {
-    wait_for(&format!("client {uuid} registered"), || {
+    wait_client(rpc, uuid, "registered", |_| true).await
+}
+
+/// Wait until the device is registered and `check` holds for it.
+pub async fn wait_client(
+    rpc: &Rpc,
+    uuid: Uuid,
+    what: &str,
+    check: impl Fn(&pb::Client) -> bool,
+) -> pb::Client {
+    let check = &check;
+    wait_for(&format!("client {uuid}: {what}"), || {
         let mut rpc = rpc.clone();
         async move {
             let request = pb::GetClientRequest { client_uuid: uuid.to_string() };
-            rpc.get_client(request).await.ok().and_then(|r| r.into_inner().client)
+            let client = rpc.get_client(request).await.ok()?.into_inner().client?;
+            check(&client).then_some(client)
         }
     })
     .await
