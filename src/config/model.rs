@@ -32,6 +32,8 @@ pub struct Config {
     pub mqtt: MqttConfig,
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    #[serde(default)]
+    pub config: ReloadConfig,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             mqtt: MqttConfig::default(),
             telemetry: TelemetryConfig::default(),
+            config: ReloadConfig::default(),
         }
     }
 }
@@ -119,6 +122,23 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// `[config]`: how the configuration itself is reloaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReloadConfig {
+    /// Reload automatically when the config file changes on disk.
+    pub watch: bool,
+    /// Quiet time after the last file change before the reload runs (editors write in bursts).
+    #[serde(with = "duration")]
+    pub watch_debounce: Duration,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self { watch: false, watch_debounce: Duration::from_millis(200) }
+    }
+}
+
 /// Log line format on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -188,6 +208,11 @@ impl Config {
                 format!("{endpoint:?} must be an http:// or https:// URL"),
             );
         }
+        check(
+            self.config.watch_debounce <= Duration::from_secs(60),
+            "config.watch_debounce",
+            "must be at most 60s".to_owned(),
+        );
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 }

@@ -20,6 +20,7 @@
 //! own statements over the same schema.
 
 mod files;
+mod reloads;
 mod runs;
 
 use std::path::Path;
@@ -38,6 +39,11 @@ use super::{Store, StoreError, StoreStatus};
 
 /// The schema, embedded at compile time from `migrations/`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Version of the newest migration this build carries (what a fully migrated store reports).
+pub fn latest_schema_version() -> i64 {
+    MIGRATOR.iter().map(|migration| migration.version).max().unwrap_or(0)
+}
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// SQLite has one writer at a time; extra connections serve concurrent readers.
