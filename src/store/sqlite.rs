@@ -41,7 +41,8 @@ use super::{Store, StoreError, StoreStatus};
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Version of the newest migration this build carries (what a fully migrated store reports).
-pub fn latest_schema_version() -> i64 {
+#[cfg(test)]
+pub(crate) fn latest_schema_version() -> i64 {
     MIGRATOR.iter().map(|migration| migration.version).max().unwrap_or(0)
 }
 

@@ -14,7 +14,7 @@ mod event;
 mod stats;
 
 pub use event::{ReloadEvent, ReloadResult, SourceKind, Trigger};
-pub use stats::{ReloadStats, reload_stats};
+pub use stats::{ReloadStats, percentile, reload_stats};
 
 use super::{Change, ConfigHandle, FieldError, LoadedConfig, Observers, Source, diff, parse_str};
 use crate::error::Error;

@@ -192,3 +192,56 @@ async fn validate_reports_without_applying() {
     let stats = reload_stats(manager.store().as_ref(), None).await.unwrap();
     assert_eq!(stats.total, 0, "validation records no event");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_of_the_handle_see_old_or_new_never_a_mix() {
+    let manager = Arc::new(manager(None).await);
+    let variants = [
+        (
+            "version = 1\n[server]\ndrain_timeout = \"5s\"\n[telemetry]\nlog_level = \"debug\"\n",
+            5,
+            "debug",
+        ),
+        (
+            "version = 1\n[server]\ndrain_timeout = \"6s\"\n[telemetry]\nlog_level = \"warn\"\n",
+            6,
+            "warn",
+        ),
+    ];
+    let allowed = [(30, "info"), (5, "debug"), (6, "warn")];
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let handle = manager.handle().clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut reads = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let current = handle.load();
+                    let config = &current.loaded.config;
+                    let pair = (
+                        config.server.drain_timeout.as_secs(),
+                        config.telemetry.log_level.as_str(),
+                    );
+                    assert!(allowed.contains(&pair), "mixed config observed: {pair:?}");
+                    assert_eq!(current.loaded.hash, crate::config::hash_config(config));
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    for round in 0..200 {
+        let (content, _, _) = variants[round % 2];
+        assert_eq!(manager.reload(inline(content)).await.unwrap().result, ReloadResult::Success);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        assert!(reader.join().expect("a reader saw a mixed config") > 0);
+    }
+    let last = manager.handle().config();
+    assert_eq!(
+        (last.server.drain_timeout.as_secs(), last.telemetry.log_level.as_str()),
+        (variants[1].1, variants[1].2)
+    );
+}
