@@ -56,13 +56,9 @@ pub fn spawn(tasks: &Tasks, manager: Arc<ReloadManager>, file: &Path) -> Result<
             if !config.watch || !control.checkpoint().await {
                 continue;
             }
-            let request = ReloadRequest {
-                trigger: Trigger::Watch,
-                principal: Some("watch".into()),
-                content: None,
-                restart_if_required: false,
-            };
-            if let Err(err) = manager.reload(request).await {
+            if let Err(err) =
+                manager.reload(ReloadRequest::from_file(Trigger::Watch, "watch")).await
+            {
                 tracing::error!(error = %err, "config reload from the watcher failed");
             }
         }

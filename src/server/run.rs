@@ -128,12 +128,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
                 Some(signals::Request::Reload) => {
                     let reload = reload.clone();
                     tokio::spawn(async move {
-                        let request = ReloadRequest {
-                            trigger: Trigger::Signal,
-                            principal: Some("signal:SIGHUP".into()),
-                            content: None,
-                            restart_if_required: false,
-                        };
+                        let request = ReloadRequest::from_file(Trigger::Signal, "signal:SIGHUP");
                         if let Err(err) = reload.reload(request).await {
                             tracing::error!(error = %err, "config reload on SIGHUP failed");
                         }

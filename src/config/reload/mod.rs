@@ -44,6 +44,18 @@ pub struct ReloadRequest {
     pub restart_if_required: bool,
 }
 
+impl ReloadRequest {
+    /// Re-read the config file, as asked by `principal` through `trigger` (signal, watch).
+    pub fn from_file(trigger: Trigger, principal: &str) -> Self {
+        Self {
+            trigger,
+            principal: Some(principal.to_owned()),
+            content: None,
+            restart_if_required: false,
+        }
+    }
+}
+
 /// What `Validate` found, without applying anything.
 #[derive(Debug, Clone)]
 pub struct Validation {
