@@ -21,6 +21,7 @@ pub mod exit;
 pub mod health;
 pub mod lifecycle;
 pub mod proto;
+pub mod recovery;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -21,5 +21,5 @@ pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
 pub use load::{ConfigError, FieldError, LoadedConfig, Source, hash_config, load, parse_str};
 pub use model::{
     CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, MqttConfig, ReloadConfig,
-    ServerConfig, StoreConfig, TelemetryConfig,
+    RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig,
 };

@@ -20,6 +20,7 @@
 //! own statements over the same schema.
 
 mod files;
+mod maintenance;
 mod reloads;
 mod runs;
 
