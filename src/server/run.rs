@@ -3,6 +3,7 @@
 use super::listeners::{self, Listeners};
 use super::probes::Probes;
 use super::{ProcessInfo, ServeError, ServerContext};
+use crate::api::audit::Auditor;
 use crate::api::config::ConfigApi;
 use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
@@ -77,6 +78,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
     {
         tracing::warn!(error = %err, "config file watching is unavailable");
     }
+    let auditor = Auditor::new(store.clone());
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let probes = Probes::new(reporter, SERVICES.to_vec());
     probes.set(ServingStatus::Serving).await;
@@ -85,7 +87,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
         let reflection = config.server.reflection.then(reflection_services).transpose()?;
         let (v1, v1alpha) = reflection.unzip();
         Ok(Server::builder()
-            .layer(RpcLayer::new(ctx.drain.clone()))
+            .layer(RpcLayer::new(ctx.drain.clone(), auditor.clone()))
             .add_service(health_service.clone())
             .add_service(HealthServiceServer::new(HealthApi::new(ctx.clone())))
             .add_service(ConfigServiceServer::new(ConfigApi::new(reload.clone())))

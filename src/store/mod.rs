@@ -14,6 +14,7 @@
 //! refused with [`StoreError::Unsupported`] until it exists. The same test suite
 //! (`tests.rs`) is meant to run against every backend.
 
+pub mod audit;
 mod error;
 pub mod maintenance;
 pub mod reloads;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{Span, instrument};
 
+pub use self::audit::AuditStore;
 pub use self::error::StoreError;
 pub use self::maintenance::MaintenanceStore;
 pub use self::reloads::ReloadStore;
@@ -43,7 +45,9 @@ use self::url::StoreUrl;
 /// the SQL), so areas grow independently. Implementations are cheap to share (`Arc<dyn Store>`)
 /// and safe to call from any task.
 #[async_trait::async_trait]
-pub trait Store: RunStore + ReloadStore + MaintenanceStore + Send + Sync + 'static {
+pub trait Store:
+    RunStore + ReloadStore + MaintenanceStore + AuditStore + Send + Sync + 'static
+{
     /// Short backend name: `"sqlite"` (later `"postgres"`).
     fn backend(&self) -> &'static str;
 

@@ -19,6 +19,7 @@
 //! SQL here uses `?` placeholders and SQLite behaviour; the PostgreSQL backend will have its
 //! own statements over the same schema.
 
+mod audit;
 mod files;
 mod maintenance;
 mod reloads;
