@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -22,6 +23,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod mqtt;
 pub mod proto;
+pub mod recovery;
 pub mod server;
 pub mod store;
 pub mod telemetry;
