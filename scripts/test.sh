@@ -53,3 +53,4 @@ cargo test --locked --all-targets
 
 step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
 cargo run --quiet --locked -- bench reload --smoke
+cargo run --quiet --locked -- bench fanout --smoke
