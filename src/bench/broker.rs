@@ -49,6 +49,9 @@ impl Broker {
     pub fn start(users: &[(String, String)]) -> Result<Broker, BrokerError> {
         let dir = std::env::temp_dir().join(format!("rebound-broker-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
+        // Started as root, mosquitto drops to its own user: let it write its log and store.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))?;
         let passwd = dir.join("passwd");
         let plain: String = users.iter().map(|(user, pw)| format!("{user}:{pw}\n")).collect();
         std::fs::write(&passwd, plain)?;
@@ -60,13 +63,13 @@ impl Broker {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let conf = dir.join("mosquitto.conf");
         std::fs::write(&conf, rewrite(SHIPPED_CONF, &dir, port))?;
-        let log = std::fs::File::create(dir.join("mosquitto.log"))?;
+        let errors = std::fs::File::create(dir.join("mosquitto.err"))?;
         let child = Command::new(program("mosquitto")?)
             .arg("-c")
             .arg(&conf)
             .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
+            .stdout(errors.try_clone()?)
+            .stderr(errors)
             .spawn()?;
         let broker = Broker { child, dir, port };
         let deadline = Instant::now() + START_TIMEOUT;
@@ -88,9 +91,10 @@ impl Broker {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 
-    /// The broker's log so far.
+    /// The broker's log so far (its log file, then anything it printed).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
+        let read = |name: &str| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        read("mosquitto.log") + &read("mosquitto.err")
     }
 }
 
@@ -116,7 +120,8 @@ pub fn rewrite(shipped: &str, dir: &Path, port: u16) -> String {
         out.push_str(&replaced);
         out.push('\n');
     }
-    out.push_str("log_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n");
+    out.push_str(&format!("log_dest file {}\n", dir.join("mosquitto.log").display()));
+    out.push_str("log_type error\nlog_type warning\nlog_type notice\n");
     out
 }
 
