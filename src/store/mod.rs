@@ -26,6 +26,8 @@ mod sqlite;
 mod url;
 
 #[cfg(test)]
+mod fleet_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
