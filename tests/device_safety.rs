@@ -443,3 +443,24 @@ async fn watch_commands_streams_transitions_and_ends_when_terminal() {
     let command = get(&mut rpc, &id).await;
     assert_eq!(command.state(), S::Completed);
 }
+
+#[tokio::test]
+async fn safety_limits_follow_a_config_reload() {
+    let (broker, server, uuids) = setup(1, "[safety]\nlockout_max = 1\n").await;
+    let mut rpc = rpc(&server).await;
+    let _device = Device::connect(&broker, uuids[0]).await;
+    wait_registered(&rpc, uuids[0]).await;
+    issue_id(&mut rpc, uuids[0], pb::Action::RestartApp).await;
+    let refused = issue(&mut rpc, uuids[0], pb::Action::RestartApp).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+
+    let file = server.dir.join("rebound.toml");
+    let text =
+        std::fs::read_to_string(&file).unwrap().replace("lockout_max = 1", "lockout_max = 5");
+    std::fs::write(&file, text).unwrap();
+    server.signal(libc::SIGHUP);
+    let client =
+        wait_client(&rpc, uuids[0], "lockout max 5", |c| c.lockout.unwrap().max == 5).await;
+    assert!(!client.lockout.unwrap().locked_out);
+    issue_id(&mut rpc, uuids[0], pb::Action::RestartApp).await;
+}
