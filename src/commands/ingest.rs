@@ -24,6 +24,8 @@ use crate::store::commands::{AckTopic, Action, CommandState, EventSource, FleetT
 pub const MAX_BATCH: usize = 512;
 /// Wait before retrying a batch the store refused.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
+/// `last_seen` is written at most this often when nothing else about a device changed.
+const LAST_SEEN_RESOLUTION_MS: i64 = 1000;
 /// Most queued commands re-sent at once after a reconnect.
 const REPUBLISH_LIMIT: u32 = 100_000;
 
@@ -143,8 +145,8 @@ impl Fleet {
                 ClientRecord::new(uuid, now)
             }
         };
+        let before = client.clone();
         client.last_seen_ms = now;
-        client.updated_ms = now;
         match message {
             DeviceMessage::Ack { topic: kind, ack } => {
                 self.ack(tx, pending, &mut client, *kind, topic, ack, now).await?;
@@ -181,7 +183,19 @@ impl Fleet {
                 tracing::warn!(client.uuid = %uuid, unit, "device reports a failed service");
             }
         }
-        tx.put_client(&client).await?;
+        // Skip the write when only last_seen moved by less than its resolution (an ack
+        // stream): it is the most frequent message and the row would not change otherwise.
+        let changed = {
+            let mut probe = client.clone();
+            probe.last_seen_ms = before.last_seen_ms;
+            probe != before || before.first_seen_ms == now
+        };
+        if changed {
+            client.updated_ms = now;
+        }
+        if changed || now - before.last_seen_ms >= LAST_SEEN_RESOLUTION_MS {
+            tx.put_client(&client).await?;
+        }
         Ok(())
     }
 

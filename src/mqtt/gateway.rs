@@ -42,14 +42,58 @@ pub(super) struct Gateway {
     pub backlog: VecDeque<Outbound>,
 }
 
-/// One connection's working state.
+type Polled = Result<Event, rumqttc::ConnectionError>;
+
+/// One connection's working state. The rumqttc event loop runs in its own task (the poller)
+/// so that its `poll` is never cancelled half-way through writing a packet; the gateway loop
+/// receives its events over a channel and tells it when it may poll (`run`).
 struct Session {
     client: AsyncClient,
-    eventloop: EventLoop,
+    events: mpsc::Receiver<Polled>,
+    run: Arc<watch::Sender<bool>>,
+    poller: tokio::task::JoinHandle<()>,
     topics: Topics,
     tracker: Tracker,
     subscribed: bool,
     max_payload: usize,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.poller.abort();
+    }
+}
+
+/// Poll `eventloop` while `run` is true and forward every event. After an error or a sent
+/// DISCONNECT it stops (`run` = false) until the gateway lets it go on: the gateway owns the
+/// backoff and the suspension; the event loop keeps unacknowledged publishes meanwhile.
+fn spawn_poller(
+    mut eventloop: EventLoop,
+    run: Arc<watch::Sender<bool>>,
+    events: mpsc::Sender<Polled>,
+) -> tokio::task::JoinHandle<()> {
+    let mut allowed = run.subscribe();
+    tokio::spawn(async move {
+        loop {
+            if allowed.wait_for(|run| *run).await.is_err() {
+                return;
+            }
+            let event = eventloop.poll().await;
+            match &event {
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                    eventloop.clean();
+                    run.send_replace(false);
+                }
+                Err(_) => {
+                    run.send_replace(false);
+                }
+                Ok(_) => {}
+            }
+            if events.send(event).await.is_err() {
+                return;
+            }
+        }
+    })
 }
 
 impl Gateway {
@@ -120,9 +164,14 @@ impl Gateway {
             }
         };
         let (client, eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
+        let run = Arc::new(watch::Sender::new(true));
+        let (events_tx, events) = mpsc::channel(1024);
+        let poller = spawn_poller(eventloop, run.clone(), events_tx);
         let mut s = Session {
             client,
-            eventloop,
+            events,
+            run,
+            poller,
             topics: Topics::new(&config.topic_prefix, config.compat_topics),
             tracker: Tracker::default(),
             subscribed: false,
@@ -134,12 +183,13 @@ impl Gateway {
                 self.flush(&mut s);
             }
             tokio::select! {
-                event = s.eventloop.poll() => match event {
-                    Ok(event) => {
+                event = s.events.recv() => match event {
+                    None => return Exit::Reconfigure,
+                    Some(Ok(event)) => {
                         backoff = MIN_BACKOFF;
                         self.on_event(&mut s, event).await;
                     }
-                    Err(err) => {
+                    Some(Err(err)) => {
                         s.tracker.disconnected();
                         if self.status.is_connected() {
                             tracing::warn!(error = %err, "mqtt connection lost; reconnecting");
@@ -152,6 +202,9 @@ impl Gateway {
                             _ = control.changed() => {}
                         }
                         backoff = (backoff * 2).min(config.reconnect_max_backoff);
+                        if !control.is_stopping() && !control.is_suspended() {
+                            s.run.send_replace(true);
+                        }
                     }
                 },
                 message = self.outbound.recv() => {
@@ -181,6 +234,7 @@ impl Gateway {
                 }
                 self.status.set_suspended(false);
                 tracing::info!("mqtt gateway resumed; reconnecting");
+                s.run.send_replace(true);
             }
         }
     }
@@ -307,15 +361,18 @@ impl Gateway {
     }
 
     /// Send DISCONNECT (so the broker keeps the session without waiting for a timeout) and
-    /// drop the connection; unacknowledged publishes stay queued for the next connection.
+    /// stop polling; unacknowledged publishes stay queued in the event loop for the next
+    /// connection.
     async fn disconnect(&mut self, s: &mut Session) {
-        if self.status.is_connected() {
+        if self.status.is_connected() && *s.run.borrow() {
             let _ = s.client.try_disconnect();
             let drained = tokio::time::timeout(DISCONNECT_TIMEOUT, async {
                 loop {
-                    match s.eventloop.poll().await {
-                        Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return,
-                        Ok(event) => self.on_event(s, event).await,
+                    match s.events.recv().await {
+                        Some(Ok(Event::Outgoing(Outgoing::Disconnect))) | Some(Err(_)) | None => {
+                            return;
+                        }
+                        Some(Ok(event)) => self.on_event(s, event).await,
                     }
                 }
             })
@@ -324,7 +381,7 @@ impl Gateway {
                 tracing::warn!("mqtt disconnect timed out; dropping the connection");
             }
         }
-        s.eventloop.clean();
+        s.run.send_replace(false);
         s.tracker.disconnected();
         self.status.set_disconnected(None);
     }
