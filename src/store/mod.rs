@@ -17,6 +17,7 @@
 pub mod audit;
 mod error;
 pub mod maintenance;
+pub mod recovery;
 pub mod reloads;
 mod runs;
 mod sqlite;
@@ -34,6 +35,7 @@ use tracing::{Span, instrument};
 pub use self::audit::AuditStore;
 pub use self::error::StoreError;
 pub use self::maintenance::MaintenanceStore;
+pub use self::recovery::RecoveryStore;
 pub use self::reloads::ReloadStore;
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
@@ -46,7 +48,7 @@ use self::url::StoreUrl;
 /// and safe to call from any task.
 #[async_trait::async_trait]
 pub trait Store:
-    RunStore + ReloadStore + MaintenanceStore + AuditStore + Send + Sync + 'static
+    RunStore + ReloadStore + MaintenanceStore + AuditStore + RecoveryStore + Send + Sync + 'static
 {
     /// Short backend name: `"sqlite"` (later `"postgres"`).
     fn backend(&self) -> &'static str;

@@ -22,6 +22,7 @@
 mod audit;
 mod files;
 mod maintenance;
+mod recovery;
 mod reloads;
 mod runs;
 
