@@ -16,6 +16,9 @@ pub const RESTART_REQUIRED: &[&str] = &[
     "store.url",
     "telemetry.log_format",
     "telemetry.otlp_endpoint",
+    "telemetry.log_dir",
+    "telemetry.log_max_bytes",
+    "telemetry.log_keep",
 ];
 
 /// Placeholder shown instead of a secret value.
