@@ -14,6 +14,7 @@ pub const RESTART_REQUIRED: &[&str] = &[
     "server.unix_socket",
     "server.reflection",
     "store.url",
+    "store.durability",
     "telemetry.log_format",
     "telemetry.otlp_endpoint",
     "telemetry.log_dir",

@@ -91,11 +91,15 @@ impl ServerConfig {
 pub struct StoreConfig {
     /// `sqlite://PATH` (relative or absolute) or `sqlite::memory:`.
     pub url: String,
+    /// `full`: every commit reaches the disk before it is acknowledged (survives kill -9 and
+    /// power loss); `normal`: survives kill -9 of the server, may lose the last commits on
+    /// power loss, and commits far faster.
+    pub durability: crate::store::Durability,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: DEFAULT_STORE_URL.to_owned() }
+        Self { url: DEFAULT_STORE_URL.to_owned(), durability: crate::store::Durability::Full }
     }
 }
 

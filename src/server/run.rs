@@ -47,7 +47,8 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
     let config = loaded.config.clone();
     let listeners = listeners::bind(&config.server).await?;
     let socket_path = listeners.unix.as_ref().map(|(_, path)| path.clone());
-    let store = match store::open(&config.store.url).await {
+    let options = store::StoreOptions { durability: config.store.durability };
+    let store = match store::open_with(&config.store.url, &options).await {
         Ok(store) => store,
         Err(err) => {
             socket_path.as_deref().map(Listeners::remove_socket_file);
