@@ -6,6 +6,7 @@
 //! mapping.
 
 pub mod audit;
+pub mod client_command;
 pub mod config;
 pub mod convert;
 pub mod health;

@@ -42,6 +42,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         writes: usize,
     },
+    /// Device command fan-out: N simulated devices on a real Mosquitto, one rollout to all;
+    /// time to all terminal, acks/s and issue→accepted latency, against the broker's raw
+    /// publish→subscribe rate for the same messages. Needs mosquitto and mosquitto_passwd.
+    Fanout {
+        /// Simulated devices.
+        #[arg(long, default_value_t = 1000)]
+        devices: usize,
+        /// Rollouts and baseline runs measured (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// 20 devices, one run, to check the benchmark works (CI).
+        #[arg(long)]
+        smoke: bool,
+    },
 }
 
 pub async fn run(args: BenchArgs) -> u8 {
@@ -63,6 +77,14 @@ pub async fn run(args: BenchArgs) -> u8 {
         BenchCommand::Durability { writes } => {
             bench::durability::run(bench::durability::DurabilityBench { writes: writes.max(1) })
                 .await
+        }
+        BenchCommand::Fanout { devices, repeats, smoke } => {
+            let params = if smoke {
+                bench::fanout::FanoutBench::smoke()
+            } else {
+                bench::fanout::FanoutBench { devices, repeats }
+            };
+            bench::fanout::run(params).await
         }
     };
     match result {

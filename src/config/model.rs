@@ -4,6 +4,10 @@
 //! file at all. `validate` reports every problem at once with its dotted field path; it
 //! never stops at the first one.
 
+use super::devices::{
+    CommandsConfig, CrashRecoveryConfig, DeviceSections, EscalationConfig, MqttConfig,
+    RolloutConfig, SafetyConfig, SchedulerConfig,
+};
 use super::duration;
 use super::load::FieldError;
 use serde::{Deserialize, Serialize};
@@ -33,6 +37,18 @@ pub struct Config {
     #[serde(default)]
     pub telemetry: TelemetryConfig,
     #[serde(default)]
+    pub commands: CommandsConfig,
+    #[serde(default)]
+    pub safety: SafetyConfig,
+    #[serde(default)]
+    pub crash_recovery: CrashRecoveryConfig,
+    #[serde(default)]
+    pub escalation: EscalationConfig,
+    #[serde(default)]
+    pub rollout: RolloutConfig,
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
+    #[serde(default)]
     pub config: ReloadConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
@@ -46,6 +62,12 @@ impl Default for Config {
             store: StoreConfig::default(),
             mqtt: MqttConfig::default(),
             telemetry: TelemetryConfig::default(),
+            commands: CommandsConfig::default(),
+            safety: SafetyConfig::default(),
+            crash_recovery: CrashRecoveryConfig::default(),
+            escalation: EscalationConfig::default(),
+            rollout: RolloutConfig::default(),
+            scheduler: SchedulerConfig::default(),
             config: ReloadConfig::default(),
             retention: RetentionConfig::default(),
         }
@@ -101,14 +123,6 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self { url: DEFAULT_STORE_URL.to_owned(), durability: crate::store::Durability::Full }
     }
-}
-
-/// `[mqtt]`: the device gateway's broker connection.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MqttConfig {
-    /// Broker URL (`mqtt://host:port` or `mqtts://host:port`); unset disables the gateway.
-    pub url: Option<String>,
 }
 
 /// `[telemetry]`: logs and traces.
@@ -235,13 +249,6 @@ impl Config {
             "store.url",
             format!("{url:?} must start with sqlite:// or postgres://"),
         );
-        if let Some(url) = &self.mqtt.url {
-            check(
-                url.starts_with("mqtt://") || url.starts_with("mqtts://"),
-                "mqtt.url",
-                format!("{url:?} must start with mqtt:// or mqtts://"),
-            );
-        }
         check(
             tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.log_level).is_ok(),
             "telemetry.log_level",
@@ -287,7 +294,20 @@ impl Config {
             "retention.batch_size",
             "must be between 1 and 100000".to_owned(),
         );
+        self.device_sections().validate(&mut errors);
         if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn device_sections(&self) -> DeviceSections<'_> {
+        DeviceSections {
+            mqtt: &self.mqtt,
+            commands: &self.commands,
+            safety: &self.safety,
+            crash_recovery: &self.crash_recovery,
+            escalation: &self.escalation,
+            rollout: &self.rollout,
+            scheduler: &self.scheduler,
+        }
     }
 }
 

@@ -18,6 +18,8 @@ pub struct ServerContext {
     pub drain: Drain,
     /// The background loops (suspended for hot restarts, stopped at shutdown).
     pub tasks: Tasks,
+    /// Components that report their own health (MQTT gateway, …).
+    pub health: crate::health::Sources,
     pub process: ProcessInfo,
 }
 

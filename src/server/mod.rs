@@ -2,6 +2,7 @@
 //! behind the RPC layer, and runs the documented shutdown order (see `lifecycle`).
 
 mod context;
+mod devices;
 mod error;
 mod listeners;
 mod probes;

@@ -4,6 +4,7 @@ use super::listeners::{self, Listeners};
 use super::probes::Probes;
 use super::{ProcessInfo, ServeError, ServerContext};
 use crate::api::audit::Auditor;
+use crate::api::client_command::ClientCommandApi;
 use crate::api::config::ConfigApi;
 use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
@@ -11,6 +12,7 @@ use crate::api::recovery::RecoveryApi;
 use crate::config::reload::{ReloadManager, ReloadRequest, Trigger};
 use crate::config::{ConfigHandle, LoadedConfig, Observers, Source};
 use crate::lifecycle::{Drain, Tasks, signals, systemd};
+use crate::proto::v1::client_command_service_server::ClientCommandServiceServer;
 use crate::proto::v1::config_service_server::ConfigServiceServer;
 use crate::proto::v1::health_service_server::HealthServiceServer;
 use crate::proto::v1::recovery_service_server::RecoveryServiceServer;
@@ -37,6 +39,7 @@ const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The gRPC services this build serves, as advertised by reflection and health.
 const SERVICES: &[&str] = &[
     <HealthServiceServer<HealthApi> as NamedService>::NAME,
+    <ClientCommandServiceServer<ClientCommandApi> as NamedService>::NAME,
     <ConfigServiceServer<ConfigApi> as NamedService>::NAME,
     <RecoveryServiceServer<RecoveryApi> as NamedService>::NAME,
 ];
@@ -72,8 +75,10 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
         store: store.clone(),
         drain: drain.clone(),
         tasks: Tasks::new(),
+        health: Default::default(),
         process,
     });
+    let fleet = super::devices::start(&ctx);
     let reload = Arc::new(ReloadManager::new(
         ctx.config.clone(),
         ctx.observers.clone(),
@@ -99,6 +104,10 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
             .layer(RpcLayer::new(ctx.drain.clone(), auditor.clone()))
             .add_service(health_service.clone())
             .add_service(HealthServiceServer::new(HealthApi::new(ctx.clone())))
+            .add_service(ClientCommandServiceServer::new(ClientCommandApi::new(
+                fleet.clone(),
+                ctx.drain.clone(),
+            )))
             .add_service(ConfigServiceServer::new(ConfigApi::new(reload.clone())))
             .add_service(RecoveryServiceServer::new(RecoveryApi::new(
                 ctx.store.clone(),

@@ -3,6 +3,9 @@
 //! cleans up after itself.
 #![allow(dead_code)]
 
+pub mod device;
+pub mod mosquitto;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
