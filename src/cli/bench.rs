@@ -36,6 +36,12 @@ pub enum BenchCommand {
         #[arg(long)]
         smoke: bool,
     },
+    /// The cost of the store's durability (synchronous=FULL) against NORMAL and OFF.
+    Durability {
+        /// Single-row commits per mode.
+        #[arg(long, default_value_t = 2000)]
+        writes: usize,
+    },
     /// Device command fan-out: N simulated devices on a real Mosquitto, one rollout to all;
     /// time to all terminal, acks/s and issue→accepted latency, against the broker's raw
     /// publish→subscribe rate for the same messages. Needs mosquitto and mosquitto_passwd.
@@ -67,6 +73,10 @@ pub async fn run(args: BenchArgs) -> u8 {
                 }
             };
             bench::reload::run(params).await
+        }
+        BenchCommand::Durability { writes } => {
+            bench::durability::run(bench::durability::DurabilityBench { writes: writes.max(1) })
+                .await
         }
         BenchCommand::Fanout { devices, repeats, smoke } => {
             let params = if smoke {

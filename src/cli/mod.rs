@@ -10,6 +10,7 @@ mod command;
 mod config;
 mod display;
 mod health;
+mod recovery;
 mod rollout;
 mod rpc;
 mod serve;
@@ -42,6 +43,8 @@ pub enum Command {
     Rollout(rollout::RolloutArgs),
     /// Inspect, validate and reload the server's configuration without restarting it.
     Config(config::ConfigArgs),
+    /// Startup recovery reports, retention cleanup, online backups and the audit log.
+    Recovery(recovery::RecoveryArgs),
     /// Run a benchmark and print its figures (use a release build).
     Bench(bench::BenchArgs),
 }
@@ -84,6 +87,7 @@ pub fn main() -> ExitCode {
             Command::Rollout(args) => rollout::run(args).await,
             Command::Config(args) => config::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Recovery(args) => recovery::run(args).await,
         }
     });
     ExitCode::from(code)
