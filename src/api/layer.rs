@@ -75,7 +75,7 @@ where
         // Take the service that was driven to readiness; leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let guard = self.drain.track();
+        let guard = self.drain.track(super::methods::is_streaming(request.uri().path()));
         let streams_closed = self.drain.streams_closed();
         let span = tracing::info_span!(
             "rpc",
@@ -181,7 +181,9 @@ impl http_body::Body for TrackedBody {
                     return Poll::Pending;
                 }
                 ready!(this.streams_closed.as_mut().poll(cx));
-                this.guard.take();
+                if let Some(guard) = this.guard.take() {
+                    guard.ended_for_reconnect();
+                }
                 *this.ended = true;
                 record_finish(this.span, UNAVAILABLE, *this.started);
                 let mut trailers = http::HeaderMap::new();

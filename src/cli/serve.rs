@@ -34,7 +34,14 @@ pub async fn run(args: ServeArgs) -> u8 {
         "starting"
     );
     let code = match server::run(loaded).await {
-        Ok(()) => exit::OK,
+        Ok(server::Stopped::Shutdown | server::Stopped::HandedOver) => exit::OK,
+        Ok(server::Stopped::Exec(plan)) => {
+            // Flush this image's spans first: the exec discards everything in memory.
+            telemetry.shutdown();
+            let err = plan.exec();
+            eprintln!("rebound: exec failed: {err}");
+            return exit::FAILURE;
+        }
         Err(err) => {
             tracing::error!(error = %err, "server stopped with an error");
             eprintln!("rebound: {err}");

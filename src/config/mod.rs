@@ -16,6 +16,6 @@ mod model;
 pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
 pub use load::{ConfigError, FieldError, LoadedConfig, Source, load, parse_str};
 pub use model::{
-    CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, MqttConfig, ServerConfig,
-    StoreConfig, TelemetryConfig,
+    CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, MqttConfig,
+    RestartConfig, ServerConfig, StoreConfig, TelemetryConfig,
 };

@@ -1,16 +1,23 @@
-//! `rebound serve`: start-up, serving, and the ordered shutdown described in `lifecycle`.
+//! `rebound serve`: start-up (cold, or as a hot-restart successor), serving, and the exits:
+//! the ordered shutdown, or the end of a hot restart (handover or exec).
 
+use super::connections;
 use super::listeners::{self, Listeners};
 use super::probes::Probes;
+use super::shutdown::{Serving, SocketFile};
 use super::{ProcessInfo, ServeError, ServerContext};
 use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
-use crate::config::{ConfigHandle, LoadedConfig, Observers};
+use crate::api::restart::RestartApi;
+use crate::config::{Config, ConfigHandle, LoadedConfig, Observers};
+use crate::lifecycle::restart::{
+    AfterDrain, ExecPlan, Handoff, Inherited, Reason, RestartRequest, Restarter, Startup,
+};
 use crate::lifecycle::{Drain, Tasks, signals, systemd};
 use crate::proto::v1::health_service_server::HealthServiceServer;
+use crate::proto::v1::restart_service_server::RestartServiceServer;
 use crate::store;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tokio_util::sync::CancellationToken;
@@ -18,33 +25,50 @@ use tonic::server::NamedService;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
-/// After health flips and listeners close, open streams get this long to flush what they
-/// already have (e.g. the NOT_SERVING update to health watchers) before they are ended.
-const STREAM_FLUSH_GRACE: Duration = Duration::from_millis(100);
-
-/// How long background loops get to return once told to stop.
-const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The gRPC services this build serves, as advertised by reflection and health.
-const SERVICES: &[&str] = &[<HealthServiceServer<HealthApi> as NamedService>::NAME];
+const SERVICES: &[&str] = &[
+    <HealthServiceServer<HealthApi> as NamedService>::NAME,
+    <RestartServiceServer<RestartApi> as NamedService>::NAME,
+];
 
-/// Run the server until a shutdown signal, then drain and return.
-pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
+/// How `rebound serve` ended without an error.
+#[derive(Debug)]
+pub enum Stopped {
+    /// Shut down in order (a signal).
+    Shutdown,
+    /// A hot-restart successor serves now.
+    HandedOver,
+    /// Replace the process image (EXEC restart) once telemetry is flushed.
+    Exec(ExecPlan),
+}
+
+/// Why the serving loop stopped.
+enum Exit {
+    Shutdown,
+    ServerEnded(Option<super::shutdown::ServerResult>),
+    Restart(Handoff),
+}
+
+/// Run the server until a shutdown signal or a hot restart, then drain and return.
+pub async fn run(loaded: LoadedConfig) -> Result<Stopped, ServeError> {
     let mut signals = signals::listen().map_err(ServeError::Signals)?;
     let config = loaded.config.clone();
-    let listeners = listeners::bind(&config.server).await?;
+    let (listeners, mut startup) = open_listeners(&config)?;
     let socket_path = listeners.unix.as_ref().map(|(_, path)| path.clone());
     let store = match store::open(&config.store.url).await {
         Ok(store) => store,
         Err(err) => {
-            socket_path.as_deref().map(Listeners::remove_socket_file);
+            // An inherited socket file belongs to the predecessor, which still serves on it.
+            if !startup.is_successor() {
+                socket_path.as_deref().map(Listeners::remove_socket_file);
+            }
             return Err(err.into());
         }
     };
-    let process = ProcessInfo::current(0);
+    let process = ProcessInfo::current(startup.generation());
     let run = store.begin_run(process.pid, process.generation).await?;
     let previous = run.previous.as_ref().map_or("none", |previous| previous.end.as_str());
-    tracing::info!(run.id = run.run_id.0, previous_run = %previous, "store ready");
+    tracing::info!(run.id = run.run_id.0, previous_run = %previous, generation = process.generation, "store ready");
 
     let drain = Drain::new();
     let ctx = Arc::new(ServerContext {
@@ -53,8 +77,11 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
         store: store.clone(),
         drain: drain.clone(),
         tasks: Tasks::new(),
+        state: startup.state_sections(),
         process,
     });
+    let Listeners { tcp, tcp_addr, unix, sockets } = listeners;
+    let (restarter, mut handoffs) = Restarter::new(ctx.clone(), sockets, &startup).await;
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let probes = Probes::new(reporter, SERVICES.to_vec());
     probes.set(ServingStatus::Serving).await;
@@ -66,95 +93,124 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
             .layer(RpcLayer::new(ctx.drain.clone()))
             .add_service(health_service.clone())
             .add_service(HealthServiceServer::new(HealthApi::new(ctx.clone())))
+            .add_service(RestartServiceServer::new(RestartApi::new(
+                ctx.clone(),
+                restarter.clone(),
+                tcp_addr,
+                socket_path.clone(),
+            )))
             .add_optional_service(v1)
             .add_optional_service(v1alpha))
     };
     let mut servers = JoinSet::new();
-    let tcp_router = router(&ctx)?;
-    servers.spawn(
-        tcp_router
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.tcp), drain.started()),
-    );
-    if let Some((unix, _)) = listeners.unix {
-        let unix_router = router(&ctx)?;
-        servers.spawn(
-            unix_router
-                .serve_with_incoming_shutdown(UnixListenerStream::new(unix), drain.started()),
-        );
+    let tcp_incoming = connections::counted(TcpListenerStream::new(tcp), drain.clone());
+    servers.spawn(router(&ctx)?.serve_with_incoming_shutdown(tcp_incoming, drain.started()));
+    if let Some((unix, _)) = unix {
+        let unix_incoming = connections::counted(UnixListenerStream::new(unix), drain.clone());
+        servers.spawn(router(&ctx)?.serve_with_incoming_shutdown(unix_incoming, drain.started()));
     }
 
     let background = CancellationToken::new();
     systemd::spawn_watchdog(background.clone());
     probes.clone().spawn_monitor(ctx.clone());
+    let successor = startup.is_successor();
+    restarter.serving(startup).await;
     systemd::ready();
     systemd::status("serving");
     tracing::info!(
-        addr = %listeners.tcp_addr,
+        addr = %tcp_addr,
         unix_socket = socket_path.as_ref().map(|p| p.display().to_string()),
         pid = ctx.process.pid,
+        generation = ctx.process.generation,
+        successor,
         "serving"
     );
+    let mut serving = Serving { ctx, servers, probes, background, run_id: run.run_id, socket_path };
 
-    let early_exit = loop {
+    let exit = loop {
         tokio::select! {
             request = signals.recv() => match request {
                 Some(signals::Request::Shutdown(name)) => {
                     tracing::info!(signal = name, "shutdown requested");
-                    break None;
+                    break Exit::Shutdown;
                 }
                 Some(signals::Request::Reload) => {
                     tracing::warn!("SIGHUP received, but this build cannot reload its config without a restart");
                 }
-                None => break None,
+                Some(signals::Request::Restart(name)) => {
+                    let request = RestartRequest::system(Reason::ManualRequest);
+                    match restarter.start(request).await {
+                        Ok(record) => tracing::info!(signal = name, restart.id = %record.id, "hot restart requested"),
+                        Err(err) => tracing::warn!(signal = name, error = %err, "hot restart refused"),
+                    }
+                }
+                None => break Exit::Shutdown,
             },
-            finished = servers.join_next() => {
-                break Some(finished);
+            Some(handoff) = handoffs.recv() => break Exit::Restart(handoff),
+            finished = serving.servers.join_next() => {
+                break Exit::ServerEnded(finished.and_then(Result::ok));
             }
         }
     };
+    stop(serving, exit, &restarter).await
+}
 
-    // Ordered shutdown (see lifecycle's module doc).
-    systemd::stopping();
-    probes.set(ServingStatus::NotServing).await;
-    drain.begin();
-    tokio::time::sleep(STREAM_FLUSH_GRACE).await;
-    drain.close_streams();
-    let timeout = ctx.config.config().server.drain_timeout;
-    let drained = tokio::time::timeout(timeout, async {
-        let mut result = match early_exit {
-            Some(Some(Ok(Err(err)))) => Err(ServeError::Transport(err)),
-            _ => Ok(()),
-        };
-        while let Some(finished) = servers.join_next().await {
-            if let Ok(Err(err)) = finished {
-                result = result.and(Err(ServeError::Transport(err)));
+/// Cold start: bind. Successor: adopt the inherited sockets and restore the snapshot.
+fn open_listeners(config: &Config) -> Result<(Listeners, Startup), ServeError> {
+    match Inherited::from_env().map_err(ServeError::Handover)? {
+        None => Ok((listeners::bind(&config.server)?, Startup::cold())),
+        Some(Inherited { handover, tcp, unix, control }) => {
+            let listeners = listeners::inherit(&config.server, tcp, unix)?;
+            Ok((listeners, Startup::successor(handover, control, config)))
+        }
+    }
+}
+
+/// The exits, in the order `lifecycle` documents.
+async fn stop(
+    mut serving: Serving,
+    exit: Exit,
+    restarter: &Restarter,
+) -> Result<Stopped, ServeError> {
+    match exit {
+        Exit::Shutdown | Exit::ServerEnded(_) => {
+            restarter.shutdown().await;
+            systemd::stopping();
+            let early = match exit {
+                Exit::ServerEnded(finished) => finished,
+                _ => None,
+            };
+            let timeout = serving.ctx.config.config().server.drain_timeout;
+            let (result, _) = serving.drain(timeout, early).await;
+            serving.finish(result, SocketFile::Remove).await?;
+            tracing::info!("drained; exiting");
+            Ok(Stopped::Shutdown)
+        }
+        Exit::Restart(handoff) => {
+            tracing::info!(mode = %handoff.mode, "hot restart: draining this process");
+            let (result, stats) = serving.drain(handoff.drain_timeout, None).await;
+            if let Err(err) = &result {
+                tracing::warn!(error = %err, "drain incomplete");
+            }
+            match handoff.drained(stats).await {
+                AfterDrain::Exit => {
+                    serving.finish(result, SocketFile::Keep).await?;
+                    tracing::info!("handed over; exiting");
+                    Ok(Stopped::HandedOver)
+                }
+                AfterDrain::Exec(plan) => {
+                    if let Err(err) = serving.finish(result, SocketFile::Keep).await {
+                        tracing::warn!(error = %err, "stopped with an error; exec anyway");
+                    }
+                    Ok(Stopped::Exec(plan))
+                }
+                AfterDrain::Abort(error) => {
+                    let _ = serving.finish(result, SocketFile::Remove).await;
+                    Err(ServeError::Restart(error))
+                }
             }
         }
-        drain.idle().await;
-        result
-    })
-    .await;
-    background.cancel();
-    let mut outcome = match drained {
-        Ok(result) => result,
-        Err(_) => {
-            servers.abort_all();
-            Err(ServeError::DrainTimeout { timeout, in_flight: drain.in_flight() })
-        }
-    };
-    let stuck = ctx.tasks.stop(TASK_STOP_TIMEOUT).await;
-    if stuck > 0 {
-        outcome = outcome.and(Err(ServeError::TasksStuck { count: stuck }));
     }
-    if let Err(err) = store.end_run(run.run_id, outcome.is_ok()).await {
-        tracing::error!(error = %err, "could not record the end of this run");
-    }
-    store.close().await;
-    socket_path.as_deref().map(Listeners::remove_socket_file);
-    if outcome.is_ok() {
-        tracing::info!("drained; exiting");
-    }
-    outcome
 }
 
 type Reflection<T> = tonic_reflection::server::v1::ServerReflectionServer<T>;

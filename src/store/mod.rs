@@ -15,6 +15,7 @@
 //! (`tests.rs`) is meant to run against every backend.
 
 mod error;
+mod restarts;
 mod runs;
 mod sqlite;
 mod url;
@@ -29,6 +30,7 @@ use serde::Serialize;
 use tracing::{Span, instrument};
 
 pub use self::error::StoreError;
+pub use self::restarts::{RestartCursor, RestartPage, RestartQuery, RestartStore, RestartTotals};
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
 use self::url::StoreUrl;
@@ -39,7 +41,7 @@ use self::url::StoreUrl;
 /// the SQL), so areas grow independently. Implementations are cheap to share (`Arc<dyn Store>`)
 /// and safe to call from any task.
 #[async_trait::async_trait]
-pub trait Store: RunStore + Send + Sync + 'static {
+pub trait Store: RunStore + RestartStore + Send + Sync + 'static {
     /// Short backend name: `"sqlite"` (later `"postgres"`).
     fn backend(&self) -> &'static str;
 

@@ -20,6 +20,7 @@
 //! own statements over the same schema.
 
 mod files;
+mod restarts;
 mod runs;
 
 use std::path::Path;
@@ -147,7 +148,12 @@ impl SqliteStore {
     }
 }
 
-/// One row of `server_runs`.
+/// Version of the newest migration this build applies (what `ping` reports once open).
+#[cfg(test)]
+pub(crate) fn latest_schema_version() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 /// Converts a stored `*_ms` column back to a timestamp; `op` names the failing operation.
 pub(crate) fn from_ms(op: &'static str, ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms)

@@ -52,7 +52,7 @@ async fn open_creates_directories_database_and_schema() {
     assert!(db.is_file());
     assert_eq!(tables(&store).await, TABLES);
     let status = store.ping().await.unwrap();
-    assert_eq!((status.backend, status.schema_version), ("sqlite", 1));
+    assert_eq!((status.backend, status.schema_version), ("sqlite", latest_schema_version()));
     assert_eq!(status.location, db.display().to_string());
     store.close().await;
 }
@@ -98,12 +98,12 @@ async fn reopen_is_idempotent_and_keeps_data() {
     for pid in [2, 3] {
         let store = open_path(&db).await.expect("reopen");
         assert_eq!(tables(&store).await, TABLES);
-        assert_eq!(store.ping().await.unwrap().schema_version, 1);
+        assert_eq!(store.ping().await.unwrap().schema_version, latest_schema_version());
         let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
             .fetch_one(&store.pool)
             .await
             .unwrap();
-        assert_eq!(applied, 1, "migration applied once");
+        assert_eq!(applied, MIGRATOR.iter().count() as i64, "each migration applied once");
         let run = store.begin_run(pid, 0).await.unwrap();
         let prev = run.previous.expect("previous run survives reopen");
         assert!(matches!(prev.end, RunEnd::Clean { .. }));
