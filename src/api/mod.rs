@@ -7,6 +7,6 @@
 
 pub mod health;
 pub mod layer;
-mod methods;
+pub(crate) mod methods;
 pub mod restart;
 pub mod status;

@@ -27,6 +27,7 @@ struct Inner {
     /// Streams ended with the reconnect status.
     streams_ended: AtomicU64,
     idle: Notify,
+    disconnected: Notify,
 }
 
 impl Drain {
@@ -87,6 +88,17 @@ impl Drain {
     /// Client connections currently open on every listener.
     pub fn connections(&self) -> usize {
         self.inner.connections.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when no client connection is open.
+    pub async fn disconnected(&self) {
+        loop {
+            let notified = self.inner.disconnected.notified();
+            if self.connections() == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Record that an open stream was ended with the reconnect status.
@@ -150,7 +162,9 @@ pub struct ConnectionGuard {
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.drain.inner.connections.fetch_sub(1, Ordering::SeqCst);
+        if self.drain.inner.connections.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.drain.inner.disconnected.notify_waiters();
+        }
     }
 }
 

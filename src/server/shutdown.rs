@@ -72,6 +72,8 @@ impl Serving {
                 }
             }
             drain.idle().await;
+            // Closed connections linger until their clients close too (see `connections`).
+            drain.disconnected().await;
             result
         })
         .await;

@@ -3,6 +3,8 @@
 //! cleans up after itself.
 #![allow(dead_code)]
 
+pub mod restart;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
