@@ -121,13 +121,18 @@ async fn restart_client_quiet(addr: &str) -> Option<RestartServiceClient<Transpo
 
 /// The pid and generation of the process serving `addr` now.
 pub async fn serving(addr: &str) -> (u32, u64) {
-    let channel = Transport::connect(addr).await.expect("connect");
+    try_serving(addr).await.expect("GetHealth answers")
+}
+
+/// Like [`serving`], `None` when nothing answers.
+pub async fn try_serving(addr: &str) -> Option<(u32, u64)> {
+    let channel = Transport::connect(addr).await.ok()?;
     let health = HealthServiceClient::new(channel)
         .get_health(pb::GetHealthRequest {})
         .await
-        .expect("GetHealth")
+        .ok()?
         .into_inner();
-    (health.pid, health.generation)
+    Some((health.pid, health.generation))
 }
 
 /// Stop whichever process serves now (SIGTERM) and wait until nothing answers.
@@ -155,4 +160,20 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         kill(self.0, "KILL");
     }
+}
+
+/// An executable shell script in `dir` that runs `body` (it may `exec` the real binary with
+/// `"$@"`, keeping the inherited descriptors).
+pub fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+/// A wrapper that runs `before` in the server's working directory, then the real binary.
+pub fn wrapper(dir: &std::path::Path, name: &str, before: &str) -> String {
+    let real = super::rebound_bin();
+    script(dir, name, &format!("{before}\nexec {} \"$@\"", real.display()))
 }
