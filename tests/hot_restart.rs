@@ -323,3 +323,53 @@ async fn sigusr2_restarts_and_the_history_and_sessions_survive() {
     let status = client.get_restart_status(pb::GetRestartStatusRequest::default()).await.unwrap();
     assert_eq!(status.into_inner().restart.unwrap().outcome(), pb::RestartOutcome::RolledBack);
 }
+
+#[tokio::test]
+async fn cli_restart_follows_the_phases_and_exits_non_zero_on_rollback() {
+    let server = Server::start("").await;
+    let addr = format!("127.0.0.1:{}", server.port);
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--addr", addr.as_str()]);
+        support::run_rebound(&server.dir, &all)
+    };
+    let prepare = cli(&["restart", "prepare"]);
+    assert_eq!(prepare.status.code(), Some(0), "{}", String::from_utf8_lossy(&prepare.stderr));
+    assert!(String::from_utf8_lossy(&prepare.stdout).contains("ready              yes"));
+
+    let out = cli(&["restart", "--mode", "handover", "--wait"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for phase in ["preparing", "starting_successor", "closing_connections", "finalizing"] {
+        assert!(text.contains(phase), "{phase} missing from:\n{text}");
+    }
+    assert!(text.contains("phase       complete (100%)"), "{text}");
+    let (pid, generation) = serving(&server.addr).await;
+    let _successor = KillOnDrop(pid);
+    assert_eq!(generation, 1);
+
+    let out = cli(&["restart", "--binary", "/bin/false", "--wait"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("rolled_back") && text.contains("exited with status 1"), "{text}");
+
+    let out = cli(&["restart", "history"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 3, "header and two restarts:\n{text}");
+    assert!(text.lines().nth(1).unwrap().contains("rolled_back"), "newest first:\n{text}");
+    let out = cli(&["restart", "status"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("generation 1"));
+    let out = cli(&["restart", "--binary", "relative/path"]);
+    assert_eq!(out.status.code(), Some(64), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn bench_restart_smoke_counts_zero_failed_rpcs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::run_rebound(dir.path(), &["bench", "restart", "--smoke"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("handover.failed_rpcs=0 count"), "{text}");
+    assert!(text.contains("handover.restarts=3 count"), "{text}");
+    assert!(text.contains("stop_start.failed_rpcs="), "{text}");
+}

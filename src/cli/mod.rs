@@ -4,7 +4,9 @@
 //! Commands print for people on stdout, errors as one line on stderr, and exit with the
 //! codes in [`crate::exit`].
 
+mod bench;
 mod health;
+mod restart;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -27,6 +29,11 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print a running server's health report; exit 0 when serving, 69 when not or unreachable.
     Health(health::HealthArgs),
+    /// Hot-restart a running server (--wait follows the phases; exit 1 on failure or
+    /// rollback), or report on restarts: status, history, prepare.
+    Restart(restart::RestartArgs),
+    /// Benchmarks (build with --release): `rebound bench restart`.
+    Bench(bench::BenchArgs),
 }
 
 /// Options shared by every command that talks to a running server.
@@ -51,6 +58,8 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Health(args) => health::run(args).await,
+            Command::Restart(args) => restart::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     ExitCode::from(code)
