@@ -299,7 +299,7 @@ async fn prepare(mode: ModeArg, binary: Option<String>, args: &ClientArgs) -> Re
     Ok(if report.ready { exit::OK } else { exit::FAILURE })
 }
 
-fn name<'a>(full: &'a str, prefix: &str) -> String {
+fn name(full: &str, prefix: &str) -> String {
     full.trim_start_matches(prefix).to_lowercase()
 }
 

@@ -56,6 +56,8 @@ mod successor;
 pub use coordinator::{AfterDrain, Handoff, RestartRequest, Restarter, Transition};
 pub use exec::ExecPlan;
 pub use inherit::{HANDOVER_ENV, Handover, InheritError, Inherited, ListenerSockets};
+#[cfg(test)]
+pub(crate) use model::sample_record;
 pub use model::{
     DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord,
     SnapshotOutcome, now_ms,

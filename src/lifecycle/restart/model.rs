@@ -248,42 +248,44 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// A restart record for tests: handover, requested at `requested_ms`, in `preparing`.
+#[cfg(test)]
+pub(crate) fn sample_record(requested_ms: i64) -> RestartRecord {
+    RestartRecord {
+        id: Uuid::new_v4(),
+        requested_mode: RequestedMode::Auto,
+        mode: Mode::Handover,
+        reason: Reason::ManualRequest,
+        phase: Phase::Preparing,
+        outcome: None,
+        failed_phase: None,
+        error: None,
+        phases: vec![PhaseTiming {
+            phase: Phase::Preparing,
+            started_ms: requested_ms,
+            duration_us: None,
+        }],
+        generation_before: 3,
+        generation_after: 4,
+        old_pid: 42,
+        new_pid: None,
+        snapshot: None,
+        snapshot_detail: None,
+        drain_timeout: Duration::from_secs(30),
+        preserve_state: true,
+        binary: "/bin/rebound".into(),
+        principal: "anonymous".into(),
+        trace_id: None,
+        requested_ms,
+        successor_ready_ms: None,
+        finished_ms: None,
+        drain: DrainStats::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    pub(crate) fn record() -> RestartRecord {
-        RestartRecord {
-            id: Uuid::new_v4(),
-            requested_mode: RequestedMode::Auto,
-            mode: Mode::Handover,
-            reason: Reason::ManualRequest,
-            phase: Phase::Preparing,
-            outcome: None,
-            failed_phase: None,
-            error: None,
-            phases: vec![PhaseTiming {
-                phase: Phase::Preparing,
-                started_ms: 1000,
-                duration_us: None,
-            }],
-            generation_before: 3,
-            generation_after: 4,
-            old_pid: 42,
-            new_pid: None,
-            snapshot: None,
-            snapshot_detail: None,
-            drain_timeout: Duration::from_secs(30),
-            preserve_state: true,
-            binary: "/bin/rebound".into(),
-            principal: "anonymous".into(),
-            trace_id: None,
-            requested_ms: 1000,
-            successor_ready_ms: None,
-            finished_ms: None,
-            drain: DrainStats::default(),
-        }
-    }
 
     #[test]
     fn names_round_trip() {
@@ -306,7 +308,7 @@ mod tests {
 
     #[test]
     fn phases_are_timed_and_a_rollback_records_where_it_went_wrong() {
-        let mut r = record();
+        let mut r = sample_record(1000);
         r.enter(Phase::SuspendingTasks, 1002, 2000);
         assert_eq!(r.phases[0].duration_us, Some(2000));
         assert_eq!(r.progress_percent(), 16);

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -163,20 +164,10 @@ async fn handover(mut run: Run) {
     run.record.snapshot_detail = Some(ready.snapshot_detail);
     run.record.successor_ready_ms = Some(now_ms());
     tracing::info!(parent: &run.phase_span, pid = ready.pid, snapshot = %ready.snapshot, "successor ready");
-    run.enter(Phase::ClosingConnections).await;
-    let Some((drain, after)) = inner.request_drain(Mode::Handover, run.record.drain_timeout).await
-    else {
+    let Some(after) = close_connections(&mut run).await else {
         successor.kill().await;
-        return abandon(
-            &mut run,
-            Outcome::Failed,
-            "the server stopped before the drain".into(),
-            None,
-        )
-        .await;
+        return abandon(&mut run, Outcome::Failed, STOPPED.into(), None).await;
     };
-    run.record.drain = drain;
-    inner.reconnects.drained(&drain);
     run.enter(Phase::Finalizing).await;
     if let Err(err) = successor.hand_over(&run.record).await {
         tracing::error!(error = %err, "could not hand the restart record to the successor");
@@ -187,19 +178,9 @@ async fn handover(mut run: Run) {
 
 async fn exec(mut run: Run) {
     let inner = run.inner.clone();
-    run.enter(Phase::ClosingConnections).await;
-    let Some((drain, after)) = inner.request_drain(Mode::Exec, run.record.drain_timeout).await
-    else {
-        return abandon(
-            &mut run,
-            Outcome::Failed,
-            "the server stopped before the drain".into(),
-            None,
-        )
-        .await;
+    let Some(after) = close_connections(&mut run).await else {
+        return abandon(&mut run, Outcome::Failed, STOPPED.into(), None).await;
     };
-    run.record.drain = drain;
-    inner.reconnects.drained(&drain);
     let snapshot = if run.record.preserve_state {
         run.enter(Phase::SerializingState).await;
         match write_snapshot(&run) {
@@ -235,6 +216,20 @@ async fn exec(mut run: Run) {
         tracing::warn!(error = %err, "could not save the restart record before exec");
     }
     let _ = after.send(AfterDrain::Exec(plan));
+}
+
+/// Why a restart ends when the serving loop no longer takes a drain request.
+const STOPPED: &str = "the server stopped before the drain";
+
+/// `closing_connections`: have the serving loop drain, and record what the drain did.
+/// `None` when the loop is shutting down instead.
+async fn close_connections(run: &mut Run) -> Option<oneshot::Sender<AfterDrain>> {
+    run.enter(Phase::ClosingConnections).await;
+    let inner = run.inner.clone();
+    let (drain, after) = inner.request_drain(run.record.mode, run.record.drain_timeout).await?;
+    run.record.drain = drain;
+    inner.reconnects.drained(&drain);
+    Some(after)
 }
 
 /// The handover description for the successor (descriptor fields filled in later).
