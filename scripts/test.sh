@@ -39,3 +39,6 @@ fi
 
 step "cargo test"
 cargo test --locked --all-targets
+
+step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
+cargo run --quiet --locked -- bench reload --smoke

@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod exit;
 pub mod health;
 pub mod lifecycle;
 pub mod proto;
+pub mod recovery;
 pub mod server;
 pub mod store;
 pub mod telemetry;

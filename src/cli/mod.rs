@@ -5,8 +5,10 @@
 //! codes in [`crate::exit`].
 
 mod bench;
+mod config;
 mod health;
 mod restart;
+mod rpc;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -32,7 +34,9 @@ pub enum Command {
     /// Hot-restart a running server (--wait follows the phases; exit 1 on failure or
     /// rollback), or report on restarts: status, history, prepare.
     Restart(restart::RestartArgs),
-    /// Benchmarks (build with --release): `rebound bench restart`.
+    /// Inspect, validate and reload the server's configuration without restarting it.
+    Config(config::ConfigArgs),
+    /// Run a benchmark and print its figures (use a release build).
     Bench(bench::BenchArgs),
 }
 
@@ -40,13 +44,24 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// Server address: host:port, http://host:port or unix:PATH.
-    #[arg(long, env = "REBOUND_ADDR", default_value = crate::client::DEFAULT_ADDR)]
+    #[arg(long, global = true, env = "REBOUND_ADDR", default_value = crate::client::DEFAULT_ADDR)]
     pub addr: String,
 }
 
 /// Parse the command line and run the chosen command.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            // --help and --version are not errors; usage mistakes exit 64 (EX_USAGE).
+            return ExitCode::from(if err.use_stderr() {
+                crate::exit::USAGE
+            } else {
+                crate::exit::OK
+            });
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -59,6 +74,7 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Health(args) => health::run(args).await,
             Command::Restart(args) => restart::run(args).await,
+            Command::Config(args) => config::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     });

@@ -135,7 +135,7 @@ pub struct RpcGuard {
 
 impl RpcGuard {
     /// The stream was ended with the reconnect status (counted for the drain report).
-    pub fn ended_for_reconnect(self) {
+    pub fn ended_for_reconnect(&self) {
         self.drain.stream_ended();
     }
 }

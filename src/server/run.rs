@@ -6,14 +6,18 @@ use super::listeners::{self, Listeners};
 use super::probes::Probes;
 use super::shutdown::{Serving, SocketFile};
 use super::{ProcessInfo, ServeError, ServerContext};
+use crate::api::audit::Auditor;
+use crate::api::config::ConfigApi;
 use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
 use crate::api::restart::RestartApi;
-use crate::config::{Config, ConfigHandle, LoadedConfig, Observers};
+use crate::config::reload::{ReloadManager, ReloadRequest, Trigger};
+use crate::config::{Config, ConfigHandle, LoadedConfig, Observers, Source};
 use crate::lifecycle::restart::{
     AfterDrain, ExecPlan, Handoff, Inherited, Reason, RestartRequest, Restarter, Startup,
 };
 use crate::lifecycle::{Drain, Tasks, signals, systemd};
+use crate::proto::v1::config_service_server::ConfigServiceServer;
 use crate::proto::v1::health_service_server::HealthServiceServer;
 use crate::proto::v1::restart_service_server::RestartServiceServer;
 use crate::store;
@@ -29,6 +33,7 @@ use tonic_health::ServingStatus;
 const SERVICES: &[&str] = &[
     <HealthServiceServer<HealthApi> as NamedService>::NAME,
     <RestartServiceServer<RestartApi> as NamedService>::NAME,
+    <ConfigServiceServer<ConfigApi> as NamedService>::NAME,
 ];
 
 /// How `rebound serve` ended without an error.
@@ -50,7 +55,7 @@ enum Exit {
 }
 
 /// Run the server until a shutdown signal or a hot restart, then drain and return.
-pub async fn run(loaded: LoadedConfig) -> Result<Stopped, ServeError> {
+pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, ServeError> {
     let mut signals = signals::listen().map_err(ServeError::Signals)?;
     let config = loaded.config.clone();
     let (listeners, mut startup) = open_listeners(&config)?;
@@ -71,9 +76,13 @@ pub async fn run(loaded: LoadedConfig) -> Result<Stopped, ServeError> {
     tracing::info!(run.id = run.run_id.0, previous_run = %previous, generation = process.generation, "store ready");
 
     let drain = Drain::new();
+    let config_file = match &loaded.source {
+        Source::File(path) => Some(path.clone()),
+        Source::Defaults | Source::Inline => None,
+    };
     let ctx = Arc::new(ServerContext {
         config: ConfigHandle::new(loaded),
-        observers: Observers::default(),
+        observers,
         store: store.clone(),
         drain: drain.clone(),
         tasks: Tasks::new(),
@@ -82,6 +91,19 @@ pub async fn run(loaded: LoadedConfig) -> Result<Stopped, ServeError> {
     });
     let Listeners { tcp, tcp_addr, unix, sockets } = listeners;
     let (restarter, mut handoffs) = Restarter::new(ctx.clone(), sockets, &startup).await;
+    let reload = Arc::new(ReloadManager::new(
+        ctx.config.clone(),
+        ctx.observers.clone(),
+        store.clone(),
+        config_file.clone(),
+        std::env::vars().collect(),
+    ));
+    if let Some(file) = &config_file
+        && let Err(err) = crate::config::watch::spawn(&ctx.tasks, reload.clone(), file)
+    {
+        tracing::warn!(error = %err, "config file watching is unavailable");
+    }
+    let auditor = Auditor::new(store.clone());
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let probes = Probes::new(reporter, SERVICES.to_vec());
     probes.set(ServingStatus::Serving).await;
@@ -90,7 +112,7 @@ pub async fn run(loaded: LoadedConfig) -> Result<Stopped, ServeError> {
         let reflection = config.server.reflection.then(reflection_services).transpose()?;
         let (v1, v1alpha) = reflection.unzip();
         Ok(Server::builder()
-            .layer(RpcLayer::new(ctx.drain.clone()))
+            .layer(RpcLayer::new(ctx.drain.clone(), auditor.clone()))
             .add_service(health_service.clone())
             .add_service(HealthServiceServer::new(HealthApi::new(ctx.clone())))
             .add_service(RestartServiceServer::new(RestartApi::new(
@@ -99,6 +121,7 @@ pub async fn run(loaded: LoadedConfig) -> Result<Stopped, ServeError> {
                 tcp_addr,
                 socket_path.clone(),
             )))
+            .add_service(ConfigServiceServer::new(ConfigApi::new(reload.clone())))
             .add_optional_service(v1)
             .add_optional_service(v1alpha))
     };
@@ -135,7 +158,13 @@ pub async fn run(loaded: LoadedConfig) -> Result<Stopped, ServeError> {
                     break Exit::Shutdown;
                 }
                 Some(signals::Request::Reload) => {
-                    tracing::warn!("SIGHUP received, but this build cannot reload its config without a restart");
+                    let reload = reload.clone();
+                    tokio::spawn(async move {
+                        let request = ReloadRequest::from_file(Trigger::Signal, "signal:SIGHUP");
+                        if let Err(err) = reload.reload(request).await {
+                            tracing::error!(error = %err, "config reload on SIGHUP failed");
+                        }
+                    });
                 }
                 Some(signals::Request::Restart(name)) => {
                     let request = RestartRequest::system(Reason::ManualRequest);

@@ -14,7 +14,10 @@
 //! refused with [`StoreError::Unsupported`] until it exists. The same test suite
 //! (`tests.rs`) is meant to run against every backend.
 
+pub mod audit;
 mod error;
+pub mod maintenance;
+pub mod reloads;
 mod restarts;
 mod runs;
 mod sqlite;
@@ -29,7 +32,10 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{Span, instrument};
 
+pub use self::audit::AuditStore;
 pub use self::error::StoreError;
+pub use self::maintenance::MaintenanceStore;
+pub use self::reloads::ReloadStore;
 pub use self::restarts::{RestartCursor, RestartPage, RestartQuery, RestartStore, RestartTotals};
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
@@ -41,7 +47,9 @@ use self::url::StoreUrl;
 /// the SQL), so areas grow independently. Implementations are cheap to share (`Arc<dyn Store>`)
 /// and safe to call from any task.
 #[async_trait::async_trait]
-pub trait Store: RunStore + RestartStore + Send + Sync + 'static {
+pub trait Store:
+    RunStore + RestartStore + ReloadStore + MaintenanceStore + AuditStore + Send + Sync + 'static
+{
     /// Short backend name: `"sqlite"` (later `"postgres"`).
     fn backend(&self) -> &'static str;
 

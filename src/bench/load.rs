@@ -72,7 +72,7 @@ impl Load {
     }
 }
 
-/// Latency percentiles of the samples inside and outside the `windows` (start, end).
+/// Latencies of the successful samples inside and outside the `windows` (start, end).
 pub struct Split {
     pub inside: Vec<Duration>,
     pub outside: Vec<Duration>,
@@ -96,18 +96,7 @@ pub fn split(samples: &[Sample], windows: &[(Duration, Duration)]) -> Split {
             split.outside.push(sample.latency)
         }
     }
-    split.inside.sort();
-    split.outside.sort();
     split
-}
-
-/// The `q` quantile (0–1) of sorted values; zero when empty.
-pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
 }
 
 #[cfg(test)]
@@ -125,7 +114,6 @@ mod tests {
             (split.inside.len(), split.outside.len(), split.failed, split.total),
             (1, 2, 1, 4)
         );
-        assert_eq!(quantile(&split.outside, 0.5), ms(5));
-        assert_eq!(quantile(&[], 0.99), Duration::ZERO);
+        assert_eq!(split.inside, [ms(5)]);
     }
 }

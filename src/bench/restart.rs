@@ -7,12 +7,11 @@
 //! windows vs outside them.
 
 use super::load::{self, Load, Sample};
+use super::stats::percentile;
 use crate::client::Transport;
-use crate::exit;
 use crate::proto::v1 as pb;
 use crate::proto::v1::health_service_client::HealthServiceClient;
 use crate::proto::v1::restart_service_client::RestartServiceClient;
-use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,28 +20,28 @@ use std::time::{Duration, Instant};
 const SETTLE: Duration = Duration::from_millis(200);
 const DEADLINE: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Args)]
-pub struct RestartBenchArgs {
+/// Parameters of one run.
+#[derive(Debug, Clone)]
+pub struct RestartBench {
     /// Hot restarts (and as many stop/start restarts for the baseline).
-    #[arg(long, default_value_t = 100)]
-    restarts: usize,
+    pub restarts: usize,
     /// Closed-loop clients, one connection each.
-    #[arg(long, default_value_t = 4)]
-    clients: usize,
-    #[arg(long, value_enum, default_value_t = BenchMode::Handover)]
-    mode: BenchMode,
-    /// A quick run (3 restarts, 2 clients) that checks the benchmark works.
-    #[arg(long)]
-    smoke: bool,
+    pub clients: usize,
+    /// EXEC instead of HANDOVER.
+    pub exec: bool,
     /// Server binary; default: this executable.
-    #[arg(long)]
-    server: Option<PathBuf>,
+    pub server: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum BenchMode {
-    Handover,
-    Exec,
+impl RestartBench {
+    /// A quick run that checks the benchmark works (CI).
+    pub fn smoke() -> Self {
+        Self { restarts: 3, clients: 2, exec: false, server: None }
+    }
+
+    fn mode(&self) -> &'static str {
+        if self.exec { "exec" } else { "handover" }
+    }
 }
 
 /// One measured phase (hot or cold).
@@ -58,21 +57,10 @@ struct Phase {
     failed_restarts: usize,
 }
 
-pub async fn run(mut args: RestartBenchArgs) -> u8 {
-    if args.smoke {
-        args.restarts = args.restarts.min(3);
-        args.clients = args.clients.min(2);
-    }
-    match bench(&args).await {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("rebound: bench restart: {err}");
-            exit::FAILURE
-        }
-    }
-}
-
-async fn bench(args: &RestartBenchArgs) -> Result<u8, String> {
+/// Run the benchmark; `Err` when it could not run, or when a hot restart failed an RPC or
+/// did not complete.
+pub async fn run(args: RestartBench) -> Result<(), String> {
+    let args = &args;
     let binary = match &args.server {
         Some(path) => path.clone(),
         None => std::env::current_exe().map_err(|e| e.to_string())?,
@@ -92,7 +80,7 @@ async fn bench(args: &RestartBenchArgs) -> Result<u8, String> {
     println!(
         "bench restart: {} {} restarts vs {} stop/start restarts, {} clients, server {}",
         args.restarts,
-        mode_name(args.mode),
+        args.mode(),
         args.restarts,
         args.clients,
         binary.display()
@@ -104,7 +92,7 @@ async fn bench(args: &RestartBenchArgs) -> Result<u8, String> {
     };
     let _ = std::fs::remove_dir_all(&dir);
     let (hot, cold) = (hot?, cold?);
-    Ok(report(args, &hot, &cold))
+    report(args, &hot, &cold)
 }
 
 fn spawn_server(binary: &Path, dir: &Path) -> Result<Child, String> {
@@ -144,21 +132,13 @@ fn kill(pid: u32, signal: &str) {
     let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
 }
 
-async fn hot(
-    args: &RestartBenchArgs,
-    binary: &Path,
-    dir: &Path,
-    addr: &str,
-) -> Result<Phase, String> {
+async fn hot(args: &RestartBench, binary: &Path, dir: &Path, addr: &str) -> Result<Phase, String> {
     let mut first = spawn_server(binary, dir)?;
     wait_serving(addr).await?;
     let load = Load::start(addr, args.clients).await?;
     let control = Transport::connect(addr).await.map_err(|e| e.to_string())?;
     let mut restarts = RestartServiceClient::new(control);
-    let mode = match args.mode {
-        BenchMode::Handover => pb::RestartMode::Handover,
-        BenchMode::Exec => pb::RestartMode::Exec,
-    };
+    let mode = if args.exec { pb::RestartMode::Exec } else { pb::RestartMode::Handover };
     let mut phase = Phase::default();
     tokio::time::sleep(SETTLE).await;
     for _ in 0..args.restarts {
@@ -222,12 +202,7 @@ async fn wait_gone(addr: &str) {
     }
 }
 
-async fn cold(
-    args: &RestartBenchArgs,
-    binary: &Path,
-    dir: &Path,
-    addr: &str,
-) -> Result<Phase, String> {
+async fn cold(args: &RestartBench, binary: &Path, dir: &Path, addr: &str) -> Result<Phase, String> {
     let mut server = spawn_server(binary, dir)?;
     wait_serving(addr).await?;
     let load = Load::start(addr, args.clients).await?;
@@ -256,13 +231,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn mode_name(mode: BenchMode) -> &'static str {
-    match mode {
-        BenchMode::Handover => "handover",
-        BenchMode::Exec => "exec",
-    }
-}
-
 /// The figures of one phase.
 struct Figures {
     name: &'static str,
@@ -280,24 +248,19 @@ struct Figures {
 impl Figures {
     fn of(name: &'static str, phase: &Phase) -> Self {
         let split = load::split(&phase.samples, &phase.windows);
-        let sorted = |values: &[Duration]| {
-            let mut values = values.to_vec();
-            values.sort();
-            values
-        };
-        let (serving, gone) = (sorted(&phase.to_serving), sorted(&phase.to_gone));
-        let p = |values: &[Duration]| (load::quantile(values, 0.5), load::quantile(values, 0.99));
+        let (mut serving, mut gone) = (phase.to_serving.clone(), phase.to_gone.clone());
+        let (mut inside, mut outside) = (split.inside, split.outside);
         Self {
             name,
             restarts: phase.windows.len(),
             failed_restarts: phase.failed_restarts,
             rpcs: split.total,
             failed: split.failed,
-            serving_p50: load::quantile(&serving, 0.5),
-            serving_max: load::quantile(&serving, 1.0),
-            gone_p50: load::quantile(&gone, 0.5),
-            inside: p(&split.inside),
-            outside: p(&split.outside),
+            serving_p50: percentile(&mut serving, 50),
+            serving_max: percentile(&mut serving, 100),
+            gone_p50: percentile(&mut gone, 50),
+            inside: (percentile(&mut inside, 50), percentile(&mut inside, 99)),
+            outside: (percentile(&mut outside, 50), percentile(&mut outside, 99)),
         }
     }
 
@@ -336,9 +299,9 @@ impl Figures {
     }
 }
 
-/// Print the figures; exit 1 when a hot restart failed an RPC or did not complete.
-fn report(args: &RestartBenchArgs, hot: &Phase, cold: &Phase) -> u8 {
-    let figures = [Figures::of(mode_name(args.mode), hot), Figures::of("stop_start", cold)];
+/// Print the figures; `Err` when a hot restart failed an RPC or did not complete.
+fn report(args: &RestartBench, hot: &Phase, cold: &Phase) -> Result<(), String> {
+    let figures = [Figures::of(args.mode(), hot), Figures::of("stop_start", cold)];
     for (figures, phase) in figures.iter().zip([hot, cold]) {
         if !phase.errors.is_empty() {
             println!("{}: first errors: {:?}", figures.name, phase.errors);
@@ -355,5 +318,11 @@ fn report(args: &RestartBenchArgs, hot: &Phase, cold: &Phase) -> u8 {
         println!("{}", figures.row());
     }
     let hot = &figures[0];
-    if hot.failed == 0 && hot.failed_restarts == 0 { exit::OK } else { exit::FAILURE }
+    if hot.failed > 0 || hot.failed_restarts > 0 {
+        return Err(format!(
+            "{} failed RPC(s) and {} failed restart(s) during {} restarts",
+            hot.failed, hot.failed_restarts, hot.name
+        ));
+    }
+    Ok(())
 }

@@ -1,0 +1,101 @@
+//! `rebound bench <name>`: run a benchmark and print its figures (release builds only give
+//! meaningful numbers).
+
+use crate::bench;
+use crate::exit;
+use clap::{Args, Subcommand};
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Config reload latency (parse → notify) and config-handle read throughput during
+    /// reloads versus without them.
+    Reload {
+        /// Reloads timed for the latency figures.
+        #[arg(long, default_value_t = 2000)]
+        reloads: usize,
+        /// Reader threads.
+        #[arg(long, default_value_t = 1)]
+        readers: usize,
+        /// Reload rate during the loaded phases.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        /// Seconds per throughput phase.
+        #[arg(long, default_value_t = 2.0)]
+        phase_secs: f64,
+        /// Phases per mode (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// A few iterations only, to check the benchmark works (CI).
+        #[arg(long)]
+        smoke: bool,
+    },
+    /// Failed RPCs, restart time and latency across hot restarts under closed-loop load
+    /// (a separate server process), against the same load across plain stop/start restarts.
+    Restart {
+        /// Hot restarts, and as many stop/start restarts for the baseline.
+        #[arg(long, default_value_t = 100)]
+        restarts: usize,
+        /// Closed-loop clients, one connection each.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Restart in EXEC mode instead of HANDOVER.
+        #[arg(long)]
+        exec: bool,
+        /// Server binary; default: this executable.
+        #[arg(long)]
+        server: Option<std::path::PathBuf>,
+        /// 3 restarts with 2 clients, to check the benchmark works (CI).
+        #[arg(long)]
+        smoke: bool,
+    },
+}
+
+pub async fn run(args: BenchArgs) -> u8 {
+    let result = match args.command {
+        BenchCommand::Reload { reloads, readers, rate, phase_secs, repeats, smoke } => {
+            let params = if smoke {
+                bench::reload::ReloadBench::smoke()
+            } else {
+                bench::reload::ReloadBench {
+                    reloads,
+                    readers: readers.max(1),
+                    reloads_per_second: rate.max(1),
+                    phase: Duration::from_secs_f64(phase_secs.max(0.1)),
+                    repeats: repeats.max(1),
+                }
+            };
+            bench::reload::run(params).await
+        }
+        BenchCommand::Restart { restarts, clients, exec, server, smoke } => {
+            let params = if smoke {
+                bench::restart::RestartBench {
+                    exec,
+                    server,
+                    ..bench::restart::RestartBench::smoke()
+                }
+            } else {
+                bench::restart::RestartBench {
+                    restarts: restarts.max(1),
+                    clients: clients.max(1),
+                    exec,
+                    server,
+                }
+            };
+            bench::restart::run(params).await.map_err(crate::error::Error::Internal)
+        }
+    };
+    match result {
+        Ok(()) => exit::OK,
+        Err(err) => {
+            eprintln!("rebound: benchmark failed: {err}");
+            exit::FAILURE
+        }
+    }
+}
