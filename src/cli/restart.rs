@@ -2,7 +2,7 @@
 //! `prepare` report on restarts. Talks to RestartService through the retrying transport, so
 //! following a restart survives the old process going away.
 
-use super::ClientArgs;
+use super::{ClientArgs, rpc};
 use crate::client::Transport;
 use crate::exit;
 use crate::proto::v1 as pb;
@@ -122,25 +122,14 @@ impl ReasonArg {
     }
 }
 
-/// A failed command: message and exit code.
-struct Failure(String, u8);
+/// A command's result: `Err` holds the exit code of a failure already reported on stderr.
+type Outcome = Result<u8, u8>;
 
-impl From<tonic::Status> for Failure {
-    fn from(status: tonic::Status) -> Self {
-        let code = match status.code() {
-            tonic::Code::InvalidArgument => exit::USAGE,
-            tonic::Code::Unavailable => exit::UNAVAILABLE,
-            _ => exit::FAILURE,
-        };
-        Failure(format!("{:?}: {}", status.code(), status.message()), code)
-    }
-}
-
-async fn client(args: &ClientArgs) -> Result<RestartServiceClient<Transport>, Failure> {
-    Transport::connect(&args.addr)
-        .await
-        .map(RestartServiceClient::new)
-        .map_err(|err| Failure(err.to_string(), exit::UNAVAILABLE))
+async fn client(args: &ClientArgs) -> Result<RestartServiceClient<Transport>, u8> {
+    Transport::connect(&args.addr).await.map(RestartServiceClient::new).map_err(|err| {
+        eprintln!("rebound: {err}");
+        exit::UNAVAILABLE
+    })
 }
 
 pub async fn run(args: RestartArgs) -> u8 {
@@ -154,16 +143,10 @@ pub async fn run(args: RestartArgs) -> u8 {
             prepare(mode, binary, &client).await
         }
     };
-    match result {
-        Ok(code) => code,
-        Err(Failure(message, code)) => {
-            eprintln!("rebound: {message}");
-            code
-        }
-    }
+    result.unwrap_or_else(|code| code)
 }
 
-async fn start(args: StartArgs) -> Result<u8, Failure> {
+async fn start(args: StartArgs) -> Outcome {
     let request = pb::RestartRequest {
         mode: args.mode.proto() as i32,
         reason: args.reason.proto() as i32,
@@ -171,7 +154,12 @@ async fn start(args: StartArgs) -> Result<u8, Failure> {
         preserve_state: Some(!args.no_preserve_state),
         binary: args.binary.unwrap_or_default(),
     };
-    let response = client(&args.client).await?.restart(request).await?.into_inner();
+    let response = client(&args.client)
+        .await?
+        .restart(request)
+        .await
+        .map_err(|status| rpc::failed("Restart", &status))?
+        .into_inner();
     let event = response.restart.unwrap_or_default();
     println!(
         "restart {} requested: mode {}, reason {}",
@@ -189,15 +177,13 @@ async fn start(args: StartArgs) -> Result<u8, Failure> {
 
 /// Print phase transitions until the restart is terminal, reconnecting (to the successor)
 /// when the old process ends the stream.
-async fn follow(args: &ClientArgs, id: &str) -> Result<pb::RestartEvent, Failure> {
+async fn follow(args: &ClientArgs, id: &str) -> Result<pb::RestartEvent, u8> {
     let started = Instant::now();
     let mut printed = 0usize;
     loop {
         if started.elapsed() > WAIT_LIMIT {
-            return Err(Failure(
-                format!("restart {id} not finished after {WAIT_LIMIT:?}"),
-                exit::FAILURE,
-            ));
+            eprintln!("rebound: restart {id} not finished after {WAIT_LIMIT:?}");
+            return Err(exit::FAILURE);
         }
         let Ok(mut client) = client(args).await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -207,13 +193,13 @@ async fn follow(args: &ClientArgs, id: &str) -> Result<pb::RestartEvent, Failure
         let mut stream = match client.watch_restart(request).await {
             Ok(stream) => stream.into_inner(),
             Err(status) if status.code() == tonic::Code::Unavailable => continue,
-            Err(status) => return Err(status.into()),
+            Err(status) => return Err(rpc::failed("WatchRestart", &status)),
         };
         while let Some(message) = stream.next().await {
             let event = match message {
                 Ok(message) => message.restart.unwrap_or_default(),
                 Err(status) if status.code() == tonic::Code::Unavailable => break,
-                Err(status) => return Err(status.into()),
+                Err(status) => return Err(rpc::failed("WatchRestart", &status)),
             };
             for timing in event.phase_timings.iter().skip(printed) {
                 println!("  {:<20} started", name(timing.phase().as_str_name(), "RESTART_PHASE_"));
@@ -233,9 +219,14 @@ fn is_terminal(phase: pb::RestartPhase) -> bool {
     )
 }
 
-async fn status(id: Option<String>, args: &ClientArgs) -> Result<u8, Failure> {
+async fn status(id: Option<String>, args: &ClientArgs) -> Outcome {
     let request = pb::GetRestartStatusRequest { restart_id: id.unwrap_or_default() };
-    let response = client(args).await?.get_restart_status(request).await?.into_inner();
+    let response = client(args)
+        .await?
+        .get_restart_status(request)
+        .await
+        .map_err(|status| rpc::failed("GetRestartStatus", &status))?
+        .into_inner();
     println!("serving     pid {} generation {}", response.pid, response.generation);
     match response.restart {
         Some(event) => print!("{}", render(&event)),
@@ -244,9 +235,14 @@ async fn status(id: Option<String>, args: &ClientArgs) -> Result<u8, Failure> {
     Ok(exit::OK)
 }
 
-async fn history(limit: i32, page_token: String, args: &ClientArgs) -> Result<u8, Failure> {
+async fn history(limit: i32, page_token: String, args: &ClientArgs) -> Outcome {
     let request = pb::ListRestartEventsRequest { page_size: limit, page_token, outcomes: vec![] };
-    let page = client(args).await?.list_restart_events(request).await?.into_inner();
+    let page = client(args)
+        .await?
+        .list_restart_events(request)
+        .await
+        .map_err(|status| rpc::failed("ListRestartEvents", &status))?
+        .into_inner();
     println!(
         "{:<36}  {:<24}  {:<8}  {:<11}  {:>9}  pids",
         "restart", "requested", "mode", "phase", "duration"
@@ -255,10 +251,10 @@ async fn history(limit: i32, page_token: String, args: &ClientArgs) -> Result<u8
         println!(
             "{:<36}  {:<24}  {:<8}  {:<11}  {:>9}  {} -> {}",
             event.restart_id,
-            event.requested_at.map(timestamp).unwrap_or_default(),
+            rpc::time(event.requested_at.as_ref()),
             name(event.mode().as_str_name(), "RESTART_MODE_"),
             name(event.phase().as_str_name(), "RESTART_PHASE_"),
-            event.duration.map(millis).unwrap_or_default(),
+            rpc::millis(event.duration.as_ref()),
             event.old_pid,
             event.new_pid
         );
@@ -269,12 +265,17 @@ async fn history(limit: i32, page_token: String, args: &ClientArgs) -> Result<u8
     Ok(exit::OK)
 }
 
-async fn prepare(mode: ModeArg, binary: Option<String>, args: &ClientArgs) -> Result<u8, Failure> {
+async fn prepare(mode: ModeArg, binary: Option<String>, args: &ClientArgs) -> Outcome {
     let request = pb::PrepareShutdownRequest {
         mode: mode.proto() as i32,
         binary: binary.unwrap_or_default(),
     };
-    let report = client(args).await?.prepare_shutdown(request).await?.into_inner();
+    let report = client(args)
+        .await?
+        .prepare_shutdown(request)
+        .await
+        .map_err(|status| rpc::failed("PrepareShutdown", &status))?
+        .into_inner();
     let checks = report.checks.clone().unwrap_or_default();
     println!("ready              {}", if report.ready { "yes" } else { "no" });
     println!("mode               {}", name(report.resolved_mode().as_str_name(), "RESTART_MODE_"));
@@ -303,18 +304,6 @@ fn name(full: &str, prefix: &str) -> String {
     full.trim_start_matches(prefix).to_lowercase()
 }
 
-fn millis(duration: prost_types::Duration) -> String {
-    Duration::try_from(duration)
-        .map(|d| format!("{:.0} ms", d.as_secs_f64() * 1e3))
-        .unwrap_or_default()
-}
-
-fn timestamp(ts: prost_types::Timestamp) -> String {
-    chrono::DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
-        .unwrap_or_default()
-}
-
 /// A restart as a few aligned lines.
 fn render(event: &pb::RestartEvent) -> String {
     let mut out = format!(
@@ -334,7 +323,7 @@ fn render(event: &pb::RestartEvent) -> String {
         "snapshot    {} {}\nduration    {}\n",
         name(event.snapshot().as_str_name(), "SNAPSHOT_OUTCOME_"),
         event.snapshot_detail,
-        event.duration.map(millis).unwrap_or_default()
+        rpc::millis(event.duration.as_ref())
     ));
     if let Some(drain) = &event.drain {
         out.push_str(&format!(
@@ -346,7 +335,7 @@ fn render(event: &pb::RestartEvent) -> String {
         out.push_str(&format!(
             "  {:<20} {}\n",
             name(timing.phase().as_str_name(), "RESTART_PHASE_"),
-            timing.duration.map(millis).unwrap_or_default()
+            rpc::millis(timing.duration.as_ref())
         ));
     }
     if !event.error.is_empty() {

@@ -8,7 +8,7 @@ use super::inherit::ListenerSockets;
 use super::prepare::{self, Readiness, Subject};
 use super::stats::{ReconnectStats, Reconnects, SessionView};
 use super::successor::Startup;
-use super::{DrainStats, Mode, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord, now_ms};
+use super::{DrainStats, Mode, Phase, Reason, RequestedMode, RestartRecord, now_ms};
 use crate::error::Error;
 use crate::server::ServerContext;
 use crate::store::{RestartPage, RestartQuery};
@@ -219,38 +219,15 @@ impl Restarter {
         let trace_id = span.context().span().span_context().clone();
         let trace_id = trace_id.is_valid().then(|| trace_id.trace_id().to_string());
         let requested_ms = now_ms();
-        let record = RestartRecord {
-            id,
-            requested_mode: request.mode,
-            mode,
-            reason: request.reason,
-            phase: Phase::Preparing,
-            outcome: None,
-            failed_phase: None,
-            error: None,
-            phases: vec![PhaseTiming {
-                phase: Phase::Preparing,
-                started_ms: requested_ms,
-                duration_us: None,
-            }],
-            generation_before: ctx.process.generation,
-            generation_after: 0,
-            old_pid: ctx.process.pid,
-            new_pid: None,
-            snapshot: None,
-            snapshot_detail: None,
-            drain_timeout: request
-                .drain_timeout
-                .unwrap_or_else(|| ctx.config.config().server.drain_timeout),
-            preserve_state: request.preserve_state,
-            binary,
-            principal: request.principal,
-            trace_id,
-            requested_ms,
-            successor_ready_ms: None,
-            finished_ms: None,
-            drain: Default::default(),
-        };
+        let mut record = RestartRecord::new(id, request.mode, mode, request.reason, requested_ms);
+        record.generation_before = ctx.process.generation;
+        record.old_pid = ctx.process.pid;
+        record.drain_timeout =
+            request.drain_timeout.unwrap_or_else(|| ctx.config.config().server.drain_timeout);
+        record.preserve_state = request.preserve_state;
+        record.binary = binary;
+        record.principal = request.principal;
+        record.trace_id = trace_id;
         if let Err(err) = ctx.store.save_restart(&record).await {
             self.state().running = None;
             return Err(err.into());

@@ -194,6 +194,46 @@ pub struct RestartRecord {
 }
 
 impl RestartRecord {
+    /// A restart just requested: in `preparing`, the rest filled in by the caller.
+    pub fn new(
+        id: Uuid,
+        requested_mode: RequestedMode,
+        mode: Mode,
+        reason: Reason,
+        requested_ms: i64,
+    ) -> Self {
+        Self {
+            id,
+            requested_mode,
+            mode,
+            reason,
+            phase: Phase::Preparing,
+            outcome: None,
+            failed_phase: None,
+            error: None,
+            phases: vec![PhaseTiming {
+                phase: Phase::Preparing,
+                started_ms: requested_ms,
+                duration_us: None,
+            }],
+            generation_before: 0,
+            generation_after: 0,
+            old_pid: 0,
+            new_pid: None,
+            snapshot: None,
+            snapshot_detail: None,
+            drain_timeout: Duration::ZERO,
+            preserve_state: true,
+            binary: PathBuf::new(),
+            principal: String::new(),
+            trace_id: None,
+            requested_ms,
+            successor_ready_ms: None,
+            finished_ms: None,
+            drain: DrainStats::default(),
+        }
+    }
+
     /// Rough progress 0–100: the share of the mode's phases already finished; 100 once
     /// terminal.
     pub fn progress_percent(&self) -> u32 {
@@ -251,36 +291,20 @@ pub fn now_ms() -> i64 {
 /// A restart record for tests: handover, requested at `requested_ms`, in `preparing`.
 #[cfg(test)]
 pub(crate) fn sample_record(requested_ms: i64) -> RestartRecord {
-    RestartRecord {
-        id: Uuid::new_v4(),
-        requested_mode: RequestedMode::Auto,
-        mode: Mode::Handover,
-        reason: Reason::ManualRequest,
-        phase: Phase::Preparing,
-        outcome: None,
-        failed_phase: None,
-        error: None,
-        phases: vec![PhaseTiming {
-            phase: Phase::Preparing,
-            started_ms: requested_ms,
-            duration_us: None,
-        }],
-        generation_before: 3,
-        generation_after: 4,
-        old_pid: 42,
-        new_pid: None,
-        snapshot: None,
-        snapshot_detail: None,
-        drain_timeout: Duration::from_secs(30),
-        preserve_state: true,
-        binary: "/bin/rebound".into(),
-        principal: "anonymous".into(),
-        trace_id: None,
+    let mut record = RestartRecord::new(
+        Uuid::new_v4(),
+        RequestedMode::Auto,
+        Mode::Handover,
+        Reason::ManualRequest,
         requested_ms,
-        successor_ready_ms: None,
-        finished_ms: None,
-        drain: DrainStats::default(),
-    }
+    );
+    record.generation_before = 3;
+    record.generation_after = 4;
+    record.old_pid = 42;
+    record.drain_timeout = Duration::from_secs(30);
+    record.binary = "/bin/rebound".into();
+    record.principal = "anonymous".into();
+    record
 }
 
 #[cfg(test)]
