@@ -145,17 +145,21 @@ impl Restarter {
         sockets: ListenerSockets,
         startup: &Startup,
     ) -> (Self, mpsc::Receiver<Handoff>) {
-        let totals = match ctx.store.restart_totals().await {
-            Ok(totals) => Some(totals),
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot read restart totals; statistics start at zero");
-                None
+        // The store's totals are only needed when the snapshot did not carry the statistics.
+        let reconnects = match ctx.state.take_restored(super::stats::SECTION) {
+            Some(section) => Reconnects::restore(Some(section), ReconnectStats::default),
+            None => {
+                let stats = match ctx.store.restart_totals().await {
+                    Ok(totals) => ReconnectStats::from_totals(&totals, now_ms()),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot read restart totals; statistics start at zero");
+                        ReconnectStats::default()
+                    }
+                };
+                Reconnects::restore(None, || stats)
             }
         };
-        let reconnects =
-            Arc::new(Reconnects::restore(ctx.state.take_restored(super::stats::SECTION), || {
-                totals.map(|t| ReconnectStats::from_totals(&t, now_ms())).unwrap_or_default()
-            }));
+        let reconnects = Arc::new(reconnects);
         ctx.state.register(reconnects.clone());
         if startup.is_successor() {
             // Loops stay parked until the predecessor has stopped its own (finalizing).

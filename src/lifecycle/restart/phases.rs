@@ -22,18 +22,24 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 const SUSPEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A restart in progress: its record, the clock of the running phase and its span.
+///
+/// Transitions are published at once and saved in order by background writes, so the
+/// phases do not wait for the store's fsync; [`Run::flush`] waits for them where it matters
+/// (before the record passes to the successor, and at the end).
 pub(super) struct Run {
     inner: Arc<Inner>,
     pub record: RestartRecord,
     root: Span,
     phase_started: Instant,
     phase_span: Span,
+    /// The last background save; each save waits for the one before it.
+    saving: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Run {
     pub fn new(inner: Arc<Inner>, record: RestartRecord, root: Span) -> Self {
         let phase_span = phase_span(&root, record.phase);
-        Self { inner, record, root, phase_started: Instant::now(), phase_span }
+        Self { inner, record, root, phase_started: Instant::now(), phase_span, saving: None }
     }
 
     /// Continue a restart whose running phase began elsewhere (in the predecessor), timing it
@@ -43,7 +49,7 @@ impl Run {
         let started_ms = record.phases.last().map_or_else(now_ms, |p| p.started_ms);
         let ago = Duration::from_millis(now_ms().saturating_sub(started_ms).max(0) as u64);
         let phase_started = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
-        Self { inner, record, root, phase_started, phase_span }
+        Self { inner, record, root, phase_started, phase_span, saving: None }
     }
 
     /// Enter `phase`: time the previous one, save, publish.
@@ -54,7 +60,7 @@ impl Run {
         self.record.enter(phase, now_ms(), closed);
         self.phase_span = phase_span(&self.root, phase);
         tracing::info!(parent: &self.phase_span, restart.id = %self.record.id, phase = %phase, "restart phase");
-        self.save(previous).await;
+        self.save(previous);
     }
 
     /// End with `outcome`; `error` says why for anything but success.
@@ -72,14 +78,38 @@ impl Run {
             }
         }
         self.inner.reconnects.finished(&self.record);
-        self.save(previous).await;
+        // The outcome is stored before anyone hears of it, so history never lags behind.
+        self.persist();
+        self.flush().await;
+        self.inner.publish(Some(previous), &self.record);
     }
 
-    async fn save(&self, previous: Phase) {
-        if let Err(err) = self.inner.ctx.store.save_restart(&self.record).await {
-            tracing::warn!(restart.id = %self.record.id, error = %err, "could not save the restart record");
-        }
+    fn save(&mut self, previous: Phase) {
         self.inner.publish(Some(previous), &self.record);
+        self.persist();
+    }
+
+    /// Save the record as it is now, after the saves already queued.
+    pub fn persist(&mut self) {
+        let (store, record, before) =
+            (self.inner.ctx.store.clone(), self.record.clone(), self.saving.take());
+        self.saving = Some(tokio::spawn(async move {
+            if let Some(before) = before {
+                let _ = before.await;
+            }
+            if let Err(err) = store.save_restart(&record).await {
+                tracing::warn!(restart.id = %record.id, error = %err, "could not save the restart record");
+            }
+        }));
+    }
+
+    /// Wait until every queued save is done.
+    pub async fn flush(&mut self) {
+        if let Some(saving) = self.saving.take()
+            && let Err(err) = saving.await
+        {
+            tracing::error!(error = %err, "restart record save failed");
+        }
     }
 
     /// W3C `traceparent` of the running phase, for the successor.
@@ -169,6 +199,7 @@ async fn handover(mut run: Run) {
         return abandon(&mut run, Outcome::Failed, STOPPED.into(), None).await;
     };
     run.enter(Phase::Finalizing).await;
+    run.flush().await;
     if let Err(err) = successor.hand_over(&run.record).await {
         tracing::error!(error = %err, "could not hand the restart record to the successor");
     }
@@ -212,9 +243,9 @@ async fn exec(mut run: Run) {
             return;
         }
     };
-    if let Err(err) = inner.ctx.store.save_restart(&run.record).await {
-        tracing::warn!(error = %err, "could not save the restart record before exec");
-    }
+    // The new image reads the record from the store: it must be there before the exec.
+    run.persist();
+    run.flush().await;
     let _ = after.send(AfterDrain::Exec(plan));
 }
 

@@ -121,17 +121,38 @@ fn restore(handover: &Handover, config: &Config) -> Restored {
 /// Called once this process serves. A cold start marks restarts a dead process left
 /// unfinished; a successor reports ready and finishes its restart in the background.
 pub(super) async fn take_over(inner: Arc<Inner>, startup: Startup) {
-    let store = inner.ctx.store.clone();
-    match store.interrupt_restarts(startup.restart_id(), now_ms()).await {
-        Ok(ids) if !ids.is_empty() => {
-            tracing::warn!(?ids, "restarts interrupted by a dead process recorded")
+    let keep = startup.restart_id();
+    let Some(predecessor) = startup.predecessor else {
+        record_interrupted(&inner, None).await;
+        return;
+    };
+    // Ready first: the old process (and the restart's duration) waits for it.
+    let pid = inner.ctx.process.pid;
+    systemd::main_pid(pid);
+    let mut control = match predecessor.control.as_ref().map(|fd| fd.try_clone()).transpose() {
+        Ok(fd) => fd.and_then(|fd| control_stream(fd).ok()),
+        Err(err) => {
+            tracing::error!(error = %err, "control socket unusable");
+            None
         }
-        Ok(_) => {}
-        Err(err) => tracing::warn!(error = %err, "could not check for interrupted restarts"),
+    };
+    if let Some(control) = control.as_mut() {
+        let ready = Message::Ready {
+            pid,
+            snapshot: predecessor.snapshot,
+            snapshot_detail: predecessor.detail.clone(),
+        };
+        if let Err(err) = control.send(&ready).await {
+            tracing::error!(error = %err, "could not tell the old process we are ready");
+        }
+        tracing::info!(
+            predecessor = predecessor.handover.predecessor_pid,
+            "ready sent; waiting for the old process to drain and exit"
+        );
     }
-    let Some(predecessor) = startup.predecessor else { return };
+    record_interrupted(&inner, keep).await;
     let id = predecessor.handover.restart_id;
-    let record = match store.restart(id).await {
+    let record = match inner.ctx.store.restart(id).await {
         Ok(record) => record,
         Err(err) => {
             tracing::warn!(restart.id = %id, error = %err, "cannot load the restart record");
@@ -141,36 +162,24 @@ pub(super) async fn take_over(inner: Arc<Inner>, startup: Startup) {
     if let Some(record) = &record {
         inner.adopt(record);
     }
-    let pid = inner.ctx.process.pid;
-    systemd::main_pid(pid);
-    let control = match predecessor.control.as_ref().map(|fd| fd.try_clone()).transpose() {
-        Ok(fd) => fd.and_then(|fd| control_stream(fd).ok()),
-        Err(err) => {
-            tracing::error!(error = %err, "control socket unusable");
-            None
-        }
-    };
     tokio::spawn(async move {
-        let handed = match control {
-            Some(mut control) => {
-                let ready = Message::Ready {
-                    pid,
-                    snapshot: predecessor.snapshot,
-                    snapshot_detail: predecessor.detail.clone(),
-                };
-                if let Err(err) = control.send(&ready).await {
-                    tracing::error!(error = %err, "could not tell the old process we are ready");
-                }
-                tracing::info!(
-                    predecessor = predecessor.handover.predecessor_pid,
-                    "ready sent; waiting for the old process to drain and exit"
-                );
-                wait_for_predecessor(&mut control).await
-            }
+        let handed = match control.as_mut() {
+            Some(control) => wait_for_predecessor(control).await,
             None => Err("no control socket".to_owned()),
         };
         finalize(inner, record, predecessor, handed).await;
     });
+}
+
+/// Mark restarts a dead process left unfinished (all but `keep`) as interrupted.
+async fn record_interrupted(inner: &Inner, keep: Option<Uuid>) {
+    match inner.ctx.store.interrupt_restarts(keep, now_ms()).await {
+        Ok(ids) if !ids.is_empty() => {
+            tracing::warn!(?ids, "restarts interrupted by a dead process recorded")
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "could not check for interrupted restarts"),
+    }
 }
 
 fn control_stream(fd: OwnedFd) -> std::io::Result<Control> {
