@@ -11,6 +11,7 @@ mod config;
 mod display;
 mod health;
 mod recovery;
+mod restart;
 mod rollout;
 mod rpc;
 mod serve;
@@ -41,6 +42,9 @@ pub enum Command {
     Clients(clients::ClientsArgs),
     /// Rollouts of one action to many devices: start, get, list, watch, abort.
     Rollout(rollout::RolloutArgs),
+    /// Hot-restart a running server (--wait follows the phases; exit 1 on failure or
+    /// rollback), or report on restarts: status, history, prepare.
+    Restart(restart::RestartArgs),
     /// Inspect, validate and reload the server's configuration without restarting it.
     Config(config::ConfigArgs),
     /// Startup recovery reports, retention cleanup, online backups and the audit log.
@@ -85,6 +89,7 @@ pub fn main() -> ExitCode {
             Command::Command(args) => command::run(args).await,
             Command::Clients(args) => clients::run(args).await,
             Command::Rollout(args) => rollout::run(args).await,
+            Command::Restart(args) => restart::run(args).await,
             Command::Config(args) => config::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Recovery(args) => recovery::run(args).await,

@@ -5,6 +5,7 @@
 
 pub mod device;
 pub mod mosquitto;
+pub mod restart;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
