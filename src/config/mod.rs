@@ -9,7 +9,7 @@
 //! field path)`.
 
 mod devices;
-mod duration;
+pub(crate) mod duration;
 mod handle;
 mod load;
 mod model;
