@@ -6,7 +6,9 @@
 
 mod clients;
 mod command;
+mod demo;
 mod display;
+mod fleet_sim;
 mod health;
 mod rollout;
 mod serve;
@@ -37,6 +39,11 @@ pub enum Command {
     Clients(clients::ClientsArgs),
     /// Rollouts of one action to many devices: start, get, list, watch, abort.
     Rollout(rollout::RolloutArgs),
+    /// Simulate N devices (real agent sessions, simulated executor) against a broker.
+    FleetSim(fleet_sim::FleetSimArgs),
+    /// Everything on this machine: mosquitto, a server on SQLite, 50 simulated devices and a
+    /// canary rollout of restart_app with live progress (needs mosquitto installed).
+    Demo(demo::DemoArgs),
 }
 
 /// Options shared by every command that talks to a running server.
@@ -64,6 +71,8 @@ pub fn main() -> ExitCode {
             Command::Command(args) => command::run(args).await,
             Command::Clients(args) => clients::run(args).await,
             Command::Rollout(args) => rollout::run(args).await,
+            Command::FleetSim(args) => fleet_sim::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
         }
     });
     ExitCode::from(code)
