@@ -50,3 +50,7 @@ fi
 
 step "cargo test"
 cargo test --locked --all-targets
+
+step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
+cargo run --quiet --locked -- bench reload --smoke
+cargo run --quiet --locked -- bench fanout --smoke

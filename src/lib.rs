@@ -14,6 +14,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -24,6 +25,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod mqtt;
 pub mod proto;
+pub mod recovery;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -4,13 +4,16 @@
 //! Commands print for people on stdout, errors as one line on stderr, and exit with the
 //! codes in [`crate::exit`].
 
+mod bench;
 mod clients;
 mod command;
+mod config;
 mod demo;
 mod display;
 mod fleet_sim;
 mod health;
 mod rollout;
+mod rpc;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -39,6 +42,10 @@ pub enum Command {
     Clients(clients::ClientsArgs),
     /// Rollouts of one action to many devices: start, get, list, watch, abort.
     Rollout(rollout::RolloutArgs),
+    /// Inspect, validate and reload the server's configuration without restarting it.
+    Config(config::ConfigArgs),
+    /// Run a benchmark and print its figures (use a release build).
+    Bench(bench::BenchArgs),
     /// Simulate N devices (real agent sessions, simulated executor) against a broker.
     FleetSim(fleet_sim::FleetSimArgs),
     /// Everything on this machine: mosquitto, a server on SQLite, 50 simulated devices and a
@@ -50,13 +57,24 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// Server address: host:port, http://host:port or unix:PATH.
-    #[arg(long, env = "REBOUND_ADDR", default_value = crate::client::DEFAULT_ADDR, global = true)]
+    #[arg(long, global = true, env = "REBOUND_ADDR", default_value = crate::client::DEFAULT_ADDR)]
     pub addr: String,
 }
 
 /// Parse the command line and run the chosen command.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            // --help and --version are not errors; usage mistakes exit 64 (EX_USAGE).
+            return ExitCode::from(if err.use_stderr() {
+                crate::exit::USAGE
+            } else {
+                crate::exit::OK
+            });
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -71,6 +89,8 @@ pub fn main() -> ExitCode {
             Command::Command(args) => command::run(args).await,
             Command::Clients(args) => clients::run(args).await,
             Command::Rollout(args) => rollout::run(args).await,
+            Command::Config(args) => config::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
             Command::FleetSim(args) => fleet_sim::run(args).await,
             Command::Demo(args) => demo::run(args).await,
         }

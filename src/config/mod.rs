@@ -9,18 +9,22 @@
 //! field path)`.
 
 mod devices;
+mod diff;
 pub(crate) mod duration;
 mod handle;
 mod load;
 mod model;
+pub mod reload;
+pub mod watch;
 
 pub use devices::{
     BrokerUrl, CommandsConfig, CrashRecoveryConfig, EscalationConfig, MqttConfig, RolloutConfig,
     SafetyConfig, SchedulerConfig,
 };
+pub use diff::{Change, ChangeKind, REDACTED, diff, is_secret, needs_restart, redacted_toml};
 pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
-pub use load::{ConfigError, FieldError, LoadedConfig, Source, load, parse_str};
+pub use load::{ConfigError, FieldError, LoadedConfig, Source, hash_config, load, parse_str};
 pub use model::{
-    CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, ServerConfig,
-    StoreConfig, TelemetryConfig,
+    CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, ReloadConfig,
+    RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig,
 };

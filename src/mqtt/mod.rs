@@ -78,3 +78,61 @@ pub fn start(
     tasks.spawn("mqtt.gateway", move |control| gateway.run(control, updates));
     (Arc::new(MqttLink { tx, status: status.clone() }), status)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::broker::Broker;
+    use crate::commands::DeviceSettings;
+    use crate::commands::device::GatewayEvent;
+    use crate::config::Config;
+    use std::time::Duration;
+
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    async fn until(what: &str, check: impl Fn() -> bool) {
+        tokio::time::timeout(LIMIT, async {
+            while !check() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+    }
+
+    /// Hot restart: suspending releases the broker session (a clean disconnect) before the
+    /// loop parks; resuming reconnects to the same session; stopping disconnects and returns.
+    #[tokio::test]
+    async fn suspend_disconnects_resume_reconnects_and_stop_returns() {
+        let broker = Broker::start(&[("rebound-server".into(), "pw".into())]).unwrap();
+        let password = broker.dir().join("server-password");
+        std::fs::write(&password, "pw").unwrap();
+        let mut config = Config::default();
+        config.mqtt.url = Some(broker.url());
+        config.mqtt.username = Some("rebound-server".into());
+        config.mqtt.password_file = Some(password);
+        let settings = Settings::new(DeviceSettings::from_config(&config));
+        let tasks = Tasks::new();
+        let (tx, mut rx) = mpsc::channel(16);
+        let (_link, status) = start(&tasks, &settings, tx);
+        let first = tokio::time::timeout(LIMIT, rx.recv()).await.unwrap().unwrap();
+        assert_eq!(first.event, GatewayEvent::Connected { session_present: false });
+        until("connected", || status.is_connected()).await;
+
+        assert_eq!(tasks.suspend(LIMIT).await, 0, "the gateway parks");
+        assert!(!status.is_connected(), "disconnected before parking");
+        tasks.resume();
+        let again = tokio::time::timeout(LIMIT, rx.recv()).await.unwrap().unwrap();
+        assert_eq!(again.event, GatewayEvent::Connected { session_present: true });
+        assert_eq!(status.reconnects(), 1);
+
+        assert_eq!(tasks.stop(LIMIT).await, 0, "the gateway returns when stopping");
+        assert!(!status.is_connected());
+        let clean = "Client rebound-server disconnected";
+        until("two clean DISCONNECTs in the broker log", || {
+            broker.log().matches(clean).count() == 2
+        })
+        .await;
+        assert!(!broker.log().contains("rebound-server closed its connection"), "{}", broker.log());
+    }
+}

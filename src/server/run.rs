@@ -3,12 +3,16 @@
 use super::listeners::{self, Listeners};
 use super::probes::Probes;
 use super::{ProcessInfo, ServeError, ServerContext};
+use crate::api::audit::Auditor;
 use crate::api::client_command::ClientCommandApi;
+use crate::api::config::ConfigApi;
 use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
-use crate::config::{ConfigHandle, LoadedConfig, Observers};
+use crate::config::reload::{ReloadManager, ReloadRequest, Trigger};
+use crate::config::{ConfigHandle, LoadedConfig, Observers, Source};
 use crate::lifecycle::{Drain, Tasks, signals, systemd};
 use crate::proto::v1::client_command_service_server::ClientCommandServiceServer;
+use crate::proto::v1::config_service_server::ConfigServiceServer;
 use crate::proto::v1::health_service_server::HealthServiceServer;
 use crate::store;
 use std::sync::Arc;
@@ -31,10 +35,11 @@ const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const SERVICES: &[&str] = &[
     <HealthServiceServer<HealthApi> as NamedService>::NAME,
     <ClientCommandServiceServer<ClientCommandApi> as NamedService>::NAME,
+    <ConfigServiceServer<ConfigApi> as NamedService>::NAME,
 ];
 
 /// Run the server until a shutdown signal, then drain and return.
-pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
+pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), ServeError> {
     let mut signals = signals::listen().map_err(ServeError::Signals)?;
     let config = loaded.config.clone();
     let listeners = listeners::bind(&config.server).await?;
@@ -52,9 +57,13 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
     tracing::info!(run.id = run.run_id.0, previous_run = %previous, "store ready");
 
     let drain = Drain::new();
+    let config_file = match &loaded.source {
+        Source::File(path) => Some(path.clone()),
+        Source::Defaults | Source::Inline => None,
+    };
     let ctx = Arc::new(ServerContext {
         config: ConfigHandle::new(loaded),
-        observers: Observers::default(),
+        observers,
         store: store.clone(),
         drain: drain.clone(),
         tasks: Tasks::new(),
@@ -62,6 +71,19 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
         process,
     });
     let fleet = super::devices::start(&ctx);
+    let reload = Arc::new(ReloadManager::new(
+        ctx.config.clone(),
+        ctx.observers.clone(),
+        store.clone(),
+        config_file.clone(),
+        std::env::vars().collect(),
+    ));
+    if let Some(file) = &config_file
+        && let Err(err) = crate::config::watch::spawn(&ctx.tasks, reload.clone(), file)
+    {
+        tracing::warn!(error = %err, "config file watching is unavailable");
+    }
+    let auditor = Auditor::new(store.clone());
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let probes = Probes::new(reporter, SERVICES.to_vec());
     probes.set(ServingStatus::Serving).await;
@@ -70,13 +92,14 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
         let reflection = config.server.reflection.then(reflection_services).transpose()?;
         let (v1, v1alpha) = reflection.unzip();
         Ok(Server::builder()
-            .layer(RpcLayer::new(ctx.drain.clone()))
+            .layer(RpcLayer::new(ctx.drain.clone(), auditor.clone()))
             .add_service(health_service.clone())
             .add_service(HealthServiceServer::new(HealthApi::new(ctx.clone())))
             .add_service(ClientCommandServiceServer::new(ClientCommandApi::new(
                 fleet.clone(),
                 ctx.drain.clone(),
             )))
+            .add_service(ConfigServiceServer::new(ConfigApi::new(reload.clone())))
             .add_optional_service(v1)
             .add_optional_service(v1alpha))
     };
@@ -114,7 +137,13 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
                     break None;
                 }
                 Some(signals::Request::Reload) => {
-                    tracing::warn!("SIGHUP received, but this build cannot reload its config without a restart");
+                    let reload = reload.clone();
+                    tokio::spawn(async move {
+                        let request = ReloadRequest::from_file(Trigger::Signal, "signal:SIGHUP");
+                        if let Err(err) = reload.reload(request).await {
+                            tracing::error!(error = %err, "config reload on SIGHUP failed");
+                        }
+                    });
                 }
                 None => break None,
             },

@@ -14,14 +14,19 @@
 //! refused with [`StoreError::Unsupported`] until it exists. The same test suite
 //! (`tests.rs`) is meant to run against every backend.
 
+pub mod audit;
 pub mod clients;
 pub mod commands;
 mod error;
+pub mod maintenance;
+pub mod reloads;
 pub mod rollouts;
 mod runs;
 mod sqlite;
 mod url;
 
+#[cfg(test)]
+mod fleet_tests;
 #[cfg(test)]
 mod tests;
 
@@ -31,9 +36,12 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{Span, instrument};
 
+pub use self::audit::AuditStore;
 pub use self::clients::ClientStore;
 pub use self::commands::{CommandStore, FleetTx};
 pub use self::error::StoreError;
+pub use self::maintenance::MaintenanceStore;
+pub use self::reloads::ReloadStore;
 pub use self::rollouts::RolloutStore;
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
@@ -46,7 +54,16 @@ use self::url::StoreUrl;
 /// and safe to call from any task.
 #[async_trait::async_trait]
 pub trait Store:
-    RunStore + CommandStore + ClientStore + RolloutStore + Send + Sync + 'static
+    RunStore
+    + ReloadStore
+    + MaintenanceStore
+    + AuditStore
+    + CommandStore
+    + ClientStore
+    + RolloutStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Short backend name: `"sqlite"` (later `"postgres"`).
     fn backend(&self) -> &'static str;

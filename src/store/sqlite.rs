@@ -19,10 +19,13 @@
 //! SQL here uses `?` placeholders and SQLite behaviour; the PostgreSQL backend will have its
 //! own statements over the same schema.
 
+mod audit;
 mod clients;
 mod commands;
 mod files;
 mod fleet_tx;
+mod maintenance;
+mod reloads;
 mod rollouts;
 mod rows;
 mod runs;
@@ -43,6 +46,12 @@ use super::{Store, StoreError, StoreStatus};
 
 /// The schema, embedded at compile time from `migrations/`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Version of the newest migration this build carries (what a fully migrated store reports).
+#[cfg(test)]
+pub(crate) fn latest_schema_version() -> i64 {
+    MIGRATOR.iter().map(|migration| migration.version).max().unwrap_or(0)
+}
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// SQLite has one writer at a time; extra connections serve concurrent readers.
@@ -150,12 +159,6 @@ impl SqliteStore {
             })?;
         Ok(applied.iter().map(|m| m.version).max().unwrap_or(0))
     }
-}
-
-/// Version of the newest migration this binary carries (the schema version after `open`).
-#[cfg(test)]
-pub(crate) fn latest_schema_version() -> i64 {
-    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 /// Converts a stored `*_ms` column back to a timestamp; `op` names the failing operation.

@@ -12,13 +12,13 @@ use tempfile::TempDir;
 use super::{RunEnd, RunId, Store, StoreError, open};
 
 /// Store URLs to run the suite against, with the temp dir that must outlive the store.
-fn backends() -> Vec<(String, Option<TempDir>)> {
+pub(super) fn backends() -> Vec<(String, Option<TempDir>)> {
     let tmp = tempfile::tempdir().expect("temp dir");
     let file = format!("sqlite://{}", tmp.path().join("data/rebound.db").display());
     vec![("sqlite::memory:".to_owned(), None), (file, Some(tmp))]
 }
 
-async fn open_ok(url: &str) -> Arc<dyn Store> {
+pub(super) async fn open_ok(url: &str) -> Arc<dyn Store> {
     match open(url).await {
         Ok(store) => store,
         Err(e) => panic!("open {url}: {e}"),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::api::convert::principal;
 use crate::commands::{Canary, Fleet, IssueRequest, RolloutRequest};
 use crate::error::{Error, Result};
 use crate::lifecycle::Drain;
@@ -20,9 +21,6 @@ use crate::proto::v1::client_command_service_server::ClientCommandService;
 use crate::store::clients::{ClientFilter, ClientRecord, CrashFilter};
 use crate::store::commands::CommandFilter;
 use crate::store::rollouts::RolloutTarget;
-
-/// Who made a change while authentication is not enabled.
-const PRINCIPAL: &str = "anonymous";
 
 /// Serves [`Fleet`] over gRPC.
 #[derive(Clone)]
@@ -81,6 +79,7 @@ impl ClientCommandService for ClientCommandApi {
         &self,
         request: Request<pb::IssueCommandRequest>,
     ) -> Reply<pb::IssueCommandResponse> {
+        let who = principal(&request);
         let r = request.into_inner();
         reply(
             async {
@@ -92,7 +91,7 @@ impl ClientCommandService for ClientCommandApi {
                     reason: r.reason,
                     requested_by: r.requested_by,
                     expires_in: fields::duration("expires_in", r.expires_in)?,
-                    principal: PRINCIPAL.into(),
+                    principal: who.clone(),
                     trace_parent: traceparent(),
                 };
                 let (command, created) = self.fleet.issue(req).await?;
@@ -157,6 +156,7 @@ impl ClientCommandService for ClientCommandApi {
         &self,
         request: Request<pb::CancelCommandRequest>,
     ) -> Reply<pb::CancelCommandResponse> {
+        let who = principal(&request);
         let r = request.into_inner();
         reply(
             async {
@@ -165,7 +165,7 @@ impl ClientCommandService for ClientCommandApi {
                 if r.reason.chars().count() > crate::commands::MAX_REASON_CHARS {
                     return Err(Error::invalid_argument("reason", "longer than 2000 characters"));
                 }
-                self.fleet.cancel(id, PRINCIPAL, &r.reason).await?;
+                self.fleet.cancel(id, &who, &r.reason).await?;
                 Ok(pb::CancelCommandResponse { command: Some(self.command_message(id).await?) })
             }
             .await,
@@ -303,6 +303,7 @@ impl ClientCommandService for ClientCommandApi {
         &self,
         request: Request<pb::StartRolloutRequest>,
     ) -> Reply<pb::StartRolloutResponse> {
+        let who = principal(&request);
         let r = request.into_inner();
         reply(
             async {
@@ -344,7 +345,7 @@ impl ClientCommandService for ClientCommandApi {
                     reason: r.reason,
                     requested_by: r.requested_by,
                     expires_in: fields::duration("expires_in", r.expires_in)?,
-                    principal: PRINCIPAL.into(),
+                    principal: who.clone(),
                 };
                 let (rollout, created) = self.fleet.start_rollout(req).await?;
                 let (rollout, counters) = self.fleet.rollout(rollout.rollout_id).await?;
@@ -406,6 +407,7 @@ impl ClientCommandService for ClientCommandApi {
         &self,
         request: Request<pb::AbortRolloutRequest>,
     ) -> Reply<pb::AbortRolloutResponse> {
+        let who = principal(&request);
         let r = request.into_inner();
         reply(
             async {
@@ -414,7 +416,7 @@ impl ClientCommandService for ClientCommandApi {
                 if r.reason.chars().count() > crate::commands::MAX_REASON_CHARS {
                     return Err(Error::invalid_argument("reason", "longer than 2000 characters"));
                 }
-                self.fleet.abort_rollout(id, PRINCIPAL, &r.reason).await?;
+                self.fleet.abort_rollout(id, &who, &r.reason).await?;
                 let (rollout, counters) = self.fleet.rollout(id).await?;
                 Ok(pb::AbortRolloutResponse {
                     rollout: Some(convert::rollout(&rollout, counters, true)),
