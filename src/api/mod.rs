@@ -12,4 +12,5 @@ pub mod convert;
 pub mod health;
 pub mod layer;
 pub mod policy;
+pub mod recovery;
 pub mod status;

@@ -5,6 +5,8 @@
 //! people, and has a `--smoke` mode small enough for the test command.
 
 pub mod broker;
+pub mod durability;
 pub mod fanout;
 pub mod reload;
+pub mod server;
 pub mod stats;

@@ -12,6 +12,7 @@ mod demo;
 mod display;
 mod fleet_sim;
 mod health;
+mod recovery;
 mod rollout;
 mod rpc;
 mod serve;
@@ -44,6 +45,8 @@ pub enum Command {
     Rollout(rollout::RolloutArgs),
     /// Inspect, validate and reload the server's configuration without restarting it.
     Config(config::ConfigArgs),
+    /// Startup recovery reports, retention cleanup, online backups and the audit log.
+    Recovery(recovery::RecoveryArgs),
     /// Run a benchmark and print its figures (use a release build).
     Bench(bench::BenchArgs),
     /// Simulate N devices (real agent sessions, simulated executor) against a broker.
@@ -91,6 +94,7 @@ pub fn main() -> ExitCode {
             Command::Rollout(args) => rollout::run(args).await,
             Command::Config(args) => config::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Recovery(args) => recovery::run(args).await,
             Command::FleetSim(args) => fleet_sim::run(args).await,
             Command::Demo(args) => demo::run(args).await,
         }

@@ -19,6 +19,7 @@ pub mod clients;
 pub mod commands;
 mod error;
 pub mod maintenance;
+pub mod recovery;
 pub mod reloads;
 pub mod rollouts;
 mod runs;
@@ -41,6 +42,7 @@ pub use self::clients::ClientStore;
 pub use self::commands::{CommandStore, FleetTx};
 pub use self::error::StoreError;
 pub use self::maintenance::MaintenanceStore;
+pub use self::recovery::RecoveryStore;
 pub use self::reloads::ReloadStore;
 pub use self::rollouts::RolloutStore;
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
@@ -58,6 +60,7 @@ pub trait Store:
     + ReloadStore
     + MaintenanceStore
     + AuditStore
+    + RecoveryStore
     + CommandStore
     + ClientStore
     + RolloutStore
@@ -80,14 +83,37 @@ pub trait Store:
 ///
 /// Fails without leaving files behind when the URL is unusable, the data directory cannot be
 /// created or written, or the migrations fail on a new database.
-#[instrument(skip_all, name = "store.open", fields(store.backend, store.location))]
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, &StoreOptions::default()).await
+}
+
+/// [`open`] with explicit options (config `store.*`).
+#[instrument(skip_all, name = "store.open", fields(store.backend, store.location))]
+pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
     match url::parse(url)? {
         StoreUrl::Sqlite(target) => {
             Span::current().record("store.backend", "sqlite");
-            Ok(Arc::new(SqliteStore::open(target).await?))
+            Ok(Arc::new(SqliteStore::open(target, options.durability).await?))
         }
     }
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    pub durability: Durability,
+}
+
+/// When a commit counts as done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Every commit is on disk before it returns: survives kill -9 and power loss.
+    #[default]
+    Full,
+    /// Commits survive kill -9 of the server; the last ones may be lost on power loss or
+    /// a kernel crash. Much cheaper per commit (see docs/benchmarks.md).
+    Normal,
 }
 
 /// What [`Store::ping`] found.

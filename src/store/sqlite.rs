@@ -25,6 +25,7 @@ mod commands;
 mod files;
 mod fleet_tx;
 mod maintenance;
+mod recovery;
 mod reloads;
 mod rollouts;
 mod rows;
@@ -42,7 +43,7 @@ use sqlx::sqlite::{
 use tracing::{Span, debug, info, instrument, warn};
 
 use super::url::SqliteTarget;
-use super::{Store, StoreError, StoreStatus};
+use super::{Durability, Store, StoreError, StoreStatus};
 
 /// The schema, embedded at compile time from `migrations/`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -69,9 +70,12 @@ impl SqliteStore {
     /// Opens (creating if needed) and migrates the database. Use [`crate::store::open`] with a
     /// URL rather than this directly; it provides the `store.open` span whose `store.location`
     /// field this records.
-    pub(crate) async fn open(target: SqliteTarget) -> Result<Self, StoreError> {
+    pub(crate) async fn open(
+        target: SqliteTarget,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
         let store = match target {
-            SqliteTarget::File(path) => Self::open_file(&path).await?,
+            SqliteTarget::File(path) => Self::open_file(&path, durability).await?,
             SqliteTarget::Memory => Self::open_memory().await?,
         };
         let schema_version = store.schema_version().await?;
@@ -79,7 +83,7 @@ impl SqliteStore {
         Ok(store)
     }
 
-    async fn open_file(path: &Path) -> Result<Self, StoreError> {
+    async fn open_file(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let location = path.display().to_string();
         Span::current().record("store.location", location.as_str());
         let prepared = files::prepare(path)?;
@@ -87,7 +91,10 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).min_connections(1);

@@ -1,10 +1,9 @@
 //! `rebound demo`: the whole system on one machine in one command. It starts a local
-//! Mosquitto (generated accounts, the shipped ACL), `rebound serve` on SQLite, a simulated
+//! Mosquitto (generated accounts, the shipped config and ACL: [`crate::bench::broker`]),
+//! `rebound serve` on SQLite ([`crate::bench::server`]), a simulated
 //! fleet (real agent sessions, simulated executor), runs a canary rollout of `restart_app`
 //! to every device with live progress, and prints the outcome table and throughput figures.
 //! With `--devices 10000` it is the fleet benchmark of `docs/benchmarks.md`.
-
-mod infra;
 
 use std::time::{Duration, Instant};
 
@@ -13,9 +12,10 @@ use uuid::Uuid;
 
 use super::rollout::progress;
 use crate::agent::fleet::{Fleet, FleetSpec, rss_bytes};
+use crate::bench::broker::Broker;
+use crate::bench::server::{Rpc, SERVER_PASSWORD, SERVER_USER, ServerProcess};
 use crate::exit;
 use crate::proto::v1 as pb;
-use crate::proto::v1::client_command_service_client::ClientCommandServiceClient;
 
 const DEADLINE: Duration = Duration::from_secs(600);
 
@@ -64,38 +64,25 @@ pub async fn run(args: DemoArgs) -> u8 {
 }
 
 async fn demo(args: &DemoArgs) -> Result<u8, String> {
-    let work = infra::Workdir::create().map_err(|e| e.to_string())?;
     let uuids: Vec<Uuid> = (0..args.devices).map(|_| Uuid::new_v4()).collect();
-    let (server_password, device_password) =
-        (Uuid::new_v4().simple().to_string(), Uuid::new_v4().simple().to_string());
-    let (broker_port, grpc_port) = (
-        infra::free_port().map_err(|e| e.to_string())?,
-        infra::free_port().map_err(|e| e.to_string())?,
-    );
+    let device_password = Uuid::new_v4().simple().to_string();
+    let mut users = vec![(SERVER_USER.to_owned(), SERVER_PASSWORD.to_owned())];
+    users.extend(uuids.iter().map(|u| (u.to_string(), device_password.clone())));
     println!(
-        "==> starting mosquitto on 127.0.0.1:{broker_port} ({} device accounts, shipped ACL)",
+        "==> starting mosquitto ({} device accounts, the shipped config and ACL)",
         args.devices
     );
-    let mut broker =
-        infra::mosquitto(&work.0, broker_port, &uuids, &server_password, &device_password)?;
-    infra::wait_listening(&mut broker, broker_port).await?;
-    println!(
-        "==> starting rebound serve on 127.0.0.1:{grpc_port} (SQLite in {})",
-        work.0.display()
-    );
-    let mut server = infra::server(&work.0, grpc_port, broker_port, &server_password)?;
-    infra::wait_listening(&mut server, grpc_port).await?;
-    let channel = crate::client::connect(&format!("http://127.0.0.1:{grpc_port}"))
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut rpc = ClientCommandServiceClient::new(channel);
+    let broker = Broker::start(&users).map_err(|e| e.to_string())?;
+    println!("==> starting rebound serve on SQLite, broker {}", broker.url());
+    let server = ServerProcess::start(&broker).map_err(|e| e.to_string())?;
+    let mut rpc = server.wait_ready().await.map_err(|e| e.to_string())?;
 
     println!(
         "==> starting {} simulated devices (rebound-agent sessions, simulated executor)",
         args.devices
     );
     let spec = FleetSpec {
-        broker_url: format!("mqtt://127.0.0.1:{broker_port}"),
+        broker_url: broker.url(),
         username: None,
         password: device_password,
         topic_prefix: "infoscreen".into(),
@@ -146,13 +133,13 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
     };
     print_outcome(&last, &figures, args.devices);
     fleet.stop().await;
-    server.terminate();
+    drop(server);
     drop(broker);
     Ok(if last.state() == pb::RolloutState::Completed { exit::OK } else { exit::FAILURE })
 }
 
 async fn wait_registered(
-    rpc: &mut ClientCommandServiceClient<tonic::transport::Channel>,
+    rpc: &mut Rpc,
     fleet: &Fleet,
     devices: usize,
     every: Duration,
@@ -192,7 +179,7 @@ async fn wait_registered(
 }
 
 async fn follow(
-    rpc: &mut ClientCommandServiceClient<tonic::transport::Channel>,
+    rpc: &mut Rpc,
     rollout_id: &str,
     fleet: &Fleet,
     every: Duration,
