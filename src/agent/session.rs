@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS, Transport};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Packet, QoS, Transport,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -191,7 +193,11 @@ impl Agent {
 
     async fn session(&mut self, stop: &CancellationToken) -> Result<End, AgentError> {
         let boot_id = self.boot_id()?;
-        let (client, mut eventloop) = AsyncClient::new(self.options()?, 256);
+        let (client, eventloop) = AsyncClient::new(self.options()?, 256);
+        // The event loop runs in its own task: `EventLoop::poll` must not be cancelled
+        // mid-packet, which a `select!` with other branches would do.
+        let (events_tx, mut events) = mpsc::channel(64);
+        let pump = tokio::spawn(pump(eventloop, events_tx));
         let (steps, mut step_rx) = mpsc::unbounded_channel();
         let mut s = Session { client, steps, boot_id, pending: 0, busy: None, ending: None };
         self.resume(&mut s).await?;
@@ -202,7 +208,7 @@ impl Agent {
             if let Some((end, deadline)) = s.ending
                 && (s.pending == 0 || Instant::now() > deadline || !connected)
             {
-                disconnect(&s.client, &mut eventloop).await;
+                disconnect(&s.client, &mut events, pump).await;
                 self.stats.connected.fetch_sub(u64::from(connected), Ordering::Relaxed);
                 return Ok(end);
             }
@@ -211,7 +217,7 @@ impl Agent {
                     s.publish(self.config.topic("status"), wire::OFFLINE.to_vec(), true).await;
                     s.end(End::Stop);
                 }
-                event = eventloop.poll() => match event {
+                Some(event) = events.recv() => match event {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         connected = true;
                         self.stats.connected.fetch_add(1, Ordering::Relaxed);
@@ -240,10 +246,6 @@ impl Agent {
                             self.connection.last_disconnect_ms = Some(now_ms());
                         }
                         tracing::warn!(client = %self.config.client_uuid, error = %err, "agent.mqtt: connection lost, retrying");
-                        tokio::select! {
-                            _ = stop.cancelled(), if s.ending.is_none() => s.end(End::Stop),
-                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        }
                     }
                 },
                 Some(step) = step_rx.recv() => self.on_step(&mut s, step).await?,
@@ -434,20 +436,39 @@ impl Agent {
     }
 }
 
-/// Disconnect cleanly (the Last Will is not published), waiting briefly for it to go out.
-async fn disconnect(client: &AsyncClient, eventloop: &mut EventLoop) {
-    if client.try_disconnect().is_err() {
-        return;
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => return,
-                Ok(_) => {}
-            }
+/// Poll the event loop forever, handing every event to the session; after an error the
+/// next poll (a reconnect) waits a second.
+async fn pump(mut eventloop: EventLoop, events: mpsc::Sender<Result<Event, ConnectionError>>) {
+    loop {
+        let event = eventloop.poll().await;
+        let failed = event.is_err();
+        if events.send(event).await.is_err() {
+            return;
         }
-    })
-    .await;
+        if failed {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// Disconnect cleanly (the Last Will is not published), waiting briefly for it to go out,
+/// then stop the event loop task.
+async fn disconnect(
+    client: &AsyncClient,
+    events: &mut mpsc::Receiver<Result<Event, ConnectionError>>,
+    pump: tokio::task::JoinHandle<()>,
+) {
+    if client.try_disconnect().is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(event) = events.recv().await {
+                if matches!(event, Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_)) {
+                    return;
+                }
+            }
+        })
+        .await;
+    }
+    pump.abort();
 }
 
 fn host_uptime_s() -> u64 {
