@@ -23,13 +23,17 @@ command -v grpc-health-probe >/dev/null ||
   go install "github.com/grpc-ecosystem/grpc-health-probe@${GRPC_HEALTH_PROBE_VERSION}"
 command -v grpcurl >/dev/null ||
   go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@${GRPCURL_VERSION}"
-# Mosquitto (broker + mosquitto_passwd) for the device tests, from Debian.
-if ! command -v mosquitto >/dev/null && [[ ! -x /usr/sbin/mosquitto ]]; then
+# Mosquitto (broker + mosquitto_passwd) and openssl (TLS test certificates) for the device
+# tests, from Debian.
+missing=()
+command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
+command -v openssl >/dev/null || missing+=(openssl)
+if (( ${#missing[@]} )); then
   if [[ "$(id -u)" == 0 ]]; then
     apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y mosquitto
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
   else
-    echo "mosquitto is missing: run as root or apt-get install mosquitto" >&2
+    echo "missing: ${missing[*]}; run as root or apt-get install them" >&2
     exit 1
   fi
 fi

@@ -5,7 +5,7 @@ mod support;
 
 use rebound::proto::v1 as pb;
 use support::device::{
-    Device, event_states, get, issue, rpc, wait_client, wait_registered, wait_state,
+    Device, event_states, get, issue, issue_id, rpc, wait_client, wait_registered, wait_state,
 };
 use support::mosquitto::Broker;
 use support::{Server, wait_for};
@@ -67,12 +67,7 @@ async fn completed_and_failed_with_every_transition_stored() {
     assert!(done.events[1..].iter().all(|e| e.source() == pb::CommandEventSource::Mqtt));
     assert!(done.finished_at.is_some() && done.timeout_at.is_some());
 
-    let id = issue(&mut rpc, bad.uuid, pb::Action::RestartApp)
-        .await
-        .unwrap()
-        .command
-        .unwrap()
-        .command_id;
+    let id = issue_id(&mut rpc, bad.uuid, pb::Action::RestartApp).await;
     bad.next_command().await;
     bad.ack(&id, "accepted", None).await;
     bad.ack_on("commands/ack", &id, "failed", None, Some(("execution_failed", "systemctl exit 1")))
@@ -90,12 +85,7 @@ async fn duplicate_out_of_order_and_alias_acks_are_ignored_and_counted() {
     let (broker, server, uuids) = setup(1, "").await;
     let mut rpc = rpc(&server).await;
     let mut device = online(&broker, &rpc, uuids[0]).await;
-    let id = issue(&mut rpc, device.uuid, pb::Action::RestartApp)
-        .await
-        .unwrap()
-        .command
-        .unwrap()
-        .command_id;
+    let id = issue_id(&mut rpc, device.uuid, pb::Action::RestartApp).await;
     device.next_command().await;
     wait_for("the alias topic got the command too", || async {
         (device.alias_received.load(std::sync::atomic::Ordering::SeqCst) == 1).then_some(())
@@ -181,12 +171,7 @@ async fn expired_timed_out_and_late_outcome() {
     // Starts, then never finishes within commands.ack_timeout (2 s): timed_out, and the late
     // completion is recorded without changing the state.
     let mut slow = online(&broker, &rpc, uuids[1]).await;
-    let id = issue(&mut rpc, slow.uuid, pb::Action::RestartApp)
-        .await
-        .unwrap()
-        .command
-        .unwrap()
-        .command_id;
+    let id = issue_id(&mut rpc, slow.uuid, pb::Action::RestartApp).await;
     slow.next_command().await;
     slow.ack(&id, "accepted", None).await;
     slow.ack(&id, "execution_started", None).await;
@@ -214,8 +199,7 @@ async fn reboot_needs_proof_by_boot_id_or_reconnect_and_shutdown_completes_offli
 
     // With boot ids: the same boot id is no proof; a new one is.
     let mut pi = online(&broker, &rpc, uuids[0]).await;
-    let id =
-        issue(&mut rpc, pi.uuid, pb::Action::RebootHost).await.unwrap().command.unwrap().command_id;
+    let id = issue_id(&mut rpc, pi.uuid, pb::Action::RebootHost).await;
     pi.next_command().await;
     pi.ack(&id, "accepted", Some("boot-1")).await;
     pi.ack(&id, "execution_started", Some("boot-1")).await;
@@ -238,12 +222,7 @@ async fn reboot_needs_proof_by_boot_id_or_reconnect_and_shutdown_completes_offli
     let mut old = Device::connect(&broker, uuids[1]).await;
     old.health("running", None).await;
     wait_registered(&rpc, old.uuid).await;
-    let id = issue(&mut rpc, old.uuid, pb::Action::RebootHost)
-        .await
-        .unwrap()
-        .command
-        .unwrap()
-        .command_id;
+    let id = issue_id(&mut rpc, old.uuid, pb::Action::RebootHost).await;
     old.next_command().await;
     old.ack(&id, "accepted", None).await;
     old.ack(&id, "execution_started", None).await;
@@ -257,12 +236,7 @@ async fn reboot_needs_proof_by_boot_id_or_reconnect_and_shutdown_completes_offli
 
     // Shutdown: a powered-off device cannot ack; offline after execution_started completes it.
     let mut host = online(&broker, &rpc, uuids[2]).await;
-    let id = issue(&mut rpc, host.uuid, pb::Action::ShutdownHost)
-        .await
-        .unwrap()
-        .command
-        .unwrap()
-        .command_id;
+    let id = issue_id(&mut rpc, host.uuid, pb::Action::ShutdownHost).await;
     host.next_command().await;
     host.ack(&id, "accepted", None).await;
     host.ack(&id, "execution_started", None).await;

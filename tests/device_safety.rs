@@ -8,8 +8,8 @@ mod support;
 use rebound::proto::v1 as pb;
 use rebound::proto::v1::health_service_client::HealthServiceClient;
 use support::device::{
-    Device, eavesdrop, get, issue, observe, rpc, try_connect, wait_client, wait_registered,
-    wait_state,
+    Device, eavesdrop, get, issue, issue_id, observe, rpc, try_connect, wait_client,
+    wait_registered, wait_state,
 };
 use support::mosquitto::{Broker, device_password};
 use support::{Server, run_rebound, wait_for};
@@ -78,12 +78,7 @@ async fn malformed_payloads_on_every_topic_are_counted_and_ignored() {
     // Nothing changed and the server keeps working.
     let client = wait_registered(&rpc, device.uuid).await;
     assert_eq!((client.service_failed_unit.as_str(), client.last_health_at), ("", None));
-    let id = issue(&mut rpc, device.uuid, pb::Action::RestartApp)
-        .await
-        .unwrap()
-        .command
-        .unwrap()
-        .command_id;
+    let id = issue_id(&mut rpc, device.uuid, pb::Action::RestartApp).await;
     device.next_command().await;
     device.ack(&id, "completed", None).await;
     device.ack(&id, "accepted", None).await;
@@ -107,7 +102,7 @@ async fn broker_refuses_anonymous_and_devices_act_only_for_themselves() {
     let mut device_a = Device::connect(&broker, a).await;
     let device_b = Device::connect(&broker, b).await;
     wait_registered(&rpc, a).await;
-    let id = issue(&mut rpc, a, pb::Action::RestartApp).await.unwrap().command.unwrap().command_id;
+    let id = issue_id(&mut rpc, a, pb::Action::RestartApp).await;
     device_a.next_command().await;
     wait_for("alias delivered to a", || async {
         (device_a.alias_received.load(std::sync::atomic::Ordering::SeqCst) == 1).then_some(())
@@ -425,12 +420,7 @@ async fn watch_commands_streams_transitions_and_ends_when_terminal() {
         .unwrap()
         .into_inner();
     let _responder = device.respond_forever(false);
-    let id = issue(&mut rpc, uuids[0], pb::Action::RestartApp)
-        .await
-        .unwrap()
-        .command
-        .unwrap()
-        .command_id;
+    let id = issue_id(&mut rpc, uuids[0], pb::Action::RestartApp).await;
     let mut seen = Vec::new();
     while seen.last() != Some(&S::Completed) {
         let message = all.next().await.unwrap().unwrap();
@@ -452,4 +442,25 @@ async fn watch_commands_streams_transitions_and_ends_when_terminal() {
     assert!(one.next().await.is_none(), "a terminal command's watch ends at once");
     let command = get(&mut rpc, &id).await;
     assert_eq!(command.state(), S::Completed);
+}
+
+#[tokio::test]
+async fn safety_limits_follow_a_config_reload() {
+    let (broker, server, uuids) = setup(1, "[safety]\nlockout_max = 1\n").await;
+    let mut rpc = rpc(&server).await;
+    let _device = Device::connect(&broker, uuids[0]).await;
+    wait_registered(&rpc, uuids[0]).await;
+    issue_id(&mut rpc, uuids[0], pb::Action::RestartApp).await;
+    let refused = issue(&mut rpc, uuids[0], pb::Action::RestartApp).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+
+    let file = server.dir.join("rebound.toml");
+    let text =
+        std::fs::read_to_string(&file).unwrap().replace("lockout_max = 1", "lockout_max = 5");
+    std::fs::write(&file, text).unwrap();
+    server.signal(libc::SIGHUP);
+    let client =
+        wait_client(&rpc, uuids[0], "lockout max 5", |c| c.lockout.unwrap().max == 5).await;
+    assert!(!client.lockout.unwrap().locked_out);
+    issue_id(&mut rpc, uuids[0], pb::Action::RestartApp).await;
 }

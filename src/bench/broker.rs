@@ -47,6 +47,11 @@ pub struct Broker {
 impl Broker {
     /// Start with these `(username, password)` accounts.
     pub fn start(users: &[(String, String)]) -> Result<Broker, BrokerError> {
+        Self::start_with(users, "")
+    }
+
+    /// Start with `extra` appended to the config (e.g. TLS settings for the listener).
+    pub fn start_with(users: &[(String, String)], extra: &str) -> Result<Broker, BrokerError> {
         let dir = std::env::temp_dir().join(format!("rebound-broker-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
         // Started as root, mosquitto drops to its own user: let it write its log and store.
@@ -62,7 +67,7 @@ impl Broker {
         std::fs::write(dir.join("rebound.acl"), SHIPPED_ACL)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let conf = dir.join("mosquitto.conf");
-        std::fs::write(&conf, rewrite(SHIPPED_CONF, &dir, port))?;
+        std::fs::write(&conf, rewrite(SHIPPED_CONF, &dir, port) + extra)?;
         let errors = std::fs::File::create(dir.join("mosquitto.err"))?;
         let child = Command::new(program("mosquitto")?)
             .arg("-c")

@@ -174,13 +174,10 @@ pub async fn run(args: CommandArgs) -> u8 {
             exit::OK
         }
         Verb::Get { command_id } => {
-            match rpc.get_command(pb::GetCommandRequest { command_id }).await {
-                Ok(r) => {
-                    print!("{}", details(&r.into_inner().command.unwrap_or_default()));
-                    exit::OK
-                }
-                Err(status) => failed("GetCommand", &status),
-            }
+            let reply = rpc.get_command(pb::GetCommandRequest { command_id }).await;
+            display::print_reply("GetCommand", reply, |r| {
+                details(&r.command.unwrap_or_default()).trim_end().to_owned()
+            })
         }
         Verb::List { client_uuid, rollout, states, limit } => {
             let states = match states.iter().map(|s| state_value(s)).collect::<Result<Vec<_>, _>>()
@@ -216,13 +213,10 @@ pub async fn run(args: CommandArgs) -> u8 {
             follow(&mut rpc, request).await
         }
         Verb::Cancel { command_id, reason } => {
-            match rpc.cancel_command(pb::CancelCommandRequest { command_id, reason }).await {
-                Ok(r) => {
-                    println!("canceled: {}", line(&r.into_inner().command.unwrap_or_default()));
-                    exit::OK
-                }
-                Err(status) => failed("CancelCommand", &status),
-            }
+            let reply = rpc.cancel_command(pb::CancelCommandRequest { command_id, reason }).await;
+            display::print_reply("CancelCommand", reply, |r| {
+                format!("canceled: {}", line(&r.command.unwrap_or_default()))
+            })
         }
     }
 }

@@ -104,3 +104,18 @@ pub async fn print_stream<T>(
     }
     exit::OK
 }
+
+/// Print the rendering of a unary reply (exit 0), or the failure.
+pub fn print_reply<T>(
+    rpc_name: &str,
+    reply: Result<tonic::Response<T>, tonic::Status>,
+    render: impl FnOnce(T) -> String,
+) -> u8 {
+    match reply {
+        Ok(response) => {
+            println!("{}", render(response.into_inner()));
+            exit::OK
+        }
+        Err(status) => failed(rpc_name, &status),
+    }
+}

@@ -167,24 +167,18 @@ pub async fn run(args: RolloutArgs) -> u8 {
                 Err(status) => failed("GetRollout", &status),
             }
         }
-        Verb::List => match rpc.list_rollouts(pb::ListRolloutsRequest::default()).await {
-            Ok(r) => {
-                for rollout in r.into_inner().rollouts {
-                    println!("{}", progress(&rollout));
-                }
-                exit::OK
-            }
-            Err(status) => failed("ListRollouts", &status),
-        },
+        Verb::List => {
+            let reply = rpc.list_rollouts(pb::ListRolloutsRequest::default()).await;
+            display::print_reply("ListRollouts", reply, |r| {
+                r.rollouts.iter().map(progress).collect::<Vec<_>>().join("\n")
+            })
+        }
         Verb::Watch { rollout_id } => follow(&mut rpc, rollout_id).await,
         Verb::Abort { rollout_id, reason } => {
-            match rpc.abort_rollout(pb::AbortRolloutRequest { rollout_id, reason }).await {
-                Ok(r) => {
-                    println!("aborted: {}", progress(&r.into_inner().rollout.unwrap_or_default()));
-                    exit::OK
-                }
-                Err(status) => failed("AbortRollout", &status),
-            }
+            let reply = rpc.abort_rollout(pb::AbortRolloutRequest { rollout_id, reason }).await;
+            display::print_reply("AbortRollout", reply, |r| {
+                format!("aborted: {}", progress(&r.rollout.unwrap_or_default()))
+            })
         }
     }
 }

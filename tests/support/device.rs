@@ -329,6 +329,11 @@ pub async fn issue(
     rpc.issue_command(request).await.map(|r| r.into_inner())
 }
 
+/// Issue a command that must be accepted; its id.
+pub async fn issue_id(rpc: &mut Rpc, uuid: Uuid, action: pb::Action) -> String {
+    issue(rpc, uuid, action).await.unwrap().command.unwrap().command_id
+}
+
 /// The states of a command's events, in order.
 pub fn event_states(command: &pb::Command) -> Vec<pb::CommandState> {
     command.events.iter().map(|e| e.to_state()).collect()
