@@ -8,9 +8,11 @@
 //! - [`store`]: the `Store` trait and its SQLite implementation (the source of truth);
 //! - [`server`]: wiring and the documented start-up/shutdown order;
 //! - [`cli`], [`client`]: the admin command line and the gRPC connection helper;
+//! - [`agent`]: `rebound-agent`, the device side of the MQTT contract (also run by fleet-sim);
 //! - [`proto`]: the generated code, included in one place.
 #![deny(unsafe_code)]
 
+pub mod agent;
 pub mod api;
 pub mod bench;
 pub mod cli;
