@@ -8,6 +8,7 @@
 //! - [`store`]: the `Store` trait and its SQLite implementation (the source of truth);
 //! - [`server`]: wiring and the documented start-up/shutdown order;
 //! - [`cli`], [`client`]: the admin command line and the gRPC connection helper;
+//! - [`mcp`]: the `rebound-mcp` stdio MCP adapter (tools over the gRPC API);
 //! - [`proto`]: the generated code, included in one place.
 #![deny(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod error;
 pub mod exit;
 pub mod health;
 pub mod lifecycle;
+pub mod mcp;
 pub mod proto;
 pub mod server;
 pub mod store;
