@@ -3,7 +3,8 @@
 # use (grpc-health-probe and grpcurl via `go install`, buf via npx, Mosquitto from Debian
 # when running as root; pinned Python packages in a venv under target/, the Go protoc
 # plugins via scripts/gen-clients.sh), then lint, format, clippy, the whole cargo test
-# suite, the generated-clients staleness check, and the Python, MCP and Go client tests.
+# suite, benchmark smoke runs, the generated-clients staleness check, and the Python,
+# MCP and Go client tests.
 #
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh --quick    # skip buf lint and clippy (inner development loop)
@@ -41,6 +42,9 @@ fi
 
 step "cargo test"
 cargo test --locked --all-targets
+
+step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
+cargo run --quiet --locked -- bench reload --smoke
 
 # The clients and the MCP adapter are tested against the binaries cargo just built.
 step "clients: Python tools (pinned, in a venv under target/)"

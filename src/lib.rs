@@ -13,6 +13,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod mcp;
 pub mod proto;
+pub mod recovery;
 pub mod server;
 pub mod store;
 pub mod telemetry;

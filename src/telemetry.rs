@@ -4,11 +4,12 @@
 //! Call [`init`] once, early in `main`; keep the returned [`Telemetry`] alive and call
 //! [`Telemetry::shutdown`] last so buffered spans are exported.
 
-use crate::config::{LogFormat, TelemetryConfig};
+use crate::config::{Config, ConfigObserver, LogFormat, TelemetryConfig};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
@@ -31,13 +32,14 @@ pub enum TelemetryError {
 pub struct Telemetry {
     filter: reload::Handle<EnvFilter, Registry>,
     provider: Option<SdkTracerProvider>,
+    /// `RUST_LOG` was set at start: it keeps winning over `telemetry.log_level`.
+    env_filter: bool,
 }
 
 impl Telemetry {
-    /// Replace the log filter (config reload).
-    pub fn set_log_level(&self, directive: &str) -> Result<(), TelemetryError> {
-        let filter = parse_filter(directive)?;
-        self.filter.reload(filter).map_err(|err| TelemetryError::Filter(err.to_string()))
+    /// A config observer that applies `telemetry.log_level` changes live.
+    pub fn log_level_observer(&self) -> Arc<dyn ConfigObserver> {
+        Arc::new(LogLevelObserver { filter: self.filter.clone(), env_filter: self.env_filter })
     }
 
     /// Whether spans are exported over OTLP.
@@ -55,13 +57,39 @@ impl Telemetry {
     }
 }
 
+/// Follows `telemetry.log_level` through config reloads.
+struct LogLevelObserver {
+    filter: reload::Handle<EnvFilter, Registry>,
+    env_filter: bool,
+}
+
+impl ConfigObserver for LogLevelObserver {
+    fn name(&self) -> &'static str {
+        "telemetry.log_level"
+    }
+
+    fn apply(&self, old: &Config, new: &Config) -> Result<(), String> {
+        if old.telemetry.log_level == new.telemetry.log_level {
+            return Ok(());
+        }
+        if self.env_filter {
+            tracing::info!("telemetry.log_level changed, but RUST_LOG is set and keeps precedence");
+            return Ok(());
+        }
+        let filter = parse_filter(&new.telemetry.log_level).map_err(|err| err.to_string())?;
+        self.filter.reload(filter).map_err(|err| err.to_string())
+    }
+}
+
 fn parse_filter(directive: &str) -> Result<EnvFilter, TelemetryError> {
     EnvFilter::builder().parse(directive).map_err(|err| TelemetryError::Filter(err.to_string()))
 }
 
 /// Install the global subscriber. `RUST_LOG`, when set, wins over `telemetry.log_level`.
 pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
-    let directive = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log_level.clone());
+    let env_directive = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());
+    let env_filter = env_directive.is_some();
+    let directive = env_directive.unwrap_or_else(|| config.log_level.clone());
     let (filter, handle) = reload::Layer::new(parse_filter(&directive)?);
     let fmt = match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
@@ -92,7 +120,7 @@ pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
         .with(otel)
         .try_init()
         .map_err(|err| TelemetryError::AlreadyInstalled(err.to_string()))?;
-    Ok(Telemetry { filter: handle, provider })
+    Ok(Telemetry { filter: handle, provider, env_filter })
 }
 
 fn otlp_provider(endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {

@@ -11,10 +11,11 @@ use tokio_stream::StreamExt;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-const REGISTERED: [&str; 4] = [
+const REGISTERED: [&str; 5] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
+    "rebound.v1.ConfigService",
     "rebound.v1.HealthService",
 ];
 

@@ -42,6 +42,14 @@ async fn systemd_gets_ready_watchdog_and_stopping() {
     // It keeps pinging: forget the pings seen so far and wait for another.
     seen.retain(|m| m.trim() != "WATCHDOG=1");
     receive(&mut seen, "WATCHDOG=1").await;
+    // A reload is bracketed by RELOADING=1 (with MONOTONIC_USEC) and READY=1.
+    seen.clear();
+    server.signal(libc::SIGHUP);
+    receive(&mut seen, "RELOADING=1").await;
+    let at = seen.iter().position(|m| m.contains("RELOADING=1")).unwrap();
+    assert!(seen[at].contains("MONOTONIC_USEC="), "{:?}", seen[at]);
+    let mut after = seen.split_off(at + 1);
+    receive(&mut after, "READY=1").await;
     server.signal(libc::SIGTERM);
     receive(&mut seen, "STOPPING=1").await;
     assert_eq!(server.wait_exit().await.code(), Some(0));

@@ -5,6 +5,8 @@
 //! single place authentication will plug in); [`status`] is the one domain-error → status
 //! mapping.
 
+pub mod config;
+pub mod convert;
 pub mod health;
 pub mod layer;
 pub mod status;

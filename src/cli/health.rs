@@ -13,12 +13,9 @@ pub struct HealthArgs {
 }
 
 pub async fn run(args: HealthArgs) -> u8 {
-    let channel = match crate::client::connect(&args.client.addr).await {
+    let channel = match super::rpc::connect(&args.client).await {
         Ok(channel) => channel,
-        Err(err) => {
-            eprintln!("rebound: {err}");
-            return exit::UNAVAILABLE;
-        }
+        Err(code) => return code,
     };
     let report = match HealthServiceClient::new(channel).get_health(pb::GetHealthRequest {}).await {
         Ok(response) => response.into_inner(),

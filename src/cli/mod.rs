@@ -4,7 +4,10 @@
 //! Commands print for people on stdout, errors as one line on stderr, and exit with the
 //! codes in [`crate::exit`].
 
+mod bench;
+mod config;
 mod health;
+mod rpc;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -27,19 +30,34 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print a running server's health report; exit 0 when serving, 69 when not or unreachable.
     Health(health::HealthArgs),
+    /// Inspect, validate and reload the server's configuration without restarting it.
+    Config(config::ConfigArgs),
+    /// Run a benchmark and print its figures (use a release build).
+    Bench(bench::BenchArgs),
 }
 
 /// Options shared by every command that talks to a running server.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// Server address: host:port, http://host:port or unix:PATH.
-    #[arg(long, env = "REBOUND_ADDR", default_value = crate::client::DEFAULT_ADDR)]
+    #[arg(long, global = true, env = "REBOUND_ADDR", default_value = crate::client::DEFAULT_ADDR)]
     pub addr: String,
 }
 
 /// Parse the command line and run the chosen command.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            // --help and --version are not errors; usage mistakes exit 64 (EX_USAGE).
+            return ExitCode::from(if err.use_stderr() {
+                crate::exit::USAGE
+            } else {
+                crate::exit::OK
+            });
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -51,6 +69,8 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Health(args) => health::run(args).await,
+            Command::Config(args) => config::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     ExitCode::from(code)

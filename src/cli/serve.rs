@@ -33,7 +33,9 @@ pub async fn run(args: ServeArgs) -> u8 {
         otlp = telemetry.exporting(),
         "starting"
     );
-    let code = match server::run(loaded).await {
+    let observers = crate::config::Observers::default();
+    observers.register(telemetry.log_level_observer());
+    let code = match server::run(loaded, observers).await {
         Ok(()) => exit::OK,
         Err(err) => {
             tracing::error!(error = %err, "server stopped with an error");

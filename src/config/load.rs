@@ -14,16 +14,21 @@ const ENV_PREFIX: &str = "REBOUND_";
 /// Separator between path segments in an override variable (`REBOUND_SERVER__LISTEN`).
 const ENV_SEPARATOR: &str = "__";
 
-/// One semantic problem, tied to a dotted key path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One problem in a configuration, tied to a dotted key path (empty for a syntax error,
+/// which carries its line and column instead).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldError {
     pub path: String,
     pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
 }
 
 impl FieldError {
     pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { path: path.into(), reason: reason.into() }
+        Self { path: path.into(), reason: reason.into(), line: None, column: None }
     }
 }
 
@@ -46,6 +51,26 @@ pub enum ConfigError {
     Field { origin: String, path: String, message: String },
     #[error("{origin}: {}", join(errors))]
     Invalid { origin: String, errors: Vec<FieldError> },
+}
+
+impl ConfigError {
+    /// The problems as a list, for reports: one entry per field (every validation error),
+    /// or a single entry for file, syntax and type errors.
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            ConfigError::Invalid { errors, .. } => errors.clone(),
+            ConfigError::Field { path, message, .. } => vec![FieldError::new(path, message)],
+            ConfigError::Syntax { line, column, message, .. } => vec![FieldError {
+                path: String::new(),
+                reason: format!("invalid TOML: {message}"),
+                line: u32::try_from(*line).ok(),
+                column: u32::try_from(*column).ok(),
+            }],
+            ConfigError::NotFound { .. } | ConfigError::Io { .. } => {
+                vec![FieldError::new("", self.to_string())]
+            }
+        }
+    }
 }
 
 fn join(errors: &[FieldError]) -> String {
@@ -80,6 +105,8 @@ pub struct LoadedConfig {
     pub source: Source,
     /// Hex SHA-256 of the effective configuration (after overrides), for change detection.
     pub hash: String,
+    /// Environment variables that overrode keys (`REBOUND_SERVER__LISTEN`, …).
+    pub env_overrides: Vec<String>,
 }
 
 /// Load from `path` (or defaults when `None`) with overrides taken from `env`.
@@ -132,7 +159,8 @@ pub fn parse_str(
         })?;
     config.validate().map_err(|errors| ConfigError::Invalid { origin, errors })?;
     let hash = hash_config(&config);
-    Ok(LoadedConfig { config, source, hash })
+    let env_overrides = overrides.into_iter().map(|(_, var)| var).collect();
+    Ok(LoadedConfig { config, source, hash, env_overrides })
 }
 
 /// Hex SHA-256 over the canonical TOML rendering of `config`.

@@ -32,6 +32,10 @@ pub struct Config {
     pub mqtt: MqttConfig,
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    #[serde(default)]
+    pub config: ReloadConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
 }
 
 impl Default for Config {
@@ -42,6 +46,8 @@ impl Default for Config {
             store: StoreConfig::default(),
             mqtt: MqttConfig::default(),
             telemetry: TelemetryConfig::default(),
+            config: ReloadConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -119,6 +125,52 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// `[config]`: how the configuration itself is reloaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReloadConfig {
+    /// Reload automatically when the config file changes on disk.
+    pub watch: bool,
+    /// Quiet time after the last file change before the reload runs (editors write in bursts).
+    #[serde(with = "duration")]
+    pub watch_debounce: Duration,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self { watch: false, watch_debounce: Duration::from_millis(200) }
+    }
+}
+
+/// `[retention]`: how long finished history is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days to keep terminal commands and reload, restart and audit events; 0 keeps them forever.
+    pub days: u32,
+    /// How often the background cleanup runs.
+    #[serde(with = "duration")]
+    pub interval: Duration,
+    /// Rows deleted per transaction.
+    pub batch_size: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { days: 7, interval: Duration::from_secs(3600), batch_size: 500 }
+    }
+}
+
+impl RetentionConfig {
+    pub fn enabled(&self) -> bool {
+        self.days > 0
+    }
+
+    pub fn max_age(&self) -> Duration {
+        Duration::from_secs(u64::from(self.days) * 86_400)
+    }
+}
+
 /// Log line format on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -188,6 +240,26 @@ impl Config {
                 format!("{endpoint:?} must be an http:// or https:// URL"),
             );
         }
+        check(
+            self.config.watch_debounce <= Duration::from_secs(60),
+            "config.watch_debounce",
+            "must be at most 60s".to_owned(),
+        );
+        check(
+            self.retention.days <= 36_500,
+            "retention.days",
+            "must be at most 36500 (0 keeps history forever)".to_owned(),
+        );
+        check(
+            self.retention.interval >= Duration::from_secs(1),
+            "retention.interval",
+            "must be at least 1s".to_owned(),
+        );
+        check(
+            (1..=100_000).contains(&self.retention.batch_size),
+            "retention.batch_size",
+            "must be between 1 and 100000".to_owned(),
+        );
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 }

@@ -14,6 +14,14 @@ pub fn stopping() {
     send(&[sd_notify::NotifyState::Stopping]);
 }
 
+/// A configuration reload starts (`Type=notify-reload`); follow it with [`ready`].
+pub fn reloading() {
+    match sd_notify::NotifyState::monotonic_usec_now() {
+        Ok(now) => send(&[sd_notify::NotifyState::Reloading, now]),
+        Err(_) => send(&[sd_notify::NotifyState::Reloading]),
+    }
+}
+
 /// A one-line status shown by `systemctl status`.
 pub fn status(text: &str) {
     send(&[sd_notify::NotifyState::Status(text)]);

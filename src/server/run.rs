@@ -3,10 +3,13 @@
 use super::listeners::{self, Listeners};
 use super::probes::Probes;
 use super::{ProcessInfo, ServeError, ServerContext};
+use crate::api::config::ConfigApi;
 use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
-use crate::config::{ConfigHandle, LoadedConfig, Observers};
+use crate::config::reload::{ReloadManager, ReloadRequest, Trigger};
+use crate::config::{ConfigHandle, LoadedConfig, Observers, Source};
 use crate::lifecycle::{Drain, Tasks, signals, systemd};
+use crate::proto::v1::config_service_server::ConfigServiceServer;
 use crate::proto::v1::health_service_server::HealthServiceServer;
 use crate::store;
 use std::sync::Arc;
@@ -26,10 +29,13 @@ const STREAM_FLUSH_GRACE: Duration = Duration::from_millis(100);
 const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The gRPC services this build serves, as advertised by reflection and health.
-const SERVICES: &[&str] = &[<HealthServiceServer<HealthApi> as NamedService>::NAME];
+const SERVICES: &[&str] = &[
+    <HealthServiceServer<HealthApi> as NamedService>::NAME,
+    <ConfigServiceServer<ConfigApi> as NamedService>::NAME,
+];
 
 /// Run the server until a shutdown signal, then drain and return.
-pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
+pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), ServeError> {
     let mut signals = signals::listen().map_err(ServeError::Signals)?;
     let config = loaded.config.clone();
     let listeners = listeners::bind(&config.server).await?;
@@ -47,14 +53,30 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
     tracing::info!(run.id = run.run_id.0, previous_run = %previous, "store ready");
 
     let drain = Drain::new();
+    let config_file = match &loaded.source {
+        Source::File(path) => Some(path.clone()),
+        Source::Defaults | Source::Inline => None,
+    };
     let ctx = Arc::new(ServerContext {
         config: ConfigHandle::new(loaded),
-        observers: Observers::default(),
+        observers,
         store: store.clone(),
         drain: drain.clone(),
         tasks: Tasks::new(),
         process,
     });
+    let reload = Arc::new(ReloadManager::new(
+        ctx.config.clone(),
+        ctx.observers.clone(),
+        store.clone(),
+        config_file.clone(),
+        std::env::vars().collect(),
+    ));
+    if let Some(file) = &config_file
+        && let Err(err) = crate::config::watch::spawn(&ctx.tasks, reload.clone(), file)
+    {
+        tracing::warn!(error = %err, "config file watching is unavailable");
+    }
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let probes = Probes::new(reporter, SERVICES.to_vec());
     probes.set(ServingStatus::Serving).await;
@@ -66,6 +88,7 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
             .layer(RpcLayer::new(ctx.drain.clone()))
             .add_service(health_service.clone())
             .add_service(HealthServiceServer::new(HealthApi::new(ctx.clone())))
+            .add_service(ConfigServiceServer::new(ConfigApi::new(reload.clone())))
             .add_optional_service(v1)
             .add_optional_service(v1alpha))
     };
@@ -103,7 +126,13 @@ pub async fn run(loaded: LoadedConfig) -> Result<(), ServeError> {
                     break None;
                 }
                 Some(signals::Request::Reload) => {
-                    tracing::warn!("SIGHUP received, but this build cannot reload its config without a restart");
+                    let reload = reload.clone();
+                    tokio::spawn(async move {
+                        let request = ReloadRequest::from_file(Trigger::Signal, "signal:SIGHUP");
+                        if let Err(err) = reload.reload(request).await {
+                            tracing::error!(error = %err, "config reload on SIGHUP failed");
+                        }
+                    });
                 }
                 None => break None,
             },

@@ -15,6 +15,8 @@
 //! (`tests.rs`) is meant to run against every backend.
 
 mod error;
+pub mod maintenance;
+pub mod reloads;
 mod runs;
 mod sqlite;
 mod url;
@@ -29,6 +31,8 @@ use serde::Serialize;
 use tracing::{Span, instrument};
 
 pub use self::error::StoreError;
+pub use self::maintenance::MaintenanceStore;
+pub use self::reloads::ReloadStore;
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
 use self::url::StoreUrl;
@@ -39,7 +43,7 @@ use self::url::StoreUrl;
 /// the SQL), so areas grow independently. Implementations are cheap to share (`Arc<dyn Store>`)
 /// and safe to call from any task.
 #[async_trait::async_trait]
-pub trait Store: RunStore + Send + Sync + 'static {
+pub trait Store: RunStore + ReloadStore + MaintenanceStore + Send + Sync + 'static {
     /// Short backend name: `"sqlite"` (later `"postgres"`).
     fn backend(&self) -> &'static str;
 

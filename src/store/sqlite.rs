@@ -20,6 +20,8 @@
 //! own statements over the same schema.
 
 mod files;
+mod maintenance;
+mod reloads;
 mod runs;
 
 use std::path::Path;
@@ -38,6 +40,12 @@ use super::{Store, StoreError, StoreStatus};
 
 /// The schema, embedded at compile time from `migrations/`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Version of the newest migration this build carries (what a fully migrated store reports).
+#[cfg(test)]
+pub(crate) fn latest_schema_version() -> i64 {
+    MIGRATOR.iter().map(|migration| migration.version).max().unwrap_or(0)
+}
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// SQLite has one writer at a time; extra connections serve concurrent readers.

@@ -510,16 +510,16 @@ type GetConfigResponse struct {
 	// value (defaults and environment overrides included), secret values as
 	// the TOML string "<redacted>".
 	Toml string `protobuf:"bytes,1,opt,name=toml,proto3" json:"toml,omitempty"`
-	// Configuration version: a counter of applied configurations, +1 for each
-	// SUCCESS reload, and at startup when the loaded content differs (by
-	// content_hash) from the last one applied; persisted, so it keeps growing
-	// across restarts. Not the TOML `version` key (see schema_version).
+	// Configuration version: a counter of applied configurations, 1 when the
+	// process starts and +1 for each SUCCESS reload. Not the TOML `version` key
+	// (see schema_version).
 	Version uint64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
 	// The TOML `version` key of the applied configuration (format version,
 	// currently 1).
 	SchemaVersion uint32 `protobuf:"varint,3,opt,name=schema_version,json=schemaVersion,proto3" json:"schema_version,omitempty"`
-	// SHA-256 (lower-case hex) of the source content that was applied (the
-	// file's bytes or the inline content); empty for DEFAULTS.
+	// SHA-256 (lower-case hex) of the effective configuration (canonical TOML
+	// after defaults and environment overrides), so equal hashes mean equal
+	// configurations whatever the formatting of the file.
 	ContentHash string `protobuf:"bytes,4,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"`
 	// Where the configuration came from.
 	Source ConfigSource `protobuf:"varint,5,opt,name=source,proto3,enum=rebound.v1.ConfigSource" json:"source,omitempty"`
@@ -841,8 +841,8 @@ type ValidateResponse struct {
 	Changes []*ConfigChange `protobuf:"bytes,4,rep,name=changes,proto3" json:"changes,omitempty"`
 	// True when at least one change needs a restart.
 	RestartRequired bool `protobuf:"varint,5,opt,name=restart_required,json=restartRequired,proto3" json:"restart_required,omitempty"`
-	// SHA-256 (lower-case hex) of the candidate content; empty when it could
-	// not be read.
+	// SHA-256 (lower-case hex) of the candidate as an effective configuration
+	// (see GetConfigResponse.content_hash); empty when it could not be parsed.
 	ContentHash string `protobuf:"bytes,6,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"`
 	// For FILE_NOT_FOUND and IO_ERROR, what went wrong; empty otherwise.
 	Error         string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
@@ -932,26 +932,28 @@ func (x *ValidateResponse) GetError() string {
 // One reload, as stored.
 type ReloadEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id of the reload (UUID).
+	// Id of the reload: a decimal number that increases with every reload.
 	ReloadId string `protobuf:"bytes,1,opt,name=reload_id,json=reloadId,proto3" json:"reload_id,omitempty"`
 	// What happened.
 	Result ReloadResult `protobuf:"varint,2,opt,name=result,proto3,enum=rebound.v1.ReloadResult" json:"result,omitempty"`
 	// What started it.
 	Trigger ReloadTrigger `protobuf:"varint,3,opt,name=trigger,proto3,enum=rebound.v1.ReloadTrigger" json:"trigger,omitempty"`
-	// Who started it ("system" for SIGNAL, WATCH and STARTUP).
+	// Who started it: the caller for RPC, "signal:SIGHUP" for SIGNAL, "watch"
+	// for WATCH.
 	Principal string `protobuf:"bytes,4,opt,name=principal,proto3" json:"principal,omitempty"`
 	// Configuration version before the reload.
 	VersionBefore uint64 `protobuf:"varint,5,opt,name=version_before,json=versionBefore,proto3" json:"version_before,omitempty"`
 	// Configuration version after the reload; equal to version_before unless
-	// the result is SUCCESS (or a STARTUP load of changed content).
+	// the result is SUCCESS.
 	VersionAfter uint64 `protobuf:"varint,6,opt,name=version_after,json=versionAfter,proto3" json:"version_after,omitempty"`
-	// SHA-256 (lower-case hex) of the candidate content; empty when it could
-	// not be read.
+	// SHA-256 (lower-case hex) of the candidate as an effective configuration
+	// (see GetConfigResponse.content_hash); empty when it could not be parsed.
 	ContentHash string `protobuf:"bytes,7,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"`
 	// Changed keys (the diff), secrets redacted. For RESTART_REQUIRED and
 	// ROLLED_BACK: what would have changed.
 	Changes []*ConfigChange `protobuf:"bytes,8,rep,name=changes,proto3" json:"changes,omitempty"`
-	// Time from the start of the reload to its end (read to notify).
+	// Time from parsing the candidate to the last observer notified (reading
+	// the file and storing the event excluded).
 	Duration *durationpb.Duration `protobuf:"bytes,9,opt,name=duration,proto3" json:"duration,omitempty"`
 	// Human-readable error for non-SUCCESS/UNCHANGED results; empty otherwise.
 	Error string `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`

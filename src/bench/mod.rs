@@ -1,0 +1,8 @@
+//! Benchmarks (`rebound bench <name>`): programs that print figures, never tests.
+//!
+//! Every benchmark measures a baseline in the same run and reports ratios (see
+//! BENCHMARKS.md), prints one `name=value unit` line per figure followed by a table for
+//! people, and has a `--smoke` mode small enough for the test command.
+
+pub mod reload;
+pub mod stats;

@@ -1,0 +1,66 @@
+//! What every admin command shares: connecting to the server and turning failures into
+//! one line on stderr plus the documented exit code.
+
+use super::ClientArgs;
+use crate::exit;
+use tonic::transport::Channel;
+
+/// Connect to `--addr`, or print why not and return exit code 69.
+pub async fn connect(args: &ClientArgs) -> Result<Channel, u8> {
+    crate::client::connect(&args.addr).await.map_err(|err| {
+        eprintln!("rebound: {err}");
+        exit::UNAVAILABLE
+    })
+}
+
+/// Print a failed RPC as one line and return the exit code for it.
+pub fn failed(rpc: &str, status: &tonic::Status) -> u8 {
+    eprintln!("rebound: {rpc} failed: {}: {}", code_name(status.code()), status.message());
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => exit::UNAVAILABLE,
+        tonic::Code::InvalidArgument => exit::USAGE,
+        tonic::Code::Unimplemented => {
+            eprintln!("rebound: this server does not offer that service (older or partial build)");
+            exit::FAILURE
+        }
+        _ => exit::FAILURE,
+    }
+}
+
+fn code_name(code: tonic::Code) -> String {
+    format!("{code:?}").chars().fold(String::new(), |mut out, c| {
+        if c.is_uppercase() && !out.is_empty() {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+        out
+    })
+}
+
+/// Format a proto timestamp for people (RFC 3339, UTC, seconds).
+pub fn time(value: Option<&prost_types::Timestamp>) -> String {
+    value
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+/// Format a proto duration for people (`1.234 ms`, `2.5 s`).
+pub fn millis(value: Option<&prost_types::Duration>) -> String {
+    match value.and_then(|d| std::time::Duration::try_from(*d).ok()) {
+        Some(d) if d < std::time::Duration::from_secs(1) => {
+            format!("{:.3} ms", d.as_secs_f64() * 1e3)
+        }
+        Some(d) => format!("{:.3} s", d.as_secs_f64()),
+        None => "-".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn code_names_are_grpc_style() {
+        assert_eq!(super::code_name(tonic::Code::InvalidArgument), "INVALID_ARGUMENT");
+        assert_eq!(super::code_name(tonic::Code::Unavailable), "UNAVAILABLE");
+    }
+}

@@ -1,0 +1,8 @@
+//! Recovery and upkeep of the durable state: retention of old finished rows and online
+//! backups (and, at start-up, the recovery report).
+//!
+//! Transport-neutral: the `RecoveryService` and the CLI call in here. Nothing here decides
+//! what a command state means; it only asks the store for finished rows.
+
+pub mod backup;
+pub mod retention;

@@ -1,0 +1,62 @@
+//! Store maintenance: online backups and retention deletes. Backend-neutral trait and
+//! records; the SQL lives in each backend.
+//!
+//! Retention only ever touches rows that are finished (terminal commands, completed restarts)
+//! and older than the cutoff, a bounded batch at a time, so RPCs never wait long behind it.
+
+use chrono::{DateTime, Utc};
+use std::path::Path;
+
+use super::StoreError;
+
+/// Tables whose old rows retention deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionTable {
+    /// Commands in a terminal state, finished before the cutoff (their events go with them).
+    Commands,
+    /// Config reload events.
+    ReloadEvents,
+    /// Finished restart events.
+    RestartEvents,
+    /// Audit events.
+    AuditEvents,
+}
+
+impl RetentionTable {
+    pub const ALL: [RetentionTable; 4] =
+        [Self::Commands, Self::ReloadEvents, Self::RestartEvents, Self::AuditEvents];
+
+    /// The table's name in the schema.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Commands => "commands",
+            Self::ReloadEvents => "config_reload_events",
+            Self::RestartEvents => "restart_events",
+            Self::AuditEvents => "audit_events",
+        }
+    }
+}
+
+/// Backups and retention.
+#[async_trait::async_trait]
+pub trait MaintenanceStore {
+    /// Write a consistent copy of the whole database to `dest` (which must not exist) while
+    /// the store keeps serving. Returns the copy's size in bytes.
+    async fn backup(&self, dest: &Path) -> Result<u64, StoreError>;
+
+    /// How many rows of `table` retention would delete at `cutoff`.
+    async fn count_expired(
+        &self,
+        table: RetentionTable,
+        cutoff: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Delete at most `limit` expired rows of `table` in one short transaction; returns how
+    /// many were deleted (fewer than `limit` means none are left).
+    async fn delete_expired(
+        &self,
+        table: RetentionTable,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
+}
