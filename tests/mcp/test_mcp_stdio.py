@@ -224,3 +224,25 @@ def test_a_server_gone_past_the_call_deadline_is_a_clear_error(server, mcp_bin):
     assert "call deadline of 1s" in text(result)
     assert result.structured_content["error"]["kind"] == "unreachable"
     assert 1.0 <= took < 15, took
+
+
+def test_config_tools_end_to_end(server, mcp_bin):
+    """ConfigService is served: config_validate and config_reload run for real."""
+
+    async def run():
+        async with mcp(mcp_bin, server.address) as session:
+            return (
+                await session.call_tool("config_validate",
+                                        {"content": "version = 1\n[server]\nbogus = 1\n"}),
+                await session.call_tool("config_validate", {}),
+                await session.call_tool("config_reload", {}),
+            )
+
+    invalid, own, reload = asyncio.run(run())
+    assert not invalid.is_error, text(invalid)
+    assert invalid.structured_content["valid"] is False
+    assert "candidate is INVALID" in text(invalid) and "server.bogus" in text(invalid)
+    assert not own.is_error and own.structured_content["valid"] is True, text(own)
+    assert not reload.is_error, text(reload)
+    assert reload.structured_content["event"]["result"] == "RELOAD_RESULT_UNCHANGED"
+    assert ": unchanged" in text(reload)

@@ -214,3 +214,31 @@ func TestRetryCanBeDisabled(t *testing.T) {
 		t.Errorf("err = %v, attempts = %d; want UNAVAILABLE after 1 attempt", err, r.attempts())
 	}
 }
+
+// ConfigService is served: its generated client works against the real reload pipeline.
+func TestConfigServiceEndToEnd(t *testing.T) {
+	server := testserver.Start(t)
+	client := dial(t, server.Addr())
+	config, err := client.Config.GetConfig(ctx(t), &reboundv1.GetConfigRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if config.GetSource() != reboundv1.ConfigSource_CONFIG_SOURCE_FILE || !strings.Contains(config.GetToml(), server.Addr()) {
+		t.Errorf("GetConfig = %v", config)
+	}
+	bad := "version = 1\n[server]\nbogus = 1\n"
+	result, err := client.Config.Validate(ctx(t), &reboundv1.ValidateRequest{Candidate: &reboundv1.ValidateRequest_Content{Content: bad}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if result.GetValid() || result.GetResult() != reboundv1.ReloadResult_RELOAD_RESULT_VALIDATION_FAILED {
+		t.Errorf("Validate(bogus key) = %v", result)
+	}
+	reload, err := client.Config.Reload(ctx(t), &reboundv1.ReloadRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reload.GetEvent().GetResult() != reboundv1.ReloadResult_RELOAD_RESULT_UNCHANGED {
+		t.Errorf("Reload = %v", reload)
+	}
+}

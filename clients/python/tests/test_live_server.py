@@ -72,3 +72,31 @@ def test_services_not_served_yet_fail_clearly(server, service):
     message = str(caught.value)
     assert f"does not offer {service} yet" in message
     assert server.address in message
+
+
+def test_config_helpers_end_to_end(server):
+    """ConfigService is served: the helpers work against the real reload pipeline."""
+    from rebound_client.pb import config_pb2
+
+    with ReboundClient(server.address) as client:
+        config = client.get_config()
+        assert config.source == config_pb2.CONFIG_SOURCE_FILE
+        assert f'listen = "{server.address}"' in config.toml
+
+        invalid = client.validate_config(content="version = 1\n[server]\nbogus = 1\n")
+        assert not invalid.valid
+        assert invalid.result == config_pb2.RELOAD_RESULT_VALIDATION_FAILED
+        assert "server.bogus" in [error.path for error in invalid.errors]
+
+        event = client.reload_config().event
+        assert event.result == config_pb2.RELOAD_RESULT_UNCHANGED
+        assert event.trigger == config_pb2.RELOAD_TRIGGER_RPC
+        history = client.list_reload_events(results=["unchanged"], trigger="rpc")
+        assert [e.reload_id for e in history.events][:1] == [event.reload_id]
+        assert client.reload_stats().unchanged >= 1
+
+        stream = client.watch_config(include_current=True)
+        try:
+            assert next(stream).event.reload_id == event.reload_id
+        finally:
+            stream.close()

@@ -15,17 +15,21 @@ class ReboundError(Exception):
     def __init__(self, method: str, code: grpc.StatusCode, details: str, address: str):
         self.method = method
         self.code = code
-        self.details = details
+        self.details = details or ""
         self.address = address
         super().__init__(self._describe())
 
+    def _status(self) -> str:
+        """"CODE: message", or "CODE" when the server sent no message."""
+        return f"{self.code.name}: {self.details}" if self.details else self.code.name
+
     def _describe(self) -> str:
-        return f"{self.method} failed: {self.code.name}: {self.details}"
+        return f"{self.method} failed: {self._status()}"
 
     @classmethod
     def from_rpc(cls, method: str, error: grpc.RpcError, address: str) -> "ReboundError":
         code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
-        details = (error.details() if hasattr(error, "details") else None) or str(error)
+        details = error.details() if hasattr(error, "details") else str(error)
         kind = {
             grpc.StatusCode.UNIMPLEMENTED: ServiceNotOfferedError,
             grpc.StatusCode.UNAVAILABLE: ServerUnavailableError,
@@ -40,7 +44,7 @@ class ServiceNotOfferedError(ReboundError):
         service = self.method.strip("/").split("/")[0]
         return (
             f"the server at {self.address} does not offer {service} yet "
-            f"({self.method}: UNIMPLEMENTED: {self.details}); "
+            f"({self.method}: {self._status()}); "
             "upgrade the server or check `grpcurl ... list` for what it serves"
         )
 
@@ -51,5 +55,5 @@ class ServerUnavailableError(ReboundError):
     def _describe(self) -> str:
         return (
             f"{self.method}: the server at {self.address} is unavailable "
-            f"(UNAVAILABLE: {self.details}); it may be down, restarting or draining"
+            f"({self._status()}); it may be down, restarting or draining"
         )
