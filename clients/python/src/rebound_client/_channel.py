@@ -163,7 +163,15 @@ def open_channel(
     retry: Optional[RetryPolicy] = RetryPolicy(),
     options: Sequence[Tuple[str, object]] = (),
 ) -> grpc.Channel:
-    """Open a channel (connects lazily). See :class:`rebound_client.ReboundClient`."""
+    """Open a channel to ``address`` (connects lazily, reconnects as needed).
+
+    ``token`` (default ``$REBOUND_TOKEN``) is sent as ``authorization: Bearer …`` on every
+    call. TLS is used with an ``https://`` address, ``tls=True`` or any of
+    ``root_certificates`` / ``client_certificate`` + ``client_key`` (paths or PEM bytes);
+    ``server_name`` overrides the name checked in the server certificate. ``retry`` is
+    applied by gRPC through the service config (``None``: no retries). ``options`` are raw
+    gRPC channel options.
+    """
     target = parse_address(address)
     if (client_certificate is None) != (client_key is None):
         raise ValueError("client_certificate and client_key: give both or neither")

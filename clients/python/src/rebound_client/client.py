@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from ._channel import PathOrBytes, RetryPolicy, open_channel
+from ._channel import open_channel
 from ._gen.rebound.v1 import client_command_pb2 as cmd_pb2
 from ._gen.rebound.v1 import client_command_pb2_grpc as cmd_grpc
 from ._gen.rebound.v1 import common_pb2, config_pb2, config_pb2_grpc, health_pb2
@@ -81,40 +81,24 @@ class ReboundClient:
     """A client for one rebound server.
 
     ``address``: ``host:port``, ``http://host:port``, ``https://host:port`` (TLS) or
-    ``unix:PATH``. ``token``: bearer token sent as ``authorization: Bearer …`` (default: the
-    ``REBOUND_TOKEN`` environment variable). TLS is on with ``https://``, ``tls=True``, or
-    any certificate option (paths or PEM bytes); ``server_name`` overrides the name checked
-    in the server certificate. ``retry``: gRPC retry policy on UNAVAILABLE through the
-    service config (``None`` disables it). ``timeout``: per unary call, in seconds.
+    ``unix:PATH``. ``timeout``: per unary call, in seconds. The other keyword ``options`` are
+    those of :func:`rebound_client._channel.open_channel`:
+
+    - ``token``: bearer token sent as ``authorization: Bearer …`` (default: the
+      ``REBOUND_TOKEN`` environment variable);
+    - ``tls``, ``root_certificates``, ``client_certificate``, ``client_key`` (paths or PEM
+      bytes), ``server_name``: TLS is on with ``https://``, ``tls=True`` or any certificate;
+    - ``retry``: the gRPC retry policy on UNAVAILABLE, through the service config
+      (``RetryPolicy()`` by default, ``None`` disables it);
+    - ``options``: raw gRPC channel options.
     """
 
     def __init__(
-        self,
-        address: str = "127.0.0.1:50051",
-        *,
-        token: Optional[str] = None,
-        tls: Optional[bool] = None,
-        root_certificates: Optional[PathOrBytes] = None,
-        client_certificate: Optional[PathOrBytes] = None,
-        client_key: Optional[PathOrBytes] = None,
-        server_name: Optional[str] = None,
-        retry: Optional[RetryPolicy] = RetryPolicy(),
-        timeout: Optional[float] = 30.0,
-        options: Sequence = (),
+        self, address: str = "127.0.0.1:50051", *, timeout: Optional[float] = 30.0, **options
     ):
         self.address = address
         self.timeout = timeout
-        self.channel = open_channel(
-            address,
-            token=token,
-            tls=tls,
-            root_certificates=root_certificates,
-            client_certificate=client_certificate,
-            client_key=client_key,
-            server_name=server_name,
-            retry=retry,
-            options=options,
-        )
+        self.channel = open_channel(address, **options)
         self.health_stub = health_pb2_grpc.HealthServiceStub(self.channel)
         self.restart_stub = restart_pb2_grpc.RestartServiceStub(self.channel)
         self.config_stub = config_pb2_grpc.ConfigServiceStub(self.channel)
