@@ -224,15 +224,44 @@ enum Attempt {
     Away(String),
 }
 
-/// UNAVAILABLE means the server is draining, restarting or unreachable: worth holding.
-/// Every other code is the server's answer and is returned as is.
+/// Whether the server is away, so the call is worth holding: it said UNAVAILABLE (draining
+/// or restarting), or the call failed in the transport — the connection was refused, reset
+/// or closed by a stopping server — instead of ending with a status the server sent. Every
+/// other status is the server's answer and is returned as is.
 fn server_away(status: &tonic::Status) -> bool {
-    status.code() == tonic::Code::Unavailable
+    status.code() == tonic::Code::Unavailable || transport_failure(status)
+}
+
+/// A status tonic made from a transport error (it carries the error as its source); a
+/// status sent by the server carries none.
+fn transport_failure(status: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error.is::<h2::Error>()
+            || error.is::<hyper::Error>()
+            || error.is::<std::io::Error>()
+            || error.is::<tonic::transport::Error>()
+        {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_failures_are_told_from_server_answers() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(server_away(&tonic::Status::from_error(Box::new(reset))));
+        assert!(server_away(&tonic::Status::from(h2::Error::from(h2::Reason::INTERNAL_ERROR))));
+        assert!(server_away(&tonic::Status::unavailable("draining")));
+        assert!(!server_away(&tonic::Status::internal("h2 protocol error: sent by the server")));
+        assert!(!server_away(&tonic::Status::unimplemented("")));
+    }
 
     #[tokio::test]
     async fn an_unreachable_server_fails_clearly_at_the_deadline() {

@@ -50,7 +50,10 @@ fn parse_deadline(text: &str) -> Result<Duration, String> {
 
 /// Parse the command line and serve MCP on stdio until the client disconnects.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = match crate::cli::parse_args() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     if let Err(err) = crate::client::Address::parse(&args.client.addr) {
         eprintln!("rebound-mcp: --addr: {err}");
         return ExitCode::from(crate::exit::USAGE);

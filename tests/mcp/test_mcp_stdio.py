@@ -158,10 +158,14 @@ def test_invalid_arguments_are_tool_errors_naming_the_argument(server, mcp_bin):
     assert rollout.is_error and "give exactly one target" in text(rollout)
 
 
-async def wait_log(path, needle: str, count: int, deadline: float = 30):
-    """Wait until rebound-mcp's log holds `needle` `count` times (a condition, not a sleep)."""
+async def wait_log(path, needle: str, count: int, watch: asyncio.Task, deadline: float = 30):
+    """Wait until rebound-mcp's log holds `needle` `count` times (a condition, not a sleep);
+    fail at once if `watch` ends meanwhile (its exception is the reason)."""
     end = time.monotonic() + deadline
     while path.read_text().count(needle) < count:
+        if watch.done():
+            watch.result()
+            pytest.fail(f"{watch.get_name()} ended early")
         assert time.monotonic() < end, f"{count} x {needle!r} not logged:\n{path.read_text()}"
         await asyncio.sleep(0.02)
 
@@ -186,11 +190,11 @@ def test_session_survives_a_server_restart(server, mcp_bin, tmp_path):
                 while not stop.is_set():
                     loop_pids.append(await health(session))
 
-            loop = asyncio.create_task(keep_calling())
+            loop = asyncio.create_task(keep_calling(), name="keep_calling")
             await asyncio.to_thread(server.stop)  # SIGTERM, wait for the exit
             # The server is gone: these 5 calls and the loop's current one are held.
             held = [asyncio.create_task(health(session)) for _ in range(5)]
-            await wait_log(log, "holding the call", 6)
+            await wait_log(log, "holding the call", 6, watch=loop)
             assert not any(task.done() for task in held)
             await asyncio.to_thread(server.start)  # same port, same data
             new_pids = await asyncio.wait_for(asyncio.gather(*held), timeout=60)
