@@ -11,12 +11,13 @@ use tokio_stream::StreamExt;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-const REGISTERED: [&str; 5] = [
+const REGISTERED: [&str; 6] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
     "rebound.v1.ConfigService",
     "rebound.v1.HealthService",
+    "rebound.v1.RecoveryService",
 ];
 
 #[tokio::test]

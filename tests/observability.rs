@@ -115,3 +115,40 @@ async fn rpc_spans_are_exported_over_otlp_and_continue_the_callers_trace() {
         .and_then(|kv| kv.value.as_ref()?.value.clone());
     assert_eq!(status, Some(Value::StringValue("0".into())));
 }
+
+#[tokio::test]
+async fn logs_go_to_rotated_files_with_a_separate_error_log() {
+    let logs = tempfile::tempdir().unwrap();
+    let dir = logs.path().join("logs");
+    let server = Server::spawn(
+        "",
+        &[
+            ("REBOUND_TELEMETRY__LOG_DIR", dir.to_str().unwrap()),
+            ("REBOUND_TELEMETRY__LOG_MAX_BYTES", "4096"),
+            ("REBOUND_TELEMETRY__LOG_KEEP", "2"),
+        ],
+    );
+    server.wait_serving().await;
+    // The harness logs every RPC at debug level: enough calls fill several files.
+    let mut client = HealthServiceClient::new(server.channel().await);
+    wait_for("the log to rotate twice", || {
+        let mut client = client.clone();
+        let rotated = dir.join("rebound.log.2").exists();
+        async move {
+            if !rotated {
+                client.get_health(pb::GetHealthRequest {}).await.ok()?;
+            }
+            rotated.then_some(())
+        }
+    })
+    .await;
+    client.get_health(pb::GetHealthRequest {}).await.unwrap();
+    assert!(!dir.join("rebound.log.3").exists(), "only log_keep old files are kept");
+    for name in ["rebound.log", "rebound.log.1", "rebound.log.2"] {
+        assert!(std::fs::metadata(dir.join(name)).unwrap().len() <= 4096, "{name}");
+    }
+    let first = std::fs::read_to_string(dir.join("rebound.log.2")).unwrap();
+    assert!(!first.contains('\u{1b}'), "no colour codes in files");
+    let errors = std::fs::read_to_string(dir.join("rebound.error.log")).unwrap();
+    assert!(errors.lines().all(|line| line.contains("ERROR")), "{errors}");
+}

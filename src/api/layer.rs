@@ -1,17 +1,21 @@
 //! The tower layer every RPC passes through.
 //!
 //! It owns the cross-cutting concerns so services stay thin:
-//! - a `rpc` span per call (method, peer, final gRPC status), continuing the caller's W3C
-//!   trace context when one is sent;
+//! - a `rpc` span per call (method, final gRPC status), continuing the caller's W3C trace
+//!   context when one is sent;
 //! - in-flight accounting through the drain coordinator, held until the response body has
 //!   finished (so an open stream counts as in flight);
 //! - ending open server streams with UNAVAILABLE "reconnect" when the drain closes streams;
+//! - the audit trail of mutating calls (see [`super::audit`] and [`super::policy`]);
 //! - the one place authentication and authorization will be enforced.
 
+use super::audit::{Auditor, Draft};
+use super::policy;
 use crate::lifecycle::{Drain, RpcGuard};
 use bytes::Bytes;
 use http_body::Frame;
 use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::TraceContextExt;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
@@ -21,19 +25,22 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// gRPC status code of UNAVAILABLE, sent to streams that must reconnect.
 const UNAVAILABLE: &str = "14";
+/// gRPC status code of CANCELLED, recorded when the client goes away mid-call.
+const CANCELLED: &str = "1";
 /// Message sent with that status; clients and operators read it (printable ASCII, so it
 /// needs no percent-encoding on the wire).
 const RECONNECT_MESSAGE: &str = "server is shutting down or restarting; reconnect";
 
 /// Wraps every service of the server.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RpcLayer {
     drain: Drain,
+    auditor: Auditor,
 }
 
 impl RpcLayer {
-    pub fn new(drain: Drain) -> Self {
-        Self { drain }
+    pub fn new(drain: Drain, auditor: Auditor) -> Self {
+        Self { drain, auditor }
     }
 }
 
@@ -41,15 +48,16 @@ impl<S> tower::Layer<S> for RpcLayer {
     type Service = RpcService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RpcService { inner, drain: self.drain.clone() }
+        RpcService { inner, drain: self.drain.clone(), auditor: self.auditor.clone() }
     }
 }
 
 /// The service produced by [`RpcLayer`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RpcService<S> {
     inner: S,
     drain: Drain,
+    auditor: Auditor,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -77,42 +85,77 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let guard = self.drain.track();
         let streams_closed = self.drain.streams_closed();
+        let path = request.uri().path().to_owned();
         let span = tracing::info_span!(
             "rpc",
-            otel.name = %request.uri().path().trim_start_matches('/'),
+            otel.name = %path.trim_start_matches('/'),
             otel.kind = "server",
             rpc.system = "grpc",
-            rpc.method = %request.uri().path(),
+            rpc.method = %path,
             rpc.grpc.status_code = tracing::field::Empty,
         );
         let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
             propagator.extract(&HeaderExtractor(request.headers()))
         });
+        let caller_trace = parent.span().span_context().clone();
         let _ = span.set_parent(parent);
+        let trace_id = [span.context().span().span_context().clone(), caller_trace]
+            .into_iter()
+            .find(|context| context.is_valid())
+            .map(|context| context.trace_id().to_string());
+        let auditor = policy::lookup(&path).filter(|p| p.mutating).map(|_| self.auditor.clone());
         let started = Instant::now();
         Box::pin(
             async move {
                 tracing::debug!("rpc started");
+                let (request, audit) = match auditor {
+                    Some(auditor) => {
+                        let (request, draft) = auditor.capture(request, trace_id).await;
+                        (request, Some((auditor, draft)))
+                    }
+                    None => (request, None),
+                };
                 let response = inner.call(request).await?;
                 let span = tracing::Span::current();
                 let (parts, body) = response.into_parts();
                 let mut tracked = TrackedBody {
                     inner: body,
-                    guard: Some(guard),
+                    finish: Some(Finish { _guard: guard, span, started, audit }),
                     ended: false,
-                    span,
-                    started,
                     streams_closed: Box::pin(streams_closed),
                 };
                 // A trailers-only response (an error before any message) carries its status
                 // in the headers; the body is then empty.
-                if let Some(code) = parts.headers.get("grpc-status") {
-                    tracked.finish(code.to_str().unwrap_or("?"));
+                if parts.headers.contains_key("grpc-status") {
+                    tracked.finish(&parts.headers);
                 }
                 Ok(http::Response::from_parts(parts, Body::new(tracked)))
             }
             .instrument(span),
         )
+    }
+}
+
+/// Everything to do once a call's final status is known.
+struct Finish {
+    _guard: RpcGuard,
+    span: tracing::Span,
+    started: Instant,
+    audit: Option<(Auditor, Draft)>,
+}
+
+impl Finish {
+    fn complete(self, code: &str, message: Option<String>) {
+        self.span.record("rpc.grpc.status_code", code);
+        {
+            let _enter = self.span.enter();
+            let elapsed_us = self.started.elapsed().as_micros() as u64;
+            tracing::debug!(grpc.status = code, elapsed_us, "rpc finished");
+        }
+        if let Some((auditor, draft)) = self.audit {
+            auditor.record(draft, code, message);
+        }
+        // Dropping the guard marks the RPC finished for the drain.
     }
 }
 
@@ -122,30 +165,35 @@ pin_project_lite::pin_project! {
     struct TrackedBody {
         #[pin]
         inner: Body,
-        guard: Option<RpcGuard>,
+        finish: Option<Finish>,
         ended: bool,
-        span: tracing::Span,
-        started: Instant,
         streams_closed: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
     }
-}
 
-impl TrackedBody {
-    fn finish(&mut self, code: &str) {
-        if self.guard.take().is_some() {
-            record_finish(&self.span, code, self.started);
+    impl PinnedDrop for TrackedBody {
+        fn drop(this: Pin<&mut Self>) {
+            // The client went away (or the connection died) before the call finished.
+            if let Some(finish) = this.project().finish.take() {
+                finish.complete(CANCELLED, Some("the call ended before its status was sent".into()));
+            }
         }
     }
 }
 
-fn record_finish(span: &tracing::Span, code: &str, started: Instant) {
-    span.record("rpc.grpc.status_code", code);
-    let _enter = span.enter();
-    tracing::debug!(
-        grpc.status = code,
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "rpc finished"
-    );
+impl TrackedBody {
+    fn finish(&mut self, headers: &http::HeaderMap) {
+        complete(&mut self.finish, headers);
+    }
+}
+
+/// Complete `finish` (once) with the status carried by `headers` (trailers or headers).
+fn complete(finish: &mut Option<Finish>, headers: &http::HeaderMap) {
+    if let Some(finish) = finish.take() {
+        let code =
+            headers.get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("?").to_owned();
+        let message = tonic::Status::from_header_map(headers).map(|s| s.message().to_owned());
+        finish.complete(&code, message);
+    }
 }
 
 impl http_body::Body for TrackedBody {
@@ -162,28 +210,35 @@ impl http_body::Body for TrackedBody {
         }
         match this.inner.as_mut().poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(code) = frame.trailers_ref().and_then(|t| t.get("grpc-status"))
-                    && this.guard.take().is_some()
-                {
-                    record_finish(this.span, code.to_str().unwrap_or("?"), *this.started);
+                if let Some(trailers) = frame.trailers_ref() {
+                    complete(this.finish, trailers);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(other) => {
-                if this.guard.take().is_some() {
-                    let code = if other.is_none() { "0" } else { "error" };
-                    record_finish(this.span, code, *this.started);
+            Poll::Ready(None) => {
+                if let Some(finish) = this.finish.take() {
+                    finish.complete("0", None);
                 }
-                Poll::Ready(other)
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(status))) => {
+                if let Some(finish) = this.finish.take() {
+                    finish.complete(
+                        &(status.code() as i32).to_string(),
+                        Some(status.message().to_owned()),
+                    );
+                }
+                Poll::Ready(Some(Err(status)))
             }
             Poll::Pending => {
-                if this.guard.is_none() {
+                if this.finish.is_none() {
                     return Poll::Pending;
                 }
                 ready!(this.streams_closed.as_mut().poll(cx));
-                this.guard.take();
                 *this.ended = true;
-                record_finish(this.span, UNAVAILABLE, *this.started);
+                if let Some(finish) = this.finish.take() {
+                    finish.complete(UNAVAILABLE, Some(RECONNECT_MESSAGE.to_owned()));
+                }
                 let mut trailers = http::HeaderMap::new();
                 trailers.insert("grpc-status", http::HeaderValue::from_static(UNAVAILABLE));
                 trailers.insert("grpc-message", http::HeaderValue::from_static(RECONNECT_MESSAGE));
@@ -193,7 +248,7 @@ impl http_body::Body for TrackedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.ended || (self.guard.is_none() && self.inner.is_end_stream())
+        self.ended || (self.finish.is_none() && self.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> http_body::SizeHint {

@@ -5,8 +5,11 @@
 //! single place authentication will plug in); [`status`] is the one domain-error → status
 //! mapping.
 
+pub mod audit;
 pub mod config;
 pub mod convert;
 pub mod health;
 pub mod layer;
+pub mod policy;
+pub mod recovery;
 pub mod status;

@@ -23,6 +23,17 @@ impl From<Error> for Status {
     }
 }
 
+/// The gRPC name of a status code: `InvalidArgument` → `INVALID_ARGUMENT`.
+pub fn code_name(code: Code) -> String {
+    format!("{code:?}").chars().fold(String::new(), |mut out, c| {
+        if c.is_uppercase() && !out.is_empty() {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+        out
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +50,11 @@ mod tests {
             Code::ResourceExhausted
         );
         assert_eq!(Status::from(Error::Unavailable("x".into())).code(), Code::Unavailable);
+    }
+
+    #[test]
+    fn code_names_are_grpc_style() {
+        assert_eq!(code_name(Code::InvalidArgument), "INVALID_ARGUMENT");
+        assert_eq!(code_name(Code::Ok), "OK");
     }
 }

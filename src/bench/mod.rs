@@ -4,5 +4,6 @@
 //! BENCHMARKS.md), prints one `name=value unit` line per figure followed by a table for
 //! people, and has a `--smoke` mode small enough for the test command.
 
+pub mod durability;
 pub mod reload;
 pub mod stats;

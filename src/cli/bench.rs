@@ -36,6 +36,12 @@ pub enum BenchCommand {
         #[arg(long)]
         smoke: bool,
     },
+    /// The cost of the store's durability (synchronous=FULL) against NORMAL and OFF.
+    Durability {
+        /// Single-row commits per mode.
+        #[arg(long, default_value_t = 2000)]
+        writes: usize,
+    },
 }
 
 pub async fn run(args: BenchArgs) -> u8 {
@@ -53,6 +59,10 @@ pub async fn run(args: BenchArgs) -> u8 {
                 }
             };
             bench::reload::run(params).await
+        }
+        BenchCommand::Durability { writes } => {
+            bench::durability::run(bench::durability::DurabilityBench { writes: writes.max(1) })
+                .await
         }
     };
     match result {

@@ -7,6 +7,7 @@
 mod bench;
 mod config;
 mod health;
+mod recovery;
 mod rpc;
 mod serve;
 
@@ -32,6 +33,8 @@ pub enum Command {
     Health(health::HealthArgs),
     /// Inspect, validate and reload the server's configuration without restarting it.
     Config(config::ConfigArgs),
+    /// Startup recovery reports, retention cleanup, online backups and the audit log.
+    Recovery(recovery::RecoveryArgs),
     /// Run a benchmark and print its figures (use a release build).
     Bench(bench::BenchArgs),
 }
@@ -72,6 +75,7 @@ pub fn main() -> ExitCode {
             Command::Health(args) => health::run(args).await,
             Command::Config(args) => config::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Recovery(args) => recovery::run(args).await,
         }
     });
     ExitCode::from(code)

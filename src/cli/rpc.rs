@@ -15,7 +15,11 @@ pub async fn connect(args: &ClientArgs) -> Result<Channel, u8> {
 
 /// Print a failed RPC as one line and return the exit code for it.
 pub fn failed(rpc: &str, status: &tonic::Status) -> u8 {
-    eprintln!("rebound: {rpc} failed: {}: {}", code_name(status.code()), status.message());
+    eprintln!(
+        "rebound: {rpc} failed: {}: {}",
+        crate::api::status::code_name(status.code()),
+        status.message()
+    );
     match status.code() {
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => exit::UNAVAILABLE,
         tonic::Code::InvalidArgument => exit::USAGE,
@@ -25,16 +29,6 @@ pub fn failed(rpc: &str, status: &tonic::Status) -> u8 {
         }
         _ => exit::FAILURE,
     }
-}
-
-fn code_name(code: tonic::Code) -> String {
-    format!("{code:?}").chars().fold(String::new(), |mut out, c| {
-        if c.is_uppercase() && !out.is_empty() {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-        out
-    })
 }
 
 /// Format a proto timestamp for people (RFC 3339, UTC, seconds).
@@ -53,14 +47,5 @@ pub fn millis(value: Option<&prost_types::Duration>) -> String {
         }
         Some(d) => format!("{:.3} s", d.as_secs_f64()),
         None => "-".to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn code_names_are_grpc_style() {
-        assert_eq!(super::code_name(tonic::Code::InvalidArgument), "INVALID_ARGUMENT");
-        assert_eq!(super::code_name(tonic::Code::Unavailable), "UNAVAILABLE");
     }
 }

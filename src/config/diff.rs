@@ -14,8 +14,12 @@ pub const RESTART_REQUIRED: &[&str] = &[
     "server.unix_socket",
     "server.reflection",
     "store.url",
+    "store.durability",
     "telemetry.log_format",
     "telemetry.otlp_endpoint",
+    "telemetry.log_dir",
+    "telemetry.log_max_bytes",
+    "telemetry.log_keep",
 ];
 
 /// Placeholder shown instead of a secret value.

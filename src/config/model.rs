@@ -91,11 +91,15 @@ impl ServerConfig {
 pub struct StoreConfig {
     /// `sqlite://PATH` (relative or absolute) or `sqlite::memory:`.
     pub url: String,
+    /// `full`: every commit reaches the disk before it is acknowledged (survives kill -9 and
+    /// power loss); `normal`: survives kill -9 of the server, may lose the last commits on
+    /// power loss, and commits far faster.
+    pub durability: crate::store::Durability,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: DEFAULT_STORE_URL.to_owned() }
+        Self { url: DEFAULT_STORE_URL.to_owned(), durability: crate::store::Durability::Full }
     }
 }
 
@@ -117,11 +121,24 @@ pub struct TelemetryConfig {
     pub log_format: LogFormat,
     /// OTLP/gRPC collector endpoint (`http://host:4317`); `OTEL_EXPORTER_OTLP_ENDPOINT` also works.
     pub otlp_endpoint: Option<String>,
+    /// Also write logs to `rebound.log` (and errors to `rebound.error.log`) in this directory.
+    pub log_dir: Option<PathBuf>,
+    /// Size at which a log file is rotated.
+    pub log_max_bytes: u64,
+    /// Rotated files kept per log (`rebound.log.1` … `.N`).
+    pub log_keep: u32,
 }
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        Self { log_level: "info".to_owned(), log_format: LogFormat::Text, otlp_endpoint: None }
+        Self {
+            log_level: "info".to_owned(),
+            log_format: LogFormat::Text,
+            otlp_endpoint: None,
+            log_dir: None,
+            log_max_bytes: 10 * 1024 * 1024,
+            log_keep: 5,
+        }
     }
 }
 
@@ -240,6 +257,16 @@ impl Config {
                 format!("{endpoint:?} must be an http:// or https:// URL"),
             );
         }
+        check(
+            self.telemetry.log_max_bytes >= 4096,
+            "telemetry.log_max_bytes",
+            "must be at least 4096".to_owned(),
+        );
+        check(
+            self.telemetry.log_keep <= 1000,
+            "telemetry.log_keep",
+            "must be at most 1000".to_owned(),
+        );
         check(
             self.config.watch_debounce <= Duration::from_secs(60),
             "config.watch_debounce",

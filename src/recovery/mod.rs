@@ -5,4 +5,5 @@
 //! what a command state means; it only asks the store for finished rows.
 
 pub mod backup;
+pub mod report;
 pub mod retention;

@@ -13,6 +13,8 @@ pub enum ServeError {
     UnixSocket { path: PathBuf, reason: String },
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("startup recovery failed: {0}")]
+    Recovery(crate::error::Error),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
     #[error("reflection service: {0}")]
@@ -34,6 +36,7 @@ impl ServeError {
                 exit::USAGE
             }
             ServeError::Store(_) => exit::UNAVAILABLE,
+            ServeError::Recovery(_) => exit::UNAVAILABLE,
             ServeError::Signals(_)
             | ServeError::Reflection(_)
             | ServeError::Transport(_)

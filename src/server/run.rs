@@ -3,15 +3,21 @@
 use super::listeners::{self, Listeners};
 use super::probes::Probes;
 use super::{ProcessInfo, ServeError, ServerContext};
+use crate::api::audit::Auditor;
 use crate::api::config::ConfigApi;
 use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
+use crate::api::recovery::RecoveryApi;
 use crate::config::reload::{ReloadManager, ReloadRequest, Trigger};
 use crate::config::{ConfigHandle, LoadedConfig, Observers, Source};
 use crate::lifecycle::{Drain, Tasks, signals, systemd};
 use crate::proto::v1::config_service_server::ConfigServiceServer;
 use crate::proto::v1::health_service_server::HealthServiceServer;
+use crate::proto::v1::recovery_service_server::RecoveryServiceServer;
+use crate::recovery::report::{RecoveryReport, ReportBuilder};
+use crate::recovery::retention;
 use crate::store;
+use crate::store::{RunRecord, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -32,6 +38,7 @@ const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const SERVICES: &[&str] = &[
     <HealthServiceServer<HealthApi> as NamedService>::NAME,
     <ConfigServiceServer<ConfigApi> as NamedService>::NAME,
+    <RecoveryServiceServer<RecoveryApi> as NamedService>::NAME,
 ];
 
 /// Run the server until a shutdown signal, then drain and return.
@@ -40,7 +47,8 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
     let config = loaded.config.clone();
     let listeners = listeners::bind(&config.server).await?;
     let socket_path = listeners.unix.as_ref().map(|(_, path)| path.clone());
-    let store = match store::open(&config.store.url).await {
+    let options = store::StoreOptions { durability: config.store.durability };
+    let store = match store::open_with(&config.store.url, &options).await {
         Ok(store) => store,
         Err(err) => {
             socket_path.as_deref().map(Listeners::remove_socket_file);
@@ -51,6 +59,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
     let run = store.begin_run(process.pid, process.generation).await?;
     let previous = run.previous.as_ref().map_or("none", |previous| previous.end.as_str());
     tracing::info!(run.id = run.run_id.0, previous_run = %previous, "store ready");
+    recover(&run, &process, store.as_ref()).await?;
 
     let drain = Drain::new();
     let config_file = match &loaded.source {
@@ -77,6 +86,8 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
     {
         tracing::warn!(error = %err, "config file watching is unavailable");
     }
+    let auditor = Auditor::new(store.clone());
+    retention::spawn(&ctx.tasks, ctx.config.clone(), store.clone());
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let probes = Probes::new(reporter, SERVICES.to_vec());
     probes.set(ServingStatus::Serving).await;
@@ -85,10 +96,14 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
         let reflection = config.server.reflection.then(reflection_services).transpose()?;
         let (v1, v1alpha) = reflection.unzip();
         Ok(Server::builder()
-            .layer(RpcLayer::new(ctx.drain.clone()))
+            .layer(RpcLayer::new(ctx.drain.clone(), auditor.clone()))
             .add_service(health_service.clone())
             .add_service(HealthServiceServer::new(HealthApi::new(ctx.clone())))
             .add_service(ConfigServiceServer::new(ConfigApi::new(reload.clone())))
+            .add_service(RecoveryServiceServer::new(RecoveryApi::new(
+                ctx.store.clone(),
+                ctx.config.clone(),
+            )))
             .add_optional_service(v1)
             .add_optional_service(v1alpha))
     };
@@ -184,6 +199,30 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
         tracing::info!("drained; exiting");
     }
     outcome
+}
+
+/// Startup recovery: runs before anything is served and stores its report.
+async fn recover(
+    run: &RunRecord,
+    process: &ProcessInfo,
+    store: &dyn Store,
+) -> Result<RecoveryReport, ServeError> {
+    let mut builder = ReportBuilder::new(run, process);
+    builder.check_store(store).await.map_err(ServeError::Recovery)?;
+    let report = builder.finish(store).await.map_err(ServeError::Recovery)?;
+    let found: u64 = report.categories.iter().map(|c| c.count).sum();
+    tracing::info!(
+        report.id = report.id,
+        previous_run = report.previous_run.as_str(),
+        found,
+        warnings = report.warnings.len(),
+        duration_us = report.duration.as_micros() as u64,
+        "startup recovery finished"
+    );
+    for warning in &report.warnings {
+        tracing::warn!(%warning, "startup recovery");
+    }
+    Ok(report)
 }
 
 type Reflection<T> = tonic_reflection::server::v1::ServerReflectionServer<T>;

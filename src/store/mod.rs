@@ -14,8 +14,10 @@
 //! refused with [`StoreError::Unsupported`] until it exists. The same test suite
 //! (`tests.rs`) is meant to run against every backend.
 
+pub mod audit;
 mod error;
 pub mod maintenance;
+pub mod recovery;
 pub mod reloads;
 mod runs;
 mod sqlite;
@@ -30,8 +32,10 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{Span, instrument};
 
+pub use self::audit::AuditStore;
 pub use self::error::StoreError;
 pub use self::maintenance::MaintenanceStore;
+pub use self::recovery::RecoveryStore;
 pub use self::reloads::ReloadStore;
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
@@ -43,7 +47,9 @@ use self::url::StoreUrl;
 /// the SQL), so areas grow independently. Implementations are cheap to share (`Arc<dyn Store>`)
 /// and safe to call from any task.
 #[async_trait::async_trait]
-pub trait Store: RunStore + ReloadStore + MaintenanceStore + Send + Sync + 'static {
+pub trait Store:
+    RunStore + ReloadStore + MaintenanceStore + AuditStore + RecoveryStore + Send + Sync + 'static
+{
     /// Short backend name: `"sqlite"` (later `"postgres"`).
     fn backend(&self) -> &'static str;
 
@@ -59,14 +65,37 @@ pub trait Store: RunStore + ReloadStore + MaintenanceStore + Send + Sync + 'stat
 ///
 /// Fails without leaving files behind when the URL is unusable, the data directory cannot be
 /// created or written, or the migrations fail on a new database.
-#[instrument(skip_all, name = "store.open", fields(store.backend, store.location))]
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, &StoreOptions::default()).await
+}
+
+/// [`open`] with explicit options (config `store.*`).
+#[instrument(skip_all, name = "store.open", fields(store.backend, store.location))]
+pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
     match url::parse(url)? {
         StoreUrl::Sqlite(target) => {
             Span::current().record("store.backend", "sqlite");
-            Ok(Arc::new(SqliteStore::open(target).await?))
+            Ok(Arc::new(SqliteStore::open(target, options.durability).await?))
         }
     }
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    pub durability: Durability,
+}
+
+/// When a commit counts as done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Every commit is on disk before it returns: survives kill -9 and power loss.
+    #[default]
+    Full,
+    /// Commits survive kill -9 of the server; the last ones may be lost on power loss or
+    /// a kernel crash. Much cheaper per commit (see docs/benchmarks.md).
+    Normal,
 }
 
 /// What [`Store::ping`] found.

@@ -19,8 +19,10 @@
 //! SQL here uses `?` placeholders and SQLite behaviour; the PostgreSQL backend will have its
 //! own statements over the same schema.
 
+mod audit;
 mod files;
 mod maintenance;
+mod recovery;
 mod reloads;
 mod runs;
 
@@ -36,7 +38,7 @@ use sqlx::sqlite::{
 use tracing::{Span, debug, info, instrument, warn};
 
 use super::url::SqliteTarget;
-use super::{Store, StoreError, StoreStatus};
+use super::{Durability, Store, StoreError, StoreStatus};
 
 /// The schema, embedded at compile time from `migrations/`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -63,9 +65,12 @@ impl SqliteStore {
     /// Opens (creating if needed) and migrates the database. Use [`crate::store::open`] with a
     /// URL rather than this directly; it provides the `store.open` span whose `store.location`
     /// field this records.
-    pub(crate) async fn open(target: SqliteTarget) -> Result<Self, StoreError> {
+    pub(crate) async fn open(
+        target: SqliteTarget,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
         let store = match target {
-            SqliteTarget::File(path) => Self::open_file(&path).await?,
+            SqliteTarget::File(path) => Self::open_file(&path, durability).await?,
             SqliteTarget::Memory => Self::open_memory().await?,
         };
         let schema_version = store.schema_version().await?;
@@ -73,7 +78,7 @@ impl SqliteStore {
         Ok(store)
     }
 
-    async fn open_file(path: &Path) -> Result<Self, StoreError> {
+    async fn open_file(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let location = path.display().to_string();
         Span::current().record("store.location", location.as_str());
         let prepared = files::prepare(path)?;
@@ -81,7 +86,10 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).min_connections(1);

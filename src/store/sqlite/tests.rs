@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::store::{RunEnd, RunStore};
+use crate::store::{Durability, RunEnd, RunStore};
 
 const TABLES: [&str; 10] = [
     "audit_events",
@@ -21,7 +21,7 @@ const TABLES: [&str; 10] = [
 ];
 
 async fn open_path(path: &Path) -> Result<SqliteStore, StoreError> {
-    SqliteStore::open(SqliteTarget::File(path.to_owned())).await
+    SqliteStore::open(SqliteTarget::File(path.to_owned()), Durability::Full).await
 }
 
 /// Names in `dir`, sorted.
@@ -163,8 +163,8 @@ async fn changed_migration_history_is_refused_and_kept() {
 
 #[tokio::test]
 async fn memory_store_is_private_per_open() {
-    let a = SqliteStore::open(SqliteTarget::Memory).await.unwrap();
-    let b = SqliteStore::open(SqliteTarget::Memory).await.unwrap();
+    let a = SqliteStore::open(SqliteTarget::Memory, Durability::Full).await.unwrap();
+    let b = SqliteStore::open(SqliteTarget::Memory, Durability::Full).await.unwrap();
     a.begin_run(1, 0).await.unwrap();
     let run = b.begin_run(2, 0).await.unwrap();
     assert_eq!(run.previous, None);
@@ -177,7 +177,7 @@ async fn memory_store_is_private_per_open() {
 async fn retention_deletes_only_old_terminal_commands_with_their_events() {
     use crate::store::MaintenanceStore;
     use crate::store::maintenance::RetentionTable;
-    let store = SqliteStore::open(SqliteTarget::Memory).await.unwrap();
+    let store = SqliteStore::open(SqliteTarget::Memory, Durability::Full).await.unwrap();
     let now = chrono::Utc::now().timestamp_millis();
     let old = now - 10 * 86_400_000;
     let rows = [
@@ -244,4 +244,14 @@ async fn backup_is_a_consistent_openable_copy_and_never_overwrites() {
     let restored = open_path(&copy).await.unwrap();
     let previous = restored.begin_run(2, 0).await.unwrap().previous.expect("the copy has the run");
     assert_eq!(previous.pid, 1);
+}
+
+#[tokio::test]
+async fn normal_durability_is_applied_to_every_connection() {
+    let tmp = tempfile::TempDir::new().unwrap();
+    let target = SqliteTarget::File(tmp.path().join("normal.db"));
+    let store = SqliteStore::open(target, Durability::Normal).await.unwrap();
+    let mut conn = store.pool.acquire().await.unwrap();
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
+    assert_eq!(synchronous, 1, "NORMAL");
 }

@@ -1,15 +1,22 @@
 //! Tracing and OpenTelemetry set-up: human or JSON logs on stderr, optional OTLP trace export,
 //! W3C trace-context propagation, and a handle to change the log filter at runtime.
 //!
+//! With `telemetry.log_dir` set, the same lines also go to `rebound.log` and errors alone to
+//! `rebound.error.log` in that directory, both rotated by size (see [`rotate`]).
+//!
 //! Call [`init`] once, early in `main`; keep the returned [`Telemetry`] alive and call
 //! [`Telemetry::shutdown`] last so buffered spans are exported.
+
+mod rotate;
 
 use crate::config::{Config, ConfigObserver, LogFormat, TelemetryConfig};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use rotate::RotatingFile;
 use std::io::IsTerminal;
 use std::sync::Arc;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
@@ -24,6 +31,8 @@ pub enum TelemetryError {
     Filter(String),
     #[error("telemetry.otlp_endpoint: {0}")]
     Exporter(String),
+    #[error("telemetry.log_dir: cannot open log files in {dir}: {reason}")]
+    LogDir { dir: String, reason: String },
     #[error("a global tracing subscriber is already installed: {0}")]
     AlreadyInstalled(String),
 }
@@ -103,6 +112,40 @@ pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
             .with_writer(std::io::stderr)
             .boxed(),
     };
+    let files = config
+        .log_dir
+        .as_ref()
+        .map(|dir| {
+            let open = |name| RotatingFile::open(dir, name, config.log_max_bytes, config.log_keep);
+            let fail = |err: std::io::Error| TelemetryError::LogDir {
+                dir: dir.display().to_string(),
+                reason: err.to_string(),
+            };
+            Ok::<_, TelemetryError>((
+                open("rebound.log").map_err(fail)?,
+                open("rebound.error.log").map_err(fail)?,
+            ))
+        })
+        .transpose()?;
+    let (all_file, error_file) = files.unzip();
+    let json = config.log_format == LogFormat::Json;
+    let all_file = all_file.map(|file| {
+        let layer = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file);
+        if json {
+            layer.json().flatten_event(true).with_current_span(true).boxed()
+        } else {
+            layer.boxed()
+        }
+    });
+    let error_file = error_file.map(|file| {
+        let layer = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file);
+        let layer = if json {
+            layer.json().flatten_event(true).with_current_span(true).boxed()
+        } else {
+            layer.boxed()
+        };
+        layer.with_filter(LevelFilter::ERROR)
+    });
     let endpoint = config
         .otlp_endpoint
         .clone()
@@ -117,6 +160,8 @@ pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
     tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
+        .with(all_file)
+        .with(error_file)
         .with(otel)
         .try_init()
         .map_err(|err| TelemetryError::AlreadyInstalled(err.to_string()))?;

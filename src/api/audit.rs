@@ -1,0 +1,208 @@
+//! The audit trail of mutating RPCs, captured in the RPC layer so no service can forget it.
+//!
+//! For a call the policy table marks as mutating, the layer buffers the (unary, small)
+//! request, decodes it against the API's own descriptors into a JSON summary with secrets
+//! redacted, and once the final status is known stores who did what, from where, with which
+//! outcome, under which trace. Nothing here decides what is allowed.
+
+use crate::store::Store;
+use crate::store::audit::AuditRow;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http_body_util::BodyExt;
+use prost_reflect::{DescriptorPool, DynamicMessage};
+use std::sync::Arc;
+use std::time::Instant;
+use tonic::body::Body;
+
+/// Longest argument summary stored; longer ones are cut with a marker.
+const MAX_ARGUMENTS: usize = 2000;
+/// Placeholder for redacted values.
+const REDACTED: &str = "<redacted>";
+
+/// Writes audit events. Cheap to clone.
+#[derive(Clone)]
+pub struct Auditor {
+    store: Arc<dyn Store>,
+    pool: Arc<DescriptorPool>,
+}
+
+/// What is known about a call before it runs.
+pub struct Draft {
+    at: DateTime<Utc>,
+    started: Instant,
+    principal: String,
+    peer: String,
+    rpc: String,
+    arguments: String,
+    trace_id: Option<String>,
+}
+
+impl Auditor {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let pool = DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET)
+            .expect("the descriptor set compiled into this binary decodes");
+        Self { store, pool: Arc::new(pool) }
+    }
+
+    /// Buffer the request body, summarise it, and hand back an equivalent request.
+    pub async fn capture(
+        &self,
+        request: http::Request<Body>,
+        trace_id: Option<String>,
+    ) -> (http::Request<Body>, Draft) {
+        let rpc = request.uri().path().to_owned();
+        let peer = peer(&request);
+        let (parts, body) = request.into_parts();
+        let (body, arguments) = match body.collect().await {
+            Ok(collected) => {
+                let bytes = collected.to_bytes();
+                let summary = self.summarise(&rpc, &bytes);
+                (Body::new(http_body_util::Full::new(bytes)), summary)
+            }
+            // The client went away mid-request: the call fails anyway; record what we know.
+            Err(status) => (Body::empty(), format!("{{\"unreadable\": {:?}}}", status.message())),
+        };
+        let draft = Draft {
+            at: Utc::now(),
+            started: Instant::now(),
+            principal: format!("peer:{peer}"),
+            peer,
+            rpc,
+            arguments,
+            trace_id,
+        };
+        (http::Request::from_parts(parts, body), draft)
+    }
+
+    /// Store the event for a finished call (in the background: the response is not held).
+    pub fn record(&self, draft: Draft, code: &str, message: Option<String>) {
+        let code = code_name(code);
+        let outcome = match code.as_str() {
+            "OK" => "succeeded",
+            "UNAUTHENTICATED" | "PERMISSION_DENIED" => "denied",
+            _ => "failed",
+        };
+        let row = AuditRow {
+            id: 0,
+            at: draft.at,
+            principal: draft.principal,
+            role: None,
+            peer: draft.peer,
+            rpc: draft.rpc,
+            arguments: draft.arguments,
+            outcome: outcome.to_owned(),
+            code,
+            message: message.filter(|m| !m.is_empty()),
+            trace_id: draft.trace_id,
+            duration: draft.started.elapsed(),
+        };
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(err) = store.insert_audit_event(&row).await {
+                tracing::error!(error = %err, rpc = %row.rpc, "could not write the audit event");
+            }
+        });
+    }
+
+    /// JSON of the request message, secrets redacted, cut to [`MAX_ARGUMENTS`].
+    fn summarise(&self, path: &str, body: &Bytes) -> String {
+        let Some(message) = decode(&self.pool, path, body) else {
+            return format!("{{\"undecodable\": {} }}", body.len());
+        };
+        let mut json = serde_json::to_value(&message).unwrap_or_default();
+        redact(&mut json);
+        let mut text = json.to_string();
+        if text.len() > MAX_ARGUMENTS {
+            let cut = (0..=MAX_ARGUMENTS).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            text.truncate(cut);
+            text.push_str("…(truncated)");
+        }
+        text
+    }
+}
+
+/// Decode one uncompressed gRPC frame of the method's input type.
+fn decode(pool: &DescriptorPool, path: &str, body: &[u8]) -> Option<DynamicMessage> {
+    let (service, method) = path.trim_start_matches('/').split_once('/')?;
+    let input = pool.get_service_by_name(service)?.methods().find(|m| m.name() == method)?.input();
+    let (header, payload) = body.split_at_checked(5)?;
+    let length = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    if header[0] != 0 || payload.len() < length {
+        return None;
+    }
+    DynamicMessage::decode(input, &payload[..length]).ok()
+}
+
+/// Replace secret values and inline config content (which may hold secrets) in place.
+fn redact(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if key == "content" {
+                    let size = child.as_str().map_or(0, str::len);
+                    *child = serde_json::Value::String(format!("<{size} bytes>"));
+                } else if crate::config::is_secret(key) {
+                    *child = serde_json::Value::String(REDACTED.to_owned());
+                } else {
+                    redact(child);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+fn peer<B>(request: &http::Request<B>) -> String {
+    use tonic::transport::server::{TcpConnectInfo, UdsConnectInfo};
+    if let Some(addr) =
+        request.extensions().get::<TcpConnectInfo>().and_then(|info| info.remote_addr())
+    {
+        return addr.to_string();
+    }
+    if request.extensions().get::<UdsConnectInfo>().is_some() {
+        return "unix".to_owned();
+    }
+    "unknown".to_owned()
+}
+
+/// `"3"` → `INVALID_ARGUMENT`.
+fn code_name(code: &str) -> String {
+    match code.parse::<i32>() {
+        Ok(n) => super::status::code_name(tonic::Code::from_i32(n)),
+        Err(_) => code.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_summarised_with_secrets_and_content_redacted() {
+        let pool = DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
+        let request = crate::proto::v1::ReloadRequest {
+            content: Some("password = \"hunter2\"".into()),
+            restart_if_required: true,
+        };
+        let mut frame = vec![0u8];
+        let payload = prost::Message::encode_to_vec(&request);
+        frame.extend((payload.len() as u32).to_be_bytes());
+        frame.extend(payload);
+        let message = decode(&pool, "/rebound.v1.ConfigService/Reload", &frame).unwrap();
+        let mut json = serde_json::to_value(&message).unwrap();
+        redact(&mut json);
+        let text = json.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("<20 bytes>") && text.contains("restartIfRequired"), "{text}");
+        assert!(decode(&pool, "/rebound.v1.ConfigService/Reload", &frame[..3]).is_none());
+    }
+
+    #[test]
+    fn status_codes_are_named() {
+        assert_eq!(code_name("0"), "OK");
+        assert_eq!(code_name("3"), "INVALID_ARGUMENT");
+        assert_eq!(code_name("7"), "PERMISSION_DENIED");
+    }
+}

@@ -1,0 +1,137 @@
+//! The per-RPC policy table: for every method of the v1 API, the least role allowed to call
+//! it and whether it changes state (and so is audited). The RPC layer is the only reader;
+//! authentication (roles) and the audit log both enforce this one table.
+
+/// Roles, from least to most privileged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Read, watch, health.
+    Viewer,
+    /// Issue commands and rollouts, reload config.
+    Operator,
+    /// Restart the server, cleanup, backup.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// Policy of one RPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub role: Role,
+    /// Changes state: recorded in the audit log.
+    pub mutating: bool,
+}
+
+const fn read(role: Role) -> Policy {
+    Policy { role, mutating: false }
+}
+
+const fn write(role: Role) -> Policy {
+    Policy { role, mutating: true }
+}
+
+/// Every rebound.v1 method (`Service/Method`).
+pub const TABLE: &[(&str, Policy)] = &[
+    ("rebound.v1.HealthService/GetHealth", read(Role::Viewer)),
+    ("rebound.v1.RestartService/Restart", write(Role::Admin)),
+    ("rebound.v1.RestartService/PrepareShutdown", read(Role::Viewer)),
+    ("rebound.v1.RestartService/GetRestartStatus", read(Role::Viewer)),
+    ("rebound.v1.RestartService/ListRestartEvents", read(Role::Viewer)),
+    ("rebound.v1.RestartService/WatchRestart", read(Role::Viewer)),
+    ("rebound.v1.RestartService/TestReconnect", read(Role::Viewer)),
+    ("rebound.v1.ConfigService/GetConfig", read(Role::Viewer)),
+    ("rebound.v1.ConfigService/Reload", write(Role::Operator)),
+    ("rebound.v1.ConfigService/Validate", read(Role::Operator)),
+    ("rebound.v1.ConfigService/ListReloadEvents", read(Role::Viewer)),
+    ("rebound.v1.ConfigService/GetReloadStats", read(Role::Viewer)),
+    ("rebound.v1.ConfigService/WatchConfig", read(Role::Viewer)),
+    ("rebound.v1.RecoveryService/GetRecoveryReport", read(Role::Viewer)),
+    ("rebound.v1.RecoveryService/ListRecoveryReports", read(Role::Viewer)),
+    ("rebound.v1.RecoveryService/RunCleanup", write(Role::Admin)),
+    ("rebound.v1.RecoveryService/Backup", write(Role::Admin)),
+    ("rebound.v1.RecoveryService/ListAuditEvents", read(Role::Viewer)),
+    ("rebound.v1.ClientCommandService/IssueCommand", write(Role::Operator)),
+    ("rebound.v1.ClientCommandService/GetCommand", read(Role::Viewer)),
+    ("rebound.v1.ClientCommandService/ListCommands", read(Role::Viewer)),
+    ("rebound.v1.ClientCommandService/CancelCommand", write(Role::Operator)),
+    ("rebound.v1.ClientCommandService/WatchCommands", read(Role::Viewer)),
+    ("rebound.v1.ClientCommandService/ListClients", read(Role::Viewer)),
+    ("rebound.v1.ClientCommandService/GetClient", read(Role::Viewer)),
+    ("rebound.v1.ClientCommandService/ClearServiceFailed", write(Role::Operator)),
+    ("rebound.v1.ClientCommandService/UpdateClient", write(Role::Operator)),
+    ("rebound.v1.ClientCommandService/StartRollout", write(Role::Operator)),
+    ("rebound.v1.ClientCommandService/GetRollout", read(Role::Viewer)),
+    ("rebound.v1.ClientCommandService/ListRollouts", read(Role::Viewer)),
+    ("rebound.v1.ClientCommandService/AbortRollout", write(Role::Operator)),
+    ("rebound.v1.ClientCommandService/WatchRollout", read(Role::Viewer)),
+];
+
+/// The policy for a request path (`/package.Service/Method`); `None` for services outside
+/// the rebound API (standard health, reflection), which stay open to probes and tools.
+pub fn lookup(path: &str) -> Option<Policy> {
+    let method = path.strip_prefix('/').unwrap_or(path);
+    TABLE.iter().find(|(name, _)| *name == method).map(|(_, policy)| *policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    /// Every method in the proto contract has exactly one entry, and the role each method's
+    /// comment documents ("Role: operator.") is the role the table enforces.
+    #[test]
+    fn the_table_covers_the_contract_and_matches_its_documented_roles() {
+        let fds =
+            prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
+        let mut methods = Vec::new();
+        for file in fds.file.iter().filter(|f| f.package() == "rebound.v1") {
+            let locations =
+                file.source_code_info.as_ref().map(|i| i.location.clone()).unwrap_or_default();
+            for (s, service) in file.service.iter().enumerate() {
+                for (m, method) in service.method.iter().enumerate() {
+                    let name = format!("rebound.v1.{}/{}", service.name(), method.name());
+                    // Path of a method in a file: service (6), index, method (2), index.
+                    let path = [6, s as i32, 2, m as i32];
+                    let comment = locations
+                        .iter()
+                        .find(|l| l.path == path)
+                        .map(|l| l.leading_comments().replace('\n', " "))
+                        .unwrap_or_default();
+                    let documented = comment
+                        .split("Role: ")
+                        .nth(1)
+                        .and_then(|rest| rest.split(|c: char| !c.is_alphabetic()).next())
+                        .unwrap_or_default()
+                        .to_owned();
+                    methods.push((name, documented));
+                }
+            }
+        }
+        assert_eq!(methods.len(), TABLE.len(), "one entry per method");
+        for (name, documented) in methods {
+            let policy =
+                lookup(&format!("/{name}")).unwrap_or_else(|| panic!("{name} has no policy"));
+            assert_eq!(
+                policy.role.as_str(),
+                documented,
+                "{name}: table and proto comment disagree"
+            );
+        }
+    }
+
+    #[test]
+    fn other_services_have_no_policy() {
+        assert_eq!(lookup("/grpc.health.v1.Health/Check"), None);
+        assert_eq!(lookup("/rebound.v1.ConfigService/Reload"), Some(write(Role::Operator)));
+    }
+}

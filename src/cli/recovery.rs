@@ -1,0 +1,176 @@
+//! `rebound recovery report|reports|cleanup|backup|audit`: the RecoveryService from a terminal.
+
+use super::{ClientArgs, rpc};
+use crate::exit;
+use crate::proto::v1 as pb;
+use crate::proto::v1::recovery_service_client::RecoveryServiceClient;
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Args)]
+pub struct RecoveryArgs {
+    #[command(subcommand)]
+    pub command: RecoveryCommand,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCommand {
+    /// Show a startup recovery report: how the previous run ended and what start-up found.
+    Report {
+        /// Report id; the latest when omitted.
+        id: Option<String>,
+    },
+    /// List startup recovery reports, newest first.
+    Reports {
+        #[arg(long, default_value_t = 20)]
+        limit: i32,
+    },
+    /// Delete terminal commands and reload, restart and audit events older than the
+    /// retention period (`retention.days` unless --retention is given).
+    Cleanup {
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Retention period for this run, e.g. "30d", "12h".
+        #[arg(long, value_parser = humantime::parse_duration)]
+        retention: Option<std::time::Duration>,
+    },
+    /// Write a consistent copy of the database while the server serves. PATH is on the
+    /// server's filesystem and must not exist yet.
+    Backup { path: String },
+    /// The audit log of mutating calls, newest first.
+    Audit {
+        #[arg(long, default_value_t = 20)]
+        limit: i32,
+        /// Only this method ("/rebound.v1.ConfigService/Reload") or service ("/rebound.v1.ConfigService/").
+        #[arg(long)]
+        rpc: Option<String>,
+        /// Only this principal.
+        #[arg(long)]
+        principal: Option<String>,
+    },
+}
+
+pub async fn run(args: RecoveryArgs) -> u8 {
+    let channel = match rpc::connect(&args.client).await {
+        Ok(channel) => channel,
+        Err(code) => return code,
+    };
+    let mut client = RecoveryServiceClient::new(channel);
+    match args.command {
+        RecoveryCommand::Report { id } => {
+            let request = pb::GetRecoveryReportRequest { report_id: id.unwrap_or_default() };
+            match client.get_recovery_report(request).await {
+                Ok(response) => {
+                    print_report(&response.into_inner().report.unwrap_or_default(), true);
+                    exit::OK
+                }
+                Err(status) => rpc::failed("GetRecoveryReport", &status),
+            }
+        }
+        RecoveryCommand::Reports { limit } => {
+            let request = pb::ListRecoveryReportsRequest { page_size: limit, ..Default::default() };
+            match client.list_recovery_reports(request).await {
+                Ok(response) => {
+                    for report in response.into_inner().reports {
+                        print_report(&report, false);
+                    }
+                    exit::OK
+                }
+                Err(status) => rpc::failed("ListRecoveryReports", &status),
+            }
+        }
+        RecoveryCommand::Cleanup { dry_run, retention } => {
+            let retention = retention.and_then(|d| prost_types::Duration::try_from(d).ok());
+            match client.run_cleanup(pb::RunCleanupRequest { dry_run, retention }).await {
+                Ok(response) => {
+                    let r = response.into_inner();
+                    let verb = if r.dry_run { "would delete" } else { "deleted" };
+                    println!(
+                        "{verb} {} row(s) older than {}",
+                        r.total_rows,
+                        rpc::time(r.cutoff.as_ref())
+                    );
+                    for table in r.tables {
+                        println!("  {:<22} {}", table.table, table.rows);
+                    }
+                    exit::OK
+                }
+                Err(status) => rpc::failed("RunCleanup", &status),
+            }
+        }
+        RecoveryCommand::Backup { path } => match client.backup(pb::BackupRequest { path }).await {
+            Ok(response) => {
+                let b = response.into_inner();
+                println!(
+                    "backup written: {} ({} bytes, sha256 {}) in {}",
+                    b.path,
+                    b.size_bytes,
+                    b.sha256,
+                    rpc::millis(b.duration.as_ref())
+                );
+                exit::OK
+            }
+            Err(status) => rpc::failed("Backup", &status),
+        },
+        RecoveryCommand::Audit { limit, rpc: method, principal } => {
+            let request = pb::ListAuditEventsRequest {
+                page_size: limit,
+                rpc: method.unwrap_or_default(),
+                principal: principal.unwrap_or_default(),
+                ..Default::default()
+            };
+            match client.list_audit_events(request).await {
+                Ok(response) => {
+                    for e in response.into_inner().events {
+                        println!(
+                            "{:>5}  {}  {:<9} {:<18} {}  {}  {}",
+                            e.event_id,
+                            rpc::time(e.occurred_at.as_ref()),
+                            e.outcome()
+                                .as_str_name()
+                                .trim_start_matches("AUDIT_OUTCOME_")
+                                .to_lowercase(),
+                            e.code,
+                            e.principal,
+                            e.rpc,
+                            e.arguments
+                        );
+                    }
+                    exit::OK
+                }
+                Err(status) => rpc::failed("ListAuditEvents", &status),
+            }
+        }
+    }
+}
+
+fn print_report(report: &pb::RecoveryReport, detail: bool) {
+    let previous =
+        report.previous_run().as_str_name().trim_start_matches("PREVIOUS_RUN_").to_lowercase();
+    println!(
+        "report {}  {}  previous run: {previous}  pid {}  generation {}  took {}",
+        report.report_id,
+        rpc::time(report.started_at.as_ref()),
+        report.pid,
+        report.generation,
+        rpc::millis(report.duration.as_ref())
+    );
+    if !detail {
+        return;
+    }
+    for category in &report.categories {
+        let more = if category.ids_truncated { ", …" } else { "" };
+        println!(
+            "  {:<22} {:>6}  {}  [{}{more}]",
+            category.name,
+            category.count,
+            category.action,
+            category.ids.join(", ")
+        );
+    }
+    for warning in &report.warnings {
+        println!("  warning: {warning}");
+    }
+}

@@ -1,0 +1,112 @@
+//! SQLite implementation of [`AuditStore`]: the `audit_events` table.
+
+use sqlx::{QueryBuilder, Sqlite};
+use std::time::Duration;
+use tracing::instrument;
+
+use super::{SqliteStore, from_ms};
+use crate::store::StoreError;
+use crate::store::audit::{AuditQuery, AuditRow, AuditStore};
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    at_ms: i64,
+    principal: Option<String>,
+    role: Option<String>,
+    peer: Option<String>,
+    rpc: String,
+    arguments: Option<String>,
+    outcome: String,
+    code: Option<String>,
+    message: Option<String>,
+    trace_id: Option<String>,
+    duration_us: Option<i64>,
+}
+
+#[async_trait::async_trait]
+impl AuditStore for SqliteStore {
+    #[instrument(skip_all, name = "store.insert_audit_event", fields(audit.rpc = %event.rpc))]
+    async fn insert_audit_event(&self, event: &AuditRow) -> Result<i64, StoreError> {
+        const OP: &str = "insert_audit_event";
+        sqlx::query_scalar(
+            "INSERT INTO audit_events (id, at_ms, principal, role, peer, rpc, arguments, outcome, \
+                 code, message, trace_id, duration_us) \
+             SELECT COALESCE(MAX(id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM audit_events \
+             RETURNING id",
+        )
+        .bind(event.at.timestamp_millis())
+        .bind(&event.principal)
+        .bind(&event.role)
+        .bind(&event.peer)
+        .bind(&event.rpc)
+        .bind(&event.arguments)
+        .bind(&event.outcome)
+        .bind(&event.code)
+        .bind(&event.message)
+        .bind(&event.trace_id)
+        .bind(i64::try_from(event.duration.as_micros()).unwrap_or(i64::MAX))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))
+    }
+
+    #[instrument(skip_all, name = "store.list_audit_events")]
+    async fn list_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        const OP: &str = "list_audit_events";
+        let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, at_ms, principal, role, peer, rpc, arguments, outcome, code, message, \
+             trace_id, duration_us FROM audit_events WHERE 1 = 1",
+        );
+        if let Some(before) = query.before_id {
+            sql.push(" AND id < ").push_bind(before);
+        }
+        if let Some(principal) = &query.principal {
+            sql.push(" AND principal = ").push_bind(principal.clone());
+        }
+        match &query.rpc {
+            Some(prefix) if prefix.ends_with('/') => {
+                sql.push(" AND substr(rpc, 1, ")
+                    .push_bind(prefix.len() as i64)
+                    .push(") = ")
+                    .push_bind(prefix.clone());
+            }
+            Some(rpc) => {
+                sql.push(" AND rpc = ").push_bind(rpc.clone());
+            }
+            None => {}
+        }
+        if let Some(since) = query.since {
+            sql.push(" AND at_ms >= ").push_bind(since.timestamp_millis());
+        }
+        if let Some(until) = query.until {
+            sql.push(" AND at_ms < ").push_bind(until.timestamp_millis());
+        }
+        if let Some(outcome) = &query.outcome {
+            sql.push(" AND outcome = ").push_bind(outcome.clone());
+        }
+        sql.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit));
+        let rows: Vec<Row> =
+            sql.build_query_as().fetch_all(&self.pool).await.map_err(StoreError::query(OP))?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(AuditRow {
+                    id: row.id,
+                    at: from_ms(OP, row.at_ms)?,
+                    principal: row.principal.unwrap_or_default(),
+                    role: row.role,
+                    peer: row.peer.unwrap_or_default(),
+                    rpc: row.rpc,
+                    arguments: row.arguments.unwrap_or_default(),
+                    outcome: row.outcome,
+                    code: row.code.unwrap_or_default(),
+                    message: row.message,
+                    trace_id: row.trace_id,
+                    duration: Duration::from_micros(
+                        u64::try_from(row.duration_us.unwrap_or(0)).unwrap_or(0),
+                    ),
+                })
+            })
+            .collect()
+    }
+}

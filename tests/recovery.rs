@@ -1,0 +1,224 @@
+//! Recovery scenarios on the real process: the startup report after a clean stop and after
+//! kill -9, backup → restore round trip while serving, the audit log of mutating calls, and
+//! retention cleanup.
+
+mod support;
+
+use rebound::proto::v1 as pb;
+use rebound::proto::v1::config_service_client::ConfigServiceClient;
+use rebound::proto::v1::recovery_service_client::RecoveryServiceClient;
+use support::{Server, run_rebound};
+use tonic::transport::Channel;
+
+async fn recovery(server: &Server) -> RecoveryServiceClient<Channel> {
+    RecoveryServiceClient::new(server.channel().await)
+}
+
+async fn latest_report(server: &Server) -> pb::RecoveryReport {
+    recovery(server)
+        .await
+        .get_recovery_report(pb::GetRecoveryReportRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap()
+}
+
+async fn reload(server: &Server, drain: &str) -> pb::ReloadEvent {
+    let content = format!(
+        "version = 1\n[server]\nlisten = \"127.0.0.1:{}\"\ndrain_timeout = \"{drain}\"\n",
+        server.port
+    );
+    ConfigServiceClient::new(server.channel().await)
+        .reload(pb::ReloadRequest { content: Some(content), restart_if_required: false })
+        .await
+        .unwrap()
+        .into_inner()
+        .event
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_startup_report_tells_a_clean_stop_from_a_crash() {
+    let mut server = Server::start("").await;
+    let report = latest_report(&server).await;
+    assert_eq!(report.previous_run(), pb::PreviousRun::FirstStart);
+    assert_eq!(report.pid, server.pid());
+    let integrity = report.categories.iter().find(|c| c.name == "store_integrity").unwrap();
+    assert_eq!(integrity.count, 0);
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit().await.code(), Some(0));
+
+    let mut clean = Server::spawn_in(&server.dir, "", &[]);
+    clean.wait_serving().await;
+    assert_eq!(latest_report(&clean).await.previous_run(), pb::PreviousRun::CleanShutdown);
+    clean.signal(libc::SIGKILL);
+    clean.wait_exit().await;
+
+    let after_crash = Server::spawn_in(&server.dir, "", &[]);
+    after_crash.wait_serving().await;
+    let report = latest_report(&after_crash).await;
+    assert_eq!(report.previous_run(), pb::PreviousRun::Crashed);
+    let out = run_rebound(&server.dir, &["recovery", "report", "--addr", &after_crash.addr]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("previous run: crashed"), "{out:?}");
+
+    let crashed = recovery(&after_crash)
+        .await
+        .list_recovery_reports(pb::ListRecoveryReportsRequest {
+            previous_run: pb::PreviousRun::Crashed as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(crashed.reports.len(), 1);
+    let missing = recovery(&after_crash)
+        .await
+        .get_recovery_report(pb::GetRecoveryReportRequest { report_id: "999".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+}
+
+#[tokio::test]
+async fn backup_while_serving_restores_the_same_state() {
+    let server = Server::start("").await;
+    for drain in ["1s", "2s", "3s"] {
+        assert_eq!(reload(&server, drain).await.result(), pb::ReloadResult::Success);
+    }
+    let copy = server.dir.join("backup.db");
+    let backup = recovery(&server)
+        .await
+        .backup(pb::BackupRequest { path: copy.display().to_string() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(backup.size_bytes, std::fs::metadata(&copy).unwrap().len());
+    assert_eq!(backup.sha256.len(), 64);
+    let again = recovery(&server)
+        .await
+        .backup(pb::BackupRequest { path: copy.display().to_string() })
+        .await;
+    assert_eq!(again.unwrap_err().code(), tonic::Code::AlreadyExists);
+    let empty =
+        recovery(&server).await.backup(pb::BackupRequest { path: " ".into() }).await.unwrap_err();
+    assert_eq!(
+        (empty.code(), empty.message()),
+        (tonic::Code::InvalidArgument, "path: must not be empty")
+    );
+
+    // Restore = start a server on the copy.
+    let restored_dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", copy.display());
+    let restored =
+        Server::spawn_in(restored_dir.path(), "", &[("REBOUND_STORE__URL", url.as_str())]);
+    restored.wait_serving().await;
+    let events = ConfigServiceClient::new(restored.channel().await)
+        .list_reload_events(pb::ListReloadEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let values: Vec<_> = events.iter().map(|e| e.changes[0].new_value.as_str()).collect();
+    assert_eq!(values, ["\"3s\"", "\"2s\"", "\"1s\""]);
+}
+
+#[tokio::test]
+async fn mutating_calls_are_audited_with_redacted_arguments() {
+    let server = Server::start("").await;
+    assert_eq!(reload(&server, "4s").await.result(), pb::ReloadResult::Success);
+    let mut config = ConfigServiceClient::new(server.channel().await);
+    let refused = config
+        .reload(pb::ReloadRequest { content: Some("x".into()), restart_if_required: true })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    config.get_config(pb::GetConfigRequest {}).await.unwrap();
+
+    let mut client = recovery(&server).await;
+    let events = support::wait_for("both reloads in the audit log", || {
+        let mut client = client.clone();
+        async move {
+            let events = client
+                .list_audit_events(pb::ListAuditEventsRequest {
+                    rpc: "/rebound.v1.ConfigService/".into(),
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .events;
+            (events.len() >= 2).then_some(events)
+        }
+    })
+    .await;
+    assert_eq!(events.len(), 2, "GetConfig is not audited: {events:?}");
+    let (failed, succeeded) = (&events[0], &events[1]);
+    assert_eq!(failed.outcome(), pb::AuditOutcome::Failed);
+    assert_eq!(failed.code, "INVALID_ARGUMENT");
+    assert!(failed.message.starts_with("restart_if_required:"), "{failed:?}");
+    assert_eq!(succeeded.outcome(), pb::AuditOutcome::Succeeded);
+    assert_eq!(succeeded.rpc, "/rebound.v1.ConfigService/Reload");
+    assert!(succeeded.principal.starts_with("peer:127.0.0.1:"), "{succeeded:?}");
+    assert!(
+        succeeded.arguments.contains("bytes>") && !succeeded.arguments.contains("drain_timeout"),
+        "{}",
+        succeeded.arguments
+    );
+
+    let failed_only = client
+        .list_audit_events(pb::ListAuditEventsRequest {
+            outcome: pb::AuditOutcome::Failed as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(failed_only.len(), 1);
+}
+
+#[tokio::test]
+async fn cleanup_counts_then_deletes_old_history() {
+    let server = Server::start("").await;
+    reload(&server, "5s").await;
+    reload(&server, "6s").await;
+    let mut client = recovery(&server).await;
+    let retention = Some(prost_types::Duration { seconds: 0, nanos: 1_000_000 });
+    let dry = client
+        .run_cleanup(pb::RunCleanupRequest { dry_run: true, retention })
+        .await
+        .unwrap()
+        .into_inner();
+    let reloads = dry.tables.iter().find(|t| t.table == "config_reload_events").unwrap();
+    assert_eq!(reloads.rows, 2);
+    let done = client
+        .run_cleanup(pb::RunCleanupRequest { dry_run: false, retention })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(done.total_rows >= 2);
+    let left = ConfigServiceClient::new(server.channel().await)
+        .list_reload_events(pb::ListReloadEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert!(left.is_empty());
+    let zero = client
+        .run_cleanup(pb::RunCleanupRequest {
+            dry_run: true,
+            retention: Some(prost_types::Duration::default()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(zero.code(), tonic::Code::InvalidArgument);
+    // The default retention (7 days) keeps everything this young.
+    let default = client
+        .run_cleanup(pb::RunCleanupRequest { dry_run: true, retention: None })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(default.total_rows, 0);
+}
