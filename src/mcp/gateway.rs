@@ -28,7 +28,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The server answered with an error status.
-    #[error("{method} failed: {}: {}", super::explain::code_name(.status.code()), .status.message())]
+    #[error("{method} failed: {}: {}", crate::api::status::code_name(.status.code()), .status.message())]
     Rpc { method: &'static str, status: tonic::Status },
     /// The server stayed unreachable (or unavailable) until the call deadline.
     #[error(

@@ -250,3 +250,17 @@ def test_config_tools_end_to_end(server, mcp_bin):
     assert not reload.is_error, text(reload)
     assert reload.structured_content["event"]["result"] == "RELOAD_RESULT_UNCHANGED"
     assert ": unchanged" in text(reload)
+
+
+def test_recovery_report_end_to_end(server, mcp_bin):
+    """RecoveryService is served: recovery_report reads the server's start-up report."""
+
+    async def run():
+        async with mcp(mcp_bin, server.address) as session:
+            return await session.call_tool("recovery_report", {})
+
+    result = asyncio.run(run())
+    assert not result.is_error, text(result)
+    report = result.structured_content["report"]
+    assert report["previous_run"] == "PREVIOUS_RUN_FIRST_START" and report["pid"] == server.pid
+    assert "previous run first_start" in text(result)

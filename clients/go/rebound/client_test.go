@@ -242,3 +242,16 @@ func TestConfigServiceEndToEnd(t *testing.T) {
 		t.Errorf("Reload = %v", reload)
 	}
 }
+
+// RecoveryService is served: the start-up recovery report of a fresh server.
+func TestRecoveryServiceEndToEnd(t *testing.T) {
+	server := testserver.Start(t)
+	client := dial(t, server.Addr())
+	report, err := client.Recovery.GetRecoveryReport(ctx(t), &reboundv1.GetRecoveryReportRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.GetReport().GetPreviousRun() != reboundv1.PreviousRun_PREVIOUS_RUN_FIRST_START || int(report.GetReport().GetPid()) != server.Pid() {
+		t.Errorf("GetRecoveryReport = %v", report)
+	}
+}

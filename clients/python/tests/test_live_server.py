@@ -100,3 +100,24 @@ def test_config_helpers_end_to_end(server):
             assert next(stream).event.reload_id == event.reload_id
         finally:
             stream.close()
+
+
+def test_recovery_helpers_end_to_end(server):
+    """RecoveryService is served: report, cleanup, backup and the audit trail for real."""
+    from rebound_client.pb import recovery_pb2
+
+    backup_path = str(server.dir / "backup.db")
+    with ReboundClient(server.address) as client:
+        report = client.recovery_report().report
+        assert report.previous_run == recovery_pb2.PREVIOUS_RUN_FIRST_START
+        assert report.pid == server.pid
+        listed = client.list_recovery_reports(previous_run="first_start").reports
+        assert [r.report_id for r in listed] == [report.report_id]
+
+        cleanup = client.run_cleanup(dry_run=True, retention=3600)
+        assert cleanup.dry_run and cleanup.batches == 0
+
+        backup = client.backup(backup_path)
+        assert backup.path == backup_path and backup.size_bytes > 0 and len(backup.sha256) == 64
+        audit = client.list_audit_events(rpc="/rebound.v1.RecoveryService/")
+        assert "/rebound.v1.RecoveryService/Backup" in [e.rpc for e in audit.events]

@@ -69,7 +69,7 @@ impl Tools {
         let detail = match error {
             CallError::Rpc { method, status } => json!({
                 "kind": "rpc", "rpc": method,
-                "code": super::explain::code_name(status.code()), "message": status.message(),
+                "code": crate::api::status::code_name(status.code()), "message": status.message(),
             }),
             CallError::Unreachable { .. } => {
                 json!({"kind": "unreachable", "message": error.to_string()})
