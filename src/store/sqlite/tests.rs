@@ -252,6 +252,7 @@ async fn normal_durability_is_applied_to_every_connection() {
     let target = SqliteTarget::File(tmp.path().join("normal.db"));
     let store = SqliteStore::open(target, Durability::Normal).await.unwrap();
     let mut conn = store.pool.acquire().await.unwrap();
-    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
+    let synchronous: i64 =
+        sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
     assert_eq!(synchronous, 1, "NORMAL");
 }
