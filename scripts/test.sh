@@ -26,6 +26,21 @@ command -v grpc-health-probe >/dev/null ||
   go install "github.com/grpc-ecosystem/grpc-health-probe@${GRPC_HEALTH_PROBE_VERSION}"
 command -v grpcurl >/dev/null ||
   go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@${GRPCURL_VERSION}"
+# Mosquitto (broker + mosquitto_passwd) and openssl (TLS test certificates) for the device
+# tests, from Debian.
+missing=()
+command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
+command -v openssl >/dev/null || missing+=(openssl)
+if (( ${#missing[@]} )); then
+  if [[ "$(id -u)" == 0 ]]; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+  else
+    echo "missing: ${missing[*]}; run as root or apt-get install them" >&2
+    exit 1
+  fi
+fi
+echo "mosquitto: $(command -v mosquitto || echo /usr/sbin/mosquitto)"
 echo "grpc-health-probe: $(command -v grpc-health-probe)"
 echo "grpcurl: $(command -v grpcurl)"
 
@@ -45,6 +60,7 @@ cargo test --locked --all-targets
 
 step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
 cargo run --quiet --locked -- bench reload --smoke
+cargo run --quiet --locked -- bench fanout --smoke
 
 # The clients and the MCP adapter are tested against the binaries cargo just built.
 step "clients: Python tools (pinned, in a venv under target/)"

@@ -50,9 +50,40 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Git commit the binary was built from, or `unknown`.
 pub const GIT_SHA: &str = env!("REBOUND_GIT_SHA");
 
+/// A component that reports its own health (the MQTT gateway, the command domain, …).
+pub trait HealthSource: Send + Sync + 'static {
+    /// The component's state now. Must be cheap and must not block.
+    fn component(&self) -> Component;
+}
+
+/// The extra health sources registered by components at start-up, in order.
+#[derive(Clone, Default)]
+pub struct Sources {
+    list: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<dyn HealthSource>>>>,
+}
+
+impl Sources {
+    pub fn register(&self, source: std::sync::Arc<dyn HealthSource>) {
+        self.list.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(source);
+    }
+
+    fn components(&self) -> Vec<Component> {
+        let list = self.list.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        list.iter().map(|source| source.component()).collect()
+    }
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.components().iter().map(|c| c.name).collect();
+        f.debug_tuple("Sources").field(&names).finish()
+    }
+}
+
 /// Compute the report now.
 pub async fn report(ctx: &ServerContext) -> HealthReport {
-    let components = vec![store_component(ctx).await, config_component(ctx)];
+    let mut components = vec![store_component(ctx).await, config_component(ctx)];
+    components.extend(ctx.health.components());
     let overall = if ctx.drain.is_draining() {
         Overall::Draining
     } else if components.iter().any(|c| c.status == ComponentStatus::Unhealthy) {

@@ -11,13 +11,15 @@ use tokio_stream::StreamExt;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-const REGISTERED: [&str; 6] = [
+const REGISTERED: [&str; 8] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
+    "rebound.v1.ClientCommandService",
     "rebound.v1.ConfigService",
     "rebound.v1.HealthService",
     "rebound.v1.RecoveryService",
+    "rebound.v1.RestartService",
 ];
 
 #[tokio::test]
@@ -83,7 +85,12 @@ async fn get_health_reports_this_process() {
         report.components.iter().map(|c| (c.name.as_str(), c.status())).collect();
     assert_eq!(
         components,
-        [("store", pb::ComponentStatus::Healthy), ("config", pb::ComponentStatus::Healthy)]
+        [
+            ("store", pb::ComponentStatus::Healthy),
+            ("config", pb::ComponentStatus::Healthy),
+            ("mqtt", pb::ComponentStatus::Disabled),
+            ("commands", pb::ComponentStatus::Healthy),
+        ]
     );
     assert!(report.components[0].detail.contains("sqlite"), "{:?}", report.components[0]);
 }

@@ -6,10 +6,13 @@
 //! mapping.
 
 pub mod audit;
+pub mod client_command;
 pub mod config;
 pub mod convert;
 pub mod health;
 pub mod layer;
+pub(crate) mod methods;
 pub mod policy;
 pub mod recovery;
+pub mod restart;
 pub mod status;

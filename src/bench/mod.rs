@@ -4,6 +4,10 @@
 //! BENCHMARKS.md), prints one `name=value unit` line per figure followed by a table for
 //! people, and has a `--smoke` mode small enough for the test command.
 
+pub mod broker;
 pub mod durability;
+pub mod fanout;
+mod load;
 pub mod reload;
+pub mod restart;
 pub mod stats;

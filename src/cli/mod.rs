@@ -5,9 +5,14 @@
 //! codes in [`crate::exit`].
 
 mod bench;
+mod clients;
+mod command;
 mod config;
+mod display;
 mod health;
 mod recovery;
+mod restart;
+mod rollout;
 mod rpc;
 mod serve;
 
@@ -31,6 +36,15 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print a running server's health report; exit 0 when serving, 69 when not or unreachable.
     Health(health::HealthArgs),
+    /// Device commands: issue, get, list, watch, cancel.
+    Command(command::CommandArgs),
+    /// The device registry: list, get, update, clear-service-failed.
+    Clients(clients::ClientsArgs),
+    /// Rollouts of one action to many devices: start, get, list, watch, abort.
+    Rollout(rollout::RolloutArgs),
+    /// Hot-restart a running server (--wait follows the phases; exit 1 on failure or
+    /// rollback), or report on restarts: status, history, prepare.
+    Restart(restart::RestartArgs),
     /// Inspect, validate and reload the server's configuration without restarting it.
     Config(config::ConfigArgs),
     /// Startup recovery reports, retention cleanup, online backups and the audit log.
@@ -73,6 +87,10 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Health(args) => health::run(args).await,
+            Command::Command(args) => command::run(args).await,
+            Command::Clients(args) => clients::run(args).await,
+            Command::Rollout(args) => rollout::run(args).await,
+            Command::Restart(args) => restart::run(args).await,
             Command::Config(args) => config::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Recovery(args) => recovery::run(args).await,

@@ -8,6 +8,7 @@
 //! rejected with their path) → validate() (every semantic error at once, each with its
 //! field path)`.
 
+mod devices;
 mod diff;
 mod duration;
 mod handle;
@@ -16,10 +17,14 @@ mod model;
 pub mod reload;
 pub mod watch;
 
+pub use devices::{
+    BrokerUrl, CommandsConfig, CrashRecoveryConfig, EscalationConfig, MqttConfig, RolloutConfig,
+    SafetyConfig, SchedulerConfig,
+};
 pub use diff::{Change, ChangeKind, REDACTED, diff, is_secret, needs_restart, redacted_toml};
 pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
 pub use load::{ConfigError, FieldError, LoadedConfig, Source, hash_config, load, parse_str};
 pub use model::{
-    CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, MqttConfig, ReloadConfig,
-    RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig,
+    CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, ReloadConfig,
+    RestartConfig, RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig,
 };

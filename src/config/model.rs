@@ -4,6 +4,10 @@
 //! file at all. `validate` reports every problem at once with its dotted field path; it
 //! never stops at the first one.
 
+use super::devices::{
+    CommandsConfig, CrashRecoveryConfig, DeviceSections, EscalationConfig, MqttConfig,
+    RolloutConfig, SafetyConfig, SchedulerConfig,
+};
 use super::duration;
 use super::load::FieldError;
 use serde::{Deserialize, Serialize};
@@ -33,6 +37,20 @@ pub struct Config {
     #[serde(default)]
     pub telemetry: TelemetryConfig,
     #[serde(default)]
+    pub commands: CommandsConfig,
+    #[serde(default)]
+    pub safety: SafetyConfig,
+    #[serde(default)]
+    pub crash_recovery: CrashRecoveryConfig,
+    #[serde(default)]
+    pub escalation: EscalationConfig,
+    #[serde(default)]
+    pub rollout: RolloutConfig,
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
+    #[serde(default)]
+    pub restart: RestartConfig,
+    #[serde(default)]
     pub config: ReloadConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
@@ -46,6 +64,13 @@ impl Default for Config {
             store: StoreConfig::default(),
             mqtt: MqttConfig::default(),
             telemetry: TelemetryConfig::default(),
+            commands: CommandsConfig::default(),
+            safety: SafetyConfig::default(),
+            crash_recovery: CrashRecoveryConfig::default(),
+            escalation: EscalationConfig::default(),
+            rollout: RolloutConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            restart: RestartConfig::default(),
             config: ReloadConfig::default(),
             retention: RetentionConfig::default(),
         }
@@ -103,14 +128,6 @@ impl Default for StoreConfig {
     }
 }
 
-/// `[mqtt]`: the device gateway's broker connection.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MqttConfig {
-    /// Broker URL (`mqtt://host:port` or `mqtts://host:port`); unset disables the gateway.
-    pub url: Option<String>,
-}
-
 /// `[telemetry]`: logs and traces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -138,6 +155,47 @@ impl Default for TelemetryConfig {
             log_dir: None,
             log_max_bytes: 10 * 1024 * 1024,
             log_keep: 5,
+        }
+    }
+}
+
+/// `[restart]`: hot restart (see `lifecycle::restart`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestartConfig {
+    /// How long a handover successor may take to report ready before it is killed and the
+    /// restart rolled back.
+    #[serde(with = "duration")]
+    pub ready_timeout: Duration,
+    /// Where the state snapshot is written during a restart; unset: `snapshots/` next to the
+    /// SQLite database (or `rebound-data/snapshots` for a non-file store).
+    pub snapshot_dir: Option<PathBuf>,
+    /// Key for encrypting the snapshot at rest (ChaCha20-Poly1305): a file holding 32 bytes,
+    /// raw or as 64 hex digits. Unset: the snapshot is integrity-checked but not encrypted.
+    pub snapshot_key_file: Option<PathBuf>,
+}
+
+impl Default for RestartConfig {
+    fn default() -> Self {
+        Self { ready_timeout: Duration::from_secs(30), snapshot_dir: None, snapshot_key_file: None }
+    }
+}
+
+impl RestartConfig {
+    /// The snapshot directory in force for a store at `store_url`.
+    pub fn snapshot_dir(&self, store_url: &str) -> PathBuf {
+        if let Some(dir) = &self.snapshot_dir {
+            return dir.clone();
+        }
+        let db = store_url
+            .strip_prefix("sqlite://")
+            .or_else(|| store_url.strip_prefix("sqlite:"))
+            .filter(|path| !path.is_empty() && !path.contains(":memory:"))
+            .map(PathBuf::from);
+        match db.as_deref().and_then(std::path::Path::parent) {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.join("snapshots"),
+            Some(_) => PathBuf::from("snapshots"),
+            None => PathBuf::from("rebound-data/snapshots"),
         }
     }
 }
@@ -235,13 +293,6 @@ impl Config {
             "store.url",
             format!("{url:?} must start with sqlite:// or postgres://"),
         );
-        if let Some(url) = &self.mqtt.url {
-            check(
-                url.starts_with("mqtt://") || url.starts_with("mqtts://"),
-                "mqtt.url",
-                format!("{url:?} must start with mqtt:// or mqtts://"),
-            );
-        }
         check(
             tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.log_level).is_ok(),
             "telemetry.log_level",
@@ -256,6 +307,20 @@ impl Config {
                 "telemetry.otlp_endpoint",
                 format!("{endpoint:?} must be an http:// or https:// URL"),
             );
+        }
+        let ready = self.restart.ready_timeout;
+        check(
+            ready >= Duration::from_millis(100) && ready <= Duration::from_secs(600),
+            "restart.ready_timeout",
+            "must be between 100ms and 600s".to_owned(),
+        );
+        for (path, value) in [
+            ("restart.snapshot_dir", &self.restart.snapshot_dir),
+            ("restart.snapshot_key_file", &self.restart.snapshot_key_file),
+        ] {
+            if let Some(value) = value {
+                check(!value.as_os_str().is_empty(), path, "must not be empty".into());
+            }
         }
         check(
             self.telemetry.log_max_bytes >= 4096,
@@ -287,7 +352,20 @@ impl Config {
             "retention.batch_size",
             "must be between 1 and 100000".to_owned(),
         );
+        self.device_sections().validate(&mut errors);
         if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn device_sections(&self) -> DeviceSections<'_> {
+        DeviceSections {
+            mqtt: &self.mqtt,
+            commands: &self.commands,
+            safety: &self.safety,
+            crash_recovery: &self.crash_recovery,
+            escalation: &self.escalation,
+            rollout: &self.rollout,
+            scheduler: &self.scheduler,
+        }
     }
 }
 
@@ -307,8 +385,40 @@ mod tests {
         config.store.url = "mysql://x".into();
         config.telemetry.log_format = LogFormat::Json;
         config.telemetry.otlp_endpoint = Some("collector:4317".into());
+        config.restart.ready_timeout = Duration::ZERO;
+        config.restart.snapshot_key_file = Some(PathBuf::new());
         let paths: Vec<String> =
             config.validate().unwrap_err().into_iter().map(|e| e.path).collect();
-        assert_eq!(paths, ["version", "server.listen", "store.url", "telemetry.otlp_endpoint"]);
+        assert_eq!(
+            paths,
+            [
+                "version",
+                "server.listen",
+                "store.url",
+                "telemetry.otlp_endpoint",
+                "restart.ready_timeout",
+                "restart.snapshot_key_file"
+            ]
+        );
+    }
+
+    #[test]
+    fn snapshot_dir_defaults_next_to_the_database() {
+        let restart = RestartConfig::default();
+        assert_eq!(
+            restart.snapshot_dir("sqlite://rebound-data/rebound.db"),
+            PathBuf::from("rebound-data/snapshots")
+        );
+        assert_eq!(
+            restart.snapshot_dir("sqlite:///var/lib/rebound/r.db"),
+            PathBuf::from("/var/lib/rebound/snapshots")
+        );
+        assert_eq!(restart.snapshot_dir("sqlite:r.db"), PathBuf::from("snapshots"));
+        assert_eq!(
+            restart.snapshot_dir("sqlite::memory:"),
+            PathBuf::from("rebound-data/snapshots")
+        );
+        let set = RestartConfig { snapshot_dir: Some("/x".into()), ..RestartConfig::default() };
+        assert_eq!(set.snapshot_dir("sqlite::memory:"), PathBuf::from("/x"));
     }
 }

@@ -139,6 +139,12 @@ impl TaskControl {
         *self.state.borrow() == TaskState::Stopping
     }
 
+    /// Whether the loop has been asked to park (hot restart) and should reach its checkpoint,
+    /// releasing what the successor needs first (e.g. the MQTT session).
+    pub fn is_suspended(&self) -> bool {
+        *self.state.borrow() == TaskState::Suspended
+    }
+
     /// Call at a safe point. Parks while suspended; returns `false` when the loop must stop
     /// and `true` to carry on.
     pub async fn checkpoint(&mut self) -> bool {

@@ -15,14 +15,20 @@
 //! (`tests.rs`) is meant to run against every backend.
 
 pub mod audit;
+pub mod clients;
+pub mod commands;
 mod error;
 pub mod maintenance;
 pub mod recovery;
 pub mod reloads;
+mod restarts;
+pub mod rollouts;
 mod runs;
 mod sqlite;
 mod url;
 
+#[cfg(test)]
+mod fleet_tests;
 #[cfg(test)]
 mod tests;
 
@@ -33,10 +39,14 @@ use serde::Serialize;
 use tracing::{Span, instrument};
 
 pub use self::audit::AuditStore;
+pub use self::clients::ClientStore;
+pub use self::commands::{CommandStore, FleetTx};
 pub use self::error::StoreError;
 pub use self::maintenance::MaintenanceStore;
 pub use self::recovery::RecoveryStore;
 pub use self::reloads::ReloadStore;
+pub use self::restarts::{RestartCursor, RestartPage, RestartQuery, RestartStore, RestartTotals};
+pub use self::rollouts::RolloutStore;
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
 use self::url::StoreUrl;
@@ -48,7 +58,18 @@ use self::url::StoreUrl;
 /// and safe to call from any task.
 #[async_trait::async_trait]
 pub trait Store:
-    RunStore + ReloadStore + MaintenanceStore + AuditStore + RecoveryStore + Send + Sync + 'static
+    RunStore
+    + RestartStore
+    + ReloadStore
+    + MaintenanceStore
+    + AuditStore
+    + RecoveryStore
+    + CommandStore
+    + ClientStore
+    + RolloutStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Short backend name: `"sqlite"` (later `"postgres"`).
     fn backend(&self) -> &'static str;

@@ -20,10 +20,16 @@
 //! own statements over the same schema.
 
 mod audit;
+mod clients;
+mod commands;
 mod files;
+mod fleet_tx;
 mod maintenance;
 mod recovery;
 mod reloads;
+mod restarts;
+mod rollouts;
+mod rows;
 mod runs;
 
 use std::path::Path;
@@ -163,7 +169,6 @@ impl SqliteStore {
     }
 }
 
-/// One row of `server_runs`.
 /// Converts a stored `*_ms` column back to a timestamp; `op` names the failing operation.
 pub(crate) fn from_ms(op: &'static str, ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms)

@@ -1,0 +1,438 @@
+//! `rebound.v1.ClientCommandService`: device commands, the device registry and rollouts over
+//! gRPC. A thin adapter: it validates and converts fields ([`fields`], [`convert`]), pages
+//! ([`page`]) and streams ([`watch`]); every rule lives in [`crate::commands`].
+
+mod convert;
+mod fields;
+mod page;
+mod watch;
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::api::convert::principal;
+use crate::commands::{Canary, Fleet, IssueRequest, RolloutRequest};
+use crate::error::{Error, Result};
+use crate::lifecycle::Drain;
+use crate::proto::v1 as pb;
+use crate::proto::v1::client_command_service_server::ClientCommandService;
+use crate::store::clients::{ClientFilter, ClientRecord, CrashFilter};
+use crate::store::commands::CommandFilter;
+use crate::store::rollouts::RolloutTarget;
+
+/// Serves [`Fleet`] over gRPC.
+#[derive(Clone)]
+pub struct ClientCommandApi {
+    fleet: Arc<Fleet>,
+    drain: Drain,
+}
+
+impl ClientCommandApi {
+    pub fn new(fleet: Arc<Fleet>, drain: Drain) -> Self {
+        Self { fleet, drain }
+    }
+
+    fn refuse_while_draining(&self) -> Result<()> {
+        if self.drain.is_draining() {
+            return Err(Error::Unavailable(
+                "server is draining; retry against its successor".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn client_message(&self, client: &ClientRecord) -> Result<pb::Client> {
+        let lockout = self.fleet.lockout(client.client_uuid).await?;
+        let crash = self.fleet.crash_state_of(client);
+        let cooldown = self.fleet.settings().current().safety.escalation_cooldown;
+        Ok(convert::client(client, &lockout, crash, cooldown))
+    }
+
+    async fn command_message(&self, id: Uuid) -> Result<pb::Command> {
+        let (command, events) = self.fleet.command(id).await?;
+        Ok(convert::command(&command, &events))
+    }
+}
+
+/// W3C traceparent of the current span, when tracing exports are on.
+fn traceparent() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| format!("00-{}-{}-01", sc.trace_id(), sc.span_id()))
+}
+
+type Reply<T> = std::result::Result<Response<T>, Status>;
+
+fn reply<T>(result: Result<T>) -> Reply<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl ClientCommandService for ClientCommandApi {
+    #[tracing::instrument(name = "commands.api.issue", skip_all)]
+    async fn issue_command(
+        &self,
+        request: Request<pb::IssueCommandRequest>,
+    ) -> Reply<pb::IssueCommandResponse> {
+        let who = principal(&request);
+        let r = request.into_inner();
+        reply(
+            async {
+                self.refuse_while_draining()?;
+                let req = IssueRequest {
+                    command_id: fields::optional_uuid("command_id", &r.command_id)?,
+                    client_uuid: fields::uuid("client_uuid", &r.client_uuid)?,
+                    action: fields::required_action(r.action)?,
+                    reason: r.reason,
+                    requested_by: r.requested_by,
+                    expires_in: fields::duration("expires_in", r.expires_in)?,
+                    principal: who.clone(),
+                    trace_parent: traceparent(),
+                };
+                let (command, created) = self.fleet.issue(req).await?;
+                let command = self.command_message(command.command_id).await?;
+                Ok(pb::IssueCommandResponse { command: Some(command), created })
+            }
+            .await,
+        )
+    }
+
+    async fn get_command(
+        &self,
+        request: Request<pb::GetCommandRequest>,
+    ) -> Reply<pb::GetCommandResponse> {
+        let r = request.into_inner();
+        reply(
+            async {
+                let id = fields::uuid("command_id", &r.command_id)?;
+                Ok(pb::GetCommandResponse { command: Some(self.command_message(id).await?) })
+            }
+            .await,
+        )
+    }
+
+    async fn list_commands(
+        &self,
+        request: Request<pb::ListCommandsRequest>,
+    ) -> Reply<pb::ListCommandsResponse> {
+        let r = request.into_inner();
+        reply(
+            async {
+                let limit = fields::page_size(r.page_size)?;
+                let filter = CommandFilter {
+                    client_uuid: fields::optional_uuid("client_uuid", &r.client_uuid)?,
+                    states: fields::command_states("states", &r.states)?,
+                    action: fields::action("action", r.action)?,
+                    rollout_id: fields::optional_uuid("rollout_id", &r.rollout_id)?,
+                    origin: fields::origin("origin", r.origin)?,
+                };
+                let after = page::decode::<(i64, Uuid)>(&r.page_token, &filter)?;
+                let store = self.fleet.store();
+                let records = store.list_commands(&filter, after, limit).await?;
+                let next_page_token =
+                    page::next(&records, limit, |c| (c.issued_ms, c.command_id), &filter);
+                let mut commands = Vec::with_capacity(records.len());
+                for record in &records {
+                    let events = if r.include_events {
+                        store.command_events(record.command_id).await?
+                    } else {
+                        Vec::new()
+                    };
+                    commands.push(convert::command(record, &events));
+                }
+                Ok(pb::ListCommandsResponse { commands, next_page_token })
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "commands.api.cancel", skip_all)]
+    async fn cancel_command(
+        &self,
+        request: Request<pb::CancelCommandRequest>,
+    ) -> Reply<pb::CancelCommandResponse> {
+        let who = principal(&request);
+        let r = request.into_inner();
+        reply(
+            async {
+                self.refuse_while_draining()?;
+                let id = fields::uuid("command_id", &r.command_id)?;
+                if r.reason.chars().count() > crate::commands::MAX_REASON_CHARS {
+                    return Err(Error::invalid_argument("reason", "longer than 2000 characters"));
+                }
+                self.fleet.cancel(id, &who, &r.reason).await?;
+                Ok(pb::CancelCommandResponse { command: Some(self.command_message(id).await?) })
+            }
+            .await,
+        )
+    }
+
+    type WatchCommandsStream = watch::BoxStream<pb::WatchCommandsResponse>;
+
+    async fn watch_commands(
+        &self,
+        request: Request<pb::WatchCommandsRequest>,
+    ) -> Reply<Self::WatchCommandsStream> {
+        let r = request.into_inner();
+        reply(watch::commands(self.fleet.clone(), self.drain.clone(), r).await)
+    }
+
+    async fn list_clients(
+        &self,
+        request: Request<pb::ListClientsRequest>,
+    ) -> Reply<pb::ListClientsResponse> {
+        let r = request.into_inner();
+        reply(
+            async {
+                let limit = fields::page_size(r.page_size)?;
+                if !r.group.is_empty() {
+                    crate::commands::validate_group(&r.group)?;
+                }
+                let stale_after = self.fleet.settings().current().crash_recovery.stale_after;
+                let bound = crate::commands::now_ms() - stale_after.as_millis() as i64;
+                let crash = match pb::CrashState::try_from(r.crash_state).map_err(|_| {
+                    Error::invalid_argument(
+                        "crash_state",
+                        format!("unknown value {}", r.crash_state),
+                    )
+                })? {
+                    pb::CrashState::Unspecified => None,
+                    pb::CrashState::Healthy => Some((CrashFilter::Healthy, bound)),
+                    pb::CrashState::Crashed => Some((CrashFilter::Crashed, bound)),
+                    pb::CrashState::Stale => Some((CrashFilter::Stale, bound)),
+                };
+                let online = match pb::Presence::try_from(r.presence).map_err(|_| {
+                    Error::invalid_argument("presence", format!("unknown value {}", r.presence))
+                })? {
+                    pb::Presence::Unspecified => None,
+                    pb::Presence::Online => Some(true),
+                    pb::Presence::Offline => Some(false),
+                };
+                let filter = ClientFilter {
+                    group: (!r.group.is_empty()).then_some(r.group.clone()),
+                    online,
+                    needs_attention: r.needs_attention,
+                    service_failed: r.service_failed,
+                    capability_tier: fields::tier("capability_tier", r.capability_tier)?,
+                    crash,
+                };
+                // The staleness bound moves with time; the token fingerprints the rest.
+                let fingerprint = (
+                    &filter.group,
+                    filter.online,
+                    filter.needs_attention,
+                    filter.service_failed,
+                    filter.capability_tier,
+                    filter.crash.map(|(c, _)| c),
+                );
+                let after = page::decode::<Uuid>(&r.page_token, &fingerprint)?;
+                let records = self.fleet.store().list_clients(&filter, after, limit).await?;
+                let next_page_token = page::next(&records, limit, |c| c.client_uuid, &fingerprint);
+                let mut clients = Vec::with_capacity(records.len());
+                for record in &records {
+                    clients.push(self.client_message(record).await?);
+                }
+                Ok(pb::ListClientsResponse { clients, next_page_token })
+            }
+            .await,
+        )
+    }
+
+    async fn get_client(
+        &self,
+        request: Request<pb::GetClientRequest>,
+    ) -> Reply<pb::GetClientResponse> {
+        let r = request.into_inner();
+        reply(
+            async {
+                let record =
+                    self.fleet.client(fields::uuid("client_uuid", &r.client_uuid)?).await?;
+                Ok(pb::GetClientResponse { client: Some(self.client_message(&record).await?) })
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "commands.api.update_client", skip_all)]
+    async fn update_client(
+        &self,
+        request: Request<pb::UpdateClientRequest>,
+    ) -> Reply<pb::UpdateClientResponse> {
+        let r = request.into_inner();
+        reply(
+            async {
+                self.refuse_while_draining()?;
+                let uuid = fields::uuid("client_uuid", &r.client_uuid)?;
+                let tier = fields::tier("capability_tier", r.capability_tier)?;
+                let record = self.fleet.update_client(uuid, r.group, tier).await?;
+                Ok(pb::UpdateClientResponse { client: Some(self.client_message(&record).await?) })
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "commands.api.clear_service_failed", skip_all)]
+    async fn clear_service_failed(
+        &self,
+        request: Request<pb::ClearServiceFailedRequest>,
+    ) -> Reply<pb::ClearServiceFailedResponse> {
+        let r = request.into_inner();
+        reply(
+            async {
+                self.refuse_while_draining()?;
+                let (record, cleared) = self
+                    .fleet
+                    .clear_service_failed(fields::uuid("client_uuid", &r.client_uuid)?)
+                    .await?;
+                Ok(pb::ClearServiceFailedResponse {
+                    client: Some(self.client_message(&record).await?),
+                    cleared,
+                })
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "commands.api.start_rollout", skip_all)]
+    async fn start_rollout(
+        &self,
+        request: Request<pb::StartRolloutRequest>,
+    ) -> Reply<pb::StartRolloutResponse> {
+        let who = principal(&request);
+        let r = request.into_inner();
+        reply(
+            async {
+                self.refuse_while_draining()?;
+                use pb::rollout_target::Target;
+                let target = match r.target.and_then(|t| t.target) {
+                    None => {
+                        return Err(Error::invalid_argument(
+                            "target",
+                            "required: client_uuids, group or all_clients",
+                        ));
+                    }
+                    Some(Target::AllClients(false)) => {
+                        return Err(Error::invalid_argument("all_clients", "must be true"));
+                    }
+                    Some(Target::AllClients(true)) => RolloutTarget::All,
+                    Some(Target::Group(group)) => RolloutTarget::Group(group),
+                    Some(Target::Clients(list)) => RolloutTarget::Clients(
+                        list.client_uuids
+                            .iter()
+                            .map(|id| fields::uuid("client_uuids", id))
+                            .collect::<Result<_>>()?,
+                    ),
+                };
+                use pb::start_rollout_request::Canary as C;
+                let canary = match r.canary {
+                    None => Canary::Default,
+                    Some(C::CanaryCount(n)) => Canary::Count(n),
+                    Some(C::CanaryPercent(p)) => Canary::Percent(p),
+                };
+                let req = RolloutRequest {
+                    rollout_id: fields::optional_uuid("rollout_id", &r.rollout_id)?,
+                    action: fields::required_action(r.action)?,
+                    target,
+                    canary,
+                    max_per_minute: r.max_per_minute,
+                    abort_failure_percent: r.abort_failure_percent,
+                    min_finished: r.min_finished,
+                    reason: r.reason,
+                    requested_by: r.requested_by,
+                    expires_in: fields::duration("expires_in", r.expires_in)?,
+                    principal: who.clone(),
+                };
+                let (rollout, created) = self.fleet.start_rollout(req).await?;
+                let (rollout, counters) = self.fleet.rollout(rollout.rollout_id).await?;
+                Ok(pb::StartRolloutResponse {
+                    rollout: Some(convert::rollout(&rollout, counters, true)),
+                    created,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn get_rollout(
+        &self,
+        request: Request<pb::GetRolloutRequest>,
+    ) -> Reply<pb::GetRolloutResponse> {
+        let r = request.into_inner();
+        reply(
+            async {
+                let (rollout, counters) =
+                    self.fleet.rollout(fields::uuid("rollout_id", &r.rollout_id)?).await?;
+                Ok(pb::GetRolloutResponse {
+                    rollout: Some(convert::rollout(&rollout, counters, true)),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn list_rollouts(
+        &self,
+        request: Request<pb::ListRolloutsRequest>,
+    ) -> Reply<pb::ListRolloutsResponse> {
+        let r = request.into_inner();
+        reply(
+            async {
+                let limit = fields::page_size(r.page_size)?;
+                let states = fields::rollout_states("states", &r.states)?;
+                let action = fields::action("action", r.action)?;
+                let filters = (&states, action);
+                let after = page::decode::<(i64, Uuid)>(&r.page_token, &filters)?;
+                let store = self.fleet.store();
+                let records = store.list_rollouts(&states, action, after, limit).await?;
+                let next_page_token =
+                    page::next(&records, limit, |r| (r.created_ms, r.rollout_id), &filters);
+                let mut rollouts = Vec::with_capacity(records.len());
+                for record in &records {
+                    let counters = store.rollout_counters(record.rollout_id, None).await?;
+                    rollouts.push(convert::rollout(record, counters, false));
+                }
+                Ok(pb::ListRolloutsResponse { rollouts, next_page_token })
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "commands.api.abort_rollout", skip_all)]
+    async fn abort_rollout(
+        &self,
+        request: Request<pb::AbortRolloutRequest>,
+    ) -> Reply<pb::AbortRolloutResponse> {
+        let who = principal(&request);
+        let r = request.into_inner();
+        reply(
+            async {
+                self.refuse_while_draining()?;
+                let id = fields::uuid("rollout_id", &r.rollout_id)?;
+                if r.reason.chars().count() > crate::commands::MAX_REASON_CHARS {
+                    return Err(Error::invalid_argument("reason", "longer than 2000 characters"));
+                }
+                self.fleet.abort_rollout(id, &who, &r.reason).await?;
+                let (rollout, counters) = self.fleet.rollout(id).await?;
+                Ok(pb::AbortRolloutResponse {
+                    rollout: Some(convert::rollout(&rollout, counters, true)),
+                })
+            }
+            .await,
+        )
+    }
+
+    type WatchRolloutStream = watch::BoxStream<pb::WatchRolloutResponse>;
+
+    async fn watch_rollout(
+        &self,
+        request: Request<pb::WatchRolloutRequest>,
+    ) -> Reply<Self::WatchRolloutStream> {
+        let r = request.into_inner();
+        reply(watch::rollout(self.fleet.clone(), self.drain.clone(), r).await)
+    }
+}

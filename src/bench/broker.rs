@@ -1,0 +1,146 @@
+//! A throw-away Mosquitto for benchmarks and tests: the shipped `deploy/mosquitto` config and
+//! ACL (listener, file paths and persistence directory rewritten into a private directory,
+//! every other setting kept), a password file hashed by `mosquitto_passwd`, a free port on
+//! 127.0.0.1. The broker is killed and its directory removed on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The shipped broker configuration and ACL.
+pub const SHIPPED_CONF: &str = include_str!("../../deploy/mosquitto/mosquitto.conf");
+pub const SHIPPED_ACL: &str = include_str!("../../deploy/mosquitto/rebound.acl");
+/// How long the broker may take to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a broker could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("{0} not found (apt-get install mosquitto)")]
+    Missing(&'static str),
+    #[error("broker setup: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("mosquitto_passwd failed: {0}")]
+    Passwd(String),
+    #[error("mosquitto did not listen within {START_TIMEOUT:?}: {0}")]
+    NotListening(String),
+}
+
+/// Find a Mosquitto program (Debian puts the broker in /usr/sbin).
+pub fn program(name: &'static str) -> Result<PathBuf, BrokerError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"].map(PathBuf::from);
+    std::env::split_paths(&path)
+        .chain(dirs)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .ok_or(BrokerError::Missing(name))
+}
+
+/// A running broker.
+pub struct Broker {
+    child: Child,
+    dir: PathBuf,
+    pub port: u16,
+}
+
+impl Broker {
+    /// Start with these `(username, password)` accounts.
+    pub fn start(users: &[(String, String)]) -> Result<Broker, BrokerError> {
+        Self::start_with(users, "")
+    }
+
+    /// Start with `extra` appended to the config (e.g. TLS settings for the listener).
+    pub fn start_with(users: &[(String, String)], extra: &str) -> Result<Broker, BrokerError> {
+        let dir = std::env::temp_dir().join(format!("rebound-broker-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        // Started as root, mosquitto drops to its own user: let it write its log and store.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))?;
+        let passwd = dir.join("passwd");
+        let plain: String = users.iter().map(|(user, pw)| format!("{user}:{pw}\n")).collect();
+        std::fs::write(&passwd, plain)?;
+        let out = Command::new(program("mosquitto_passwd")?).arg("-U").arg(&passwd).output()?;
+        if !out.status.success() {
+            return Err(BrokerError::Passwd(String::from_utf8_lossy(&out.stderr).into_owned()));
+        }
+        std::fs::write(dir.join("rebound.acl"), SHIPPED_ACL)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(&conf, rewrite(SHIPPED_CONF, &dir, port) + extra)?;
+        let errors = std::fs::File::create(dir.join("mosquitto.err"))?;
+        let child = Command::new(program("mosquitto")?)
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(errors.try_clone()?)
+            .stderr(errors)
+            .spawn()?;
+        let broker = Broker { child, dir, port };
+        let deadline = Instant::now() + START_TIMEOUT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(BrokerError::NotListening(broker.log()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(broker)
+    }
+
+    /// The broker's private directory (config, passwords, log, persistence).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// The broker's log so far (its log file, then anything it printed).
+    pub fn log(&self) -> String {
+        let read = |name: &str| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        read("mosquitto.log") + &read("mosquitto.err")
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The shipped config with the listener on `port` at 127.0.0.1 and every file under `dir`.
+pub fn rewrite(shipped: &str, dir: &Path, port: u16) -> String {
+    let mut out = String::new();
+    for line in shipped.lines() {
+        let replaced = match line.split_whitespace().next().unwrap_or("") {
+            "listener" => format!("listener {port} 127.0.0.1"),
+            "password_file" => format!("password_file {}", dir.join("passwd").display()),
+            "acl_file" => format!("acl_file {}", dir.join("rebound.acl").display()),
+            "persistence_location" => format!("persistence_location {}/", dir.display()),
+            _ => line.to_owned(),
+        };
+        out.push_str(&replaced);
+        out.push('\n');
+    }
+    out.push_str(&format!("log_dest file {}\n", dir.join("mosquitto.log").display()));
+    out.push_str("log_type error\nlog_type warning\nlog_type notice\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrite_keeps_the_security_settings_and_moves_files() {
+        let conf = rewrite(SHIPPED_CONF, Path::new("/tmp/b"), 1234);
+        assert!(conf.contains("listener 1234 127.0.0.1\n"));
+        assert!(conf.contains("allow_anonymous false\n"));
+        assert!(conf.contains("password_file /tmp/b/passwd\n"));
+        assert!(conf.contains("acl_file /tmp/b/rebound.acl\n"));
+        assert!(!conf.contains("/etc/mosquitto"));
+    }
+}

@@ -1,0 +1,397 @@
+//! `rebound bench fanout`: N simulated devices on a real Mosquitto (the shipped config and
+//! ACL), a real `rebound serve` in its own process, one rollout of `restart_app` to all of
+//! them. Figures: time until every command is terminal, acks ingested per second, and the
+//! issue→accepted latency (p50/p99, server timestamps). Baseline in the same run: the
+//! broker's raw publish→subscribe rate for the same number of messages at QoS 1 with a
+//! pipelined publisher (in-flight window [`BASELINE_INFLIGHT`]).
+//!
+//! Messages per rollout: one command per device plus three acks (compat topics off), so the
+//! ratio compares the whole command pipeline with the broker moving the same messages.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use uuid::Uuid;
+
+use super::broker::Broker;
+use super::stats::{figure, median, percentile};
+use crate::error::{Error, Result};
+use crate::proto::v1 as pb;
+use crate::proto::v1::client_command_service_client::ClientCommandServiceClient;
+
+const SERVER_USER: &str = "rebound-server";
+const PREFIX: &str = "infoscreen";
+/// Outbound QoS 1 publishes in flight for the baseline publisher.
+pub const BASELINE_INFLIGHT: u16 = 200;
+/// Longest a phase may take before the benchmark gives up.
+const PHASE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Parameters of one run.
+#[derive(Debug, Clone)]
+pub struct FanoutBench {
+    pub devices: usize,
+    /// Rollouts (and baseline runs) measured; medians are reported.
+    pub repeats: usize,
+}
+
+impl FanoutBench {
+    pub fn smoke() -> Self {
+        Self { devices: 20, repeats: 1 }
+    }
+}
+
+fn fail(what: impl std::fmt::Display) -> Error {
+    Error::Internal(what.to_string())
+}
+
+/// One rollout's measurements.
+struct Run {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    not_completed: u32,
+}
+
+pub async fn run(params: FanoutBench) -> Result<()> {
+    let n = params.devices.max(1);
+    let devices: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+    let mut users = vec![(SERVER_USER.to_owned(), "server-pw".to_owned())];
+    users.extend(devices.iter().map(|d| (d.to_string(), format!("pw-{d}"))));
+    let broker = Broker::start(&users).map_err(fail)?;
+    let messages = 4 * n;
+
+    let mut baseline = Vec::new();
+    for _ in 0..params.repeats.max(1) {
+        baseline.push(baseline_rate(&broker, messages).await?);
+    }
+    let server = ServerProcess::start(&broker)?;
+    let result = async {
+        let rpc = server.wait_ready().await?;
+        let answered = Arc::new(AtomicUsize::new(0));
+        let mut fleet = Vec::with_capacity(n);
+        for uuid in &devices {
+            fleet.push(simulated_device(&broker, *uuid, answered.clone()).await?);
+        }
+        wait_registered(&rpc, n).await?;
+        let mut runs = Vec::new();
+        for _ in 0..params.repeats.max(1) {
+            runs.push(rollout_once(&rpc).await?);
+        }
+        drop(fleet);
+        Ok::<_, Error>(runs)
+    }
+    .await;
+    drop(server);
+    let runs = result?;
+
+    let mut times: Vec<f64> = runs.iter().map(|r| r.elapsed.as_secs_f64()).collect();
+    let time = median(&mut times);
+    let mut latencies: Vec<Duration> = runs.iter().flat_map(|r| r.latencies.clone()).collect();
+    let p50 = percentile(&mut latencies, 50);
+    let p99 = percentile(&mut latencies, 99);
+    let not_completed: u32 = runs.iter().map(|r| r.not_completed).sum();
+    let base = median(&mut baseline);
+    let fanout_rate = messages as f64 / time;
+    let ratio = fanout_rate / base;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    figure("fanout.devices", n as f64, "devices");
+    figure("fanout.time_to_all_terminal", time, "s");
+    figure("fanout.acks_ingested_per_s", (3 * n) as f64 / time, "acks/s");
+    figure("fanout.issue_to_accepted_p50", ms(p50), "ms");
+    figure("fanout.issue_to_accepted_p99", ms(p99), "ms");
+    figure("fanout.messages_per_s", fanout_rate, "msg/s");
+    figure("baseline.broker_pubsub_per_s", base, "msg/s");
+    figure("fanout.ratio", ratio, "x");
+    figure("fanout.commands_not_completed", f64::from(not_completed), "commands");
+    println!();
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!("| devices (one rollout each run, {} runs) | {n} |", runs.len());
+    println!("| messages per run (commands + 3 acks each) | {messages} |");
+    println!("| time until every command is terminal (median) | {time:.3} s |");
+    println!("| acks ingested per second | {:.0} |", (3 * n) as f64 / time);
+    println!("| issue → accepted p50 / p99 | {:.1} ms / {:.1} ms |", ms(p50), ms(p99));
+    println!("| pipeline messages per second | {fanout_rate:.0} |");
+    println!(
+        "| broker publish→subscribe, QoS 1, in-flight {BASELINE_INFLIGHT} (median) | {base:.0} msg/s |"
+    );
+    println!("| ratio (target ≥ 0.5) | {ratio:.3} |");
+    println!("| commands not completed (must be 0) | {not_completed} |");
+    if not_completed > 0 {
+        return Err(fail(format!("{not_completed} commands did not complete")));
+    }
+    Ok(())
+}
+
+fn options(broker: &Broker, id: String, user: String, password: String) -> MqttOptions {
+    let mut options = MqttOptions::new(id, "127.0.0.1", broker.port);
+    options.set_credentials(user, password).set_keep_alive(Duration::from_secs(30));
+    options
+}
+
+/// Messages per second the broker moves from one pipelined publisher to one subscriber.
+async fn baseline_rate(broker: &Broker, count: usize) -> Result<f64> {
+    let login = |id: &str| {
+        options(broker, format!("{id}-{}", Uuid::new_v4()), SERVER_USER.into(), "server-pw".into())
+    };
+    let topic = format!("{PREFIX}/bench-baseline-{}", Uuid::new_v4());
+    let (subscriber, mut sub_loop) = AsyncClient::new(login("baseline-sub"), 10);
+    subscriber.subscribe(format!("{topic}/#"), QoS::AtLeastOnce).await.map_err(fail)?;
+    loop {
+        match sub_loop.poll().await.map_err(fail)? {
+            Event::Incoming(Packet::SubAck(_)) => break,
+            _ => continue,
+        }
+    }
+    let mut publisher_options = login("baseline-pub");
+    publisher_options.set_inflight(BASELINE_INFLIGHT);
+    let (publisher, mut pub_loop) = AsyncClient::new(publisher_options, count + 10);
+    let payload = vec![b'x'; 240];
+    let started = Instant::now();
+    for i in 0..count {
+        publisher
+            .try_publish(format!("{topic}/{}", i % 64), QoS::AtLeastOnce, false, payload.clone())
+            .map_err(fail)?;
+    }
+    let pump = tokio::spawn(async move {
+        loop {
+            if pub_loop.poll().await.is_err() {
+                return;
+            }
+        }
+    });
+    let received = tokio::time::timeout(PHASE_TIMEOUT, async {
+        let mut received = 0;
+        while received < count {
+            if let Event::Incoming(Packet::Publish(_)) = sub_loop.poll().await.map_err(fail)? {
+                received += 1;
+            }
+        }
+        Ok::<_, Error>(received)
+    })
+    .await
+    .map_err(|_| fail("baseline timed out"))??;
+    let elapsed = started.elapsed();
+    pump.abort();
+    Ok(received as f64 / elapsed.as_secs_f64())
+}
+
+/// A device that registers, then answers every command with accepted, execution_started,
+/// completed. Returns the task; dropping the list stops nothing by itself, so it is aborted.
+async fn simulated_device(
+    broker: &Broker,
+    uuid: Uuid,
+    answered: Arc<AtomicUsize>,
+) -> Result<DeviceTask> {
+    let (client, mut eventloop) = AsyncClient::new(
+        options(broker, format!("dev-{uuid}"), uuid.to_string(), format!("pw-{uuid}")),
+        64,
+    );
+    let commands = format!("{PREFIX}/{uuid}/commands");
+    client.subscribe(&commands, QoS::AtLeastOnce).await.map_err(fail)?;
+    let health = serde_json::json!({
+        "schema_version": "1.0", "client_uuid": uuid, "boot_id": "bench", "process_status": "running"
+    });
+    client
+        .publish(format!("{PREFIX}/{uuid}/health"), QoS::AtLeastOnce, false, health.to_string())
+        .await
+        .map_err(fail)?;
+    let ack_topic = format!("{PREFIX}/{uuid}/commands/ack");
+    let task = tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) if p.topic == commands => {
+                    let Ok(command) = crate::mqtt::payload::decode_command(&p.payload) else {
+                        continue;
+                    };
+                    for status in ["accepted", "execution_started", "completed"] {
+                        let ack = format!(
+                            r#"{{"command_id":"{}","status":"{status}","error_code":null,"error_message":null}}"#,
+                            command.command_id
+                        );
+                        let _ = client.try_publish(&ack_topic, QoS::AtLeastOnce, false, ack);
+                    }
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    Ok(DeviceTask(task))
+}
+
+struct DeviceTask(tokio::task::JoinHandle<()>);
+
+impl Drop for DeviceTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+type Rpc = ClientCommandServiceClient<tonic::transport::Channel>;
+
+async fn wait_registered(rpc: &Rpc, n: usize) -> Result<()> {
+    let deadline = Instant::now() + PHASE_TIMEOUT;
+    loop {
+        let mut count = 0;
+        let mut request = pb::ListClientsRequest { page_size: 500, ..Default::default() };
+        loop {
+            let page = rpc.clone().list_clients(request.clone()).await.map_err(fail)?.into_inner();
+            count += page.clients.iter().filter(|c| c.last_health_at.is_some()).count();
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            request.page_token = page.next_page_token;
+        }
+        if count >= n {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(fail(format!("only {count} of {n} devices registered")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn rollout_once(rpc: &Rpc) -> Result<Run> {
+    let request = pb::StartRolloutRequest {
+        action: pb::Action::RestartApp as i32,
+        target: Some(pb::RolloutTarget {
+            target: Some(pb::rollout_target::Target::AllClients(true)),
+        }),
+        canary: Some(pb::start_rollout_request::Canary::CanaryCount(0)),
+        max_per_minute: 100_000,
+        expires_in: Some(prost_types::Duration { seconds: 600, nanos: 0 }),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let rollout = rpc
+        .clone()
+        .start_rollout(request)
+        .await
+        .map_err(fail)?
+        .into_inner()
+        .rollout
+        .unwrap_or_default();
+    let id = rollout.rollout_id;
+    let finished = loop {
+        let r = rpc
+            .clone()
+            .get_rollout(pb::GetRolloutRequest { rollout_id: id.clone() })
+            .await
+            .map_err(fail)?
+            .into_inner()
+            .rollout
+            .unwrap_or_default();
+        let c = r.counters.unwrap_or_default();
+        if r.state() != pb::RolloutState::Waves
+            && r.state() != pb::RolloutState::Pending
+            && c.queued + c.in_flight + c.pending == 0
+        {
+            break r;
+        }
+        if started.elapsed() > PHASE_TIMEOUT {
+            return Err(fail("rollout did not finish"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let elapsed = started.elapsed();
+    let c = finished.counters.unwrap_or_default();
+    let mut latencies = Vec::new();
+    let mut request =
+        pb::ListCommandsRequest { rollout_id: id, page_size: 500, ..Default::default() };
+    loop {
+        let page = rpc.clone().list_commands(request.clone()).await.map_err(fail)?.into_inner();
+        for command in &page.commands {
+            if let (Some(issued), Some(accepted)) = (&command.issued_at, &command.accepted_at) {
+                let ms = (accepted.seconds - issued.seconds) * 1000
+                    + i64::from((accepted.nanos - issued.nanos) / 1_000_000);
+                latencies.push(Duration::from_millis(ms.max(0) as u64));
+            }
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        request.page_token = page.next_page_token;
+    }
+    Ok(Run { elapsed, latencies, not_completed: c.total - c.completed })
+}
+
+/// `rebound serve` as a child process of the benchmark.
+struct ServerProcess {
+    child: Child,
+    dir: PathBuf,
+    addr: String,
+}
+
+impl ServerProcess {
+    fn start(broker: &Broker) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("rebound-fanout-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).map_err(fail)?;
+        std::fs::write(dir.join("mqtt-password"), "server-pw").map_err(fail)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(fail)?
+            .local_addr()
+            .map_err(fail)?
+            .port();
+        let config = format!(
+            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\n[store]\nurl = \"sqlite://{}/rebound.db\"\n\
+             [mqtt]\nurl = \"{}\"\nusername = \"{SERVER_USER}\"\npassword_file = \"{}\"\ncompat_topics = false\n\
+             [safety]\nlockout_max = 1000\n[scheduler]\ntick = \"200ms\"\n[telemetry]\nlog_level = \"warn\"\n",
+            dir.display(),
+            broker.url(),
+            dir.join("mqtt-password").display(),
+        );
+        std::fs::write(dir.join("rebound.toml"), config).map_err(fail)?;
+        let log = std::fs::File::create(dir.join("server.log")).map_err(fail)?;
+        let child = Command::new(std::env::current_exe().map_err(fail)?)
+            .args(["serve", "--config"])
+            .arg(dir.join("rebound.toml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(fail)?;
+        Ok(Self { child, dir, addr: format!("http://127.0.0.1:{port}") })
+    }
+
+    /// Connect once the server serves and its gateway is connected.
+    async fn wait_ready(&self) -> Result<Rpc> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(channel) = crate::client::connect(&self.addr).await {
+                let health = crate::proto::v1::health_service_client::HealthServiceClient::new(
+                    channel.clone(),
+                )
+                .get_health(pb::GetHealthRequest {})
+                .await;
+                let connected = health.ok().is_some_and(|h| {
+                    h.into_inner()
+                        .components
+                        .iter()
+                        .any(|c| c.name == "mqtt" && c.detail.starts_with("connected"))
+                });
+                if connected {
+                    return Ok(ClientCommandServiceClient::new(channel));
+                }
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+                return Err(fail(format!("server not ready: {log}")));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

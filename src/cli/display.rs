@@ -1,0 +1,121 @@
+//! Shared pieces of the device admin commands: connecting, mapping gRPC failures to exit
+//! codes, and rendering timestamps and enum names for people.
+
+use crate::exit;
+use crate::proto::v1::client_command_service_client::ClientCommandServiceClient;
+use tonic::transport::Channel;
+
+/// A connected ClientCommandService client, or the exit code after printing why not.
+pub async fn connect(addr: &str) -> Result<ClientCommandServiceClient<Channel>, u8> {
+    match crate::client::connect(addr).await {
+        Ok(channel) => Ok(ClientCommandServiceClient::new(channel)),
+        Err(err) => {
+            eprintln!("rebound: {err}");
+            Err(exit::UNAVAILABLE)
+        }
+    }
+}
+
+/// Print a failed call and return its exit code (64 for bad input, 69 when unavailable).
+pub fn failed(rpc: &str, status: &tonic::Status) -> u8 {
+    eprintln!("rebound: {rpc} failed: {:?}: {}", status.code(), status.message());
+    match status.code() {
+        tonic::Code::InvalidArgument => exit::USAGE,
+        tonic::Code::Unavailable => exit::UNAVAILABLE,
+        _ => exit::FAILURE,
+    }
+}
+
+/// RFC 3339 (seconds) or `-`.
+pub fn time(ts: Option<&prost_types::Timestamp>) -> String {
+    ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+/// A proto enum name without its prefix, lower-case (`COMMAND_STATE_TIMED_OUT` → `timed_out`).
+pub fn name(full: &str, prefix: &str) -> String {
+    full.trim_start_matches(prefix).to_lowercase()
+}
+
+/// Parse a human duration for a flag (`30s`, `4m`).
+pub fn parse_duration(text: &str) -> Result<prost_types::Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e}"))?;
+    prost_types::Duration::try_from(d).map_err(|e| e.to_string())
+}
+
+/// Parse an action name for a flag.
+pub fn parse_action(text: &str) -> Result<i32, String> {
+    use crate::proto::v1::Action;
+    match text {
+        "reboot_host" => Ok(Action::RebootHost as i32),
+        "shutdown_host" => Ok(Action::ShutdownHost as i32),
+        "restart_app" => Ok(Action::RestartApp as i32),
+        other => Err(format!("{other:?}: expected reboot_host, shutdown_host or restart_app")),
+    }
+}
+
+/// Print every item of a paged listing up to `limit`. `fetch(page_token)` returns one page and
+/// the next token.
+pub async fn print_pages<T, F, Fut>(
+    rpc_name: &str,
+    limit: usize,
+    mut fetch: F,
+    render: impl Fn(&T) -> String,
+) -> u8
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String), tonic::Status>>,
+{
+    let mut token = String::new();
+    let mut shown = 0;
+    loop {
+        let (items, next) = match fetch(token).await {
+            Ok(page) => page,
+            Err(status) => return failed(rpc_name, &status),
+        };
+        for item in items.iter().take(limit - shown) {
+            println!("{}", render(item));
+            shown += 1;
+        }
+        if next.is_empty() || shown >= limit {
+            return exit::OK;
+        }
+        token = next;
+    }
+}
+
+/// Print each message of a server stream until it ends (exit 0) or fails.
+pub async fn print_stream<T>(
+    rpc_name: &str,
+    opened: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
+    render: impl Fn(T) -> String,
+) -> u8 {
+    use futures::StreamExt;
+    let mut stream = match opened {
+        Ok(response) => response.into_inner(),
+        Err(status) => return failed(rpc_name, &status),
+    };
+    while let Some(message) = stream.next().await {
+        match message {
+            Ok(message) => println!("{}", render(message)),
+            Err(status) => return failed(rpc_name, &status),
+        }
+    }
+    exit::OK
+}
+
+/// Print the rendering of a unary reply (exit 0), or the failure.
+pub fn print_reply<T>(
+    rpc_name: &str,
+    reply: Result<tonic::Response<T>, tonic::Status>,
+    render: impl FnOnce(T) -> String,
+) -> u8 {
+    match reply {
+        Ok(response) => {
+            println!("{}", render(response.into_inner()));
+            exit::OK
+        }
+        Err(status) => failed(rpc_name, &status),
+    }
+}

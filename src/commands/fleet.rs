@@ -1,0 +1,189 @@
+//! [`Fleet`]: the command domain's entry point, shared by the gRPC adapter, the MQTT ingest
+//! loop and the scheduler; plus the change bus that Watch streams follow.
+//!
+//! Every state change goes through [`Pending`]: the record and its event are written in the
+//! caller's transaction, and the change is announced on the bus (and new commands are handed
+//! to the gateway) only after that transaction committed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::device::{DeviceLink, OutboundCommand};
+use super::lifecycle::Transition;
+use super::settings::Settings;
+use crate::store::commands::{CommandEvent, CommandRecord, CommandState, EventSource, FleetTx};
+use crate::store::{Store, StoreError};
+
+/// How many changes a slow watcher may fall behind before its stream ends.
+const BUS_CAPACITY: usize = 8192;
+
+/// One stored transition, as announced to watchers.
+#[derive(Debug, Clone)]
+pub struct CommandChange {
+    pub command: CommandRecord,
+    pub event: CommandEvent,
+}
+
+/// Counters of things that changed nothing but must be visible.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Duplicate, out-of-order or post-terminal acks.
+    pub ignored_acks: AtomicU64,
+    /// Acks naming a command the store does not have, or another device's command.
+    pub unknown_acks: AtomicU64,
+}
+
+impl Stats {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The device command domain.
+pub struct Fleet {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) settings: Settings,
+    pub(super) link: Arc<dyn DeviceLink>,
+    commands_tx: broadcast::Sender<Arc<CommandChange>>,
+    rollouts_tx: broadcast::Sender<Uuid>,
+    pub(super) stats: Stats,
+    /// Serializes rollout starts and aborts (at most one active rollout).
+    pub(super) rollout_lock: tokio::sync::Mutex<()>,
+}
+
+impl Fleet {
+    pub fn new(store: Arc<dyn Store>, settings: Settings, link: Arc<dyn DeviceLink>) -> Self {
+        Self {
+            store,
+            settings,
+            link,
+            commands_tx: broadcast::Sender::new(BUS_CAPACITY),
+            rollouts_tx: broadcast::Sender::new(BUS_CAPACITY),
+            stats: Stats::default(),
+            rollout_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Every stored command transition from now on.
+    pub fn subscribe_commands(&self) -> broadcast::Receiver<Arc<CommandChange>> {
+        self.commands_tx.subscribe()
+    }
+
+    /// Ids of rollouts whose state or counters may have changed, from now on.
+    pub fn subscribe_rollouts(&self) -> broadcast::Receiver<Uuid> {
+        self.rollouts_tx.subscribe()
+    }
+
+    pub(super) fn announce_rollout(&self, id: Uuid) {
+        let _ = self.rollouts_tx.send(id);
+    }
+
+    /// Announce committed changes and publish the commands they created.
+    pub(super) fn finish(&self, pending: Pending) {
+        let now = now_ms();
+        for change in pending.changes {
+            if let Some(rollout) = change.command.rollout_id {
+                let _ = self.rollouts_tx.send(rollout);
+            }
+            let publish = change.event.from_state.is_none()
+                && change.command.state == CommandState::Queued
+                && change.command.expires_ms > now;
+            if publish {
+                self.link.publish_command(outbound(&change.command));
+            }
+            let _ = self.commands_tx.send(Arc::new(change));
+        }
+    }
+}
+
+/// The message sent to the device for a stored command.
+pub(super) fn outbound(command: &CommandRecord) -> OutboundCommand {
+    OutboundCommand {
+        command_id: command.command_id,
+        client_uuid: command.client_uuid,
+        action: command.action,
+        issued_ms: command.issued_ms,
+        expires_ms: command.expires_ms,
+        requested_by: command.requested_by,
+        reason: command.reason.clone(),
+    }
+}
+
+/// Changes written in an open transaction, announced by [`Fleet::finish`] after commit.
+#[derive(Default)]
+pub(super) struct Pending {
+    pub changes: Vec<CommandChange>,
+}
+
+impl Pending {
+    /// Insert a new command with its creating event.
+    pub async fn create(
+        &mut self,
+        tx: &mut dyn FleetTx,
+        command: CommandRecord,
+        source: EventSource,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        tx.insert_command(&command).await?;
+        let event = tx
+            .insert_event(
+                command.command_id,
+                command.issued_ms,
+                None,
+                command.state,
+                source,
+                detail,
+            )
+            .await?;
+        self.changes.push(CommandChange { command, event });
+        Ok(())
+    }
+
+    /// Store an updated command with the event of `transition`.
+    pub async fn record(
+        &mut self,
+        tx: &mut dyn FleetTx,
+        command: &CommandRecord,
+        transition: Transition,
+        source: EventSource,
+    ) -> Result<(), StoreError> {
+        tx.update_command(command).await?;
+        let event = tx
+            .insert_event(
+                command.command_id,
+                command.updated_ms,
+                Some(transition.from),
+                transition.to,
+                source,
+                &transition.detail,
+            )
+            .await?;
+        self.changes.push(CommandChange { command: command.clone(), event });
+        Ok(())
+    }
+}
+
+/// Wall-clock now in unix milliseconds (every stored timestamp uses it).
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A duration in whole milliseconds, saturating.
+pub fn duration_ms(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

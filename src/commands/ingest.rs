@@ -1,0 +1,245 @@
+//! Ingest: what device messages and publish acknowledgements do to commands and to the
+//! device registry.
+//!
+//! The gateway hands over [`Delivery`]s; the ingest loop takes whatever has arrived (up to
+//! [`MAX_BATCH`]) and stores its effect in one transaction (group commit: one fsync for many
+//! acks), then settles the receipts, so the broker forgets a message only once its effect is
+//! durable. A batch that cannot be stored is retried; its messages stay unacknowledged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::device::{Delivery, DeviceAck, DeviceHealth, DeviceMessage, GatewayEvent};
+use super::fleet::{Fleet, Pending, Stats, now_ms, outbound};
+use super::lifecycle::{self, AckEffect};
+use crate::error::Result;
+use crate::lifecycle::TaskControl;
+use crate::store::clients::{ClientRecord, ProcessStatus, RecoveryStep};
+use crate::store::commands::{AckTopic, Action, CommandState, EventSource, FleetTx};
+
+/// Most deliveries stored in one transaction.
+pub const MAX_BATCH: usize = 512;
+/// Wait before retrying a batch the store refused.
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+/// Most queued commands re-sent at once after a reconnect.
+const REPUBLISH_LIMIT: u32 = 100_000;
+
+impl Fleet {
+    /// The ingest loop: runs as a background task until told to stop.
+    pub async fn run_ingest(
+        self: Arc<Self>,
+        mut rx: mpsc::Receiver<Delivery>,
+        mut control: TaskControl,
+    ) {
+        loop {
+            let first = tokio::select! {
+                _ = control.changed() => {
+                    if !control.checkpoint().await {
+                        return;
+                    }
+                    continue;
+                }
+                delivery = rx.recv() => match delivery {
+                    Some(delivery) => delivery,
+                    None => return,
+                },
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(delivery) => batch.push(delivery),
+                    Err(_) => break,
+                }
+            }
+            while let Err(err) = self.ingest(&mut batch).await {
+                tracing::error!(error = %err, batch = batch.len(), "mqtt.ingest: cannot store; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(RETRY_DELAY) => {}
+                    _ = control.changed() => {}
+                }
+                if control.is_stopping() {
+                    return;
+                }
+            }
+            if !control.checkpoint().await {
+                return;
+            }
+        }
+    }
+
+    /// Store the effect of `batch` in one transaction; on success settle and empty it.
+    #[tracing::instrument(name = "mqtt.ingest", skip_all, fields(batch.size = batch.len()))]
+    pub async fn ingest(&self, batch: &mut Vec<Delivery>) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.store.fleet_tx().await?;
+        let mut pending = Pending::default();
+        let mut reconnected = false;
+        for delivery in batch.iter() {
+            match &delivery.event {
+                GatewayEvent::Published { command_id } => {
+                    if let Some(mut command) = tx.command(*command_id).await?
+                        && let Some(t) = lifecycle::published(&mut command, now)
+                    {
+                        pending.record(&mut *tx, &command, t, EventSource::Mqtt).await?;
+                    }
+                }
+                GatewayEvent::Connected { .. } => reconnected = true,
+                GatewayEvent::Device { client, topic, message } => {
+                    self.device_message(&mut *tx, &mut pending, *client, topic, message, now)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        for delivery in batch.drain(..) {
+            if let Some(receipt) = delivery.receipt {
+                receipt.settle();
+            }
+        }
+        self.finish(pending);
+        if reconnected {
+            self.republish_queued().await?;
+        }
+        Ok(())
+    }
+
+    /// Send every queued, unexpired command again (after the gateway connected).
+    async fn republish_queued(&self) -> Result<()> {
+        let now = now_ms();
+        let queued =
+            self.store.commands_in_states(&[CommandState::Queued], REPUBLISH_LIMIT).await?;
+        let mut sent = 0usize;
+        for command in queued.iter().filter(|c| c.expires_ms > now) {
+            self.link.publish_command(outbound(command));
+            sent += 1;
+        }
+        if sent > 0 {
+            tracing::info!(commands = sent, "gateway connected; publishing queued commands");
+        }
+        Ok(())
+    }
+
+    async fn device_message(
+        &self,
+        tx: &mut dyn FleetTx,
+        pending: &mut Pending,
+        uuid: Uuid,
+        topic: &str,
+        message: &DeviceMessage,
+        now: i64,
+    ) -> Result<()> {
+        let mut client = match tx.client(uuid).await? {
+            Some(client) => client,
+            None if matches!(message, DeviceMessage::Ack { .. }) => {
+                Stats::bump(&self.stats.unknown_acks);
+                tracing::warn!(topic, "ack from an unregistered device ignored");
+                return Ok(());
+            }
+            None => {
+                tracing::info!(client.uuid = %uuid, topic, "device registered");
+                ClientRecord::new(uuid, now)
+            }
+        };
+        client.last_seen_ms = now;
+        client.updated_ms = now;
+        match message {
+            DeviceMessage::Ack { topic: kind, ack } => {
+                self.ack(tx, pending, &mut client, *kind, topic, ack, now).await?;
+            }
+            DeviceMessage::Health(health) => apply_health(&mut client, health, now),
+            DeviceMessage::Status { online, retained: true } if client.online == Some(*online) => {
+                // A replay of what we already know: no presence change.
+            }
+            DeviceMessage::Status { online: true, .. } => {
+                client.online = Some(true);
+                client.last_online_ms = Some(now);
+                client.shut_down_ms = None;
+            }
+            DeviceMessage::Status { online: false, .. } => {
+                client.online = Some(false);
+                client.last_offline_ms = Some(now);
+                for mut command in tx.sent_commands_for(uuid).await? {
+                    let before = command.clone();
+                    match lifecycle::device_offline(&mut command, now) {
+                        Some(t) => {
+                            if command.action == Action::ShutdownHost {
+                                client.shut_down_ms = Some(now);
+                            }
+                            pending.record(tx, &command, t, EventSource::Mqtt).await?;
+                        }
+                        None if command != before => tx.update_command(&command).await?,
+                        None => {}
+                    }
+                }
+            }
+            DeviceMessage::ServiceFailed { unit, failed_ms } => {
+                client.service_failed_unit = Some(unit.clone());
+                client.service_failed_ms = Some(*failed_ms);
+                tracing::warn!(client.uuid = %uuid, unit, "device reports a failed service");
+            }
+        }
+        tx.put_client(&client).await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn ack(
+        &self,
+        tx: &mut dyn FleetTx,
+        pending: &mut Pending,
+        client: &mut ClientRecord,
+        kind: AckTopic,
+        topic: &str,
+        ack: &DeviceAck,
+        now: i64,
+    ) -> Result<()> {
+        let command = tx.command(ack.command_id).await?;
+        let Some(mut command) = command.filter(|c| c.client_uuid == client.client_uuid) else {
+            Stats::bump(&self.stats.unknown_acks);
+            tracing::warn!(topic, command.id = %ack.command_id, "ack for an unknown command ignored");
+            return Ok(());
+        };
+        if ack.boot_id.is_some() {
+            client.boot_id = ack.boot_id.clone();
+        }
+        let timers = self.settings.current().commands.clone();
+        match lifecycle::apply_ack(&mut command, client, ack, kind, topic, now, &timers) {
+            AckEffect::Moved(t) | AckEffect::Late(t) => {
+                if t.to == CommandState::Completed && command.action == Action::ShutdownHost {
+                    client.shut_down_ms = Some(now);
+                }
+                pending.record(tx, &command, t, EventSource::Mqtt).await?;
+            }
+            AckEffect::Ignored { counted: true, why } => {
+                Stats::bump(&self.stats.ignored_acks);
+                tracing::info!(command.id = %command.command_id, topic, status = ack.status.as_str(),
+                    state = %command.state, "ack ignored: {why}");
+                tx.update_command(&command).await?;
+            }
+            AckEffect::Ignored { counted: false, .. } => {}
+        }
+        Ok(())
+    }
+}
+
+fn apply_health(client: &mut ClientRecord, health: &DeviceHealth, now: i64) {
+    client.last_health_ms = Some(now);
+    if health.boot_id.is_some() {
+        client.boot_id = health.boot_id.clone();
+    }
+    client.uptime_s = health.uptime_s;
+    client.app_version = health.app_version.clone();
+    client.process_status = Some(health.process_status);
+    client.mqtt_reconnect_count = health.reconnect_count;
+    client.mqtt_last_disconnect_ms = health.last_disconnect_ms;
+    client.shut_down_ms = None;
+    if health.process_status == ProcessStatus::Running && client.needs_attention {
+        client.needs_attention = false;
+        client.attention_reason = None;
+        client.recovery_step = RecoveryStep::Idle;
+        client.recovery_detail = Some("running again; needs_attention cleared".into());
+    }
+}

@@ -1,0 +1,512 @@
+//! Rollouts: one action for many devices. A canary group (wave 0) is issued first; once every
+//! canary command is terminal the abort rule is evaluated, then the rest is issued in waves
+//! of at most `max_per_minute`. The rule — abort when (failed + timed_out) / finished × 100
+//! is above `abort_failure_percent` once `min_finished` have finished — is checked on every
+//! scheduler tick. An abort cancels the commands not yet accepted and never issues the rest.
+//! All progress is in the store, so a restarted server resumes where the last one stopped.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::fleet::{Fleet, Pending, duration_ms, now_ms};
+use super::issue::{IssueOrigin, IssueRequest, validate};
+use super::lifecycle;
+use crate::error::{Error, Result};
+use crate::store::commands::{Action, EventSource, Origin};
+use crate::store::rollouts::{
+    AbortCause, RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutTarget,
+};
+
+/// Most devices a client list may name.
+pub const MAX_LISTED_CLIENTS: usize = 10_000;
+/// `max_per_minute` when the request says 0.
+pub const DEFAULT_MAX_PER_MINUTE: u32 = 60;
+/// Most commands one tick issues for one rollout.
+const MAX_ISSUE_PER_TICK: i64 = 5_000;
+
+/// How the canary size is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Canary {
+    /// 5 % of the targets, rounded up, at least 1.
+    Default,
+    Count(u32),
+    Percent(u32),
+}
+
+/// What StartRollout asks for.
+#[derive(Debug, Clone)]
+pub struct RolloutRequest {
+    pub rollout_id: Option<Uuid>,
+    pub action: Action,
+    pub target: RolloutTarget,
+    pub canary: Canary,
+    /// 0 means [`DEFAULT_MAX_PER_MINUTE`].
+    pub max_per_minute: u32,
+    pub abort_failure_percent: Option<f64>,
+    pub min_finished: Option<u32>,
+    pub reason: Option<String>,
+    pub requested_by: Option<i64>,
+    pub expires_in: Option<Duration>,
+    pub principal: String,
+}
+
+/// Counters as the API reports them: targets never issued count as canceled once aborted.
+pub fn reported_counters(rollout: &RolloutRecord, counters: RolloutCounters) -> RolloutCounters {
+    let mut reported = counters;
+    if rollout.state.is_terminal() {
+        reported.canceled += reported.unissued;
+        reported.unissued = 0;
+    }
+    reported
+}
+
+/// Terminal, and every issued command terminal too: nothing will change any more.
+pub fn is_settled(rollout: &RolloutRecord, counters: &RolloutCounters) -> bool {
+    rollout.state.is_terminal() && counters.issued_all_terminal()
+}
+
+fn check_request(req: &RolloutRequest) -> Result<()> {
+    validate(req.reason.as_deref(), req.requested_by, req.expires_in)?;
+    if let RolloutTarget::Clients(list) = &req.target {
+        if list.is_empty() || list.len() > MAX_LISTED_CLIENTS {
+            return Err(Error::invalid_argument("client_uuids", "must list 1 to 10000 devices"));
+        }
+        let unique: HashSet<_> = list.iter().collect();
+        if unique.len() != list.len() {
+            return Err(Error::invalid_argument("client_uuids", "lists a device twice"));
+        }
+    }
+    if let RolloutTarget::Group(group) = &req.target {
+        super::operations::validate_group(group)?;
+    }
+    if let Canary::Percent(p) = req.canary
+        && !(1..=100).contains(&p)
+    {
+        return Err(Error::invalid_argument("canary_percent", "must be 1 to 100"));
+    }
+    if req.max_per_minute > 100_000 {
+        return Err(Error::invalid_argument("max_per_minute", "must be 1 to 100000 (0: 60)"));
+    }
+    if req.abort_failure_percent.is_some_and(|p| !(p > 0.0 && p <= 100.0)) {
+        return Err(Error::invalid_argument(
+            "abort_failure_percent",
+            "must be greater than 0 and at most 100",
+        ));
+    }
+    if req.min_finished == Some(0) {
+        return Err(Error::invalid_argument("min_finished", "must be at least 1"));
+    }
+    Ok(())
+}
+
+fn hash_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn canary_size(canary: Canary, total: usize) -> i64 {
+    let total = total as i64;
+    let percent = |p: i64| ((p * total + 99) / 100).max(1);
+    match canary {
+        Canary::Default => percent(5).min(total),
+        Canary::Count(c) => i64::from(c).min(total),
+        Canary::Percent(p) => percent(i64::from(p)).min(total),
+    }
+}
+
+impl Fleet {
+    /// Start a rollout (idempotent on `rollout_id`). Returns it and whether it was created.
+    #[tracing::instrument(name = "rollout.start", skip_all, fields(rollout.action = %req.action))]
+    pub async fn start_rollout(&self, req: RolloutRequest) -> Result<(RolloutRecord, bool)> {
+        check_request(&req)?;
+        self.require_gateway()?;
+        let settings = self.settings.current();
+        let _serial = self.rollout_lock.lock().await;
+        let rollout_id = req.rollout_id.unwrap_or_else(Uuid::new_v4);
+        let abort_failure_percent =
+            req.abort_failure_percent.unwrap_or(settings.rollout.abort_failure_percent);
+        let min_finished = req.min_finished.unwrap_or(settings.rollout.min_finished);
+        let max_per_minute =
+            if req.max_per_minute == 0 { DEFAULT_MAX_PER_MINUTE } else { req.max_per_minute };
+        let expires_in = req.expires_in.unwrap_or(settings.commands.default_expiry);
+        let params_hash = hash_hex(&format!(
+            "{}|{:?}|{:?}|{max_per_minute}|{abort_failure_percent}|{min_finished}|{:?}|{:?}|{}",
+            req.action,
+            req.target,
+            req.canary,
+            req.reason,
+            req.requested_by,
+            duration_ms(expires_in)
+        ));
+        if let Some(existing) = self.store.rollout(rollout_id).await? {
+            if existing.params_hash == params_hash {
+                return Ok((existing, false));
+            }
+            return Err(Error::AlreadyExists(format!(
+                "rollout_id: rollout {rollout_id} already exists with other parameters"
+            )));
+        }
+        if let Some(active) = self.store.active_rollouts().await?.first() {
+            return Err(Error::FailedPrecondition(format!(
+                "rollout {} is still active ({}); abort it or wait for it to finish",
+                active.rollout_id, active.state
+            )));
+        }
+        let mut targets = match &req.target {
+            RolloutTarget::All => self.store.client_uuids(None).await?,
+            RolloutTarget::Group(group) => self.store.client_uuids(Some(group)).await?,
+            RolloutTarget::Clients(list) => {
+                let known: HashSet<Uuid> =
+                    self.store.client_uuids(None).await?.into_iter().collect();
+                if let Some(missing) = list.iter().find(|id| !known.contains(id)) {
+                    return Err(Error::NotFound { kind: "client", id: missing.to_string() });
+                }
+                list.clone()
+            }
+        };
+        if targets.is_empty() {
+            return Err(Error::FailedPrecondition("target: no registered device matches".into()));
+        }
+        // A stable pseudo-random order picks a representative canary.
+        targets.sort_by_cached_key(|id| hash_hex(&format!("{rollout_id}{id}")));
+        let canary = canary_size(req.canary, targets.len());
+        let per_wave = i64::from(max_per_minute);
+        let members: Vec<RolloutMember> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let i = i as i64;
+                let wave = if i < canary { 0 } else { 1 + (i - canary) / per_wave };
+                RolloutMember { client_uuid: *id, wave }
+            })
+            .collect();
+        let now = now_ms();
+        let (canary_count, canary_percent) = match req.canary {
+            Canary::Default => (None, None),
+            Canary::Count(c) => (Some(i64::from(c)), None),
+            Canary::Percent(p) => (None, Some(f64::from(p))),
+        };
+        let rollout = RolloutRecord {
+            rollout_id,
+            action: req.action,
+            target: req.target.clone(),
+            canary_count,
+            canary_percent,
+            canary_size: canary,
+            max_per_minute: per_wave,
+            abort_failure_percent,
+            min_finished: i64::from(min_finished),
+            state: RolloutState::Pending,
+            reason: req.reason.clone(),
+            requested_by: req.requested_by,
+            principal: req.principal.clone(),
+            params_hash,
+            expires_in_ms: duration_ms(expires_in),
+            total_members: members.len() as i64,
+            issued_members: 0,
+            current_wave: 0,
+            last_issue_ms: None,
+            created_ms: now,
+            started_ms: None,
+            canary_finished_ms: None,
+            updated_ms: now,
+            finished_ms: None,
+            abort_reason: None,
+            abort_cause: None,
+            error: None,
+        };
+        let mut tx = self.store.fleet_tx().await?;
+        tx.put_rollout(&rollout).await?;
+        tx.insert_members(rollout_id, &members).await?;
+        tx.commit().await?;
+        tracing::info!(rollout.id = %rollout_id, targets = members.len(), canary, "rollout started");
+        self.announce_rollout(rollout_id);
+        drop(_serial);
+        let rollout = self.advance_rollout(rollout).await?;
+        Ok((rollout, true))
+    }
+
+    /// One rollout with its raw counters.
+    pub async fn rollout(&self, id: Uuid) -> Result<(RolloutRecord, RolloutCounters)> {
+        let rollout = self.store.rollout(id).await?;
+        let rollout = rollout.ok_or(Error::NotFound { kind: "rollout", id: id.to_string() })?;
+        let counters = self.store.rollout_counters(id, None).await?;
+        Ok((rollout, counters))
+    }
+
+    /// Abort by an operator.
+    #[tracing::instrument(name = "rollout.abort", skip_all, fields(rollout.id = %id))]
+    pub async fn abort_rollout(
+        &self,
+        id: Uuid,
+        principal: &str,
+        reason: &str,
+    ) -> Result<RolloutRecord> {
+        let _serial = self.rollout_lock.lock().await;
+        let (rollout, _) = self.rollout(id).await?;
+        match rollout.state {
+            RolloutState::Aborted => Ok(rollout),
+            RolloutState::Completed | RolloutState::Failed => Err(Error::FailedPrecondition(
+                format!("rollout {id} is {}; only an active rollout can be aborted", rollout.state),
+            )),
+            _ => {
+                let why = if reason.is_empty() {
+                    format!("aborted by {principal}")
+                } else {
+                    format!("aborted by {principal}: {reason}")
+                };
+                self.abort(rollout, AbortCause::Operator, why, EventSource::Api).await
+            }
+        }
+    }
+
+    async fn abort(
+        &self,
+        mut rollout: RolloutRecord,
+        cause: AbortCause,
+        why: String,
+        source: EventSource,
+    ) -> Result<RolloutRecord> {
+        let id = rollout.rollout_id;
+        let unaccepted = self.store.unaccepted_rollout_commands(id).await?;
+        let now = now_ms();
+        let mut tx = self.store.fleet_tx().await?;
+        let mut pending = Pending::default();
+        for command_id in unaccepted {
+            let Some(mut command) = tx.command(command_id).await? else { continue };
+            if let Ok(Some(t)) =
+                lifecycle::cancel(&mut command, now, "canceled by rollout abort".into())
+            {
+                pending.record(&mut *tx, &command, t, source).await?;
+            }
+        }
+        rollout.state = RolloutState::Aborted;
+        rollout.abort_cause = Some(cause);
+        rollout.abort_reason = Some(why.clone());
+        rollout.finished_ms = Some(now);
+        rollout.updated_ms = now;
+        tx.put_rollout(&rollout).await?;
+        tx.commit().await?;
+        tracing::warn!(rollout.id = %id, canceled = pending.changes.len(), "rollout aborted: {why}");
+        self.finish(pending);
+        self.announce_rollout(id);
+        Ok(rollout)
+    }
+
+    /// Advance every active rollout one step.
+    pub async fn advance_rollouts(&self) -> Result<()> {
+        for rollout in self.store.active_rollouts().await? {
+            let id = rollout.rollout_id;
+            if let Err(err) = self.advance_rollout(rollout).await {
+                tracing::error!(rollout.id = %id, error = %err, "rollout step failed");
+            }
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "rollout.advance", skip_all, fields(rollout.id = %rollout.rollout_id))]
+    async fn advance_rollout(&self, mut rollout: RolloutRecord) -> Result<RolloutRecord> {
+        let _serial = self.rollout_lock.lock().await;
+        // Re-read under the lock: an operator may have aborted it meanwhile.
+        if let Some(fresh) = self.store.rollout(rollout.rollout_id).await? {
+            rollout = fresh;
+        }
+        let now = now_ms();
+        let id = rollout.rollout_id;
+        match rollout.state {
+            RolloutState::Pending => {
+                if !self.link.is_connected() {
+                    return Ok(rollout);
+                }
+                rollout.started_ms = Some(now);
+                rollout.state = if rollout.canary_size > 0 {
+                    RolloutState::Canary
+                } else {
+                    rollout.canary_finished_ms = Some(now);
+                    RolloutState::Waves
+                };
+                let canary = rollout.canary_size;
+                self.issue_members(rollout, canary, now).await
+            }
+            RolloutState::Canary => {
+                let canary = self.store.rollout_counters(id, Some(0)).await?;
+                if canary.unissued > 0 || !canary.issued_all_terminal() {
+                    return Ok(rollout);
+                }
+                let all = self.store.rollout_counters(id, None).await?;
+                if let Some(why) = threshold_crossed(&rollout, &all) {
+                    return self
+                        .abort(rollout, AbortCause::FailureThreshold, why, EventSource::Scheduler)
+                        .await;
+                }
+                rollout.state = RolloutState::Waves;
+                rollout.canary_finished_ms = Some(now);
+                tracing::info!(rollout.id = %id, "canary finished; starting waves");
+                self.issue_members(rollout, 0, now).await
+            }
+            RolloutState::Waves => {
+                let all = self.store.rollout_counters(id, None).await?;
+                if let Some(why) = threshold_crossed(&rollout, &all) {
+                    return self
+                        .abort(rollout, AbortCause::FailureThreshold, why, EventSource::Scheduler)
+                        .await;
+                }
+                if all.unissued == 0 {
+                    if all.issued_all_terminal() {
+                        rollout.state = RolloutState::Completed;
+                        rollout.finished_ms = Some(now);
+                        rollout.updated_ms = now;
+                        let mut tx = self.store.fleet_tx().await?;
+                        tx.put_rollout(&rollout).await?;
+                        tx.commit().await?;
+                        tracing::info!(rollout.id = %id, "rollout completed");
+                        self.announce_rollout(id);
+                    }
+                    return Ok(rollout);
+                }
+                if !self.link.is_connected() {
+                    return Ok(rollout);
+                }
+                let since = rollout.canary_finished_ms.unwrap_or(now);
+                let burst = (rollout.max_per_minute / 60).max(1);
+                let paced = burst + rollout.max_per_minute * now.saturating_sub(since) / 60_000;
+                let allowed = rollout.canary_size + paced - rollout.issued_members;
+                self.issue_members(rollout, allowed.min(MAX_ISSUE_PER_TICK), now).await
+            }
+            _ => Ok(rollout),
+        }
+    }
+
+    /// Issue up to `count` unissued members in one transaction.
+    async fn issue_members(
+        &self,
+        mut rollout: RolloutRecord,
+        count: i64,
+        now: i64,
+    ) -> Result<RolloutRecord> {
+        let id = rollout.rollout_id;
+        let members = if count > 0 {
+            self.store.unissued_members(id, u32::try_from(count).unwrap_or(u32::MAX)).await?
+        } else {
+            Vec::new()
+        };
+        let mut tx = self.store.fleet_tx().await?;
+        let mut pending = Pending::default();
+        let how = IssueOrigin {
+            origin: Origin::Rollout,
+            rollout_id: Some(id),
+            source: EventSource::Scheduler,
+        };
+        for member in &members {
+            let req = IssueRequest {
+                command_id: None,
+                client_uuid: member.client_uuid,
+                action: rollout.action,
+                reason: rollout.reason.clone(),
+                requested_by: rollout.requested_by,
+                expires_in: Some(Duration::from_millis(rollout.expires_in_ms.max(0) as u64)),
+                principal: "system".into(),
+                trace_parent: None,
+            };
+            let command = match self.issue_in(&mut *tx, &mut pending, &req, how, now).await {
+                Ok(outcome) => outcome.command_id(),
+                Err(Error::NotFound { .. }) => continue,
+                Err(err) => return Err(err),
+            };
+            tx.set_member_command(id, member.client_uuid, command).await?;
+            rollout.current_wave = member.wave;
+        }
+        rollout.issued_members += members.len() as i64;
+        if !members.is_empty() {
+            rollout.last_issue_ms = Some(now);
+        }
+        rollout.updated_ms = now;
+        tx.put_rollout(&rollout).await?;
+        tx.commit().await?;
+        self.finish(pending);
+        self.announce_rollout(id);
+        Ok(rollout)
+    }
+}
+
+impl super::issue::IssueOutcome {
+    fn command_id(&self) -> Uuid {
+        match self {
+            Self::Created(c) | Self::Existing(c) | Self::Rejected(c, _) => c.command_id,
+        }
+    }
+}
+
+/// The abort rule: `Some(reason)` when it fires.
+fn threshold_crossed(rollout: &RolloutRecord, counters: &RolloutCounters) -> Option<String> {
+    let finished = counters.finished();
+    let rate = counters.failure_percent();
+    (i64::from(finished) >= rollout.min_finished && rate > rollout.abort_failure_percent).then(
+        || {
+            format!(
+                "failure rate {rate:.1}% > {:.1}% after {finished} finished",
+                rollout.abort_failure_percent
+            )
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canary_sizes_round_up_and_clamp() {
+        assert_eq!(canary_size(Canary::Default, 1000), 50);
+        assert_eq!(canary_size(Canary::Default, 3), 1);
+        assert_eq!(canary_size(Canary::Count(0), 10), 0);
+        assert_eq!(canary_size(Canary::Count(50), 10), 10);
+        assert_eq!(canary_size(Canary::Percent(10), 15), 2);
+    }
+
+    #[test]
+    fn threshold_needs_min_finished_and_a_strictly_higher_rate() {
+        let rollout = RolloutRecord { min_finished: 10, abort_failure_percent: 5.0, ..sample() };
+        let mut counters = RolloutCounters { completed: 8, failed: 1, ..Default::default() };
+        assert_eq!(threshold_crossed(&rollout, &counters), None, "only 9 finished");
+        counters.completed = 9;
+        let why = threshold_crossed(&rollout, &counters).unwrap();
+        assert_eq!(why, "failure rate 10.0% > 5.0% after 10 finished");
+        counters.completed = 19;
+        assert_eq!(threshold_crossed(&rollout, &counters), None, "5.0% is not above 5.0%");
+    }
+
+    fn sample() -> RolloutRecord {
+        RolloutRecord {
+            rollout_id: Uuid::nil(),
+            action: Action::RestartApp,
+            target: RolloutTarget::All,
+            canary_count: None,
+            canary_percent: None,
+            canary_size: 1,
+            max_per_minute: 60,
+            abort_failure_percent: 5.0,
+            min_finished: 10,
+            state: RolloutState::Waves,
+            reason: None,
+            requested_by: None,
+            principal: String::new(),
+            params_hash: String::new(),
+            expires_in_ms: 1000,
+            total_members: 20,
+            issued_members: 0,
+            current_wave: 0,
+            last_issue_ms: None,
+            created_ms: 0,
+            started_ms: None,
+            canary_finished_ms: None,
+            updated_ms: 0,
+            finished_ms: None,
+            abort_reason: None,
+            abort_cause: None,
+            error: None,
+        }
+    }
+}

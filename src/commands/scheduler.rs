@@ -1,0 +1,83 @@
+//! The scheduler loop: every `scheduler.tick` it expires commands nobody accepted, times out
+//! commands whose terminal ack is overdue, advances rollouts and runs the crash recovery
+//! ladder. One tick's timer transitions are stored in one transaction.
+//!
+//! The tick follows config reloads (the loop re-arms its interval when [`Settings`] change);
+//! the loop parks at its checkpoint during a hot restart and returns when the server stops.
+
+use std::sync::Arc;
+
+use tokio::time::MissedTickBehavior;
+
+use super::fleet::{Fleet, Pending, now_ms};
+use super::lifecycle;
+use crate::error::Result;
+use crate::lifecycle::TaskControl;
+use crate::store::commands::EventSource;
+
+/// Most timer transitions per transaction (the rest wait for the next tick).
+const SWEEP_LIMIT: u32 = 2000;
+
+impl Fleet {
+    /// The scheduler loop: runs as a background task until told to stop.
+    pub async fn run_scheduler(self: Arc<Self>, mut control: TaskControl) {
+        let mut settings = self.settings.subscribe();
+        loop {
+            let tick = settings.borrow_and_update().scheduler.tick;
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = interval.tick() => self.tick().await,
+                    _ = control.changed() => {}
+                    changed = settings.changed() => {
+                        if changed.is_ok() {
+                            tracing::info!(tick = ?settings.borrow().scheduler.tick, "scheduler tick changed");
+                            break;
+                        }
+                    }
+                }
+                if !control.checkpoint().await {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One pass of every scheduled duty. Failures are logged; the next tick tries again.
+    #[tracing::instrument(name = "scheduler.tick", skip_all)]
+    pub async fn tick(&self) {
+        if let Err(err) = self.sweep_timers().await {
+            tracing::error!(error = %err, "scheduler: expiry/timeout sweep failed");
+        }
+        if let Err(err) = self.advance_rollouts().await {
+            tracing::error!(error = %err, "scheduler: rollout step failed");
+        }
+        if let Err(err) = self.recover_crashes().await {
+            tracing::error!(error = %err, "scheduler: crash recovery failed");
+        }
+    }
+
+    /// Expire and time out every command whose timer ran out.
+    pub async fn sweep_timers(&self) -> Result<usize> {
+        let now = now_ms();
+        let due = self.store.due_commands(now, SWEEP_LIMIT).await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.store.fleet_tx().await?;
+        let mut pending = Pending::default();
+        for candidate in due {
+            // Re-read inside the transaction: an ack may have arrived since the scan.
+            let Some(mut command) = tx.command(candidate.command_id).await? else { continue };
+            if let Some(t) = lifecycle::on_timer(&mut command, now) {
+                tracing::info!(command.id = %command.command_id, to = %t.to, "{}", t.detail);
+                pending.record(&mut *tx, &command, t, EventSource::Scheduler).await?;
+            }
+        }
+        tx.commit().await?;
+        let count = pending.changes.len();
+        self.finish(pending);
+        Ok(count)
+    }
+}

@@ -1,0 +1,118 @@
+//! What the gateway reports about itself: connection state, reconnects, the last error and
+//! the malformed-payload counters, shown as the `mqtt` component of the health report.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use super::payload::Reason;
+use crate::health::{Component, ComponentStatus, HealthSource};
+
+/// Shared, lock-light gateway state.
+#[derive(Debug, Default)]
+pub struct GatewayStatus {
+    configured: AtomicBool,
+    connected: AtomicBool,
+    suspended: AtomicBool,
+    reconnects: AtomicU64,
+    connects: AtomicU64,
+    malformed: [AtomicU64; Reason::ALL.len()],
+    broker: Mutex<String>,
+    last_error: Mutex<Option<String>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl GatewayStatus {
+    pub fn is_configured(&self) -> bool {
+        self.configured.load(Ordering::SeqCst)
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    pub fn set_configured(&self, broker: Option<&str>) {
+        self.configured.store(broker.is_some(), Ordering::SeqCst);
+        *lock(&self.broker) = broker.unwrap_or_default().to_owned();
+    }
+
+    pub fn set_connected(&self) {
+        if self.connects.fetch_add(1, Ordering::SeqCst) > 0 {
+            self.reconnects.fetch_add(1, Ordering::SeqCst);
+        }
+        self.connected.store(true, Ordering::SeqCst);
+        self.suspended.store(false, Ordering::SeqCst);
+    }
+
+    pub fn set_disconnected(&self, error: Option<String>) {
+        self.connected.store(false, Ordering::SeqCst);
+        if let Some(error) = error {
+            *lock(&self.last_error) = Some(error);
+        }
+    }
+
+    pub fn set_suspended(&self, suspended: bool) {
+        self.suspended.store(suspended, Ordering::SeqCst);
+        if suspended {
+            self.connected.store(false, Ordering::SeqCst);
+        }
+    }
+
+    pub fn count_malformed(&self, reason: Reason) {
+        let index = Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0);
+        self.malformed[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Dropped payloads per reason.
+    pub fn malformed(&self) -> Vec<(Reason, u64)> {
+        Reason::ALL
+            .iter()
+            .zip(&self.malformed)
+            .map(|(r, n)| (*r, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(Ordering::SeqCst)
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.last_error).clone()
+    }
+}
+
+impl HealthSource for GatewayStatus {
+    fn component(&self) -> Component {
+        if !self.is_configured() {
+            return Component {
+                name: "mqtt",
+                status: ComponentStatus::Disabled,
+                detail: "no broker configured (mqtt.url)".into(),
+            };
+        }
+        let broker = lock(&self.broker).clone();
+        let (status, state) = if self.is_connected() {
+            (ComponentStatus::Healthy, "connected")
+        } else if self.suspended.load(Ordering::SeqCst) {
+            (ComponentStatus::Degraded, "suspended")
+        } else {
+            (ComponentStatus::Degraded, "disconnected")
+        };
+        let mut detail = format!("{state} to {broker}, reconnects {}", self.reconnects());
+        if let Some(error) = self.last_error() {
+            detail.push_str(&format!(", last error: {error}"));
+        }
+        let dropped: Vec<String> = self
+            .malformed()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| format!("{}={n}", r.as_str()))
+            .collect();
+        if !dropped.is_empty() {
+            detail.push_str(&format!(", malformed: {}", dropped.join(" ")));
+        }
+        Component { name: "mqtt", status, detail }
+    }
+}

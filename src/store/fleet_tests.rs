@@ -1,0 +1,219 @@
+//! Backend-neutral tests of the device area (commands, clients, rollouts), through the
+//! [`Store`] trait only, against every backend URL of the suite.
+
+use uuid::Uuid;
+
+use super::clients::{ClientFilter, ClientRecord, CrashFilter, ProcessStatus};
+use super::commands::{Action, CommandFilter, CommandRecord, CommandState, EventSource, Origin};
+use super::rollouts::{RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
+use super::tests::{backends, open_ok};
+
+fn command(client: Uuid, issued_ms: i64, state: CommandState) -> CommandRecord {
+    CommandRecord {
+        state,
+        ..CommandRecord::new(
+            Uuid::new_v4(),
+            client,
+            Action::RestartApp,
+            Origin::Api,
+            issued_ms,
+            issued_ms + 1000,
+        )
+    }
+}
+
+#[tokio::test]
+async fn commands_round_trip_with_events_in_one_transaction() {
+    for (url, _tmp) in backends() {
+        let store = open_ok(&url).await;
+        let client = Uuid::new_v4();
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.put_client(&ClientRecord::new(client, 1)).await.unwrap();
+        let mut c = command(client, 10, CommandState::Queued);
+        c.reason = Some("why".into());
+        tx.insert_command(&c).await.unwrap();
+        let created = tx
+            .insert_event(c.command_id, 10, None, CommandState::Queued, EventSource::Api, "issued")
+            .await
+            .unwrap();
+        c.state = CommandState::Published;
+        c.published_ms = Some(11);
+        tx.update_command(&c).await.unwrap();
+        let next = tx
+            .insert_event(
+                c.command_id,
+                11,
+                Some(CommandState::Queued),
+                CommandState::Published,
+                EventSource::Mqtt,
+                "puback",
+            )
+            .await
+            .unwrap();
+        assert!(next.id > created.id, "{url}");
+        tx.commit().await.unwrap();
+        assert_eq!(store.command(c.command_id).await.unwrap(), Some(c.clone()), "{url}");
+        let events = store.command_events(c.command_id).await.unwrap();
+        assert_eq!(events, [created, next], "{url}");
+
+        // Dropped without commit: nothing stays.
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.insert_command(&command(client, 20, CommandState::Queued)).await.unwrap();
+        drop(tx);
+        assert_eq!(
+            store.list_commands(&CommandFilter::default(), None, 10).await.unwrap().len(),
+            1,
+            "{url}"
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn listing_pages_newest_first_filters_and_finds_due_timers() {
+    for (url, _tmp) in backends() {
+        let store = open_ok(&url).await;
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut tx = store.fleet_tx().await.unwrap();
+        for (i, client) in [a, b, a, b, a].into_iter().enumerate() {
+            tx.insert_command(&command(client, i as i64, CommandState::Queued)).await.unwrap();
+        }
+        let mut started = command(a, 100, CommandState::ExecutionStarted);
+        started.deadline_ms = Some(500);
+        tx.insert_command(&started).await.unwrap();
+        tx.insert_command(&command(b, 200, CommandState::Rejected)).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let filter = CommandFilter { client_uuid: Some(a), ..Default::default() };
+        let first = store.list_commands(&filter, None, 2).await.unwrap();
+        assert_eq!(first.iter().map(|c| c.issued_ms).collect::<Vec<_>>(), [100, 4], "{url}");
+        let last = first.last().unwrap();
+        let rest = store
+            .list_commands(&filter, Some((last.issued_ms, last.command_id)), 10)
+            .await
+            .unwrap();
+        assert_eq!(rest.iter().map(|c| c.issued_ms).collect::<Vec<_>>(), [2, 0], "{url}");
+        let states = CommandFilter { states: vec![CommandState::Rejected], ..Default::default() };
+        assert_eq!(store.list_commands(&states, None, 10).await.unwrap().len(), 1, "{url}");
+
+        // Expiry (queued, expires at issued + 1000) and the timeout deadline.
+        let due = store.due_commands(1002, 100).await.unwrap();
+        assert_eq!(due.len(), 4, "{url}: issued 0, 1, 2 expired and the deadline passed by 1002");
+        let due = store.due_commands(500, 100).await.unwrap();
+        assert_eq!(
+            due.iter().map(|c| c.command_id).collect::<Vec<_>>(),
+            [started.command_id],
+            "{url}"
+        );
+        // Rejected commands never count towards the lockout.
+        assert_eq!(store.lockout_entries(b, 0).await.unwrap(), [1, 3], "{url}");
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
+    for (url, _tmp) in backends() {
+        let store = open_ok(&url).await;
+        let (fresh, stale, crashed, silent) =
+            (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let mut tx = store.fleet_tx().await.unwrap();
+        for (id, health, status) in [
+            (fresh, Some(1000), ProcessStatus::Running),
+            (stale, Some(10), ProcessStatus::Running),
+            (crashed, Some(1000), ProcessStatus::Crashed),
+        ] {
+            let client = ClientRecord {
+                last_health_ms: health,
+                process_status: Some(status),
+                ..ClientRecord::new(id, 1)
+            };
+            tx.put_client(&client).await.unwrap();
+        }
+        tx.put_client(&ClientRecord { group: Some("g".into()), ..ClientRecord::new(silent, 1) })
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let only =
+            |filter: CrashFilter| ClientFilter { crash: Some((filter, 500)), ..Default::default() };
+        let ids =
+            |list: Vec<ClientRecord>| list.into_iter().map(|c| c.client_uuid).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.list_clients(&only(CrashFilter::Stale), None, 10).await.unwrap()),
+            [stale],
+            "{url}"
+        );
+        assert_eq!(
+            ids(store.list_clients(&only(CrashFilter::Crashed), None, 10).await.unwrap()),
+            [crashed],
+            "{url}"
+        );
+        assert_eq!(
+            ids(store.list_clients(&only(CrashFilter::Healthy), None, 10).await.unwrap()),
+            [fresh],
+            "{url}"
+        );
+        let mut candidates = ids(store.crash_candidates(500).await.unwrap());
+        candidates.sort();
+        let mut expected = vec![stale, crashed];
+        expected.sort();
+        assert_eq!(candidates, expected, "{url}");
+        assert_eq!(store.client_uuids(Some("g")).await.unwrap(), [silent], "{url}");
+
+        let rollout_id = Uuid::new_v4();
+        let rollout = RolloutRecord {
+            rollout_id,
+            action: Action::RestartApp,
+            target: RolloutTarget::Clients(vec![fresh, stale]),
+            canary_count: Some(1),
+            canary_percent: None,
+            canary_size: 1,
+            max_per_minute: 60,
+            abort_failure_percent: 5.0,
+            min_finished: 1,
+            state: RolloutState::Canary,
+            reason: None,
+            requested_by: None,
+            principal: "p".into(),
+            params_hash: "h".into(),
+            expires_in_ms: 1000,
+            total_members: 2,
+            issued_members: 1,
+            current_wave: 0,
+            last_issue_ms: Some(5),
+            created_ms: 5,
+            started_ms: Some(5),
+            canary_finished_ms: None,
+            updated_ms: 5,
+            finished_ms: None,
+            abort_reason: None,
+            abort_cause: None,
+            error: None,
+        };
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.put_rollout(&rollout).await.unwrap();
+        let members = [
+            RolloutMember { client_uuid: fresh, wave: 0 },
+            RolloutMember { client_uuid: stale, wave: 1 },
+        ];
+        tx.insert_members(rollout_id, &members).await.unwrap();
+        let mut issued = command(fresh, 6, CommandState::Published);
+        issued.rollout_id = Some(rollout_id);
+        tx.insert_command(&issued).await.unwrap();
+        tx.set_member_command(rollout_id, fresh, issued.command_id).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.rollout(rollout_id).await.unwrap(), Some(rollout.clone()), "{url}");
+        let all = store.rollout_counters(rollout_id, None).await.unwrap();
+        assert_eq!((all.total, all.unissued, all.in_flight), (2, 1, 1), "{url}");
+        let canary = store.rollout_counters(rollout_id, Some(0)).await.unwrap();
+        assert_eq!((canary.total, canary.unissued), (1, 0), "{url}");
+        assert_eq!(store.unissued_members(rollout_id, 10).await.unwrap(), [members[1]], "{url}");
+        assert_eq!(
+            store.unaccepted_rollout_commands(rollout_id).await.unwrap(),
+            [issued.command_id],
+            "{url}"
+        );
+        assert_eq!(store.active_rollouts().await.unwrap().len(), 1, "{url}");
+        store.close().await;
+    }
+}

@@ -1,0 +1,118 @@
+//! SQLite implementation of [`ClientStore`]: reads of the device registry.
+
+use sqlx::{QueryBuilder, Sqlite};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::rows::{CLIENT_COLUMNS, ClientRow};
+use crate::store::StoreError;
+use crate::store::clients::{ClientFilter, ClientRecord, ClientStore, CrashFilter};
+
+async fn fetch_clients(
+    pool: &sqlx::SqlitePool,
+    mut builder: QueryBuilder<Sqlite>,
+    op: &'static str,
+) -> Result<Vec<ClientRecord>, StoreError> {
+    let rows: Vec<ClientRow> =
+        builder.build_query_as().fetch_all(pool).await.map_err(StoreError::query(op))?;
+    rows.into_iter().map(|r| r.into_record(op)).collect()
+}
+
+fn select_clients() -> QueryBuilder<Sqlite> {
+    QueryBuilder::new(format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE 1 = 1"))
+}
+
+/// Stale: a heartbeat older than the bound, not crashed, and not shut down on purpose.
+const STALE: &str = " AND process_status IS NOT 'crashed' AND shut_down_ms IS NULL \
+    AND last_health_ms < ";
+
+#[async_trait::async_trait]
+impl ClientStore for SqliteStore {
+    async fn client(&self, uuid: Uuid) -> Result<Option<ClientRecord>, StoreError> {
+        let mut builder = select_clients();
+        builder.push(" AND client_uuid = ").push_bind(uuid.to_string());
+        Ok(fetch_clients(&self.pool, builder, "client").await?.into_iter().next())
+    }
+
+    async fn list_clients(
+        &self,
+        filter: &ClientFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ClientRecord>, StoreError> {
+        let mut builder = select_clients();
+        if let Some(group) = &filter.group {
+            builder.push(" AND group_name = ").push_bind(group.clone());
+        }
+        if let Some(online) = filter.online {
+            builder
+                .push(" AND (last_online_ms IS NOT NULL OR last_offline_ms IS NOT NULL)")
+                .push(" AND online = ")
+                .push_bind(i64::from(online));
+        }
+        if let Some(attention) = filter.needs_attention {
+            builder.push(" AND needs_attention = ").push_bind(i64::from(attention));
+        }
+        match filter.service_failed {
+            Some(true) => {
+                builder.push(" AND service_failed_unit IS NOT NULL");
+            }
+            Some(false) => {
+                builder.push(" AND service_failed_unit IS NULL");
+            }
+            None => {}
+        }
+        if let Some(tier) = filter.capability_tier {
+            builder.push(" AND COALESCE(capability_tier, 'basic') = ").push_bind(tier.as_str());
+        }
+        match filter.crash {
+            Some((CrashFilter::Crashed, _)) => {
+                builder.push(" AND process_status = 'crashed'");
+            }
+            Some((CrashFilter::Stale, bound)) => {
+                builder.push(STALE).push_bind(bound);
+            }
+            Some((CrashFilter::Healthy, bound)) => {
+                builder
+                    .push(" AND last_health_ms IS NOT NULL AND process_status IS NOT 'crashed'")
+                    .push(" AND (shut_down_ms IS NOT NULL OR last_health_ms >= ")
+                    .push_bind(bound)
+                    .push(")");
+            }
+            None => {}
+        }
+        if let Some(after) = after {
+            builder.push(" AND client_uuid > ").push_bind(after.to_string());
+        }
+        builder.push(" ORDER BY client_uuid LIMIT ").push_bind(limit);
+        fetch_clients(&self.pool, builder, "list_clients").await
+    }
+
+    async fn crash_candidates(
+        &self,
+        stale_before_ms: i64,
+    ) -> Result<Vec<ClientRecord>, StoreError> {
+        let mut builder = select_clients();
+        builder
+            .push(" AND (process_status = 'crashed' OR recovery_state <> 'idle' OR (1 = 1")
+            .push(STALE)
+            .push_bind(stale_before_ms)
+            .push(")) ORDER BY client_uuid");
+        fetch_clients(&self.pool, builder, "crash_candidates").await
+    }
+
+    async fn client_uuids(&self, group: Option<&str>) -> Result<Vec<Uuid>, StoreError> {
+        const OP: &str = "client_uuids";
+        let mut builder = QueryBuilder::<Sqlite>::new("SELECT client_uuid FROM clients");
+        if let Some(group) = group {
+            builder.push(" WHERE group_name = ").push_bind(group.to_owned());
+        }
+        builder.push(" ORDER BY client_uuid");
+        let ids: Vec<String> = builder
+            .build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        ids.iter().map(|id| Uuid::parse_str(id).map_err(|e| StoreError::decode(OP, e))).collect()
+    }
+}

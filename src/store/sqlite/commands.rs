@@ -1,0 +1,161 @@
+//! SQLite implementation of [`CommandStore`]: command reads and the entry to [`FleetTx`].
+
+use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::fleet_tx::SqliteFleetTx;
+use super::rows::{COMMAND_COLUMNS, CommandRow, EventRow};
+use crate::store::StoreError;
+use crate::store::commands::{
+    CommandCursor, CommandEvent, CommandFilter, CommandRecord, CommandState, CommandStore, FleetTx,
+};
+
+/// Pushes ` AND column IN (?, …)` for text values.
+pub(super) fn push_in(
+    builder: &mut QueryBuilder<Sqlite>,
+    column: &str,
+    values: impl IntoIterator<Item = &'static str>,
+) {
+    builder.push(format!(" AND {column} IN ("));
+    let mut list = builder.separated(", ");
+    for value in values {
+        list.push_bind(value);
+    }
+    list.push_unseparated(")");
+}
+
+async fn fetch_commands(
+    pool: &sqlx::SqlitePool,
+    mut builder: QueryBuilder<Sqlite>,
+    op: &'static str,
+) -> Result<Vec<CommandRecord>, StoreError> {
+    let rows: Vec<CommandRow> =
+        builder.build_query_as().fetch_all(pool).await.map_err(StoreError::query(op))?;
+    rows.into_iter().map(|r| r.into_record(op)).collect()
+}
+
+fn select_commands() -> QueryBuilder<Sqlite> {
+    QueryBuilder::new(format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE 1 = 1"))
+}
+
+#[async_trait::async_trait]
+impl CommandStore for SqliteStore {
+    async fn fleet_tx(&self) -> Result<Box<dyn FleetTx>, StoreError> {
+        let tx =
+            self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::query("fleet_tx"))?;
+        Ok(Box::new(SqliteFleetTx { tx }))
+    }
+
+    #[instrument(skip_all, name = "store.command", fields(command.id = %id))]
+    async fn command(&self, id: Uuid) -> Result<Option<CommandRecord>, StoreError> {
+        const OP: &str = "command";
+        let sql = format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE command_id = ?");
+        let row: Option<CommandRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        row.map(|r| r.into_record(OP)).transpose()
+    }
+
+    async fn command_events(&self, id: Uuid) -> Result<Vec<CommandEvent>, StoreError> {
+        const OP: &str = "command_events";
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT id, command_id, at_ms, from_state, to_state, source, detail \
+             FROM command_events WHERE command_id = ? ORDER BY id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+        rows.into_iter().map(|r| r.into_event(OP)).collect()
+    }
+
+    #[instrument(skip_all, name = "store.list_commands")]
+    async fn list_commands(
+        &self,
+        filter: &CommandFilter,
+        after: Option<CommandCursor>,
+        limit: u32,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        let mut builder = select_commands();
+        if let Some(client) = filter.client_uuid {
+            builder.push(" AND client_uuid = ").push_bind(client.to_string());
+        }
+        if !filter.states.is_empty() {
+            push_in(&mut builder, "state", filter.states.iter().map(|s| s.as_str()));
+        }
+        if let Some(action) = filter.action {
+            builder.push(" AND action = ").push_bind(action.as_str());
+        }
+        if let Some(rollout) = filter.rollout_id {
+            builder.push(" AND rollout_id = ").push_bind(rollout.to_string());
+        }
+        if let Some(origin) = filter.origin {
+            builder.push(" AND source = ").push_bind(origin.as_str());
+        }
+        if let Some((issued_ms, id)) = after {
+            builder
+                .push(" AND (issued_ms < ")
+                .push_bind(issued_ms)
+                .push(" OR (issued_ms = ")
+                .push_bind(issued_ms)
+                .push(" AND command_id < ")
+                .push_bind(id.to_string())
+                .push("))");
+        }
+        builder.push(" ORDER BY issued_ms DESC, command_id DESC LIMIT ").push_bind(limit);
+        fetch_commands(&self.pool, builder, "list_commands").await
+    }
+
+    async fn commands_in_states(
+        &self,
+        states: &[CommandState],
+        limit: u32,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        let mut builder = select_commands();
+        push_in(&mut builder, "state", states.iter().map(|s| s.as_str()));
+        builder.push(" ORDER BY issued_ms, command_id LIMIT ").push_bind(limit);
+        fetch_commands(&self.pool, builder, "commands_in_states").await
+    }
+
+    async fn due_commands(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        let mut builder = QueryBuilder::new(format!(
+            "SELECT {COMMAND_COLUMNS} FROM commands \
+             WHERE state IN ('queued', 'published') AND expires_ms <= "
+        ));
+        builder.push_bind(now_ms);
+        builder.push(format!(
+            " UNION ALL SELECT {COMMAND_COLUMNS} FROM commands \
+             WHERE state IN ('accepted', 'execution_started') AND deadline_ms <= "
+        ));
+        builder.push_bind(now_ms);
+        builder.push(" LIMIT ").push_bind(limit);
+        fetch_commands(&self.pool, builder, "due_commands").await
+    }
+
+    async fn open_commands_for(&self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
+        let mut builder = select_commands();
+        builder.push(" AND client_uuid = ").push_bind(client.to_string());
+        builder.push(
+            " AND state IN ('queued', 'published', 'accepted', 'execution_started') \
+             ORDER BY issued_ms",
+        );
+        fetch_commands(&self.pool, builder, "open_commands_for").await
+    }
+
+    async fn lockout_entries(&self, client: Uuid, since_ms: i64) -> Result<Vec<i64>, StoreError> {
+        sqlx::query_scalar(super::fleet_tx::LOCKOUT_ENTRIES)
+            .bind(client.to_string())
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("lockout_entries"))
+    }
+}

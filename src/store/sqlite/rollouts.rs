@@ -1,0 +1,150 @@
+//! SQLite implementation of [`RolloutStore`]: rollout reads and progress counters.
+
+use sqlx::{QueryBuilder, Sqlite};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::commands::push_in;
+use super::rows::{ROLLOUT_COLUMNS, RolloutRow};
+use crate::store::StoreError;
+use crate::store::commands::Action;
+use crate::store::rollouts::{
+    RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutStore,
+};
+
+async fn fetch_rollouts(
+    pool: &sqlx::SqlitePool,
+    mut builder: QueryBuilder<Sqlite>,
+    op: &'static str,
+) -> Result<Vec<RolloutRecord>, StoreError> {
+    let rows: Vec<RolloutRow> =
+        builder.build_query_as().fetch_all(pool).await.map_err(StoreError::query(op))?;
+    rows.into_iter().map(|r| r.into_record(op)).collect()
+}
+
+fn select_rollouts() -> QueryBuilder<Sqlite> {
+    QueryBuilder::new(format!("SELECT {ROLLOUT_COLUMNS} FROM rollouts WHERE 1 = 1"))
+}
+
+fn count(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+#[async_trait::async_trait]
+impl RolloutStore for SqliteStore {
+    async fn rollout(&self, id: Uuid) -> Result<Option<RolloutRecord>, StoreError> {
+        let mut builder = select_rollouts();
+        builder.push(" AND rollout_id = ").push_bind(id.to_string());
+        Ok(fetch_rollouts(&self.pool, builder, "rollout").await?.into_iter().next())
+    }
+
+    async fn list_rollouts(
+        &self,
+        states: &[RolloutState],
+        action: Option<Action>,
+        after: Option<(i64, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<RolloutRecord>, StoreError> {
+        let mut builder = select_rollouts();
+        if !states.is_empty() {
+            push_in(&mut builder, "state", states.iter().map(|s| s.as_str()));
+        }
+        if let Some(action) = action {
+            builder.push(" AND action = ").push_bind(action.as_str());
+        }
+        if let Some((created_ms, id)) = after {
+            builder
+                .push(" AND (created_ms < ")
+                .push_bind(created_ms)
+                .push(" OR (created_ms = ")
+                .push_bind(created_ms)
+                .push(" AND rollout_id < ")
+                .push_bind(id.to_string())
+                .push("))");
+        }
+        builder.push(" ORDER BY created_ms DESC, rollout_id DESC LIMIT ").push_bind(limit);
+        fetch_rollouts(&self.pool, builder, "list_rollouts").await
+    }
+
+    async fn active_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError> {
+        let mut builder = select_rollouts();
+        builder.push(" AND state IN ('pending', 'canary', 'running') ORDER BY created_ms");
+        fetch_rollouts(&self.pool, builder, "active_rollouts").await
+    }
+
+    async fn rollout_counters(
+        &self,
+        id: Uuid,
+        wave: Option<i64>,
+    ) -> Result<RolloutCounters, StoreError> {
+        const OP: &str = "rollout_counters";
+        let mut builder = QueryBuilder::<Sqlite>::new(
+            "SELECT COALESCE(c.state, 'unissued') AS state, COUNT(*) AS n \
+             FROM rollout_members m LEFT JOIN commands c ON c.command_id = m.command_id \
+             WHERE m.rollout_id = ",
+        );
+        builder.push_bind(id.to_string());
+        if let Some(wave) = wave {
+            builder.push(" AND m.wave = ").push_bind(wave);
+        }
+        builder.push(" GROUP BY 1");
+        let rows: Vec<(String, i64)> =
+            builder.build_query_as().fetch_all(&self.pool).await.map_err(StoreError::query(OP))?;
+        let mut counters = RolloutCounters::default();
+        for (state, n) in rows {
+            let n = count(n);
+            counters.total += n;
+            let slot = match state.as_str() {
+                "unissued" => &mut counters.unissued,
+                "queued" => &mut counters.queued,
+                "published" | "accepted" | "execution_started" => &mut counters.in_flight,
+                "completed" => &mut counters.completed,
+                "failed" => &mut counters.failed,
+                "timed_out" => &mut counters.timed_out,
+                "expired" => &mut counters.expired,
+                "canceled" => &mut counters.canceled,
+                "rejected" => &mut counters.rejected,
+                other => return Err(StoreError::decode(OP, format!("unknown state {other:?}"))),
+            };
+            *slot += n;
+        }
+        Ok(counters)
+    }
+
+    async fn unissued_members(
+        &self,
+        id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<RolloutMember>, StoreError> {
+        const OP: &str = "unissued_members";
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT client_uuid, wave FROM rollout_members \
+             WHERE rollout_id = ? AND command_id IS NULL ORDER BY wave, client_uuid LIMIT ?",
+        )
+        .bind(id.to_string())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+        rows.into_iter()
+            .map(|(client, wave)| {
+                let client_uuid =
+                    Uuid::parse_str(&client).map_err(|e| StoreError::decode(OP, e))?;
+                Ok(RolloutMember { client_uuid, wave })
+            })
+            .collect()
+    }
+
+    async fn unaccepted_rollout_commands(&self, id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        const OP: &str = "unaccepted_rollout_commands";
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT command_id FROM commands WHERE rollout_id = ? \
+             AND state IN ('queued', 'published') ORDER BY issued_ms",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+        ids.iter().map(|id| Uuid::parse_str(id).map_err(|e| StoreError::decode(OP, e))).collect()
+    }
+}

@@ -1,0 +1,466 @@
+//! Device-side safety and resilience against a real broker: malformed payloads on every
+//! inbound topic, broker authentication and ACLs, acks that arrive while the server is down,
+//! crash recovery with escalation, rollouts and their abort rule, service failures, streams
+//! and the CLI.
+
+mod support;
+
+use rebound::proto::v1 as pb;
+use rebound::proto::v1::health_service_client::HealthServiceClient;
+use support::device::{
+    Device, eavesdrop, get, issue, issue_id, observe, rpc, try_connect, wait_client,
+    wait_registered, wait_state,
+};
+use support::mosquitto::{Broker, device_password};
+use support::{Server, run_rebound, wait_for};
+use tokio_stream::StreamExt;
+use uuid::Uuid;
+
+use pb::CommandState as S;
+
+const FAST: &str = "[commands]\nack_timeout = \"3s\"\nreconnect_ceiling = \"3s\"\nreconnect_target = \"1s\"\n\
+    [scheduler]\ntick = \"100ms\"\n";
+
+async fn setup(devices: usize, extra: &str) -> (Broker, Server, Vec<Uuid>) {
+    let uuids: Vec<Uuid> = (0..devices).map(|_| Uuid::new_v4()).collect();
+    let broker = Broker::start(&uuids);
+    let server = Server::start(&format!(
+        "{}{FAST}{extra}",
+        broker.server_config("max_payload_bytes = 1024")
+    ))
+    .await;
+    (broker, server, uuids)
+}
+
+async fn mqtt_health(server: &Server) -> pb::ComponentHealth {
+    let report = HealthServiceClient::new(server.channel().await)
+        .get_health(pb::GetHealthRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    report.components.into_iter().find(|c| c.name == "mqtt").expect("mqtt component")
+}
+
+#[tokio::test]
+async fn malformed_payloads_on_every_topic_are_counted_and_ignored() {
+    let (broker, server, uuids) = setup(1, "").await;
+    let mut rpc = rpc(&server).await;
+    let mut device = Device::connect(&broker, uuids[0]).await;
+    wait_registered(&rpc, device.uuid).await;
+    let topics = ["commands/ack", "command/ack", "health", "status", "service_failed"];
+    for topic in topics {
+        device.publish(topic, "{not json", false).await;
+        device.publish(topic, r#"{"unexpected":"shape"}"#, false).await;
+        device.publish(topic, vec![b'x'; 2048], false).await;
+    }
+    let wrong_client = serde_json::json!({
+        "schema_version": "1.0", "client_uuid": Uuid::new_v4(), "process_status": "running"
+    });
+    device.publish("health", wrong_client.to_string(), false).await;
+    let old_schema = serde_json::json!({
+        "schema_version": "0.9", "client_uuid": device.uuid, "process_status": "running"
+    });
+    device.publish("health", old_schema.to_string(), false).await;
+    let expected =
+        "malformed: oversized=5 invalid_json=5 wrong_schema=5 unsupported_schema=1 wrong_client=1";
+    let component = wait_for("malformed payloads counted", || async {
+        let component = mqtt_health(&server).await;
+        component.detail.contains(expected).then_some(component)
+    })
+    .await;
+    assert_eq!(component.status(), pb::ComponentStatus::Healthy, "{}", component.detail);
+    server.wait_log("malformed mqtt payload dropped").await;
+    assert!(
+        server.logs().contains(&format!("infoscreen/{}/health", device.uuid)),
+        "topic is logged"
+    );
+
+    // Nothing changed and the server keeps working.
+    let client = wait_registered(&rpc, device.uuid).await;
+    assert_eq!((client.service_failed_unit.as_str(), client.last_health_at), ("", None));
+    let id = issue_id(&mut rpc, device.uuid, pb::Action::RestartApp).await;
+    device.next_command().await;
+    device.ack(&id, "completed", None).await;
+    device.ack(&id, "accepted", None).await;
+    wait_state(&rpc, &id, S::Completed).await;
+}
+
+#[tokio::test]
+async fn broker_refuses_anonymous_and_devices_act_only_for_themselves() {
+    let (broker, server, uuids) = setup(2, "").await;
+    let mut rpc = rpc(&server).await;
+    let anonymous = try_connect(&broker, None).await.unwrap_err();
+    assert!(anonymous.starts_with("refused"), "{anonymous}");
+    let wrong =
+        try_connect(&broker, Some((uuids[0].to_string(), "wrong".into()))).await.unwrap_err();
+    assert!(wrong.starts_with("refused"), "{wrong}");
+    try_connect(&broker, Some((uuids[0].to_string(), device_password(&uuids[0])))).await.unwrap();
+
+    let (a, b) = (uuids[0], uuids[1]);
+    let (b_reads_a, _t1) = eavesdrop(&broker, b, &format!("infoscreen/{a}/commands")).await;
+    let (b_reads_all, _t2) = eavesdrop(&broker, b, "infoscreen/#").await;
+    let mut device_a = Device::connect(&broker, a).await;
+    let device_b = Device::connect(&broker, b).await;
+    wait_registered(&rpc, a).await;
+    let id = issue_id(&mut rpc, a, pb::Action::RestartApp).await;
+    device_a.next_command().await;
+    wait_for("alias delivered to a", || async {
+        (device_a.alias_received.load(std::sync::atomic::Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    let eavesdropped = b_reads_a.load(std::sync::atomic::Ordering::SeqCst)
+        + b_reads_all.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(eavesdropped, 0, "b must not read a's commands");
+    // b forges a failure for a's command: the broker drops it (ACL), so a's own ack decides.
+    let forged = serde_json::json!({"command_id": id, "status": "failed", "error_code": "busy", "error_message": null});
+    device_b.publish_to(&format!("infoscreen/{a}/commands/ack"), forged.to_string()).await;
+    device_b.publish_to(&format!("infoscreen/{a}/health"), "{}").await;
+    device_a.ack(&id, "accepted", None).await;
+    let accepted = wait_state(&rpc, &id, S::Accepted).await;
+    assert_eq!(accepted.ignored_acks, 0);
+}
+
+#[tokio::test]
+async fn acks_sent_while_the_server_is_down_are_delivered_after_restart() {
+    let uuids = vec![Uuid::new_v4()];
+    let broker = Broker::start(&uuids);
+    let config = format!("{}{FAST}", broker.server_config(""));
+    let mut first = Server::start(&config).await;
+    let mut rpc_first = rpc(&first).await;
+    let mut device = Device::connect(&broker, uuids[0]).await;
+    device.health("running", Some("boot-1")).await;
+    wait_registered(&rpc_first, device.uuid).await;
+    let id = issue(&mut rpc_first, device.uuid, pb::Action::RestartApp)
+        .await
+        .unwrap()
+        .command
+        .unwrap()
+        .command_id;
+    device.next_command().await;
+    device.ack(&id, "accepted", None).await;
+    wait_state(&rpc_first, &id, S::Accepted).await;
+
+    first.signal(libc::SIGTERM);
+    assert!(first.wait_exit().await.success());
+    first.wait_log("mqtt gateway stopped").await;
+    // The server is away; the broker keeps its persistent session and queues these.
+    device.ack(&id, "execution_started", None).await;
+    device.ack(&id, "completed", None).await;
+    device.health("running", Some("boot-1")).await;
+
+    let second = Server::spawn_in(&first.dir, &config, &[]);
+    second.wait_serving().await;
+    let rpc_second = rpc(&second).await;
+    let done = wait_state(&rpc_second, &id, S::Completed).await;
+    let states: Vec<_> = done.events.iter().map(|e| e.to_state()).collect();
+    assert_eq!(states, [S::Queued, S::Published, S::Accepted, S::ExecutionStarted, S::Completed]);
+    assert_eq!(done.ignored_acks, 0, "nothing was delivered twice");
+    second.wait_log("session_present=true").await;
+}
+
+#[tokio::test]
+async fn crash_recovery_restarts_the_app_then_reboots_then_needs_attention() {
+    let hook_dir = tempfile::tempdir().unwrap();
+    let marker = hook_dir.path().join("cycled-{client_uuid}");
+    let extra = format!(
+        "[crash_recovery]\nenabled = true\nstale_after = \"60s\"\n[safety]\nescalation_cooldown = \"1s\"\n\
+         [escalation]\npower_cycle_command = [\"touch\", \"{}\"]\n",
+        marker.display()
+    );
+    let (broker, server, uuids) = setup(2, &extra).await;
+    let mut rpc = rpc(&server).await;
+    let mut basic = Device::connect(&broker, uuids[0]).await;
+    let mut managed = Device::connect(&broker, uuids[1]).await;
+    basic.health("running", Some("b")).await;
+    managed.health("running", Some("m")).await;
+    wait_registered(&rpc, managed.uuid).await;
+    let update = pb::UpdateClientRequest {
+        client_uuid: managed.uuid.to_string(),
+        group: Some("lobby".into()),
+        capability_tier: pb::CapabilityTier::ManagedPower as i32,
+    };
+    let updated = rpc.update_client(update).await.unwrap().into_inner().client.unwrap();
+    assert_eq!(
+        (updated.group.as_str(), updated.capability_tier()),
+        ("lobby", pb::CapabilityTier::ManagedPower)
+    );
+
+    for device in [&mut basic, &mut managed] {
+        device.health("crashed", None).await;
+        let restart = device.next_command().await;
+        assert_eq!(restart.action, "restart_app");
+        let id = restart.command_id.to_string();
+        let command = wait_state(&rpc, &id, S::Published).await;
+        assert_eq!(
+            (command.origin(), command.principal.as_str()),
+            (pb::CommandOrigin::CrashRecovery, "system")
+        );
+        device.ack(&id, "accepted", None).await;
+        device
+            .ack_on("commands/ack", &id, "failed", None, Some(("execution_failed", "unit failed")))
+            .await;
+        // After the cooldown the ladder escalates.
+        let reboot = device.next_command().await;
+        assert_eq!(reboot.action, "reboot_host");
+        let id = reboot.command_id.to_string();
+        device.ack(&id, "accepted", None).await;
+        device.ack_on("commands/ack", &id, "failed", None, Some(("execution_failed", "no"))).await;
+    }
+    let attention = |c: &pb::Client| c.needs_attention;
+    let basic_state = wait_client(&rpc, basic.uuid, "needs attention", attention).await;
+    let recovery = basic_state.crash_recovery.unwrap();
+    assert_eq!(recovery.step(), pb::CrashRecoveryStep::NeedsAttention);
+    assert!(recovery.detail.contains("reboot_host failed"), "{}", recovery.detail);
+    let managed_state = wait_client(&rpc, managed.uuid, "needs attention", attention).await;
+    assert!(
+        hook_dir.path().join(format!("cycled-{}", managed.uuid)).exists(),
+        "power-cycle hook ran"
+    );
+    assert!(managed_state.crash_recovery.unwrap().detail.contains("power cycle"));
+
+    // Running again clears it.
+    basic.health("running", Some("b2")).await;
+    wait_client(&rpc, basic.uuid, "attention cleared", |c| !c.needs_attention).await;
+}
+
+#[tokio::test]
+async fn rollout_aborts_when_the_canary_fails_too_often() {
+    let (broker, server, uuids) = setup(20, "").await;
+    let mut rpc = rpc(&server).await;
+    let mut responders = Vec::new();
+    for (i, uuid) in uuids.iter().enumerate() {
+        let device = Device::connect(&broker, *uuid).await;
+        wait_registered(&rpc, *uuid).await;
+        // Every fourth device fails: a canary of 10 sees at least one failure (> 5 %).
+        responders.push(device.respond_forever(i % 4 == 0));
+    }
+    let request = pb::StartRolloutRequest {
+        action: pb::Action::RestartApp as i32,
+        target: Some(pb::RolloutTarget {
+            target: Some(pb::rollout_target::Target::AllClients(true)),
+        }),
+        canary: Some(pb::start_rollout_request::Canary::CanaryCount(10)),
+        max_per_minute: 600,
+        min_finished: Some(10),
+        ..Default::default()
+    };
+    let started = rpc.start_rollout(request).await.unwrap().into_inner();
+    let rollout = started.rollout.unwrap();
+    assert_eq!((rollout.canary_size, rollout.counters.unwrap().total), (10, 20));
+    let mut watch = rpc
+        .watch_rollout(pb::WatchRolloutRequest { rollout_id: rollout.rollout_id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    while let Some(message) = watch.next().await {
+        last = message.unwrap().rollout;
+    }
+    let last = last.unwrap();
+    assert_eq!(last.state(), pb::RolloutState::Aborted, "stream ends after the terminal snapshot");
+    assert_eq!(last.abort_cause(), pb::RolloutAbortCause::FailureThreshold);
+    let c = last.counters.unwrap();
+    assert!(c.failed >= 1 && c.completed + c.failed == 10, "{c:?}");
+    assert_eq!(c.canceled, 10, "targets after the canary are never issued");
+    assert!(last.abort_reason.starts_with("failure rate"), "{}", last.abort_reason);
+    let listed = rpc
+        .list_commands(pb::ListCommandsRequest {
+            rollout_id: rollout.rollout_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.commands.len(), 10);
+    assert!(listed.commands.iter().all(|c| c.origin() == pb::CommandOrigin::Rollout));
+}
+
+// The CLI runs as a blocking child process: the fake devices need other worker threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_completes_in_waves_and_cli_shows_progress() {
+    let (broker, server, uuids) = setup(6, "").await;
+    let rpc = rpc(&server).await;
+    let mut responders = Vec::new();
+    for uuid in &uuids {
+        let device = Device::connect(&broker, *uuid).await;
+        wait_registered(&rpc, *uuid).await;
+        responders.push(device.respond_forever(false));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_rebound(
+        dir.path(),
+        &[
+            "rollout",
+            "start",
+            "--action",
+            "restart_app",
+            "--all",
+            "--max-per-minute",
+            "6000",
+            "--watch",
+            "--addr",
+            &server.addr,
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let last = stdout.lines().last().unwrap();
+    assert!(
+        last.contains("completed") && last.contains("total 6") && last.contains("completed 6"),
+        "{stdout}"
+    );
+
+    let out = run_rebound(dir.path(), &["clients", "list", "--addr", &server.addr]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
+    let out = run_rebound(
+        dir.path(),
+        &["command", "list", "--state", "completed", "--addr", &server.addr],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
+    let out = run_rebound(
+        dir.path(),
+        &[
+            "command",
+            "issue",
+            "--client",
+            &uuids[0].to_string(),
+            "--action",
+            "reboot_host",
+            "--wait",
+            "--addr",
+            &server.addr,
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The responder's completed ack carries no boot id and it never went offline: no proof,
+    // so the reboot times out (commands.reconnect_ceiling = 3s) and the watch ends there.
+    assert!(stdout.lines().last().unwrap().contains("timed_out"), "{stdout}");
+    let out = run_rebound(dir.path(), &["command", "get", "not-a-uuid", "--addr", &server.addr]);
+    assert_eq!(out.status.code(), Some(64), "invalid argument is a usage error");
+}
+
+#[tokio::test]
+async fn service_failure_is_recorded_and_clearing_removes_the_retained_message() {
+    let (broker, server, uuids) = setup(1, "").await;
+    let mut rpc = rpc(&server).await;
+    let device = Device::connect(&broker, uuids[0]).await;
+    let failure = r#"{"unit":"infoscreen-app.service","failed_at":"2026-04-05T12:48:10Z"}"#;
+    device.publish("service_failed", failure, true).await;
+    let client =
+        wait_client(&rpc, uuids[0], "failure recorded", |c| !c.service_failed_unit.is_empty())
+            .await;
+    assert_eq!(client.service_failed_unit, "infoscreen-app.service");
+    let listed = rpc
+        .list_clients(pb::ListClientsRequest { service_failed: Some(true), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.clients.len(), 1);
+
+    let cleared = rpc
+        .clear_service_failed(pb::ClearServiceFailedRequest { client_uuid: uuids[0].to_string() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(cleared.cleared && cleared.client.unwrap().service_failed_unit.is_empty());
+    // The retained message is gone: a new subscriber gets the sentinel's retained message and
+    // nothing for service_failed (retained messages arrive in subscription order).
+    let failed_topic = format!("infoscreen/{}/service_failed", uuids[0]);
+    let sentinel = format!("infoscreen/test-sentinel-{}", Uuid::new_v4());
+    wait_for("retained service_failed cleared", || {
+        let broker = &broker;
+        let (failed_topic, sentinel) = (failed_topic.clone(), sentinel.clone());
+        async move {
+            publish_retained(broker, &sentinel).await;
+            let seen = observe(broker, &[failed_topic, sentinel.clone()], 1).await;
+            (seen[0].0 == sentinel).then_some(())
+        }
+    })
+    .await;
+    let again = rpc
+        .clear_service_failed(pb::ClearServiceFailedRequest { client_uuid: uuids[0].to_string() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!again.cleared);
+}
+
+/// Publish a retained sentinel as the server user (so `observe` has something to wait for).
+async fn publish_retained(broker: &Broker, topic: &str) {
+    use support::mosquitto::{SERVER_PASSWORD, SERVER_USER};
+    let mut options =
+        rumqttc::MqttOptions::new(format!("sentinel-{}", Uuid::new_v4()), "127.0.0.1", broker.port);
+    options.set_credentials(SERVER_USER, SERVER_PASSWORD);
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 10);
+    client.publish(topic, rumqttc::QoS::AtLeastOnce, true, "x").await.unwrap();
+    tokio::time::timeout(support::DEADLINE, async {
+        loop {
+            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) = eventloop.poll().await
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn watch_commands_streams_transitions_and_ends_when_terminal() {
+    let (broker, server, uuids) = setup(1, "").await;
+    let mut rpc = rpc(&server).await;
+    let device = Device::connect(&broker, uuids[0]).await;
+    wait_registered(&rpc, uuids[0]).await;
+    let mut all = rpc
+        .watch_commands(pb::WatchCommandsRequest {
+            client_uuid: uuids[0].to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let _responder = device.respond_forever(false);
+    let id = issue_id(&mut rpc, uuids[0], pb::Action::RestartApp).await;
+    let mut seen = Vec::new();
+    while seen.last() != Some(&S::Completed) {
+        let message = all.next().await.unwrap().unwrap();
+        assert_eq!(message.command.unwrap().command_id, id);
+        seen.push(message.event.unwrap().to_state());
+    }
+    assert_eq!(seen, [S::Queued, S::Published, S::Accepted, S::ExecutionStarted, S::Completed]);
+    let mut one = rpc
+        .watch_commands(pb::WatchCommandsRequest {
+            command_id: id.clone(),
+            include_current: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let current = one.next().await.unwrap().unwrap();
+    assert_eq!(current.command.unwrap().state(), S::Completed);
+    assert!(one.next().await.is_none(), "a terminal command's watch ends at once");
+    let command = get(&mut rpc, &id).await;
+    assert_eq!(command.state(), S::Completed);
+}
+
+#[tokio::test]
+async fn safety_limits_follow_a_config_reload() {
+    let (broker, server, uuids) = setup(1, "[safety]\nlockout_max = 1\n").await;
+    let mut rpc = rpc(&server).await;
+    let _device = Device::connect(&broker, uuids[0]).await;
+    wait_registered(&rpc, uuids[0]).await;
+    issue_id(&mut rpc, uuids[0], pb::Action::RestartApp).await;
+    let refused = issue(&mut rpc, uuids[0], pb::Action::RestartApp).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+
+    let file = server.dir.join("rebound.toml");
+    let text =
+        std::fs::read_to_string(&file).unwrap().replace("lockout_max = 1", "lockout_max = 5");
+    std::fs::write(&file, text).unwrap();
+    server.signal(libc::SIGHUP);
+    let client =
+        wait_client(&rpc, uuids[0], "lockout max 5", |c| c.lockout.unwrap().max == 5).await;
+    assert!(!client.lockout.unwrap().locked_out);
+    issue_id(&mut rpc, uuids[0], pb::Action::RestartApp).await;
+}

@@ -1,0 +1,54 @@
+//! A real Mosquitto for the device tests, started from the shipped `deploy/mosquitto` config
+//! and ACL (see `rebound::bench::broker`), with the server's account and one account per
+//! device, on a free port.
+
+use rebound::bench::broker;
+
+/// The server's broker account.
+pub const SERVER_USER: &str = "rebound-server";
+pub const SERVER_PASSWORD: &str = "server-secret";
+
+/// Every device's password in the tests (the username is its UUID).
+pub fn device_password(uuid: &uuid::Uuid) -> String {
+    format!("pw-{}", &uuid.to_string()[..8])
+}
+
+/// A running broker.
+pub struct Broker {
+    inner: broker::Broker,
+    pub port: u16,
+}
+
+impl Broker {
+    /// Start with the server account and one account per device.
+    pub fn start(devices: &[uuid::Uuid]) -> Broker {
+        let mut users = vec![(SERVER_USER.to_owned(), SERVER_PASSWORD.to_owned())];
+        users.extend(devices.iter().map(|uuid| (uuid.to_string(), device_password(uuid))));
+        let inner = broker::Broker::start(&users)
+            .unwrap_or_else(|err| panic!("{err} (./scripts/test.sh installs mosquitto)"));
+        std::fs::write(inner.dir().join("server-password"), SERVER_PASSWORD).unwrap();
+        let port = inner.port;
+        Broker { inner, port }
+    }
+
+    pub fn log(&self) -> String {
+        self.inner.log()
+    }
+
+    /// The `[mqtt]` section for `rebound serve` (password from a file), plus `extra` keys.
+    pub fn server_config(&self, extra: &str) -> String {
+        format!(
+            "[mqtt]\nurl = \"{}\"\nusername = \"{SERVER_USER}\"\npassword_file = \"{}\"\n{extra}\n",
+            self.inner.url(),
+            self.inner.dir().join("server-password").display()
+        )
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- mosquitto log ---\n{}--- end of mosquitto log ---", self.log());
+        }
+    }
+}
