@@ -9,6 +9,7 @@
 //! - [`server`]: wiring and the documented start-up/shutdown order;
 //! - [`cli`], [`client`]: the admin command line and the gRPC connection helper;
 //! - [`agent`]: `rebound-agent`, the device side of the MQTT contract (also run by fleet-sim);
+//! - [`mcp`]: the `rebound-mcp` stdio MCP adapter (tools over the gRPC API);
 //! - [`proto`]: the generated code, included in one place.
 #![deny(unsafe_code)]
 
@@ -23,6 +24,7 @@ pub mod error;
 pub mod exit;
 pub mod health;
 pub mod lifecycle;
+pub mod mcp;
 pub mod mqtt;
 pub mod proto;
 pub mod recovery;

@@ -68,19 +68,20 @@ pub struct ClientArgs {
     pub addr: String,
 }
 
+/// Parse a binary's command line, or the exit code to end with: --help and --version are
+/// not errors (0); usage mistakes exit 64 (EX_USAGE) after printing what is wrong.
+pub fn parse_args<P: Parser>() -> Result<P, ExitCode> {
+    P::try_parse().map_err(|err| {
+        let _ = err.print();
+        ExitCode::from(if err.use_stderr() { crate::exit::USAGE } else { crate::exit::OK })
+    })
+}
+
 /// Parse the command line and run the chosen command.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match parse_args() {
         Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            // --help and --version are not errors; usage mistakes exit 64 (EX_USAGE).
-            return ExitCode::from(if err.use_stderr() {
-                crate::exit::USAGE
-            } else {
-                crate::exit::OK
-            });
-        }
+        Err(code) => return code,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
