@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh machine: installs the tools the tests
 # use (grpc-health-probe and grpcurl via `go install`, buf via npx, Mosquitto from Debian
-# when running as root), then lint, format, clippy and the whole cargo test suite.
+# when running as root; pinned Python packages in a venv under target/, the Go protoc
+# plugins via scripts/gen-clients.sh), then lint, format, clippy, the whole cargo test
+# suite, benchmark smoke runs, the generated-clients staleness check, and the Python,
+# MCP and Go client tests.
 #
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh --quick    # skip buf lint and clippy (inner development loop)
@@ -58,3 +61,44 @@ cargo test --locked --all-targets
 step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
 cargo run --quiet --locked -- bench reload --smoke
 cargo run --quiet --locked -- bench fanout --smoke
+
+# The clients and the MCP adapter are tested against the binaries cargo just built.
+step "clients: Python tools (pinned, in a venv under target/)"
+cargo build --locked --bins
+venv=target/pyenv
+if ! python3 -m venv "$venv" 2>/dev/null; then
+  if [[ $(id -u) == 0 ]]; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv python3-pip
+    python3 -m venv "$venv"
+  else
+    echo "python3 -m venv failed: install python3-venv" >&2
+    exit 1
+  fi
+fi
+export PYTHON="$PWD/$venv/bin/python"
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -r clients/python/requirements-dev.txt
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./clients/python
+
+step "clients: generated code is up to date with proto/ (scripts/gen-clients.sh --check)"
+scripts/gen-clients.sh --check
+
+export REBOUND_BIN="$PWD/target/debug/rebound" REBOUND_MCP_BIN="$PWD/target/debug/rebound-mcp"
+# pytest exits 5 when it collected nothing; say so instead of passing or failing silently.
+run_pytest() {
+  local rc=0
+  "$PYTHON" -m pytest -p no:cacheprovider "$@" || rc=$?
+  if ((rc == 5)); then
+    echo "ERROR: pytest collected no tests in $* (exit 5)" >&2
+  fi
+  return "$rc"
+}
+
+step "clients: Python client tests (pytest against a real server)"
+run_pytest clients/python/tests
+
+step "rebound-mcp tests (official MCP Python SDK over stdio, real server)"
+run_pytest tests/mcp
+
+step "clients: Go client tests (go test against a real server)"
+(cd clients/go && go test -count=1 ./...)

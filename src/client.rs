@@ -2,6 +2,13 @@
 //!
 //! Addresses come in three forms: `host:port`, `http://host:port` (or `https://`), and
 //! `unix:PATH` for the unix-socket listener.
+//!
+//! [`connect`] gives a tonic `Channel`; [`Transport`] is the connection for clients that
+//! must ride through server restarts: it resends requests a draining server never received.
+
+mod transport;
+
+pub use transport::Transport;
 
 use hyper_util::rt::TokioIo;
 use std::time::Duration;
@@ -19,6 +26,8 @@ pub enum ConnectError {
     InvalidAddress { addr: String, reason: String },
     #[error("cannot reach {addr}: {source}")]
     Unreachable { addr: String, source: tonic::transport::Error },
+    #[error("cannot reach {addr}: {reason}")]
+    Dial { addr: String, reason: String },
 }
 
 /// A parsed server address.

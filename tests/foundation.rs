@@ -11,7 +11,7 @@ use tokio_stream::StreamExt;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-const REGISTERED: [&str; 7] = [
+const REGISTERED: [&str; 8] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
@@ -19,6 +19,7 @@ const REGISTERED: [&str; 7] = [
     "rebound.v1.ConfigService",
     "rebound.v1.HealthService",
     "rebound.v1.RecoveryService",
+    "rebound.v1.RestartService",
 ];
 
 #[tokio::test]

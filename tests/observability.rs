@@ -72,16 +72,40 @@ impl TraceService for Collector {
     }
 }
 
+impl Collector {
+    /// Serve a collector on a free port; returns it and its endpoint URL.
+    async fn start() -> (Collector, String) {
+        let collector = Collector::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(collector.clone()))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        (collector, endpoint)
+    }
+
+    /// Every span received so far.
+    fn spans(&self) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+        let received = self.received.lock().unwrap();
+        received
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .cloned()
+            .collect()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[tokio::test]
 async fn rpc_spans_are_exported_over_otlp_and_continue_the_callers_trace() {
-    let collector = Collector::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(collector.clone()))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
+    let (collector, endpoint) = Collector::start().await;
 
     let mut server = Server::spawn("", &[("REBOUND_TELEMETRY__OTLP_ENDPOINT", endpoint.as_str())]);
     server.wait_serving().await;
@@ -95,19 +119,12 @@ async fn rpc_spans_are_exported_over_otlp_and_continue_the_callers_trace() {
     assert_eq!(server.wait_exit().await.code(), Some(0), "{}", server.logs());
 
     let span = wait_for("the GetHealth span at the collector", || {
-        let received = collector.received.lock().unwrap();
-        let found = received
-            .iter()
-            .flat_map(|r| &r.resource_spans)
-            .flat_map(|r| &r.scope_spans)
-            .flat_map(|s| &s.spans)
-            .find(|s| s.name == "rebound.v1.HealthService/GetHealth")
-            .cloned();
+        let found =
+            collector.spans().into_iter().find(|s| s.name == "rebound.v1.HealthService/GetHealth");
         async move { found }
     })
     .await;
-    let hex: String = span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(hex, trace_id, "the server span continues the caller's trace");
+    assert_eq!(hex(&span.trace_id), trace_id, "the server span continues the caller's trace");
     let status = span
         .attributes
         .iter()
@@ -151,4 +168,61 @@ async fn logs_go_to_rotated_files_with_a_separate_error_log() {
     assert!(!first.contains('\u{1b}'), "no colour codes in files");
     let errors = std::fs::read_to_string(dir.join("rebound.error.log")).unwrap();
     assert!(errors.lines().all(|line| line.contains("ERROR")), "{errors}");
+}
+
+#[tokio::test]
+async fn one_hot_restart_is_one_trace_across_both_processes_and_systemd_learns_the_new_pid() {
+    use rebound::proto::v1::restart_service_client::RestartServiceClient;
+    let (collector, endpoint) = Collector::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let notify_path = dir.path().join("notify.sock");
+    let notify = tokio::net::UnixDatagram::bind(&notify_path).unwrap();
+    let mut server = Server::spawn(
+        "",
+        &[
+            ("REBOUND_TELEMETRY__OTLP_ENDPOINT", endpoint.as_str()),
+            ("NOTIFY_SOCKET", notify_path.to_str().unwrap()),
+        ],
+    );
+    server.wait_serving().await;
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let mut request = tonic::Request::new(pb::RestartRequest {
+        mode: pb::RestartMode::Handover as i32,
+        ..Default::default()
+    });
+    request
+        .metadata_mut()
+        .insert("traceparent", format!("00-{trace_id}-b7ad6b7169203331-01").parse().unwrap());
+    let id = RestartServiceClient::new(server.channel().await)
+        .restart(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .restart_id;
+    let event = support::restart::wait_terminal(&server.addr, &id).await;
+    assert_eq!(event.phase(), pb::RestartPhase::Complete, "{event:?}");
+    assert_eq!(event.trace_id, trace_id, "the restart continues the caller's trace");
+    let mut buf = vec![0u8; 4096];
+    let want = format!("MAINPID={}", event.new_pid);
+    wait_for(&want, || {
+        let n = notify.try_recv(&mut buf).ok();
+        let seen = n.is_some_and(|n| String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == want));
+        async move { seen.then_some(()) }
+    })
+    .await;
+    assert_eq!(server.wait_exit().await.code(), Some(0), "the old process exits cleanly");
+    support::restart::stop_serving(&server.addr).await;
+
+    let names = wait_for("restart spans from both processes", || {
+        let spans: Vec<_> =
+            collector.spans().into_iter().filter(|s| hex(&s.trace_id) == trace_id).collect();
+        let names: Vec<String> = spans.iter().map(|s| s.name.clone()).collect();
+        let done = ["restart.preparing", "restart.starting_successor", "restart.successor"]
+            .iter()
+            .all(|want| names.iter().any(|n| n == want))
+            && names.iter().filter(|n| *n == "restart.finalizing").count() == 2;
+        async move { done.then_some(names) }
+    })
+    .await;
+    assert!(names.iter().any(|n| n == "restart.closing_connections"), "{names:?}");
 }

@@ -83,7 +83,7 @@ where
         // Take the service that was driven to readiness; leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let guard = self.drain.track();
+        let guard = self.drain.track(super::methods::is_streaming(request.uri().path()));
         let streams_closed = self.drain.streams_closed();
         let path = request.uri().path().to_owned();
         let span = tracing::info_span!(
@@ -120,7 +120,7 @@ where
                 let (parts, body) = response.into_parts();
                 let mut tracked = TrackedBody {
                     inner: body,
-                    finish: Some(Finish { _guard: guard, span, started, audit }),
+                    finish: Some(Finish { guard, span, started, audit }),
                     ended: false,
                     streams_closed: Box::pin(streams_closed),
                 };
@@ -138,7 +138,7 @@ where
 
 /// Everything to do once a call's final status is known.
 struct Finish {
-    _guard: RpcGuard,
+    guard: RpcGuard,
     span: tracing::Span,
     started: Instant,
     audit: Option<(Auditor, Draft)>,
@@ -237,6 +237,7 @@ impl http_body::Body for TrackedBody {
                 ready!(this.streams_closed.as_mut().poll(cx));
                 *this.ended = true;
                 if let Some(finish) = this.finish.take() {
+                    finish.guard.ended_for_reconnect();
                     finish.complete(UNAVAILABLE, Some(RECONNECT_MESSAGE.to_owned()));
                 }
                 let mut trailers = http::HeaderMap::new();

@@ -11,6 +11,8 @@ pub mod config;
 pub mod convert;
 pub mod health;
 pub mod layer;
+pub(crate) mod methods;
 pub mod policy;
 pub mod recovery;
+pub mod restart;
 pub mod status;

@@ -7,5 +7,8 @@
 pub mod broker;
 pub mod durability;
 pub mod fanout;
+mod load;
 pub mod reload;
+pub mod restart;
+pub mod server;
 pub mod stats;

@@ -56,6 +56,25 @@ pub enum BenchCommand {
         #[arg(long)]
         smoke: bool,
     },
+    /// Failed RPCs, restart time and latency across hot restarts under closed-loop load
+    /// (a separate server process), against the same load across plain stop/start restarts.
+    Restart {
+        /// Hot restarts, and as many stop/start restarts for the baseline.
+        #[arg(long, default_value_t = 100)]
+        restarts: usize,
+        /// Closed-loop clients, one connection each.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Restart in EXEC mode instead of HANDOVER.
+        #[arg(long)]
+        exec: bool,
+        /// Server binary; default: this executable.
+        #[arg(long)]
+        server: Option<std::path::PathBuf>,
+        /// 3 restarts with 2 clients, to check the benchmark works (CI).
+        #[arg(long)]
+        smoke: bool,
+    },
 }
 
 pub async fn run(args: BenchArgs) -> u8 {
@@ -85,6 +104,23 @@ pub async fn run(args: BenchArgs) -> u8 {
                 bench::fanout::FanoutBench { devices, repeats }
             };
             bench::fanout::run(params).await
+        }
+        BenchCommand::Restart { restarts, clients, exec, server, smoke } => {
+            let params = if smoke {
+                bench::restart::RestartBench {
+                    exec,
+                    server,
+                    ..bench::restart::RestartBench::smoke()
+                }
+            } else {
+                bench::restart::RestartBench {
+                    restarts: restarts.max(1),
+                    clients: clients.max(1),
+                    exec,
+                    server,
+                }
+            };
+            bench::restart::run(params).await.map_err(crate::error::Error::Internal)
         }
     };
     match result {

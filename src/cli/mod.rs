@@ -8,9 +8,12 @@ mod bench;
 mod clients;
 mod command;
 mod config;
+mod demo;
 mod display;
+mod fleet_sim;
 mod health;
 mod recovery;
+mod restart;
 mod rollout;
 mod rpc;
 mod serve;
@@ -41,12 +44,20 @@ pub enum Command {
     Clients(clients::ClientsArgs),
     /// Rollouts of one action to many devices: start, get, list, watch, abort.
     Rollout(rollout::RolloutArgs),
+    /// Hot-restart a running server (--wait follows the phases; exit 1 on failure or
+    /// rollback), or report on restarts: status, history, prepare.
+    Restart(restart::RestartArgs),
     /// Inspect, validate and reload the server's configuration without restarting it.
     Config(config::ConfigArgs),
     /// Startup recovery reports, retention cleanup, online backups and the audit log.
     Recovery(recovery::RecoveryArgs),
     /// Run a benchmark and print its figures (use a release build).
     Bench(bench::BenchArgs),
+    /// Simulate N devices (real agent sessions, simulated executor) against a broker.
+    FleetSim(fleet_sim::FleetSimArgs),
+    /// Everything on this machine: mosquitto, a server on SQLite, 50 simulated devices and a
+    /// canary rollout of restart_app with live progress (needs mosquitto installed).
+    Demo(demo::DemoArgs),
 }
 
 /// Options shared by every command that talks to a running server.
@@ -57,19 +68,20 @@ pub struct ClientArgs {
     pub addr: String,
 }
 
+/// Parse a binary's command line, or the exit code to end with: --help and --version are
+/// not errors (0); usage mistakes exit 64 (EX_USAGE) after printing what is wrong.
+pub fn parse_args<P: Parser>() -> Result<P, ExitCode> {
+    P::try_parse().map_err(|err| {
+        let _ = err.print();
+        ExitCode::from(if err.use_stderr() { crate::exit::USAGE } else { crate::exit::OK })
+    })
+}
+
 /// Parse the command line and run the chosen command.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match parse_args() {
         Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            // --help and --version are not errors; usage mistakes exit 64 (EX_USAGE).
-            return ExitCode::from(if err.use_stderr() {
-                crate::exit::USAGE
-            } else {
-                crate::exit::OK
-            });
-        }
+        Err(code) => return code,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -85,9 +97,12 @@ pub fn main() -> ExitCode {
             Command::Command(args) => command::run(args).await,
             Command::Clients(args) => clients::run(args).await,
             Command::Rollout(args) => rollout::run(args).await,
+            Command::Restart(args) => restart::run(args).await,
             Command::Config(args) => config::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Recovery(args) => recovery::run(args).await,
+            Command::FleetSim(args) => fleet_sim::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
         }
     });
     ExitCode::from(code)

@@ -36,7 +36,14 @@ pub async fn run(args: ServeArgs) -> u8 {
     let observers = crate::config::Observers::default();
     observers.register(telemetry.log_level_observer());
     let code = match server::run(loaded, observers).await {
-        Ok(()) => exit::OK,
+        Ok(server::Stopped::Shutdown | server::Stopped::HandedOver) => exit::OK,
+        Ok(server::Stopped::Exec(plan)) => {
+            // Flush this image's spans first: the exec discards everything in memory.
+            telemetry.shutdown();
+            let err = plan.exec();
+            eprintln!("rebound: exec failed: {err}");
+            return exit::FAILURE;
+        }
         Err(err) => {
             tracing::error!(error = %err, "server stopped with an error");
             eprintln!("rebound: {err}");

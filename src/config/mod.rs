@@ -10,7 +10,7 @@
 
 mod devices;
 mod diff;
-mod duration;
+pub(crate) mod duration;
 mod handle;
 mod load;
 mod model;
@@ -26,5 +26,5 @@ pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
 pub use load::{ConfigError, FieldError, LoadedConfig, Source, hash_config, load, parse_str};
 pub use model::{
     CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, ReloadConfig,
-    RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig,
+    RestartConfig, RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig,
 };

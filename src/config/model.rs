@@ -49,6 +49,8 @@ pub struct Config {
     #[serde(default)]
     pub scheduler: SchedulerConfig,
     #[serde(default)]
+    pub restart: RestartConfig,
+    #[serde(default)]
     pub config: ReloadConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
@@ -68,6 +70,7 @@ impl Default for Config {
             escalation: EscalationConfig::default(),
             rollout: RolloutConfig::default(),
             scheduler: SchedulerConfig::default(),
+            restart: RestartConfig::default(),
             config: ReloadConfig::default(),
             retention: RetentionConfig::default(),
         }
@@ -152,6 +155,47 @@ impl Default for TelemetryConfig {
             log_dir: None,
             log_max_bytes: 10 * 1024 * 1024,
             log_keep: 5,
+        }
+    }
+}
+
+/// `[restart]`: hot restart (see `lifecycle::restart`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestartConfig {
+    /// How long a handover successor may take to report ready before it is killed and the
+    /// restart rolled back.
+    #[serde(with = "duration")]
+    pub ready_timeout: Duration,
+    /// Where the state snapshot is written during a restart; unset: `snapshots/` next to the
+    /// SQLite database (or `rebound-data/snapshots` for a non-file store).
+    pub snapshot_dir: Option<PathBuf>,
+    /// Key for encrypting the snapshot at rest (ChaCha20-Poly1305): a file holding 32 bytes,
+    /// raw or as 64 hex digits. Unset: the snapshot is integrity-checked but not encrypted.
+    pub snapshot_key_file: Option<PathBuf>,
+}
+
+impl Default for RestartConfig {
+    fn default() -> Self {
+        Self { ready_timeout: Duration::from_secs(30), snapshot_dir: None, snapshot_key_file: None }
+    }
+}
+
+impl RestartConfig {
+    /// The snapshot directory in force for a store at `store_url`.
+    pub fn snapshot_dir(&self, store_url: &str) -> PathBuf {
+        if let Some(dir) = &self.snapshot_dir {
+            return dir.clone();
+        }
+        let db = store_url
+            .strip_prefix("sqlite://")
+            .or_else(|| store_url.strip_prefix("sqlite:"))
+            .filter(|path| !path.is_empty() && !path.contains(":memory:"))
+            .map(PathBuf::from);
+        match db.as_deref().and_then(std::path::Path::parent) {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.join("snapshots"),
+            Some(_) => PathBuf::from("snapshots"),
+            None => PathBuf::from("rebound-data/snapshots"),
         }
     }
 }
@@ -264,6 +308,20 @@ impl Config {
                 format!("{endpoint:?} must be an http:// or https:// URL"),
             );
         }
+        let ready = self.restart.ready_timeout;
+        check(
+            ready >= Duration::from_millis(100) && ready <= Duration::from_secs(600),
+            "restart.ready_timeout",
+            "must be between 100ms and 600s".to_owned(),
+        );
+        for (path, value) in [
+            ("restart.snapshot_dir", &self.restart.snapshot_dir),
+            ("restart.snapshot_key_file", &self.restart.snapshot_key_file),
+        ] {
+            if let Some(value) = value {
+                check(!value.as_os_str().is_empty(), path, "must not be empty".into());
+            }
+        }
         check(
             self.telemetry.log_max_bytes >= 4096,
             "telemetry.log_max_bytes",
@@ -327,8 +385,40 @@ mod tests {
         config.store.url = "mysql://x".into();
         config.telemetry.log_format = LogFormat::Json;
         config.telemetry.otlp_endpoint = Some("collector:4317".into());
+        config.restart.ready_timeout = Duration::ZERO;
+        config.restart.snapshot_key_file = Some(PathBuf::new());
         let paths: Vec<String> =
             config.validate().unwrap_err().into_iter().map(|e| e.path).collect();
-        assert_eq!(paths, ["version", "server.listen", "store.url", "telemetry.otlp_endpoint"]);
+        assert_eq!(
+            paths,
+            [
+                "version",
+                "server.listen",
+                "store.url",
+                "telemetry.otlp_endpoint",
+                "restart.ready_timeout",
+                "restart.snapshot_key_file"
+            ]
+        );
+    }
+
+    #[test]
+    fn snapshot_dir_defaults_next_to_the_database() {
+        let restart = RestartConfig::default();
+        assert_eq!(
+            restart.snapshot_dir("sqlite://rebound-data/rebound.db"),
+            PathBuf::from("rebound-data/snapshots")
+        );
+        assert_eq!(
+            restart.snapshot_dir("sqlite:///var/lib/rebound/r.db"),
+            PathBuf::from("/var/lib/rebound/snapshots")
+        );
+        assert_eq!(restart.snapshot_dir("sqlite:r.db"), PathBuf::from("snapshots"));
+        assert_eq!(
+            restart.snapshot_dir("sqlite::memory:"),
+            PathBuf::from("rebound-data/snapshots")
+        );
+        let set = RestartConfig { snapshot_dir: Some("/x".into()), ..RestartConfig::default() };
+        assert_eq!(set.snapshot_dir("sqlite::memory:"), PathBuf::from("/x"));
     }
 }

@@ -1,8 +1,10 @@
 //! The drain coordinator: one cloneable handle that says "we are shutting down", tells open
-//! streams to end, and counts in-flight RPCs so the process knows when it may exit.
+//! streams to end, and counts in-flight RPCs (unary and streaming apart) and open client
+//! connections so the process knows when it may exit and a restart can report what its
+//! drain did.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
@@ -17,7 +19,15 @@ struct Inner {
     started: CancellationToken,
     streams_closed: CancellationToken,
     in_flight: AtomicUsize,
+    /// Of `in_flight`, the server streams.
+    streams: AtomicUsize,
+    connections: AtomicUsize,
+    /// Unary RPCs that finished after draining began.
+    completed_while_draining: AtomicU64,
+    /// Streams ended with the reconnect status.
+    streams_ended: AtomicU64,
     idle: Notify,
+    disconnected: Notify,
 }
 
 impl Drain {
@@ -49,15 +59,59 @@ impl Drain {
         self.inner.streams_closed.clone().cancelled_owned()
     }
 
-    /// Count one RPC as in flight until the returned guard is dropped.
-    pub fn track(&self) -> RpcGuard {
+    /// Count one RPC as in flight until the returned guard is dropped; `stream` for
+    /// streaming RPCs.
+    pub fn track(&self, stream: bool) -> RpcGuard {
         self.inner.in_flight.fetch_add(1, Ordering::SeqCst);
-        RpcGuard { drain: self.clone() }
+        if stream {
+            self.inner.streams.fetch_add(1, Ordering::SeqCst);
+        }
+        RpcGuard { drain: self.clone(), stream }
     }
 
     /// RPCs currently in flight (including open streams).
     pub fn in_flight(&self) -> usize {
         self.inner.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Streaming RPCs currently open.
+    pub fn open_streams(&self) -> usize {
+        self.inner.streams.load(Ordering::SeqCst)
+    }
+
+    /// Count one client connection as open until the returned guard is dropped.
+    pub fn track_connection(&self) -> ConnectionGuard {
+        self.inner.connections.fetch_add(1, Ordering::SeqCst);
+        ConnectionGuard { drain: self.clone() }
+    }
+
+    /// Client connections currently open on every listener.
+    pub fn connections(&self) -> usize {
+        self.inner.connections.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when no client connection is open.
+    pub async fn disconnected(&self) {
+        loop {
+            let notified = self.inner.disconnected.notified();
+            if self.connections() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Record that an open stream was ended with the reconnect status.
+    pub fn stream_ended(&self) {
+        self.inner.streams_ended.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// (unary RPCs finished since draining began, streams ended with the reconnect status).
+    pub fn drained_counts(&self) -> (u64, u64) {
+        (
+            self.inner.completed_while_draining.load(Ordering::SeqCst),
+            self.inner.streams_ended.load(Ordering::SeqCst),
+        )
     }
 
     /// Resolves when no RPC is in flight.
@@ -76,12 +130,40 @@ impl Drain {
 #[derive(Debug)]
 pub struct RpcGuard {
     drain: Drain,
+    stream: bool,
+}
+
+impl RpcGuard {
+    /// The stream was ended with the reconnect status (counted for the drain report).
+    pub fn ended_for_reconnect(&self) {
+        self.drain.stream_ended();
+    }
 }
 
 impl Drop for RpcGuard {
     fn drop(&mut self) {
-        if self.drain.inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.drain.inner.idle.notify_waiters();
+        let inner = &self.drain.inner;
+        if self.stream {
+            inner.streams.fetch_sub(1, Ordering::SeqCst);
+        } else if self.drain.is_draining() {
+            inner.completed_while_draining.fetch_add(1, Ordering::SeqCst);
+        }
+        if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            inner.idle.notify_waiters();
+        }
+    }
+}
+
+/// Marks one client connection open; dropping it marks it closed.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    drain: Drain,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        if self.drain.inner.connections.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.drain.inner.disconnected.notify_waiters();
         }
     }
 }
@@ -94,9 +176,9 @@ mod tests {
     #[tokio::test]
     async fn idle_waits_for_every_guard() {
         let drain = Drain::new();
-        let first = drain.track();
-        let second = drain.track();
-        assert_eq!(drain.in_flight(), 2);
+        let first = drain.track(false);
+        let second = drain.track(true);
+        assert_eq!((drain.in_flight(), drain.open_streams()), (2, 1));
         drop(first);
         let waiter = tokio::spawn({
             let drain = drain.clone();
@@ -105,7 +187,23 @@ mod tests {
         assert!(!waiter.is_finished());
         drop(second);
         tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap();
-        assert_eq!(drain.in_flight(), 0);
+        assert_eq!((drain.in_flight(), drain.open_streams()), (0, 0));
+    }
+
+    #[test]
+    fn counts_connections_and_what_the_drain_did() {
+        let drain = Drain::new();
+        let connection = drain.track_connection();
+        let before = drain.track(false);
+        drop(before);
+        let during = drain.track(false);
+        assert_eq!(drain.connections(), 1);
+        drain.begin();
+        drop(during);
+        drain.stream_ended();
+        assert_eq!(drain.drained_counts(), (1, 1));
+        drop(connection);
+        assert_eq!(drain.connections(), 0);
     }
 
     #[tokio::test]

@@ -12,12 +12,19 @@
 //! 6. background loops ([`Tasks`]) are told to stop and awaited;
 //! 7. the run is marked clean in the store and the process exits.
 //!
-//! This module knows nothing about gRPC or the store; it only provides the handles.
+//! A hot restart ([`restart`]) replaces steps 1 and 7: the successor is started first and
+//! the old process drains the same way once it serves.
+//!
+//! Apart from [`restart`] (which drives the store and the server context through a restart),
+//! this module knows nothing about gRPC or the store; it only provides the handles.
 
 mod drain;
+pub mod fds;
+pub mod restart;
 pub mod signals;
+pub mod snapshot;
 pub mod systemd;
 mod tasks;
 
-pub use drain::{Drain, RpcGuard};
+pub use drain::{ConnectionGuard, Drain, RpcGuard};
 pub use tasks::{TaskControl, TaskState, Tasks};

@@ -1,6 +1,7 @@
 //! OS signals, translated into lifecycle requests on one channel.
 //!
-//! SIGTERM and SIGINT ask for shutdown; SIGHUP asks for a configuration reload. Handlers are
+//! SIGTERM and SIGINT ask for shutdown; SIGHUP asks for a configuration reload; SIGUSR2 asks
+//! for a hot restart (handover). Handlers are
 //! installed once, early, so a signal never takes the default (fatal) action mid-start.
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -13,6 +14,8 @@ pub enum Request {
     Shutdown(&'static str),
     /// SIGHUP: reload the configuration.
     Reload,
+    /// SIGUSR2: hot restart (handover mode).
+    Restart(&'static str),
 }
 
 /// Install the handlers and return the channel their requests arrive on.
@@ -22,6 +25,7 @@ pub fn listen() -> std::io::Result<mpsc::Receiver<Request>> {
         (SignalKind::terminate(), Request::Shutdown("SIGTERM")),
         (SignalKind::interrupt(), Request::Shutdown("SIGINT")),
         (SignalKind::hangup(), Request::Reload),
+        (SignalKind::user_defined2(), Request::Restart("SIGUSR2")),
     ];
     for (kind, request) in kinds {
         let mut stream = signal(kind)?;

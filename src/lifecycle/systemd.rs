@@ -1,4 +1,4 @@
-//! systemd service notifications (`Type=notify`): READY, STOPPING, RELOADING and watchdog
+//! systemd service notifications (`Type=notify`): READY, STOPPING, MAINPID and watchdog
 //! pings. Every call is a no-op when not started by systemd (`NOTIFY_SOCKET` unset).
 
 use std::time::Duration;
@@ -12,6 +12,12 @@ pub fn ready() {
 /// The service is shutting down.
 pub fn stopping() {
     send(&[sd_notify::NotifyState::Stopping]);
+}
+
+/// This process (a hot-restart successor) is the service's main process now. Needs
+/// `NotifyAccess=all` in the unit, since the message comes from a child of the old main pid.
+pub fn main_pid(pid: u32) {
+    send(&[sd_notify::NotifyState::MainPid(pid)]);
 }
 
 /// A configuration reload starts (`Type=notify-reload`); follow it with [`ready`].

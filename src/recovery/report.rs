@@ -168,6 +168,17 @@ impl ReportBuilder {
         Self { started: Instant::now(), report }
     }
 
+    /// This process is a hot-restart successor: its predecessor is handing over (still
+    /// draining, so its run has no end yet) rather than crashed.
+    pub fn handover(&mut self) {
+        if self.report.previous_run == PreviousRun::Crashed {
+            self.report.previous_run = PreviousRun::CleanShutdown;
+        }
+        let ids = self.report.previous_run_id.map(|id| id.to_string()).into_iter().collect();
+        let action = format!("took over the listeners as generation {}", self.report.generation);
+        self.add(Category::new("hot_restart", ids, action));
+    }
+
     pub fn previous_run(&self) -> PreviousRun {
         self.report.previous_run
     }

@@ -2,6 +2,7 @@
 //! facts about this process.
 
 use crate::config::{ConfigHandle, Observers};
+use crate::lifecycle::snapshot::StateSections;
 use crate::lifecycle::{Drain, Tasks};
 use crate::store::Store;
 use std::sync::Arc;
@@ -20,6 +21,9 @@ pub struct ServerContext {
     pub tasks: Tasks,
     /// Components that report their own health (MQTT gateway, …).
     pub health: crate::health::Sources,
+    /// Volatile state carried over hot restarts: register a section to contribute to the
+    /// snapshot; take what the predecessor saved at start-up.
+    pub state: StateSections,
     pub process: ProcessInfo,
 }
 

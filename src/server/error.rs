@@ -25,13 +25,19 @@ pub enum ServeError {
     DrainTimeout { timeout: Duration, in_flight: usize },
     #[error("{count} background task(s) did not stop in time")]
     TasksStuck { count: usize },
+    #[error("{0}")]
+    Handover(#[from] crate::lifecycle::restart::InheritError),
+    #[error("hot restart failed after the drain: {0}")]
+    Restart(String),
 }
 
 impl ServeError {
     /// The process exit code for this failure.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ServeError::Bind { .. } | ServeError::UnixSocket { .. } => exit::UNAVAILABLE,
+            ServeError::Bind { .. } | ServeError::UnixSocket { .. } | ServeError::Handover(_) => {
+                exit::UNAVAILABLE
+            }
             ServeError::Store(StoreError::InvalidUrl { .. } | StoreError::Unsupported { .. }) => {
                 exit::USAGE
             }
@@ -41,7 +47,8 @@ impl ServeError {
             | ServeError::Reflection(_)
             | ServeError::Transport(_)
             | ServeError::DrainTimeout { .. }
-            | ServeError::TasksStuck { .. } => exit::FAILURE,
+            | ServeError::TasksStuck { .. }
+            | ServeError::Restart(_) => exit::FAILURE,
         }
     }
 }

@@ -1,13 +1,16 @@
-//! The `rebound serve` process: binds listeners, opens the store, wires the gRPC services
-//! behind the RPC layer, and runs the documented shutdown order (see `lifecycle`).
+//! The `rebound serve` process: binds (or inherits) listeners, opens the store, wires the
+//! gRPC services behind the RPC layer, and runs the documented shutdown order (see
+//! `lifecycle`) or the end of a hot restart.
 
+mod connections;
 mod context;
 mod devices;
 mod error;
 mod listeners;
 mod probes;
 mod run;
+mod shutdown;
 
 pub use context::{ProcessInfo, ServerContext};
 pub use error::ServeError;
-pub use run::run;
+pub use run::{Stopped, run};

@@ -1,7 +1,10 @@
-//! `rebound serve`: start-up, serving, and the ordered shutdown described in `lifecycle`.
+//! `rebound serve`: start-up (cold, or as a hot-restart successor), serving, and the exits:
+//! the ordered shutdown, or the end of a hot restart (handover or exec).
 
+use super::connections;
 use super::listeners::{self, Listeners};
 use super::probes::Probes;
+use super::shutdown::{Serving, SocketFile};
 use super::{ProcessInfo, ServeError, ServerContext};
 use crate::api::audit::Auditor;
 use crate::api::client_command::ClientCommandApi;
@@ -9,19 +12,23 @@ use crate::api::config::ConfigApi;
 use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
 use crate::api::recovery::RecoveryApi;
+use crate::api::restart::RestartApi;
 use crate::config::reload::{ReloadManager, ReloadRequest, Trigger};
-use crate::config::{ConfigHandle, LoadedConfig, Observers, Source};
+use crate::config::{Config, ConfigHandle, LoadedConfig, Observers, Source};
+use crate::lifecycle::restart::{
+    AfterDrain, ExecPlan, Handoff, Inherited, Reason, RestartRequest, Restarter, Startup,
+};
 use crate::lifecycle::{Drain, Tasks, signals, systemd};
 use crate::proto::v1::client_command_service_server::ClientCommandServiceServer;
 use crate::proto::v1::config_service_server::ConfigServiceServer;
 use crate::proto::v1::health_service_server::HealthServiceServer;
 use crate::proto::v1::recovery_service_server::RecoveryServiceServer;
+use crate::proto::v1::restart_service_server::RestartServiceServer;
 use crate::recovery::report::{RecoveryReport, ReportBuilder};
 use crate::recovery::retention;
 use crate::store;
 use crate::store::{RunRecord, Store};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tokio_util::sync::CancellationToken;
@@ -29,40 +36,55 @@ use tonic::server::NamedService;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
-/// After health flips and listeners close, open streams get this long to flush what they
-/// already have (e.g. the NOT_SERVING update to health watchers) before they are ended.
-const STREAM_FLUSH_GRACE: Duration = Duration::from_millis(100);
-
-/// How long background loops get to return once told to stop.
-const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The gRPC services this build serves, as advertised by reflection and health.
 const SERVICES: &[&str] = &[
     <HealthServiceServer<HealthApi> as NamedService>::NAME,
     <ClientCommandServiceServer<ClientCommandApi> as NamedService>::NAME,
+    <RestartServiceServer<RestartApi> as NamedService>::NAME,
     <ConfigServiceServer<ConfigApi> as NamedService>::NAME,
     <RecoveryServiceServer<RecoveryApi> as NamedService>::NAME,
 ];
 
-/// Run the server until a shutdown signal, then drain and return.
-pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), ServeError> {
+/// How `rebound serve` ended without an error.
+#[derive(Debug)]
+pub enum Stopped {
+    /// Shut down in order (a signal).
+    Shutdown,
+    /// A hot-restart successor serves now.
+    HandedOver,
+    /// Replace the process image (EXEC restart) once telemetry is flushed.
+    Exec(ExecPlan),
+}
+
+/// Why the serving loop stopped.
+enum Exit {
+    Shutdown,
+    ServerEnded(Option<super::shutdown::ServerResult>),
+    Restart(Handoff),
+}
+
+/// Run the server until a shutdown signal or a hot restart, then drain and return.
+pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, ServeError> {
     let mut signals = signals::listen().map_err(ServeError::Signals)?;
     let config = loaded.config.clone();
-    let listeners = listeners::bind(&config.server).await?;
+    let (listeners, mut startup) = open_listeners(&config)?;
     let socket_path = listeners.unix.as_ref().map(|(_, path)| path.clone());
     let options = store::StoreOptions { durability: config.store.durability };
     let store = match store::open_with(&config.store.url, &options).await {
         Ok(store) => store,
         Err(err) => {
-            socket_path.as_deref().map(Listeners::remove_socket_file);
+            // An inherited socket file belongs to the predecessor, which still serves on it.
+            if !startup.is_successor() {
+                socket_path.as_deref().map(Listeners::remove_socket_file);
+            }
             return Err(err.into());
         }
     };
-    let process = ProcessInfo::current(0);
+    let process = ProcessInfo::current(startup.generation());
     let run = store.begin_run(process.pid, process.generation).await?;
     let previous = run.previous.as_ref().map_or("none", |previous| previous.end.as_str());
-    tracing::info!(run.id = run.run_id.0, previous_run = %previous, "store ready");
-    recover(&run, &process, store.as_ref()).await?;
+    tracing::info!(run.id = run.run_id.0, previous_run = %previous, generation = process.generation, "store ready");
+    recover(&run, &process, startup.is_successor(), store.as_ref()).await?;
 
     let drain = Drain::new();
     let config_file = match &loaded.source {
@@ -76,9 +98,12 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
         drain: drain.clone(),
         tasks: Tasks::new(),
         health: Default::default(),
+        state: startup.state_sections(),
         process,
     });
     let fleet = super::devices::start(&ctx);
+    let Listeners { tcp, tcp_addr, unix, sockets } = listeners;
+    let (restarter, mut handoffs) = Restarter::new(ctx.clone(), sockets, &startup).await;
     let reload = Arc::new(ReloadManager::new(
         ctx.config.clone(),
         ctx.observers.clone(),
@@ -108,6 +133,12 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
                 fleet.clone(),
                 ctx.drain.clone(),
             )))
+            .add_service(RestartServiceServer::new(RestartApi::new(
+                ctx.clone(),
+                restarter.clone(),
+                tcp_addr,
+                socket_path.clone(),
+            )))
             .add_service(ConfigServiceServer::new(ConfigApi::new(reload.clone())))
             .add_service(RecoveryServiceServer::new(RecoveryApi::new(
                 ctx.store.clone(),
@@ -117,37 +148,36 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
             .add_optional_service(v1alpha))
     };
     let mut servers = JoinSet::new();
-    let tcp_router = router(&ctx)?;
-    servers.spawn(
-        tcp_router
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.tcp), drain.started()),
-    );
-    if let Some((unix, _)) = listeners.unix {
-        let unix_router = router(&ctx)?;
-        servers.spawn(
-            unix_router
-                .serve_with_incoming_shutdown(UnixListenerStream::new(unix), drain.started()),
-        );
+    let tcp_incoming = connections::counted(TcpListenerStream::new(tcp), drain.clone());
+    servers.spawn(router(&ctx)?.serve_with_incoming_shutdown(tcp_incoming, drain.started()));
+    if let Some((unix, _)) = unix {
+        let unix_incoming = connections::counted(UnixListenerStream::new(unix), drain.clone());
+        servers.spawn(router(&ctx)?.serve_with_incoming_shutdown(unix_incoming, drain.started()));
     }
 
     let background = CancellationToken::new();
     systemd::spawn_watchdog(background.clone());
     probes.clone().spawn_monitor(ctx.clone());
+    let successor = startup.is_successor();
+    restarter.serving(startup).await;
     systemd::ready();
     systemd::status("serving");
     tracing::info!(
-        addr = %listeners.tcp_addr,
+        addr = %tcp_addr,
         unix_socket = socket_path.as_ref().map(|p| p.display().to_string()),
         pid = ctx.process.pid,
+        generation = ctx.process.generation,
+        successor,
         "serving"
     );
+    let mut serving = Serving { ctx, servers, probes, background, run_id: run.run_id, socket_path };
 
-    let early_exit = loop {
+    let exit = loop {
         tokio::select! {
             request = signals.recv() => match request {
                 Some(signals::Request::Shutdown(name)) => {
                     tracing::info!(signal = name, "shutdown requested");
-                    break None;
+                    break Exit::Shutdown;
                 }
                 Some(signals::Request::Reload) => {
                     let reload = reload.clone();
@@ -158,65 +188,93 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<(), Serve
                         }
                     });
                 }
-                None => break None,
+                Some(signals::Request::Restart(name)) => {
+                    let request = RestartRequest::system(Reason::ManualRequest);
+                    match restarter.start(request).await {
+                        Ok(record) => tracing::info!(signal = name, restart.id = %record.id, "hot restart requested"),
+                        Err(err) => tracing::warn!(signal = name, error = %err, "hot restart refused"),
+                    }
+                }
+                None => break Exit::Shutdown,
             },
-            finished = servers.join_next() => {
-                break Some(finished);
+            Some(handoff) = handoffs.recv() => break Exit::Restart(handoff),
+            finished = serving.servers.join_next() => {
+                break Exit::ServerEnded(finished.and_then(Result::ok));
             }
         }
     };
+    stop(serving, exit, &restarter).await
+}
 
-    // Ordered shutdown (see lifecycle's module doc).
-    systemd::stopping();
-    probes.set(ServingStatus::NotServing).await;
-    drain.begin();
-    tokio::time::sleep(STREAM_FLUSH_GRACE).await;
-    drain.close_streams();
-    let timeout = ctx.config.config().server.drain_timeout;
-    let drained = tokio::time::timeout(timeout, async {
-        let mut result = match early_exit {
-            Some(Some(Ok(Err(err)))) => Err(ServeError::Transport(err)),
-            _ => Ok(()),
-        };
-        while let Some(finished) = servers.join_next().await {
-            if let Ok(Err(err)) = finished {
-                result = result.and(Err(ServeError::Transport(err)));
+/// Cold start: bind. Successor: adopt the inherited sockets and restore the snapshot.
+fn open_listeners(config: &Config) -> Result<(Listeners, Startup), ServeError> {
+    match Inherited::from_env().map_err(ServeError::Handover)? {
+        None => Ok((listeners::bind(&config.server)?, Startup::cold())),
+        Some(Inherited { handover, tcp, unix, control }) => {
+            let listeners = listeners::inherit(&config.server, tcp, unix)?;
+            Ok((listeners, Startup::successor(handover, control, config)))
+        }
+    }
+}
+
+/// The exits, in the order `lifecycle` documents.
+async fn stop(
+    mut serving: Serving,
+    exit: Exit,
+    restarter: &Restarter,
+) -> Result<Stopped, ServeError> {
+    match exit {
+        Exit::Shutdown | Exit::ServerEnded(_) => {
+            restarter.shutdown().await;
+            systemd::stopping();
+            let early = match exit {
+                Exit::ServerEnded(finished) => finished,
+                _ => None,
+            };
+            let timeout = serving.ctx.config.config().server.drain_timeout;
+            let (result, _) = serving.drain(timeout, early).await;
+            serving.finish(result, SocketFile::Remove).await?;
+            tracing::info!("drained; exiting");
+            Ok(Stopped::Shutdown)
+        }
+        Exit::Restart(handoff) => {
+            tracing::info!(mode = %handoff.mode, "hot restart: draining this process");
+            let (result, stats) = serving.drain(handoff.drain_timeout, None).await;
+            if let Err(err) = &result {
+                tracing::warn!(error = %err, "drain incomplete");
+            }
+            match handoff.drained(stats).await {
+                AfterDrain::Exit => {
+                    serving.finish(result, SocketFile::Keep).await?;
+                    tracing::info!("handed over; exiting");
+                    Ok(Stopped::HandedOver)
+                }
+                AfterDrain::Exec(plan) => {
+                    if let Err(err) = serving.finish(result, SocketFile::Keep).await {
+                        tracing::warn!(error = %err, "stopped with an error; exec anyway");
+                    }
+                    Ok(Stopped::Exec(plan))
+                }
+                AfterDrain::Abort(error) => {
+                    let _ = serving.finish(result, SocketFile::Remove).await;
+                    Err(ServeError::Restart(error))
+                }
             }
         }
-        drain.idle().await;
-        result
-    })
-    .await;
-    background.cancel();
-    let mut outcome = match drained {
-        Ok(result) => result,
-        Err(_) => {
-            servers.abort_all();
-            Err(ServeError::DrainTimeout { timeout, in_flight: drain.in_flight() })
-        }
-    };
-    let stuck = ctx.tasks.stop(TASK_STOP_TIMEOUT).await;
-    if stuck > 0 {
-        outcome = outcome.and(Err(ServeError::TasksStuck { count: stuck }));
     }
-    if let Err(err) = store.end_run(run.run_id, outcome.is_ok()).await {
-        tracing::error!(error = %err, "could not record the end of this run");
-    }
-    store.close().await;
-    socket_path.as_deref().map(Listeners::remove_socket_file);
-    if outcome.is_ok() {
-        tracing::info!("drained; exiting");
-    }
-    outcome
 }
 
 /// Startup recovery: runs before anything is served and stores its report.
 async fn recover(
     run: &RunRecord,
     process: &ProcessInfo,
+    successor: bool,
     store: &dyn Store,
 ) -> Result<RecoveryReport, ServeError> {
     let mut builder = ReportBuilder::new(run, process);
+    if successor {
+        builder.handover();
+    }
     builder.check_store(store).await.map_err(ServeError::Recovery)?;
     let report = builder.finish(store).await.map_err(ServeError::Recovery)?;
     let found: u64 = report.categories.iter().map(|c| c.count).sum();

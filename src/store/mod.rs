@@ -21,6 +21,7 @@ mod error;
 pub mod maintenance;
 pub mod recovery;
 pub mod reloads;
+mod restarts;
 pub mod rollouts;
 mod runs;
 mod sqlite;
@@ -44,6 +45,7 @@ pub use self::error::StoreError;
 pub use self::maintenance::MaintenanceStore;
 pub use self::recovery::RecoveryStore;
 pub use self::reloads::ReloadStore;
+pub use self::restarts::{RestartCursor, RestartPage, RestartQuery, RestartStore, RestartTotals};
 pub use self::rollouts::RolloutStore;
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
@@ -57,6 +59,7 @@ use self::url::StoreUrl;
 #[async_trait::async_trait]
 pub trait Store:
     RunStore
+    + RestartStore
     + ReloadStore
     + MaintenanceStore
     + AuditStore

@@ -27,6 +27,7 @@ mod fleet_tx;
 mod maintenance;
 mod recovery;
 mod reloads;
+mod restarts;
 mod rollouts;
 mod rows;
 mod runs;

@@ -105,3 +105,117 @@ async fn postgres_is_not_supported_yet() {
     let msg = err.to_string();
     assert!(msg.contains("not implemented yet") && !msg.contains("secret"), "{msg}");
 }
+
+mod restarts {
+    use super::*;
+    use crate::lifecycle::restart::{DrainStats, Outcome, Phase, sample_record};
+    use crate::store::{RestartQuery, RestartTotals};
+
+    #[tokio::test]
+    async fn a_saved_restart_reads_back_whole_and_is_replaced_by_later_saves() {
+        for (url, _tmp) in backends() {
+            let store = open_ok(&url).await;
+            let mut record = sample_record(1_000);
+            store.save_restart(&record).await.expect("insert");
+            assert_eq!(store.restart(record.id).await.unwrap().as_ref(), Some(&record), "{url}");
+            record.enter(Phase::SuspendingTasks, 1_002, 2_000);
+            record.new_pid = Some(77);
+            record.drain = DrainStats {
+                connections_drained: 3,
+                streams_told_to_reconnect: 1,
+                rpcs_completed: 9,
+                rpcs_canceled: 0,
+            };
+            record.finish(Outcome::Succeeded, None, 1_010, 8_000);
+            store.save_restart(&record).await.expect("replace");
+            assert_eq!(store.restart(record.id).await.unwrap(), Some(record.clone()), "{url}");
+            assert_eq!(store.latest_restart().await.unwrap(), Some(record), "{url}");
+            assert_eq!(store.restart(uuid::Uuid::new_v4()).await.unwrap(), None);
+            store.close().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn history_pages_newest_first_and_filters_by_outcome() {
+        for (url, _tmp) in backends() {
+            let store = open_ok(&url).await;
+            let mut ids = Vec::new();
+            for (ms, outcome) in [
+                (1_000, Some(Outcome::Succeeded)),
+                (2_000, Some(Outcome::RolledBack)),
+                (3_000, None),
+            ] {
+                let mut record = sample_record(ms);
+                if let Some(outcome) = outcome {
+                    record.finish(outcome, None, ms + 5, 5_000);
+                }
+                store.save_restart(&record).await.unwrap();
+                ids.push(record.id);
+            }
+            let first = store
+                .list_restarts(&RestartQuery { limit: 2, ..Default::default() })
+                .await
+                .unwrap();
+            assert_eq!(
+                first.records.iter().map(|r| r.id).collect::<Vec<_>>(),
+                [ids[2], ids[1]],
+                "{url}"
+            );
+            let next = first.next.expect("a second page");
+            let second = store
+                .list_restarts(&RestartQuery { limit: 2, after: Some(next), ..Default::default() })
+                .await
+                .unwrap();
+            assert_eq!(second.records.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[0]], "{url}");
+            assert_eq!(second.next, None);
+            let running = store
+                .list_restarts(&RestartQuery {
+                    limit: 10,
+                    outcomes: vec![None, Some(Outcome::Succeeded)],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                running.records.iter().map(|r| r.id).collect::<Vec<_>>(),
+                [ids[2], ids[0]],
+                "{url}"
+            );
+            store.close().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn unfinished_restarts_are_interrupted_except_the_one_kept_and_totals_add_up() {
+        for (url, _tmp) in backends() {
+            let store = open_ok(&url).await;
+            let run = store.begin_run(1, 0).await.unwrap();
+            let dead = sample_record(1_000);
+            let kept = sample_record(2_000);
+            let mut done = sample_record(500);
+            done.drain.connections_drained = 4;
+            done.finish(Outcome::Succeeded, None, 600, 1);
+            for record in [&dead, &kept, &done] {
+                store.save_restart(record).await.unwrap();
+            }
+            let interrupted = store.interrupt_restarts(Some(kept.id), 5_000).await.unwrap();
+            assert_eq!(interrupted, [dead.id], "{url}");
+            let dead = store.restart(dead.id).await.unwrap().unwrap();
+            assert_eq!((dead.phase, dead.outcome), (Phase::Failed, Some(Outcome::Interrupted)));
+            assert_eq!(dead.failed_phase, Some(Phase::Preparing));
+            assert!(dead.error.unwrap().contains("exited before it finished"));
+            let totals = store.restart_totals().await.unwrap();
+            let expected = RestartTotals {
+                total: 3,
+                succeeded: 1,
+                rolled_back: 0,
+                failed: 1,
+                drain: DrainStats { connections_drained: 4, ..DrainStats::default() },
+                last_finished: Some((dead.id, 5_000)),
+                first_start_ms: Some(run.started_at.timestamp_millis()),
+            };
+            assert_eq!(totals, expected, "{url}");
+            store.close().await;
+        }
+    }
+}

@@ -3,8 +3,10 @@
 //! cleans up after itself.
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod device;
 pub mod mosquitto;
+pub mod restart;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};

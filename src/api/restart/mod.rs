@@ -1,0 +1,213 @@
+//! `rebound.v1.RestartService`: hot restart requests, readiness, status, history, the phase
+//! stream and the reconnect self-test, over the restart domain (`lifecycle::restart`).
+
+mod convert;
+mod reconnect;
+
+use crate::error::Error;
+use crate::lifecycle::restart::{RestartRequest, Restarter};
+use crate::proto::v1 as pb;
+use crate::proto::v1::restart_service_server::RestartService;
+use crate::server::ServerContext;
+use crate::store::RestartQuery;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+/// Default and largest page of ListRestartEvents.
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+/// Who asks while authentication is not enabled.
+const ANONYMOUS: &str = "anonymous";
+
+/// Serves RestartService for one process.
+#[derive(Clone)]
+pub struct RestartApi {
+    ctx: Arc<ServerContext>,
+    restarter: Restarter,
+    tcp_addr: SocketAddr,
+    unix_socket: Option<PathBuf>,
+}
+
+impl RestartApi {
+    pub fn new(
+        ctx: Arc<ServerContext>,
+        restarter: Restarter,
+        tcp_addr: SocketAddr,
+        unix_socket: Option<PathBuf>,
+    ) -> Self {
+        Self { ctx, restarter, tcp_addr, unix_socket }
+    }
+
+    fn unavailable_while_draining(&self) -> Result<(), Status> {
+        if self.ctx.drain.is_draining() {
+            return Err(Error::Unavailable(
+                "the server is draining; retry against its successor".into(),
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+fn binary(text: &str) -> Option<PathBuf> {
+    (!text.is_empty()).then(|| PathBuf::from(text))
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRestartResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl RestartService for RestartApi {
+    #[tracing::instrument(name = "restart.request", skip_all)]
+    async fn restart(
+        &self,
+        request: Request<pb::RestartRequest>,
+    ) -> Result<Response<pb::RestartResponse>, Status> {
+        self.unavailable_while_draining()?;
+        let request = request.into_inner();
+        let domain = RestartRequest {
+            mode: convert::requested_mode(request.mode)?,
+            reason: convert::reason(request.reason)?,
+            drain_timeout: convert::positive_duration("drain_timeout", request.drain_timeout)?,
+            preserve_state: request.preserve_state.unwrap_or(true),
+            binary: binary(&request.binary),
+            principal: ANONYMOUS.into(),
+        };
+        let record = self.restarter.start(domain).await?;
+        Ok(Response::new(pb::RestartResponse {
+            restart_id: record.id.to_string(),
+            restart: Some(convert::event(&record)),
+        }))
+    }
+
+    #[tracing::instrument(name = "restart.prepare", skip_all)]
+    async fn prepare_shutdown(
+        &self,
+        request: Request<pb::PrepareShutdownRequest>,
+    ) -> Result<Response<pb::PrepareShutdownResponse>, Status> {
+        self.unavailable_while_draining()?;
+        let request = request.into_inner();
+        let mode = convert::requested_mode(request.mode)?;
+        let report = self.restarter.prepare(mode, binary(&request.binary)).await?;
+        Ok(Response::new(convert::readiness(&report)))
+    }
+
+    #[tracing::instrument(name = "restart.status", skip_all)]
+    async fn get_restart_status(
+        &self,
+        request: Request<pb::GetRestartStatusRequest>,
+    ) -> Result<Response<pb::GetRestartStatusResponse>, Status> {
+        let id = convert::optional_uuid("restart_id", &request.into_inner().restart_id)?;
+        let record = self.restarter.status(id).await?;
+        Ok(Response::new(pb::GetRestartStatusResponse {
+            restart: record.as_ref().map(convert::event),
+            in_progress: self.restarter.running().is_some(),
+            generation: self.ctx.process.generation,
+            pid: self.ctx.process.pid,
+        }))
+    }
+
+    #[tracing::instrument(name = "restart.history", skip_all)]
+    async fn list_restart_events(
+        &self,
+        request: Request<pb::ListRestartEventsRequest>,
+    ) -> Result<Response<pb::ListRestartEventsResponse>, Status> {
+        let request = request.into_inner();
+        let limit = match request.page_size {
+            size if size < 0 => {
+                return Err(Error::invalid_argument("page_size", "must not be negative").into());
+            }
+            0 => DEFAULT_PAGE,
+            size => (size as u32).min(MAX_PAGE),
+        };
+        let after = match request.page_token.as_str() {
+            "" => None,
+            token => Some(
+                token
+                    .parse()
+                    .map_err(|reason: &str| Error::invalid_argument("page_token", reason))?,
+            ),
+        };
+        let outcomes = convert::outcome_filter(&request.outcomes)?;
+        let page = self.restarter.history(&RestartQuery { limit, after, outcomes }).await?;
+        Ok(Response::new(pb::ListRestartEventsResponse {
+            events: page.records.iter().map(convert::event).collect(),
+            next_page_token: page.next.map(|cursor| cursor.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    type WatchRestartStream = WatchStream;
+
+    #[tracing::instrument(name = "restart.watch", skip_all)]
+    async fn watch_restart(
+        &self,
+        request: Request<pb::WatchRestartRequest>,
+    ) -> Result<Response<Self::WatchRestartStream>, Status> {
+        self.unavailable_while_draining()?;
+        let id = convert::optional_uuid("restart_id", &request.into_inner().restart_id)?;
+        // Subscribe before reading the current state, so no transition falls in between.
+        let mut events = self.restarter.subscribe();
+        let current = self.restarter.status(id).await?;
+        let current = match (id, current) {
+            (None, Some(record)) if record.outcome.is_some() => None,
+            (_, current) => current,
+        };
+        let stream = async_stream::stream! {
+            if let Some(record) = &current {
+                yield Ok(pb::WatchRestartResponse { restart: Some(convert::event(record)), previous_phase: 0 });
+                if id.is_some() && record.phase.is_terminal() {
+                    return;
+                }
+            }
+            loop {
+                let transition = match events.recv().await {
+                    Ok(transition) => transition,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "watcher lagged; continuing with later transitions");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if id.is_some_and(|id| id != transition.record.id) {
+                    continue;
+                }
+                yield Ok(pb::WatchRestartResponse {
+                    restart: Some(convert::event(&transition.record)),
+                    previous_phase: transition.previous.map_or(0, |p| convert::phase(p) as i32),
+                });
+                if id.is_some() && transition.record.phase.is_terminal() {
+                    break;
+                }
+            }
+        };
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    #[tracing::instrument(name = "restart.test_reconnect", skip_all)]
+    async fn test_reconnect(
+        &self,
+        request: Request<pb::TestReconnectRequest>,
+    ) -> Result<Response<pb::TestReconnectResponse>, Status> {
+        self.unavailable_while_draining()?;
+        let request = request.into_inner();
+        let session_id = reconnect::validate_session(&request.session_id)?;
+        let timeout = reconnect::validate_timeout(request.timeout)?;
+        let probe = reconnect::probe(self.tcp_addr, self.unix_socket.as_deref(), timeout).await;
+        let session = session_id.map(|id| convert::session(&self.restarter.touch_session(id)));
+        Ok(Response::new(pb::TestReconnectResponse {
+            success: probe.error.is_none(),
+            target: probe.target,
+            connect_latency: probe.connect.and_then(convert::duration),
+            call_latency: probe.call.and_then(convert::duration),
+            error: probe.error.unwrap_or_default(),
+            pid: self.ctx.process.pid,
+            generation: self.ctx.process.generation,
+            stats: Some(convert::stats(&self.restarter.stats())),
+            session,
+        }))
+    }
+}

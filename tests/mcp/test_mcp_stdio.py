@@ -1,0 +1,266 @@
+"""rebound-mcp driven by the official MCP Python SDK over stdio, against a real rebound
+server: tools and schemas, health, clear tool errors, and a session that survives the
+server going away and coming back."""
+
+import asyncio
+import sys
+import time
+from contextlib import asynccontextmanager
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+TOOLS = {
+    "orchestrator_restart_server",
+    "orchestrator_health_check",
+    "orchestrator_shutdown_prepare",
+    "orchestrator_restart_status",
+    "orchestrator_reconnect_test",
+    "config_validate",
+    "config_reload",
+    "clients_list",
+    "command_issue",
+    "command_status",
+    "rollout_start",
+    "rollout_status",
+    "recovery_report",
+}
+DEVICE = "0b9e6a4e-6f2a-4f7e-9a57-3f1d2c0f5a11"
+QUIET = {"include_reboot_readiness": False, "include_connection_status": False,
+         "include_database_status": False}
+
+
+@asynccontextmanager
+async def mcp(mcp_bin, address, *args, log=None):
+    """An initialized MCP session with rebound-mcp (its stderr to `log` when given)."""
+    params = StdioServerParameters(command=mcp_bin, args=["--addr", address, *args])
+    errlog = open(log, "w") if log else sys.stderr
+    async with stdio_client(params, errlog=errlog) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            yield session
+
+
+def text(result) -> str:
+    return "\n".join(block.text for block in result.content)
+
+
+def served(address: str, service: str) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=5)
+            return True
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.NOT_FOUND, error
+            return False
+
+
+def test_tools_are_listed_with_schemas(server, mcp_bin):
+    async def run():
+        async with mcp(mcp_bin, server.address) as session:
+            return (await session.list_tools()).tools
+
+    tools = {tool.name: tool for tool in asyncio.run(run())}
+    assert set(tools) == TOOLS
+    for tool in tools.values():
+        assert tool.description and len(tool.description) > 40, tool.name
+        schema = tool.input_schema
+        assert schema["type"] == "object" and schema["additionalProperties"] is False, tool.name
+        for name, prop in schema["properties"].items():
+            assert prop.get("description") or "$ref" in prop, f"{tool.name}.{name}"
+
+    restart = tools["orchestrator_restart_server"].input_schema["properties"]
+    assert (restart["timeout"]["minimum"], restart["timeout"]["maximum"]) == (10, 300)
+    assert restart["timeout"]["default"] == 30
+    assert restart["graceful"]["default"] is True and restart["preserve_state"]["default"] is True
+    reasons = tools["orchestrator_restart_server"].input_schema["$defs"]["RestartReason"]["enum"]
+    assert reasons == ["configuration_update", "schema_migration", "error_recovery",
+                       "manual_request", "emergency_shutdown"]
+    health = tools["orchestrator_health_check"]
+    assert {k: v["default"] for k, v in health.input_schema["properties"].items()} == {
+        "include_reboot_readiness": True, "include_connection_status": True,
+        "include_database_status": True}
+    assert health.annotations.read_only_hint is True
+    assert tools["orchestrator_restart_server"].annotations.destructive_hint is True
+    issue = tools["command_issue"].input_schema
+    assert set(issue["required"]) == {"client_uuid", "action"}
+    assert issue["properties"]["expires_in_seconds"]["maximum"] == 86400
+
+
+def test_health_check(server, mcp_bin):
+    async def run():
+        async with mcp(mcp_bin, server.address) as session:
+            return (await session.call_tool("orchestrator_health_check", {}),
+                    await session.call_tool("orchestrator_health_check", QUIET))
+
+    full, quiet = asyncio.run(run())
+    assert not full.is_error, text(full)
+    assert "status      serving" in text(full)
+    data = full.structured_content
+    assert data["health"]["status"] == "SERVING_STATUS_SERVING"
+    assert data["health"]["pid"] == server.pid
+    assert data["database"]["name"] == "store"
+    assert data["database"]["status"] == "COMPONENT_STATUS_HEALTHY"
+    assert data["connection"]["buffer"]["capacity"] == 100
+    assert data["connection"]["addr"] == server.address
+    for section in (data["reboot_readiness"], data["connection"]["reconnect_test"]):
+        if served(server.address, "rebound.v1.RestartService"):
+            assert "unavailable" not in section, section
+        else:
+            assert "does not offer rebound.v1.RestartService yet" in section["unavailable"]
+    assert not quiet.is_error
+    assert set(quiet.structured_content) == {"health"}
+
+
+# Read-only calls, one per tool of a service that may not be served yet.
+CALLS = {
+    "orchestrator_shutdown_prepare": ("rebound.v1.RestartService", {}),
+    "orchestrator_restart_status": ("rebound.v1.RestartService", {"include_history": True}),
+    "orchestrator_reconnect_test": ("rebound.v1.RestartService", {}),
+    "config_validate": ("rebound.v1.ConfigService", {"content": "version = 1\n"}),
+    "clients_list": ("rebound.v1.ClientCommandService", {}),
+    "command_status": ("rebound.v1.ClientCommandService", {"command_id": DEVICE}),
+    "rollout_status": ("rebound.v1.ClientCommandService", {"rollout_id": DEVICE}),
+    "recovery_report": ("rebound.v1.RecoveryService", {}),
+}
+
+
+def test_tools_of_services_not_served_yet_fail_clearly(server, mcp_bin):
+    async def run():
+        async with mcp(mcp_bin, server.address) as session:
+            return {name: await session.call_tool(name, args) for name, (_, args) in CALLS.items()}
+
+    results = asyncio.run(run())
+    for name, (service, _) in CALLS.items():
+        result = results[name]
+        if served(server.address, service):
+            assert "does not offer" not in text(result), (name, text(result))
+            continue
+        assert result.is_error, (name, text(result))
+        assert f"does not offer {service} yet" in text(result), text(result)
+        assert result.structured_content["error"]["code"] == "UNIMPLEMENTED"
+
+
+def test_invalid_arguments_are_tool_errors_naming_the_argument(server, mcp_bin):
+    async def run():
+        async with mcp(mcp_bin, server.address) as session:
+            return (
+                await session.call_tool("orchestrator_restart_server", {"timeout": 5}),
+                await session.call_tool("rollout_start", {"action": "reboot_host", "group": "a",
+                                                          "all_clients": True}),
+            )
+
+    restart, rollout = asyncio.run(run())
+    assert restart.is_error and "timeout: must be between 10 and 300 seconds" in text(restart)
+    assert rollout.is_error and "give exactly one target" in text(rollout)
+
+
+async def wait_log(path, needle: str, count: int, watch: asyncio.Task, deadline: float = 30):
+    """Wait until rebound-mcp's log holds `needle` `count` times (a condition, not a sleep);
+    fail at once if `watch` ends meanwhile (its exception is the reason)."""
+    end = time.monotonic() + deadline
+    while path.read_text().count(needle) < count:
+        if watch.done():
+            watch.result()
+            pytest.fail(f"{watch.get_name()} ended early")
+        assert time.monotonic() < end, f"{count} x {needle!r} not logged:\n{path.read_text()}"
+        await asyncio.sleep(0.02)
+
+
+def test_session_survives_a_server_restart(server, mcp_bin, tmp_path):
+    """Calls made while the server is stopped are held and succeed once it is back on the
+    same port; calls made continuously across the stop and start all succeed."""
+    log = tmp_path / "mcp.log"
+
+    async def health(session):
+        result = await session.call_tool("orchestrator_health_check", QUIET)
+        assert not result.is_error, text(result)
+        return result.structured_content["health"]["pid"]
+
+    async def run():
+        async with mcp(mcp_bin, server.address, "--call-deadline", "60s", log=log) as session:
+            first = await health(session)
+            stop = asyncio.Event()
+            loop_pids = []
+
+            async def keep_calling():
+                while not stop.is_set():
+                    loop_pids.append(await health(session))
+
+            loop = asyncio.create_task(keep_calling(), name="keep_calling")
+            await asyncio.to_thread(server.stop)  # SIGTERM, wait for the exit
+            # The server is gone: these 5 calls and the loop's current one are held.
+            held = [asyncio.create_task(health(session)) for _ in range(5)]
+            await wait_log(log, "holding the call", 6, watch=loop)
+            assert not any(task.done() for task in held)
+            await asyncio.to_thread(server.start)  # same port, same data
+            new_pids = await asyncio.wait_for(asyncio.gather(*held), timeout=60)
+            stop.set()
+            await asyncio.wait_for(loop, timeout=60)
+            buffer = await session.call_tool(
+                "orchestrator_health_check",
+                {**QUIET, "include_connection_status": True})
+            return first, new_pids, loop_pids, buffer.structured_content["connection"]["buffer"]
+
+    first, new_pids, loop_pids, buffer = asyncio.run(run())
+    assert set(new_pids) == {server.pid} and server.pid != first
+    assert loop_pids and set(loop_pids) <= {first, server.pid}
+    assert loop_pids[-1] == server.pid
+    assert buffer["held_total"] >= 6 and buffer["recovered_total"] == buffer["held_total"]
+    assert buffer["expired_total"] == 0 and buffer["rejected_total"] == 0
+
+
+def test_a_server_gone_past_the_call_deadline_is_a_clear_error(server, mcp_bin):
+    async def run():
+        async with mcp(mcp_bin, server.address, "--call-deadline", "1s") as session:
+            assert not (await session.call_tool("orchestrator_health_check", QUIET)).is_error
+            await asyncio.to_thread(server.stop)
+            started = time.monotonic()
+            result = await session.call_tool("orchestrator_health_check", QUIET)
+            return result, time.monotonic() - started
+
+    result, took = asyncio.run(run())
+    assert result.is_error
+    assert f"the rebound server at {server.address} was unreachable for" in text(result)
+    assert "call deadline of 1s" in text(result)
+    assert result.structured_content["error"]["kind"] == "unreachable"
+    assert 1.0 <= took < 15, took
+
+
+def test_config_tools_end_to_end(server, mcp_bin):
+    """ConfigService is served: config_validate and config_reload run for real."""
+
+    async def run():
+        async with mcp(mcp_bin, server.address) as session:
+            return (
+                await session.call_tool("config_validate",
+                                        {"content": "version = 1\n[server]\nbogus = 1\n"}),
+                await session.call_tool("config_validate", {}),
+                await session.call_tool("config_reload", {}),
+            )
+
+    invalid, own, reload = asyncio.run(run())
+    assert not invalid.is_error, text(invalid)
+    assert invalid.structured_content["valid"] is False
+    assert "candidate is INVALID" in text(invalid) and "server.bogus" in text(invalid)
+    assert not own.is_error and own.structured_content["valid"] is True, text(own)
+    assert not reload.is_error, text(reload)
+    assert reload.structured_content["event"]["result"] == "RELOAD_RESULT_UNCHANGED"
+    assert ": unchanged" in text(reload)
+
+
+def test_recovery_report_end_to_end(server, mcp_bin):
+    """RecoveryService is served: recovery_report reads the server's start-up report."""
+
+    async def run():
+        async with mcp(mcp_bin, server.address) as session:
+            return await session.call_tool("recovery_report", {})
+
+    result = asyncio.run(run())
+    assert not result.is_error, text(result)
+    report = result.structured_content["report"]
+    assert report["previous_run"] == "PREVIOUS_RUN_FIRST_START" and report["pid"] == server.pid
+    assert "previous run first_start" in text(result)
