@@ -1,5 +1,7 @@
 """ReboundClient against a real `rebound serve` (started from the built binary)."""
 
+import time
+
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2 as std_health_pb2
@@ -119,5 +121,12 @@ def test_recovery_helpers_end_to_end(server):
 
         backup = client.backup(backup_path)
         assert backup.path == backup_path and backup.size_bytes > 0 and len(backup.sha256) == 64
-        audit = client.list_audit_events(rpc="/rebound.v1.RecoveryService/")
-        assert "/rebound.v1.RecoveryService/Backup" in [e.rpc for e in audit.events]
+        # Audit events are written in the background after the response: wait for it.
+        deadline = time.monotonic() + 10
+        while True:
+            audit = client.list_audit_events(rpc="/rebound.v1.RecoveryService/")
+            rpcs = [e.rpc for e in audit.events]
+            if "/rebound.v1.RecoveryService/Backup" in rpcs or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert "/rebound.v1.RecoveryService/Backup" in rpcs
