@@ -7,6 +7,7 @@ from grpc_health.v1 import health_pb2_grpc as std_health_grpc
 
 from rebound_client import ReboundClient, ServiceNotOfferedError
 from rebound_client.pb import health_pb2
+from rebound_client._channel import SERVICES
 from rebound_client.testing import RecordingServer
 
 
@@ -42,15 +43,6 @@ def served(address: str, service: str) -> bool:
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.NOT_FOUND, error
             return False
-
-
-SERVICES = (
-    "rebound.v1.HealthService",
-    "rebound.v1.RestartService",
-    "rebound.v1.ConfigService",
-    "rebound.v1.ClientCommandService",
-    "rebound.v1.RecoveryService",
-)
 
 
 def test_every_service_is_served(server):
