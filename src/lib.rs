@@ -8,10 +8,12 @@
 //! - [`store`]: the `Store` trait and its SQLite implementation (the source of truth);
 //! - [`server`]: wiring and the documented start-up/shutdown order;
 //! - [`cli`], [`client`]: the admin command line and the gRPC connection helper;
+//! - [`agent`]: `rebound-agent`, the device side of the MQTT contract (also run by fleet-sim);
 //! - [`mcp`]: the `rebound-mcp` stdio MCP adapter (tools over the gRPC API);
 //! - [`proto`]: the generated code, included in one place.
 #![deny(unsafe_code)]
 
+pub mod agent;
 pub mod api;
 pub mod bench;
 pub mod cli;

@@ -8,8 +8,6 @@
 //! Messages per rollout: one command per device plus three acks (compat topics off), so the
 //! ratio compares the whole command pipeline with the broker moving the same messages.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -18,12 +16,11 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use uuid::Uuid;
 
 use super::broker::Broker;
+use super::server::{Rpc, SERVER_PASSWORD, SERVER_USER, ServerProcess};
 use super::stats::{figure, median, percentile};
 use crate::error::{Error, Result};
 use crate::proto::v1 as pb;
-use crate::proto::v1::client_command_service_client::ClientCommandServiceClient;
 
-const SERVER_USER: &str = "rebound-server";
 const PREFIX: &str = "infoscreen";
 /// Outbound QoS 1 publishes in flight for the baseline publisher.
 pub const BASELINE_INFLIGHT: u16 = 200;
@@ -58,7 +55,7 @@ struct Run {
 pub async fn run(params: FanoutBench) -> Result<()> {
     let n = params.devices.max(1);
     let devices: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
-    let mut users = vec![(SERVER_USER.to_owned(), "server-pw".to_owned())];
+    let mut users = vec![(SERVER_USER.to_owned(), SERVER_PASSWORD.to_owned())];
     users.extend(devices.iter().map(|d| (d.to_string(), format!("pw-{d}"))));
     let broker = Broker::start(&users).map_err(fail)?;
     let messages = 4 * n;
@@ -135,7 +132,12 @@ fn options(broker: &Broker, id: String, user: String, password: String) -> MqttO
 /// Messages per second the broker moves from one pipelined publisher to one subscriber.
 async fn baseline_rate(broker: &Broker, count: usize) -> Result<f64> {
     let login = |id: &str| {
-        options(broker, format!("{id}-{}", Uuid::new_v4()), SERVER_USER.into(), "server-pw".into())
+        options(
+            broker,
+            format!("{id}-{}", Uuid::new_v4()),
+            SERVER_USER.into(),
+            SERVER_PASSWORD.into(),
+        )
     };
     let topic = format!("{PREFIX}/bench-baseline-{}", Uuid::new_v4());
     let (subscriber, mut sub_loop) = AsyncClient::new(login("baseline-sub"), 10);
@@ -232,8 +234,6 @@ impl Drop for DeviceTask {
     }
 }
 
-type Rpc = ClientCommandServiceClient<tonic::transport::Channel>;
-
 async fn wait_registered(rpc: &Rpc, n: usize) -> Result<()> {
     let deadline = Instant::now() + PHASE_TIMEOUT;
     loop {
@@ -319,79 +319,4 @@ async fn rollout_once(rpc: &Rpc) -> Result<Run> {
         request.page_token = page.next_page_token;
     }
     Ok(Run { elapsed, latencies, not_completed: c.total - c.completed })
-}
-
-/// `rebound serve` as a child process of the benchmark.
-struct ServerProcess {
-    child: Child,
-    dir: PathBuf,
-    addr: String,
-}
-
-impl ServerProcess {
-    fn start(broker: &Broker) -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!("rebound-fanout-{}", Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).map_err(fail)?;
-        std::fs::write(dir.join("mqtt-password"), "server-pw").map_err(fail)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(fail)?
-            .local_addr()
-            .map_err(fail)?
-            .port();
-        let config = format!(
-            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\n[store]\nurl = \"sqlite://{}/rebound.db\"\n\
-             [mqtt]\nurl = \"{}\"\nusername = \"{SERVER_USER}\"\npassword_file = \"{}\"\ncompat_topics = false\n\
-             [safety]\nlockout_max = 1000\n[scheduler]\ntick = \"200ms\"\n[telemetry]\nlog_level = \"warn\"\n",
-            dir.display(),
-            broker.url(),
-            dir.join("mqtt-password").display(),
-        );
-        std::fs::write(dir.join("rebound.toml"), config).map_err(fail)?;
-        let log = std::fs::File::create(dir.join("server.log")).map_err(fail)?;
-        let child = Command::new(std::env::current_exe().map_err(fail)?)
-            .args(["serve", "--config"])
-            .arg(dir.join("rebound.toml"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(fail)?;
-        Ok(Self { child, dir, addr: format!("http://127.0.0.1:{port}") })
-    }
-
-    /// Connect once the server serves and its gateway is connected.
-    async fn wait_ready(&self) -> Result<Rpc> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(channel) = crate::client::connect(&self.addr).await {
-                let health = crate::proto::v1::health_service_client::HealthServiceClient::new(
-                    channel.clone(),
-                )
-                .get_health(pb::GetHealthRequest {})
-                .await;
-                let connected = health.ok().is_some_and(|h| {
-                    h.into_inner()
-                        .components
-                        .iter()
-                        .any(|c| c.name == "mqtt" && c.detail.starts_with("connected"))
-                });
-                if connected {
-                    return Ok(ClientCommandServiceClient::new(channel));
-                }
-            }
-            if Instant::now() > deadline {
-                let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
-                return Err(fail(format!("server not ready: {log}")));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }

@@ -10,4 +10,5 @@ pub mod fanout;
 mod load;
 pub mod reload;
 pub mod restart;
+pub mod server;
 pub mod stats;

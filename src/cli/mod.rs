@@ -8,7 +8,9 @@ mod bench;
 mod clients;
 mod command;
 mod config;
+mod demo;
 mod display;
+mod fleet_sim;
 mod health;
 mod recovery;
 mod restart;
@@ -51,6 +53,11 @@ pub enum Command {
     Recovery(recovery::RecoveryArgs),
     /// Run a benchmark and print its figures (use a release build).
     Bench(bench::BenchArgs),
+    /// Simulate N devices (real agent sessions, simulated executor) against a broker.
+    FleetSim(fleet_sim::FleetSimArgs),
+    /// Everything on this machine: mosquitto, a server on SQLite, 50 simulated devices and a
+    /// canary rollout of restart_app with live progress (needs mosquitto installed).
+    Demo(demo::DemoArgs),
 }
 
 /// Options shared by every command that talks to a running server.
@@ -94,6 +101,8 @@ pub fn main() -> ExitCode {
             Command::Config(args) => config::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Recovery(args) => recovery::run(args).await,
+            Command::FleetSim(args) => fleet_sim::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
         }
     });
     ExitCode::from(code)

@@ -10,7 +10,7 @@
 
 mod devices;
 mod diff;
-mod duration;
+pub(crate) mod duration;
 mod handle;
 mod load;
 mod model;

@@ -12,7 +12,7 @@
 //! and disconnects cleanly when stopping.
 
 mod gateway;
-mod options;
+pub(crate) mod options;
 pub mod payload;
 mod status;
 pub mod topics;

@@ -46,7 +46,7 @@ fn password(config: &MqttConfig) -> Result<Option<String>, OptionsError> {
     Ok(std::env::var(PASSWORD_ENV).ok())
 }
 
-fn tls(config: &MqttConfig) -> Result<TlsConfiguration, OptionsError> {
+pub(crate) fn tls(config: &MqttConfig) -> Result<TlsConfiguration, OptionsError> {
     let mut roots = rustls::RootCertStore::empty();
     if let Some(path) = &config.ca_file {
         let ca_error =

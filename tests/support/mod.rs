@@ -3,6 +3,7 @@
 //! cleans up after itself.
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod device;
 pub mod mosquitto;
 pub mod restart;

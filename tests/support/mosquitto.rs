@@ -35,6 +35,10 @@ impl Broker {
         self.inner.log()
     }
 
+    pub fn url(&self) -> String {
+        self.inner.url()
+    }
+
     /// The `[mqtt]` section for `rebound serve` (password from a file), plus `extra` keys.
     pub fn server_config(&self, extra: &str) -> String {
         format!(

@@ -1,0 +1,479 @@
+//! The agent's MQTT session and command state machine (`contracts/mqtt-v1.md`, device side).
+//!
+//! One loop owns the broker connection (persistent session, manual PUBACKs, Last Will
+//! `offline`, retained `online`), heartbeats, and every state change: a command is deduped
+//! by `command_id`, validated, recorded durably, and only then acked (`accepted` →
+//! `execution_started` → `completed`/`failed`); the PUBACK to the broker follows the record.
+//! Executions run in spawned tasks that report back to the loop. At every (simulated) boot,
+//! unfinished records are resumed: a pending `reboot_host` completes with the new boot id.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Packet, QoS, Transport,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::config::{AgentConfig, ConfigError};
+use super::executor::{Executor, Outcome, unit_status};
+use super::state::{CommandRecord, Phase, State, StateError};
+use super::validate::{self, Rejection};
+use super::wire::{self, AckOut, Connection, ErrorCode, Health, now_ms};
+use crate::config::{BrokerUrl, MqttConfig};
+use crate::store::commands::Action;
+
+/// How long a stopping agent waits for its last publishes to be acknowledged.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("broker options: {0}")]
+    Options(String),
+    #[error("boot id: {0}")]
+    BootId(std::io::Error),
+    #[error("signal handler: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Counters shared with whoever runs the agent (fleet-sim reports them).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub acks: AtomicU64,
+    pub completed: AtomicU64,
+    pub failed: AtomicU64,
+    pub executions: AtomicU64,
+    pub connected: AtomicU64,
+}
+
+impl Stats {
+    /// One line of counters for people.
+    pub fn line(&self, connected: u64) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        format!(
+            "connected {connected}  acks sent {}  executions {}  completed {}  failed {}",
+            get(&self.acks),
+            get(&self.executions),
+            get(&self.completed),
+            get(&self.failed)
+        )
+    }
+}
+
+/// Why [`Agent::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Stopped,
+    PoweredOff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Stop,
+    Reboot,
+    PowerOff,
+}
+
+enum Step {
+    Begin(Uuid, Action),
+    Finished(Uuid, Outcome),
+}
+
+/// One device's agent.
+pub struct Agent {
+    config: Arc<AgentConfig>,
+    state: State,
+    executor: Executor,
+    password: String,
+    connection: Connection,
+    booted: Instant,
+    ever_connected: bool,
+    stats: Arc<Stats>,
+}
+
+/// Per-connection state of the loop.
+struct Session {
+    client: AsyncClient,
+    steps: mpsc::UnboundedSender<Step>,
+    boot_id: String,
+    pending: usize,
+    busy: Option<Uuid>,
+    ending: Option<(End, Instant)>,
+}
+
+impl Session {
+    async fn publish(&mut self, topic: String, payload: Vec<u8>, retain: bool) {
+        if self.client.publish(topic, QoS::AtLeastOnce, retain, payload).await.is_ok() {
+            self.pending += 1;
+        }
+    }
+
+    fn end(&mut self, end: End) {
+        if self.ending.is_none() {
+            self.ending = Some((end, Instant::now() + FLUSH_DEADLINE));
+        }
+    }
+}
+
+impl Agent {
+    pub fn new(
+        config: Arc<AgentConfig>,
+        state: State,
+        password: String,
+        stats: Arc<Stats>,
+    ) -> Self {
+        let executor = Executor::from_config(&config);
+        Self {
+            config,
+            state,
+            executor,
+            password,
+            connection: Connection::default(),
+            booted: Instant::now(),
+            ever_connected: false,
+            stats,
+        }
+    }
+
+    /// Run until `stop` fires (or a simulated power-off); simulated reboots happen inside.
+    pub async fn run(mut self, stop: CancellationToken) -> Result<Exit, AgentError> {
+        loop {
+            match self.session(&stop).await? {
+                End::Stop => return Ok(Exit::Stopped),
+                End::PowerOff => return Ok(Exit::PoweredOff),
+                End::Reboot => {
+                    tracing::info!(client = %self.config.client_uuid, "agent.reboot: simulated reboot");
+                    self.state.new_sim_boot_id()?;
+                    tokio::select! {
+                        _ = stop.cancelled() => return Ok(Exit::Stopped),
+                        _ = tokio::time::sleep(self.executor.reboot_delay()) => {}
+                    }
+                    self.booted = Instant::now();
+                }
+            }
+        }
+    }
+
+    fn boot_id(&mut self) -> Result<String, AgentError> {
+        if self.executor.is_simulated() {
+            return Ok(self.state.sim_boot_id()?);
+        }
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_owned())
+            .map_err(AgentError::BootId)
+    }
+
+    fn options(&self) -> Result<MqttOptions, AgentError> {
+        let c = &self.config;
+        let broker = BrokerUrl::parse(&c.broker_url).map_err(AgentError::Options)?;
+        let mut options =
+            MqttOptions::new(format!("rebound-agent-{}", c.client_uuid), broker.host, broker.port);
+        options
+            .set_clean_session(false)
+            .set_manual_acks(true)
+            .set_keep_alive(Duration::from_secs(30))
+            .set_credentials(c.username(), self.password.clone())
+            .set_last_will(LastWill::new(c.topic("status"), wire::OFFLINE, QoS::AtLeastOnce, true));
+        if broker.tls {
+            let mqtt = MqttConfig { ca_file: c.ca_file.clone(), ..MqttConfig::default() };
+            let tls =
+                crate::mqtt::options::tls(&mqtt).map_err(|e| AgentError::Options(e.to_string()))?;
+            options.set_transport(Transport::tls_with_config(tls));
+        }
+        Ok(options)
+    }
+
+    async fn session(&mut self, stop: &CancellationToken) -> Result<End, AgentError> {
+        let boot_id = self.boot_id()?;
+        let (client, eventloop) = AsyncClient::new(self.options()?, 256);
+        // The event loop runs in its own task: `EventLoop::poll` must not be cancelled
+        // mid-packet, which a `select!` with other branches would do.
+        let (events_tx, mut events) = mpsc::channel(64);
+        let pump = tokio::spawn(pump(eventloop, events_tx));
+        let (steps, mut step_rx) = mpsc::unbounded_channel();
+        let mut s = Session { client, steps, boot_id, pending: 0, busy: None, ending: None };
+        self.resume(&mut s).await?;
+        let mut heartbeat = tokio::time::interval(self.config.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut connected = false;
+        loop {
+            if let Some((end, deadline)) = s.ending
+                && (s.pending == 0 || Instant::now() > deadline || !connected)
+            {
+                disconnect(&s.client, &mut events, pump).await;
+                self.stats.connected.fetch_sub(u64::from(connected), Ordering::Relaxed);
+                return Ok(end);
+            }
+            tokio::select! {
+                _ = stop.cancelled(), if s.ending.is_none() => {
+                    s.publish(self.config.topic("status"), wire::OFFLINE.to_vec(), true).await;
+                    s.end(End::Stop);
+                }
+                Some(event) = events.recv() => match event {
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        connected = true;
+                        self.stats.connected.fetch_add(1, Ordering::Relaxed);
+                        if self.ever_connected {
+                            self.connection.reconnect_count += 1;
+                        }
+                        self.ever_connected = true;
+                        if !ack.session_present {
+                            let _ = s.client.subscribe(self.config.topic("commands"), QoS::AtLeastOnce).await;
+                        }
+                        s.publish(self.config.topic("status"), wire::ONLINE.to_vec(), true).await;
+                        self.heartbeat(&mut s).await;
+                        heartbeat.reset();
+                    }
+                    Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        let span = tracing::info_span!("agent.command", client = %self.config.client_uuid);
+                        self.on_command(&mut s, &publish.payload).instrument(span).await?;
+                        let _ = s.client.ack(&publish).await;
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(_))) => s.pending = s.pending.saturating_sub(1),
+                    Ok(_) => {}
+                    Err(err) => {
+                        if connected {
+                            connected = false;
+                            self.stats.connected.fetch_sub(1, Ordering::Relaxed);
+                            self.connection.last_disconnect_ms = Some(now_ms());
+                        }
+                        tracing::warn!(client = %self.config.client_uuid, error = %err, "agent.mqtt: connection lost, retrying");
+                    }
+                },
+                Some(step) = step_rx.recv() => self.on_step(&mut s, step).await?,
+                _ = heartbeat.tick(), if connected => self.heartbeat(&mut s).await,
+            }
+        }
+    }
+
+    async fn heartbeat(&mut self, s: &mut Session) {
+        let (process_status, uptime_s) = if self.executor.is_simulated() {
+            ("running", self.booted.elapsed().as_secs())
+        } else {
+            (unit_status(&self.config.app_unit).await, host_uptime_s())
+        };
+        let health = Health {
+            client_uuid: self.config.client_uuid,
+            now_ms: now_ms(),
+            boot_id: &s.boot_id,
+            uptime_s,
+            app_version: self.config.app_version.as_deref(),
+            process_status,
+            connection: &self.connection,
+        };
+        let topic = self.config.topic("health");
+        let _ = s.client.publish(topic, QoS::AtMostOnce, false, health.encode()).await;
+    }
+
+    /// Store `ack` as the latest of `record` (with its new phase), then publish it.
+    async fn advance(
+        &mut self,
+        s: &mut Session,
+        mut record: CommandRecord,
+        phase: Phase,
+        ack: AckOut,
+    ) -> Result<(), AgentError> {
+        record.phase = phase;
+        record.last_ack = ack.clone();
+        record.updated_ms = now_ms();
+        self.state.put(record)?;
+        match phase {
+            Phase::Completed => self.stats.completed.fetch_add(1, Ordering::Relaxed),
+            Phase::Failed => self.stats.failed.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+        if phase.is_terminal() && s.busy == Some(ack.command_id) {
+            s.busy = None;
+        }
+        self.send_ack(s, &ack).await;
+        Ok(())
+    }
+
+    async fn send_ack(&mut self, s: &mut Session, ack: &AckOut) {
+        self.stats.acks.fetch_add(1, Ordering::Relaxed);
+        s.publish(self.config.topic("commands/ack"), ack.encode(), false).await;
+    }
+
+    fn new_record(&self, s: &Session, id: Uuid, action: &str) -> CommandRecord {
+        CommandRecord {
+            command_id: id,
+            action: action.to_owned(),
+            phase: Phase::Accepted,
+            boot_id_before: s.boot_id.clone(),
+            last_ack: AckOut::new(id, "accepted"),
+            updated_ms: now_ms(),
+        }
+    }
+
+    async fn on_command(&mut self, s: &mut Session, payload: &[u8]) -> Result<(), AgentError> {
+        if let Some(id) = validate::command_id(payload)
+            && let Some(record) = self.state.get(&id)
+        {
+            tracing::info!(command_id = %id, "agent.command: seen before, re-sending the latest ack");
+            let ack = record.last_ack.clone();
+            self.send_ack(s, &ack).await;
+            return Ok(());
+        }
+        match validate::validate(payload, self.config.client_uuid, now_ms()) {
+            Err(Rejection { command_id: None, code, message }) => {
+                tracing::warn!(code = code.as_str(), %message, "agent.command: dropped, no command_id to ack");
+                Ok(())
+            }
+            Err(Rejection { command_id: Some(id), code, message }) => {
+                tracing::warn!(command_id = %id, code = code.as_str(), %message, "agent.command: refused");
+                let record = self.new_record(s, id, "");
+                self.advance(s, record, Phase::Failed, AckOut::failed(id, code, message)).await
+            }
+            Ok((wire, action)) => {
+                let id = wire.command_id;
+                let record = self.new_record(s, id, action.as_str());
+                if let Some(running) = s.busy {
+                    let message = format!("command {running} is still running");
+                    let ack = AckOut::failed(id, ErrorCode::Busy, message);
+                    return self.advance(s, record, Phase::Failed, ack).await;
+                }
+                tracing::info!(command_id = %id, action = action.as_str(), "agent.command: accepted");
+                self.advance(s, record, Phase::Accepted, AckOut::new(id, "accepted")).await?;
+                self.begin(s, id, action, self.executor.start_delay());
+                Ok(())
+            }
+        }
+    }
+
+    /// Start `id` after `delay` (the loop records `execution_started` first).
+    fn begin(&self, s: &mut Session, id: Uuid, action: Action, delay: Duration) {
+        s.busy = Some(id);
+        let steps = s.steps.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = steps.send(Step::Begin(id, action));
+        });
+    }
+
+    async fn on_step(&mut self, s: &mut Session, step: Step) -> Result<(), AgentError> {
+        match step {
+            Step::Begin(id, action) => {
+                let Some(record) = self.state.get(&id).cloned() else { return Ok(()) };
+                if record.phase != Phase::Accepted {
+                    return Ok(());
+                }
+                let ack = AckOut::new(id, "execution_started");
+                self.advance(s, record, Phase::ExecutionStarted, ack).await?;
+                self.state.log_execution(id, action.as_str())?;
+                self.stats.executions.fetch_add(1, Ordering::Relaxed);
+                let executor = self.executor.clone();
+                let steps = s.steps.clone();
+                tokio::spawn(async move {
+                    let outcome = executor.execute(action).await;
+                    let _ = steps.send(Step::Finished(id, outcome));
+                });
+            }
+            Step::Finished(id, outcome) => {
+                let Some(record) = self.state.get(&id).cloned() else { return Ok(()) };
+                tracing::info!(command_id = %id, ?outcome, "agent.execute: finished");
+                match outcome {
+                    Outcome::Completed => {
+                        let ack = AckOut::new(id, "completed").with_boot(&s.boot_id);
+                        self.advance(s, record, Phase::Completed, ack).await?;
+                    }
+                    Outcome::Failed(message) => {
+                        let ack = AckOut::failed(id, ErrorCode::ExecutionFailed, message);
+                        self.advance(s, record, Phase::Failed, ack).await?;
+                    }
+                    Outcome::Rebooting | Outcome::PoweringOff if self.executor.is_simulated() => {
+                        s.publish(self.config.topic("status"), wire::OFFLINE.to_vec(), true).await;
+                        let end =
+                            if outcome == Outcome::Rebooting { End::Reboot } else { End::PowerOff };
+                        s.end(end);
+                    }
+                    // The host goes down; systemd stops the agent, and the next boot resumes.
+                    Outcome::Rebooting | Outcome::PoweringOff => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// At (simulated) boot: finish what the previous run left open.
+    async fn resume(&mut self, s: &mut Session) -> Result<(), AgentError> {
+        for record in self.state.unfinished() {
+            let id = record.command_id;
+            let Some(action) = Action::parse(&record.action) else { continue };
+            let rebooted = record.boot_id_before != s.boot_id;
+            match (record.phase, action) {
+                (Phase::Accepted, _) => {
+                    tracing::info!(command_id = %id, "agent.resume: accepted before a restart, starting it now");
+                    self.begin(s, id, action, Duration::ZERO);
+                }
+                (Phase::ExecutionStarted, Action::RebootHost | Action::ShutdownHost)
+                    if rebooted =>
+                {
+                    tracing::info!(command_id = %id, boot_id = %s.boot_id, "agent.resume: back after {action}");
+                    let ack = AckOut::new(id, "completed").with_boot(&s.boot_id);
+                    self.advance(s, record, Phase::Completed, ack).await?;
+                }
+                (Phase::ExecutionStarted, _) => {
+                    let message = if action == Action::RestartApp {
+                        "the agent restarted while the action ran; outcome unknown".to_owned()
+                    } else {
+                        format!("{action} was started but the host did not go down")
+                    };
+                    let ack = AckOut::failed(id, ErrorCode::ExecutionFailed, message);
+                    self.advance(s, record, Phase::Failed, ack).await?;
+                }
+                (Phase::Completed | Phase::Failed, _) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Poll the event loop forever, handing every event to the session; after an error the
+/// next poll (a reconnect) waits a second.
+async fn pump(mut eventloop: EventLoop, events: mpsc::Sender<Result<Event, ConnectionError>>) {
+    loop {
+        let event = eventloop.poll().await;
+        let failed = event.is_err();
+        if events.send(event).await.is_err() {
+            return;
+        }
+        if failed {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// Disconnect cleanly (the Last Will is not published), waiting briefly for it to go out,
+/// then stop the event loop task.
+async fn disconnect(
+    client: &AsyncClient,
+    events: &mut mpsc::Receiver<Result<Event, ConnectionError>>,
+    pump: tokio::task::JoinHandle<()>,
+) {
+    if client.try_disconnect().is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(event) = events.recv().await {
+                if matches!(event, Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_)) {
+                    return;
+                }
+            }
+        })
+        .await;
+    }
+    pump.abort();
+}
+
+fn host_uptime_s() -> u64 {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0, |s| s as u64)
+}

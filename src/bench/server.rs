@@ -1,0 +1,103 @@
+//! `rebound serve` as a child process for benchmarks and `rebound demo`: SQLite in a private
+//! temp directory, MQTT through a [`Broker`] with the server's account, a free gRPC port.
+//! Killed and its directory removed on drop.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::broker::Broker;
+use crate::error::{Error, Result};
+use crate::proto::v1 as pb;
+use crate::proto::v1::client_command_service_client::ClientCommandServiceClient;
+
+/// The server's broker account (password [`SERVER_PASSWORD`]).
+pub const SERVER_USER: &str = "rebound-server";
+pub const SERVER_PASSWORD: &str = "server-pw";
+
+pub type Rpc = ClientCommandServiceClient<tonic::transport::Channel>;
+
+fn fail(what: impl std::fmt::Display) -> Error {
+    Error::Internal(what.to_string())
+}
+
+/// `rebound serve` as a child process of the benchmark.
+pub struct ServerProcess {
+    child: Child,
+    dir: PathBuf,
+    addr: String,
+}
+
+impl ServerProcess {
+    pub fn start(broker: &Broker) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("rebound-fanout-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).map_err(fail)?;
+        std::fs::write(dir.join("mqtt-password"), SERVER_PASSWORD).map_err(fail)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(fail)?
+            .local_addr()
+            .map_err(fail)?
+            .port();
+        let config = format!(
+            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\n[store]\nurl = \"sqlite://{}/rebound.db\"\n\
+             [mqtt]\nurl = \"{}\"\nusername = \"{SERVER_USER}\"\npassword_file = \"{}\"\ncompat_topics = false\n\
+             [safety]\nlockout_max = 1000\n[scheduler]\ntick = \"200ms\"\n[telemetry]\nlog_level = \"warn\"\n",
+            dir.display(),
+            broker.url(),
+            dir.join("mqtt-password").display(),
+        );
+        std::fs::write(dir.join("rebound.toml"), config).map_err(fail)?;
+        let log = std::fs::File::create(dir.join("server.log")).map_err(fail)?;
+        let child = Command::new(std::env::current_exe().map_err(fail)?)
+            .args(["serve", "--config"])
+            .arg(dir.join("rebound.toml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(fail)?;
+        Ok(Self { child, dir, addr: format!("http://127.0.0.1:{port}") })
+    }
+
+    /// Connect once the server serves and its gateway is connected.
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub async fn wait_ready(&self) -> Result<Rpc> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(channel) = crate::client::connect(&self.addr).await {
+                let health = crate::proto::v1::health_service_client::HealthServiceClient::new(
+                    channel.clone(),
+                )
+                .get_health(pb::GetHealthRequest {})
+                .await;
+                let connected = health.ok().is_some_and(|h| {
+                    h.into_inner()
+                        .components
+                        .iter()
+                        .any(|c| c.name == "mqtt" && c.detail.starts_with("connected"))
+                });
+                if connected {
+                    return Ok(ClientCommandServiceClient::new(channel));
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(fail(format!("server not ready: {}", self.log())));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
