@@ -9,20 +9,37 @@
 //! only then does it fail, saying how long it waited and why. When every slot is taken,
 //! further calls fail at once instead of queueing without bound.
 //!
+//! The connection is a [`Transport`], which already resends requests a draining server
+//! provably never processed (refused by its GOAWAY). What is held here on top of that: calls
+//! made while the server cannot be reached, calls it answered with UNAVAILABLE, and — for
+//! calls marked [`Replay::Safe`] — calls whose connection broke before the answer, since
+//! sending those again cannot act twice (reads, and writes with an idempotency key).
+//!
 //! This module knows nothing about MCP or about individual RPCs: it takes a closure that
-//! makes one attempt on a channel.
+//! makes one attempt on a transport.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
-use tonic::transport::Channel;
+
+use crate::client::Transport;
 
 /// First pause before retrying a held call; doubles up to [`MAX_BACKOFF`].
 const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
 /// Longest pause between two attempts of a held call.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Whether a call may be sent again when its connection broke before the answer came, which
+/// leaves open whether the server processed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Yes: a read, or a write made idempotent by a key (command_id, rollout_id).
+    Safe,
+    /// No (a restart): only failures that prove the request was not processed are held.
+    OnlyUnprocessed,
+}
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,11 +89,11 @@ struct Counters {
     connections: AtomicU64,
 }
 
-/// A cached channel and the generation it was made in, so a failed attempt only discards
-/// the channel it used (not one another task has just re-established).
+/// A cached transport and the generation it was made in, so a failed attempt only discards
+/// the transport it used (not one another task has just re-established).
 struct Cached {
     generation: u64,
-    channel: Option<Channel>,
+    transport: Option<Transport>,
 }
 
 /// The connection to one rebound server, shared by all tool calls.
@@ -98,7 +115,7 @@ impl Gateway {
             call_deadline,
             capacity: buffer,
             buffer: Arc::new(Semaphore::new(buffer)),
-            cached: Mutex::new(Cached { generation: 0, channel: None }),
+            cached: Mutex::new(Cached { generation: 0, transport: None }),
             counters: Counters::default(),
         }
     }
@@ -109,9 +126,14 @@ impl Gateway {
     }
 
     /// Make one RPC through `attempt`, holding and retrying it while the server is away.
-    pub async fn call<T, F, Fut>(&self, method: &'static str, attempt: F) -> Result<T, CallError>
+    pub async fn call<T, F, Fut>(
+        &self,
+        method: &'static str,
+        replay: Replay,
+        attempt: F,
+    ) -> Result<T, CallError>
     where
-        F: Fn(Channel) -> Fut,
+        F: Fn(Transport) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         let started = Instant::now();
@@ -119,7 +141,9 @@ impl Gateway {
         let mut held: Option<OwnedSemaphorePermit> = None;
         let mut backoff = INITIAL_BACKOFF;
         loop {
-            let last = match tokio::time::timeout_at(deadline, self.try_once(&attempt)).await {
+            let last = match tokio::time::timeout_at(deadline, self.try_once(replay, &attempt))
+                .await
+            {
                 Ok(Ok(response)) => {
                     if held.is_some() {
                         self.counters.recovered.fetch_add(1, Ordering::Relaxed);
@@ -166,15 +190,15 @@ impl Gateway {
         }
     }
 
-    async fn try_once<T, F, Fut>(&self, attempt: &F) -> Result<T, Attempt>
+    async fn try_once<T, F, Fut>(&self, replay: Replay, attempt: &F) -> Result<T, Attempt>
     where
-        F: Fn(Channel) -> Fut,
+        F: Fn(Transport) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        let (generation, channel) = self.channel().await.map_err(Attempt::Away)?;
-        match attempt(channel).await {
+        let (generation, transport) = self.transport().await.map_err(Attempt::Away)?;
+        match attempt(transport).await {
             Ok(response) => Ok(response.into_inner()),
-            Err(status) if server_away(&status) => {
+            Err(status) if server_away(&status, replay) => {
                 self.forget(generation).await;
                 Err(Attempt::Away(format!("{}: {}", status.code(), status.message())))
             }
@@ -182,23 +206,23 @@ impl Gateway {
         }
     }
 
-    async fn channel(&self) -> Result<(u64, Channel), String> {
+    async fn transport(&self) -> Result<(u64, Transport), String> {
         let mut cached = self.cached.lock().await;
-        if let Some(channel) = &cached.channel {
-            return Ok((cached.generation, channel.clone()));
+        if let Some(transport) = &cached.transport {
+            return Ok((cached.generation, transport.clone()));
         }
-        let channel = crate::client::connect(&self.addr).await.map_err(|err| err.to_string())?;
+        let transport = Transport::connect(&self.addr).await.map_err(|err| err.to_string())?;
         cached.generation += 1;
-        cached.channel = Some(channel.clone());
+        cached.transport = Some(transport.clone());
         self.counters.connections.fetch_add(1, Ordering::Relaxed);
         tracing::info!(addr = %self.addr, "connected to the rebound server");
-        Ok((cached.generation, channel))
+        Ok((cached.generation, transport))
     }
 
     async fn forget(&self, generation: u64) {
         let mut cached = self.cached.lock().await;
         if cached.generation == generation {
-            cached.channel = None;
+            cached.transport = None;
         }
     }
 
@@ -224,29 +248,47 @@ enum Attempt {
     Away(String),
 }
 
-/// Whether the server is away, so the call is worth holding: it said UNAVAILABLE (draining
-/// or restarting), or the call failed in the transport — the connection was refused, reset
-/// or closed by a stopping server — instead of ending with a status the server sent. Every
-/// other status is the server's answer and is returned as is.
-fn server_away(status: &tonic::Status) -> bool {
-    status.code() == tonic::Code::Unavailable || transport_failure(status)
+/// Whether the server is away, so the call is worth holding. UNAVAILABLE (the server is
+/// draining or restarting, or could not be dialled) and a refused connection never mean
+/// the request was processed. Any other transport failure — the connection reset or
+/// closed before the answer — is held only for calls that are [`Replay::Safe`]. Every
+/// status the server sent is its answer and is returned as is.
+fn server_away(status: &tonic::Status, replay: Replay) -> bool {
+    if status.code() == tonic::Code::Unavailable {
+        return true;
+    }
+    match transport_failure(status) {
+        Some(Failure::NotConnected) => true,
+        Some(Failure::Broken) => replay == Replay::Safe,
+        None => false,
+    }
 }
 
-/// A status tonic made from a transport error (it carries the error as its source); a
-/// status sent by the server carries none.
-fn transport_failure(status: &tonic::Status) -> bool {
+/// How a call failed in the transport.
+enum Failure {
+    /// The connection could not be made: the request was never sent.
+    NotConnected,
+    /// The connection broke while the call was under way.
+    Broken,
+}
+
+/// How the call failed in the transport, if it did: a status made from a transport error
+/// carries that error as its source; a status sent by the server carries none.
+fn transport_failure(status: &tonic::Status) -> Option<Failure> {
+    use std::io::ErrorKind::{AddrNotAvailable, ConnectionRefused, NotFound};
     let mut source = std::error::Error::source(status);
     while let Some(error) = source {
-        if error.is::<h2::Error>()
-            || error.is::<hyper::Error>()
-            || error.is::<std::io::Error>()
-            || error.is::<tonic::transport::Error>()
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && matches!(io.kind(), ConnectionRefused | NotFound | AddrNotAvailable)
         {
-            return true;
+            return Some(Failure::NotConnected);
+        }
+        if error.is::<h2::Error>() || error.is::<hyper::Error>() || error.is::<std::io::Error>() {
+            return Some(Failure::Broken);
         }
         source = error.source();
     }
-    false
+    None
 }
 
 #[cfg(test)]
@@ -255,12 +297,22 @@ mod tests {
 
     #[test]
     fn transport_failures_are_told_from_server_answers() {
-        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
-        assert!(server_away(&tonic::Status::from_error(Box::new(reset))));
-        assert!(server_away(&tonic::Status::from(h2::Error::from(h2::Reason::INTERNAL_ERROR))));
-        assert!(server_away(&tonic::Status::unavailable("draining")));
-        assert!(!server_away(&tonic::Status::internal("h2 protocol error: sent by the server")));
-        assert!(!server_away(&tonic::Status::unimplemented("")));
+        use std::io::{Error, ErrorKind};
+        let reset = || tonic::Status::from_error(Box::new(Error::from(ErrorKind::ConnectionReset)));
+        let refused =
+            || tonic::Status::from_error(Box::new(Error::from(ErrorKind::ConnectionRefused)));
+        let h2_reset = || tonic::Status::from(h2::Error::from(h2::Reason::INTERNAL_ERROR));
+        for replay in [Replay::Safe, Replay::OnlyUnprocessed] {
+            assert!(server_away(&tonic::Status::unavailable("draining"), replay));
+            assert!(server_away(&refused(), replay));
+            assert!(!server_away(&tonic::Status::internal("sent by the server"), replay));
+            assert!(!server_away(&tonic::Status::unimplemented(""), replay));
+        }
+        // A broken connection leaves open whether the request was processed.
+        assert!(server_away(&reset(), Replay::Safe));
+        assert!(server_away(&h2_reset(), Replay::Safe));
+        assert!(!server_away(&reset(), Replay::OnlyUnprocessed));
+        assert!(!server_away(&h2_reset(), Replay::OnlyUnprocessed));
     }
 
     #[tokio::test]
@@ -269,8 +321,9 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let gateway = Gateway::new(format!("127.0.0.1:{port}"), 1, Duration::from_millis(300));
         let started = std::time::Instant::now();
-        let result: Result<(), _> =
-            gateway.call("/test/Call", |_channel| async { Ok(tonic::Response::new(())) }).await;
+        let result: Result<(), _> = gateway
+            .call("/test/Call", Replay::Safe, |_t| async { Ok(tonic::Response::new(())) })
+            .await;
         let err = result.unwrap_err();
         assert!(matches!(err, CallError::Unreachable { .. }), "{err}");
         assert!(started.elapsed() >= Duration::from_millis(300));
@@ -287,7 +340,11 @@ mod tests {
         let first = tokio::spawn({
             let gateway = gateway.clone();
             async move {
-                gateway.call("/test/A", |_channel| async { Ok(tonic::Response::new(())) }).await
+                gateway
+                    .call("/test/A", Replay::Safe, |_transport| async {
+                        Ok(tonic::Response::new(()))
+                    })
+                    .await
             }
         });
         // Wait until the first call is held (a condition with a deadline).
@@ -298,8 +355,9 @@ mod tests {
         })
         .await
         .expect("the first call is held");
-        let second: Result<(), _> =
-            gateway.call("/test/B", |_channel| async { Ok(tonic::Response::new(())) }).await;
+        let second: Result<(), _> = gateway
+            .call("/test/B", Replay::Safe, |_t| async { Ok(tonic::Response::new(())) })
+            .await;
         assert!(matches!(second, Err(CallError::BufferFull { capacity: 1, .. })), "{second:?}");
         assert_eq!(gateway.buffer_status().rejected_total, 1);
         first.abort();

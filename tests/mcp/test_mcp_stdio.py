@@ -7,10 +7,10 @@ import sys
 import time
 from contextlib import asynccontextmanager
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from rebound_client.testing import RecordingServer
 
 TOOLS = {
     "orchestrator_restart_server",
@@ -45,17 +45,6 @@ async def mcp(mcp_bin, address, *args, log=None):
 
 def text(result) -> str:
     return "\n".join(block.text for block in result.content)
-
-
-def served(address: str, service: str) -> bool:
-    with grpc.insecure_channel(address) as channel:
-        try:
-            health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=5)
-            return True
-        except grpc.RpcError as error:
-            assert error.code() == grpc.StatusCode.NOT_FOUND, error
-            return False
 
 
 def test_tools_are_listed_with_schemas(server, mcp_bin):
@@ -106,16 +95,13 @@ def test_health_check(server, mcp_bin):
     assert data["database"]["status"] == "COMPONENT_STATUS_HEALTHY"
     assert data["connection"]["buffer"]["capacity"] == 100
     assert data["connection"]["addr"] == server.address
-    for section in (data["reboot_readiness"], data["connection"]["reconnect_test"]):
-        if served(server.address, "rebound.v1.RestartService"):
-            assert "unavailable" not in section, section
-        else:
-            assert "does not offer rebound.v1.RestartService yet" in section["unavailable"]
+    assert data["reboot_readiness"]["ready"] is True, data["reboot_readiness"]
+    assert data["connection"]["reconnect_test"]["success"] is True
     assert not quiet.is_error
     assert set(quiet.structured_content) == {"health"}
 
 
-# Read-only calls, one per tool of a service that may not be served yet.
+# One call per tool of the services besides HealthService (read-only on a real server).
 CALLS = {
     "orchestrator_shutdown_prepare": ("rebound.v1.RestartService", {}),
     "orchestrator_restart_status": ("rebound.v1.RestartService", {"include_history": True}),
@@ -128,17 +114,36 @@ CALLS = {
 }
 
 
-def test_tools_of_services_not_served_yet_fail_clearly(server, mcp_bin):
+def test_every_tool_reaches_its_service(server, mcp_bin):
     async def run():
         async with mcp(mcp_bin, server.address) as session:
             return {name: await session.call_tool(name, args) for name, (_, args) in CALLS.items()}
 
-    results = asyncio.run(run())
-    for name, (service, _) in CALLS.items():
+    for name, result in asyncio.run(run()).items():
+        assert "does not offer" not in text(result), (name, text(result))
+        assert not result.is_error or result.structured_content["error"]["code"] == "NOT_FOUND", (
+            name, text(result))
+
+
+def test_tools_of_services_a_server_does_not_offer_fail_clearly(mcp_bin):
+    """Against a server that serves only HealthService (like an older rebound)."""
+    calls = {**CALLS, "orchestrator_restart_server": ("rebound.v1.RestartService", {}),
+             "command_issue": ("rebound.v1.ClientCommandService",
+                               {"client_uuid": DEVICE, "action": "restart_app"})}
+
+    async def run(address):
+        async with mcp(mcp_bin, address) as session:
+            health = await session.call_tool("orchestrator_health_check", {})
+            return health, {name: await session.call_tool(name, args)
+                            for name, (_, args) in calls.items()}
+
+    with RecordingServer(services=("rebound.v1.HealthService",)) as old:
+        health, results = asyncio.run(run(old.address))
+    assert not health.is_error, text(health)
+    readiness = health.structured_content["reboot_readiness"]["unavailable"]
+    assert "does not offer rebound.v1.RestartService yet" in readiness
+    for name, (service, _) in calls.items():
         result = results[name]
-        if served(server.address, service):
-            assert "does not offer" not in text(result), (name, text(result))
-            continue
         assert result.is_error, (name, text(result))
         assert f"does not offer {service} yet" in text(result), text(result)
         assert result.structured_content["error"]["code"] == "UNIMPLEMENTED"
@@ -264,3 +269,51 @@ def test_recovery_report_end_to_end(server, mcp_bin):
     report = result.structured_content["report"]
     assert report["previous_run"] == "PREVIOUS_RUN_FIRST_START" and report["pid"] == server.pid
     assert "previous run first_start" in text(result)
+
+
+def test_session_survives_a_hot_restart(server, mcp_bin):
+    """The issue's scenario: a restart is requested through the tools and health is called
+    repeatedly while it happens; every call succeeds and the session has reconnected."""
+
+    async def run():
+        async with mcp(mcp_bin, server.address) as session:
+            assert not (await session.call_tool("orchestrator_reconnect_test", {})).is_error
+            before = await session.call_tool("orchestrator_health_check", QUIET)
+            stop, results = asyncio.Event(), []
+
+            async def keep_calling():
+                while not stop.is_set():
+                    results.append(await session.call_tool("orchestrator_health_check", QUIET))
+
+            loop = asyncio.create_task(keep_calling(), name="keep_calling")
+            restart = await session.call_tool(
+                "orchestrator_restart_server", {"timeout": 10, "reason": "manual_request"})
+            assert not restart.is_error, text(restart)
+            restart_id = restart.structured_content["restart_id"]
+            end = time.monotonic() + 60
+            while True:
+                status = await session.call_tool("orchestrator_restart_status", {})
+                assert not status.is_error, text(status)
+                event = status.structured_content["restart"]
+                if event["restart_id"] == restart_id and event["outcome"] != "RESTART_OUTCOME_UNSPECIFIED":
+                    break
+                assert time.monotonic() < end and not loop.done(), text(status)
+                await asyncio.sleep(0.05)
+            while not any(r.structured_content["health"]["pid"] == event["new_pid"]
+                          for r in results if not r.is_error):
+                assert time.monotonic() < end and not loop.done()
+                await asyncio.sleep(0.05)
+            stop.set()
+            await loop
+            probe = await session.call_tool("orchestrator_reconnect_test", {})
+            return before.structured_content["health"], event, results, probe
+
+    before, event, results, probe = asyncio.run(run())
+    assert event["outcome"] == "RESTART_OUTCOME_SUCCEEDED", event
+    assert [text(r) for r in results if r.is_error] == []
+    pids = {r.structured_content["health"]["pid"] for r in results}
+    assert before["pid"] in pids or event["new_pid"] in pids
+    assert event["old_pid"] == before["pid"] and event["generation_after"] == before["generation"] + 1
+    assert not probe.is_error, text(probe)
+    assert probe.structured_content["session"]["reconnected_across_restart"] is True
+    assert probe.structured_content["generation"] == before["generation"] + 1

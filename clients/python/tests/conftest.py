@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rebound_client.testing import LocalServer
-from recorder import Recorder
+from rebound_client.testing import LocalServer, RecordingServer
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -28,5 +27,5 @@ def server(rebound_bin):
 
 @pytest.fixture
 def recorder():
-    with Recorder() as recorder:
+    with RecordingServer() as recorder:
         yield recorder

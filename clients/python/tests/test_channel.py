@@ -1,9 +1,8 @@
 """What the channel puts on the wire: token metadata and the gRPC retry policy, observed by
-a real in-process gRPC server (tests/recorder.py)."""
+a real in-process gRPC server (rebound_client.testing.RecordingServer)."""
 
 import json
 
-import grpc
 import pytest
 
 from rebound_client import ReboundClient, RetryPolicy, ServerUnavailableError, parse_address

@@ -1,6 +1,5 @@
-"""The helpers of services the server does not serve yet build the right request and call
-the right RPC. Checked on the wire by the recording gRPC server; these helpers are exercised
-against the real server once their services land."""
+"""Every helper builds the right request and calls the right RPC, checked on the wire by
+the recording gRPC server (including arguments a server without devices cannot exercise)."""
 
 import datetime
 import uuid

@@ -15,13 +15,17 @@ use rmcp::{ErrorData, ServerHandler, tool_handler};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// One attempt of `$client::$method($request)` on a channel, retried by the gateway.
+/// One attempt of `$client::$method($request)` on a transport, held and retried by the
+/// gateway; replayable after a broken connection unless `OnlyUnprocessed` is given.
 macro_rules! rpc {
-    ($gateway:expr, $client:ident :: $method:ident, $path:literal, $request:expr) => {{
+    ($gateway:expr, $client:ident :: $method:ident, $path:literal, $request:expr) => {
+        rpc!($gateway, $client::$method, $path, $request, Safe)
+    };
+    ($gateway:expr, $client:ident :: $method:ident, $path:literal, $request:expr, $replay:ident) => {{
         let request = $request;
-        $gateway.call($path, move |channel| {
+        $gateway.call($path, $crate::mcp::gateway::Replay::$replay, move |transport| {
             let request = request.clone();
-            async move { $client::new(channel).$method(request).await }
+            async move { $client::new(transport).$method(request).await }
         })
     }};
 }

@@ -102,7 +102,8 @@ impl Tools {
             self.gateway,
             RestartServiceClient::restart,
             "/rebound.v1.RestartService/Restart",
-            request
+            request,
+            OnlyUnprocessed
         )
         .await;
         self.reply(TOOL, "RestartResponse", result, |_, value| render::restart_started(value))

@@ -1,8 +1,11 @@
-"""Run a real ``rebound serve`` for tests: a free port, a temp dir, wait until it serves.
+"""Servers for testing code that talks to rebound (this package's own tests use them too).
 
-For tests of code that talks to rebound (this package's own tests use it too). It starts
-the binary named by ``binary`` or the ``REBOUND_BIN`` environment variable; it never fakes
-a server. Waiting is on conditions with a deadline, never a fixed sleep.
+- :class:`LocalServer` runs the real ``rebound serve`` (the binary named by ``binary`` or
+  ``REBOUND_BIN``) on a free port in a temp dir and waits until it serves.
+- :class:`RecordingServer` is an in-process gRPC server that records what a client sends
+  (requests, metadata, retries), for checking the wire side of client code.
+
+Waiting is on conditions with a deadline, never a fixed sleep.
 """
 
 from __future__ import annotations
@@ -13,13 +16,18 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+from concurrent import futures
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
 import grpc
+from google.protobuf.message_factory import GetMessageClass
 
-from ._gen.rebound.v1 import health_pb2, health_pb2_grpc
+from ._gen.rebound.v1 import client_command_pb2, config_pb2, health_pb2, health_pb2_grpc
+from ._gen.rebound.v1 import recovery_pb2, restart_pb2
 
 #: How long starting or stopping may take before a test fails.
 DEADLINE = 30.0
@@ -44,11 +52,27 @@ def wait_until(what: str, check, deadline: float = DEADLINE):
         time.sleep(0.02)
 
 
+def _alive(group: int) -> bool:
+    """Whether any process of process group ``group`` is still running (zombies, which an
+    init that does not reap may leave behind, do not count). Linux: reads /proc."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid pgrp ..."; comm may contain spaces, so split after ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False
+
+
 class LocalServer:
     """A ``rebound serve`` process in its own temp dir, on a free port.
 
     ``start()`` may be called again after ``stop()``: the server comes back on the same
-    port and socket with the same data, as after a real restart.
+    port and socket with the same data, as after a real restart. Each start runs in a new
+    process group, which a hot restart's successor process joins, so ``stop()`` and
+    ``close()`` reach whichever process serves at the time.
     """
 
     def __init__(
@@ -71,6 +95,7 @@ class LocalServer:
         self.extra_config = extra_config
         self.env = dict(env or {})
         self.process: Optional[subprocess.Popen] = None
+        self.groups: list = []
         self.log = self.dir / "server.log"
 
     @property
@@ -85,6 +110,7 @@ class LocalServer:
 
     @property
     def pid(self) -> int:
+        """The pid of the process this object started (a hot restart's successor differs)."""
         assert self.process is not None, "not started"
         return self.process.pid
 
@@ -106,12 +132,14 @@ class LocalServer:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
+                start_new_session=True,
             )
+        self.groups.append(self.process.pid)
         wait_until(f"rebound on {self.address} to serve", self._serving)
         return self
 
     def _serving(self) -> bool:
-        if self.process.poll() is not None:
+        if self.process.poll() is not None and not _alive(self.process.pid):
             raise RuntimeError(
                 f"rebound exited with {self.process.returncode}:\n{self.logs()}"
             )
@@ -124,17 +152,28 @@ class LocalServer:
                 return False
         return report.status == health_pb2.SERVING_STATUS_SERVING
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Send ``sig`` and wait for the process to exit; returns its exit code."""
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else 0
-        self.process.send_signal(sig)
-        return self.process.wait(timeout=DEADLINE)
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Send ``sig`` to the serving process (and its process group) and wait until every
+        process of the group has exited."""
+        if self.process is None:
+            return
+        group = self.groups[-1]
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=DEADLINE)
+        wait_until(f"process group {group} to exit", lambda: not _alive(group))
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        for group in self.groups:
+            if _alive(group):
+                try:
+                    os.killpg(group, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self.process is not None:
+            self.process.wait(timeout=DEADLINE)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> "LocalServer":
@@ -142,3 +181,88 @@ class LocalServer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_MODULES = (health_pb2, restart_pb2, config_pb2, client_command_pb2, recovery_pb2)
+
+
+@dataclass
+class Call:
+    """One call a :class:`RecordingServer` received."""
+
+    method: str
+    request: object
+    metadata: dict
+
+
+class RecordingServer:
+    """A real in-process gRPC server for testing client code: it serves every method of
+    the rebound.v1 services named in ``services`` (default: all five) generically, records
+    what it receives (method, request, metadata) and answers each call with an empty
+    response (one message for streams), or fails the first calls of a method with a chosen
+    status. Services left out answer UNIMPLEMENTED, like an older server.
+    """
+
+    def __init__(self, services: Optional[tuple] = None):
+        self.calls: list[Call] = []
+        self._failures: dict[str, tuple[int, grpc.StatusCode]] = {}
+        self._lock = threading.Lock()
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        for module in _MODULES:
+            for service in module.DESCRIPTOR.services_by_name.values():
+                if services is not None and service.full_name not in services:
+                    continue
+                handlers = {m.name: self._handler(service, m) for m in service.methods}
+                self.server.add_generic_rpc_handlers(
+                    (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+                )
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.address = f"127.0.0.1:{self.port}"
+
+    def fail(self, method: str, times: int, code=grpc.StatusCode.UNAVAILABLE):
+        """Fail the next ``times`` calls of ``method`` (e.g. "/rebound.v1.HealthService/GetHealth")."""
+        self._failures[method] = (times, code)
+
+    def _handler(self, service, method):
+        full = f"/{service.full_name}/{method.name}"
+        request_cls = GetMessageClass(method.input_type)
+        response_cls = GetMessageClass(method.output_type)
+
+        def record(request, context):
+            with self._lock:
+                self.calls.append(Call(full, request, dict(context.invocation_metadata())))
+                times, code = self._failures.get(full, (0, None))
+                if times:
+                    self._failures[full] = (times - 1, code)
+            if times:
+                context.abort(code, "recorder: injected failure")
+
+        def unary(request, context):
+            record(request, context)
+            return response_cls()
+
+        def stream(request, context):
+            record(request, context)
+            yield response_cls()
+
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        return make(
+            stream if method.server_streaming else unary,
+            request_deserializer=request_cls.FromString,
+            response_serializer=response_cls.SerializeToString,
+        )
+
+    def only_call(self) -> Call:
+        assert len(self.calls) == 1, f"expected one call, got {[c.method for c in self.calls]}"
+        return self.calls[0]
+
+    def __enter__(self) -> "RecordingServer":
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.stop(grace=None)
