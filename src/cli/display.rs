@@ -16,14 +16,9 @@ pub async fn connect(addr: &str) -> Result<ClientCommandServiceClient<Channel>, 
     }
 }
 
-/// Print a failed call and return its exit code (64 for bad input, 69 when unavailable).
+/// Print a failed call and return its exit code: the CLI's one mapping, in [`super::rpc`].
 pub fn failed(rpc: &str, status: &tonic::Status) -> u8 {
-    eprintln!("rebound: {rpc} failed: {:?}: {}", status.code(), status.message());
-    match status.code() {
-        tonic::Code::InvalidArgument => exit::USAGE,
-        tonic::Code::Unavailable => exit::UNAVAILABLE,
-        _ => exit::FAILURE,
-    }
+    super::rpc::failed(rpc, status)
 }
 
 /// RFC 3339 (seconds) or `-`.
