@@ -21,6 +21,7 @@ mod operations;
 mod rollout;
 mod scheduler;
 mod settings;
+mod startup;
 
 pub use fleet::{CommandChange, Fleet, Stats, now_ms};
 pub use ingest::MAX_BATCH;
@@ -29,3 +30,4 @@ pub use lifecycle::terminal_timeout;
 pub use operations::{CrashState, crash_state, validate_group};
 pub use rollout::{Canary, RolloutRequest, is_settled, reported_counters};
 pub use settings::{DeviceSettings, Settings};
+pub use startup::{Found, StartupSummary, recover_at_start};

@@ -7,3 +7,4 @@
 pub mod backup;
 pub mod report;
 pub mod retention;
+pub mod startup;

@@ -24,10 +24,8 @@ use crate::proto::v1::config_service_server::ConfigServiceServer;
 use crate::proto::v1::health_service_server::HealthServiceServer;
 use crate::proto::v1::recovery_service_server::RecoveryServiceServer;
 use crate::proto::v1::restart_service_server::RestartServiceServer;
-use crate::recovery::report::{RecoveryReport, ReportBuilder};
 use crate::recovery::retention;
 use crate::store;
-use crate::store::{RunRecord, Store};
 use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
@@ -84,7 +82,9 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
     let run = store.begin_run(process.pid, process.generation).await?;
     let previous = run.previous.as_ref().map_or("none", |previous| previous.end.as_str());
     tracing::info!(run.id = run.run_id.0, previous_run = %previous, generation = process.generation, "store ready");
-    recover(&run, &process, startup.is_successor(), store.as_ref()).await?;
+    crate::recovery::startup::recover(&run, &process, &startup, &store)
+        .await
+        .map_err(ServeError::Recovery)?;
 
     let drain = Drain::new();
     let config_file = match &loaded.source {
@@ -265,34 +265,6 @@ async fn stop(
             }
         }
     }
-}
-
-/// Startup recovery: runs before anything is served and stores its report.
-async fn recover(
-    run: &RunRecord,
-    process: &ProcessInfo,
-    successor: bool,
-    store: &dyn Store,
-) -> Result<RecoveryReport, ServeError> {
-    let mut builder = ReportBuilder::new(run, process);
-    if successor {
-        builder.handover();
-    }
-    builder.check_store(store).await.map_err(ServeError::Recovery)?;
-    let report = builder.finish(store).await.map_err(ServeError::Recovery)?;
-    let found: u64 = report.categories.iter().map(|c| c.count).sum();
-    tracing::info!(
-        report.id = report.id,
-        previous_run = report.previous_run.as_str(),
-        found,
-        warnings = report.warnings.len(),
-        duration_us = report.duration.as_micros() as u64,
-        "startup recovery finished"
-    );
-    for warning in &report.warnings {
-        tracing::warn!(%warning, "startup recovery");
-    }
-    Ok(report)
 }
 
 type Reflection<T> = tonic_reflection::server::v1::ServerReflectionServer<T>;

@@ -226,6 +226,14 @@ pub struct CommandFilter {
     pub origin: Option<Origin>,
 }
 
+/// How many commands are in one state, with some of their ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateCount {
+    pub state: CommandState,
+    pub count: u64,
+    pub ids: Vec<Uuid>,
+}
+
 /// Position after which a newest-first listing continues: (issued_ms, command_id).
 pub type CommandCursor = (i64, Uuid);
 
@@ -261,6 +269,10 @@ pub trait CommandStore {
     /// accepted or started past `deadline_ms`. At most `limit`, oldest deadline first.
     async fn due_commands(&self, now_ms: i64, limit: u32)
     -> Result<Vec<CommandRecord>, StoreError>;
+
+    /// The non-terminal commands, per state (only states that have some): the exact count
+    /// and the ids of at most `max_ids` of them. Start-up recovery reports with it.
+    async fn open_command_summary(&self, max_ids: u32) -> Result<Vec<StateCount>, StoreError>;
 
     /// Non-terminal commands of one device, oldest first.
     async fn open_commands_for(&self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError>;

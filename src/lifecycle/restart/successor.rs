@@ -66,6 +66,11 @@ impl Startup {
         self.predecessor.as_ref().map(|p| p.handover.restart_id)
     }
 
+    /// The process that handed over, for a successor.
+    pub fn predecessor_pid(&self) -> Option<u32> {
+        self.predecessor.as_ref().map(|p| p.handover.predecessor_pid)
+    }
+
     /// The snapshot outcome, for a successor.
     pub fn snapshot(&self) -> Option<(SnapshotOutcome, &str)> {
         self.predecessor.as_ref().map(|p| (p.snapshot, p.detail.as_str()))

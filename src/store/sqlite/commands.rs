@@ -10,6 +10,7 @@ use super::rows::{COMMAND_COLUMNS, CommandRow, EventRow};
 use crate::store::StoreError;
 use crate::store::commands::{
     CommandCursor, CommandEvent, CommandFilter, CommandRecord, CommandState, CommandStore, FleetTx,
+    StateCount,
 };
 
 /// Pushes ` AND column IN (?, …)` for text values.
@@ -138,6 +139,40 @@ impl CommandStore for SqliteStore {
         builder.push_bind(now_ms);
         builder.push(" LIMIT ").push_bind(limit);
         fetch_commands(&self.pool, builder, "due_commands").await
+    }
+
+    #[instrument(skip_all, name = "store.open_command_summary")]
+    async fn open_command_summary(&self, max_ids: u32) -> Result<Vec<StateCount>, StoreError> {
+        const OP: &str = "open_command_summary";
+        let counts: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM commands \
+             WHERE state IN ('queued', 'published', 'accepted', 'execution_started') \
+             GROUP BY state",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+        let mut summary = Vec::with_capacity(counts.len());
+        for (state, count) in counts {
+            // No ORDER BY: the `commands_state` index gives any `max_ids` rows without a sort.
+            let ids: Vec<String> =
+                sqlx::query_scalar("SELECT command_id FROM commands WHERE state = ? LIMIT ?")
+                    .bind(&state)
+                    .bind(max_ids)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query(OP))?;
+            summary.push(StateCount {
+                state: CommandState::parse(&state)
+                    .ok_or_else(|| StoreError::decode(OP, format!("unknown state {state:?}")))?,
+                count: u64::try_from(count).unwrap_or_default(),
+                ids: ids
+                    .iter()
+                    .map(|id| id.parse().map_err(|e| StoreError::decode(OP, e)))
+                    .collect::<Result<_, _>>()?,
+            });
+        }
+        Ok(summary)
     }
 
     async fn open_commands_for(&self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {

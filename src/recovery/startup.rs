@@ -1,0 +1,159 @@
+//! The start-up recovery pass, run before the server serves: the store's integrity, the
+//! commands and rollouts a previous run left open (re-evaluated by `crate::commands`), hot
+//! restarts a dead process left half-done, and, in a hot-restart successor, whether the
+//! handover and snapshot agree with the store. Everything found goes into the stored
+//! [`RecoveryReport`].
+//!
+//! It decides nothing about commands itself (`crate::commands::recover_at_start` does); it
+//! turns what each subsystem did into report categories.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::report::{Category, MAX_IDS, RecoveryReport, ReportBuilder};
+use crate::commands::{Found, StartupSummary, recover_at_start};
+use crate::error::Error;
+use crate::lifecycle::restart::{SnapshotOutcome, Startup, now_ms};
+use crate::server::ProcessInfo;
+use crate::store::{RunRecord, Store};
+
+/// Run every start-up check, store the report and return it.
+#[tracing::instrument(name = "recovery.startup", skip_all)]
+pub async fn recover(
+    run: &RunRecord,
+    process: &ProcessInfo,
+    startup: &Startup,
+    store: &Arc<dyn Store>,
+) -> Result<RecoveryReport, Error> {
+    let mut builder = ReportBuilder::new(run, process);
+    if startup.is_successor() {
+        builder.handover();
+    }
+    builder.check_store(store.as_ref()).await?;
+    let commands = recover_at_start(store, MAX_IDS).await?;
+    add_commands(&mut builder, &commands);
+    let interrupted = store.interrupt_restarts(startup.restart_id(), now_ms()).await?;
+    builder.add(Category::new(
+        "restarts_interrupted",
+        strings(&interrupted),
+        "marked failed (outcome interrupted): the process performing them died before they finished",
+    ));
+    if startup.is_successor() {
+        check_handover(&mut builder, startup, store.as_ref()).await?;
+    }
+    let report = builder.finish(store.as_ref()).await?;
+    let found: u64 = report.categories.iter().map(|c| c.count).sum();
+    tracing::info!(
+        report.id = report.id,
+        previous_run = report.previous_run.as_str(),
+        found,
+        commands.open = commands.open_at_start,
+        warnings = report.warnings.len(),
+        duration_us = report.duration.as_micros() as u64,
+        "startup recovery finished"
+    );
+    for warning in &report.warnings {
+        tracing::warn!(%warning, "startup recovery");
+    }
+    Ok(report)
+}
+
+fn strings(ids: &[Uuid]) -> Vec<String> {
+    ids.iter().map(Uuid::to_string).collect()
+}
+
+/// A category whose count may exceed the ids kept.
+fn category(name: &str, found: &Found, action: &str) -> Category {
+    let mut category = Category::new(name, strings(&found.ids), action);
+    category.count = found.count;
+    category.ids_truncated = found.count > category.ids.len() as u64;
+    category
+}
+
+fn add_commands(builder: &mut ReportBuilder, summary: &StartupSummary) {
+    builder.add(category(
+        "commands_open",
+        &Found { count: summary.open_at_start, ids: Vec::new() },
+        "non-terminal commands found at start; each is in exactly one commands_* category below",
+    ));
+    builder.add(category(
+        "commands_expired",
+        &summary.expired,
+        "expires_at passed while no server ran: marked expired",
+    ));
+    builder.add(category(
+        "commands_timed_out",
+        &summary.timed_out,
+        "the terminal ack deadline passed while no server ran: marked timed_out",
+    ));
+    builder.add(category(
+        "commands_rearmed",
+        &summary.rearmed,
+        "still within their timers: expiry and ack deadlines re-armed from stored timestamps",
+    ));
+    builder.add(category(
+        "commands_queued_for_publish",
+        &summary.queued_for_publish,
+        "queued and unexpired: published once the MQTT gateway connects",
+    ));
+    builder.add(Category::new(
+        "rollouts_resumed",
+        strings(&summary.rollouts_resumed),
+        "active rollouts continue their waves from the stored members",
+    ));
+    let unaccounted = summary.unaccounted();
+    if unaccounted != 0 {
+        builder.warn(format!(
+            "{unaccounted} open command(s) changed while recovery ran (another process wrote them)"
+        ));
+    }
+}
+
+/// A successor: do the handover and the snapshot agree with the store?
+async fn check_handover(
+    builder: &mut ReportBuilder,
+    startup: &Startup,
+    store: &dyn Store,
+) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    if let Some(id) = startup.restart_id() {
+        match store.restart(id).await? {
+            None => problems.push(format!(
+                "restart {id} is not in the store: this process may use another database than its predecessor"
+            )),
+            Some(record) => {
+                if record.outcome.is_some() {
+                    problems.push(format!("restart {id} is already finished in the store"));
+                }
+                if record.generation_before + 1 != startup.generation() {
+                    problems.push(format!(
+                        "the store says restart {id} leaves generation {}, the handover says this is generation {}",
+                        record.generation_before,
+                        startup.generation()
+                    ));
+                }
+                if Some(record.old_pid) != startup.predecessor_pid() {
+                    problems.push(format!(
+                        "the store says restart {id} began in pid {}, the handover came from pid {:?}",
+                        record.old_pid,
+                        startup.predecessor_pid()
+                    ));
+                }
+            }
+        }
+    }
+    if let Some((outcome, detail)) = startup.snapshot()
+        && !matches!(outcome, SnapshotOutcome::Restored | SnapshotOutcome::Disabled)
+    {
+        problems.push(format!("snapshot {outcome}: {detail}; state rebuilt from the store"));
+    }
+    let action = if problems.is_empty() {
+        "handover, snapshot and store agree"
+    } else {
+        builder.warn(format!("hot restart consistency: {} problem(s)", problems.len()));
+        "serving from the store; see the ids for what disagreed"
+    };
+    builder.add(Category::new("snapshot_consistency", problems, action));
+    Ok(())
+}
