@@ -4,6 +4,7 @@
 use super::convert::{Page, duration, from_duration, from_timestamp, timestamp};
 use crate::config::ConfigHandle;
 use crate::error::Error;
+use crate::lifecycle::restart::SnapshotOutcome;
 use crate::proto::v1 as pb;
 use crate::proto::v1::recovery_service_server::RecoveryService;
 use crate::recovery::report::{PreviousRun, RecoveryReport};
@@ -208,10 +209,17 @@ fn report_to_proto(report: RecoveryReport) -> pb::RecoveryReport {
                 action: c.action,
             })
             .collect(),
-        snapshot: None,
+        snapshot: report.snapshot.map(|check| pb::SnapshotConsistency {
+            snapshot: super::restart::convert::snapshot(SnapshotOutcome::parse(&check.outcome))
+                as i32,
+            consistent: check.checked && check.discrepancies.is_empty(),
+            checked: check.checked,
+            discrepancies: check.discrepancies,
+            detail: check.detail,
+        }),
         pid: report.pid,
         generation: report.generation,
-        restart_id: String::new(),
+        restart_id: report.restart_id.unwrap_or_default(),
         version: report.version,
         warnings: report.warnings,
     }

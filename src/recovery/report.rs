@@ -74,6 +74,18 @@ impl Category {
     }
 }
 
+/// How a hot-restart successor's handover and snapshot compared with the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotCheck {
+    /// What happened to the snapshot (`restored`, `missing`, …).
+    pub outcome: String,
+    /// The handover and snapshot were compared with the store.
+    pub checked: bool,
+    /// Each disagreement found; the store wins.
+    pub discrepancies: Vec<String>,
+    pub detail: String,
+}
+
 /// A stored report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecoveryReport {
@@ -88,6 +100,10 @@ pub struct RecoveryReport {
     pub generation: u64,
     pub version: String,
     pub warnings: Vec<String>,
+    /// The hot restart this process finishes (a successor), if any.
+    pub restart_id: Option<String>,
+    /// A successor's snapshot check.
+    pub snapshot: Option<SnapshotCheck>,
 }
 
 /// The JSON body of a stored report.
@@ -98,6 +114,10 @@ struct Body {
     generation: u64,
     version: String,
     warnings: Vec<String>,
+    #[serde(default)]
+    restart_id: Option<String>,
+    #[serde(default)]
+    snapshot: Option<SnapshotCheck>,
 }
 
 impl RecoveryReport {
@@ -108,6 +128,8 @@ impl RecoveryReport {
             generation: 0,
             version: String::new(),
             warnings: vec!["the stored report body could not be read".into()],
+            restart_id: None,
+            snapshot: None,
         });
         Self {
             id: row.id,
@@ -121,6 +143,8 @@ impl RecoveryReport {
             generation: body.generation,
             version: body.version,
             warnings: body.warnings,
+            restart_id: body.restart_id,
+            snapshot: body.snapshot,
         }
     }
 }
@@ -156,6 +180,8 @@ impl ReportBuilder {
             generation: process.generation,
             version: crate::health::VERSION.to_owned(),
             warnings: Vec::new(),
+            restart_id: None,
+            snapshot: None,
         };
         if let Some(previous) = &run.previous
             && matches!(previous.end, RunEnd::Unclean { .. })
@@ -169,8 +195,9 @@ impl ReportBuilder {
     }
 
     /// This process is a hot-restart successor: its predecessor is handing over (still
-    /// draining, so its run has no end yet) rather than crashed.
-    pub fn handover(&mut self) {
+    /// draining, so its run has no end yet) rather than crashed; it finishes `restart_id`.
+    pub fn handover(&mut self, restart_id: Option<uuid::Uuid>) {
+        self.report.restart_id = restart_id.map(|id| id.to_string());
         if self.report.previous_run == PreviousRun::Crashed {
             self.report.previous_run = PreviousRun::CleanShutdown;
         }
@@ -185,6 +212,10 @@ impl ReportBuilder {
 
     pub fn add(&mut self, category: Category) {
         self.report.categories.push(category);
+    }
+
+    pub fn snapshot(&mut self, check: SnapshotCheck) {
+        self.report.snapshot = Some(check);
     }
 
     pub fn warn(&mut self, warning: impl Into<String>) {
@@ -216,6 +247,8 @@ impl ReportBuilder {
             generation: report.generation,
             version: report.version.clone(),
             warnings: report.warnings.clone(),
+            restart_id: report.restart_id.clone(),
+            snapshot: report.snapshot.clone(),
         };
         let row = RecoveryReportRow {
             id: 0,

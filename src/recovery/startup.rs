@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::report::{Category, MAX_IDS, RecoveryReport, ReportBuilder};
+use super::report::{Category, MAX_IDS, RecoveryReport, ReportBuilder, SnapshotCheck};
 use crate::commands::{Found, StartupSummary, recover_at_start};
 use crate::error::Error;
 use crate::lifecycle::restart::{SnapshotOutcome, Startup, now_ms};
@@ -28,14 +28,14 @@ pub async fn recover(
 ) -> Result<RecoveryReport, Error> {
     let mut builder = ReportBuilder::new(run, process);
     if startup.is_successor() {
-        builder.handover();
+        builder.handover(startup.restart_id());
     }
     builder.check_store(store.as_ref()).await?;
     let commands = recover_at_start(store, MAX_IDS).await?;
     add_commands(&mut builder, &commands);
     let interrupted = store.interrupt_restarts(startup.restart_id(), now_ms()).await?;
     builder.add(Category::new(
-        "restarts_interrupted",
+        "restart_interrupted",
         strings(&interrupted),
         "marked failed (outcome interrupted): the process performing them died before they finished",
     ));
@@ -93,7 +93,7 @@ fn add_commands(builder: &mut ReportBuilder, summary: &StartupSummary) {
         "still within their timers: expiry and ack deadlines re-armed from stored timestamps",
     ));
     builder.add(category(
-        "commands_queued_for_publish",
+        "commands_to_publish",
         &summary.queued_for_publish,
         "queued and unexpired: published once the MQTT gateway connects",
     ));
@@ -143,17 +143,22 @@ async fn check_handover(
             }
         }
     }
-    if let Some((outcome, detail)) = startup.snapshot()
-        && !matches!(outcome, SnapshotOutcome::Restored | SnapshotOutcome::Disabled)
-    {
-        problems.push(format!("snapshot {outcome}: {detail}; state rebuilt from the store"));
+    let mut check = SnapshotCheck { checked: true, ..SnapshotCheck::default() };
+    if let Some((outcome, detail)) = startup.snapshot() {
+        check.outcome = outcome.as_str().to_owned();
+        check.detail = detail.to_owned();
+        if !matches!(outcome, SnapshotOutcome::Restored | SnapshotOutcome::Disabled) {
+            problems.push(format!("snapshot {outcome}: {detail}; state rebuilt from the store"));
+        }
     }
     let action = if problems.is_empty() {
         "handover, snapshot and store agree"
     } else {
         builder.warn(format!("hot restart consistency: {} problem(s)", problems.len()));
-        "serving from the store; see the ids for what disagreed"
+        "serving from the store (the store wins); the ids say what disagreed"
     };
-    builder.add(Category::new("snapshot_consistency", problems, action));
+    check.discrepancies = problems.clone();
+    builder.snapshot(check);
+    builder.add(Category::new("snapshot_mismatch", problems, action));
     Ok(())
 }

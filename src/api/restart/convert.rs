@@ -132,7 +132,7 @@ fn outcome(outcome: Option<Outcome>) -> pb::RestartOutcome {
     }
 }
 
-fn snapshot(outcome: Option<SnapshotOutcome>) -> pb::SnapshotOutcome {
+pub(in crate::api) fn snapshot(outcome: Option<SnapshotOutcome>) -> pb::SnapshotOutcome {
     use pb::SnapshotOutcome as S;
     match outcome {
         None => S::Unspecified,

@@ -1,7 +1,7 @@
 //! `rebound.v1.RestartService`: hot restart requests, readiness, status, history, the phase
 //! stream and the reconnect self-test, over the restart domain (`lifecycle::restart`).
 
-mod convert;
+pub(super) mod convert;
 mod reconnect;
 
 use crate::error::Error;
