@@ -224,6 +224,11 @@ impl Device {
             .unwrap()
     }
 
+    /// The next command, waiting as long as it takes; `None` once the connection task ended.
+    pub async fn recv_command(&mut self) -> Option<CommandWire> {
+        self.commands.recv().await
+    }
+
     /// A command that has already arrived, if any.
     pub fn try_next_command(&mut self) -> Option<CommandWire> {
         self.commands.try_recv().ok()

@@ -1,0 +1,233 @@
+//! kill -9 of the server at seeded random points while commands are issued and device acks
+//! arrive, 20 times over one database, a real Mosquitto with authentication and fake devices.
+//!
+//! After every crash (read straight from the database while no server runs): every command
+//! the API acknowledged is stored. After every restart: the recovery report says the run
+//! crashed and puts every command that was open at the crash in exactly one category. At the
+//! end: every acknowledged command completed, each transition stored once (acks redelivered
+//! by the broker or answered twice by a device after a republish changed nothing).
+//!
+//! The seed is printed (shown when the test fails); `REBOUND_CRASH_SEED=N` replays a run.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rebound::proto::v1 as pb;
+use rebound::proto::v1::recovery_service_client::RecoveryServiceClient;
+use rebound::store::Store;
+use rebound::store::commands::CommandState;
+use support::device::{Device, Rpc, issue, rpc};
+use support::mosquitto::Broker;
+use support::{Server, wait_for};
+use uuid::Uuid;
+
+const ITERATIONS: usize = 20;
+const DEVICES: usize = 4;
+/// Concurrent API clients issuing commands.
+const ISSUERS: usize = 3;
+/// Timers far longer than the test: nothing expires, every acknowledged command completes.
+const CONFIG: &str = "[commands]\ndefault_expiry = \"1h\"\nack_timeout = \"1h\"\n\
+    [safety]\nlockout_max = 1000\n[scheduler]\ntick = \"100ms\"\n";
+/// Categories that together hold every command open at start.
+const COMMAND_CATEGORIES: &[&str] =
+    &["commands_expired", "commands_timed_out", "commands_rearmed", "commands_to_publish"];
+
+/// splitmix64: a small seeded generator, so a failing run replays exactly.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+}
+
+fn seed() -> u64 {
+    match std::env::var("REBOUND_CRASH_SEED") {
+        Ok(text) => text.parse().expect("REBOUND_CRASH_SEED is a u64"),
+        Err(_) => {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                as u64
+        }
+    }
+}
+
+type Acknowledged = Arc<Mutex<Vec<String>>>;
+
+/// Issue restart_app to random devices, paced by the seeded generator, recording every id
+/// the API acknowledged.
+fn issue_until_aborted(
+    mut rpc: Rpc,
+    devices: Vec<Uuid>,
+    seed: u64,
+    acknowledged: Acknowledged,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut rng = Rng(seed);
+        loop {
+            let uuid = devices[rng.below(devices.len() as u64) as usize];
+            if let Ok(response) = issue(&mut rpc, uuid, pb::Action::RestartApp).await {
+                acknowledged.lock().unwrap().push(response.command.unwrap().command_id);
+            }
+            // Load pacing (not synchronization), varied by the seed.
+            tokio::time::sleep(Duration::from_millis(rng.below(10))).await;
+        }
+    })
+}
+
+/// A device that answers every command: accepted, execution_started, completed.
+fn respond(mut device: Device) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(command) = device.recv_command().await {
+            let id = command.command_id.to_string();
+            for status in ["accepted", "execution_started", "completed"] {
+                device.ack(&id, status, None).await;
+            }
+        }
+    })
+}
+
+async fn latest_report(server: &Server) -> pb::RecoveryReport {
+    RecoveryServiceClient::new(server.channel().await)
+        .get_recovery_report(pb::GetRecoveryReportRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap()
+}
+
+/// The report of a start after a crash accounts for every command open at the crash.
+fn check_report(report: &pb::RecoveryReport, open: &BTreeSet<String>, context: &str) {
+    assert_eq!(report.previous_run(), pb::PreviousRun::Crashed, "{context}");
+    let category = |name: &str| {
+        report
+            .categories
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{context}: no category {name} in {report:?}"))
+    };
+    assert_eq!(category("commands_open").count, open.len() as u64, "{context}: {report:?}");
+    let mut accounted = BTreeSet::new();
+    for name in COMMAND_CATEGORIES {
+        let found = category(name);
+        assert!(!found.ids_truncated, "{context}: {name} truncated");
+        assert_eq!(found.count, found.ids.len() as u64, "{context}: {name}");
+        for id in &found.ids {
+            assert!(accounted.insert(id.clone()), "{context}: {id} is in two categories");
+        }
+    }
+    assert_eq!(&accounted, open, "{context}: categories vs commands open at the crash");
+    assert_eq!(category("restart_interrupted").count, 0, "{context}");
+}
+
+async fn open_store(dir: &std::path::Path) -> Arc<dyn Store> {
+    let path = dir.join("rebound-data/rebound.db");
+    rebound::store::open(&format!("sqlite://{}", path.display())).await.unwrap()
+}
+
+/// Every acknowledged command is completed, its transitions strictly forward, each once.
+async fn check_completed_once(store: &dyn Store, acknowledged: &[String], context: &str) {
+    for id in acknowledged {
+        let uuid: Uuid = id.parse().unwrap();
+        let command = store.command(uuid).await.unwrap().unwrap();
+        assert_eq!(command.state, CommandState::Completed, "{context}: {id}");
+        let events = store.command_events(uuid).await.unwrap();
+        assert_eq!(events[0].to_state, CommandState::Queued, "{context}: {id}");
+        let ranks: Vec<u8> = events.iter().map(|e| e.to_state.rank()).collect();
+        assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{context}: {id} events {events:?}");
+        assert_eq!(events.last().unwrap().to_state, CommandState::Completed, "{context}: {id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
+    let seed = seed();
+    eprintln!("crash recovery seed {seed} (REBOUND_CRASH_SEED={seed} replays this run)");
+    let mut rng = Rng(seed);
+    let uuids: Vec<Uuid> = (0..DEVICES).map(|_| Uuid::new_v4()).collect();
+    let broker = Broker::start(&uuids);
+    let config = format!("{}{CONFIG}", broker.server_config(""));
+    let dir = tempfile::tempdir().unwrap();
+    let mut responders = Vec::new();
+    for uuid in &uuids {
+        responders.push(respond(Device::connect(&broker, *uuid).await));
+    }
+    let acknowledged: Acknowledged = Arc::default();
+    let mut open_at_crash: Option<BTreeSet<String>> = None;
+
+    for iteration in 0..=ITERATIONS {
+        let context = format!("seed {seed}, iteration {iteration}");
+        let mut server = Server::spawn_in(dir.path(), &config, &[]);
+        server.wait_serving().await;
+        let report = latest_report(&server).await;
+        match &open_at_crash {
+            None => assert_eq!(report.previous_run(), pb::PreviousRun::FirstStart),
+            Some(open) => check_report(&report, open, &context),
+        }
+        if iteration == ITERATIONS {
+            let store = open_store(dir.path()).await;
+            wait_for("every acknowledged command terminal", || async {
+                let open = store.open_command_summary(0).await.unwrap();
+                open.iter().all(|s| s.count == 0).then_some(())
+            })
+            .await;
+            let acknowledged = acknowledged.lock().unwrap().clone();
+            check_completed_once(store.as_ref(), &acknowledged, &context).await;
+            assert!(acknowledged.len() >= ITERATIONS, "{context}: too few commands issued");
+            store.close().await;
+            server.signal(libc::SIGTERM);
+            assert_eq!(server.wait_exit().await.code(), Some(0));
+            break;
+        }
+
+        let before = acknowledged.lock().unwrap().len();
+        let mut issuers = Vec::new();
+        for _ in 0..ISSUERS {
+            let (channel, seed) = (rpc(&server).await, rng.next());
+            issuers.push(issue_until_aborted(channel, uuids.clone(), seed, acknowledged.clone()));
+        }
+        wait_for("a command acknowledged in this run", || async {
+            (acknowledged.lock().unwrap().len() > before).then_some(())
+        })
+        .await;
+        // The seeded crash point: somewhere in the next 0.6 s of issuing and acking.
+        tokio::time::sleep(Duration::from_millis(rng.below(600))).await;
+        server.signal(libc::SIGKILL);
+        server.wait_exit().await;
+        issuers.iter().for_each(|issuer| issuer.abort());
+
+        let store = open_store(dir.path()).await;
+        let issued = acknowledged.lock().unwrap()[before..].to_vec();
+        for id in &issued {
+            let found = store.command(id.parse().unwrap()).await.unwrap();
+            assert!(found.is_some(), "{context}: acknowledged command {id} lost");
+        }
+        let mut open = BTreeSet::new();
+        for state in store.open_command_summary(1000).await.unwrap() {
+            assert_eq!(state.count, state.ids.len() as u64, "{context}");
+            open.extend(state.ids.iter().map(Uuid::to_string));
+        }
+        assert!(
+            open.len() < 100,
+            "{context}: {} open commands (report ids are capped)",
+            open.len()
+        );
+        store.close().await;
+        eprintln!("{context}: {} acknowledged, {} open at the crash", issued.len(), open.len());
+        open_at_crash = Some(open);
+    }
+    for responder in responders {
+        responder.abort();
+    }
+}
