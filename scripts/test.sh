@@ -61,6 +61,7 @@ cargo test --locked --all-targets
 step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
 cargo run --quiet --locked -- bench reload --smoke
 cargo run --quiet --locked -- bench fanout --smoke
+cargo run --quiet --locked -- bench recovery --smoke
 
 # The clients and the MCP adapter are tested against the binaries cargo just built.
 step "clients: Python tools (pinned, in a venv under target/)"

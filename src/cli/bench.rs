@@ -42,6 +42,28 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         writes: usize,
     },
+    /// Start-up recovery on a generated database (default: 1,000,000 commands, 100,000
+    /// devices) against opening the same database and counting its rows.
+    Recovery {
+        /// Command rows.
+        #[arg(long, default_value_t = 1_000_000)]
+        commands: u64,
+        /// Device rows.
+        #[arg(long, default_value_t = 100_000)]
+        devices: u64,
+        /// Commands left non-terminal by the "crash" (half of them with timers run out).
+        #[arg(long, default_value_t = 50_000)]
+        open: u64,
+        /// Measurements (fresh copies of the database; medians are reported).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Only write the generated database to PATH (e.g. to start `rebound serve` on it).
+        #[arg(long, value_name = "PATH")]
+        generate: Option<std::path::PathBuf>,
+        /// 20,000 commands, one measurement, to check the benchmark works (CI).
+        #[arg(long)]
+        smoke: bool,
+    },
     /// Device command fan-out: N simulated devices on a real Mosquitto, one rollout to all;
     /// time to all terminal, acks/s and issue→accepted latency, against the broker's raw
     /// publish→subscribe rate for the same messages. Needs mosquitto and mosquitto_passwd.
@@ -96,6 +118,17 @@ pub async fn run(args: BenchArgs) -> u8 {
         BenchCommand::Durability { writes } => {
             bench::durability::run(bench::durability::DurabilityBench { writes: writes.max(1) })
                 .await
+        }
+        BenchCommand::Recovery { commands, devices, open, repeats, generate, smoke } => {
+            let params = if smoke {
+                bench::recovery::RecoveryBench {
+                    generate,
+                    ..bench::recovery::RecoveryBench::smoke()
+                }
+            } else {
+                bench::recovery::RecoveryBench { commands, devices, open, repeats, generate }
+            };
+            bench::recovery::run(params).await
         }
         BenchCommand::Fanout { devices, repeats, smoke } => {
             let params = if smoke {
