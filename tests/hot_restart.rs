@@ -13,6 +13,31 @@ use support::{Server, wait_for};
 /// Unary callers of the load.
 const CLIENTS: usize = 4;
 
+/// The latest recovery report of the server at `addr` (the successor after a handover).
+async fn latest_report(addr: &str) -> pb::RecoveryReport {
+    let channel = rebound::client::connect(addr).await.unwrap();
+    rebound::proto::v1::recovery_service_client::RecoveryServiceClient::new(channel)
+        .get_recovery_report(pb::GetRecoveryReportRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap()
+}
+
+/// The successor's report: a handover (not a crash) of restart `id`, and its snapshot check.
+async fn check_successor_report(addr: &str, id: &str, snapshot: pb::SnapshotOutcome) {
+    let report = latest_report(addr).await;
+    assert_eq!(report.previous_run(), pb::PreviousRun::CleanShutdown, "{report:?}");
+    assert_eq!(report.restart_id, id, "{report:?}");
+    let check = report.snapshot.clone().unwrap();
+    assert_eq!((check.snapshot(), check.checked), (snapshot, true), "{report:?}");
+    let restored = snapshot == pb::SnapshotOutcome::Restored;
+    assert_eq!(check.consistent, restored, "{report:?}");
+    let mismatch = report.categories.iter().find(|c| c.name == "snapshot_mismatch").unwrap();
+    assert_eq!(mismatch.count, u64::from(!restored), "{report:?}");
+}
+
 async fn restarts_under_load(mode: pb::RestartMode, count: usize) {
     let mut server = Server::start("").await;
     let addr = server.addr.clone();
@@ -111,6 +136,7 @@ async fn a_tampered_snapshot_is_discarded_and_the_successor_serves_from_the_stor
     let (pid, generation) = serving(&server.addr).await;
     let _successor = KillOnDrop(pid);
     assert_eq!(generation, 1);
+    check_successor_report(&server.addr, &id, pb::SnapshotOutcome::Tampered).await;
     // Statistics were rebuilt from the store: the restart is counted.
     let stats = restart_client(&server.addr)
         .await
@@ -134,6 +160,7 @@ async fn an_encrypted_snapshot_is_restored_and_a_wrong_key_makes_it_undecryptabl
     assert_eq!(event.snapshot(), pb::SnapshotOutcome::Restored, "{event:?}");
     assert!(event.snapshot_detail.contains("chacha20poly1305"), "{}", event.snapshot_detail);
     let first = KillOnDrop(serving(&server.addr).await.0);
+    check_successor_report(&server.addr, &id, pb::SnapshotOutcome::Restored).await;
 
     let rekey = support::restart::wrapper(
         &server.dir,

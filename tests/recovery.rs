@@ -222,3 +222,39 @@ async fn cleanup_counts_then_deletes_old_history() {
         .into_inner();
     assert_eq!(default.total_rows, 0);
 }
+
+#[tokio::test]
+async fn a_restart_left_half_done_by_a_dead_process_is_marked_interrupted_and_reported() {
+    use rebound::lifecycle::restart::{Mode, Outcome, Phase, Reason, RequestedMode, RestartRecord};
+    let mut server = Server::start("").await;
+    server.signal(libc::SIGKILL);
+    server.wait_exit().await;
+    // What a process killed while starting its successor leaves behind.
+    let url = format!("sqlite://{}", server.dir.join("rebound-data/rebound.db").display());
+    let store = rebound::store::open(&url).await.unwrap();
+    let id = uuid::Uuid::new_v4();
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut record =
+        RestartRecord::new(id, RequestedMode::Handover, Mode::Handover, Reason::ManualRequest, now);
+    record.phase = Phase::StartingSuccessor;
+    store.save_restart(&record).await.unwrap();
+    store.close().await;
+
+    let restarted = Server::spawn_in(&server.dir, "", &[]);
+    restarted.wait_serving().await;
+    let report = latest_report(&restarted).await;
+    assert_eq!(report.previous_run(), pb::PreviousRun::Crashed);
+    let interrupted = report.categories.iter().find(|c| c.name == "restart_interrupted").unwrap();
+    assert_eq!((interrupted.count, interrupted.ids.clone()), (1, vec![id.to_string()]));
+    let open = report.categories.iter().find(|c| c.name == "commands_open").unwrap();
+    assert_eq!(open.count, 0);
+
+    let store = rebound::store::open(&url).await.unwrap();
+    let stored = store.restart(id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.phase, stored.outcome, stored.failed_phase),
+        (Phase::Failed, Some(Outcome::Interrupted), Some(Phase::StartingSuccessor))
+    );
+    assert!(stored.error.unwrap().contains("exited before it finished"));
+    store.close().await;
+}
