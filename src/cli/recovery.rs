@@ -170,6 +170,15 @@ fn print_report(report: &pb::RecoveryReport, detail: bool) {
             category.ids.join(", ")
         );
     }
+    if let Some(check) = &report.snapshot {
+        let snapshot =
+            check.snapshot().as_str_name().trim_start_matches("SNAPSHOT_OUTCOME_").to_lowercase();
+        let verdict = if check.consistent { "consistent with the store" } else { "inconsistent" };
+        println!("  hot restart {}: snapshot {snapshot}, {verdict}", report.restart_id);
+        for discrepancy in &check.discrepancies {
+            println!("    {discrepancy}");
+        }
+    }
     for warning in &report.warnings {
         println!("  warning: {warning}");
     }
