@@ -16,12 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rebound::proto::v1 as pb;
-use rebound::proto::v1::recovery_service_client::RecoveryServiceClient;
 use rebound::store::Store;
 use rebound::store::commands::CommandState;
 use support::device::{Device, Rpc, issue, rpc};
 use support::mosquitto::Broker;
-use support::{Server, wait_for};
+use support::{Server, latest_report, wait_for};
 use uuid::Uuid;
 
 const ITERATIONS: usize = 20;
@@ -97,16 +96,6 @@ fn respond(mut device: Device) -> tokio::task::JoinHandle<()> {
     })
 }
 
-async fn latest_report(server: &Server) -> pb::RecoveryReport {
-    RecoveryServiceClient::new(server.channel().await)
-        .get_recovery_report(pb::GetRecoveryReportRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .report
-        .unwrap()
-}
-
 /// The report of a start after a crash accounts for every command open at the crash.
 fn check_report(report: &pb::RecoveryReport, open: &BTreeSet<String>, context: &str) {
     assert_eq!(report.previous_run(), pb::PreviousRun::Crashed, "{context}");
@@ -170,7 +159,7 @@ async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
         let context = format!("seed {seed}, iteration {iteration}");
         let mut server = Server::spawn_in(dir.path(), &config, &[]);
         server.wait_serving().await;
-        let report = latest_report(&server).await;
+        let report = latest_report(&server.addr).await;
         match &open_at_crash {
             None => assert_eq!(report.previous_run(), pb::PreviousRun::FirstStart),
             Some(open) => check_report(&report, open, &context),

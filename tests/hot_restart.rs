@@ -8,22 +8,10 @@ use rebound::proto::v1 as pb;
 use support::restart::{
     KillOnDrop, Load, request, restart_client, serving, stop_serving, wait_terminal,
 };
-use support::{Server, wait_for};
+use support::{Server, latest_report, wait_for};
 
 /// Unary callers of the load.
 const CLIENTS: usize = 4;
-
-/// The latest recovery report of the server at `addr` (the successor after a handover).
-async fn latest_report(addr: &str) -> pb::RecoveryReport {
-    let channel = rebound::client::connect(addr).await.unwrap();
-    rebound::proto::v1::recovery_service_client::RecoveryServiceClient::new(channel)
-        .get_recovery_report(pb::GetRecoveryReportRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .report
-        .unwrap()
-}
 
 /// The successor's report: a handover (not a crash) of restart `id`, and its snapshot check.
 async fn check_successor_report(addr: &str, id: &str, snapshot: pb::SnapshotOutcome) {

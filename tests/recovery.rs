@@ -7,22 +7,11 @@ mod support;
 use rebound::proto::v1 as pb;
 use rebound::proto::v1::config_service_client::ConfigServiceClient;
 use rebound::proto::v1::recovery_service_client::RecoveryServiceClient;
-use support::{Server, run_rebound};
+use support::{Server, latest_report, run_rebound};
 use tonic::transport::Channel;
 
 async fn recovery(server: &Server) -> RecoveryServiceClient<Channel> {
     RecoveryServiceClient::new(server.channel().await)
-}
-
-async fn latest_report(server: &Server) -> pb::RecoveryReport {
-    recovery(server)
-        .await
-        .get_recovery_report(pb::GetRecoveryReportRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .report
-        .unwrap()
 }
 
 async fn reload(server: &Server, drain: &str) -> pb::ReloadEvent {
@@ -42,7 +31,7 @@ async fn reload(server: &Server, drain: &str) -> pb::ReloadEvent {
 #[tokio::test]
 async fn the_startup_report_tells_a_clean_stop_from_a_crash() {
     let mut server = Server::start("").await;
-    let report = latest_report(&server).await;
+    let report = latest_report(&server.addr).await;
     assert_eq!(report.previous_run(), pb::PreviousRun::FirstStart);
     assert_eq!(report.pid, server.pid());
     let integrity = report.categories.iter().find(|c| c.name == "store_integrity").unwrap();
@@ -52,13 +41,13 @@ async fn the_startup_report_tells_a_clean_stop_from_a_crash() {
 
     let mut clean = Server::spawn_in(&server.dir, "", &[]);
     clean.wait_serving().await;
-    assert_eq!(latest_report(&clean).await.previous_run(), pb::PreviousRun::CleanShutdown);
+    assert_eq!(latest_report(&clean.addr).await.previous_run(), pb::PreviousRun::CleanShutdown);
     clean.signal(libc::SIGKILL);
     clean.wait_exit().await;
 
     let after_crash = Server::spawn_in(&server.dir, "", &[]);
     after_crash.wait_serving().await;
-    let report = latest_report(&after_crash).await;
+    let report = latest_report(&after_crash.addr).await;
     assert_eq!(report.previous_run(), pb::PreviousRun::Crashed);
     let out = run_rebound(&server.dir, &["recovery", "report", "--addr", &after_crash.addr]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("previous run: crashed"), "{out:?}");
@@ -242,7 +231,7 @@ async fn a_restart_left_half_done_by_a_dead_process_is_marked_interrupted_and_re
 
     let restarted = Server::spawn_in(&server.dir, "", &[]);
     restarted.wait_serving().await;
-    let report = latest_report(&restarted).await;
+    let report = latest_report(&restarted.addr).await;
     assert_eq!(report.previous_run(), pb::PreviousRun::Crashed);
     let interrupted = report.categories.iter().find(|c| c.name == "restart_interrupted").unwrap();
     assert_eq!((interrupted.count, interrupted.ids.clone()), (1, vec![id.to_string()]));

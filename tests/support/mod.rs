@@ -192,6 +192,19 @@ impl Drop for Server {
     }
 }
 
+/// The latest startup recovery report of the server at `addr`.
+pub async fn latest_report(addr: &str) -> rebound::proto::v1::RecoveryReport {
+    use rebound::proto::v1 as pb;
+    let channel = rebound::client::connect(addr).await.unwrap();
+    pb::recovery_service_client::RecoveryServiceClient::new(channel)
+        .get_recovery_report(pb::GetRecoveryReportRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap()
+}
+
 /// Run `rebound ARGS` to completion in `dir` and return its output.
 pub fn run_rebound(dir: &Path, args: &[&str]) -> Output {
     Command::new(rebound_bin()).args(args).current_dir(dir).stdin(Stdio::null()).output().unwrap()
