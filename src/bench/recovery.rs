@@ -4,7 +4,7 @@
 //! events); then, on fresh copies of it, the same run measures the baseline (open the store
 //! and count the rows) and the start-up recovery `rebound serve` runs before it serves (open,
 //! record the run, integrity check, command re-evaluation, report), plus the command
-//! re-evaluation alone. Figures are medians over the repeats.
+//! re-evaluation and the integrity check alone. Figures are medians over the repeats.
 
 use super::stats::{figure, median};
 use crate::error::Error;
@@ -63,11 +63,13 @@ pub async fn run(params: RecoveryBench) -> Result<(), Error> {
     let size_mb = std::fs::metadata(&source).map_err(internal)?.len() as f64 / 1e6;
 
     let (mut baseline, mut recovery, mut commands) = (Vec::new(), Vec::new(), Vec::new());
+    let mut integrity = Vec::new();
     let mut report = None;
     for repeat in 0..params.repeats.max(1) {
         let copy = dir.path().join(format!("copy-{repeat}.db"));
         std::fs::copy(&source, &copy).map_err(internal)?;
         baseline.push(count_rows(&copy).await?);
+        integrity.push(integrity_check(&copy).await?);
         let (seconds, found) = startup_recovery(&copy).await?;
         recovery.push(seconds);
         report.get_or_insert(found);
@@ -77,11 +79,13 @@ pub async fn run(params: RecoveryBench) -> Result<(), Error> {
     }
     let (baseline, recovery, commands) =
         (median(&mut baseline), median(&mut recovery), median(&mut commands));
+    let integrity = median(&mut integrity);
     figure("recovery_generate_s", generate_s, "s");
     figure("recovery_db_size_mb", size_mb, "MB");
     figure("recovery_baseline_open_count_s", baseline, "s");
     figure("recovery_startup_s", recovery, "s");
     figure("recovery_commands_pass_s", commands, "s");
+    figure("recovery_integrity_check_s", integrity, "s");
     figure("recovery_startup_vs_baseline_ratio", recovery / baseline, "ratio");
     println!();
     println!(
@@ -96,6 +100,7 @@ pub async fn run(params: RecoveryBench) -> Result<(), Error> {
     println!("| open + count rows (baseline) | {baseline:.3} | 1.00 |");
     println!("| start-up recovery (whole) | {recovery:.3} | {:.2} |", recovery / baseline);
     println!("| command re-evaluation alone | {commands:.3} | {:.2} |", commands / baseline);
+    println!("| store integrity check alone | {integrity:.3} | {:.2} |", integrity / baseline);
     if let Some(found) = report {
         println!("\nreport: {found}");
     }
@@ -139,6 +144,15 @@ async fn startup_recovery(path: &Path) -> Result<(f64, String), Error> {
         .map(|c| format!("{} {}", c.name, c.count))
         .collect();
     Ok((seconds, found.join(", ")))
+}
+
+async fn integrity_check(path: &Path) -> Result<f64, Error> {
+    let store = store::open(&url(path)).await?;
+    let started = Instant::now();
+    store.integrity_problems().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    store.close().await;
+    Ok(seconds)
 }
 
 async fn commands_only(path: &Path) -> Result<f64, Error> {
