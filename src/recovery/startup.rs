@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::report::{Category, MAX_IDS, RecoveryReport, ReportBuilder, SnapshotCheck};
+use super::report::{Category, MAX_IDS, PreviousRun, RecoveryReport, ReportBuilder, SnapshotCheck};
 use crate::commands::{Found, StartupSummary, recover_at_start};
 use crate::error::Error;
 use crate::lifecycle::restart::{SnapshotOutcome, Startup, now_ms};
@@ -30,7 +30,14 @@ pub async fn recover(
     if startup.is_successor() {
         builder.handover(startup.restart_id());
     }
-    builder.check_store(store.as_ref()).await?;
+    if builder.previous_run() == PreviousRun::CleanShutdown {
+        // A full scan (seconds on a large database, see docs/benchmarks.md): a hot-restart
+        // successor or a start after a clean stop does not wait for it.
+        let action = "skipped: the previous run ended cleanly (checked after a crash)";
+        builder.add(Category::new("store_integrity", Vec::new(), action));
+    } else {
+        builder.check_store(store.as_ref()).await?;
+    }
     let commands = recover_at_start(store, MAX_IDS).await?;
     add_commands(&mut builder, &commands);
     let interrupted = store.interrupt_restarts(startup.restart_id(), now_ms()).await?;
