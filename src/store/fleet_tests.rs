@@ -217,3 +217,70 @@ async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn held_back_writes_are_read_back_in_bulk_and_a_bad_one_fails_the_commit() {
+    for (url, _tmp) in backends() {
+        let store = open_ok(&url).await;
+        let client = Uuid::new_v4();
+        // More rows than one multi-row statement carries.
+        let mut commands: Vec<_> =
+            (0..1200).map(|i| command(client, i, CommandState::Queued)).collect();
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.put_client(&ClientRecord::new(client, 1)).await.unwrap();
+        for c in &commands {
+            tx.insert_command(c).await.unwrap();
+        }
+        // A query the store answers with SQL sees the writes held back before it.
+        assert_eq!(tx.lockout_entries(client, 1198).await.unwrap(), [1198, 1199], "{url}");
+        tx.commit().await.unwrap();
+
+        let mut tx = store.fleet_tx().await.unwrap();
+        let ids: Vec<_> = commands.iter().map(|c| c.command_id).collect();
+        let unknown = Uuid::new_v4();
+        tx.prefetch(&[ids.clone(), vec![unknown]].concat(), &[client]).await.unwrap();
+        assert_eq!(tx.command(unknown).await.unwrap(), None, "{url}");
+        assert_eq!(tx.client(client).await.unwrap().map(|c| c.first_seen_ms), Some(1), "{url}");
+        tx.prefetch_lockout(&[client], 1199).await.unwrap();
+        assert_eq!(tx.lockout_entries(client, 1199).await.unwrap(), [1199], "{url}");
+        let mut last_event = 0;
+        for c in &mut commands {
+            assert_eq!(tx.command(c.command_id).await.unwrap().as_ref(), Some(&*c), "{url}");
+            c.state = CommandState::Published;
+            c.published_ms = Some(c.issued_ms + 1);
+            tx.update_command(c).await.unwrap();
+            let event = tx
+                .insert_event(
+                    c.command_id,
+                    c.issued_ms + 1,
+                    Some(CommandState::Queued),
+                    CommandState::Published,
+                    EventSource::Mqtt,
+                    "puback",
+                )
+                .await
+                .unwrap();
+            assert!(event.id > last_event, "{url}: event ids increase");
+            last_event = event.id;
+        }
+        // The cached lockout entries follow the writes of the transaction.
+        let mut extra = command(client, 1300, CommandState::Queued);
+        tx.insert_command(&extra).await.unwrap();
+        assert_eq!(tx.lockout_entries(client, 1199).await.unwrap(), [1199, 1300], "{url}");
+        tx.commit().await.unwrap();
+        assert_eq!(store.command(ids[1100]).await.unwrap(), Some(commands[1100].clone()), "{url}");
+        let events = store.command_events(ids[1100]).await.unwrap();
+        assert_eq!(events.len(), 1, "{url}");
+        assert_eq!(events[0].to_state, CommandState::Published, "{url}");
+
+        // A write that SQLite refuses fails the commit, and the whole transaction is lost.
+        let mut tx = store.fleet_tx().await.unwrap();
+        extra.state = CommandState::Canceled;
+        tx.update_command(&extra).await.unwrap();
+        tx.insert_command(&commands[0]).await.unwrap();
+        assert!(tx.commit().await.is_err(), "{url}: duplicate command id");
+        let stored = store.command(extra.command_id).await.unwrap().unwrap();
+        assert_eq!(stored.state, CommandState::Queued, "{url}");
+        store.close().await;
+    }
+}

@@ -43,9 +43,25 @@ pub(super) const ROLLOUT_COLUMNS: &str = "rollout_id, action, target_json, canar
 
 /// `INSERT INTO table (columns) VALUES (?, …)`, optionally upserting on `key`.
 pub(super) fn insert_sql(table: &str, columns: &str, upsert_key: Option<&str>) -> String {
+    insert_rows_sql(table, columns, upsert_key, 1)
+}
+
+/// Number of columns in a column list.
+pub(super) fn column_count(columns: &str) -> usize {
+    columns.split(',').count()
+}
+
+/// Like [`insert_sql`] with `rows` rows of placeholders (one multi-row statement).
+pub(super) fn insert_rows_sql(
+    table: &str,
+    columns: &str,
+    upsert_key: Option<&str>,
+    rows: usize,
+) -> String {
     let names: Vec<&str> = columns.split(',').map(str::trim).collect();
-    let marks = vec!["?"; names.len()].join(", ");
-    let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ({marks})");
+    let row = format!("({})", vec!["?"; names.len()].join(", "));
+    let values = vec![row.as_str(); rows.max(1)].join(", ");
+    let mut sql = format!("INSERT INTO {table} ({columns}) VALUES {values}");
     if let Some(key) = upsert_key {
         let sets: Vec<String> = names
             .iter()
