@@ -227,6 +227,10 @@ impl Fleet {
                 if t.to == CommandState::Completed && command.action == Action::ShutdownHost {
                     client.shut_down_ms = Some(now);
                 }
+                if t.to == CommandState::Completed && t.detail.contains("reconnect_target") {
+                    tracing::warn!(command.id = %command.command_id, client.uuid = %client.client_uuid,
+                        "slow reboot: {}", t.detail);
+                }
                 pending.record(tx, &command, t, EventSource::Mqtt).await?;
             }
             AckEffect::Ignored { counted: true, why } => {
