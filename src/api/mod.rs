@@ -12,6 +12,7 @@ pub mod convert;
 pub mod health;
 pub mod layer;
 pub(crate) mod methods;
+pub mod page;
 pub mod policy;
 pub mod recovery;
 pub mod restart;
