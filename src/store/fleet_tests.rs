@@ -4,7 +4,9 @@
 use uuid::Uuid;
 
 use super::clients::{ClientFilter, ClientRecord, CrashFilter, ProcessStatus};
-use super::commands::{Action, CommandFilter, CommandRecord, CommandState, EventSource, Origin};
+use super::commands::{
+    Action, CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, FleetTx, Origin,
+};
 use super::rollouts::{RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
 use super::tests::{backends, open_ok};
 
@@ -22,6 +24,23 @@ fn command(client: Uuid, issued_ms: i64, state: CommandState) -> CommandRecord {
     }
 }
 
+/// Move `c` to published at `at_ms` with its event, in `tx`.
+async fn publish(tx: &mut dyn FleetTx, c: &mut CommandRecord, at_ms: i64) -> CommandEvent {
+    c.state = CommandState::Published;
+    c.published_ms = Some(at_ms);
+    tx.update_command(c).await.unwrap();
+    tx.insert_event(
+        c.command_id,
+        at_ms,
+        Some(CommandState::Queued),
+        CommandState::Published,
+        EventSource::Mqtt,
+        "puback",
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn commands_round_trip_with_events_in_one_transaction() {
     for (url, _tmp) in backends() {
@@ -36,20 +55,7 @@ async fn commands_round_trip_with_events_in_one_transaction() {
             .insert_event(c.command_id, 10, None, CommandState::Queued, EventSource::Api, "issued")
             .await
             .unwrap();
-        c.state = CommandState::Published;
-        c.published_ms = Some(11);
-        tx.update_command(&c).await.unwrap();
-        let next = tx
-            .insert_event(
-                c.command_id,
-                11,
-                Some(CommandState::Queued),
-                CommandState::Published,
-                EventSource::Mqtt,
-                "puback",
-            )
-            .await
-            .unwrap();
+        let next = publish(&mut *tx, &mut c, 11).await;
         assert!(next.id > created.id, "{url}");
         tx.commit().await.unwrap();
         assert_eq!(store.command(c.command_id).await.unwrap(), Some(c.clone()), "{url}");
@@ -246,20 +252,7 @@ async fn held_back_writes_are_read_back_in_bulk_and_a_bad_one_fails_the_commit()
         let mut last_event = 0;
         for c in &mut commands {
             assert_eq!(tx.command(c.command_id).await.unwrap().as_ref(), Some(&*c), "{url}");
-            c.state = CommandState::Published;
-            c.published_ms = Some(c.issued_ms + 1);
-            tx.update_command(c).await.unwrap();
-            let event = tx
-                .insert_event(
-                    c.command_id,
-                    c.issued_ms + 1,
-                    Some(CommandState::Queued),
-                    CommandState::Published,
-                    EventSource::Mqtt,
-                    "puback",
-                )
-                .await
-                .unwrap();
+            let event = publish(&mut *tx, c, c.issued_ms + 1).await;
             assert!(event.id > last_event, "{url}: event ids increase");
             last_event = event.id;
         }

@@ -126,27 +126,11 @@ impl FleetCache {
         ids: &[Uuid],
     ) -> Result<(), StoreError> {
         const OP: &str = "tx.prefetch_commands";
-        let wanted = unknown(ids, |id| self.commands.contains_key(id));
-        for chunk in wanted.chunks(IN_CHUNK) {
-            let mut builder = sqlx::QueryBuilder::<Sqlite>::new(format!(
-                "SELECT {COMMAND_COLUMNS} FROM commands WHERE command_id IN ("
-            ));
-            push_ids(&mut builder, chunk);
-            let found: Vec<CommandRow> = builder
-                .build_query_as()
-                .persistent(false)
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(StoreError::query(OP))?;
-            for id in chunk {
-                self.commands.insert(*id, None);
-            }
-            for row in found {
-                let record = row.into_record(OP)?;
-                self.commands.insert(record.command_id, Some(record));
-            }
-        }
-        Ok(())
+        let select = format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE command_id IN (");
+        load_into(tx, &mut self.commands, ids, &select, |row: CommandRow| {
+            row.into_record(OP).map(|r| (r.command_id, r))
+        })
+        .await
     }
 
     /// Load the clients of `ids` not known yet, in one query per chunk.
@@ -156,27 +140,11 @@ impl FleetCache {
         ids: &[Uuid],
     ) -> Result<(), StoreError> {
         const OP: &str = "tx.prefetch_clients";
-        let wanted = unknown(ids, |id| self.clients.contains_key(id));
-        for chunk in wanted.chunks(IN_CHUNK) {
-            let mut builder = sqlx::QueryBuilder::<Sqlite>::new(format!(
-                "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_uuid IN ("
-            ));
-            push_ids(&mut builder, chunk);
-            let found: Vec<ClientRow> = builder
-                .build_query_as()
-                .persistent(false)
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(StoreError::query(OP))?;
-            for id in chunk {
-                self.clients.insert(*id, None);
-            }
-            for row in found {
-                let record = row.into_record(OP)?;
-                self.clients.insert(record.client_uuid, Some(record));
-            }
-        }
-        Ok(())
+        let select = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_uuid IN (");
+        load_into(tx, &mut self.clients, ids, &select, |row: ClientRow| {
+            row.into_record(OP).map(|r| (r.client_uuid, r))
+        })
+        .await
     }
 
     /// Load the lockout entries of `clients` since `since_ms` (after a flush).
@@ -213,6 +181,39 @@ impl FleetCache {
         }
         Ok(())
     }
+}
+
+/// Read the rows of the `ids` not in `known` with `select` (ending in `IN (`) and remember
+/// each id: found, or `None`.
+async fn load_into<R, T>(
+    tx: &mut Transaction<'static, Sqlite>,
+    known: &mut HashMap<Uuid, Option<T>>,
+    ids: &[Uuid],
+    select: &str,
+    decode: impl Fn(R) -> Result<(Uuid, T), StoreError>,
+) -> Result<(), StoreError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    let wanted = unknown(ids, |id| known.contains_key(id));
+    for chunk in wanted.chunks(IN_CHUNK) {
+        let mut builder = sqlx::QueryBuilder::<Sqlite>::new(select);
+        push_ids(&mut builder, chunk);
+        let found: Vec<R> = builder
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(StoreError::query("tx.prefetch"))?;
+        for id in chunk {
+            known.insert(*id, None);
+        }
+        for row in found {
+            let (id, record) = decode(row)?;
+            known.insert(id, Some(record));
+        }
+    }
+    Ok(())
 }
 
 /// Ids not yet known, each once.
