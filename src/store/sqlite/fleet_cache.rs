@@ -15,8 +15,8 @@ use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::rows::{
-    self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, bind_client, bind_command,
-    column_count,
+    self, CLIENT_COLUMNS, COMMAND_COLUMNS, COMMAND_FIXED_COLUMNS, ClientRow, CommandRow,
+    bind_client, bind_command, column_count,
 };
 use crate::store::StoreError;
 use crate::store::clients::ClientRecord;
@@ -237,7 +237,13 @@ async fn write_commands(
 ) -> Result<(), StoreError> {
     let op = if upsert_key.is_some() { "tx.update_commands" } else { "tx.insert_commands" };
     for chunk in commands.chunks(MAX_PARAMS / column_count(COMMAND_COLUMNS)) {
-        let sql = rows::insert_rows_sql("commands", COMMAND_COLUMNS, upsert_key, chunk.len());
+        let sql = rows::upsert_rows_sql(
+            "commands",
+            COMMAND_COLUMNS,
+            upsert_key,
+            COMMAND_FIXED_COLUMNS,
+            chunk.len(),
+        );
         let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for command in chunk {
             query = bind_command(query, command);
