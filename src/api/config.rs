@@ -1,7 +1,8 @@
 //! `rebound.v1.ConfigService`: reload, validate, history and the effective configuration,
 //! over the reload manager.
 
-use super::convert::{Page, duration, from_timestamp, principal, timestamp};
+use super::convert::{Page, duration, from_timestamp, timestamp};
+use super::identity::principal;
 use crate::config::reload::{
     ReloadEvent, ReloadManager, ReloadRequest, ReloadResult, SourceKind, Trigger, reload_stats,
 };

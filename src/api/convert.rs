@@ -1,5 +1,5 @@
 //! Conversions between proto well-known types and domain types, and the request helpers
-//! every service shares (pagination, principal). Errors name the proto field.
+//! every service shares (pagination). Errors name the proto field.
 
 use crate::error::Error;
 use chrono::{DateTime, Utc};
@@ -70,15 +70,6 @@ impl Page {
             Some(id) if count >= self.size as usize => format!("p{id:x}"),
             _ => String::new(),
         }
-    }
-}
-
-/// Who made a request, for history and audit: the peer address until authentication names
-/// the caller.
-pub fn principal<T>(request: &tonic::Request<T>) -> String {
-    match request.remote_addr() {
-        Some(addr) => format!("peer:{addr}"),
-        None => "peer:unix".to_owned(),
     }
 }
 

@@ -2,26 +2,8 @@
 //! it and whether it changes state (and so is audited). The RPC layer is the only reader;
 //! authentication (roles) and the audit log both enforce this one table.
 
-/// Roles, from least to most privileged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// Read, watch, health.
-    Viewer,
-    /// Issue commands and rollouts, reload config.
-    Operator,
-    /// Restart the server, cleanup, backup.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-}
+use crate::auth::Class;
+pub use crate::auth::Role;
 
 /// Policy of one RPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +64,22 @@ pub fn lookup(path: &str) -> Option<Policy> {
     TABLE.iter().find(|(name, _)| *name == method).map(|(_, policy)| *policy)
 }
 
+/// The rate limit a method counts against: restarts, and the calls that issue device
+/// commands.
+pub fn limit(path: &str) -> Option<Class> {
+    match path.strip_prefix('/').unwrap_or(path) {
+        "rebound.v1.RestartService/Restart" => Some(Class::Restart),
+        "rebound.v1.ClientCommandService/IssueCommand"
+        | "rebound.v1.ClientCommandService/StartRollout" => Some(Class::Command),
+        _ => None,
+    }
+}
+
+/// Whether `path` is a gRPC reflection method (open unless `auth.protect_reflection`).
+pub fn is_reflection(path: &str) -> bool {
+    path.starts_with("/grpc.reflection.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +125,18 @@ mod tests {
                 "{name}: table and proto comment disagree"
             );
         }
+    }
+
+    #[test]
+    fn limited_methods_exist_in_the_table() {
+        for (name, _) in TABLE {
+            let path = format!("/{name}");
+            if let Some(class) = limit(&path) {
+                assert!(lookup(&path).is_some_and(|p| p.mutating), "{name} ({class:?})");
+            }
+        }
+        assert_eq!(limit("/rebound.v1.RestartService/Restart"), Some(Class::Restart));
+        assert!(is_reflection("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
     }
 
     #[test]

@@ -80,6 +80,14 @@ pub trait ConfigObserver: Send + Sync + 'static {
 
     /// Apply the change; `Err` with a reason refuses it.
     fn apply(&self, old: &Config, new: &Config) -> Result<(), String>;
+
+    /// A reload found the configuration itself unchanged: re-read the files it points to
+    /// (tokens, certificates), which may have changed on their own. `Err` refuses the reload
+    /// and the observer keeps what it had. Most observers have no files: the default does
+    /// nothing.
+    fn refresh(&self, _config: &Config) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The observers registered so far, in registration order (the order they are notified).

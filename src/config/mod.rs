@@ -15,6 +15,7 @@ mod handle;
 mod load;
 mod model;
 pub mod reload;
+mod security;
 pub mod watch;
 
 pub use devices::{
@@ -28,3 +29,4 @@ pub use model::{
     CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, ReloadConfig,
     RestartConfig, RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig,
 };
+pub use security::{AuthConfig, RateLimitConfig};

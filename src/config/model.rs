@@ -10,6 +10,7 @@ use super::devices::{
 };
 use super::duration;
 use super::load::FieldError;
+use super::security::{AuthConfig, RateLimitConfig};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,6 +55,10 @@ pub struct Config {
     pub config: ReloadConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
 }
 
 impl Default for Config {
@@ -73,6 +78,8 @@ impl Default for Config {
             restart: RestartConfig::default(),
             config: ReloadConfig::default(),
             retention: RetentionConfig::default(),
+            auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -353,6 +360,7 @@ impl Config {
             "must be between 1 and 100000".to_owned(),
         );
         self.device_sections().validate(&mut errors);
+        super::security::validate(&self.auth, &self.rate_limit, &mut errors);
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 

@@ -101,6 +101,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         state: startup.state_sections(),
         process,
     });
+    let gate = crate::auth::Gate::start(&ctx.config, &ctx.observers)?;
     let fleet = super::devices::start(&ctx);
     let Listeners { tcp, tcp_addr, unix, sockets } = listeners;
     let (restarter, mut handoffs) = Restarter::new(ctx.clone(), sockets, &startup).await;
@@ -126,7 +127,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         let reflection = config.server.reflection.then(reflection_services).transpose()?;
         let (v1, v1alpha) = reflection.unzip();
         Ok(Server::builder()
-            .layer(RpcLayer::new(ctx.drain.clone(), auditor.clone()))
+            .layer(RpcLayer::new(ctx.drain.clone(), auditor.clone(), gate.clone()))
             .add_service(health_service.clone())
             .add_service(HealthServiceServer::new(HealthApi::new(ctx.clone())))
             .add_service(ClientCommandServiceServer::new(ClientCommandApi::new(

@@ -21,8 +21,6 @@ use tonic::{Request, Response, Status};
 /// Default and largest page of ListRestartEvents.
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
-/// Who asks while authentication is not enabled.
-const ANONYMOUS: &str = "anonymous";
 
 /// Serves RestartService for one process.
 #[derive(Clone)]
@@ -68,6 +66,7 @@ impl RestartService for RestartApi {
         request: Request<pb::RestartRequest>,
     ) -> Result<Response<pb::RestartResponse>, Status> {
         self.unavailable_while_draining()?;
+        let principal = crate::api::identity::principal(&request);
         let request = request.into_inner();
         let domain = RestartRequest {
             mode: convert::requested_mode(request.mode)?,
@@ -75,7 +74,7 @@ impl RestartService for RestartApi {
             drain_timeout: convert::positive_duration("drain_timeout", request.drain_timeout)?,
             preserve_state: request.preserve_state.unwrap_or(true),
             binary: binary(&request.binary),
-            principal: ANONYMOUS.into(),
+            principal,
         };
         let record = self.restarter.start(domain).await?;
         Ok(Response::new(pb::RestartResponse {
