@@ -4,7 +4,8 @@
 //! `unix:PATH` for the unix-socket listener.
 //!
 //! [`connect`] gives a tonic `Channel`; [`Transport`] is the connection for clients that
-//! must ride through server restarts: it resends requests a draining server never received.
+//! must ride through server restarts: it resends requests a draining server never received,
+//! and sends a bearer token with every call ([`Transport::connect_as`]).
 
 mod transport;
 
@@ -28,6 +29,20 @@ pub enum ConnectError {
     Unreachable { addr: String, source: tonic::transport::Error },
     #[error("cannot reach {addr}: {reason}")]
     Dial { addr: String, reason: String },
+    #[error("invalid token: it must be printable ASCII without spaces")]
+    InvalidToken,
+}
+
+/// The `authorization` value for `token`, marked sensitive so it is never logged.
+pub fn bearer(token: &str) -> Result<http::HeaderValue, ConnectError> {
+    let token = token.trim();
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConnectError::InvalidToken);
+    }
+    let mut value = http::HeaderValue::try_from(format!("Bearer {token}"))
+        .map_err(|_| ConnectError::InvalidToken)?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// A parsed server address.

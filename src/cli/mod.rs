@@ -66,6 +66,10 @@ pub struct ClientArgs {
     /// Server address: host:port, http://host:port or unix:PATH.
     #[arg(long, global = true, env = "REBOUND_ADDR", default_value = crate::client::DEFAULT_ADDR)]
     pub addr: String,
+    /// Bearer token sent with every call (servers with `auth.tokens_file`). Prefer the
+    /// environment variable: a flag is visible to other users in the process list.
+    #[arg(long, global = true, env = "REBOUND_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// Parse a binary's command line, or the exit code to end with: --help and --version are

@@ -39,12 +39,20 @@ pub struct Transport {
 struct Inner {
     address: Address,
     authority: http::uri::Authority,
+    /// `Bearer <token>`, sent with every request that carries no `authorization` of its own.
+    authorization: Option<http::HeaderValue>,
     sender: tokio::sync::Mutex<Option<SendRequest<Body>>>,
 }
 
 impl Transport {
     /// Connect to `addr` (host:port, http://host:port or unix:PATH) once, to fail fast.
     pub async fn connect(addr: &str) -> Result<Self, ConnectError> {
+        Self::connect_as(addr, None).await
+    }
+
+    /// Connect like [`Transport::connect`], sending `token` as a bearer token with every call.
+    pub async fn connect_as(addr: &str, token: Option<&str>) -> Result<Self, ConnectError> {
+        let authorization = token.map(super::bearer).transpose()?;
         let address = Address::parse(addr)?;
         let authority = match &address {
             Address::Http(url) => {
@@ -56,8 +64,14 @@ impl Transport {
             addr: addr.to_owned(),
             reason: "no host".into(),
         })?;
-        let transport =
-            Self { inner: Arc::new(Inner { address, authority, sender: Default::default() }) };
+        let transport = Self {
+            inner: Arc::new(Inner {
+                address,
+                authority,
+                authorization,
+                sender: Default::default(),
+            }),
+        };
         transport
             .sender()
             .await
@@ -97,6 +111,9 @@ impl Transport {
         uri.scheme = Some(http::uri::Scheme::HTTP);
         uri.authority = Some(self.inner.authority.clone());
         head.uri = http::Uri::from_parts(uri)?;
+        if let Some(value) = &self.inner.authorization {
+            head.headers.entry(http::header::AUTHORIZATION).or_insert_with(|| value.clone());
+        }
         // Unary requests are buffered so that a refused stream can be replayed.
         let (replay, mut body) = if crate::api::methods::is_streaming(head.uri.path()) {
             (None, Some(body))

@@ -99,6 +99,8 @@ struct Cached {
 /// The connection to one rebound server, shared by all tool calls.
 pub struct Gateway {
     addr: String,
+    /// Bearer token sent with every call, if the server wants one.
+    token: Option<String>,
     call_deadline: Duration,
     capacity: usize,
     buffer: Arc<Semaphore>,
@@ -112,12 +114,19 @@ impl Gateway {
     pub fn new(addr: String, buffer: usize, call_deadline: Duration) -> Self {
         Self {
             addr,
+            token: None,
             call_deadline,
             capacity: buffer,
             buffer: Arc::new(Semaphore::new(buffer)),
             cached: Mutex::new(Cached { generation: 0, transport: None }),
             counters: Counters::default(),
         }
+    }
+
+    /// Send `token` as a bearer token with every call.
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
     }
 
     /// The server address.
@@ -211,7 +220,9 @@ impl Gateway {
         if let Some(transport) = &cached.transport {
             return Ok((cached.generation, transport.clone()));
         }
-        let transport = Transport::connect(&self.addr).await.map_err(|err| err.to_string())?;
+        let transport = Transport::connect_as(&self.addr, self.token.as_deref())
+            .await
+            .map_err(|err| err.to_string())?;
         cached.generation += 1;
         cached.transport = Some(transport.clone());
         self.counters.connections.fetch_add(1, Ordering::Relaxed);
