@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod auth;
 pub mod device;
 pub mod mosquitto;
 pub mod restart;
