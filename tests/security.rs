@@ -36,7 +36,11 @@ async fn every_rpc_checks_credentials_and_role() {
         let mut cases: Vec<(String, Option<String>, Option<Code>)> = vec![
             ("no token".into(), None, Some(Code::Unauthenticated)),
             ("wrong token".into(), Some(bearer("not-a-token")), Some(Code::Unauthenticated)),
-            ("not bearer".into(), Some(format!("Basic {}", token("admin"))), Some(Code::Unauthenticated)),
+            (
+                "not bearer".into(),
+                Some(format!("Basic {}", token("admin"))),
+                Some(Code::Unauthenticated),
+            ),
         ];
         for role in ROLES {
             let expected =
@@ -44,7 +48,8 @@ async fn every_rpc_checks_credentials_and_role() {
             cases.push((role.into(), Some(bearer(token(role))), expected));
         }
         for (caller, authorization, expected) in cases {
-            let status = auth::call(channel.clone(), method, authorization.as_deref(), UNDECODABLE).await;
+            let status =
+                auth::call(channel.clone(), method, authorization.as_deref(), UNDECODABLE).await;
             let ok = match expected {
                 Some(code) => status.code() == code,
                 None => !denied(status.code()),
@@ -97,7 +102,8 @@ async fn health_and_reflection_stay_open_unless_reflection_is_protected() {
 async fn denied_calls_are_audited_and_restarts_are_rate_limited() {
     let (_dir, server) = auth::server("", &[]).await;
     let channel = server.channel().await;
-    let method = |path: &str| Method { path: path.into(), server_streaming: false, role: String::new() };
+    let method =
+        |path: &str| Method { path: path.into(), server_streaming: false, role: String::new() };
     let restart = method("/rebound.v1.RestartService/Restart");
     let viewer = bearer(token("viewer"));
     let admin = bearer(token("admin"));
@@ -117,10 +123,12 @@ async fn denied_calls_are_audited_and_restarts_are_rate_limited() {
     let limited = auth::call(channel.clone(), &restart, Some(&admin), UNDECODABLE).await;
     assert_eq!(limited.code(), Code::ResourceExhausted, "{limited:?}");
     assert!(limited.message().contains("retry after"), "{}", limited.message());
-    let retry: u64 = limited.metadata().get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    let retry: u64 =
+        limited.metadata().get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     // Another principal has its own budget.
-    let operator_restart = auth::call(channel.clone(), &restart, Some(&bearer(token("operator"))), UNDECODABLE).await;
+    let operator_restart =
+        auth::call(channel.clone(), &restart, Some(&bearer(token("operator"))), UNDECODABLE).await;
     assert_eq!(operator_restart.code(), Code::PermissionDenied);
 
     let mut recovery = RecoveryServiceClient::new(channel.clone());
@@ -182,17 +190,26 @@ async fn tokens_rotate_through_a_config_reload() {
 
     let tokens = dir.path().join("tokens.toml");
     auth::write_tokens(&tokens, &[("rotated", "admin", "fresh-token"), TOKENS[2]]);
-    let reload = run_rebound(dir.path(), &["config", "reload", "--addr", &server.addr, "--token", token("operator")]);
+    let reload = run_rebound(
+        dir.path(),
+        &["config", "reload", "--addr", &server.addr, "--token", token("operator")],
+    );
     // The operator's own token is gone after the rotation, but it was valid for this call.
     assert!(reload.status.success(), "{}", String::from_utf8_lossy(&reload.stderr));
     assert_eq!(code("fresh-token").await, Code::Ok);
     assert_eq!(code(token("viewer")).await, Code::Unauthenticated, "rotated out");
 
     std::fs::write(&tokens, "[[tokens]]\nname = \"broken\"\n").unwrap();
-    let reload = run_rebound(dir.path(), &["config", "reload", "--addr", &server.addr, "--token", "fresh-token"]);
+    let reload = run_rebound(
+        dir.path(),
+        &["config", "reload", "--addr", &server.addr, "--token", "fresh-token"],
+    );
     assert!(!reload.status.success(), "a broken tokens file must refuse the reload");
-    assert!(String::from_utf8_lossy(&reload.stdout).contains("tokens.toml")
-        || String::from_utf8_lossy(&reload.stderr).contains("tokens.toml"), "{reload:?}");
+    assert!(
+        String::from_utf8_lossy(&reload.stdout).contains("tokens.toml")
+            || String::from_utf8_lossy(&reload.stderr).contains("tokens.toml"),
+        "{reload:?}"
+    );
     assert_eq!(code("fresh-token").await, Code::Ok, "old tokens kept");
 }
 
@@ -228,4 +245,41 @@ async fn serving_without_auth_off_loopback_warns() {
     server.wait_log("AUTHENTICATION IS OFF").await;
     let (_dir, with_auth) = auth::server("", &[]).await;
     assert!(!with_auth.logs().contains("AUTHENTICATION IS OFF"));
+}
+
+/// `rebound auth new-token` prints a token and its entry; `hash-token` agrees with it; the
+/// entry, appended to the tokens file and reloaded, lets the token in.
+#[tokio::test]
+async fn new_tokens_from_the_cli_work_after_a_reload() {
+    let (dir, server) = auth::server("", &[]).await;
+    let made =
+        run_rebound(dir.path(), &["auth", "new-token", "--name", "robot", "--role", "operator"]);
+    assert!(made.status.success(), "{made:?}");
+    let stdout = String::from_utf8(made.stdout).unwrap();
+    let (new_token, entry) = stdout.split_once('\n').unwrap();
+    assert_eq!(new_token.len(), 64, "{stdout}");
+    let mut hash = std::process::Command::new(support::rebound_bin())
+        .args(["auth", "hash-token"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    hash.stdin.take().unwrap().write_all(new_token.as_bytes()).unwrap();
+    let digest = String::from_utf8(hash.wait_with_output().unwrap().stdout).unwrap();
+    assert!(entry.contains(&format!("sha256 = {:?}", digest.trim())), "{entry}");
+
+    let tokens = dir.path().join("tokens.toml");
+    let mut file = std::fs::read_to_string(&tokens).unwrap();
+    file.push_str(entry);
+    std::fs::write(&tokens, file).unwrap();
+    let validate = |token: &str| {
+        run_rebound(dir.path(), &["config", "validate", "--addr", &server.addr, "--token", token])
+    };
+    assert!(!validate(new_token).status.success(), "not loaded yet");
+    server.signal(libc::SIGHUP);
+    wait_for("the new token after SIGHUP", || async {
+        validate(new_token).status.success().then_some(())
+    })
+    .await;
 }

@@ -22,8 +22,10 @@ pub async fn run(args: HealthArgs) -> u8 {
         Err(status) => {
             let code = super::rpc::failed("GetHealth", &status);
             // Refused credentials are the caller's problem, not the server's health.
-            let refused =
-                matches!(status.code(), tonic::Code::Unauthenticated | tonic::Code::PermissionDenied);
+            let refused = matches!(
+                status.code(),
+                tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+            );
             return if refused { code } else { exit::UNAVAILABLE };
         }
     };

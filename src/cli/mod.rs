@@ -4,6 +4,7 @@
 //! Commands print for people on stdout, errors as one line on stderr, and exit with the
 //! codes in [`crate::exit`].
 
+mod auth;
 mod bench;
 mod clients;
 mod command;
@@ -51,6 +52,8 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Startup recovery reports, retention cleanup, online backups and the audit log.
     Recovery(recovery::RecoveryArgs),
+    /// Make API tokens for auth.tokens_file: new-token, hash-token.
+    Auth(auth::AuthArgs),
     /// Run a benchmark and print its figures (use a release build).
     Bench(bench::BenchArgs),
     /// Simulate N devices (real agent sessions, simulated executor) against a broker.
@@ -103,6 +106,7 @@ pub fn main() -> ExitCode {
             Command::Rollout(args) => rollout::run(args).await,
             Command::Restart(args) => restart::run(args).await,
             Command::Config(args) => config::run(args).await,
+            Command::Auth(args) => auth::run(args),
             Command::Bench(args) => bench::run(args).await,
             Command::Recovery(args) => recovery::run(args).await,
             Command::FleetSim(args) => fleet_sim::run(args).await,
