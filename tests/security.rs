@@ -100,7 +100,7 @@ async fn health_and_reflection_stay_open_unless_reflection_is_protected() {
 /// Refused calls are audited with who was refused; restarts are rate limited with a hint.
 #[tokio::test]
 async fn denied_calls_are_audited_and_restarts_are_rate_limited() {
-    let (_dir, server) = auth::server("", &[]).await;
+    let (_dir, server) = auth::server("[rate_limit]\ncommands_per_minute = 1\n", &[]).await;
     let channel = server.channel().await;
     let method =
         |path: &str| Method { path: path.into(), server_streaming: false, role: String::new() };
@@ -126,7 +126,17 @@ async fn denied_calls_are_audited_and_restarts_are_rate_limited() {
     let retry: u64 =
         limited.metadata().get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
-    // Another principal has its own budget.
+    // Device commands: IssueCommand and StartRollout share the configured budget.
+    let operator = bearer(token("operator"));
+    let issue = method("/rebound.v1.ClientCommandService/IssueCommand");
+    let rollout = method("/rebound.v1.ClientCommandService/StartRollout");
+    let first = auth::call(channel.clone(), &issue, Some(&operator), UNDECODABLE).await;
+    assert!(!denied(first.code()) && first.code() != Code::ResourceExhausted, "{first:?}");
+    let second = auth::call(channel.clone(), &rollout, Some(&operator), UNDECODABLE).await;
+    assert_eq!(second.code(), Code::ResourceExhausted, "{second:?}");
+    let admin_issue = auth::call(channel.clone(), &issue, Some(&admin), UNDECODABLE).await;
+    assert_ne!(admin_issue.code(), Code::ResourceExhausted, "per principal: {admin_issue:?}");
+    // A refused role is refused before the limit is looked at.
     let operator_restart =
         auth::call(channel.clone(), &restart, Some(&bearer(token("operator"))), UNDECODABLE).await;
     assert_eq!(operator_restart.code(), Code::PermissionDenied);
@@ -234,6 +244,18 @@ async fn the_cli_authenticates_with_a_flag_or_the_environment() {
     assert!(health(&[], Some(token("viewer"))).status.success());
     let wrong = health(&["--token", "nope"], None);
     assert!(!wrong.status.success());
+    let audit = || {
+        let args = ["recovery", "audit", "--outcome", "denied", "--addr", &server.addr];
+        let output = run_rebound(dir.path(), &[&args[..], &["--token", token("admin")]].concat());
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let listed = wait_for("the refused GetHealth calls in `recovery audit`", || async {
+        let text = audit();
+        (text.matches("/rebound.v1.HealthService/GetHealth").count() >= 2).then_some(text)
+    })
+    .await;
+    assert!(listed.contains("UNAUTHENTICATED"), "{listed}");
 }
 
 /// Serving without authentication beyond loopback is warned about loudly.

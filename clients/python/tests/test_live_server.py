@@ -7,7 +7,7 @@ import pytest
 from grpc_health.v1 import health_pb2 as std_health_pb2
 from grpc_health.v1 import health_pb2_grpc as std_health_grpc
 
-from rebound_client import ReboundClient, ServiceNotOfferedError
+from rebound_client import ReboundClient, ReboundError, ServiceNotOfferedError
 from rebound_client.pb import health_pb2
 from rebound_client._channel import SERVICES
 from rebound_client.testing import LocalServer, RecordingServer
@@ -44,9 +44,9 @@ def test_token_authenticates_against_an_auth_enabled_server(monkeypatch):
             assert client.health().status == health_pb2.SERVING_STATUS_SERVING
         monkeypatch.delenv("REBOUND_TOKEN")
         with ReboundClient(server.address) as client:
-            with pytest.raises(grpc.RpcError) as refused:
+            with pytest.raises(ReboundError) as refused:
                 client.health()
-        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
 
 
 def served(address: str, service: str) -> bool:
