@@ -305,3 +305,23 @@ async fn new_tokens_from_the_cli_work_after_a_reload() {
     })
     .await;
 }
+
+/// The unix socket is private to the server's user unless configured otherwise.
+#[tokio::test]
+async fn the_unix_socket_gets_its_configured_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let sockets = tempfile::tempdir().unwrap();
+    for (mode, expected) in [(None, 0o600), (Some("0660"), 0o660)] {
+        let path = sockets.path().join(format!("{expected:o}.sock"));
+        let mut env = vec![("REBOUND_SERVER__UNIX_SOCKET", path.to_str().unwrap())];
+        if let Some(mode) = mode {
+            env.push(("REBOUND_SERVER__UNIX_SOCKET_MODE", mode));
+        }
+        let server = Server::spawn("", &env);
+        server.wait_serving().await;
+        let actual = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(actual, expected, "{}", path.display());
+        let leftovers = std::fs::read_dir(sockets.path()).unwrap().count();
+        assert_eq!(leftovers, if mode.is_some() { 2 } else { 1 }, "no staging file left");
+    }
+}

@@ -92,6 +92,11 @@ pub struct ServerConfig {
     pub listen: String,
     /// Optional extra unix-domain-socket listener serving the same API.
     pub unix_socket: Option<PathBuf>,
+    /// Permissions of the unix socket file, in octal (`"0600"`: only the server's user can
+    /// connect; `"0660"` adds its group). An integer (as an environment override gives)
+    /// is read by its digits: `660` is `"0660"`.
+    #[serde(deserialize_with = "mode_digits")]
+    pub unix_socket_mode: String,
     /// Serve gRPC reflection (v1 and v1alpha) so grpcurl works without .proto files.
     pub reflection: bool,
     /// How long in-flight RPCs get to finish on shutdown.
@@ -104,6 +109,7 @@ impl Default for ServerConfig {
         Self {
             listen: DEFAULT_LISTEN.to_owned(),
             unix_socket: None,
+            unix_socket_mode: "0600".to_owned(),
             reflection: true,
             drain_timeout: Duration::from_secs(30),
         }
@@ -115,6 +121,25 @@ impl ServerConfig {
     pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
         self.listen.parse()
     }
+
+    /// `unix_socket_mode` as permission bits; `None` when it is not octal up to 0777.
+    pub fn unix_socket_permissions(&self) -> Option<u32> {
+        u32::from_str_radix(&self.unix_socket_mode, 8).ok().filter(|mode| *mode <= 0o777)
+    }
+}
+
+/// A mode written as a string or as a bare number, kept as its octal digits.
+fn mode_digits<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Mode {
+        Text(String),
+        Number(u32),
+    }
+    Ok(match Mode::deserialize(deserializer)? {
+        Mode::Text(text) => text,
+        Mode::Number(number) => format!("0{number}"),
+    })
 }
 
 /// `[store]`: where acknowledged state lives.
@@ -292,6 +317,11 @@ impl Config {
         if let Some(path) = &self.server.unix_socket {
             check(!path.as_os_str().is_empty(), "server.unix_socket", "must not be empty".into());
         }
+        check(
+            self.server.unix_socket_permissions().is_some(),
+            "server.unix_socket_mode",
+            format!("{:?} is not an octal mode like \"0600\"", self.server.unix_socket_mode),
+        );
         let url = self.store.url.as_str();
         check(
             url.starts_with("sqlite:")
@@ -395,6 +425,7 @@ mod tests {
         config.telemetry.otlp_endpoint = Some("collector:4317".into());
         config.restart.ready_timeout = Duration::ZERO;
         config.restart.snapshot_key_file = Some(PathBuf::new());
+        config.server.unix_socket_mode = "0800".into();
         let paths: Vec<String> =
             config.validate().unwrap_err().into_iter().map(|e| e.path).collect();
         assert_eq!(
@@ -402,6 +433,7 @@ mod tests {
             [
                 "version",
                 "server.listen",
+                "server.unix_socket_mode",
                 "store.url",
                 "telemetry.otlp_endpoint",
                 "restart.ready_timeout",
