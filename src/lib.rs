@@ -25,6 +25,7 @@ pub mod error;
 pub mod exit;
 pub mod health;
 pub mod lifecycle;
+mod macros;
 pub mod mcp;
 pub mod mqtt;
 pub mod proto;

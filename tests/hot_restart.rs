@@ -373,3 +373,36 @@ async fn bench_restart_smoke_counts_zero_failed_rpcs() {
     assert!(text.contains("handover.restarts=3 count"), "{text}");
     assert!(text.contains("stop_start.failed_rpcs="), "{text}");
 }
+
+#[tokio::test]
+async fn a_reload_with_restart_if_required_restarts_into_the_new_config() {
+    use rebound::proto::v1::config_service_client::ConfigServiceClient;
+    let server = Server::start("").await;
+    let file = server.dir.join("rebound.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("[server]", "[server]\nreflection = false")).unwrap();
+    let connect = || async { ConfigServiceClient::new(server.channel().await) };
+
+    let reload = pb::ReloadRequest { content: None, restart_if_required: true };
+    let event = connect().await.reload(reload).await.unwrap().into_inner().event.unwrap();
+    assert_eq!(event.result(), pb::ReloadResult::RestartRequired, "{event:?}");
+    assert!(!event.restart_id.is_empty(), "{event:?}");
+    assert!(event.error.contains("hot restart"), "{}", event.error);
+    let restart = wait_terminal(&server.addr, &event.restart_id).await;
+    assert_eq!(restart.outcome(), pb::RestartOutcome::Succeeded, "{restart:?}");
+    assert_eq!(restart.reason(), pb::RestartReason::ConfigurationUpdate);
+
+    let (pid, generation) = serving(&server.addr).await;
+    let _successor = KillOnDrop(pid);
+    assert_eq!(generation, 1);
+    assert_ne!(pid, server.pid());
+    let mut config = connect().await;
+    let current = config.get_config(pb::GetConfigRequest {}).await.unwrap().into_inner();
+    assert!(current.toml.contains("reflection = false"), "{}", current.toml);
+    let history = config
+        .list_reload_events(pb::ListReloadEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(history.events[0].restart_id, event.restart_id, "the stored event names it");
+}

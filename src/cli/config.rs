@@ -98,7 +98,7 @@ pub async fn run(args: ConfigArgs) -> u8 {
                 Ok(response) => {
                     let event = response.into_inner().event.unwrap_or_default();
                     print_event(&event);
-                    reload_exit_code(event.result())
+                    reload_exit_code(&event)
                 }
                 Err(status) => rpc::failed("Reload", &status),
             }
@@ -235,11 +235,16 @@ fn print_event(event: &pb::ReloadEvent) {
     if !event.error.is_empty() {
         println!("  {}", event.error);
     }
+    if !event.restart_id.is_empty() {
+        println!("  follow it with: rebound restart status {}", event.restart_id);
+    }
 }
 
-fn reload_exit_code(result: pb::ReloadResult) -> u8 {
-    match result {
+/// A reload that started the restart it needed succeeded as far as the CLI is concerned.
+fn reload_exit_code(event: &pb::ReloadEvent) -> u8 {
+    match event.result() {
         pb::ReloadResult::Success | pb::ReloadResult::Unchanged => exit::OK,
+        pb::ReloadResult::RestartRequired if !event.restart_id.is_empty() => exit::OK,
         pb::ReloadResult::ValidationFailed => exit::USAGE,
         pb::ReloadResult::AlreadyInProgress => exit::UNAVAILABLE,
         _ => exit::FAILURE,

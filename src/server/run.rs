@@ -105,13 +105,16 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
     let fleet = super::devices::start(&ctx);
     let Listeners { tcp, tcp_addr, unix, sockets } = listeners;
     let (restarter, mut handoffs) = Restarter::new(ctx.clone(), sockets, &startup).await;
-    let reload = Arc::new(ReloadManager::new(
-        ctx.config.clone(),
-        ctx.observers.clone(),
-        store.clone(),
-        config_file.clone(),
-        std::env::vars().collect(),
-    ));
+    let reload = Arc::new(
+        ReloadManager::new(
+            ctx.config.clone(),
+            ctx.observers.clone(),
+            store.clone(),
+            config_file.clone(),
+            std::env::vars().collect(),
+        )
+        .with_restarter(Arc::new(restarter.clone())),
+    );
     if let Some(file) = &config_file
         && let Err(err) = crate::config::watch::spawn(&ctx.tasks, reload.clone(), file)
     {

@@ -77,6 +77,11 @@ pub trait Store:
     /// Checks that the database answers, for the health report.
     async fn ping(&self) -> Result<StoreStatus, StoreError>;
 
+    /// Store operations running right now (connections checked out of the pool): what a
+    /// drain would wait for. Writes are committed before an RPC answers, so there is no
+    /// queue of acknowledged-but-unwritten changes behind this number.
+    fn busy(&self) -> usize;
+
     /// Waits for in-flight queries and closes every connection. Later calls fail.
     async fn close(&self);
 }

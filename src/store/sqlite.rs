@@ -181,6 +181,11 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    fn busy(&self) -> usize {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        self.pool.size().saturating_sub(idle) as usize
+    }
+
     #[instrument(skip_all, name = "store.ping")]
     async fn ping(&self) -> Result<StoreStatus, StoreError> {
         let start = Instant::now();

@@ -85,6 +85,15 @@ struct Failure {
     message: String,
 }
 
+/// Starts a hot restart so that restart-only keys of the config file take effect
+/// (`restart_if_required`). Implemented by the restart coordinator; the successor process
+/// reads the file again at start.
+#[async_trait::async_trait]
+pub trait RestartTrigger: Send + Sync {
+    /// Start a restart for a configuration update asked by `principal`; returns its id.
+    async fn restart_for_config(&self, principal: &str) -> Result<String, Error>;
+}
+
 /// Serializes reloads and keeps their history.
 pub struct ReloadManager {
     handle: ConfigHandle,
@@ -94,6 +103,7 @@ pub struct ReloadManager {
     env: Vec<(String, String)>,
     running: tokio::sync::Mutex<()>,
     events: broadcast::Sender<ReloadEvent>,
+    restarter: Option<Arc<dyn RestartTrigger>>,
 }
 
 impl ReloadManager {
@@ -107,7 +117,22 @@ impl ReloadManager {
         env: Vec<(String, String)>,
     ) -> Self {
         let (events, _) = broadcast::channel(WATCH_BUFFER);
-        Self { handle, observers, store, file, env, running: tokio::sync::Mutex::new(()), events }
+        Self {
+            handle,
+            observers,
+            store,
+            file,
+            env,
+            running: tokio::sync::Mutex::new(()),
+            events,
+            restarter: None,
+        }
+    }
+
+    /// Lets `restart_if_required` reloads start a hot restart through `restarter`.
+    pub fn with_restarter(mut self, restarter: Arc<dyn RestartTrigger>) -> Self {
+        self.restarter = Some(restarter);
+        self
     }
 
     pub fn handle(&self) -> &ConfigHandle {
@@ -177,10 +202,24 @@ impl ReloadManager {
                     };
                 } else if !restart_keys.is_empty() {
                     event.result = ReloadResult::RestartRequired;
-                    let hint = if request.restart_if_required {
-                        "this server cannot restart itself yet; restart it to apply them"
-                    } else {
-                        "restart the server to apply them; nothing was applied"
+                    let hint = match (request.restart_if_required, &self.restarter) {
+                        (false, _) => {
+                            "restart the server to apply them; nothing was applied".into()
+                        }
+                        (true, None) => {
+                            "this server cannot restart itself; restart it to apply them".into()
+                        }
+                        (true, Some(restarter)) => {
+                            let principal = request.principal.as_deref().unwrap_or("system");
+                            match restarter.restart_for_config(principal).await {
+                                Ok(id) => {
+                                    let hint = format!("hot restart {id} started to apply them");
+                                    event.restart_id = Some(id);
+                                    hint
+                                }
+                                Err(err) => format!("the hot restart could not start: {err}"),
+                            }
+                        }
                     };
                     event.error =
                         Some(format!("changed keys need a restart: {restart_keys}; {hint}"));

@@ -376,3 +376,13 @@ impl Inner {
         Some((stats, after_tx))
     }
 }
+
+#[async_trait::async_trait]
+impl crate::config::reload::RestartTrigger for Restarter {
+    async fn restart_for_config(&self, principal: &str) -> Result<String, Error> {
+        let mut request = RestartRequest::system(Reason::ConfigurationUpdate);
+        request.mode = RequestedMode::Auto;
+        request.principal = principal.to_owned();
+        Ok(self.start(request).await?.id.to_string())
+    }
+}

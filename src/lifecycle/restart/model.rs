@@ -9,37 +9,9 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
 
-/// Defines a snake_case-named enum with `as_str`, `parse` and `ALL`.
-macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
+use crate::macros::text_enum;
 
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The stored (snake_case) name.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            /// The value stored as `text`, if any.
-            pub fn parse(text: &str) -> Option<Self> {
-                match text { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-named_enum!(
+text_enum!(serde
     /// How the successor is started (after AUTO is resolved).
     Mode {
         /// Spawn a child that inherits the listeners; the pid changes.
@@ -49,12 +21,12 @@ named_enum!(
     }
 );
 
-named_enum!(
+text_enum!(serde
     /// The mode a client asked for.
     RequestedMode { Auto = "auto", Handover = "handover", Exec = "exec" }
 );
 
-named_enum!(
+text_enum!(serde
     /// Why a restart was requested (recorded; does not change how it runs).
     Reason {
         ConfigurationUpdate = "configuration_update",
@@ -66,7 +38,7 @@ named_enum!(
     }
 );
 
-named_enum!(
+text_enum!(serde
     /// Where a restart is; the last three are terminal.
     Phase {
         Preparing = "preparing",
@@ -81,7 +53,7 @@ named_enum!(
     }
 );
 
-named_enum!(
+text_enum!(serde
     /// How a restart ended.
     Outcome {
         Succeeded = "succeeded",
@@ -92,7 +64,7 @@ named_enum!(
     }
 );
 
-named_enum!(
+text_enum!(serde
     /// What the successor did with the snapshot.
     SnapshotOutcome {
         Restored = "restored",

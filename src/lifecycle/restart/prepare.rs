@@ -60,7 +60,7 @@ pub struct Checks {
     pub open_streams: usize,
     pub scheduler_tasks: usize,
     /// Store writes are committed before an RPC answers; there is no write queue, so this
-    /// counts store operations running right now.
+    /// counts store operations running right now ([`crate::store::Store::busy`]).
     pub pending_store_writes: usize,
     pub open_connections: usize,
     pub successor_binary: PathBuf,
@@ -147,7 +147,7 @@ pub async fn check(ctx: &ServerContext, subject: Subject<'_>) -> Readiness {
             in_flight_rpcs: unary,
             open_streams: streams,
             scheduler_tasks: ctx.tasks.running(),
-            pending_store_writes: 0,
+            pending_store_writes: ctx.store.busy(),
             open_connections: ctx.drain.connections(),
             successor_binary: subject.binary.to_owned(),
             successor_binary_present: present,

@@ -256,3 +256,27 @@ async fn normal_durability_is_applied_to_every_connection() {
         sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
     assert_eq!(synchronous, 1, "NORMAL");
 }
+
+/// Waits (with a deadline) until no connection is checked out: connections go back to the
+/// pool, and the pool's minimum ones are opened, in the background.
+async fn settled(store: &SqliteStore) {
+    let idle = async {
+        while store.busy() != 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), idle).await.expect("busy back to 0");
+}
+
+#[tokio::test]
+async fn busy_counts_the_operations_holding_a_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_path(&tmp.path().join("rebound.db")).await.unwrap();
+    settled(&store).await;
+    let tx = store.pool.begin().await.unwrap();
+    let read = store.pool.acquire().await.unwrap();
+    assert_eq!(store.busy(), 2);
+    drop(read);
+    tx.rollback().await.unwrap();
+    settled(&store).await;
+}
