@@ -325,3 +325,22 @@ async fn the_unix_socket_gets_its_configured_mode() {
         assert_eq!(leftovers, if mode.is_some() { 2 } else { 1 }, "no staging file left");
     }
 }
+
+/// A reload that may restart the server needs the role that may restart it.
+#[tokio::test]
+async fn reload_with_restart_needs_admin() {
+    use rebound::proto::v1::config_service_client::ConfigServiceClient;
+    let (_dir, server) = auth::server("", &[]).await;
+    let mut config = ConfigServiceClient::new(server.channel().await);
+    let reload = |role: &str| {
+        let mut request =
+            tonic::Request::new(pb::ReloadRequest { content: None, restart_if_required: true });
+        request.metadata_mut().insert("authorization", bearer(token(role)).parse().unwrap());
+        request
+    };
+    let refused = config.reload(reload("operator")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().contains("restart_if_required"), "{}", refused.message());
+    let event = config.reload(reload("admin")).await.unwrap().into_inner().event.unwrap();
+    assert_eq!(event.result(), pb::ReloadResult::Unchanged);
+}

@@ -3,6 +3,7 @@
 
 use super::convert::{Page, duration, from_timestamp, timestamp};
 use super::identity::principal;
+use crate::auth::Role;
 use crate::config::reload::{
     ReloadEvent, ReloadManager, ReloadRequest, ReloadResult, SourceKind, Trigger, reload_stats,
 };
@@ -68,6 +69,9 @@ impl ConfigService for ConfigApi {
         request: Request<pb::ReloadRequest>,
     ) -> Result<Response<pb::ReloadResponse>, Status> {
         let principal = principal(&request);
+        if request.get_ref().restart_if_required {
+            super::identity::require(&request, Role::Admin, "restart_if_required")?;
+        }
         let request = request.into_inner();
         if let Some(content) = &request.content {
             check_inline("content", content)?;

@@ -2,7 +2,7 @@
 //! admitted in the request's extensions; services, history and the audit log read it here.
 //! Nothing here decides whether a call is allowed.
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
 use tonic::transport::server::{TcpConnectInfo, UdsConnectInfo};
 
 /// The caller's address: `ip:port`, `unix`, or `unknown`.
@@ -27,10 +27,29 @@ pub fn principal<T>(request: &tonic::Request<T>) -> String {
     of(request.extensions()).name
 }
 
+/// For a request field that needs more than the method's role (e.g. a reload that may
+/// restart the server): PERMISSION_DENIED when the caller's authenticated role is below
+/// `role`. Without authentication there is no role to check.
+pub fn require<T>(
+    request: &tonic::Request<T>,
+    role: Role,
+    what: &str,
+) -> Result<(), crate::error::Error> {
+    let principal = of(request.extensions());
+    match principal.role {
+        Some(actual) if actual < role => Err(crate::error::Error::PermissionDenied(format!(
+            "{what} needs role {} or higher; {} has role {}",
+            role.as_str(),
+            principal.name,
+            actual.as_str()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
 
     #[test]
     fn reads_the_admitted_principal_or_falls_back_to_the_peer() {
@@ -42,5 +61,16 @@ mod tests {
             peer: "127.0.0.1:9".into(),
         });
         assert_eq!(principal(&request), "ops");
+        assert!(require(&request, Role::Admin, "x").is_ok());
+        request.extensions_mut().insert(Principal {
+            name: "ci".into(),
+            role: Some(Role::Operator),
+            peer: "unix".into(),
+        });
+        let err = require(&request, Role::Admin, "restart_if_required").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "restart_if_required needs role admin or higher; ci has role operator"
+        );
     }
 }
