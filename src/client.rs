@@ -31,6 +31,47 @@ pub enum ConnectError {
     Dial { addr: String, reason: String },
     #[error("invalid token: it must be printable ASCII without spaces")]
     InvalidToken,
+    #[error("tls for {addr}: {reason}")]
+    Tls { addr: String, reason: String },
+}
+
+/// How to authenticate to the server.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Bearer token sent with every call.
+    pub token: Option<String>,
+    /// PEM CA certificate(s) trusted for `https://` addresses.
+    pub tls_ca: Option<std::path::PathBuf>,
+}
+
+/// The TLS connector for `addr` (an `https://` address), trusting the certificates in `ca`.
+pub fn tls_connector(
+    addr: &str,
+    ca: Option<&std::path::Path>,
+) -> Result<tokio_rustls::TlsConnector, ConnectError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let invalid = |reason: String| ConnectError::Tls { addr: addr.to_owned(), reason };
+    let ca =
+        ca.ok_or_else(|| invalid("https:// needs --tls-ca (the server's CA certificate)".into()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| invalid(format!("{}: {err}", ca.display())))?;
+    for cert in certs {
+        roots.add(cert).map_err(|err| invalid(format!("{}: {err}", ca.display())))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid(format!("{}: no certificate", ca.display())));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| invalid(err.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
 }
 
 /// The `authorization` value for `token`, marked sensitive so it is never logged.

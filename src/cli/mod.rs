@@ -73,6 +73,16 @@ pub struct ClientArgs {
     /// environment variable: a flag is visible to other users in the process list.
     #[arg(long, global = true, env = "REBOUND_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// PEM CA certificate to trust for an https:// --addr (servers with server.tls).
+    #[arg(long, global = true, env = "REBOUND_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+}
+
+impl ClientArgs {
+    /// Token and TLS settings for [`crate::client::Transport::connect_with`].
+    pub fn options(&self) -> crate::client::ClientOptions {
+        crate::client::ClientOptions { token: self.token.clone(), tls_ca: self.tls_ca.clone() }
+    }
 }
 
 /// Parse a binary's command line, or the exit code to end with: --help and --version are

@@ -5,13 +5,15 @@ use super::ClientArgs;
 use crate::client::{ConnectError, Transport};
 use crate::exit;
 
-/// Connect to `--addr` as `--token`, or print why not and return exit code 69 (64 for a
+/// Connect to `--addr` as `--token` (over TLS for https://), or print why not and return exit code 69 (64 for a
 /// malformed address or token).
 pub async fn connect(args: &ClientArgs) -> Result<Transport, u8> {
-    Transport::connect_as(&args.addr, args.token.as_deref()).await.map_err(|err| {
+    Transport::connect_with(&args.addr, &args.options()).await.map_err(|err| {
         eprintln!("rebound: {err}");
         match err {
-            ConnectError::InvalidAddress { .. } | ConnectError::InvalidToken => exit::USAGE,
+            ConnectError::InvalidAddress { .. }
+            | ConnectError::InvalidToken
+            | ConnectError::Tls { .. } => exit::USAGE,
             _ => exit::UNAVAILABLE,
         }
     })

@@ -27,6 +27,6 @@ pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
 pub use load::{ConfigError, FieldError, LoadedConfig, Source, hash_config, load, parse_str};
 pub use model::{
     CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, ReloadConfig,
-    RestartConfig, RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig,
+    RestartConfig, RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig, TlsConfig,
 };
 pub use security::{AuthConfig, RateLimitConfig};

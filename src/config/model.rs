@@ -102,6 +102,25 @@ pub struct ServerConfig {
     /// How long in-flight RPCs get to finish on shutdown.
     #[serde(with = "duration")]
     pub drain_timeout: Duration,
+    /// TLS on the TCP listener.
+    pub tls: TlsConfig,
+}
+
+/// `[server.tls]`: serve the TCP listener over TLS (both files set) or in clear (neither).
+/// The files are re-read on every config reload, so certificates renew without a restart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the server, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of that certificate.
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some() && self.key_file.is_some()
+    }
 }
 
 impl Default for ServerConfig {
@@ -112,6 +131,7 @@ impl Default for ServerConfig {
             unix_socket_mode: "0600".to_owned(),
             reflection: true,
             drain_timeout: Duration::from_secs(30),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -317,6 +337,12 @@ impl Config {
         if let Some(path) = &self.server.unix_socket {
             check(!path.as_os_str().is_empty(), "server.unix_socket", "must not be empty".into());
         }
+        let tls = &self.server.tls;
+        check(
+            tls.cert_file.is_some() == tls.key_file.is_some(),
+            "server.tls",
+            "set both cert_file and key_file, or neither".into(),
+        );
         check(
             self.server.unix_socket_permissions().is_some(),
             "server.unix_socket_mode",

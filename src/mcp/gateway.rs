@@ -99,8 +99,8 @@ struct Cached {
 /// The connection to one rebound server, shared by all tool calls.
 pub struct Gateway {
     addr: String,
-    /// Bearer token sent with every call, if the server wants one.
-    token: Option<String>,
+    /// Token and TLS settings of every connection.
+    options: crate::client::ClientOptions,
     call_deadline: Duration,
     capacity: usize,
     buffer: Arc<Semaphore>,
@@ -114,7 +114,7 @@ impl Gateway {
     pub fn new(addr: String, buffer: usize, call_deadline: Duration) -> Self {
         Self {
             addr,
-            token: None,
+            options: Default::default(),
             call_deadline,
             capacity: buffer,
             buffer: Arc::new(Semaphore::new(buffer)),
@@ -123,9 +123,9 @@ impl Gateway {
         }
     }
 
-    /// Send `token` as a bearer token with every call.
-    pub fn with_token(mut self, token: Option<String>) -> Self {
-        self.token = token;
+    /// Connect with a bearer token and TLS settings.
+    pub fn with_options(mut self, options: crate::client::ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -220,7 +220,7 @@ impl Gateway {
         if let Some(transport) = &cached.transport {
             return Ok((cached.generation, transport.clone()));
         }
-        let transport = Transport::connect_as(&self.addr, self.token.as_deref())
+        let transport = Transport::connect_with(&self.addr, &self.options)
             .await
             .map_err(|err| err.to_string())?;
         cached.generation += 1;

@@ -84,7 +84,7 @@ pub fn main() -> ExitCode {
 async fn serve(args: Args) -> u8 {
     let gateway = Arc::new(
         gateway::Gateway::new(args.client.addr.clone(), args.buffer as usize, args.call_deadline)
-            .with_token(args.client.token.clone()),
+            .with_options(args.client.options()),
     );
     tracing::info!(
         addr = %args.client.addr, buffer = args.buffer, call_deadline = ?args.call_deadline,

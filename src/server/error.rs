@@ -15,6 +15,8 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("auth: {0}")]
     Auth(#[from] crate::auth::TokensError),
+    #[error("{0}")]
+    Tls(#[from] super::tls::TlsError),
     #[error("startup recovery failed: {0}")]
     Recovery(crate::error::Error),
     #[error("cannot install signal handlers: {0}")]
@@ -44,7 +46,7 @@ impl ServeError {
                 exit::USAGE
             }
             ServeError::Store(_) => exit::UNAVAILABLE,
-            ServeError::Auth(_) => exit::USAGE,
+            ServeError::Auth(_) | ServeError::Tls(_) => exit::USAGE,
             ServeError::Recovery(_) => exit::UNAVAILABLE,
             ServeError::Signals(_)
             | ServeError::Reflection(_)

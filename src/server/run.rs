@@ -30,7 +30,7 @@ use crate::store;
 use crate::store::{RunRecord, Store};
 use std::sync::Arc;
 use tokio::task::JoinSet;
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::transport::Server;
@@ -102,6 +102,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         process,
     });
     let gate = crate::auth::Gate::start(&ctx.config, &ctx.observers)?;
+    let tls = super::tls::Tls::start(&ctx.config, &ctx.observers)?;
     let fleet = super::devices::start(&ctx);
     let Listeners { tcp, tcp_addr, unix, sockets } = listeners;
     let (restarter, mut handoffs) = Restarter::new(ctx.clone(), sockets, &startup).await;
@@ -152,7 +153,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
             .add_optional_service(v1alpha))
     };
     let mut servers = JoinSet::new();
-    let tcp_incoming = connections::counted(TcpListenerStream::new(tcp), drain.clone());
+    let tcp_incoming = connections::counted(super::tls::incoming(tcp, tls), drain.clone());
     servers.spawn(router(&ctx)?.serve_with_incoming_shutdown(tcp_incoming, drain.started()));
     if let Some((unix, _)) = unix {
         let unix_incoming = connections::counted(UnixListenerStream::new(unix), drain.clone());

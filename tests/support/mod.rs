@@ -8,6 +8,7 @@ pub mod auth;
 pub mod device;
 pub mod mosquitto;
 pub mod restart;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
