@@ -74,11 +74,13 @@ async fn health_and_reflection_stay_open_unless_reflection_is_protected() {
     let reflection = Method {
         path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo".into(),
         server_streaming: true,
+        client_streaming: false,
         role: "viewer".into(),
     };
     let health = Method {
         path: "/grpc.health.v1.Health/Check".into(),
         server_streaming: false,
+        client_streaming: false,
         role: "viewer".into(),
     };
     // An empty HealthCheckRequest ("" = the whole server) is zero bytes.
@@ -102,8 +104,12 @@ async fn health_and_reflection_stay_open_unless_reflection_is_protected() {
 async fn denied_calls_are_audited_and_restarts_are_rate_limited() {
     let (_dir, server) = auth::server("[rate_limit]\ncommands_per_minute = 1\n", &[]).await;
     let channel = server.channel().await;
-    let method =
-        |path: &str| Method { path: path.into(), server_streaming: false, role: String::new() };
+    let method = |path: &str| Method {
+        path: path.into(),
+        server_streaming: false,
+        client_streaming: false,
+        role: String::new(),
+    };
     let restart = method("/rebound.v1.RestartService/Restart");
     let viewer = bearer(token("viewer"));
     let admin = bearer(token("admin"));
@@ -189,6 +195,7 @@ async fn tokens_rotate_through_a_config_reload() {
     let get_health = Method {
         path: "/rebound.v1.HealthService/GetHealth".into(),
         server_streaming: false,
+        client_streaming: false,
         role: "viewer".into(),
     };
     let code = |token: &'static str| {

@@ -134,7 +134,8 @@ where
                         };
                         (inner.call(request).await?, audit)
                     }
-                    Err(Refusal { principal, error }) => {
+                    Err(refusal) => {
+                        let Refusal { principal, error } = *refusal;
                         tracing::info!(principal = %principal.name, peer = %principal.peer, reason = %error, "rpc refused");
                         let draft = auditor.refused(&path, principal, trace_id);
                         (tonic::Status::from(error).into_http(), Some((auditor, draft)))
@@ -166,7 +167,7 @@ impl<S> RpcService<S> {
         &self,
         request: &http::Request<B>,
         path: &str,
-    ) -> Result<crate::auth::Principal, Refusal> {
+    ) -> Result<crate::auth::Principal, Box<Refusal>> {
         let required = match policy::lookup(path) {
             Some(policy) => Some(policy.role),
             None if policy::is_reflection(path) && self.gate.protect_reflection() => {

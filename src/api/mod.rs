@@ -13,7 +13,7 @@ pub mod convert;
 pub mod health;
 pub mod identity;
 pub mod layer;
-pub(crate) mod methods;
+pub mod methods;
 pub mod policy;
 pub mod recovery;
 pub mod restart;

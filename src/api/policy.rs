@@ -83,45 +83,19 @@ pub fn is_reflection(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prost::Message;
 
     /// Every method in the proto contract has exactly one entry, and the role each method's
     /// comment documents ("Role: operator.") is the role the table enforces.
     #[test]
     fn the_table_covers_the_contract_and_matches_its_documented_roles() {
-        let fds =
-            prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
-        let mut methods = Vec::new();
-        for file in fds.file.iter().filter(|f| f.package() == "rebound.v1") {
-            let locations =
-                file.source_code_info.as_ref().map(|i| i.location.clone()).unwrap_or_default();
-            for (s, service) in file.service.iter().enumerate() {
-                for (m, method) in service.method.iter().enumerate() {
-                    let name = format!("rebound.v1.{}/{}", service.name(), method.name());
-                    // Path of a method in a file: service (6), index, method (2), index.
-                    let path = [6, s as i32, 2, m as i32];
-                    let comment = locations
-                        .iter()
-                        .find(|l| l.path == path)
-                        .map(|l| l.leading_comments().replace('\n', " "))
-                        .unwrap_or_default();
-                    let documented = comment
-                        .split("Role: ")
-                        .nth(1)
-                        .and_then(|rest| rest.split(|c: char| !c.is_alphabetic()).next())
-                        .unwrap_or_default()
-                        .to_owned();
-                    methods.push((name, documented));
-                }
-            }
-        }
+        let methods = crate::api::methods::contract();
         assert_eq!(methods.len(), TABLE.len(), "one entry per method");
-        for (name, documented) in methods {
-            let policy =
-                lookup(&format!("/{name}")).unwrap_or_else(|| panic!("{name} has no policy"));
+        for method in methods {
+            let name = &method.path;
+            let policy = lookup(name).unwrap_or_else(|| panic!("{name} has no policy"));
             assert_eq!(
                 policy.role.as_str(),
-                documented,
+                method.role,
                 "{name}: table and proto comment disagree"
             );
         }

@@ -14,7 +14,7 @@ mod tokens;
 pub use ratelimit::{Class, RateLimiter, WINDOW};
 pub use tokens::{Role, TokenEntry, TokenSet, TokensError, hash_token};
 
-use crate::config::{AuthConfig, Config, ConfigHandle, ConfigObserver, Observers};
+use crate::config::{AuthConfig, Config, ConfigHandle, Observers, file_observer};
 use crate::error::Error;
 use arc_swap::ArcSwapOption;
 use std::sync::Arc;
@@ -87,7 +87,9 @@ impl Gate {
             tokens: ArcSwapOption::new(tokens.map(Arc::new)),
             limiter: RateLimiter::default(),
         });
-        observers.register(Arc::new(TokensObserver { gate: gate.clone() }));
+        let observed = gate.clone();
+        observers
+            .register(file_observer("auth.tokens", move |config| observed.reload_tokens(config)));
         Ok(gate)
     }
 
@@ -102,7 +104,7 @@ impl Gate {
     }
 
     /// Decide one call: the principal it runs under, or why it is refused.
-    pub fn admit(&self, call: Call<'_>) -> Result<Principal, Refusal> {
+    pub fn admit(&self, call: Call<'_>) -> Result<Principal, Box<Refusal>> {
         let anonymous = Principal::anonymous(call.peer.clone());
         let tokens = self.tokens.load_full();
         let principal = match (&tokens, call.required) {
@@ -112,7 +114,7 @@ impl Gate {
             }
             (Some(tokens), Some(required)) => {
                 let principal = identify(tokens, call.authorization, &call.peer)
-                    .map_err(|error| Refusal { principal: anonymous, error })?;
+                    .map_err(|error| Box::new(Refusal { principal: anonymous, error }))?;
                 if principal.role.is_some_and(|role| role < required) {
                     let error = Error::PermissionDenied(format!(
                         "{} needs role {} or higher; {} has role {}",
@@ -121,7 +123,7 @@ impl Gate {
                         principal.name,
                         principal.role.map_or("none", Role::as_str)
                     ));
-                    return Err(Refusal { principal, error });
+                    return Err(Box::new(Refusal { principal, error }));
                 }
                 principal
             }
@@ -143,7 +145,7 @@ impl Gate {
                     ),
                     retry_after,
                 };
-                return Err(Refusal { principal, error });
+                return Err(Box::new(Refusal { principal, error }));
             }
         }
         Ok(principal)
@@ -193,38 +195,21 @@ fn warn_if_open(config: &Config) {
     }
 }
 
-/// Re-reads the tokens file on every reload, so tokens rotate without a restart.
-struct TokensObserver {
-    gate: Arc<Gate>,
-}
-
-impl TokensObserver {
-    fn load(&self, config: &Config) -> Result<(), String> {
+impl Gate {
+    /// Re-read the tokens file of `config` (on every reload, so tokens rotate without a
+    /// restart); on failure the tokens in force stay.
+    fn reload_tokens(&self, config: &Config) -> Result<(), String> {
         let tokens = read_tokens(&config.auth).map_err(|err| err.to_string())?;
         match &tokens {
             Some(set) => tracing::info!(tokens = set.len(), "tokens file loaded"),
-            None if self.gate.enabled() => {
+            None if self.enabled() => {
                 tracing::warn!("auth.tokens_file removed: authentication is now off");
                 warn_if_open(config);
             }
             None => {}
         }
-        self.gate.replace(tokens);
+        self.replace(tokens);
         Ok(())
-    }
-}
-
-impl ConfigObserver for TokensObserver {
-    fn name(&self) -> &'static str {
-        "auth.tokens"
-    }
-
-    fn apply(&self, _old: &Config, new: &Config) -> Result<(), String> {
-        self.load(new)
-    }
-
-    fn refresh(&self, config: &Config) -> Result<(), String> {
-        self.load(config)
     }
 }
 

@@ -33,7 +33,7 @@ fn call<'a>(authorization: Option<&'a str>, required: Option<Role>) -> Call<'a> 
     }
 }
 
-fn code(result: Result<Principal, Refusal>) -> Result<String, String> {
+fn code(result: Result<Principal, Box<Refusal>>) -> Result<String, String> {
     result.map(|p| p.name).map_err(|r| format!("{:?}", std::mem::discriminant(&r.error)))
 }
 

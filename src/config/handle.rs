@@ -90,6 +90,38 @@ pub trait ConfigObserver: Send + Sync + 'static {
     }
 }
 
+/// An observer that loads files the configuration names (tokens, certificates) on every
+/// reload, whether the configuration changed or not; `load` gets the new configuration and
+/// must leave its previous state in place when it fails.
+pub fn file_observer<F>(name: &'static str, load: F) -> Arc<dyn ConfigObserver>
+where
+    F: Fn(&Config) -> Result<(), String> + Send + Sync + 'static,
+{
+    Arc::new(FileObserver { name, load })
+}
+
+struct FileObserver<F> {
+    name: &'static str,
+    load: F,
+}
+
+impl<F> ConfigObserver for FileObserver<F>
+where
+    F: Fn(&Config) -> Result<(), String> + Send + Sync + 'static,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn apply(&self, _old: &Config, new: &Config) -> Result<(), String> {
+        (self.load)(new)
+    }
+
+    fn refresh(&self, config: &Config) -> Result<(), String> {
+        (self.load)(config)
+    }
+}
+
 /// The observers registered so far, in registration order (the order they are notified).
 #[derive(Clone, Default)]
 pub struct Observers {

@@ -23,7 +23,7 @@ pub use devices::{
     SafetyConfig, SchedulerConfig,
 };
 pub use diff::{Change, ChangeKind, REDACTED, diff, is_secret, needs_restart, redacted_toml};
-pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
+pub use handle::{ConfigHandle, ConfigObserver, Current, Observers, file_observer};
 pub use load::{ConfigError, FieldError, LoadedConfig, Source, hash_config, load, parse_str};
 pub use model::{
     CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, ReloadConfig,

@@ -4,7 +4,7 @@
 //! accepted connections that runs handshakes concurrently. Transport only: who the caller
 //! is and what it may do is decided in `crate::auth`.
 
-use crate::config::{Config, ConfigHandle, ConfigObserver, Observers, TlsConfig};
+use crate::config::{Config, ConfigHandle, Observers, TlsConfig, file_observer};
 use arc_swap::ArcSwapOption;
 use futures::{Stream, StreamExt};
 use rustls::pki_types::pem::PemObject;
@@ -44,7 +44,8 @@ impl Tls {
             tracing::info!("tls on for the tcp listener");
         }
         let tls = Arc::new(Self { acceptor: ArcSwapOption::new(acceptor.map(Arc::new)) });
-        observers.register(Arc::new(TlsObserver { tls: tls.clone() }));
+        let observed = tls.clone();
+        observers.register(file_observer("server.tls", move |config| observed.reload(config)));
         Ok(tls)
     }
 }
@@ -73,32 +74,15 @@ fn acceptor(config: &TlsConfig) -> Result<Option<TlsAcceptor>, TlsError> {
     Ok(Some(TlsAcceptor::from(Arc::new(server))))
 }
 
-struct TlsObserver {
-    tls: Arc<Tls>,
-}
-
-impl TlsObserver {
-    fn load(&self, config: &Config) -> Result<(), String> {
+impl Tls {
+    /// Rebuild the acceptor from `config`'s files; on failure the one in force stays.
+    fn reload(&self, config: &Config) -> Result<(), String> {
         let acceptor = acceptor(&config.server.tls).map_err(|err| err.to_string())?;
         if acceptor.is_some() {
             tracing::info!("tls certificate loaded");
         }
-        self.tls.acceptor.store(acceptor.map(Arc::new));
+        self.acceptor.store(acceptor.map(Arc::new));
         Ok(())
-    }
-}
-
-impl ConfigObserver for TlsObserver {
-    fn name(&self) -> &'static str {
-        "server.tls"
-    }
-
-    fn apply(&self, _old: &Config, new: &Config) -> Result<(), String> {
-        self.load(new)
-    }
-
-    fn refresh(&self, config: &Config) -> Result<(), String> {
-        self.load(config)
     }
 }
 

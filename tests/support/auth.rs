@@ -4,7 +4,6 @@
 
 use super::Server;
 use bytes::{Buf, BufMut, Bytes};
-use prost::Message;
 use std::path::Path;
 use tempfile::TempDir;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -46,43 +45,15 @@ pub async fn server(extra: &str, env: &[(&str, &str)]) -> (TempDir, Server) {
     (dir, server)
 }
 
-/// A method of the API as the descriptor describes it.
-#[derive(Debug, Clone)]
-pub struct Method {
-    /// `/rebound.v1.Service/Method`.
-    pub path: String,
-    pub server_streaming: bool,
-    /// The role its proto comment documents ("Role: operator.").
-    pub role: String,
-}
+pub use rebound::api::methods::ContractMethod as Method;
 
-/// Every rebound.v1 method, from the descriptor set compiled into the binary.
+/// Every rebound.v1 method, from the descriptor set compiled into the binary, each with the
+/// role its proto comment documents.
 pub fn methods() -> Vec<Method> {
-    let set = prost_types::FileDescriptorSet::decode(rebound::proto::FILE_DESCRIPTOR_SET).unwrap();
-    let mut methods = Vec::new();
-    for file in set.file.iter().filter(|f| f.package() == "rebound.v1") {
-        let locations = file.source_code_info.clone().unwrap_or_default().location;
-        for (s, service) in file.service.iter().enumerate() {
-            for (m, method) in service.method.iter().enumerate() {
-                let comment = locations
-                    .iter()
-                    .find(|l| l.path == [6, s as i32, 2, m as i32])
-                    .map(|l| l.leading_comments().replace('\n', " "))
-                    .unwrap_or_default();
-                let role = comment
-                    .split("Role: ")
-                    .nth(1)
-                    .and_then(|rest| rest.split(|c: char| !c.is_alphabetic()).next())
-                    .unwrap_or_else(|| panic!("{} has no Role: comment", method.name()))
-                    .to_owned();
-                assert!(!method.client_streaming(), "client streaming is not covered");
-                methods.push(Method {
-                    path: format!("/rebound.v1.{}/{}", service.name(), method.name()),
-                    server_streaming: method.server_streaming(),
-                    role,
-                });
-            }
-        }
+    let methods = rebound::api::methods::contract();
+    for method in &methods {
+        assert!(!method.role.is_empty(), "{} has no Role: comment", method.path);
+        assert!(!method.client_streaming, "{}: client streaming is not covered", method.path);
     }
     methods
 }
