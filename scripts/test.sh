@@ -58,6 +58,25 @@ fi
 step "cargo test"
 cargo test --locked --all-targets
 
+if ! $quick; then
+  # rebound-agent runs on 64-bit Raspberry Pis: it must keep compiling for aarch64. `ring`'s
+  # build script needs the cross C compiler (Debian's gcc-aarch64-linux-gnu).
+  step "rebound-agent compiles for aarch64-unknown-linux-gnu"
+  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu ||
+    rustup target add aarch64-unknown-linux-gnu
+  if ! command -v aarch64-linux-gnu-gcc >/dev/null; then
+    if [[ "$(id -u)" == 0 ]]; then
+      apt-get update
+      DEBIAN_FRONTEND=noninteractive apt-get install -y gcc-aarch64-linux-gnu
+    else
+      echo "missing: aarch64-linux-gnu-gcc; run as root or apt-get install gcc-aarch64-linux-gnu" >&2
+      exit 1
+    fi
+  fi
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+    cargo check --locked --target aarch64-unknown-linux-gnu --bin rebound-agent
+fi
+
 step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
 cargo run --quiet --locked -- bench reload --smoke
 cargo run --quiet --locked -- bench fanout --smoke

@@ -201,3 +201,22 @@ async fn the_acl_stops_a_device_from_acking_for_another() {
     assert_eq!(done.ignored_acks, 0, "the forged ack never reached the server");
     assert!(done.error_code.is_empty());
 }
+
+/// The device binary carries no server code: no database driver, no gRPC. The linker drops
+/// what the agent does not reach, so this holds as long as `src/agent/` does not start
+/// depending on server modules. `nm` comes with binutils (gcc's dependency).
+#[test]
+fn the_agent_binary_links_no_database_or_grpc_code() {
+    let output = std::process::Command::new("nm")
+        .args(["-C", env!("CARGO_BIN_EXE_rebound-agent")])
+        .output()
+        .expect("nm (binutils) runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let symbols = String::from_utf8_lossy(&output.stdout);
+    assert!(symbols.contains("rebound::agent::"), "nm read the agent's own symbols");
+    for server_code in ["sqlx", "sqlite3_", "tonic::", "tonic_health", "h2::server"] {
+        let found: Vec<&str> =
+            symbols.lines().filter(|l| l.contains(server_code)).take(3).collect();
+        assert!(found.is_empty(), "{server_code} linked into rebound-agent: {found:?}");
+    }
+}

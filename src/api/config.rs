@@ -1,8 +1,9 @@
 //! `rebound.v1.ConfigService`: reload, validate, history and the effective configuration,
 //! over the reload manager.
 
-use super::convert::{Page, duration, from_timestamp, timestamp};
+use super::convert::{duration, from_timestamp, timestamp};
 use super::identity::principal;
+use super::page;
 use crate::auth::Role;
 use crate::config::reload::{
     ReloadEvent, ReloadManager, ReloadRequest, ReloadResult, SourceKind, Trigger, reload_stats,
@@ -134,7 +135,7 @@ impl ConfigService for ConfigApi {
         request: Request<pb::ListReloadEventsRequest>,
     ) -> Result<Response<pb::ListReloadEventsResponse>, Status> {
         let request = request.into_inner();
-        let page = Page::from_request(request.page_size, &request.page_token)?;
+        let limit = page::size(request.page_size)?;
         let results = request
             .results
             .iter()
@@ -145,11 +146,13 @@ impl ConfigService for ConfigApi {
             Ok(trigger) => Some(trigger_from_proto(trigger).as_str().to_owned()),
             Err(_) => return Err(Error::invalid_argument("trigger", "unknown trigger").into()),
         };
-        let query =
-            ReloadEventQuery { before_id: page.before_id, limit: page.size, results, trigger };
+        let filters = (&results, &trigger);
+        let before_id = page::decode::<i64>(&request.page_token, &filters)?;
+        let query = ReloadEventQuery { before_id, limit, results: results.clone(), trigger };
         let events = self.manager.history(&query).await?;
+        let filters = (&query.results, &query.trigger);
         Ok(Response::new(pb::ListReloadEventsResponse {
-            next_page_token: page.next_token(events.len(), events.last().map(|e| e.id)),
+            next_page_token: page::next(&events, limit, |e| e.id, &filters),
             events: events.iter().map(event_to_proto).collect(),
         }))
     }

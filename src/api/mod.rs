@@ -14,6 +14,7 @@ pub mod health;
 pub mod identity;
 pub mod layer;
 pub mod methods;
+pub mod page;
 pub mod policy;
 pub mod recovery;
 pub mod restart;

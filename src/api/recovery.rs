@@ -1,7 +1,8 @@
 //! `rebound.v1.RecoveryService`: startup recovery reports, retention cleanup, online backups
 //! and the audit log.
 
-use super::convert::{Page, duration, from_duration, from_timestamp, timestamp};
+use super::convert::{duration, from_duration, from_timestamp, timestamp};
+use super::page;
 use crate::config::ConfigHandle;
 use crate::error::Error;
 use crate::proto::v1 as pb;
@@ -58,18 +59,19 @@ impl RecoveryService for RecoveryApi {
         request: Request<pb::ListRecoveryReportsRequest>,
     ) -> Result<Response<pb::ListRecoveryReportsResponse>, Status> {
         let request = request.into_inner();
-        let page = Page::from_request(request.page_size, &request.page_token)?;
+        let limit = page::size(request.page_size)?;
         let previous = match pb::PreviousRun::try_from(request.previous_run) {
             Ok(pb::PreviousRun::Unspecified) => None,
             Ok(kind) => Some(previous_from_proto(kind).as_str()),
             Err(_) => return Err(Error::invalid_argument("previous_run", "unknown value").into()),
         };
+        let before_id = page::decode::<i64>(&request.page_token, &previous)?;
         let rows = self
             .store
-            .list_recovery_reports(page.before_id, page.size, previous)
+            .list_recovery_reports(before_id, limit, previous)
             .await
             .map_err(Error::from)?;
-        let next_page_token = page.next_token(rows.len(), rows.last().map(|r| r.id));
+        let next_page_token = page::next(&rows, limit, |r| r.id, &previous);
         let reports =
             rows.into_iter().map(|row| report_to_proto(RecoveryReport::from_row(row))).collect();
         Ok(Response::new(pb::ListRecoveryReportsResponse { reports, next_page_token }))
@@ -144,7 +146,7 @@ impl RecoveryService for RecoveryApi {
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
         let request = request.into_inner();
-        let page = Page::from_request(request.page_size, &request.page_token)?;
+        let limit = page::size(request.page_size)?;
         let since = request.since.map(|t| from_timestamp("since", &t)).transpose()?;
         let until = request.until.map(|t| from_timestamp("until", &t)).transpose()?;
         if let (Some(since), Some(until)) = (since, until)
@@ -159,17 +161,20 @@ impl RecoveryService for RecoveryApi {
             Ok(pb::AuditOutcome::Denied) => Some("denied"),
             Err(_) => return Err(Error::invalid_argument("outcome", "unknown value").into()),
         };
-        let query = AuditQuery {
-            before_id: page.before_id,
-            limit: page.size,
+        let mut query = AuditQuery {
+            before_id: None,
+            limit,
             principal: Some(request.principal).filter(|p| !p.is_empty()),
             rpc: Some(request.rpc).filter(|r| !r.is_empty()),
             since,
             until,
             outcome: outcome.map(str::to_owned),
         };
+        // The filters, without the position, bind the token.
+        let filters = AuditQuery { before_id: None, ..query.clone() };
+        query.before_id = page::decode::<i64>(&request.page_token, &filters)?;
         let rows = self.store.list_audit_events(&query).await.map_err(Error::from)?;
-        let next_page_token = page.next_token(rows.len(), rows.last().map(|r| r.id));
+        let next_page_token = page::next(&rows, limit, |r| r.id, &filters);
         Ok(Response::new(pb::ListAuditEventsResponse {
             events: rows.into_iter().map(audit_to_proto).collect(),
             next_page_token,

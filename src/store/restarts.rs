@@ -7,9 +7,6 @@
 //! ([`crate::lifecycle::restart::RestartRecord`]); this file holds the backend-neutral trait
 //! and query types, the SQL lives in each backend.
 
-use std::fmt;
-use std::str::FromStr;
-
 use uuid::Uuid;
 
 use super::StoreError;
@@ -68,24 +65,6 @@ pub struct RestartCursor {
     pub id: Uuid,
 }
 
-impl fmt::Display for RestartCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.requested_ms, self.id)
-    }
-}
-
-impl FromStr for RestartCursor {
-    type Err = &'static str;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (ms, id) = text.split_once('.').ok_or("not a page token from this server")?;
-        Ok(Self {
-            requested_ms: ms.parse().map_err(|_| "not a page token from this server")?,
-            id: id.parse().map_err(|_| "not a page token from this server")?,
-        })
-    }
-}
-
 /// Counts over every stored restart.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestartTotals {
@@ -100,17 +79,4 @@ pub struct RestartTotals {
     pub last_finished: Option<(Uuid, i64)>,
     /// First start recorded in this database (`server_runs`), if any.
     pub first_start_ms: Option<i64>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_round_trips_and_rejects_garbage() {
-        let cursor = RestartCursor { requested_ms: 17, id: Uuid::new_v4() };
-        assert_eq!(cursor.to_string().parse::<RestartCursor>(), Ok(cursor));
-        assert!("17".parse::<RestartCursor>().is_err());
-        assert!("x.y".parse::<RestartCursor>().is_err());
-    }
 }

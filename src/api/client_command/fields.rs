@@ -119,15 +119,6 @@ pub fn duration(field: &str, value: Option<prost_types::Duration>) -> Result<Opt
         .transpose()
 }
 
-/// Maximum items per page: 0 → 50, above 500 → 500.
-pub fn page_size(value: i32) -> Result<u32> {
-    match value {
-        v if v < 0 => Err(Error::invalid_argument("page_size", "must be >= 0")),
-        0 => Ok(50),
-        v => Ok(v.min(500) as u32),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,8 +137,6 @@ mod tests {
     fn enums_and_pages_are_checked() {
         assert_eq!(required_action(0).unwrap_err().to_string(), "action: required");
         assert_eq!(required_action(99).unwrap_err().to_string(), "action: unknown value 99");
-        assert_eq!(page_size(-1).unwrap_err().to_string(), "page_size: must be >= 0");
-        assert_eq!((page_size(0).unwrap(), page_size(9999).unwrap()), (50, 500));
         assert!(command_states("states", &[0]).is_err());
     }
 }

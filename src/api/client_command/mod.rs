@@ -4,7 +4,6 @@
 
 mod convert;
 mod fields;
-mod page;
 mod watch;
 
 use std::sync::Arc;
@@ -13,6 +12,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::api::identity::principal;
+use crate::api::page;
 use crate::commands::{Canary, Fleet, IssueRequest, RolloutRequest};
 use crate::error::{Error, Result};
 use crate::lifecycle::Drain;
@@ -123,7 +123,7 @@ impl ClientCommandService for ClientCommandApi {
         let r = request.into_inner();
         reply(
             async {
-                let limit = fields::page_size(r.page_size)?;
+                let limit = page::size(r.page_size)?;
                 let filter = CommandFilter {
                     client_uuid: fields::optional_uuid("client_uuid", &r.client_uuid)?,
                     states: fields::command_states("states", &r.states)?,
@@ -189,7 +189,7 @@ impl ClientCommandService for ClientCommandApi {
         let r = request.into_inner();
         reply(
             async {
-                let limit = fields::page_size(r.page_size)?;
+                let limit = page::size(r.page_size)?;
                 if !r.group.is_empty() {
                     crate::commands::validate_group(&r.group)?;
                 }
@@ -382,7 +382,7 @@ impl ClientCommandService for ClientCommandApi {
         let r = request.into_inner();
         reply(
             async {
-                let limit = fields::page_size(r.page_size)?;
+                let limit = page::size(r.page_size)?;
                 let states = fields::rollout_states("states", &r.states)?;
                 let action = fields::action("action", r.action)?;
                 let filters = (&states, action);

@@ -4,12 +4,13 @@
 mod convert;
 mod reconnect;
 
+use crate::api::page;
 use crate::error::Error;
 use crate::lifecycle::restart::{RestartRequest, Restarter};
 use crate::proto::v1 as pb;
 use crate::proto::v1::restart_service_server::RestartService;
 use crate::server::ServerContext;
-use crate::store::RestartQuery;
+use crate::store::{RestartCursor, RestartQuery};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -17,10 +18,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
-
-/// Default and largest page of ListRestartEvents.
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 500;
+use uuid::Uuid;
 
 /// Serves RestartService for one process.
 #[derive(Clone)]
@@ -116,26 +114,16 @@ impl RestartService for RestartApi {
         request: Request<pb::ListRestartEventsRequest>,
     ) -> Result<Response<pb::ListRestartEventsResponse>, Status> {
         let request = request.into_inner();
-        let limit = match request.page_size {
-            size if size < 0 => {
-                return Err(Error::invalid_argument("page_size", "must not be negative").into());
-            }
-            0 => DEFAULT_PAGE,
-            size => (size as u32).min(MAX_PAGE),
-        };
-        let after = match request.page_token.as_str() {
-            "" => None,
-            token => Some(
-                token
-                    .parse()
-                    .map_err(|reason: &str| Error::invalid_argument("page_token", reason))?,
-            ),
-        };
+        let limit = page::size(request.page_size)?;
         let outcomes = convert::outcome_filter(&request.outcomes)?;
-        let page = self.restarter.history(&RestartQuery { limit, after, outcomes }).await?;
+        let after = page::decode::<(i64, Uuid)>(&request.page_token, &outcomes)?
+            .map(|(requested_ms, id)| RestartCursor { requested_ms, id });
+        let query = RestartQuery { limit, after, outcomes };
+        let page = self.restarter.history(&query).await?;
+        let next = page.next.map(|c| page::encode(&(c.requested_ms, c.id), &query.outcomes));
         Ok(Response::new(pb::ListRestartEventsResponse {
             events: page.records.iter().map(convert::event).collect(),
-            next_page_token: page.next.map(|cursor| cursor.to_string()).unwrap_or_default(),
+            next_page_token: next.unwrap_or_default(),
         }))
     }
 

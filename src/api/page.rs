@@ -1,10 +1,28 @@
-//! Opaque page tokens: the position of the last item plus a fingerprint of the filters, so a
-//! token used with other filters is refused (INVALID_ARGUMENT naming `page_token`).
+//! Pagination of every List RPC: the page size rule and opaque page tokens.
+//!
+//! A token is the position of the last item served (any serializable key: an id, a
+//! `(time, uuid)` pair) plus a fingerprint of the request's filters, so a token used with
+//! other filters is refused (INVALID_ARGUMENT naming `page_token`) instead of silently
+//! paging through another result set. Tokens are hex, opaque to clients.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+
+/// Page size used when a request leaves `page_size` at 0.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Largest page served; larger requests are clamped.
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// The page size a request asks for: 0 means the default, larger values are clamped.
+pub fn size(page_size: i32) -> Result<u32> {
+    match page_size {
+        n if n < 0 => Err(Error::invalid_argument("page_size", "must not be negative")),
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        n => Ok((n as u32).min(MAX_PAGE_SIZE)),
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 struct Token<K> {
@@ -66,6 +84,20 @@ pub fn next<T, K: Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_size_defaults_clamps_and_rejects_negative() {
+        assert_eq!((size(0).unwrap(), size(10_000).unwrap(), size(7).unwrap()), (50, 500, 7));
+        assert_eq!(size(-1).unwrap_err().to_string(), "page_size: must not be negative");
+    }
+
+    #[test]
+    fn a_short_page_is_the_last() {
+        let items = [1i64, 2, 3];
+        assert_eq!(next(&items, 4, |i| *i, &()), "");
+        let token = next(&items, 3, |i| *i, &());
+        assert_eq!(decode::<i64>(&token, &()).unwrap(), Some(3));
+    }
 
     #[test]
     fn tokens_round_trip_and_refuse_other_filters_or_garbage() {
