@@ -334,7 +334,7 @@ async fn requests_are_validated_field_by_field() {
         .list_commands(pb::ListCommandsRequest { page_size: -1, ..Default::default() })
         .await
         .unwrap_err();
-    assert_eq!(page.message(), "page_size: must be >= 0");
+    assert_eq!(page.message(), "page_size: must not be negative");
     let token = rpc
         .list_commands(pb::ListCommandsRequest { page_token: "zz".into(), ..Default::default() })
         .await
