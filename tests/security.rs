@@ -102,7 +102,11 @@ async fn health_and_reflection_stay_open_unless_reflection_is_protected() {
 /// Refused calls are audited with who was refused; restarts are rate limited with a hint.
 #[tokio::test]
 async fn denied_calls_are_audited_and_restarts_are_rate_limited() {
-    let (_dir, server) = auth::server("[rate_limit]\ncommands_per_minute = 1\n", &[]).await;
+    let (_dir, server) = auth::server(
+        "[rate_limit]\ncommands_per_minute = 1\n",
+        &[("REBOUND_RATE_LIMIT__RESTARTS_PER_MINUTE", "1")],
+    )
+    .await;
     let channel = server.channel().await;
     let method = |path: &str| Method {
         path: path.into(),

@@ -144,7 +144,13 @@ class LocalServer:
             self.process = subprocess.Popen(
                 [str(self.binary), "serve", "--config", "rebound.toml"],
                 cwd=self.dir,
-                env={**os.environ, "RUST_LOG": "info", **self.env},
+                # Tests restart back to back: no per-principal restart limit unless asked.
+                env={
+                    **os.environ,
+                    "RUST_LOG": "info",
+                    "REBOUND_RATE_LIMIT__RESTARTS_PER_MINUTE": "0",
+                    **self.env,
+                },
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
