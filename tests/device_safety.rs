@@ -11,7 +11,7 @@ use support::device::{
     Device, eavesdrop, get, issue, issue_id, observe, rpc, try_connect, wait_client,
     wait_registered, wait_state,
 };
-use support::mosquitto::{Broker, device_password};
+use support::mosquitto::{Broker, SERVER_PASSWORD, device_password};
 use support::{Server, run_rebound, wait_for};
 use tokio_stream::StreamExt;
 use uuid::Uuid;
@@ -118,6 +118,41 @@ async fn broker_refuses_anonymous_and_devices_act_only_for_themselves() {
     device_a.ack(&id, "accepted", None).await;
     let accepted = wait_state(&rpc, &id, S::Accepted).await;
     assert_eq!(accepted.ignored_acks, 0);
+}
+
+#[tokio::test]
+async fn the_server_password_can_come_from_the_environment_alone() {
+    let uuids = [Uuid::new_v4()];
+    let broker = Broker::start(&uuids);
+    let config = format!("{}{FAST}", broker.server_config_without_password());
+    // A wrong password in the environment: the broker refuses, health says why.
+    let refused = Server::spawn(&config, &[("REBOUND_MQTT_PASSWORD", "not-the-password")]);
+    refused.wait_serving().await;
+    let why = wait_for("refused connection reported", || async {
+        let mqtt = mqtt_health(&refused).await;
+        mqtt.detail.contains("last error").then_some(mqtt.detail)
+    })
+    .await;
+    assert!(!why.starts_with("connected"), "{why}");
+    drop(refused);
+
+    let server = Server::spawn(&config, &[("REBOUND_MQTT_PASSWORD", SERVER_PASSWORD)]);
+    server.wait_serving().await;
+    wait_for("gateway connected with the password from the environment", || async {
+        mqtt_health(&server).await.detail.starts_with("connected").then_some(())
+    })
+    .await;
+    let mut rpc = rpc(&server).await;
+    let mut device = Device::connect(&broker, uuids[0]).await;
+    device.health("running", Some("boot-1")).await;
+    wait_client(&rpc, uuids[0], "heartbeat stored", |c| c.last_health_at.is_some()).await;
+    let id = issue_id(&mut rpc, uuids[0], pb::Action::RestartApp).await;
+    assert_eq!(device.next_command().await.command_id.to_string(), id);
+    for status in ["accepted", "execution_started", "completed"] {
+        device.ack(&id, status, None).await;
+    }
+    wait_state(&rpc, &id, S::Completed).await;
+    assert!(!server.logs().contains(SERVER_PASSWORD), "the password is never logged");
 }
 
 #[tokio::test]

@@ -52,6 +52,9 @@ pub struct Fleet {
     pub(super) stats: Stats,
     /// Serializes rollout starts and aborts (at most one active rollout).
     pub(super) rollout_lock: tokio::sync::Mutex<()>,
+    /// Woken when a rollout's command became terminal, so that the scheduler advances the
+    /// rollout (canary verdict, completion) without waiting for its next tick.
+    pub(super) rollout_wake: tokio::sync::Notify,
 }
 
 impl Fleet {
@@ -64,6 +67,7 @@ impl Fleet {
             rollouts_tx: broadcast::Sender::new(BUS_CAPACITY),
             stats: Stats::default(),
             rollout_lock: tokio::sync::Mutex::new(()),
+            rollout_wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -96,9 +100,11 @@ impl Fleet {
     /// Announce committed changes and publish the commands they created.
     pub(super) fn finish(&self, pending: Pending) {
         let now = now_ms();
+        let mut wake = false;
         for change in pending.changes {
             if let Some(rollout) = change.command.rollout_id {
                 let _ = self.rollouts_tx.send(rollout);
+                wake |= change.command.state.is_terminal();
             }
             let publish = change.event.from_state.is_none()
                 && change.command.state == CommandState::Queued
@@ -107,6 +113,9 @@ impl Fleet {
                 self.link.publish_command(outbound(&change.command));
             }
             let _ = self.commands_tx.send(Arc::new(change));
+        }
+        if wake {
+            self.rollout_wake.notify_one();
         }
     }
 }

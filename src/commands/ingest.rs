@@ -77,6 +77,8 @@ impl Fleet {
     pub async fn ingest(&self, batch: &mut Vec<Delivery>) -> Result<()> {
         let now = now_ms();
         let mut tx = self.store.fleet_tx().await?;
+        let (commands, clients) = batch_keys(batch);
+        tx.prefetch(&commands, &clients).await?;
         let mut pending = Pending::default();
         let mut reconnected = false;
         for delivery in batch.iter() {
@@ -225,6 +227,10 @@ impl Fleet {
                 if t.to == CommandState::Completed && command.action == Action::ShutdownHost {
                     client.shut_down_ms = Some(now);
                 }
+                if t.to == CommandState::Completed && t.detail.contains("reconnect_target") {
+                    tracing::warn!(command.id = %command.command_id, client.uuid = %client.client_uuid,
+                        "slow reboot: {}", t.detail);
+                }
                 pending.record(tx, &command, t, EventSource::Mqtt).await?;
             }
             AckEffect::Ignored { counted: true, why } => {
@@ -237,6 +243,25 @@ impl Fleet {
         }
         Ok(())
     }
+}
+
+/// The commands and devices a batch touches, to load them in one go.
+fn batch_keys(batch: &[Delivery]) -> (Vec<Uuid>, Vec<Uuid>) {
+    let mut commands = Vec::new();
+    let mut clients = Vec::new();
+    for delivery in batch {
+        match &delivery.event {
+            GatewayEvent::Published { command_id } => commands.push(*command_id),
+            GatewayEvent::Device { client, message, .. } => {
+                clients.push(*client);
+                if let DeviceMessage::Ack { ack, .. } = message {
+                    commands.push(ack.command_id);
+                }
+            }
+            GatewayEvent::Connected { .. } => {}
+        }
+    }
+    (commands, clients)
 }
 
 fn apply_health(client: &mut ClientRecord, health: &DeviceHealth, now: i64) {

@@ -126,6 +126,11 @@ impl Fleet {
         }
     }
 
+    /// Start of the lockout window ending at `now`.
+    pub(super) fn lockout_since(&self, now: i64) -> i64 {
+        now.saturating_sub(duration_ms(self.settings.current().safety.lockout_window))
+    }
+
     pub(super) fn require_gateway(&self) -> Result<()> {
         if self.link.is_configured() {
             Ok(())
@@ -161,8 +166,7 @@ impl Fleet {
         let Some(client) = tx.client(req.client_uuid).await? else {
             return Err(Error::NotFound { kind: "client", id: req.client_uuid.to_string() });
         };
-        let window_start = now.saturating_sub(duration_ms(settings.safety.lockout_window));
-        let entries = tx.lockout_entries(req.client_uuid, window_start).await?;
+        let entries = tx.lockout_entries(req.client_uuid, self.lockout_since(now)).await?;
         let lockout = Lockout::compute(&entries, &settings.safety);
         let mut command = CommandRecord {
             reason: req.reason.clone(),

@@ -116,7 +116,7 @@ pub fn apply_ack(
     if command.boot_id_at_issue.is_none() && !target.is_terminal() {
         command.boot_id_at_issue = ack.boot_id.clone();
     }
-    let via = format!("ack {} via {topic_name}", ack.status.as_str());
+    let mut via = format!("ack {} via {topic_name}", ack.status.as_str());
     let deadline = now_ms.saturating_add(ms(terminal_timeout(command.action, timers)));
     match target {
         CommandState::Accepted => {
@@ -144,10 +144,35 @@ pub fn apply_ack(
             };
             command.completion_evidence = Some(evidence);
             command.boot_id_at_completion = ack.boot_id.clone();
+            if let Some(took) = slow_reconnect(command, now_ms, timers) {
+                via.push_str(&format!(
+                    "; reconnect took {}, slower than commands.reconnect_target ({})",
+                    humantime::format_duration(took),
+                    humantime::format_duration(timers.reconnect_target),
+                ));
+            }
         }
     }
     command.last_ack_topic = Some(topic);
     AckEffect::Moved(moved(command, target, now_ms, via))
+}
+
+/// For a `reboot_host` completing at `now_ms`: how long the device took from
+/// execution_started (or acceptance) to its completed ack, when that is more than
+/// `commands.reconnect_target` — the time a healthy device achieves. Slower reboots still
+/// complete (the ceiling decides `timed_out`); they are noted in the event and logged.
+pub fn slow_reconnect(
+    command: &CommandRecord,
+    now_ms: i64,
+    timers: &CommandsConfig,
+) -> Option<Duration> {
+    if command.action != Action::RebootHost {
+        return None;
+    }
+    let since = command.started_ms.or(command.accepted_ms)?;
+    let took = u64::try_from(now_ms.saturating_sub(since)).unwrap_or(0);
+    let took = Duration::from_millis(took);
+    (took > timers.reconnect_target).then_some(took)
 }
 
 /// Proof that a reboot happened: a new boot id, or (for devices that send none) the device

@@ -147,3 +147,28 @@ fn expiry_and_cancel_only_before_acceptance() {
     let mut c = command(Action::RestartApp, CommandState::Accepted);
     assert!(matches!(cancel(&mut c, 1, "op".into()), Err(Error::FailedPrecondition(_))));
 }
+
+#[test]
+fn a_reboot_slower_than_the_reconnect_target_completes_and_says_so() {
+    let timers = CommandsConfig::default();
+    let target = i64::try_from(timers.reconnect_target.as_millis()).unwrap();
+    let dev = client();
+    for (took, slow) in [(target, false), (target + 1000, true)] {
+        let mut c = command(Action::RebootHost, CommandState::ExecutionStarted);
+        c.started_ms = Some(1000);
+        let done = ack(AckStatus::Completed, Some("boot-b"));
+        let AckEffect::Moved(t) = apply(&mut c, &dev, &done, 1000 + took) else {
+            panic!("a completed reboot with a new boot id moves");
+        };
+        assert_eq!(c.state, CommandState::Completed);
+        assert_eq!(
+            t.detail.contains("slower than commands.reconnect_target"),
+            slow,
+            "{}",
+            t.detail
+        );
+    }
+    let mut restart = command(Action::RestartApp, CommandState::ExecutionStarted);
+    restart.started_ms = Some(0);
+    assert_eq!(slow_reconnect(&restart, 10 * target, &timers), None, "only reboots");
+}

@@ -273,6 +273,7 @@ impl Fleet {
         let unaccepted = self.store.unaccepted_rollout_commands(id).await?;
         let now = now_ms();
         let mut tx = self.store.fleet_tx().await?;
+        tx.prefetch(&unaccepted, &[]).await?;
         let mut pending = Pending::default();
         for command_id in unaccepted {
             let Some(mut command) = tx.command(command_id).await? else { continue };
@@ -321,14 +322,16 @@ impl Fleet {
                     return Ok(rollout);
                 }
                 rollout.started_ms = Some(now);
-                rollout.state = if rollout.canary_size > 0 {
-                    RolloutState::Canary
+                let first = if rollout.canary_size > 0 {
+                    rollout.state = RolloutState::Canary;
+                    rollout.canary_size
                 } else {
+                    // No canary: the first wave goes out now, not at the next tick.
+                    rollout.state = RolloutState::Waves;
                     rollout.canary_finished_ms = Some(now);
-                    RolloutState::Waves
+                    wave_allowance(&rollout, now)
                 };
-                let canary = rollout.canary_size;
-                self.issue_members(rollout, canary, now).await
+                self.issue_members(rollout, first, now).await
             }
             RolloutState::Canary => {
                 let canary = self.store.rollout_counters(id, Some(0)).await?;
@@ -369,11 +372,8 @@ impl Fleet {
                 if !self.link.is_connected() {
                     return Ok(rollout);
                 }
-                let since = rollout.canary_finished_ms.unwrap_or(now);
-                let burst = (rollout.max_per_minute / 60).max(1);
-                let paced = burst + rollout.max_per_minute * now.saturating_sub(since) / 60_000;
-                let allowed = rollout.canary_size + paced - rollout.issued_members;
-                self.issue_members(rollout, allowed.min(MAX_ISSUE_PER_TICK), now).await
+                let allowed = wave_allowance(&rollout, now);
+                self.issue_members(rollout, allowed, now).await
             }
             _ => Ok(rollout),
         }
@@ -393,15 +393,20 @@ impl Fleet {
             Vec::new()
         };
         let mut tx = self.store.fleet_tx().await?;
+        // Fresh ids, checked (and the devices and their lockout windows read) in bulk.
+        let ids: Vec<Uuid> = members.iter().map(|_| Uuid::new_v4()).collect();
+        let clients: Vec<Uuid> = members.iter().map(|m| m.client_uuid).collect();
+        tx.prefetch(&ids, &clients).await?;
+        tx.prefetch_lockout(&clients, self.lockout_since(now)).await?;
         let mut pending = Pending::default();
         let how = IssueOrigin {
             origin: Origin::Rollout,
             rollout_id: Some(id),
             source: EventSource::Scheduler,
         };
-        for member in &members {
+        for (member, command_id) in members.iter().zip(ids) {
             let req = IssueRequest {
-                command_id: None,
+                command_id: Some(command_id),
                 client_uuid: member.client_uuid,
                 action: rollout.action,
                 reason: rollout.reason.clone(),
@@ -437,6 +442,16 @@ impl super::issue::IssueOutcome {
             Self::Created(c) | Self::Existing(c) | Self::Rejected(c, _) => c.command_id,
         }
     }
+}
+
+/// How many members the waves may issue at `now`: a burst of one second's worth, then
+/// `max_per_minute` paced from the end of the canary, at most [`MAX_ISSUE_PER_TICK`].
+fn wave_allowance(rollout: &RolloutRecord, now: i64) -> i64 {
+    let since = rollout.canary_finished_ms.unwrap_or(now);
+    let burst = (rollout.max_per_minute / 60).max(1);
+    let paced = burst + rollout.max_per_minute * now.saturating_sub(since) / 60_000;
+    let allowed = rollout.canary_size + paced - rollout.issued_members;
+    allowed.min(MAX_ISSUE_PER_TICK)
 }
 
 /// The abort rule: `Some(reason)` when it fires.

@@ -2,6 +2,10 @@
 //! commands whose terminal ack is overdue, advances rollouts and runs the crash recovery
 //! ladder. One tick's timer transitions are stored in one transaction.
 //!
+//! Between ticks, a rollout is also advanced as soon as one of its commands became terminal
+//! (the ingest loop wakes the scheduler), so a canary verdict or a rollout's completion does
+//! not wait for the next tick.
+//!
 //! The tick follows config reloads (the loop re-arms its interval when [`Settings`] change);
 //! the loop parks at its checkpoint during a hot restart and returns when the server stops.
 
@@ -29,6 +33,11 @@ impl Fleet {
             loop {
                 tokio::select! {
                     _ = interval.tick() => self.tick().await,
+                    _ = self.rollout_wake.notified() => {
+                        if let Err(err) = self.advance_rollouts().await {
+                            tracing::error!(error = %err, "scheduler: rollout step failed");
+                        }
+                    }
                     _ = control.changed() => {}
                     changed = settings.changed() => {
                         if changed.is_ok() {
@@ -66,6 +75,8 @@ impl Fleet {
             return Ok(0);
         }
         let mut tx = self.store.fleet_tx().await?;
+        let ids: Vec<_> = due.iter().map(|c| c.command_id).collect();
+        tx.prefetch(&ids, &[]).await?;
         let mut pending = Pending::default();
         for candidate in due {
             // Re-read inside the transaction: an ack may have arrived since the scan.

@@ -242,8 +242,18 @@ pub trait CommandStore {
 
 /// One write transaction of the device area. Dropping it without [`FleetTx::commit`] rolls
 /// everything back.
+///
+/// A backend may hold writes back and send them together (multi-row statements) before any
+/// read that depends on them and at commit; reads inside the transaction always see its own
+/// writes. Errors of held-back writes surface at the latest from `commit`.
 #[async_trait::async_trait]
 pub trait FleetTx: Send {
+    /// Load these commands and clients in bulk, so that the `command` and `client` reads of
+    /// them that follow cost no statement each (a hint; reads are correct without it).
+    async fn prefetch(&mut self, commands: &[Uuid], clients: &[Uuid]) -> Result<(), StoreError>;
+    /// Load the lockout entries of these clients since `since_ms` in bulk (a hint, as above).
+    async fn prefetch_lockout(&mut self, clients: &[Uuid], since_ms: i64)
+    -> Result<(), StoreError>;
     async fn command(&mut self, id: Uuid) -> Result<Option<CommandRecord>, StoreError>;
     async fn insert_command(&mut self, command: &CommandRecord) -> Result<(), StoreError>;
     /// Writes every mutable column of `command` (found by its id).

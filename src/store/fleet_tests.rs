@@ -4,7 +4,9 @@
 use uuid::Uuid;
 
 use super::clients::{ClientFilter, ClientRecord, CrashFilter, ProcessStatus};
-use super::commands::{Action, CommandFilter, CommandRecord, CommandState, EventSource, Origin};
+use super::commands::{
+    Action, CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, FleetTx, Origin,
+};
 use super::rollouts::{RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
 use super::tests::{backends, open_ok};
 
@@ -22,6 +24,23 @@ fn command(client: Uuid, issued_ms: i64, state: CommandState) -> CommandRecord {
     }
 }
 
+/// Move `c` to published at `at_ms` with its event, in `tx`.
+async fn publish(tx: &mut dyn FleetTx, c: &mut CommandRecord, at_ms: i64) -> CommandEvent {
+    c.state = CommandState::Published;
+    c.published_ms = Some(at_ms);
+    tx.update_command(c).await.unwrap();
+    tx.insert_event(
+        c.command_id,
+        at_ms,
+        Some(CommandState::Queued),
+        CommandState::Published,
+        EventSource::Mqtt,
+        "puback",
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn commands_round_trip_with_events_in_one_transaction() {
     for (url, _tmp) in backends() {
@@ -36,20 +55,7 @@ async fn commands_round_trip_with_events_in_one_transaction() {
             .insert_event(c.command_id, 10, None, CommandState::Queued, EventSource::Api, "issued")
             .await
             .unwrap();
-        c.state = CommandState::Published;
-        c.published_ms = Some(11);
-        tx.update_command(&c).await.unwrap();
-        let next = tx
-            .insert_event(
-                c.command_id,
-                11,
-                Some(CommandState::Queued),
-                CommandState::Published,
-                EventSource::Mqtt,
-                "puback",
-            )
-            .await
-            .unwrap();
+        let next = publish(&mut *tx, &mut c, 11).await;
         assert!(next.id > created.id, "{url}");
         tx.commit().await.unwrap();
         assert_eq!(store.command(c.command_id).await.unwrap(), Some(c.clone()), "{url}");
@@ -214,6 +220,60 @@ async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
             "{url}"
         );
         assert_eq!(store.active_rollouts().await.unwrap().len(), 1, "{url}");
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn held_back_writes_are_read_back_in_bulk_and_a_bad_one_fails_the_commit() {
+    for (url, _tmp) in backends() {
+        let store = open_ok(&url).await;
+        let client = Uuid::new_v4();
+        // More rows than one multi-row statement carries.
+        let mut commands: Vec<_> =
+            (0..1200).map(|i| command(client, i, CommandState::Queued)).collect();
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.put_client(&ClientRecord::new(client, 1)).await.unwrap();
+        for c in &commands {
+            tx.insert_command(c).await.unwrap();
+        }
+        // A query the store answers with SQL sees the writes held back before it.
+        assert_eq!(tx.lockout_entries(client, 1198).await.unwrap(), [1198, 1199], "{url}");
+        tx.commit().await.unwrap();
+
+        let mut tx = store.fleet_tx().await.unwrap();
+        let ids: Vec<_> = commands.iter().map(|c| c.command_id).collect();
+        let unknown = Uuid::new_v4();
+        tx.prefetch(&[ids.clone(), vec![unknown]].concat(), &[client]).await.unwrap();
+        assert_eq!(tx.command(unknown).await.unwrap(), None, "{url}");
+        assert_eq!(tx.client(client).await.unwrap().map(|c| c.first_seen_ms), Some(1), "{url}");
+        tx.prefetch_lockout(&[client], 1199).await.unwrap();
+        assert_eq!(tx.lockout_entries(client, 1199).await.unwrap(), [1199], "{url}");
+        let mut last_event = 0;
+        for c in &mut commands {
+            assert_eq!(tx.command(c.command_id).await.unwrap().as_ref(), Some(&*c), "{url}");
+            let event = publish(&mut *tx, c, c.issued_ms + 1).await;
+            assert!(event.id > last_event, "{url}: event ids increase");
+            last_event = event.id;
+        }
+        // The cached lockout entries follow the writes of the transaction.
+        let mut extra = command(client, 1300, CommandState::Queued);
+        tx.insert_command(&extra).await.unwrap();
+        assert_eq!(tx.lockout_entries(client, 1199).await.unwrap(), [1199, 1300], "{url}");
+        tx.commit().await.unwrap();
+        assert_eq!(store.command(ids[1100]).await.unwrap(), Some(commands[1100].clone()), "{url}");
+        let events = store.command_events(ids[1100]).await.unwrap();
+        assert_eq!(events.len(), 1, "{url}");
+        assert_eq!(events[0].to_state, CommandState::Published, "{url}");
+
+        // A write that SQLite refuses fails the commit, and the whole transaction is lost.
+        let mut tx = store.fleet_tx().await.unwrap();
+        extra.state = CommandState::Canceled;
+        tx.update_command(&extra).await.unwrap();
+        tx.insert_command(&commands[0]).await.unwrap();
+        assert!(tx.commit().await.is_err(), "{url}: duplicate command id");
+        let stored = store.command(extra.command_id).await.unwrap().unwrap();
+        assert_eq!(stored.state, CommandState::Queued, "{url}");
         store.close().await;
     }
 }

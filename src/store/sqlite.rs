@@ -23,6 +23,7 @@ mod audit;
 mod clients;
 mod commands;
 mod files;
+mod fleet_cache;
 mod fleet_tx;
 mod maintenance;
 mod recovery;

@@ -39,6 +39,12 @@ impl Broker {
         self.inner.url()
     }
 
+    /// The `[mqtt]` section for `rebound serve` without any password: the server must take it
+    /// from `REBOUND_MQTT_PASSWORD`.
+    pub fn server_config_without_password(&self) -> String {
+        format!("[mqtt]\nurl = \"{}\"\nusername = \"{SERVER_USER}\"\n", self.inner.url())
+    }
+
     /// The `[mqtt]` section for `rebound serve` (password from a file), plus `extra` keys.
     pub fn server_config(&self, extra: &str) -> String {
         format!(

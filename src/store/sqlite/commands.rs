@@ -45,7 +45,7 @@ impl CommandStore for SqliteStore {
     async fn fleet_tx(&self) -> Result<Box<dyn FleetTx>, StoreError> {
         let tx =
             self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::query("fleet_tx"))?;
-        Ok(Box::new(SqliteFleetTx { tx }))
+        Ok(Box::new(SqliteFleetTx::new(tx)))
     }
 
     #[instrument(skip_all, name = "store.command", fields(command.id = %id))]
@@ -151,7 +151,7 @@ impl CommandStore for SqliteStore {
     }
 
     async fn lockout_entries(&self, client: Uuid, since_ms: i64) -> Result<Vec<i64>, StoreError> {
-        sqlx::query_scalar(super::fleet_tx::LOCKOUT_ENTRIES)
+        sqlx::query_scalar(AssertSqlSafe(super::fleet_tx::LOCKOUT_ENTRIES.as_str()))
             .bind(client.to_string())
             .bind(since_ms)
             .fetch_all(&self.pool)

@@ -1,12 +1,17 @@
 //! SQLite implementation of [`FleetTx`]: one `BEGIN IMMEDIATE` transaction over the device
 //! tables, so that the read-decide-write of a command transition (and its event) is atomic
 //! and never fails on a stale read snapshot.
+//!
+//! Command, client, event and member writes go through the transaction's [`FleetCache`] and
+//! reach SQLite as multi-row statements before any query that reads them and at commit;
+//! point reads of rows the transaction already knows (or prefetched) cost no statement.
 
 use std::sync::LazyLock;
 
 use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 use uuid::Uuid;
 
+use super::fleet_cache::FleetCache;
 use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
 };
@@ -15,10 +20,17 @@ use crate::store::clients::ClientRecord;
 use crate::store::commands::{CommandEvent, CommandRecord, CommandState, EventSource, FleetTx};
 use crate::store::rollouts::{RolloutMember, RolloutRecord};
 
-/// Issue times of the commands that count towards the lockout (see `lockout_entries`).
-pub(super) const LOCKOUT_ENTRIES: &str = "SELECT issued_ms FROM commands \
-    WHERE client_uuid = ? AND issued_ms >= ? AND state <> 'rejected' \
-    AND NOT (state IN ('canceled', 'expired') AND published_ms IS NULL) ORDER BY issued_ms";
+/// Which commands count towards the lockout (see `lockout_entries`).
+pub(super) const LOCKOUT_COUNTED: &str = "state <> 'rejected' \
+    AND NOT (state IN ('canceled', 'expired') AND published_ms IS NULL)";
+
+/// Issue times of the commands of one client that count towards the lockout.
+pub(super) static LOCKOUT_ENTRIES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT issued_ms FROM commands WHERE client_uuid = ? AND issued_ms >= ? \
+         AND {LOCKOUT_COUNTED} ORDER BY issued_ms"
+    )
+});
 
 static SENT_COMMANDS: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -27,12 +39,6 @@ static SENT_COMMANDS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-static INSERT_COMMAND: LazyLock<String> =
-    LazyLock::new(|| rows::insert_sql("commands", COMMAND_COLUMNS, None));
-static UPSERT_COMMAND: LazyLock<String> =
-    LazyLock::new(|| rows::insert_sql("commands", COMMAND_COLUMNS, Some("command_id")));
-static UPSERT_CLIENT: LazyLock<String> =
-    LazyLock::new(|| rows::insert_sql("clients", CLIENT_COLUMNS, Some("client_uuid")));
 static UPSERT_ROLLOUT: LazyLock<String> =
     LazyLock::new(|| rows::insert_sql("rollouts", ROLLOUT_COLUMNS, Some("rollout_id")));
 static SELECT_COMMAND: LazyLock<String> =
@@ -44,36 +50,60 @@ static SELECT_ROLLOUT: LazyLock<String> =
 
 /// An open write transaction.
 pub(super) struct SqliteFleetTx {
-    pub(super) tx: Transaction<'static, Sqlite>,
+    tx: Transaction<'static, Sqlite>,
+    cache: FleetCache,
+}
+
+impl SqliteFleetTx {
+    pub(super) fn new(tx: Transaction<'static, Sqlite>) -> Self {
+        Self { tx, cache: FleetCache::default() }
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        self.cache.flush(&mut self.tx).await
+    }
 }
 
 #[async_trait::async_trait]
 impl FleetTx for SqliteFleetTx {
+    async fn prefetch(&mut self, commands: &[Uuid], clients: &[Uuid]) -> Result<(), StoreError> {
+        self.cache.load_commands(&mut self.tx, commands).await?;
+        self.cache.load_clients(&mut self.tx, clients).await
+    }
+
+    async fn prefetch_lockout(
+        &mut self,
+        clients: &[Uuid],
+        since_ms: i64,
+    ) -> Result<(), StoreError> {
+        if self.cache.commands_dirty() {
+            self.flush().await?;
+        }
+        self.cache.load_lockout(&mut self.tx, clients, since_ms).await
+    }
+
     async fn command(&mut self, id: Uuid) -> Result<Option<CommandRecord>, StoreError> {
         const OP: &str = "tx.command";
+        if let Some(known) = self.cache.commands.get(&id) {
+            return Ok(known.clone());
+        }
         let row: Option<CommandRow> = sqlx::query_as(AssertSqlSafe(SELECT_COMMAND.as_str()))
             .bind(id.to_string())
             .fetch_optional(&mut *self.tx)
             .await
             .map_err(StoreError::query(OP))?;
-        row.map(|r| r.into_record(OP)).transpose()
+        let record = row.map(|r| r.into_record(OP)).transpose()?;
+        self.cache.commands.insert(id, record.clone());
+        Ok(record)
     }
 
     async fn insert_command(&mut self, command: &CommandRecord) -> Result<(), StoreError> {
-        let query = sqlx::query(AssertSqlSafe(INSERT_COMMAND.as_str()));
-        rows::bind_command(query, command)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(StoreError::query("tx.insert_command"))?;
+        self.cache.insert_command(command);
         Ok(())
     }
 
     async fn update_command(&mut self, command: &CommandRecord) -> Result<(), StoreError> {
-        let query = sqlx::query(AssertSqlSafe(UPSERT_COMMAND.as_str()));
-        rows::bind_command(query, command)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(StoreError::query("tx.update_command"))?;
+        self.cache.update_command(command);
         Ok(())
     }
 
@@ -86,20 +116,15 @@ impl FleetTx for SqliteFleetTx {
         source: EventSource,
         detail: &str,
     ) -> Result<CommandEvent, StoreError> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO command_events (id, command_id, at_ms, from_state, to_state, source, detail) \
-             SELECT COALESCE(MAX(id), 0) + 1, ?, ?, ?, ?, ?, ? FROM command_events RETURNING id",
-        )
-        .bind(command_id.to_string())
-        .bind(at_ms)
-        .bind(from_state.map(CommandState::as_str))
-        .bind(to_state.as_str())
-        .bind(source.as_str())
-        .bind(detail)
-        .fetch_one(&mut *self.tx)
-        .await
-        .map_err(StoreError::query("tx.insert_event"))?;
-        Ok(CommandEvent {
+        let id = match self.cache.next_event_id {
+            Some(id) => id,
+            None => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM command_events")
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(StoreError::query("tx.insert_event"))?,
+        };
+        self.cache.next_event_id = Some(id + 1);
+        let event = CommandEvent {
             id,
             command_id,
             at_ms,
@@ -107,7 +132,9 @@ impl FleetTx for SqliteFleetTx {
             to_state,
             source,
             detail: detail.to_owned(),
-        })
+        };
+        self.cache.events.push(event.clone());
+        Ok(event)
     }
 
     async fn lockout_entries(
@@ -115,7 +142,13 @@ impl FleetTx for SqliteFleetTx {
         client: Uuid,
         since_ms: i64,
     ) -> Result<Vec<i64>, StoreError> {
-        sqlx::query_scalar(LOCKOUT_ENTRIES)
+        if let Some((since, entries)) = self.cache.lockout.get(&client)
+            && *since == since_ms
+        {
+            return Ok(entries.clone());
+        }
+        self.flush().await?;
+        sqlx::query_scalar(AssertSqlSafe(LOCKOUT_ENTRIES.as_str()))
             .bind(client.to_string())
             .bind(since_ms)
             .fetch_all(&mut *self.tx)
@@ -125,6 +158,7 @@ impl FleetTx for SqliteFleetTx {
 
     async fn sent_commands_for(&mut self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
         const OP: &str = "tx.sent_commands_for";
+        self.flush().await?;
         let rows: Vec<CommandRow> = sqlx::query_as(AssertSqlSafe(SENT_COMMANDS.as_str()))
             .bind(client.to_string())
             .fetch_all(&mut *self.tx)
@@ -135,20 +169,21 @@ impl FleetTx for SqliteFleetTx {
 
     async fn client(&mut self, uuid: Uuid) -> Result<Option<ClientRecord>, StoreError> {
         const OP: &str = "tx.client";
+        if let Some(known) = self.cache.clients.get(&uuid) {
+            return Ok(known.clone());
+        }
         let row: Option<ClientRow> = sqlx::query_as(AssertSqlSafe(SELECT_CLIENT.as_str()))
             .bind(uuid.to_string())
             .fetch_optional(&mut *self.tx)
             .await
             .map_err(StoreError::query(OP))?;
-        row.map(|r| r.into_record(OP)).transpose()
+        let record = row.map(|r| r.into_record(OP)).transpose()?;
+        self.cache.clients.insert(uuid, record.clone());
+        Ok(record)
     }
 
     async fn put_client(&mut self, client: &ClientRecord) -> Result<(), StoreError> {
-        let query = sqlx::query(AssertSqlSafe(UPSERT_CLIENT.as_str()));
-        rows::bind_client(query, client)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(StoreError::query("tx.put_client"))?;
+        self.cache.put_client(client);
         Ok(())
     }
 
@@ -202,19 +237,13 @@ impl FleetTx for SqliteFleetTx {
         client: Uuid,
         command_id: Uuid,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE rollout_members SET command_id = ? WHERE rollout_id = ? AND client_uuid = ?",
-        )
-        .bind(command_id.to_string())
-        .bind(rollout_id.to_string())
-        .bind(client.to_string())
-        .execute(&mut *self.tx)
-        .await
-        .map_err(StoreError::query("tx.set_member_command"))?;
+        self.cache.members.push((rollout_id, client, command_id));
         Ok(())
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+    #[tracing::instrument(name = "store.tx.commit", skip_all)]
+    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        self.flush().await?;
         self.tx.commit().await.map_err(StoreError::query("tx.commit"))
     }
 }

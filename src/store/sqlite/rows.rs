@@ -26,6 +26,21 @@ pub(super) const COMMAND_COLUMNS: &str = "command_id, client_uuid, action, state
     late_error_code, late_error_message, late_boot_id, completion_evidence, ignored_acks, \
     rollout_id, trace_parent, last_ack_topic, updated_ms";
 
+/// Columns of `commands` set at issue and never changed: an update does not rewrite them.
+pub(super) const COMMAND_FIXED_COLUMNS: &[&str] = &[
+    "client_uuid",
+    "action",
+    "reason",
+    "requested_by",
+    "source",
+    "params_hash",
+    "principal",
+    "issued_ms",
+    "expires_ms",
+    "rollout_id",
+    "trace_parent",
+];
+
 /// Columns of `clients`, in binding order.
 pub(super) const CLIENT_COLUMNS: &str = "client_uuid, group_name, capability_tier, \
     first_seen_ms, last_seen_ms, online, last_online_ms, last_offline_ms, last_health_ms, \
@@ -43,13 +58,41 @@ pub(super) const ROLLOUT_COLUMNS: &str = "rollout_id, action, target_json, canar
 
 /// `INSERT INTO table (columns) VALUES (?, …)`, optionally upserting on `key`.
 pub(super) fn insert_sql(table: &str, columns: &str, upsert_key: Option<&str>) -> String {
+    insert_rows_sql(table, columns, upsert_key, 1)
+}
+
+/// Number of columns in a column list.
+pub(super) fn column_count(columns: &str) -> usize {
+    columns.split(',').count()
+}
+
+/// Like [`insert_sql`] with `rows` rows of placeholders (one multi-row statement).
+pub(super) fn insert_rows_sql(
+    table: &str,
+    columns: &str,
+    upsert_key: Option<&str>,
+    rows: usize,
+) -> String {
+    upsert_rows_sql(table, columns, upsert_key, &[], rows)
+}
+
+/// Like [`insert_rows_sql`]; an existing row keeps its `fixed` columns (they are bound but not
+/// rewritten, so the indexes on them are left alone).
+pub(super) fn upsert_rows_sql(
+    table: &str,
+    columns: &str,
+    upsert_key: Option<&str>,
+    fixed: &[&str],
+    rows: usize,
+) -> String {
     let names: Vec<&str> = columns.split(',').map(str::trim).collect();
-    let marks = vec!["?"; names.len()].join(", ");
-    let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ({marks})");
+    let row = format!("({})", vec!["?"; names.len()].join(", "));
+    let values = vec![row.as_str(); rows.max(1)].join(", ");
+    let mut sql = format!("INSERT INTO {table} ({columns}) VALUES {values}");
     if let Some(key) = upsert_key {
         let sets: Vec<String> = names
             .iter()
-            .filter(|name| **name != key)
+            .filter(|name| **name != key && !fixed.contains(*name))
             .map(|name| format!("{name} = excluded.{name}"))
             .collect();
         sql.push_str(&format!(" ON CONFLICT ({key}) DO UPDATE SET {}", sets.join(", ")));

@@ -1,0 +1,325 @@
+//! The working set of one [`super::fleet_tx::SqliteFleetTx`]: the command and client rows it
+//! has read or written, and the writes not yet sent to SQLite. Writes are sent as a few
+//! multi-row statements (group commit: a batch of 500 acks costs a handful of statements,
+//! not thousands) when something must read the tables, and at commit — always inside the
+//! same transaction, so atomicity and durability are unchanged.
+//!
+//! It decides nothing about commands: it only remembers rows and replays writes in an order
+//! the foreign keys accept (commands, clients, events, rollout members). Reads that only
+//! SQL can answer (`lockout_entries`, `sent_commands_for`) flush first, so a transaction
+//! always reads its own writes.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+use uuid::Uuid;
+
+use super::rows::{
+    self, CLIENT_COLUMNS, COMMAND_COLUMNS, COMMAND_FIXED_COLUMNS, ClientRow, CommandRow,
+    bind_client, bind_command, column_count,
+};
+use crate::store::StoreError;
+use crate::store::clients::ClientRecord;
+use crate::store::commands::{CommandEvent, CommandRecord};
+
+/// SQLite binds at most 32766 parameters per statement; rows per statement stay below it.
+const MAX_PARAMS: usize = 30_000;
+/// Ids per `IN (…)` list.
+const IN_CHUNK: usize = 5_000;
+
+/// Rows known to the transaction (`None`: known not to exist) and the pending writes.
+#[derive(Default)]
+pub(super) struct FleetCache {
+    pub commands: HashMap<Uuid, Option<CommandRecord>>,
+    pub clients: HashMap<Uuid, Option<ClientRecord>>,
+    /// Lockout entries per client, valid for the `since_ms` they were read with.
+    pub lockout: HashMap<Uuid, (i64, Vec<i64>)>,
+    inserted: Ordered,
+    updated: Ordered,
+    dirty_clients: Ordered,
+    pub events: Vec<CommandEvent>,
+    /// Next `command_events.id` (read once; the transaction holds the write lock).
+    pub next_event_id: Option<i64>,
+    /// (rollout, client, command) assignments of rollout members.
+    pub members: Vec<(Uuid, Uuid, Uuid)>,
+}
+
+/// Ids in first-written order, each once.
+#[derive(Default)]
+struct Ordered {
+    order: Vec<Uuid>,
+    seen: HashSet<Uuid>,
+}
+
+impl Ordered {
+    fn add(&mut self, id: Uuid) {
+        if self.seen.insert(id) {
+            self.order.push(id);
+        }
+    }
+
+    fn contains(&self, id: &Uuid) -> bool {
+        self.seen.contains(id)
+    }
+
+    fn take(&mut self) -> Vec<Uuid> {
+        self.seen.clear();
+        std::mem::take(&mut self.order)
+    }
+}
+
+impl FleetCache {
+    pub fn insert_command(&mut self, command: &CommandRecord) {
+        self.lockout.remove(&command.client_uuid);
+        self.inserted.add(command.command_id);
+        self.commands.insert(command.command_id, Some(command.clone()));
+    }
+
+    pub fn update_command(&mut self, command: &CommandRecord) {
+        self.lockout.remove(&command.client_uuid);
+        if !self.inserted.contains(&command.command_id) {
+            self.updated.add(command.command_id);
+        }
+        self.commands.insert(command.command_id, Some(command.clone()));
+    }
+
+    pub fn put_client(&mut self, client: &ClientRecord) {
+        self.dirty_clients.add(client.client_uuid);
+        self.clients.insert(client.client_uuid, Some(client.clone()));
+    }
+
+    /// Whether a flush would write anything to `commands`.
+    pub fn commands_dirty(&self) -> bool {
+        !self.inserted.order.is_empty() || !self.updated.order.is_empty()
+    }
+
+    /// Send every pending write, in foreign-key order.
+    #[tracing::instrument(name = "store.tx.flush", skip_all, fields(
+        tx.commands = self.inserted.order.len() + self.updated.order.len(),
+        tx.events = self.events.len(), tx.clients = self.dirty_clients.order.len()))]
+    pub async fn flush(&mut self, tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
+        let ids = self.inserted.take();
+        let inserted = self.records(ids);
+        write_commands(tx, &inserted, None).await?;
+        let ids = self.updated.take();
+        let updated = self.records(ids);
+        write_commands(tx, &updated, Some("command_id")).await?;
+        let clients: Vec<ClientRecord> = self
+            .dirty_clients
+            .take()
+            .iter()
+            .filter_map(|id| self.clients.get(id).cloned().flatten())
+            .collect();
+        write_clients(tx, &clients).await?;
+        write_events(tx, &std::mem::take(&mut self.events)).await?;
+        write_members(tx, &std::mem::take(&mut self.members)).await
+    }
+
+    fn records(&self, ids: Vec<Uuid>) -> Vec<CommandRecord> {
+        ids.iter().filter_map(|id| self.commands.get(id).cloned().flatten()).collect()
+    }
+
+    /// Load the commands of `ids` not known yet, in one query per chunk.
+    pub async fn load_commands(
+        &mut self,
+        tx: &mut Transaction<'static, Sqlite>,
+        ids: &[Uuid],
+    ) -> Result<(), StoreError> {
+        const OP: &str = "tx.prefetch_commands";
+        let select = format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE command_id IN (");
+        load_into(tx, &mut self.commands, ids, &select, |row: CommandRow| {
+            row.into_record(OP).map(|r| (r.command_id, r))
+        })
+        .await
+    }
+
+    /// Load the clients of `ids` not known yet, in one query per chunk.
+    pub async fn load_clients(
+        &mut self,
+        tx: &mut Transaction<'static, Sqlite>,
+        ids: &[Uuid],
+    ) -> Result<(), StoreError> {
+        const OP: &str = "tx.prefetch_clients";
+        let select = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_uuid IN (");
+        load_into(tx, &mut self.clients, ids, &select, |row: ClientRow| {
+            row.into_record(OP).map(|r| (r.client_uuid, r))
+        })
+        .await
+    }
+
+    /// Load the lockout entries of `clients` since `since_ms` (after a flush).
+    pub async fn load_lockout(
+        &mut self,
+        tx: &mut Transaction<'static, Sqlite>,
+        clients: &[Uuid],
+        since_ms: i64,
+    ) -> Result<(), StoreError> {
+        let wanted =
+            unknown(clients, |id| self.lockout.get(id).is_some_and(|(s, _)| *s == since_ms));
+        for chunk in wanted.chunks(IN_CHUNK) {
+            let mut builder = sqlx::QueryBuilder::<Sqlite>::new(format!(
+                "SELECT client_uuid, issued_ms FROM commands WHERE {} AND client_uuid IN (",
+                super::fleet_tx::LOCKOUT_COUNTED
+            ));
+            push_ids(&mut builder, chunk);
+            builder.push(" AND issued_ms >= ").push_bind(since_ms).push(" ORDER BY issued_ms");
+            let found: Vec<(String, i64)> = builder
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(StoreError::query("tx.prefetch_lockout"))?;
+            for id in chunk {
+                self.lockout.insert(*id, (since_ms, Vec::new()));
+            }
+            for (client, issued_ms) in found {
+                let Ok(client) = Uuid::parse_str(&client) else { continue };
+                if let Some((_, entries)) = self.lockout.get_mut(&client) {
+                    entries.push(issued_ms);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Read the rows of the `ids` not in `known` with `select` (ending in `IN (`) and remember
+/// each id: found, or `None`.
+async fn load_into<R, T>(
+    tx: &mut Transaction<'static, Sqlite>,
+    known: &mut HashMap<Uuid, Option<T>>,
+    ids: &[Uuid],
+    select: &str,
+    decode: impl Fn(R) -> Result<(Uuid, T), StoreError>,
+) -> Result<(), StoreError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    let wanted = unknown(ids, |id| known.contains_key(id));
+    for chunk in wanted.chunks(IN_CHUNK) {
+        let mut builder = sqlx::QueryBuilder::<Sqlite>::new(select);
+        push_ids(&mut builder, chunk);
+        let found: Vec<R> = builder
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(StoreError::query("tx.prefetch"))?;
+        for id in chunk {
+            known.insert(*id, None);
+        }
+        for row in found {
+            let (id, record) = decode(row)?;
+            known.insert(id, Some(record));
+        }
+    }
+    Ok(())
+}
+
+/// Ids not yet known, each once.
+fn unknown(ids: &[Uuid], known: impl Fn(&Uuid) -> bool) -> Vec<Uuid> {
+    let mut seen = HashSet::new();
+    ids.iter().filter(|id| !known(id) && seen.insert(**id)).copied().collect()
+}
+
+fn push_ids(builder: &mut sqlx::QueryBuilder<Sqlite>, ids: &[Uuid]) {
+    let mut list = builder.separated(", ");
+    for id in ids {
+        list.push_bind(id.to_string());
+    }
+    list.push_unseparated(")");
+}
+
+async fn write_commands(
+    tx: &mut Transaction<'static, Sqlite>,
+    commands: &[CommandRecord],
+    upsert_key: Option<&str>,
+) -> Result<(), StoreError> {
+    let op = if upsert_key.is_some() { "tx.update_commands" } else { "tx.insert_commands" };
+    for chunk in commands.chunks(MAX_PARAMS / column_count(COMMAND_COLUMNS)) {
+        let sql = rows::upsert_rows_sql(
+            "commands",
+            COMMAND_COLUMNS,
+            upsert_key,
+            COMMAND_FIXED_COLUMNS,
+            chunk.len(),
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for command in chunk {
+            query = bind_command(query, command);
+        }
+        query.execute(&mut **tx).await.map_err(StoreError::query(op))?;
+    }
+    Ok(())
+}
+
+async fn write_clients(
+    tx: &mut Transaction<'static, Sqlite>,
+    clients: &[ClientRecord],
+) -> Result<(), StoreError> {
+    for chunk in clients.chunks(MAX_PARAMS / column_count(CLIENT_COLUMNS)) {
+        let sql =
+            rows::insert_rows_sql("clients", CLIENT_COLUMNS, Some("client_uuid"), chunk.len());
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for client in chunk {
+            query = bind_client(query, client);
+        }
+        query.execute(&mut **tx).await.map_err(StoreError::query("tx.put_clients"))?;
+    }
+    Ok(())
+}
+
+async fn write_events(
+    tx: &mut Transaction<'static, Sqlite>,
+    events: &[CommandEvent],
+) -> Result<(), StoreError> {
+    const COLUMNS: &str = "id, command_id, at_ms, from_state, to_state, source, detail";
+    for chunk in events.chunks(MAX_PARAMS / column_count(COLUMNS)) {
+        let mut builder =
+            sqlx::QueryBuilder::<Sqlite>::new(format!("INSERT INTO command_events ({COLUMNS}) "));
+        builder.push_values(chunk, |mut row, e| {
+            row.push_bind(e.id)
+                .push_bind(e.command_id.to_string())
+                .push_bind(e.at_ms)
+                .push_bind(e.from_state.map(|s| s.as_str()))
+                .push_bind(e.to_state.as_str())
+                .push_bind(e.source.as_str())
+                .push_bind(e.detail.clone());
+        });
+        builder
+            .build()
+            .persistent(false)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::query("tx.insert_events"))?;
+    }
+    Ok(())
+}
+
+/// Set `command_id` of rollout members: one `UPDATE … FROM (VALUES …)` per chunk.
+async fn write_members(
+    tx: &mut Transaction<'static, Sqlite>,
+    members: &[(Uuid, Uuid, Uuid)],
+) -> Result<(), StoreError> {
+    for chunk in members.chunks(MAX_PARAMS / 3) {
+        let mut builder = sqlx::QueryBuilder::<Sqlite>::new(
+            "UPDATE rollout_members SET command_id = v.column3 FROM (",
+        );
+        builder.push_values(chunk, |mut row, (rollout, client, command)| {
+            row.push_bind(rollout.to_string())
+                .push_bind(client.to_string())
+                .push_bind(command.to_string());
+        });
+        builder.push(
+            ") AS v WHERE rollout_members.rollout_id = v.column1 \
+             AND rollout_members.client_uuid = v.column2",
+        );
+        builder
+            .build()
+            .persistent(false)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::query("tx.set_member_commands"))?;
+    }
+    Ok(())
+}
