@@ -4,7 +4,8 @@
 //! `unix:PATH` for the unix-socket listener.
 //!
 //! [`connect`] gives a tonic `Channel`; [`Transport`] is the connection for clients that
-//! must ride through server restarts: it resends requests a draining server never received.
+//! must ride through server restarts: it resends requests a draining server never received,
+//! and sends a bearer token with every call ([`Transport::connect_as`]).
 
 mod transport;
 
@@ -28,6 +29,61 @@ pub enum ConnectError {
     Unreachable { addr: String, source: tonic::transport::Error },
     #[error("cannot reach {addr}: {reason}")]
     Dial { addr: String, reason: String },
+    #[error("invalid token: it must be printable ASCII without spaces")]
+    InvalidToken,
+    #[error("tls for {addr}: {reason}")]
+    Tls { addr: String, reason: String },
+}
+
+/// How to authenticate to the server.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Bearer token sent with every call.
+    pub token: Option<String>,
+    /// PEM CA certificate(s) trusted for `https://` addresses.
+    pub tls_ca: Option<std::path::PathBuf>,
+}
+
+/// The TLS connector for `addr` (an `https://` address), trusting the certificates in `ca`.
+pub fn tls_connector(
+    addr: &str,
+    ca: Option<&std::path::Path>,
+) -> Result<tokio_rustls::TlsConnector, ConnectError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let invalid = |reason: String| ConnectError::Tls { addr: addr.to_owned(), reason };
+    let ca =
+        ca.ok_or_else(|| invalid("https:// needs --tls-ca (the server's CA certificate)".into()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| invalid(format!("{}: {err}", ca.display())))?;
+    for cert in certs {
+        roots.add(cert).map_err(|err| invalid(format!("{}: {err}", ca.display())))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid(format!("{}: no certificate", ca.display())));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| invalid(err.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
+}
+
+/// The `authorization` value for `token`, marked sensitive so it is never logged.
+pub fn bearer(token: &str) -> Result<http::HeaderValue, ConnectError> {
+    let token = token.trim();
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConnectError::InvalidToken);
+    }
+    let mut value = http::HeaderValue::try_from(format!("Bearer {token}"))
+        .map_err(|_| ConnectError::InvalidToken)?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// A parsed server address.

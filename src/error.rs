@@ -23,6 +23,15 @@ pub enum Error {
     /// A safety or rate limit refused the request.
     #[error("{0}")]
     ResourceExhausted(String),
+    /// A per-principal rate limit refused the request; it may be retried after `retry_after`.
+    #[error("{what}: rate limit reached; retry after {}s", retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))]
+    RateLimited { what: String, retry_after: std::time::Duration },
+    /// The caller sent no valid credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but its role does not allow the request.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// The server is draining or a dependency is down; retrying later may work.
     #[error("{0}")]
     Unavailable(String),

@@ -5,6 +5,7 @@
 //! redacted, and once the final status is known stores who did what, from where, with which
 //! outcome, under which trace. Nothing here decides what is allowed.
 
+use crate::auth::Principal;
 use crate::store::Store;
 use crate::store::audit::AuditRow;
 use bytes::Bytes;
@@ -31,8 +32,7 @@ pub struct Auditor {
 pub struct Draft {
     at: DateTime<Utc>,
     started: Instant,
-    principal: String,
-    peer: String,
+    principal: Principal,
     rpc: String,
     arguments: String,
     trace_id: Option<String>,
@@ -49,10 +49,10 @@ impl Auditor {
     pub async fn capture(
         &self,
         request: http::Request<Body>,
+        principal: Principal,
         trace_id: Option<String>,
     ) -> (http::Request<Body>, Draft) {
         let rpc = request.uri().path().to_owned();
-        let peer = peer(&request);
         let (parts, body) = request.into_parts();
         let (body, arguments) = match body.collect().await {
             Ok(collected) => {
@@ -63,16 +63,22 @@ impl Auditor {
             // The client went away mid-request: the call fails anyway; record what we know.
             Err(status) => (Body::empty(), format!("{{\"unreadable\": {:?}}}", status.message())),
         };
-        let draft = Draft {
+        let draft =
+            Draft { at: Utc::now(), started: Instant::now(), principal, rpc, arguments, trace_id };
+        (http::Request::from_parts(parts, body), draft)
+    }
+
+    /// A call refused before its request was read (authentication, role, rate limit): the
+    /// body of an unauthenticated caller is never buffered.
+    pub fn refused(&self, rpc: &str, principal: Principal, trace_id: Option<String>) -> Draft {
+        Draft {
             at: Utc::now(),
             started: Instant::now(),
-            principal: format!("peer:{peer}"),
-            peer,
-            rpc,
-            arguments,
+            principal,
+            rpc: rpc.to_owned(),
+            arguments: "{\"unread\": \"refused before the request was read\"}".to_owned(),
             trace_id,
-        };
-        (http::Request::from_parts(parts, body), draft)
+        }
     }
 
     /// Store the event for a finished call (in the background: the response is not held).
@@ -86,9 +92,9 @@ impl Auditor {
         let row = AuditRow {
             id: 0,
             at: draft.at,
-            principal: draft.principal,
-            role: None,
-            peer: draft.peer,
+            role: draft.principal.role.map(|role| role.as_str().to_owned()),
+            principal: draft.principal.name,
+            peer: draft.principal.peer,
             rpc: draft.rpc,
             arguments: draft.arguments,
             outcome: outcome.to_owned(),
@@ -152,19 +158,6 @@ fn redact(value: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
         _ => {}
     }
-}
-
-fn peer<B>(request: &http::Request<B>) -> String {
-    use tonic::transport::server::{TcpConnectInfo, UdsConnectInfo};
-    if let Some(addr) =
-        request.extensions().get::<TcpConnectInfo>().and_then(|info| info.remote_addr())
-    {
-        return addr.to_string();
-    }
-    if request.extensions().get::<UdsConnectInfo>().is_some() {
-        return "unix".to_owned();
-    }
-    "unknown".to_owned()
 }
 
 /// `"3"` → `INVALID_ARGUMENT`.

@@ -1,8 +1,10 @@
 //! `rebound.v1.ConfigService`: reload, validate, history and the effective configuration,
 //! over the reload manager.
 
-use super::convert::{duration, from_timestamp, principal, timestamp};
+use super::convert::{duration, from_timestamp, timestamp};
+use super::identity::principal;
 use super::page;
+use crate::auth::Role;
 use crate::config::reload::{
     ReloadEvent, ReloadManager, ReloadRequest, ReloadResult, SourceKind, Trigger, reload_stats,
 };
@@ -68,6 +70,9 @@ impl ConfigService for ConfigApi {
         request: Request<pb::ReloadRequest>,
     ) -> Result<Response<pb::ReloadResponse>, Status> {
         let principal = principal(&request);
+        if request.get_ref().restart_if_required {
+            super::identity::require(&request, Role::Admin, "restart_if_required")?;
+        }
         let request = request.into_inner();
         if let Some(content) = &request.content {
             check_inline("content", content)?;

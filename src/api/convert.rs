@@ -1,5 +1,6 @@
 //! Conversions between proto well-known types and domain types, and the request helpers
-//! every service shares (the principal); pagination is in [`super::page`]. Errors name the proto field.
+//! every service shares; pagination is in [`super::page`], the caller in [`super::identity`].
+//! Errors name the proto field.
 
 use crate::error::Error;
 use chrono::{DateTime, Utc};
@@ -26,15 +27,6 @@ pub fn from_timestamp(field: &str, value: &prost_types::Timestamp) -> Result<Dat
 pub fn from_duration(field: &str, value: &prost_types::Duration) -> Result<Duration, Error> {
     Duration::try_from(*value)
         .map_err(|_| Error::invalid_argument(field, "must be a non-negative duration"))
-}
-
-/// Who made a request, for history and audit: the peer address until authentication names
-/// the caller.
-pub fn principal<T>(request: &tonic::Request<T>) -> String {
-    match request.remote_addr() {
-        Some(addr) => format!("peer:{addr}"),
-        None => "peer:unix".to_owned(),
-    }
 }
 
 #[cfg(test)]

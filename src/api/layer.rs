@@ -6,17 +6,21 @@
 //! - in-flight accounting through the drain coordinator, held until the response body has
 //!   finished (so an open stream counts as in flight);
 //! - ending open server streams with UNAVAILABLE "reconnect" when the drain closes streams;
-//! - the audit trail of mutating calls (see [`super::audit`] and [`super::policy`]);
-//! - the one place authentication and authorization will be enforced.
+//! - authentication, authorization and rate limits: the [`Gate`] admits or refuses each call
+//!   against the policy table; a refused call is answered here (its request unread) and the
+//!   admitted [`crate::auth::Principal`] is stored in the request for [`super::identity`];
+//! - the audit trail of mutating calls and of every refused call (see [`super::audit`]).
 
 use super::audit::{Auditor, Draft};
-use super::policy;
+use super::{identity, policy};
+use crate::auth::{Call, Gate, Refusal, Role};
 use crate::lifecycle::{Drain, RpcGuard};
 use bytes::Bytes;
 use http_body::Frame;
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::TraceContextExt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 use tonic::body::Body;
@@ -36,11 +40,12 @@ const RECONNECT_MESSAGE: &str = "server is shutting down or restarting; reconnec
 pub struct RpcLayer {
     drain: Drain,
     auditor: Auditor,
+    gate: Arc<Gate>,
 }
 
 impl RpcLayer {
-    pub fn new(drain: Drain, auditor: Auditor) -> Self {
-        Self { drain, auditor }
+    pub fn new(drain: Drain, auditor: Auditor, gate: Arc<Gate>) -> Self {
+        Self { drain, auditor, gate }
     }
 }
 
@@ -48,7 +53,12 @@ impl<S> tower::Layer<S> for RpcLayer {
     type Service = RpcService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RpcService { inner, drain: self.drain.clone(), auditor: self.auditor.clone() }
+        RpcService {
+            inner,
+            drain: self.drain.clone(),
+            auditor: self.auditor.clone(),
+            gate: self.gate.clone(),
+        }
     }
 }
 
@@ -58,6 +68,7 @@ pub struct RpcService<S> {
     inner: S,
     drain: Drain,
     auditor: Auditor,
+    gate: Arc<Gate>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -103,19 +114,33 @@ where
             .into_iter()
             .find(|context| context.is_valid())
             .map(|context| context.trace_id().to_string());
-        let auditor = policy::lookup(&path).filter(|p| p.mutating).map(|_| self.auditor.clone());
+        let verdict = self.admit(&request, &path);
+        let mutating = policy::lookup(&path).is_some_and(|p| p.mutating);
+        let auditor = self.auditor.clone();
         let started = Instant::now();
         Box::pin(
             async move {
                 tracing::debug!("rpc started");
-                let (request, audit) = match auditor {
-                    Some(auditor) => {
-                        let (request, draft) = auditor.capture(request, trace_id).await;
-                        (request, Some((auditor, draft)))
+                let (response, audit) = match verdict {
+                    Ok(principal) => {
+                        let mut request = request;
+                        request.extensions_mut().insert(principal.clone());
+                        let (request, audit) = if mutating {
+                            let (request, draft) =
+                                auditor.capture(request, principal, trace_id).await;
+                            (request, Some((auditor, draft)))
+                        } else {
+                            (request, None)
+                        };
+                        (inner.call(request).await?, audit)
                     }
-                    None => (request, None),
+                    Err(refusal) => {
+                        let Refusal { principal, error } = *refusal;
+                        tracing::info!(principal = %principal.name, peer = %principal.peer, reason = %error, "rpc refused");
+                        let draft = auditor.refused(&path, principal, trace_id);
+                        (tonic::Status::from(error).into_http(), Some((auditor, draft)))
+                    }
                 };
-                let response = inner.call(request).await?;
                 let span = tracing::Span::current();
                 let (parts, body) = response.into_parts();
                 let mut tracked = TrackedBody {
@@ -133,6 +158,30 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+impl<S> RpcService<S> {
+    /// Ask the gate whether this call may run, and as whom.
+    fn admit<B>(
+        &self,
+        request: &http::Request<B>,
+        path: &str,
+    ) -> Result<crate::auth::Principal, Box<Refusal>> {
+        let required = match policy::lookup(path) {
+            Some(policy) => Some(policy.role),
+            None if policy::is_reflection(path) && self.gate.protect_reflection() => {
+                Some(Role::Viewer)
+            }
+            None => None,
+        };
+        self.gate.admit(Call {
+            method: path.trim_start_matches('/'),
+            authorization: request.headers().get("authorization").and_then(|v| v.to_str().ok()),
+            peer: identity::peer(request.extensions()),
+            required,
+            limit: policy::limit(path),
+        })
     }
 }
 

@@ -37,6 +37,54 @@ static STREAMING: LazyLock<HashSet<String>> = LazyLock::new(|| {
     streaming
 });
 
+/// A method of the rebound.v1 contract as its descriptor documents it.
+#[derive(Debug, Clone)]
+pub struct ContractMethod {
+    /// `/rebound.v1.Service/Method`.
+    pub path: String,
+    pub server_streaming: bool,
+    pub client_streaming: bool,
+    /// The role its comment documents ("Role: operator." → `operator`); empty when none.
+    pub role: String,
+}
+
+/// Every rebound.v1 method compiled into this binary, in proto order, with its documented
+/// role. The policy table is checked against it, and the security tests call each one.
+pub fn contract() -> Vec<ContractMethod> {
+    let Ok(set) = prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET) else {
+        return Vec::new();
+    };
+    let mut methods = Vec::new();
+    for file in set.file.iter().filter(|f| f.package() == "rebound.v1") {
+        let locations =
+            file.source_code_info.as_ref().map(|i| i.location.as_slice()).unwrap_or_default();
+        for (s, service) in file.service.iter().enumerate() {
+            for (m, method) in service.method.iter().enumerate() {
+                // Path of a method in a file: service (6), index, method (2), index.
+                let path = [6, s as i32, 2, m as i32];
+                let comment = locations
+                    .iter()
+                    .find(|l| l.path == path)
+                    .map(|l| l.leading_comments().replace('\n', " "))
+                    .unwrap_or_default();
+                let role = comment
+                    .split("Role: ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(|c: char| !c.is_alphabetic()).next())
+                    .unwrap_or_default()
+                    .to_owned();
+                methods.push(ContractMethod {
+                    path: format!("/{}.{}/{}", file.package(), service.name(), method.name()),
+                    server_streaming: method.server_streaming(),
+                    client_streaming: method.client_streaming(),
+                    role,
+                });
+            }
+        }
+    }
+    methods
+}
+
 /// Whether the method at `path` (`/package.Service/Method`) streams in either direction.
 pub fn is_streaming(path: &str) -> bool {
     STREAMING.contains(path)

@@ -2,26 +2,8 @@
 //! it and whether it changes state (and so is audited). The RPC layer is the only reader;
 //! authentication (roles) and the audit log both enforce this one table.
 
-/// Roles, from least to most privileged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// Read, watch, health.
-    Viewer,
-    /// Issue commands and rollouts, reload config.
-    Operator,
-    /// Restart the server, cleanup, backup.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-}
+use crate::auth::Class;
+pub use crate::auth::Role;
 
 /// Policy of one RPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,51 +64,53 @@ pub fn lookup(path: &str) -> Option<Policy> {
     TABLE.iter().find(|(name, _)| *name == method).map(|(_, policy)| *policy)
 }
 
+/// The rate limit a method counts against: restarts, and the calls that issue device
+/// commands.
+pub fn limit(path: &str) -> Option<Class> {
+    match path.strip_prefix('/').unwrap_or(path) {
+        "rebound.v1.RestartService/Restart" => Some(Class::Restart),
+        "rebound.v1.ClientCommandService/IssueCommand"
+        | "rebound.v1.ClientCommandService/StartRollout" => Some(Class::Command),
+        _ => None,
+    }
+}
+
+/// Whether `path` is a gRPC reflection method (open unless `auth.protect_reflection`).
+pub fn is_reflection(path: &str) -> bool {
+    path.starts_with("/grpc.reflection.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prost::Message;
 
     /// Every method in the proto contract has exactly one entry, and the role each method's
     /// comment documents ("Role: operator.") is the role the table enforces.
     #[test]
     fn the_table_covers_the_contract_and_matches_its_documented_roles() {
-        let fds =
-            prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
-        let mut methods = Vec::new();
-        for file in fds.file.iter().filter(|f| f.package() == "rebound.v1") {
-            let locations =
-                file.source_code_info.as_ref().map(|i| i.location.clone()).unwrap_or_default();
-            for (s, service) in file.service.iter().enumerate() {
-                for (m, method) in service.method.iter().enumerate() {
-                    let name = format!("rebound.v1.{}/{}", service.name(), method.name());
-                    // Path of a method in a file: service (6), index, method (2), index.
-                    let path = [6, s as i32, 2, m as i32];
-                    let comment = locations
-                        .iter()
-                        .find(|l| l.path == path)
-                        .map(|l| l.leading_comments().replace('\n', " "))
-                        .unwrap_or_default();
-                    let documented = comment
-                        .split("Role: ")
-                        .nth(1)
-                        .and_then(|rest| rest.split(|c: char| !c.is_alphabetic()).next())
-                        .unwrap_or_default()
-                        .to_owned();
-                    methods.push((name, documented));
-                }
-            }
-        }
+        let methods = crate::api::methods::contract();
         assert_eq!(methods.len(), TABLE.len(), "one entry per method");
-        for (name, documented) in methods {
-            let policy =
-                lookup(&format!("/{name}")).unwrap_or_else(|| panic!("{name} has no policy"));
+        for method in methods {
+            let name = &method.path;
+            let policy = lookup(name).unwrap_or_else(|| panic!("{name} has no policy"));
             assert_eq!(
                 policy.role.as_str(),
-                documented,
+                method.role,
                 "{name}: table and proto comment disagree"
             );
         }
+    }
+
+    #[test]
+    fn limited_methods_exist_in_the_table() {
+        for (name, _) in TABLE {
+            let path = format!("/{name}");
+            if let Some(class) = limit(&path) {
+                assert!(lookup(&path).is_some_and(|p| p.mutating), "{name} ({class:?})");
+            }
+        }
+        assert_eq!(limit("/rebound.v1.RestartService/Restart"), Some(Class::Restart));
+        assert!(is_reflection("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
     }
 
     #[test]

@@ -4,6 +4,9 @@
 use crate::error::Error;
 use tonic::{Code, Status};
 
+/// Metadata key carrying the seconds to wait before retrying a rate-limited call.
+pub const RETRY_AFTER: &str = "retry-after";
+
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
         let code = match &err {
@@ -11,7 +14,9 @@ impl From<Error> for Status {
             Error::NotFound { .. } => Code::NotFound,
             Error::AlreadyExists(_) => Code::AlreadyExists,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,
-            Error::ResourceExhausted(_) => Code::ResourceExhausted,
+            Error::ResourceExhausted(_) | Error::RateLimited { .. } => Code::ResourceExhausted,
+            Error::Unauthenticated(_) => Code::Unauthenticated,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::Unavailable(_) => Code::Unavailable,
             Error::Store(_) => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
@@ -19,7 +24,15 @@ impl From<Error> for Status {
         if code == Code::Internal {
             tracing::error!(error = %err, "internal error");
         }
-        Status::new(code, err.to_string())
+        let mut status = Status::new(code, err.to_string());
+        if let Error::RateLimited { retry_after, .. } = &err {
+            // Whole seconds, rounded up, as HTTP's Retry-After.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            if let Ok(value) = seconds.to_string().parse() {
+                status.metadata_mut().insert(RETRY_AFTER, value);
+            }
+        }
+        status
     }
 }
 
@@ -50,6 +63,18 @@ mod tests {
             Code::ResourceExhausted
         );
         assert_eq!(Status::from(Error::Unavailable("x".into())).code(), Code::Unavailable);
+        assert_eq!(Status::from(Error::Unauthenticated("x".into())).code(), Code::Unauthenticated);
+        assert_eq!(
+            Status::from(Error::PermissionDenied("x".into())).code(),
+            Code::PermissionDenied
+        );
+        let limited = Status::from(Error::RateLimited {
+            what: "server restart".into(),
+            retry_after: std::time::Duration::from_millis(40_200),
+        });
+        assert_eq!(limited.code(), Code::ResourceExhausted);
+        assert_eq!(limited.message(), "server restart: rate limit reached; retry after 41s");
+        assert_eq!(limited.metadata().get(RETRY_AFTER).unwrap(), "41");
     }
 
     #[test]

@@ -73,7 +73,11 @@ pub async fn run(args: RestartBench) -> Result<(), String> {
         .port();
     std::fs::write(
         dir.join("rebound.toml"),
-        format!("version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\ndrain_timeout = \"10s\"\n"),
+        // The benchmark restarts back to back: no per-principal restart limit.
+        format!(
+            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\ndrain_timeout = \"10s\"\n\
+             [rate_limit]\nrestarts_per_minute = 0\n"
+        ),
     )
     .map_err(|e| e.to_string())?;
     let addr = format!("http://127.0.0.1:{port}");

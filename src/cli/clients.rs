@@ -91,7 +91,7 @@ fn details(c: &pb::Client) -> String {
 }
 
 pub async fn run(args: ClientsArgs) -> u8 {
-    let mut rpc = match display::connect(&args.client.addr).await {
+    let mut rpc = match display::connect(&args.client).await {
         Ok(rpc) => rpc,
         Err(code) => return code,
     };

@@ -139,7 +139,7 @@ fn details(c: &pb::Command) -> String {
 }
 
 pub async fn run(args: CommandArgs) -> u8 {
-    let mut rpc = match display::connect(&args.client.addr).await {
+    let mut rpc = match display::connect(&args.client).await {
         Ok(rpc) => rpc,
         Err(code) => return code,
     };
@@ -223,7 +223,7 @@ pub async fn run(args: CommandArgs) -> u8 {
 
 async fn follow(
     rpc: &mut pb::client_command_service_client::ClientCommandServiceClient<
-        tonic::transport::Channel,
+        crate::client::Transport,
     >,
     request: pb::WatchCommandsRequest,
 ) -> u8 {

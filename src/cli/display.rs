@@ -1,19 +1,15 @@
 //! Shared pieces of the device admin commands: connecting, mapping gRPC failures to exit
 //! codes, and rendering timestamps and enum names for people.
 
+use crate::client::Transport;
 use crate::exit;
 use crate::proto::v1::client_command_service_client::ClientCommandServiceClient;
-use tonic::transport::Channel;
 
 /// A connected ClientCommandService client, or the exit code after printing why not.
-pub async fn connect(addr: &str) -> Result<ClientCommandServiceClient<Channel>, u8> {
-    match crate::client::connect(addr).await {
-        Ok(channel) => Ok(ClientCommandServiceClient::new(channel)),
-        Err(err) => {
-            eprintln!("rebound: {err}");
-            Err(exit::UNAVAILABLE)
-        }
-    }
+pub async fn connect(
+    args: &super::ClientArgs,
+) -> Result<ClientCommandServiceClient<Transport>, u8> {
+    super::rpc::connect(args).await.map(ClientCommandServiceClient::new)
 }
 
 /// Print a failed call and return its exit code: the CLI's one mapping, in [`super::rpc`].

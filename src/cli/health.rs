@@ -20,8 +20,13 @@ pub async fn run(args: HealthArgs) -> u8 {
     let report = match HealthServiceClient::new(channel).get_health(pb::GetHealthRequest {}).await {
         Ok(response) => response.into_inner(),
         Err(status) => {
-            eprintln!("rebound: GetHealth failed: {:?}: {}", status.code(), status.message());
-            return exit::UNAVAILABLE;
+            let code = super::rpc::failed("GetHealth", &status);
+            // Refused credentials are the caller's problem, not the server's health.
+            let refused = matches!(
+                status.code(),
+                tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+            );
+            return if refused { code } else { exit::UNAVAILABLE };
         }
     };
     print!("{}", render(&report));

@@ -4,6 +4,7 @@
 //! Commands print for people on stdout, errors as one line on stderr, and exit with the
 //! codes in [`crate::exit`].
 
+mod auth;
 mod bench;
 mod clients;
 mod command;
@@ -51,6 +52,8 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Startup recovery reports, retention cleanup, online backups and the audit log.
     Recovery(recovery::RecoveryArgs),
+    /// Make API tokens for auth.tokens_file: new-token, hash-token.
+    Auth(auth::AuthArgs),
     /// Run a benchmark and print its figures (use a release build).
     Bench(bench::BenchArgs),
     /// Simulate N devices (real agent sessions, simulated executor) against a broker.
@@ -66,6 +69,20 @@ pub struct ClientArgs {
     /// Server address: host:port, http://host:port or unix:PATH.
     #[arg(long, global = true, env = "REBOUND_ADDR", default_value = crate::client::DEFAULT_ADDR)]
     pub addr: String,
+    /// Bearer token sent with every call (servers with `auth.tokens_file`). Prefer the
+    /// environment variable: a flag is visible to other users in the process list.
+    #[arg(long, global = true, env = "REBOUND_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// PEM CA certificate to trust for an https:// --addr (servers with server.tls).
+    #[arg(long, global = true, env = "REBOUND_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+}
+
+impl ClientArgs {
+    /// Token and TLS settings for [`crate::client::Transport::connect_with`].
+    pub fn options(&self) -> crate::client::ClientOptions {
+        crate::client::ClientOptions { token: self.token.clone(), tls_ca: self.tls_ca.clone() }
+    }
 }
 
 /// Parse a binary's command line, or the exit code to end with: --help and --version are
@@ -99,6 +116,7 @@ pub fn main() -> ExitCode {
             Command::Rollout(args) => rollout::run(args).await,
             Command::Restart(args) => restart::run(args).await,
             Command::Config(args) => config::run(args).await,
+            Command::Auth(args) => auth::run(args),
             Command::Bench(args) => bench::run(args).await,
             Command::Recovery(args) => recovery::run(args).await,
             Command::FleetSim(args) => fleet_sim::run(args).await,

@@ -39,8 +39,11 @@ pub enum RecoveryCommand {
     /// Write a consistent copy of the database while the server serves. PATH is on the
     /// server's filesystem and must not exist yet.
     Backup { path: String },
-    /// The audit log of mutating calls, newest first.
+    /// The audit log of mutating calls and refused calls, newest first.
     Audit {
+        /// Only calls with this outcome.
+        #[arg(long, value_enum)]
+        outcome: Option<OutcomeArg>,
         #[arg(long, default_value_t = 20)]
         limit: i32,
         /// Only this method ("/rebound.v1.ConfigService/Reload") or service ("/rebound.v1.ConfigService/").
@@ -50,6 +53,15 @@ pub enum RecoveryCommand {
         #[arg(long)]
         principal: Option<String>,
     },
+}
+
+/// Outcome filter of `recovery audit`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OutcomeArg {
+    Succeeded,
+    Failed,
+    /// UNAUTHENTICATED or PERMISSION_DENIED.
+    Denied,
 }
 
 pub async fn run(args: RecoveryArgs) -> u8 {
@@ -114,9 +126,16 @@ pub async fn run(args: RecoveryArgs) -> u8 {
             }
             Err(status) => rpc::failed("Backup", &status),
         },
-        RecoveryCommand::Audit { limit, rpc: method, principal } => {
+        RecoveryCommand::Audit { limit, rpc: method, principal, outcome } => {
+            let outcome = match outcome {
+                None => pb::AuditOutcome::Unspecified,
+                Some(OutcomeArg::Succeeded) => pb::AuditOutcome::Succeeded,
+                Some(OutcomeArg::Failed) => pb::AuditOutcome::Failed,
+                Some(OutcomeArg::Denied) => pb::AuditOutcome::Denied,
+            };
             let request = pb::ListAuditEventsRequest {
                 page_size: limit,
+                outcome: outcome as i32,
                 rpc: method.unwrap_or_default(),
                 principal: principal.unwrap_or_default(),
                 ..Default::default()

@@ -126,10 +126,7 @@ impl ReasonArg {
 type Outcome = Result<u8, u8>;
 
 async fn client(args: &ClientArgs) -> Result<RestartServiceClient<Transport>, u8> {
-    Transport::connect(&args.addr).await.map(RestartServiceClient::new).map_err(|err| {
-        eprintln!("rebound: {err}");
-        exit::UNAVAILABLE
-    })
+    rpc::connect(args).await.map(RestartServiceClient::new)
 }
 
 pub async fn run(args: RestartArgs) -> u8 {

@@ -97,7 +97,7 @@ pub fn progress(r: &pb::Rollout) -> String {
 }
 
 pub async fn run(args: RolloutArgs) -> u8 {
-    let mut rpc = match display::connect(&args.client.addr).await {
+    let mut rpc = match display::connect(&args.client).await {
         Ok(rpc) => rpc,
         Err(code) => return code,
     };
@@ -185,7 +185,7 @@ pub async fn run(args: RolloutArgs) -> u8 {
 
 async fn follow(
     rpc: &mut pb::client_command_service_client::ClientCommandServiceClient<
-        tonic::transport::Channel,
+        crate::client::Transport,
     >,
     rollout_id: String,
 ) -> u8 {

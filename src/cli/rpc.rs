@@ -2,14 +2,20 @@
 //! one line on stderr plus the documented exit code.
 
 use super::ClientArgs;
+use crate::client::{ConnectError, Transport};
 use crate::exit;
-use tonic::transport::Channel;
 
-/// Connect to `--addr`, or print why not and return exit code 69.
-pub async fn connect(args: &ClientArgs) -> Result<Channel, u8> {
-    crate::client::connect(&args.addr).await.map_err(|err| {
+/// Connect to `--addr` as `--token` (over TLS for https://), or print why not and return exit code 69 (64 for a
+/// malformed address or token).
+pub async fn connect(args: &ClientArgs) -> Result<Transport, u8> {
+    Transport::connect_with(&args.addr, &args.options()).await.map_err(|err| {
         eprintln!("rebound: {err}");
-        exit::UNAVAILABLE
+        match err {
+            ConnectError::InvalidAddress { .. }
+            | ConnectError::InvalidToken
+            | ConnectError::Tls { .. } => exit::USAGE,
+            _ => exit::UNAVAILABLE,
+        }
     })
 }
 
@@ -23,6 +29,10 @@ pub fn failed(rpc: &str, status: &tonic::Status) -> u8 {
     match status.code() {
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => exit::UNAVAILABLE,
         tonic::Code::InvalidArgument => exit::USAGE,
+        tonic::Code::Unauthenticated => {
+            eprintln!("rebound: pass a token with --token or REBOUND_TOKEN");
+            exit::FAILURE
+        }
         tonic::Code::Unimplemented => {
             eprintln!("rebound: this server does not offer that service (older or partial build)");
             exit::FAILURE

@@ -38,13 +38,36 @@ pub struct Transport {
 
 struct Inner {
     address: Address,
+    /// TLS for `https://` addresses.
+    tls: Option<tokio_rustls::TlsConnector>,
     authority: http::uri::Authority,
+    /// `Bearer <token>`, sent with every request that carries no `authorization` of its own.
+    authorization: Option<http::HeaderValue>,
     sender: tokio::sync::Mutex<Option<SendRequest<Body>>>,
 }
 
 impl Transport {
     /// Connect to `addr` (host:port, http://host:port or unix:PATH) once, to fail fast.
     pub async fn connect(addr: &str) -> Result<Self, ConnectError> {
+        Self::connect_as(addr, None).await
+    }
+
+    /// Connect like [`Transport::connect`], sending `token` as a bearer token with every call.
+    pub async fn connect_as(addr: &str, token: Option<&str>) -> Result<Self, ConnectError> {
+        let options = super::ClientOptions { token: token.map(str::to_owned), tls_ca: None };
+        Self::connect_with(addr, &options).await
+    }
+
+    /// Connect with a token and, for `https://` addresses, TLS trusting `options.tls_ca`.
+    pub async fn connect_with(
+        addr: &str,
+        options: &super::ClientOptions,
+    ) -> Result<Self, ConnectError> {
+        let authorization = options.token.as_deref().map(super::bearer).transpose()?;
+        let tls = match addr.starts_with("https://") {
+            true => Some(super::tls_connector(addr, options.tls_ca.as_deref())?),
+            false => None,
+        };
         let address = Address::parse(addr)?;
         let authority = match &address {
             Address::Http(url) => {
@@ -56,8 +79,15 @@ impl Transport {
             addr: addr.to_owned(),
             reason: "no host".into(),
         })?;
-        let transport =
-            Self { inner: Arc::new(Inner { address, authority, sender: Default::default() }) };
+        let transport = Self {
+            inner: Arc::new(Inner {
+                address,
+                tls,
+                authority,
+                authorization,
+                sender: Default::default(),
+            }),
+        };
         transport
             .sender()
             .await
@@ -73,9 +103,12 @@ impl Transport {
         {
             return Ok(sender.clone());
         }
-        let sender = tokio::time::timeout(CONNECT_TIMEOUT, dial(&self.inner.address))
-            .await
-            .map_err(|_| "connect timed out")??;
+        let sender = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            dial(&self.inner.address, self.inner.tls.as_ref()),
+        )
+        .await
+        .map_err(|_| "connect timed out")??;
         *current = Some(sender.clone());
         Ok(sender)
     }
@@ -94,9 +127,15 @@ impl Transport {
     ) -> Result<http::Response<Incoming>, BoxError> {
         let (mut head, body) = request.into_parts();
         let mut uri = head.uri.clone().into_parts();
-        uri.scheme = Some(http::uri::Scheme::HTTP);
+        uri.scheme = Some(match self.inner.tls {
+            Some(_) => http::uri::Scheme::HTTPS,
+            None => http::uri::Scheme::HTTP,
+        });
         uri.authority = Some(self.inner.authority.clone());
         head.uri = http::Uri::from_parts(uri)?;
+        if let Some(value) = &self.inner.authorization {
+            head.headers.entry(http::header::AUTHORIZATION).or_insert_with(|| value.clone());
+        }
         // Unary requests are buffered so that a refused stream can be replayed.
         let (replay, mut body) = if crate::api::methods::is_streaming(head.uri.path()) {
             (None, Some(body))
@@ -151,7 +190,12 @@ fn refused(error: &hyper::Error) -> bool {
     false
 }
 
-async fn dial(address: &Address) -> Result<SendRequest<Body>, BoxError> {
+type Connection = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+
+async fn dial(
+    address: &Address,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> Result<SendRequest<Body>, BoxError> {
     let (sender, connection) = match address {
         Address::Http(url) => {
             let uri: http::Uri = url.parse()?;
@@ -159,23 +203,35 @@ async fn dial(address: &Address) -> Result<SendRequest<Body>, BoxError> {
             let port = uri.port_u16().ok_or("no port")?;
             let stream = tokio::net::TcpStream::connect((host, port)).await?;
             stream.set_nodelay(true)?;
-            let (sender, connection) =
-                hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            match tls {
+                Some(connector) => {
+                    let name = rustls::pki_types::ServerName::try_from(
+                        host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+                    )?;
+                    let stream = connector.connect(name, stream).await?;
+                    let (sender, connection) = hyper::client::conn::http2::handshake(
+                        TokioExecutor::new(),
+                        TokioIo::new(stream),
+                    )
                     .await?;
-            (
-                sender,
-                Box::pin(connection) as Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>,
-            )
+                    (sender, Box::pin(connection) as Connection)
+                }
+                None => {
+                    let (sender, connection) = hyper::client::conn::http2::handshake(
+                        TokioExecutor::new(),
+                        TokioIo::new(stream),
+                    )
+                    .await?;
+                    (sender, Box::pin(connection) as Connection)
+                }
+            }
         }
         Address::Unix(path) => {
             let stream = tokio::net::UnixStream::connect(path).await?;
             let (sender, connection) =
                 hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
                     .await?;
-            (
-                sender,
-                Box::pin(connection) as Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>,
-            )
+            (sender, Box::pin(connection) as Connection)
         }
     };
     tokio::spawn(async move {

@@ -12,6 +12,7 @@ pub const RESTART_REQUIRED: &[&str] = &[
     "version",
     "server.listen",
     "server.unix_socket",
+    "server.unix_socket_mode",
     "server.reflection",
     "store.url",
     "store.durability",

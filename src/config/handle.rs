@@ -80,6 +80,46 @@ pub trait ConfigObserver: Send + Sync + 'static {
 
     /// Apply the change; `Err` with a reason refuses it.
     fn apply(&self, old: &Config, new: &Config) -> Result<(), String>;
+
+    /// A reload found the configuration itself unchanged: re-read the files it points to
+    /// (tokens, certificates), which may have changed on their own. `Err` refuses the reload
+    /// and the observer keeps what it had. Most observers have no files: the default does
+    /// nothing.
+    fn refresh(&self, _config: &Config) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// An observer that loads files the configuration names (tokens, certificates) on every
+/// reload, whether the configuration changed or not; `load` gets the new configuration and
+/// must leave its previous state in place when it fails.
+pub fn file_observer<F>(name: &'static str, load: F) -> Arc<dyn ConfigObserver>
+where
+    F: Fn(&Config) -> Result<(), String> + Send + Sync + 'static,
+{
+    Arc::new(FileObserver { name, load })
+}
+
+struct FileObserver<F> {
+    name: &'static str,
+    load: F,
+}
+
+impl<F> ConfigObserver for FileObserver<F>
+where
+    F: Fn(&Config) -> Result<(), String> + Send + Sync + 'static,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn apply(&self, _old: &Config, new: &Config) -> Result<(), String> {
+        (self.load)(new)
+    }
+
+    fn refresh(&self, config: &Config) -> Result<(), String> {
+        (self.load)(config)
+    }
 }
 
 /// The observers registered so far, in registration order (the order they are notified).

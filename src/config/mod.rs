@@ -15,6 +15,7 @@ mod handle;
 mod load;
 mod model;
 pub mod reload;
+mod security;
 pub mod watch;
 
 pub use devices::{
@@ -22,9 +23,10 @@ pub use devices::{
     SafetyConfig, SchedulerConfig,
 };
 pub use diff::{Change, ChangeKind, REDACTED, diff, is_secret, needs_restart, redacted_toml};
-pub use handle::{ConfigHandle, ConfigObserver, Current, Observers};
+pub use handle::{ConfigHandle, ConfigObserver, Current, Observers, file_observer};
 pub use load::{ConfigError, FieldError, LoadedConfig, Source, hash_config, load, parse_str};
 pub use model::{
     CONFIG_VERSION, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, ReloadConfig,
-    RestartConfig, RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig,
+    RestartConfig, RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig, TlsConfig,
 };
+pub use security::{AuthConfig, RateLimitConfig};

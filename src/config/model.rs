@@ -10,6 +10,7 @@ use super::devices::{
 };
 use super::duration;
 use super::load::FieldError;
+use super::security::{AuthConfig, RateLimitConfig};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,6 +55,10 @@ pub struct Config {
     pub config: ReloadConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
 }
 
 impl Default for Config {
@@ -73,6 +78,8 @@ impl Default for Config {
             restart: RestartConfig::default(),
             config: ReloadConfig::default(),
             retention: RetentionConfig::default(),
+            auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -85,11 +92,35 @@ pub struct ServerConfig {
     pub listen: String,
     /// Optional extra unix-domain-socket listener serving the same API.
     pub unix_socket: Option<PathBuf>,
+    /// Permissions of the unix socket file, in octal (`"0600"`: only the server's user can
+    /// connect; `"0660"` adds its group). An integer (as an environment override gives)
+    /// is read by its digits: `660` is `"0660"`.
+    #[serde(deserialize_with = "mode_digits")]
+    pub unix_socket_mode: String,
     /// Serve gRPC reflection (v1 and v1alpha) so grpcurl works without .proto files.
     pub reflection: bool,
     /// How long in-flight RPCs get to finish on shutdown.
     #[serde(with = "duration")]
     pub drain_timeout: Duration,
+    /// TLS on the TCP listener.
+    pub tls: TlsConfig,
+}
+
+/// `[server.tls]`: serve the TCP listener over TLS (both files set) or in clear (neither).
+/// The files are re-read on every config reload, so certificates renew without a restart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the server, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of that certificate.
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some() && self.key_file.is_some()
+    }
 }
 
 impl Default for ServerConfig {
@@ -97,8 +128,10 @@ impl Default for ServerConfig {
         Self {
             listen: DEFAULT_LISTEN.to_owned(),
             unix_socket: None,
+            unix_socket_mode: "0600".to_owned(),
             reflection: true,
             drain_timeout: Duration::from_secs(30),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -108,6 +141,25 @@ impl ServerConfig {
     pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
         self.listen.parse()
     }
+
+    /// `unix_socket_mode` as permission bits; `None` when it is not octal up to 0777.
+    pub fn unix_socket_permissions(&self) -> Option<u32> {
+        u32::from_str_radix(&self.unix_socket_mode, 8).ok().filter(|mode| *mode <= 0o777)
+    }
+}
+
+/// A mode written as a string or as a bare number, kept as its octal digits.
+fn mode_digits<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Mode {
+        Text(String),
+        Number(u32),
+    }
+    Ok(match Mode::deserialize(deserializer)? {
+        Mode::Text(text) => text,
+        Mode::Number(number) => format!("0{number}"),
+    })
 }
 
 /// `[store]`: where acknowledged state lives.
@@ -285,6 +337,17 @@ impl Config {
         if let Some(path) = &self.server.unix_socket {
             check(!path.as_os_str().is_empty(), "server.unix_socket", "must not be empty".into());
         }
+        let tls = &self.server.tls;
+        check(
+            tls.cert_file.is_some() == tls.key_file.is_some(),
+            "server.tls",
+            "set both cert_file and key_file, or neither".into(),
+        );
+        check(
+            self.server.unix_socket_permissions().is_some(),
+            "server.unix_socket_mode",
+            format!("{:?} is not an octal mode like \"0600\"", self.server.unix_socket_mode),
+        );
         let url = self.store.url.as_str();
         check(
             url.starts_with("sqlite:")
@@ -353,6 +416,7 @@ impl Config {
             "must be between 1 and 100000".to_owned(),
         );
         self.device_sections().validate(&mut errors);
+        super::security::validate(&self.auth, &self.rate_limit, &mut errors);
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
@@ -387,6 +451,7 @@ mod tests {
         config.telemetry.otlp_endpoint = Some("collector:4317".into());
         config.restart.ready_timeout = Duration::ZERO;
         config.restart.snapshot_key_file = Some(PathBuf::new());
+        config.server.unix_socket_mode = "0800".into();
         let paths: Vec<String> =
             config.validate().unwrap_err().into_iter().map(|e| e.path).collect();
         assert_eq!(
@@ -394,6 +459,7 @@ mod tests {
             [
                 "version",
                 "server.listen",
+                "server.unix_socket_mode",
                 "store.url",
                 "telemetry.otlp_endpoint",
                 "restart.ready_timeout",

@@ -34,7 +34,8 @@ pub fn explain(addr: &str, error: &CallError) -> String {
         Code::AlreadyExists => "the id is already used with other parameters",
         Code::FailedPrecondition => "the server is not in a state that allows this now",
         Code::ResourceExhausted => "a safety limit refused it; the message says when to retry",
-        Code::Unauthenticated | Code::PermissionDenied => "check the credentials and role",
+        Code::Unauthenticated => "start rebound-mcp with --token or REBOUND_TOKEN",
+        Code::PermissionDenied => "the token's role does not allow this call",
         Code::DeadlineExceeded => "the server did not answer in time",
         _ => "the server reported an error",
     };

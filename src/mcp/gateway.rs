@@ -99,6 +99,8 @@ struct Cached {
 /// The connection to one rebound server, shared by all tool calls.
 pub struct Gateway {
     addr: String,
+    /// Token and TLS settings of every connection.
+    options: crate::client::ClientOptions,
     call_deadline: Duration,
     capacity: usize,
     buffer: Arc<Semaphore>,
@@ -112,12 +114,19 @@ impl Gateway {
     pub fn new(addr: String, buffer: usize, call_deadline: Duration) -> Self {
         Self {
             addr,
+            options: Default::default(),
             call_deadline,
             capacity: buffer,
             buffer: Arc::new(Semaphore::new(buffer)),
             cached: Mutex::new(Cached { generation: 0, transport: None }),
             counters: Counters::default(),
         }
+    }
+
+    /// Connect with a bearer token and TLS settings.
+    pub fn with_options(mut self, options: crate::client::ClientOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// The server address.
@@ -211,7 +220,9 @@ impl Gateway {
         if let Some(transport) = &cached.transport {
             return Ok((cached.generation, transport.clone()));
         }
-        let transport = Transport::connect(&self.addr).await.map_err(|err| err.to_string())?;
+        let transport = Transport::connect_with(&self.addr, &self.options)
+            .await
+            .map_err(|err| err.to_string())?;
         cached.generation += 1;
         cached.transport = Some(transport.clone());
         self.counters.connections.fetch_add(1, Ordering::Relaxed);

@@ -58,6 +58,10 @@ pub fn main() -> ExitCode {
         eprintln!("rebound-mcp: --addr: {err}");
         return ExitCode::from(crate::exit::USAGE);
     }
+    if let Some(Err(err)) = args.client.token.as_deref().map(crate::client::bearer) {
+        eprintln!("rebound-mcp: --token: {err}");
+        return ExitCode::from(crate::exit::USAGE);
+    }
     let telemetry = match crate::telemetry::init(&crate::config::TelemetryConfig::default()) {
         Ok(telemetry) => telemetry,
         Err(err) => {
@@ -78,11 +82,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn serve(args: Args) -> u8 {
-    let gateway = Arc::new(gateway::Gateway::new(
-        args.client.addr.clone(),
-        args.buffer as usize,
-        args.call_deadline,
-    ));
+    let gateway = Arc::new(
+        gateway::Gateway::new(args.client.addr.clone(), args.buffer as usize, args.call_deadline)
+            .with_options(args.client.options()),
+    );
     tracing::info!(
         addr = %args.client.addr, buffer = args.buffer, call_deadline = ?args.call_deadline,
         "rebound-mcp serving MCP on stdio"

@@ -13,6 +13,10 @@ pub enum ServeError {
     UnixSocket { path: PathBuf, reason: String },
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("auth: {0}")]
+    Auth(#[from] crate::auth::TokensError),
+    #[error("{0}")]
+    Tls(#[from] super::tls::TlsError),
     #[error("startup recovery failed: {0}")]
     Recovery(crate::error::Error),
     #[error("cannot install signal handlers: {0}")]
@@ -42,6 +46,7 @@ impl ServeError {
                 exit::USAGE
             }
             ServeError::Store(_) => exit::UNAVAILABLE,
+            ServeError::Auth(_) | ServeError::Tls(_) => exit::USAGE,
             ServeError::Recovery(_) => exit::UNAVAILABLE,
             ServeError::Signals(_)
             | ServeError::Reflection(_)

@@ -1,7 +1,8 @@
 //! The gRPC listeners: bound here (the TCP address and the optional unix socket), or
 //! inherited from a hot-restart predecessor.
 //!
-//! A stale unix socket file left by a crashed process is replaced; one that a live process
+//! The unix socket gets `server.unix_socket_mode` (0600 by default) before it appears at its
+//! path. A stale unix socket file left by a crashed process is replaced; one that a live process
 //! still answers on is refused, so two servers never share a socket path. Every listener is
 //! also kept as a descriptor of its own ([`ListenerSockets`]) that outlives the gRPC server's
 //! copy, so a restart can hand it on or keep it across `execve`.
@@ -44,7 +45,10 @@ pub fn bind(config: &ServerConfig) -> Result<Listeners, ServeError> {
     let tcp = std::net::TcpListener::bind(addr).map_err(bind_error)?;
     let unix = match &config.unix_socket {
         None => None,
-        Some(path) => Some((bind_unix(path)?, path.clone())),
+        Some(path) => {
+            let mode = config.unix_socket_permissions().unwrap_or(0o600);
+            Some((bind_unix(path, mode)?, path.clone()))
+        }
     };
     let socket_path = unix.as_ref().map(|(_, path): &(_, PathBuf)| path.clone());
     assemble(tcp, unix).map_err(|source| {
@@ -97,7 +101,10 @@ fn assemble(
     })
 }
 
-fn bind_unix(path: &Path) -> Result<std::os::unix::net::UnixListener, ServeError> {
+/// Bind the socket under a temporary name, give it `mode`, then move it to `path`: it is
+/// never reachable at `path` with looser permissions.
+fn bind_unix(path: &Path, mode: u32) -> Result<std::os::unix::net::UnixListener, ServeError> {
+    use std::os::unix::fs::PermissionsExt;
     let fail = |reason: String| ServeError::UnixSocket { path: path.to_owned(), reason };
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -106,5 +113,17 @@ fn bind_unix(path: &Path) -> Result<std::os::unix::net::UnixListener, ServeError
         std::fs::remove_file(path)
             .map_err(|err| fail(format!("stale socket cannot be removed: {err}")))?;
     }
-    std::os::unix::net::UnixListener::bind(path).map_err(|err| fail(err.to_string()))
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(format!(".{}.tmp", std::process::id()));
+    let staging = PathBuf::from(staging);
+    let _ = std::fs::remove_file(&staging);
+    let listener =
+        std::os::unix::net::UnixListener::bind(&staging).map_err(|err| fail(err.to_string()))?;
+    let placed = std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(mode))
+        .and_then(|()| std::fs::rename(&staging, path));
+    if let Err(err) = placed {
+        let _ = std::fs::remove_file(&staging);
+        return Err(fail(format!("cannot set mode {mode:o} and move into place: {err}")));
+    }
+    Ok(listener)
 }

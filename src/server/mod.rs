@@ -10,6 +10,7 @@ mod listeners;
 mod probes;
 mod run;
 mod shutdown;
+mod tls;
 
 pub use context::{ProcessInfo, ServerContext};
 pub use error::ServeError;

@@ -28,7 +28,7 @@ use crate::recovery::retention;
 use crate::store;
 use std::sync::Arc;
 use tokio::task::JoinSet;
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::transport::Server;
@@ -101,6 +101,8 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         state: startup.state_sections(),
         process,
     });
+    let gate = crate::auth::Gate::start(&ctx.config, &ctx.observers)?;
+    let tls = super::tls::Tls::start(&ctx.config, &ctx.observers)?;
     let fleet = super::devices::start(&ctx);
     let Listeners { tcp, tcp_addr, unix, sockets } = listeners;
     let (restarter, mut handoffs) = Restarter::new(ctx.clone(), sockets, &startup).await;
@@ -129,7 +131,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         let reflection = config.server.reflection.then(reflection_services).transpose()?;
         let (v1, v1alpha) = reflection.unzip();
         Ok(Server::builder()
-            .layer(RpcLayer::new(ctx.drain.clone(), auditor.clone()))
+            .layer(RpcLayer::new(ctx.drain.clone(), auditor.clone(), gate.clone()))
             .add_service(health_service.clone())
             .add_service(HealthServiceServer::new(HealthApi::new(ctx.clone())))
             .add_service(ClientCommandServiceServer::new(ClientCommandApi::new(
@@ -151,7 +153,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
             .add_optional_service(v1alpha))
     };
     let mut servers = JoinSet::new();
-    let tcp_incoming = connections::counted(TcpListenerStream::new(tcp), drain.clone());
+    let tcp_incoming = connections::counted(super::tls::incoming(tcp, tls), drain.clone());
     servers.spawn(router(&ctx)?.serve_with_incoming_shutdown(tcp_incoming, drain.started()));
     if let Some((unix, _)) = unix {
         let unix_incoming = connections::counted(UnixListenerStream::new(unix), drain.clone());

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from rebound_client.testing import RecordingServer
+from rebound_client.testing import LocalServer, RecordingServer
 
 TOOLS = {
     "orchestrator_restart_server",
@@ -317,3 +317,21 @@ def test_session_survives_a_hot_restart(server, mcp_bin):
     assert not probe.is_error, text(probe)
     assert probe.structured_content["session"]["reconnected_across_restart"] is True
     assert probe.structured_content["generation"] == before["generation"] + 1
+
+
+def test_the_token_is_sent_to_an_auth_enabled_server(rebound_bin, mcp_bin):
+    token = "mcp-viewer-token"
+    with LocalServer(rebound_bin, tokens=[("assistant", "viewer", token)]) as server:
+        async def run():
+            async with mcp(mcp_bin, server.address, "--token", token) as session:
+                allowed = await session.call_tool("orchestrator_health_check", QUIET)
+                refused = await session.call_tool("config_reload", {})
+            async with mcp(mcp_bin, server.address) as session:
+                anonymous = await session.call_tool("orchestrator_health_check", QUIET)
+            return allowed, refused, anonymous
+
+        allowed, refused, anonymous = asyncio.run(run())
+    assert not allowed.is_error, text(allowed)
+    assert refused.is_error and "PERMISSION_DENIED" in text(refused), text(refused)
+    assert anonymous.is_error and "UNAUTHENTICATED" in text(anonymous), text(anonymous)
+    assert "REBOUND_TOKEN" in text(anonymous), text(anonymous)

@@ -4,9 +4,11 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod auth;
 pub mod device;
 pub mod mosquitto;
 pub mod restart;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -104,6 +106,8 @@ impl Server {
         let child = Command::new(rebound_bin())
             .args(["serve", "--config", "rebound.toml"])
             .current_dir(dir)
+            // Scenario tests restart back to back; tests/security.rs tests the limit itself.
+            .env("REBOUND_RATE_LIMIT__RESTARTS_PER_MINUTE", "0")
             .envs(env.iter().copied())
             .env("RUST_LOG", "info,rebound::api=debug")
             .stdin(Stdio::null())

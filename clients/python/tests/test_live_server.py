@@ -7,10 +7,10 @@ import pytest
 from grpc_health.v1 import health_pb2 as std_health_pb2
 from grpc_health.v1 import health_pb2_grpc as std_health_grpc
 
-from rebound_client import ReboundClient, ServiceNotOfferedError
+from rebound_client import ReboundClient, ReboundError, ServiceNotOfferedError
 from rebound_client.pb import health_pb2
 from rebound_client._channel import SERVICES
-from rebound_client.testing import RecordingServer
+from rebound_client.testing import LocalServer, RecordingServer
 
 
 def test_health_over_tcp(server):
@@ -32,6 +32,21 @@ def test_other_address_forms(server, form):
 def test_token_is_accepted_by_the_server(server):
     with ReboundClient(server.address, token="any-token") as client:
         assert client.health().status == health_pb2.SERVING_STATUS_SERVING
+
+
+def test_token_authenticates_against_an_auth_enabled_server(monkeypatch):
+    tokens = [("ops", "operator", "py-operator-token")]
+    with LocalServer(tokens=tokens) as server:
+        with ReboundClient(server.address, token="py-operator-token") as client:
+            assert client.health().status == health_pb2.SERVING_STATUS_SERVING
+        monkeypatch.setenv("REBOUND_TOKEN", "py-operator-token")
+        with ReboundClient(server.address) as client:
+            assert client.health().status == health_pb2.SERVING_STATUS_SERVING
+        monkeypatch.delenv("REBOUND_TOKEN")
+        with ReboundClient(server.address) as client:
+            with pytest.raises(ReboundError) as refused:
+                client.health()
+        assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
 
 
 def served(address: str, service: str) -> bool:

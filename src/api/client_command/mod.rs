@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::api::convert::principal;
+use crate::api::identity::principal;
 use crate::api::page;
 use crate::commands::{Canary, Fleet, IssueRequest, RolloutRequest};
 use crate::error::{Error, Result};

@@ -20,10 +20,6 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-/// Default and largest page of ListRestartEvents.
-/// Who asks while authentication is not enabled.
-const ANONYMOUS: &str = "anonymous";
-
 /// Serves RestartService for one process.
 #[derive(Clone)]
 pub struct RestartApi {
@@ -68,6 +64,7 @@ impl RestartService for RestartApi {
         request: Request<pb::RestartRequest>,
     ) -> Result<Response<pb::RestartResponse>, Status> {
         self.unavailable_while_draining()?;
+        let principal = crate::api::identity::principal(&request);
         let request = request.into_inner();
         let domain = RestartRequest {
             mode: convert::requested_mode(request.mode)?,
@@ -75,7 +72,7 @@ impl RestartService for RestartApi {
             drain_timeout: convert::positive_duration("drain_timeout", request.drain_timeout)?,
             preserve_state: request.preserve_state.unwrap_or(true),
             binary: binary(&request.binary),
-            principal: ANONYMOUS.into(),
+            principal,
         };
         let record = self.restarter.start(domain).await?;
         Ok(Response::new(pb::RestartResponse {

@@ -192,7 +192,14 @@ impl ReloadManager {
                 event.changes = diff(&before.loaded.config, &loaded.config);
                 let restart_keys = event.restart_required().join(", ");
                 if event.changes.is_empty() {
-                    event.result = ReloadResult::Unchanged;
+                    event.result = match self.refresh(&loaded.config) {
+                        Ok(()) => ReloadResult::Unchanged,
+                        Err((observer, reason)) => {
+                            event.error = Some(format!("observer {observer} failed: {reason}"));
+                            event.failed_observer = Some(observer.to_owned());
+                            ReloadResult::RolledBack
+                        }
+                    };
                 } else if !restart_keys.is_empty() {
                     event.result = ReloadResult::RestartRequired;
                     let hint = match (request.restart_if_required, &self.restarter) {
@@ -298,6 +305,20 @@ impl ReloadManager {
                 parsed: parse(DEFAULTS_TEXT, Source::Defaults, &self.env),
             },
         }
+    }
+
+    /// The configuration is unchanged: let every observer re-read the files it names. Stops
+    /// at the first failure (each observer keeps its previous state when it fails).
+    fn refresh(&self, config: &super::Config) -> Result<(), (&'static str, String)> {
+        for observer in self.observers.all() {
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| observer.refresh(config)))
+                .unwrap_or_else(|panic| Err(format!("panicked: {}", panic_message(&panic))));
+            if let Err(reason) = outcome {
+                tracing::warn!(observer = observer.name(), %reason, "observer could not re-read its files");
+                return Err((observer.name(), reason));
+            }
+        }
+        Ok(())
     }
 
     /// Call every observer with (old, new); on the first failure, undo the ones that applied.

@@ -52,6 +52,17 @@ impl ConfigObserver for Recorder {
         self.applied.lock().unwrap().push((secs(old), secs(new)));
         Ok(())
     }
+
+    fn refresh(&self, config: &crate::config::Config) -> Result<(), String> {
+        match self.behaviour {
+            Behaviour::Accept => {
+                let secs = config.server.drain_timeout.as_secs();
+                self.applied.lock().unwrap().push((secs, secs));
+                Ok(())
+            }
+            _ => Err("its file is unreadable".into()),
+        }
+    }
 }
 
 async fn manager(file: Option<PathBuf>) -> ReloadManager {
@@ -146,6 +157,21 @@ async fn a_refusing_observer_rolls_back_and_the_others_are_told() {
         assert_eq!(manager.handle().config().server.drain_timeout, Duration::from_secs(30));
         assert_eq!(first.calls(), [(30, 5), (5, 30)], "applied, then rolled back");
     }
+}
+
+#[tokio::test]
+async fn an_unchanged_reload_lets_observers_reread_their_files() {
+    let manager = manager(None).await;
+    let reader = Recorder::new("reader", Behaviour::Accept);
+    manager.observers.register(reader.clone());
+    let event = manager.reload(inline("version = 1\n")).await.unwrap();
+    assert_eq!(event.result, ReloadResult::Unchanged);
+    assert_eq!(reader.calls(), [(30, 30)], "refreshed, not applied");
+    manager.observers.register(Recorder::new("broken", Behaviour::Refuse));
+    let event = manager.reload(inline("version = 1\n")).await.unwrap();
+    assert_eq!(event.result, ReloadResult::RolledBack);
+    assert_eq!(event.failed_observer.as_deref(), Some("broken"));
+    assert!(event.error.unwrap().contains("its file is unreadable"));
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ Waiting is on conditions with a deadline, never a fixed sleep.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ import time
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence, Tuple
 
 import grpc
 from google.protobuf.message_factory import GetMessageClass
@@ -82,6 +83,7 @@ class LocalServer:
         unix_socket: bool = False,
         extra_config: str = "",
         env: Optional[Mapping[str, str]] = None,
+        tokens: Sequence[Tuple[str, str, str]] = (),
     ):
         binary = binary or os.environ.get("REBOUND_BIN")
         if not binary:
@@ -94,6 +96,10 @@ class LocalServer:
         self.unix_path = self.dir / "rebound.sock" if unix_socket else None
         self.extra_config = extra_config
         self.env = dict(env or {})
+        #: (name, role, token) entries: the server gets ``auth.tokens_file`` with them and
+        #: the readiness check authenticates with the first.
+        self.tokens = list(tokens)
+        self.token = self.tokens[0][2] if self.tokens else None
         self.process: Optional[subprocess.Popen] = None
         self.groups: list = []
         self.log = self.dir / "server.log"
@@ -120,15 +126,31 @@ class LocalServer:
     def start(self) -> "LocalServer":
         """Spawn the server and wait until its HealthService reports SERVING."""
         unix = f'unix_socket = "{self.unix_path}"\n' if self.unix_path else ""
+        auth = ""
+        if self.tokens:
+            (self.dir / "tokens.toml").write_text(
+                "".join(
+                    f'[[tokens]]\nname = "{name}"\nrole = "{role}"\n'
+                    f'sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"\n'
+                    for name, role, token in self.tokens
+                )
+            )
+            auth = '[auth]\ntokens_file = "tokens.toml"\n'
         (self.dir / "rebound.toml").write_text(
             f'version = 1\n[server]\nlisten = "{self.address}"\ndrain_timeout = "10s"\n'
-            f"{unix}{self.extra_config}\n"
+            f"{unix}{self.extra_config}\n{auth}"
         )
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [str(self.binary), "serve", "--config", "rebound.toml"],
                 cwd=self.dir,
-                env={**os.environ, "RUST_LOG": "info", **self.env},
+                # Tests restart back to back: no per-principal restart limit unless asked.
+                env={
+                    **os.environ,
+                    "RUST_LOG": "info",
+                    "REBOUND_RATE_LIMIT__RESTARTS_PER_MINUTE": "0",
+                    **self.env,
+                },
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -145,8 +167,9 @@ class LocalServer:
             )
         with grpc.insecure_channel(self.address) as channel:
             try:
+                metadata = [("authorization", f"Bearer {self.token}")] if self.token else None
                 report = health_pb2_grpc.HealthServiceStub(channel).GetHealth(
-                    health_pb2.GetHealthRequest(), timeout=1
+                    health_pb2.GetHealthRequest(), timeout=1, metadata=metadata
                 )
             except grpc.RpcError:
                 return False

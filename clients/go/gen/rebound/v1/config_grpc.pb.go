@@ -56,7 +56,8 @@ type ConfigServiceClient interface {
 	// Errors: INVALID_ARGUMENT naming content (larger than 1 MiB, not UTF-8)
 	// or restart_if_required (with inline content); FAILED_PRECONDITION when
 	// the server runs on defaults with no config file and no content was given;
-	// UNAVAILABLE while draining. Role: operator.
+	// PERMISSION_DENIED for restart_if_required below role admin (it may
+	// restart the server); UNAVAILABLE while draining. Role: operator.
 	Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error)
 	// Dry run: reads, parses, validates and diffs a configuration against the
 	// current one, and reports what a reload would do, without applying or
@@ -176,7 +177,8 @@ type ConfigServiceServer interface {
 	// Errors: INVALID_ARGUMENT naming content (larger than 1 MiB, not UTF-8)
 	// or restart_if_required (with inline content); FAILED_PRECONDITION when
 	// the server runs on defaults with no config file and no content was given;
-	// UNAVAILABLE while draining. Role: operator.
+	// PERMISSION_DENIED for restart_if_required below role admin (it may
+	// restart the server); UNAVAILABLE while draining. Role: operator.
 	Reload(context.Context, *ReloadRequest) (*ReloadResponse, error)
 	// Dry run: reads, parses, validates and diffs a configuration against the
 	// current one, and reports what a reload would do, without applying or

@@ -88,7 +88,8 @@ class ConfigServiceServicer:
         Errors: INVALID_ARGUMENT naming content (larger than 1 MiB, not UTF-8)
         or restart_if_required (with inline content); FAILED_PRECONDITION when
         the server runs on defaults with no config file and no content was given;
-        UNAVAILABLE while draining. Role: operator.
+        PERMISSION_DENIED for restart_if_required below role admin (it may
+        restart the server); UNAVAILABLE while draining. Role: operator.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,103 @@
+//! Gate decisions against a real tokens file and live configuration.
+
+use super::*;
+use crate::config::{Source, parse_str};
+
+const VIEWER: &str = "viewer-secret";
+const ADMIN: &str = "admin-secret";
+
+fn gate(extra: &str) -> (tempfile::TempDir, Arc<Gate>, ConfigHandle, Observers) {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.toml");
+    let body = format!(
+        "[[tokens]]\nname = \"watcher\"\nrole = \"viewer\"\nsha256 = \"{}\"\n\
+         [[tokens]]\nname = \"root\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+        hash_token(VIEWER),
+        hash_token(ADMIN)
+    );
+    std::fs::write(&tokens, body).unwrap();
+    let text = format!("version = 1\n[auth]\ntokens_file = {:?}\n{extra}", tokens.display());
+    let handle = ConfigHandle::new(parse_str(&text, Source::Inline, []).unwrap());
+    let observers = Observers::default();
+    let gate = Gate::start(&handle, &observers).unwrap();
+    (dir, gate, handle, observers)
+}
+
+fn call<'a>(authorization: Option<&'a str>, required: Option<Role>) -> Call<'a> {
+    Call {
+        method: "rebound.v1.X/Y",
+        authorization,
+        peer: "10.0.0.1:5".into(),
+        required,
+        limit: None,
+    }
+}
+
+fn code(result: Result<Principal, Box<Refusal>>) -> Result<String, String> {
+    result.map(|p| p.name).map_err(|r| format!("{:?}", std::mem::discriminant(&r.error)))
+}
+
+#[test]
+fn no_tokens_file_means_everyone_is_anonymous() {
+    let handle = ConfigHandle::new(crate::config::load(None, []).unwrap());
+    let gate = Gate::start(&handle, &Observers::default()).unwrap();
+    assert!(!gate.enabled());
+    let principal = gate.admit(call(None, Some(Role::Admin))).unwrap();
+    assert_eq!((principal.name.as_str(), principal.role), ("peer:10.0.0.1:5", None));
+}
+
+#[test]
+fn tokens_are_checked_and_roles_enforced() {
+    let (_dir, gate, _, _) = gate("");
+    assert!(gate.enabled());
+    let denied = |auth, role| gate.admit(call(auth, Some(role))).unwrap_err().error;
+    assert!(matches!(denied(None, Role::Viewer), Error::Unauthenticated(_)));
+    assert!(matches!(denied(Some("Bearer nope"), Role::Viewer), Error::Unauthenticated(_)));
+    assert!(matches!(denied(Some("Basic abc"), Role::Viewer), Error::Unauthenticated(_)));
+    let bearer = format!("Bearer {VIEWER}");
+    let refusal = gate.admit(call(Some(&bearer), Some(Role::Operator))).unwrap_err();
+    assert!(matches!(refusal.error, Error::PermissionDenied(_)));
+    assert_eq!(refusal.principal.name, "watcher", "the refused caller is named for the audit");
+    assert_eq!(code(gate.admit(call(Some(&bearer), Some(Role::Viewer)))), Ok("watcher".into()));
+    let admin = format!("bearer {ADMIN}");
+    assert_eq!(code(gate.admit(call(Some(&admin), Some(Role::Operator)))), Ok("root".into()));
+    // Open calls never fail, and are named when a valid token comes along.
+    assert_eq!(code(gate.admit(call(None, None))), Ok("peer:10.0.0.1:5".into()));
+    assert_eq!(code(gate.admit(call(Some(&admin), None))), Ok("root".into()));
+}
+
+#[test]
+fn restarts_are_limited_per_principal() {
+    let (_dir, gate, _, _) = gate("[rate_limit]\nrestarts_per_minute = 1\n");
+    let admin = format!("Bearer {ADMIN}");
+    let restart = || Call { limit: Some(Class::Restart), ..call(Some(&admin), Some(Role::Admin)) };
+    assert!(gate.admit(restart()).is_ok());
+    let refusal = gate.admit(restart()).unwrap_err();
+    match refusal.error {
+        Error::RateLimited { retry_after, .. } => assert!(retry_after <= WINDOW),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn reload_rereads_the_file_and_a_bad_file_keeps_the_old_tokens() {
+    let (dir, gate, handle, observers) = gate("");
+    let observer = observers.all().pop().unwrap();
+    let config = handle.config();
+    let path = dir.path().join("tokens.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[tokens]]\nname = \"new\"\nrole = \"viewer\"\nsha256 = \"{}\"\n",
+            hash_token("n")
+        ),
+    )
+    .unwrap();
+    observer.refresh(&config).unwrap();
+    assert!(gate.admit(call(Some("Bearer n"), Some(Role::Viewer))).is_ok());
+    let old = format!("Bearer {VIEWER}");
+    assert!(gate.admit(call(Some(&old), Some(Role::Viewer))).is_err(), "rotated out");
+    std::fs::write(&path, "[[tokens]]\nname = 1\n").unwrap();
+    assert!(observer.refresh(&config).unwrap_err().contains("tokens.toml"));
+    assert!(gate.admit(call(Some("Bearer n"), Some(Role::Viewer))).is_ok(), "old tokens kept");
+}

@@ -1,0 +1,180 @@
+//! TLS on the TCP listener: the acceptor built from `server.tls.cert_file` / `key_file`,
+//! rebuilt on every config reload (so renewed certificates apply without a restart; a file
+//! that does not load refuses the reload and the old certificate stays), and the stream of
+//! accepted connections that runs handshakes concurrently. Transport only: who the caller
+//! is and what it may do is decided in `crate::auth`.
+
+use crate::config::{Config, ConfigHandle, Observers, TlsConfig, file_observer};
+use arc_swap::ArcSwapOption;
+use futures::{Stream, StreamExt};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+/// Longest a client may take to complete its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress at once; further accepts wait.
+const CONCURRENT_HANDSHAKES: usize = 64;
+
+/// Why the TLS files could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("server.tls: {0}")]
+pub struct TlsError(String);
+
+/// The acceptor in force; `None` serves in clear. Shared by the accept loop and the observer.
+pub struct Tls {
+    acceptor: ArcSwapOption<TlsAcceptor>,
+}
+
+impl Tls {
+    /// Load the configured files and follow reloads.
+    pub fn start(config: &ConfigHandle, observers: &Observers) -> Result<Arc<Self>, TlsError> {
+        let acceptor = acceptor(&config.config().server.tls)?;
+        if acceptor.is_some() {
+            tracing::info!("tls on for the tcp listener");
+        }
+        let tls = Arc::new(Self { acceptor: ArcSwapOption::new(acceptor.map(Arc::new)) });
+        let observed = tls.clone();
+        observers.register(file_observer("server.tls", move |config| observed.reload(config)));
+        Ok(tls)
+    }
+}
+
+/// Build the acceptor of `config`; `None` when TLS is off.
+fn acceptor(config: &TlsConfig) -> Result<Option<TlsAcceptor>, TlsError> {
+    let (Some(cert_file), Some(key_file)) = (&config.cert_file, &config.key_file) else {
+        return Ok(None);
+    };
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| TlsError(format!("cert_file {}: {err}", cert_file.display())))?;
+    if certs.is_empty() {
+        return Err(TlsError(format!("cert_file {}: no certificate", cert_file.display())));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|err| TlsError(format!("key_file {}: {err}", key_file.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| TlsError(err.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|err| TlsError(format!("certificate and key do not fit: {err}")))?;
+    server.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Some(TlsAcceptor::from(Arc::new(server))))
+}
+
+impl Tls {
+    /// Rebuild the acceptor from `config`'s files; on failure the one in force stays.
+    fn reload(&self, config: &Config) -> Result<(), String> {
+        let acceptor = acceptor(&config.server.tls).map_err(|err| err.to_string())?;
+        if acceptor.is_some() {
+            tracing::info!("tls certificate loaded");
+        }
+        self.acceptor.store(acceptor.map(Arc::new));
+        Ok(())
+    }
+}
+
+/// An accepted TCP connection, in clear or after its TLS handshake.
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// The connections `listener` accepts, through the acceptor in force at accept time. A
+/// failed or slow handshake is logged and dropped; it never stops the listener.
+pub fn incoming(listener: TcpListener, tls: Arc<Tls>) -> impl Stream<Item = io::Result<Conn>> {
+    TcpListenerStream::new(listener)
+        .map(move |accepted| {
+            let acceptor = tls.acceptor.load_full();
+            async move {
+                let stream = accepted?;
+                let Some(acceptor) = acceptor else { return Ok(Some(Conn::Plain(stream))) };
+                let peer = stream.peer_addr().ok();
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => Ok(Some(Conn::Tls(Box::new(stream)))),
+                    Ok(Err(err)) => {
+                        tracing::debug!(?peer, error = %err, "tls handshake failed");
+                        Ok(None)
+                    }
+                    Err(_) => {
+                        tracing::debug!(?peer, "tls handshake timed out");
+                        Ok(None)
+                    }
+                }
+            }
+        })
+        .buffer_unordered(CONCURRENT_HANDSHAKES)
+        .filter_map(|result: io::Result<Option<Conn>>| async move { result.transpose() })
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(stream) => stream,
+            Conn::Tls(stream) => stream.get_ref().0,
+        }
+    }
+}
+
+impl Connected for Conn {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        TcpConnectInfo {
+            local_addr: self.tcp().local_addr().ok(),
+            remote_addr: self.tcp().peer_addr().ok(),
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
