@@ -59,9 +59,12 @@ async fn rollout_progress_survives_a_restart_and_an_abort_cancels_what_was_not_a
     let second = Server::spawn_in(&first.dir, &config, &[]);
     second.wait_serving().await;
     let rpc_second = rpc(&second).await;
-    let resumed = wait_for("the rest issued after the restart", || async {
+    // Issued (pending 0) and published (queued 0): a wave's commands are stored first and
+    // published right after their commit.
+    let resumed = wait_for("the rest issued and published after the restart", || async {
         let r = rollout(&rpc_second, &id).await;
-        (r.counters.unwrap().pending == 0).then_some(r)
+        let c = r.counters.unwrap();
+        (c.pending == 0 && c.queued == 0).then_some(r)
     })
     .await;
     assert!(issued_before > 0);
