@@ -78,7 +78,13 @@ impl BrokerUrl {
             return Err(format!("{url:?} must start with mqtt:// or mqtts://"));
         };
         let rest = rest.trim_end_matches('/');
-        if rest.is_empty() || rest.contains(['/', '@', '?']) {
+        if rest.contains('@') {
+            // A password in the URL would sit in config files, process listings and logs.
+            return Err("must not carry credentials: set mqtt.username, and the password in \
+                 mqtt.password_file or REBOUND_MQTT_PASSWORD"
+                .into());
+        }
+        if rest.is_empty() || rest.contains(['/', '?']) {
             return Err(format!("{url:?} must be mqtt[s]://host[:port] with nothing else"));
         }
         let default_port = if tls { 8883 } else { 1883 };
@@ -355,7 +361,9 @@ mod tests {
         assert_eq!((plain.host.as_str(), plain.port, plain.tls), ("127.0.0.1", 1883, false));
         let tls = BrokerUrl::parse("mqtts://broker.example:8884").unwrap();
         assert_eq!((tls.host.as_str(), tls.port, tls.tls), ("broker.example", 8884, true));
-        assert!(BrokerUrl::parse("mqtt://user:pw@host:1").is_err());
+        let credentials = BrokerUrl::parse("mqtt://user:pw@host:1").unwrap_err();
+        assert!(credentials.contains("REBOUND_MQTT_PASSWORD"), "{credentials}");
+        assert!(!credentials.contains("pw"), "the password is not echoed: {credentials}");
         assert!(BrokerUrl::parse("mqtt://host:0").is_err());
         assert!(BrokerUrl::parse("http://host").is_err());
     }
