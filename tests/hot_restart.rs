@@ -421,3 +421,15 @@ async fn a_reload_with_restart_if_required_restarts_into_the_new_config() {
         .into_inner();
     assert_eq!(history.events[0].restart_id, event.restart_id, "the stored event names it");
 }
+
+#[tokio::test]
+async fn a_key_beside_the_data_turns_snapshot_encryption_on_without_config() {
+    let server = Server::start("").await;
+    let key = server.dir.join("rebound-data/snapshot.key");
+    std::fs::write(&key, format!("{}\n", "3c".repeat(32))).unwrap();
+    let id = request(&server.addr, pb::RestartMode::Handover, "").await;
+    let event = wait_terminal(&server.addr, &id).await;
+    let _successor = KillOnDrop(serving(&server.addr).await.0);
+    assert_eq!(event.snapshot(), pb::SnapshotOutcome::Restored, "{event:?}");
+    assert!(event.snapshot_detail.contains("chacha20poly1305"), "{}", event.snapshot_detail);
+}

@@ -212,6 +212,9 @@ impl Default for TelemetryConfig {
 }
 
 /// `[restart]`: hot restart (see `lifecycle::restart`).
+/// Name of the snapshot key file looked for beside the snapshot directory.
+pub const DEFAULT_SNAPSHOT_KEY: &str = "snapshot.key";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RestartConfig {
@@ -223,7 +226,9 @@ pub struct RestartConfig {
     /// SQLite database (or `rebound-data/snapshots` for a non-file store).
     pub snapshot_dir: Option<PathBuf>,
     /// Key for encrypting the snapshot at rest (ChaCha20-Poly1305): a file holding 32 bytes,
-    /// raw or as 64 hex digits. Unset: the snapshot is integrity-checked but not encrypted.
+    /// raw or as 64 hex digits. Unset: `snapshot.key` next to the snapshot directory is used
+    /// when that file exists (encryption is on by default once a key is in place); otherwise
+    /// the snapshot is integrity-checked but not encrypted.
     pub snapshot_key_file: Option<PathBuf>,
 }
 
@@ -234,6 +239,17 @@ impl Default for RestartConfig {
 }
 
 impl RestartConfig {
+    /// The snapshot key file in force for a store at `store_url`: the configured one, else
+    /// `snapshot.key` beside the snapshot directory if it exists.
+    pub fn snapshot_key(&self, store_url: &str) -> Option<PathBuf> {
+        if let Some(file) = &self.snapshot_key_file {
+            return Some(file.clone());
+        }
+        let dir = self.snapshot_dir(store_url);
+        let default = dir.parent().unwrap_or(std::path::Path::new("")).join(DEFAULT_SNAPSHOT_KEY);
+        default.is_file().then_some(default)
+    }
+
     /// The snapshot directory in force for a store at `store_url`.
     pub fn snapshot_dir(&self, store_url: &str) -> PathBuf {
         if let Some(dir) = &self.snapshot_dir {
@@ -486,5 +502,19 @@ mod tests {
         );
         let set = RestartConfig { snapshot_dir: Some("/x".into()), ..RestartConfig::default() };
         assert_eq!(set.snapshot_dir("sqlite::memory:"), PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn the_snapshot_key_beside_the_data_is_used_once_it_exists() {
+        let tmp = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", tmp.path().join("rebound.db").display());
+        let restart = RestartConfig::default();
+        assert_eq!(restart.snapshot_key(&url), None, "no key file: not encrypted");
+        let default = tmp.path().join(DEFAULT_SNAPSHOT_KEY);
+        std::fs::write(&default, "5a".repeat(32)).unwrap();
+        assert_eq!(restart.snapshot_key(&url), Some(default));
+        let set =
+            RestartConfig { snapshot_key_file: Some("/k".into()), ..RestartConfig::default() };
+        assert_eq!(set.snapshot_key(&url), Some(PathBuf::from("/k")), "configured wins");
     }
 }

@@ -283,7 +283,7 @@ fn describe(run: &Run, snapshot: Option<PathBuf>) -> Handover {
 fn write_snapshot(run: &Run) -> Result<PathBuf, String> {
     let ctx = &run.inner.ctx;
     let config = ctx.config.config();
-    let key = SnapshotKey::load_optional(config.restart.snapshot_key_file.as_deref())
+    let key = SnapshotKey::load_optional(config.restart.snapshot_key(&config.store.url).as_deref())
         .map_err(|err| err.to_string())?;
     let sections = ctx.state.capture().map_err(|err| err.to_string())?;
     let content = Snapshot {

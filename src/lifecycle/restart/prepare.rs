@@ -129,7 +129,7 @@ pub async fn check(ctx: &ServerContext, subject: Subject<'_>) -> Readiness {
         if let Err(reason) = snapshot::check_writable(&dir) {
             issue(IssueCode::SnapshotUnwritable, reason);
         }
-        if let Some(key) = &config.restart.snapshot_key_file
+        if let Some(key) = &config.restart.snapshot_key(&config.store.url)
             && let Err(err) = snapshot::SnapshotKey::load(key)
         {
             issue(IssueCode::SnapshotUnwritable, err.to_string());

@@ -91,7 +91,8 @@ fn restore(handover: &Handover, config: &Config) -> Restored {
         return (SnapshotOutcome::Disabled, "preserve_state was false".into(), BTreeMap::new());
     };
     let (key, key_error) =
-        match SnapshotKey::load_optional(config.restart.snapshot_key_file.as_deref()) {
+        match SnapshotKey::load_optional(config.restart.snapshot_key(&config.store.url).as_deref())
+        {
             Ok(key) => (key, None),
             Err(err) => (None, Some(err.to_string())),
         };
