@@ -212,17 +212,33 @@ async fn one_hot_restart_is_one_trace_across_both_processes_and_systemd_learns_t
     .await;
     assert_eq!(server.wait_exit().await.code(), Some(0), "the old process exits cleanly");
     support::restart::stop_serving(&server.addr).await;
-
-    let names = wait_for("restart spans from both processes", || {
-        let spans: Vec<_> =
-            collector.spans().into_iter().filter(|s| hex(&s.trace_id) == trace_id).collect();
-        let names: Vec<String> = spans.iter().map(|s| s.name.clone()).collect();
-        let done = ["restart.preparing", "restart.starting_successor", "restart.successor"]
-            .iter()
-            .all(|want| names.iter().any(|n| n == want))
-            && names.iter().filter(|n| *n == "restart.finalizing").count() == 2;
-        async move { done.then_some(names) }
+    // Both processes flush their spans before they exit: once the successor is gone too,
+    // everything has been exported (a zombie, never reaped in some containers, counts as gone).
+    let successor = format!("/proc/{}/stat", event.new_pid);
+    wait_for("the successor to exit", || {
+        let stat = std::fs::read_to_string(&successor).unwrap_or_default();
+        let gone = stat.split(") ").nth(1).is_none_or(|rest| rest.starts_with('Z'));
+        async move { gone.then_some(()) }
     })
     .await;
+
+    let trace_names = || -> Vec<String> {
+        let spans = collector.spans().into_iter().filter(|s| hex(&s.trace_id) == trace_id);
+        spans.map(|s| s.name).collect()
+    };
+    let complete = |names: &[String]| {
+        ["restart.preparing", "restart.starting_successor", "restart.successor"]
+            .iter()
+            .all(|want| names.iter().any(|n| n == want))
+            && names.iter().filter(|n| *n == "restart.finalizing").count() == 2
+    };
+    // The collector may still be storing the last export.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut names = trace_names();
+    while !complete(&names) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        names = trace_names();
+    }
+    assert!(complete(&names), "restart spans of both processes: {names:?}\n{}", server.logs());
     assert!(names.iter().any(|n| n == "restart.closing_connections"), "{names:?}");
 }
