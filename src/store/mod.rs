@@ -30,6 +30,8 @@ mod url;
 #[cfg(test)]
 mod fleet_tests;
 #[cfg(test)]
+mod progress_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;

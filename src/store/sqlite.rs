@@ -26,6 +26,7 @@ mod files;
 mod fleet_cache;
 mod fleet_tx;
 mod maintenance;
+mod progress;
 mod recovery;
 mod reloads;
 mod restarts;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tonic::Status;
 
 use super::{convert, fields};
@@ -171,6 +171,8 @@ pub async fn rollout(
                 _ = &mut closed => return,
                 _ = tokio::time::sleep(ROLLOUT_MIN_INTERVAL) => {}
             }
+            // The snapshot below covers every notice queued meanwhile.
+            while !matches!(rx.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {}
             let (record, counters) = fleet.rollout(id).await.map_err(Status::from)?;
             let snapshot = convert::rollout(&record, counters, false);
             if snapshot != last {

@@ -5,7 +5,8 @@
 //! same transaction, so atomicity and durability are unchanged.
 //!
 //! It decides nothing about commands: it only remembers rows and replays writes in an order
-//! the foreign keys accept (commands, clients, events, rollout members). Reads that only
+//! the foreign keys accept (commands, clients, events, rollout members, then the rollout
+//! progress counters those writes changed). Reads that only
 //! SQL can answer (`lockout_entries`, `sent_commands_for`) flush first, so a transaction
 //! always reads its own writes.
 
@@ -14,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 use uuid::Uuid;
 
+use super::progress::Progress;
 use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, COMMAND_FIXED_COLUMNS, ClientRow, CommandRow,
     bind_client, bind_command, column_count,
@@ -41,7 +43,9 @@ pub(super) struct FleetCache {
     /// Next `command_events.id` (read once; the transaction holds the write lock).
     pub next_event_id: Option<i64>,
     /// (rollout, client, command) assignments of rollout members.
-    pub members: Vec<(Uuid, Uuid, Uuid)>,
+    members: Vec<(Uuid, Uuid, Uuid)>,
+    /// Rollout counter changes of the writes above.
+    pub progress: Progress,
 }
 
 /// Ids in first-written order, each once.
@@ -71,6 +75,7 @@ impl Ordered {
 impl FleetCache {
     pub fn insert_command(&mut self, command: &CommandRecord) {
         self.lockout.remove(&command.client_uuid);
+        self.progress.command_inserted(command);
         self.inserted.add(command.command_id);
         self.commands.insert(command.command_id, Some(command.clone()));
     }
@@ -80,7 +85,15 @@ impl FleetCache {
         if !self.inserted.contains(&command.command_id) {
             self.updated.add(command.command_id);
         }
+        let before = self.commands.get(&command.command_id).and_then(Option::as_ref);
+        self.progress.command_updated(before, command);
         self.commands.insert(command.command_id, Some(command.clone()));
+    }
+
+    /// A rollout member was assigned its command.
+    pub fn set_member_command(&mut self, rollout: Uuid, client: Uuid, command: Uuid) {
+        self.progress.member_assigned(rollout);
+        self.members.push((rollout, client, command));
     }
 
     pub fn put_client(&mut self, client: &ClientRecord) {
@@ -112,7 +125,8 @@ impl FleetCache {
             .collect();
         write_clients(tx, &clients).await?;
         write_events(tx, &std::mem::take(&mut self.events)).await?;
-        write_members(tx, &std::mem::take(&mut self.members)).await
+        write_members(tx, &std::mem::take(&mut self.members)).await?;
+        self.progress.flush(&mut **tx).await
     }
 
     fn records(&self, ids: Vec<Uuid>) -> Vec<CommandRecord> {

@@ -164,7 +164,13 @@ impl FleetTx for SqliteFleetTx {
             .fetch_all(&mut *self.tx)
             .await
             .map_err(StoreError::query(OP))?;
-        rows.into_iter().map(|r| r.into_record(OP)).collect()
+        let records: Vec<CommandRecord> =
+            rows.into_iter().map(|r| r.into_record(OP)).collect::<Result<_, _>>()?;
+        // Flushed above, so these are the transaction's rows: later updates know their state.
+        for record in &records {
+            self.cache.commands.insert(record.command_id, Some(record.clone()));
+        }
+        Ok(records)
     }
 
     async fn client(&mut self, uuid: Uuid) -> Result<Option<ClientRecord>, StoreError> {
@@ -228,6 +234,7 @@ impl FleetTx for SqliteFleetTx {
                 .await
                 .map_err(StoreError::query("tx.insert_members"))?;
         }
+        self.cache.progress.members_added(rollout_id, members.len());
         Ok(())
     }
 
@@ -237,7 +244,7 @@ impl FleetTx for SqliteFleetTx {
         client: Uuid,
         command_id: Uuid,
     ) -> Result<(), StoreError> {
-        self.cache.members.push((rollout_id, client, command_id));
+        self.cache.set_member_command(rollout_id, client, command_id);
         Ok(())
     }
 

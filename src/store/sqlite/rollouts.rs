@@ -1,10 +1,12 @@
-//! SQLite implementation of [`RolloutStore`]: rollout reads and progress counters.
+//! SQLite implementation of [`RolloutStore`]: rollout reads and progress counters (the
+//! counters themselves are kept by [`progress`]).
 
 use sqlx::{QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
 use super::commands::push_in;
+use super::progress;
 use super::rows::{ROLLOUT_COLUMNS, RolloutRow};
 use crate::store::StoreError;
 use crate::store::commands::Action;
@@ -24,10 +26,6 @@ async fn fetch_rollouts(
 
 fn select_rollouts() -> QueryBuilder<Sqlite> {
     QueryBuilder::new(format!("SELECT {ROLLOUT_COLUMNS} FROM rollouts WHERE 1 = 1"))
-}
-
-fn count(value: i64) -> u32 {
-    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 #[async_trait::async_trait]
@@ -77,38 +75,10 @@ impl RolloutStore for SqliteStore {
         id: Uuid,
         wave: Option<i64>,
     ) -> Result<RolloutCounters, StoreError> {
-        const OP: &str = "rollout_counters";
-        let mut builder = QueryBuilder::<Sqlite>::new(
-            "SELECT COALESCE(c.state, 'unissued') AS state, COUNT(*) AS n \
-             FROM rollout_members m LEFT JOIN commands c ON c.command_id = m.command_id \
-             WHERE m.rollout_id = ",
-        );
-        builder.push_bind(id.to_string());
-        if let Some(wave) = wave {
-            builder.push(" AND m.wave = ").push_bind(wave);
+        match wave {
+            None => progress::rollout_counters(&self.pool, id).await,
+            Some(wave) => progress::count_wave(&self.pool, id, wave).await,
         }
-        builder.push(" GROUP BY 1");
-        let rows: Vec<(String, i64)> =
-            builder.build_query_as().fetch_all(&self.pool).await.map_err(StoreError::query(OP))?;
-        let mut counters = RolloutCounters::default();
-        for (state, n) in rows {
-            let n = count(n);
-            counters.total += n;
-            let slot = match state.as_str() {
-                "unissued" => &mut counters.unissued,
-                "queued" => &mut counters.queued,
-                "published" | "accepted" | "execution_started" => &mut counters.in_flight,
-                "completed" => &mut counters.completed,
-                "failed" => &mut counters.failed,
-                "timed_out" => &mut counters.timed_out,
-                "expired" => &mut counters.expired,
-                "canceled" => &mut counters.canceled,
-                "rejected" => &mut counters.rejected,
-                other => return Err(StoreError::decode(OP, format!("unknown state {other:?}"))),
-            };
-            *slot += n;
-        }
-        Ok(counters)
     }
 
     async fn unissued_members(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::store::{Durability, RunEnd, RunStore};
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "audit_events",
     "clients",
     "command_events",
@@ -16,6 +16,7 @@ const TABLES: [&str; 10] = [
     "recovery_reports",
     "restart_events",
     "rollout_members",
+    "rollout_progress",
     "rollouts",
     "server_runs",
 ];

@@ -1,0 +1,242 @@
+//! Rollout progress counters (`rollout_progress`, migration 0008): one row per rollout with
+//! its member count, its unissued members and its commands per state.
+//!
+//! A fleet transaction collects the changes it makes ([`Progress`]: members added, members
+//! assigned a command, rollout commands inserted or moved to another state) and adds them
+//! to the row when it flushes, inside the same transaction as the writes themselves. A
+//! command updated without the transaction knowing its previous state marks its rollout for
+//! a recount from the members instead, so the row is right whatever the caller did.
+//!
+//! It decides nothing about rollouts; it only counts.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite, SqliteConnection};
+use uuid::Uuid;
+
+use crate::store::StoreError;
+use crate::store::commands::{CommandRecord, CommandState};
+use crate::store::rollouts::RolloutCounters;
+
+/// Counter slots: total, unissued, then one per command state in [`CommandState::ALL`] order.
+const SLOTS: usize = 12;
+const TOTAL: usize = 0;
+const UNISSUED: usize = 1;
+
+type Row = [i64; SLOTS];
+
+/// Column of each slot, in slot order.
+fn columns() -> impl Iterator<Item = &'static str> {
+    ["total", "unissued"].into_iter().chain(CommandState::ALL.iter().map(|s| s.as_str()))
+}
+
+fn slot(state: CommandState) -> usize {
+    2 + CommandState::ALL.iter().position(|s| *s == state).unwrap_or_default()
+}
+
+static SELECT: LazyLock<String> = LazyLock::new(|| {
+    let list: Vec<_> = columns().collect();
+    format!("SELECT {} FROM rollout_progress WHERE rollout_id = ?", list.join(", "))
+});
+
+static ADD: LazyLock<String> = LazyLock::new(|| {
+    let sets: Vec<_> = columns().map(|c| format!("{c} = {c} + ?")).collect();
+    format!("UPDATE rollout_progress SET {} WHERE rollout_id = ?", sets.join(", "))
+});
+
+static SET: LazyLock<String> = LazyLock::new(|| {
+    let sets: Vec<_> = columns().map(|c| format!("{c} = ?")).collect();
+    format!("UPDATE rollout_progress SET {} WHERE rollout_id = ?", sets.join(", "))
+});
+
+/// The row of a rollout (nothing counted yet); an existing row is left alone.
+const CREATE: &str =
+    "INSERT INTO rollout_progress (rollout_id) VALUES (?) ON CONFLICT (rollout_id) DO NOTHING";
+
+/// Changes of one transaction, not yet added to the rows.
+#[derive(Default)]
+pub(super) struct Progress {
+    deltas: HashMap<Uuid, Row>,
+    recount: HashSet<Uuid>,
+}
+
+impl Progress {
+    fn add(&mut self, rollout: Uuid, slot: usize, by: i64) {
+        self.deltas.entry(rollout).or_insert([0; SLOTS])[slot] += by;
+    }
+
+    pub fn members_added(&mut self, rollout: Uuid, count: usize) {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        self.add(rollout, TOTAL, count);
+        self.add(rollout, UNISSUED, count);
+    }
+
+    /// A member without a command got one.
+    pub fn member_assigned(&mut self, rollout: Uuid) {
+        self.add(rollout, UNISSUED, -1);
+    }
+
+    pub fn command_inserted(&mut self, command: &CommandRecord) {
+        if let Some(rollout) = command.rollout_id {
+            self.add(rollout, slot(command.state), 1);
+        }
+    }
+
+    /// `before`: the command as the transaction knew it, if it did.
+    pub fn command_updated(&mut self, before: Option<&CommandRecord>, after: &CommandRecord) {
+        let Some(rollout) = after.rollout_id else { return };
+        match before {
+            Some(before) if before.rollout_id == after.rollout_id => {
+                if before.state != after.state {
+                    self.add(rollout, slot(before.state), -1);
+                    self.add(rollout, slot(after.state), 1);
+                }
+            }
+            _ => {
+                self.recount.insert(rollout);
+            }
+        }
+    }
+
+    /// Add the collected changes to the rows (after every other write of the flush).
+    pub async fn flush(&mut self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        for (rollout, delta) in std::mem::take(&mut self.deltas) {
+            if self.recount.contains(&rollout) || delta.iter().all(|d| *d == 0) {
+                continue;
+            }
+            let done = bind_row(sqlx::query(AssertSqlSafe(ADD.as_str())), &delta)
+                .bind(rollout.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::query("tx.add_progress"))?;
+            if done.rows_affected() == 0 {
+                self.recount.insert(rollout);
+            }
+        }
+        for rollout in std::mem::take(&mut self.recount) {
+            recount(conn, rollout).await?;
+        }
+        Ok(())
+    }
+}
+
+fn bind_row<'q>(
+    mut query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    row: &Row,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    for value in row {
+        query = query.bind(*value);
+    }
+    query
+}
+
+/// The stored counters of a rollout (`None`: no row).
+async fn read(
+    conn: impl sqlx::SqliteExecutor<'_>,
+    rollout: Uuid,
+) -> Result<Option<RolloutCounters>, StoreError> {
+    const OP: &str = "rollout_progress";
+    let row: Option<sqlx::sqlite::SqliteRow> = sqlx::query(AssertSqlSafe(SELECT.as_str()))
+        .bind(rollout.to_string())
+        .fetch_optional(conn)
+        .await
+        .map_err(StoreError::query(OP))?;
+    let Some(row) = row else { return Ok(None) };
+    let mut values = [0; SLOTS];
+    for (i, value) in values.iter_mut().enumerate() {
+        *value = sqlx::Row::try_get(&row, i).map_err(StoreError::query(OP))?;
+    }
+    Ok(Some(counters(&values)))
+}
+
+/// Counts per slot from the members and their commands (all members, or one wave's).
+async fn members_row(
+    conn: impl sqlx::SqliteExecutor<'_>,
+    rollout: Uuid,
+    wave: Option<i64>,
+) -> Result<Row, StoreError> {
+    const OP: &str = "rollout_counters";
+    let mut builder = QueryBuilder::<Sqlite>::new(
+        "SELECT COALESCE(c.state, 'unissued') AS state, COUNT(*) AS n \
+         FROM rollout_members m LEFT JOIN commands c ON c.command_id = m.command_id \
+         WHERE m.rollout_id = ",
+    );
+    builder.push_bind(rollout.to_string());
+    if let Some(wave) = wave {
+        builder.push(" AND m.wave = ").push_bind(wave);
+    }
+    builder.push(" GROUP BY 1");
+    let rows: Vec<(String, i64)> =
+        builder.build_query_as().fetch_all(conn).await.map_err(StoreError::query(OP))?;
+    let mut values = [0; SLOTS];
+    for (state, n) in rows {
+        values[TOTAL] += n;
+        let slot = match state.as_str() {
+            "unissued" => UNISSUED,
+            other => match CommandState::parse(other) {
+                Some(state) => slot(state),
+                None => return Err(StoreError::decode(OP, format!("unknown state {other:?}"))),
+            },
+        };
+        values[slot] += n;
+    }
+    Ok(values)
+}
+
+/// Write the row of `rollout` (creating it if missing) from its members and their commands.
+async fn recount(conn: &mut SqliteConnection, rollout: Uuid) -> Result<(), StoreError> {
+    const OP: &str = "tx.recount_progress";
+    let id = rollout.to_string();
+    sqlx::query(CREATE).bind(&id).execute(&mut *conn).await.map_err(StoreError::query(OP))?;
+    let counts = members_row(&mut *conn, rollout, None).await?;
+    bind_row(sqlx::query(AssertSqlSafe(SET.as_str())), &counts)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::query(OP))?;
+    Ok(())
+}
+
+/// Counters over every member: the stored row, or counted from the members when a rollout
+/// has none yet.
+pub(super) async fn rollout_counters(
+    pool: &sqlx::SqlitePool,
+    rollout: Uuid,
+) -> Result<RolloutCounters, StoreError> {
+    match read(pool, rollout).await? {
+        Some(counters) => Ok(counters),
+        None => Ok(counters(&members_row(pool, rollout, None).await?)),
+    }
+}
+
+/// Counters of one wave, from its members and their commands.
+pub(super) async fn count_wave(
+    conn: impl sqlx::SqliteExecutor<'_>,
+    rollout: Uuid,
+    wave: i64,
+) -> Result<RolloutCounters, StoreError> {
+    Ok(counters(&members_row(conn, rollout, Some(wave)).await?))
+}
+
+fn count(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
+
+fn counters(row: &Row) -> RolloutCounters {
+    let state = |s: CommandState| count(row[slot(s)]);
+    RolloutCounters {
+        total: count(row[TOTAL]),
+        unissued: count(row[UNISSUED]),
+        queued: state(CommandState::Queued),
+        in_flight: state(CommandState::Published)
+            + state(CommandState::Accepted)
+            + state(CommandState::ExecutionStarted),
+        completed: state(CommandState::Completed),
+        failed: state(CommandState::Failed),
+        timed_out: state(CommandState::TimedOut),
+        expired: state(CommandState::Expired),
+        canceled: state(CommandState::Canceled),
+        rejected: state(CommandState::Rejected),
+    }
+}
