@@ -7,6 +7,7 @@ use super::clients::{ClientFilter, ClientRecord, CrashFilter, ProcessStatus};
 use super::commands::{
     Action, CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, FleetTx, Origin,
 };
+use super::progress_tests::rollout_record;
 use super::rollouts::{RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
 use super::tests::{backends, open_ok};
 
@@ -168,33 +169,15 @@ async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
 
         let rollout_id = Uuid::new_v4();
         let rollout = RolloutRecord {
-            rollout_id,
-            action: Action::RestartApp,
             target: RolloutTarget::Clients(vec![fresh, stale]),
-            canary_count: Some(1),
-            canary_percent: None,
-            canary_size: 1,
-            max_per_minute: 60,
-            abort_failure_percent: 5.0,
-            min_finished: 1,
             state: RolloutState::Canary,
-            reason: None,
-            requested_by: None,
-            principal: "p".into(),
-            params_hash: "h".into(),
-            expires_in_ms: 1000,
             total_members: 2,
             issued_members: 1,
-            current_wave: 0,
             last_issue_ms: Some(5),
             created_ms: 5,
             started_ms: Some(5),
-            canary_finished_ms: None,
             updated_ms: 5,
-            finished_ms: None,
-            abort_reason: None,
-            abort_cause: None,
-            error: None,
+            ..rollout_record(rollout_id)
         };
         let mut tx = store.fleet_tx().await.unwrap();
         tx.put_rollout(&rollout).await.unwrap();

@@ -8,7 +8,8 @@ use super::commands::{Action, CommandRecord, CommandState, Origin};
 use super::rollouts::{RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
 use super::tests::{backends, open_ok};
 
-fn rollout(rollout_id: Uuid, members: i64) -> RolloutRecord {
+/// A rollout of `restart_app` to every device, one canary, nothing issued yet.
+pub(super) fn rollout_record(rollout_id: Uuid) -> RolloutRecord {
     RolloutRecord {
         rollout_id,
         action: Action::RestartApp,
@@ -25,7 +26,7 @@ fn rollout(rollout_id: Uuid, members: i64) -> RolloutRecord {
         principal: "p".into(),
         params_hash: "h".into(),
         expires_in_ms: 1000,
-        total_members: members,
+        total_members: 4,
         issued_members: 0,
         current_wave: 0,
         last_issue_ms: None,
@@ -80,7 +81,7 @@ async fn progress_counters_follow_members_and_command_states() {
             .map(|(i, c)| RolloutMember { client_uuid: *c, wave: i64::from(i > 0) })
             .collect();
         let mut tx = store.fleet_tx().await.unwrap();
-        tx.put_rollout(&rollout(id, 4)).await.unwrap();
+        tx.put_rollout(&rollout_record(id)).await.unwrap();
         tx.insert_members(id, &members).await.unwrap();
         tx.commit().await.unwrap();
         let c = counters(&*store, id, 2).await;
