@@ -5,10 +5,11 @@ use crate::client::Transport;
 use crate::exit;
 use crate::proto::v1::client_command_service_client::ClientCommandServiceClient;
 
+/// The ClientCommandService client the device admin commands share.
+pub type DeviceRpc = ClientCommandServiceClient<Transport>;
+
 /// A connected ClientCommandService client, or the exit code after printing why not.
-pub async fn connect(
-    args: &super::ClientArgs,
-) -> Result<ClientCommandServiceClient<Transport>, u8> {
+pub async fn connect(args: &super::ClientArgs) -> Result<DeviceRpc, u8> {
     super::rpc::connect(args).await.map(ClientCommandServiceClient::new)
 }
 
