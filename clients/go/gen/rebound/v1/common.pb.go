@@ -47,8 +47,10 @@
 //
 // Principals
 //   "principal" fields hold who made a change: the token name or the client
-//   certificate identity; "anonymous" when auth is disabled; "system" for
-//   changes the server makes itself (signals, file watch, scheduler, startup).
+//   certificate identity; "peer:ADDRESS" (e.g. "peer:10.0.0.7:52144",
+//   "peer:unix") for a caller without credentials when auth is disabled or
+//   the call was refused; "system" for changes the server makes itself
+//   (signals, file watch, scheduler, startup).
 //
 // Server streams (Watch*) and hot restart
 //   Streams carry no deadline of their own. When the server drains for a
