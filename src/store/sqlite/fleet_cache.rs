@@ -126,7 +126,7 @@ impl FleetCache {
         write_clients(tx, &clients).await?;
         write_events(tx, &std::mem::take(&mut self.events)).await?;
         write_members(tx, &std::mem::take(&mut self.members)).await?;
-        self.progress.flush(&mut **tx).await
+        self.progress.flush(tx).await
     }
 
     fn records(&self, ids: Vec<Uuid>) -> Vec<CommandRecord> {
