@@ -122,7 +122,7 @@ impl Gate {
             (None, _) => anonymous,
             (Some(tokens), None) => identify(tokens, &call).unwrap_or(anonymous),
             (Some(tokens), Some(required)) => {
-                let principal = identify(tokens, &call).map_err(Box::new)?;
+                let principal = identify(tokens, &call)?;
                 if principal.role.is_some_and(|role| role < required) {
                     let error = Error::PermissionDenied(format!(
                         "{} needs role {} or higher; {} has role {}",
@@ -166,9 +166,10 @@ impl Gate {
 
 /// The principal a call authenticates as: its bearer token when it sends one, else its
 /// client certificate when that is listed in `[[clients]]`.
-fn identify(tokens: &TokenSet, call: &Call<'_>) -> Result<Principal, Refusal> {
-    let refuse =
-        |principal, reason: String| Refusal { principal, error: Error::Unauthenticated(reason) };
+fn identify(tokens: &TokenSet, call: &Call<'_>) -> Result<Principal, Box<Refusal>> {
+    let refuse = |principal, reason: String| {
+        Box::new(Refusal { principal, error: Error::Unauthenticated(reason) })
+    };
     let anonymous = || Principal::anonymous(call.peer.clone());
     let Some(value) = call.authorization else {
         return match call.certificate {
