@@ -2,7 +2,7 @@
 //! arrive, 20 times over one database, a real Mosquitto with authentication and fake devices.
 //!
 //! After every crash (read straight from the database while no server runs): every command
-//! the API acknowledged is stored. After every restart: the recovery report says the run
+//! the API acknowledged is stored, with exactly one audit row of its call. After every restart: the recovery report says the run
 //! crashed and puts every command that was open at the crash in exactly one category. At the
 //! end: every acknowledged command completed, each transition stored once (acks redelivered
 //! by the broker or answered twice by a device after a republish changed nothing).
@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use rebound::proto::v1 as pb;
 use rebound::store::Store;
+use rebound::store::audit::AuditQuery;
 use rebound::store::commands::CommandState;
-use support::device::{Device, Rpc, issue, rpc};
+use support::device::{Device, Rpc, rpc};
 use support::mosquitto::Broker;
 use support::{Server, latest_report, wait_for};
 use uuid::Uuid;
@@ -75,8 +76,19 @@ fn issue_until_aborted(
         let mut rng = Rng(seed);
         loop {
             let uuid = devices[rng.below(devices.len() as u64) as usize];
-            if let Ok(response) = issue(&mut rpc, uuid, pb::Action::RestartApp).await {
-                acknowledged.lock().unwrap().push(response.command.unwrap().command_id);
+            // The client chooses the id, as a careful client does, so that the audit row of
+            // the call can be found by it.
+            let request = pb::IssueCommandRequest {
+                command_id: Uuid::new_v4().to_string(),
+                client_uuid: uuid.to_string(),
+                action: pb::Action::RestartApp as i32,
+                ..Default::default()
+            };
+            if let Ok(response) = rpc.issue_command(request).await {
+                acknowledged
+                    .lock()
+                    .unwrap()
+                    .push(response.into_inner().command.unwrap().command_id);
             }
             // Load pacing (not synchronization), varied by the seed.
             tokio::time::sleep(Duration::from_millis(rng.below(10))).await;
@@ -118,6 +130,22 @@ fn check_report(report: &pb::RecoveryReport, open: &BTreeSet<String>, context: &
     }
     assert_eq!(&accounted, open, "{context}: categories vs commands open at the crash");
     assert_eq!(category("restart_interrupted").count, 0, "{context}");
+}
+
+/// Every acknowledged command has exactly one audit row of its IssueCommand call: the row
+/// commits with the command, so a kill -9 right after the answer cannot lose it.
+async fn check_audited_once(store: &dyn Store, acknowledged: &[String], context: &str) {
+    let query = AuditQuery {
+        rpc: Some("/rebound.v1.ClientCommandService/IssueCommand".into()),
+        limit: u32::MAX,
+        ..AuditQuery::default()
+    };
+    let rows = store.list_audit_events(&query).await.unwrap();
+    for id in acknowledged {
+        let found: Vec<_> = rows.iter().filter(|row| row.arguments.contains(id.as_str())).collect();
+        assert_eq!(found.len(), 1, "{context}: audit rows of acknowledged command {id}: {found:?}");
+        assert_eq!((found[0].outcome.as_str(), found[0].code.as_str()), ("succeeded", "OK"));
+    }
 }
 
 async fn open_store(dir: &std::path::Path) -> Arc<dyn Store> {
@@ -202,6 +230,7 @@ async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
             let found = store.command(id.parse().unwrap()).await.unwrap();
             assert!(found.is_some(), "{context}: acknowledged command {id} lost");
         }
+        check_audited_once(store.as_ref(), &issued, &context).await;
         let mut open = BTreeSet::new();
         for state in store.open_command_summary(1000).await.unwrap() {
             assert_eq!(state.count, state.ids.len() as u64, "{context}");

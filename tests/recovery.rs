@@ -234,7 +234,7 @@ async fn a_restart_left_half_done_by_a_dead_process_is_marked_interrupted_and_re
     let mut record =
         RestartRecord::new(id, RequestedMode::Handover, Mode::Handover, Reason::ManualRequest, now);
     record.phase = Phase::StartingSuccessor;
-    store.save_restart(&record).await.unwrap();
+    store.save_restart(&record, None).await.unwrap();
     store.close().await;
 
     let restarted = Server::spawn_in(&server.dir, "", &[]);

@@ -3,13 +3,17 @@
 //! For a call the policy table marks as mutating, the layer buffers the (unary, small)
 //! request, decodes it against the API's own descriptors into a JSON summary with secrets
 //! redacted, and once the final status is known stores who did what, from where, with which
-//! outcome, under which trace. Nothing here decides what is allowed.
+//! outcome, under which trace. The prepared row travels with the request as an
+//! [`AuditSlot`]: operations that change stored state write it in their own transaction
+//! (see `crate::audit`); for the others the layer writes it once the call has ended. Nothing
+//! here decides what is allowed.
 
+use crate::audit::AuditSlot;
 use crate::auth::Principal;
 use crate::store::Store;
 use crate::store::audit::AuditRow;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use http_body_util::BodyExt;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 use std::sync::Arc;
@@ -28,16 +32,6 @@ pub struct Auditor {
     pool: Arc<DescriptorPool>,
 }
 
-/// What is known about a call before it runs.
-pub struct Draft {
-    at: DateTime<Utc>,
-    started: Instant,
-    principal: Principal,
-    rpc: String,
-    arguments: String,
-    trace_id: Option<String>,
-}
-
 impl Auditor {
     pub fn new(store: Arc<dyn Store>) -> Self {
         let pool = DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET)
@@ -45,13 +39,14 @@ impl Auditor {
         Self { store, pool: Arc::new(pool) }
     }
 
-    /// Buffer the request body, summarise it, and hand back an equivalent request.
+    /// Buffer the request body, summarise it, and hand back an equivalent request carrying
+    /// the call's [`AuditSlot`] in its extensions.
     pub async fn capture(
         &self,
         request: http::Request<Body>,
         principal: Principal,
         trace_id: Option<String>,
-    ) -> (http::Request<Body>, Draft) {
+    ) -> (http::Request<Body>, AuditSlot) {
         let rpc = request.uri().path().to_owned();
         let (parts, body) = request.into_parts();
         let (body, arguments) = match body.collect().await {
@@ -63,45 +58,33 @@ impl Auditor {
             // The client went away mid-request: the call fails anyway; record what we know.
             Err(status) => (Body::empty(), format!("{{\"unreadable\": {:?}}}", status.message())),
         };
-        let draft =
-            Draft { at: Utc::now(), started: Instant::now(), principal, rpc, arguments, trace_id };
-        (http::Request::from_parts(parts, body), draft)
+        let slot = slot(principal, rpc, arguments, trace_id);
+        let mut request = http::Request::from_parts(parts, body);
+        request.extensions_mut().insert(slot.clone());
+        (request, slot)
     }
 
     /// A call refused before its request was read (authentication, role, rate limit): the
     /// body of an unauthenticated caller is never buffered.
-    pub fn refused(&self, rpc: &str, principal: Principal, trace_id: Option<String>) -> Draft {
-        Draft {
-            at: Utc::now(),
-            started: Instant::now(),
-            principal,
-            rpc: rpc.to_owned(),
-            arguments: "{\"unread\": \"refused before the request was read\"}".to_owned(),
-            trace_id,
-        }
+    pub fn refused(&self, rpc: &str, principal: Principal, trace_id: Option<String>) -> AuditSlot {
+        let unread = "{\"unread\": \"refused before the request was read\"}".to_owned();
+        slot(principal, rpc.to_owned(), unread, trace_id)
     }
 
-    /// Store the event for a finished call (in the background: the response is not held).
-    pub fn record(&self, draft: Draft, code: &str, message: Option<String>) {
+    /// Store the event for a finished call (in the background: the response is not held),
+    /// unless the call already stored it with its change.
+    pub fn record(&self, slot: AuditSlot, code: &str, message: Option<String>) {
+        if slot.is_committed() {
+            return;
+        }
+        let Some((template, started)) = slot.template() else { return };
         let code = code_name(code);
-        let outcome = match code.as_str() {
-            "OK" => "succeeded",
-            "UNAUTHENTICATED" | "PERMISSION_DENIED" => "denied",
-            _ => "failed",
-        };
         let row = AuditRow {
-            id: 0,
-            at: draft.at,
-            role: draft.principal.role.map(|role| role.as_str().to_owned()),
-            principal: draft.principal.name,
-            peer: draft.principal.peer,
-            rpc: draft.rpc,
-            arguments: draft.arguments,
-            outcome: outcome.to_owned(),
+            outcome: crate::audit::outcome(&code).to_owned(),
             code,
             message: message.filter(|m| !m.is_empty()),
-            trace_id: draft.trace_id,
-            duration: draft.started.elapsed(),
+            duration: started.elapsed(),
+            ..template.clone()
         };
         let store = self.store.clone();
         tokio::spawn(async move {
@@ -126,6 +109,32 @@ impl Auditor {
         }
         text
     }
+}
+
+/// The slot of a call about to run: everything but its outcome.
+fn slot(
+    principal: Principal,
+    rpc: String,
+    arguments: String,
+    trace_id: Option<String>,
+) -> AuditSlot {
+    let template = AuditRow {
+        id: 0,
+        at: Utc::now(),
+        role: principal.role.map(|role| role.as_str().to_owned()),
+        principal: principal.name,
+        peer: principal.peer,
+        rpc,
+        arguments,
+        outcome: String::new(),
+        code: String::new(),
+        message: None,
+        trace_id,
+        duration: std::time::Duration::ZERO,
+    };
+    AuditSlot::new(template, Instant::now(), |error| {
+        super::status::code_name(super::status::code(error))
+    })
 }
 
 /// Decode one uncompressed gRPC frame of the method's input type.

@@ -70,6 +70,7 @@ impl ConfigService for ConfigApi {
         request: Request<pb::ReloadRequest>,
     ) -> Result<Response<pb::ReloadResponse>, Status> {
         let principal = principal(&request);
+        let audit = super::identity::audit(&request);
         if request.get_ref().restart_if_required {
             super::identity::require(&request, Role::Admin, "restart_if_required")?;
         }
@@ -91,6 +92,7 @@ impl ConfigService for ConfigApi {
                 principal: Some(principal),
                 content: request.content,
                 restart_if_required: request.restart_if_required,
+                audit,
             })
             .await?;
         Ok(Response::new(pb::ReloadResponse { event: Some(event_to_proto(&event)) }))

@@ -4,6 +4,7 @@
 //! admitted; services, history and the audit log read it here.
 //! Nothing here decides whether a call is allowed.
 
+use crate::audit::AuditSlot;
 use crate::auth::{ClientCert, Principal, Role};
 use std::net::SocketAddr;
 use tonic::transport::server::UdsConnectInfo;
@@ -41,6 +42,12 @@ pub fn of(extensions: &http::Extensions) -> Principal {
 /// The principal's name, for history records (`issued_by`, reload and restart principals).
 pub fn principal<T>(request: &tonic::Request<T>) -> String {
     of(request.extensions()).name
+}
+
+/// The audit slot of a mutating call (see `crate::audit`): handed to the operation so the
+/// row commits with its change. Empty for calls the layer does not audit.
+pub fn audit<T>(request: &tonic::Request<T>) -> AuditSlot {
+    request.extensions().get::<AuditSlot>().cloned().unwrap_or_default()
 }
 
 /// For a request field that needs more than the method's role (e.g. a reload that may

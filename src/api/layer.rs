@@ -11,8 +11,9 @@
 //!   admitted [`crate::auth::Principal`] is stored in the request for [`super::identity`];
 //! - the audit trail of mutating calls and of every refused call (see [`super::audit`]).
 
-use super::audit::{Auditor, Draft};
+use super::audit::Auditor;
 use super::{identity, policy};
+use crate::audit::AuditSlot;
 use crate::auth::{Call, Gate, Refusal, Role};
 use crate::lifecycle::{Drain, RpcGuard};
 use bytes::Bytes;
@@ -126,9 +127,9 @@ where
                         let mut request = request;
                         request.extensions_mut().insert(principal.clone());
                         let (request, audit) = if mutating {
-                            let (request, draft) =
+                            let (request, slot) =
                                 auditor.capture(request, principal, trace_id).await;
-                            (request, Some((auditor, draft)))
+                            (request, Some((auditor, slot)))
                         } else {
                             (request, None)
                         };
@@ -137,8 +138,8 @@ where
                     Err(refusal) => {
                         let Refusal { principal, error } = *refusal;
                         tracing::info!(principal = %principal.name, peer = %principal.peer, reason = %error, "rpc refused");
-                        let draft = auditor.refused(&path, principal, trace_id);
-                        (tonic::Status::from(error).into_http(), Some((auditor, draft)))
+                        let slot = auditor.refused(&path, principal, trace_id);
+                        (tonic::Status::from(error).into_http(), Some((auditor, slot)))
                     }
                 };
                 let span = tracing::Span::current();
@@ -191,7 +192,7 @@ struct Finish {
     guard: RpcGuard,
     span: tracing::Span,
     started: Instant,
-    audit: Option<(Auditor, Draft)>,
+    audit: Option<(Auditor, AuditSlot)>,
 }
 
 impl Finish {
@@ -202,8 +203,8 @@ impl Finish {
             let elapsed_us = self.started.elapsed().as_micros() as u64;
             tracing::debug!(grpc.status = code, elapsed_us, "rpc finished");
         }
-        if let Some((auditor, draft)) = self.audit {
-            auditor.record(draft, code, message);
+        if let Some((auditor, slot)) = self.audit {
+            auditor.record(slot, code, message);
         }
         // Dropping the guard marks the RPC finished for the drain.
     }

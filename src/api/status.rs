@@ -7,20 +7,25 @@ use tonic::{Code, Status};
 /// Metadata key carrying the seconds to wait before retrying a rate-limited call.
 pub const RETRY_AFTER: &str = "retry-after";
 
+/// The status code a domain error is answered with.
+pub fn code(err: &Error) -> Code {
+    match err {
+        Error::InvalidArgument { .. } => Code::InvalidArgument,
+        Error::NotFound { .. } => Code::NotFound,
+        Error::AlreadyExists(_) => Code::AlreadyExists,
+        Error::FailedPrecondition(_) => Code::FailedPrecondition,
+        Error::ResourceExhausted(_) | Error::RateLimited { .. } => Code::ResourceExhausted,
+        Error::Unauthenticated(_) => Code::Unauthenticated,
+        Error::PermissionDenied(_) => Code::PermissionDenied,
+        Error::Unavailable(_) => Code::Unavailable,
+        Error::Store(_) => Code::Unavailable,
+        Error::Internal(_) => Code::Internal,
+    }
+}
+
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
-        let code = match &err {
-            Error::InvalidArgument { .. } => Code::InvalidArgument,
-            Error::NotFound { .. } => Code::NotFound,
-            Error::AlreadyExists(_) => Code::AlreadyExists,
-            Error::FailedPrecondition(_) => Code::FailedPrecondition,
-            Error::ResourceExhausted(_) | Error::RateLimited { .. } => Code::ResourceExhausted,
-            Error::Unauthenticated(_) => Code::Unauthenticated,
-            Error::PermissionDenied(_) => Code::PermissionDenied,
-            Error::Unavailable(_) => Code::Unavailable,
-            Error::Store(_) => Code::Unavailable,
-            Error::Internal(_) => Code::Internal,
-        };
+        let code = code(&err);
         if code == Code::Internal {
             tracing::error!(error = %err, "internal error");
         }

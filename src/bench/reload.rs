@@ -118,12 +118,7 @@ pub async fn run(params: ReloadBench) -> Result<(), crate::error::Error> {
 }
 
 fn request(i: usize) -> ReloadRequest {
-    ReloadRequest {
-        trigger: Trigger::Rpc,
-        principal: Some("bench".into()),
-        content: Some(content(i)),
-        restart_if_required: false,
-    }
+    ReloadRequest { content: Some(content(i)), ..ReloadRequest::from_file(Trigger::Rpc, "bench") }
 }
 
 /// Reads per second over one phase, with reloads at the configured rate when `reloading`.

@@ -221,12 +221,7 @@ pub async fn run(args: CommandArgs) -> u8 {
     }
 }
 
-async fn follow(
-    rpc: &mut pb::client_command_service_client::ClientCommandServiceClient<
-        crate::client::Transport,
-    >,
-    request: pb::WatchCommandsRequest,
-) -> u8 {
+async fn follow(rpc: &mut display::DeviceRpc, request: pb::WatchCommandsRequest) -> u8 {
     let opened = rpc.watch_commands(request).await;
     display::print_stream("WatchCommands", opened, |m| {
         let command = m.command.unwrap_or_default();

@@ -1,6 +1,6 @@
 //! `rebound config show|validate|reload|history|stats`: the ConfigService from a terminal.
 
-use super::{ClientArgs, rpc};
+use super::{ClientArgs, display, rpc};
 use crate::exit;
 use crate::proto::v1 as pb;
 use crate::proto::v1::config_service_client::ConfigServiceClient;
@@ -65,7 +65,7 @@ pub async fn run(args: ConfigArgs) -> u8 {
                 );
                 println!(
                     "# loaded {}, watch {}",
-                    rpc::time(c.loaded_at.as_ref()),
+                    display::time(c.loaded_at.as_ref()),
                     if c.watch_enabled { "on" } else { "off" }
                 );
                 if !c.env_overrides.is_empty() {
@@ -115,7 +115,7 @@ pub async fn run(args: ConfigArgs) -> u8 {
                         println!(
                             "{:>5}  {}  {:<19} {:<7} v{}→v{}  {}{}",
                             event.reload_id,
-                            rpc::time(event.started_at.as_ref()),
+                            display::time(event.started_at.as_ref()),
                             result_name(event.result()),
                             trigger_name(event.trigger()),
                             event.version_before,
@@ -150,13 +150,13 @@ pub async fn run(args: ConfigArgs) -> u8 {
                     println!(
                         "last result  {} at {}",
                         result_name(s.last_result()),
-                        rpc::time(s.last_reload_at.as_ref())
+                        display::time(s.last_reload_at.as_ref())
                     );
-                    println!("last success {}", rpc::time(s.last_success_at.as_ref()));
+                    println!("last success {}", display::time(s.last_success_at.as_ref()));
                     println!(
                         "latency      p50 {}  p99 {}",
-                        rpc::millis(s.latency_p50.as_ref()),
-                        rpc::millis(s.latency_p99.as_ref())
+                        display::millis(s.latency_p50.as_ref()),
+                        display::millis(s.latency_p99.as_ref())
                     );
                     println!("version      {}", s.current_version);
                     exit::OK
@@ -228,7 +228,7 @@ fn print_event(event: &pb::ReloadEvent) {
         result_name(event.result()),
         event.version_before,
         event.version_after,
-        rpc::millis(event.duration.as_ref())
+        display::millis(event.duration.as_ref())
     );
     print_changes(&event.changes);
     print_errors(&event.validation_errors);

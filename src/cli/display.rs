@@ -1,27 +1,39 @@
-//! Shared pieces of the device admin commands: connecting, mapping gRPC failures to exit
-//! codes, and rendering timestamps and enum names for people.
+//! How the admin commands show things: timestamps, durations and enum names for people,
+//! paged listings, streams and replies; flag parsers; the device commands' client. Connecting
+//! and turning failures into exit codes is [`super::rpc`].
 
 use crate::client::Transport;
 use crate::exit;
 use crate::proto::v1::client_command_service_client::ClientCommandServiceClient;
 
+/// The ClientCommandService client the device admin commands share.
+pub type DeviceRpc = ClientCommandServiceClient<Transport>;
+
 /// A connected ClientCommandService client, or the exit code after printing why not.
-pub async fn connect(
-    args: &super::ClientArgs,
-) -> Result<ClientCommandServiceClient<Transport>, u8> {
+pub async fn connect(args: &super::ClientArgs) -> Result<DeviceRpc, u8> {
     super::rpc::connect(args).await.map(ClientCommandServiceClient::new)
 }
 
 /// Print a failed call and return its exit code: the CLI's one mapping, in [`super::rpc`].
-pub fn failed(rpc: &str, status: &tonic::Status) -> u8 {
-    super::rpc::failed(rpc, status)
-}
+pub use super::rpc::failed;
 
-/// RFC 3339 (seconds) or `-`.
+/// A proto timestamp for people and scripts: RFC 3339, UTC, seconds (`2026-11-22T23:41:51Z`),
+/// or `-`.
 pub fn time(ts: Option<&prost_types::Timestamp>) -> String {
     ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_else(|| "-".to_owned())
+}
+
+/// Format a proto duration for people (`1.234 ms`, `2.5 s`).
+pub fn millis(value: Option<&prost_types::Duration>) -> String {
+    match value.and_then(|d| std::time::Duration::try_from(*d).ok()) {
+        Some(d) if d < std::time::Duration::from_secs(1) => {
+            format!("{:.3} ms", d.as_secs_f64() * 1e3)
+        }
+        Some(d) => format!("{:.3} s", d.as_secs_f64()),
+        None => "-".to_owned(),
+    }
 }
 
 /// A proto enum name without its prefix, lower-case (`COMMAND_STATE_TIMED_OUT` → `timed_out`).

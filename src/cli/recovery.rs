@@ -1,6 +1,6 @@
 //! `rebound recovery report|reports|cleanup|backup|audit`: the RecoveryService from a terminal.
 
-use super::{ClientArgs, rpc};
+use super::{ClientArgs, display, rpc};
 use crate::exit;
 use crate::proto::v1 as pb;
 use crate::proto::v1::recovery_service_client::RecoveryServiceClient;
@@ -102,7 +102,7 @@ pub async fn run(args: RecoveryArgs) -> u8 {
                     println!(
                         "{verb} {} row(s) older than {}",
                         r.total_rows,
-                        rpc::time(r.cutoff.as_ref())
+                        display::time(r.cutoff.as_ref())
                     );
                     for table in r.tables {
                         println!("  {:<22} {}", table.table, table.rows);
@@ -120,7 +120,7 @@ pub async fn run(args: RecoveryArgs) -> u8 {
                     b.path,
                     b.size_bytes,
                     b.sha256,
-                    rpc::millis(b.duration.as_ref())
+                    display::millis(b.duration.as_ref())
                 );
                 exit::OK
             }
@@ -146,7 +146,7 @@ pub async fn run(args: RecoveryArgs) -> u8 {
                         println!(
                             "{:>5}  {}  {:<9} {:<18} {}  {}  {}",
                             e.event_id,
-                            rpc::time(e.occurred_at.as_ref()),
+                            display::time(e.occurred_at.as_ref()),
                             e.outcome()
                                 .as_str_name()
                                 .trim_start_matches("AUDIT_OUTCOME_")
@@ -171,10 +171,10 @@ fn print_report(report: &pb::RecoveryReport, detail: bool) {
     println!(
         "report {}  {}  previous run: {previous}  pid {}  generation {}  took {}",
         report.report_id,
-        rpc::time(report.started_at.as_ref()),
+        display::time(report.started_at.as_ref()),
         report.pid,
         report.generation,
-        rpc::millis(report.duration.as_ref())
+        display::millis(report.duration.as_ref())
     );
     if !detail {
         return;

@@ -2,7 +2,7 @@
 //! `prepare` report on restarts. Talks to RestartService through the retrying transport, so
 //! following a restart survives the old process going away.
 
-use super::{ClientArgs, rpc};
+use super::{ClientArgs, display, rpc};
 use crate::client::Transport;
 use crate::exit;
 use crate::proto::v1 as pb;
@@ -248,10 +248,10 @@ async fn history(limit: i32, page_token: String, args: &ClientArgs) -> Outcome {
         println!(
             "{:<36}  {:<24}  {:<8}  {:<11}  {:>9}  {} -> {}",
             event.restart_id,
-            rpc::time(event.requested_at.as_ref()),
+            display::time(event.requested_at.as_ref()),
             name(event.mode().as_str_name(), "RESTART_MODE_"),
             name(event.phase().as_str_name(), "RESTART_PHASE_"),
-            rpc::millis(event.duration.as_ref()),
+            display::millis(event.duration.as_ref()),
             event.old_pid,
             event.new_pid
         );
@@ -320,7 +320,7 @@ fn render(event: &pb::RestartEvent) -> String {
         "snapshot    {} {}\nduration    {}\n",
         name(event.snapshot().as_str_name(), "SNAPSHOT_OUTCOME_"),
         event.snapshot_detail,
-        rpc::millis(event.duration.as_ref())
+        display::millis(event.duration.as_ref())
     ));
     if let Some(drain) = &event.drain {
         out.push_str(&format!(
@@ -332,7 +332,7 @@ fn render(event: &pb::RestartEvent) -> String {
         out.push_str(&format!(
             "  {:<20} {}\n",
             name(timing.phase().as_str_name(), "RESTART_PHASE_"),
-            rpc::millis(timing.duration.as_ref())
+            display::millis(timing.duration.as_ref())
         ));
     }
     if !event.error.is_empty() {

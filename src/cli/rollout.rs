@@ -183,12 +183,7 @@ pub async fn run(args: RolloutArgs) -> u8 {
     }
 }
 
-async fn follow(
-    rpc: &mut pb::client_command_service_client::ClientCommandServiceClient<
-        crate::client::Transport,
-    >,
-    rollout_id: String,
-) -> u8 {
+async fn follow(rpc: &mut display::DeviceRpc, rollout_id: String) -> u8 {
     let opened = rpc.watch_rollout(pb::WatchRolloutRequest { rollout_id }).await;
     display::print_stream("WatchRollout", opened, |m| progress(&m.rollout.unwrap_or_default()))
         .await

@@ -40,22 +40,3 @@ pub fn failed(rpc: &str, status: &tonic::Status) -> u8 {
         _ => exit::FAILURE,
     }
 }
-
-/// Format a proto timestamp for people (RFC 3339, UTC, seconds).
-pub fn time(value: Option<&prost_types::Timestamp>) -> String {
-    value
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| "-".to_owned())
-}
-
-/// Format a proto duration for people (`1.234 ms`, `2.5 s`).
-pub fn millis(value: Option<&prost_types::Duration>) -> String {
-    match value.and_then(|d| std::time::Duration::try_from(*d).ok()) {
-        Some(d) if d < std::time::Duration::from_secs(1) => {
-            format!("{:.3} ms", d.as_secs_f64() * 1e3)
-        }
-        Some(d) => format!("{:.3} s", d.as_secs_f64()),
-        None => "-".to_owned(),
-    }
-}

@@ -14,6 +14,7 @@ use super::fleet::{Fleet, Pending, duration_ms, now_ms};
 use super::issue::{IssueOrigin, IssueOutcome, IssueRequest, Lockout};
 use super::operations::{CrashState, crash_state};
 use super::settings::DeviceSettings;
+use crate::audit::AuditSlot;
 use crate::error::Result;
 use crate::store::clients::{CapabilityTier, ClientRecord, RecoveryStep};
 use crate::store::commands::{Action, EventSource, FleetTx, Origin};
@@ -81,6 +82,7 @@ impl Fleet {
                     expires_in: None,
                     principal: "system".into(),
                     trace_parent: None,
+                    audit: AuditSlot::default(),
                 };
                 let how = IssueOrigin {
                     origin: Origin::CrashRecovery,

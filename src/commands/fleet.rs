@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::device::{DeviceLink, OutboundCommand};
 use super::lifecycle::Transition;
 use super::settings::Settings;
+use crate::audit::AuditSlot;
 use crate::store::commands::{CommandEvent, CommandRecord, CommandState, EventSource, FleetTx};
 use crate::store::{Store, StoreError};
 
@@ -188,6 +189,25 @@ impl Pending {
 }
 
 /// Wall-clock now in unix milliseconds (every stored timestamp uses it).
+/// Commit `tx` with the audit row of the API call that made its changes (answered with
+/// `refusal` when the change is a refusal the caller sees as an error), then tell the slot.
+pub(super) async fn commit_audited(
+    mut tx: Box<dyn FleetTx>,
+    audit: &AuditSlot,
+    refusal: Option<&crate::error::Error>,
+) -> Result<(), StoreError> {
+    let row = match refusal {
+        Some(error) => audit.row_for(error),
+        None => audit.row(),
+    };
+    if let Some(row) = row {
+        tx.insert_audit(&row).await?;
+    }
+    tx.commit().await?;
+    audit.committed();
+    Ok(())
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

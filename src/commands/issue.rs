@@ -7,7 +7,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::fleet::{Fleet, Pending, duration_ms, now_ms};
+use super::fleet::{Fleet, Pending, commit_audited, duration_ms, now_ms};
+use crate::audit::AuditSlot;
 use crate::config::SafetyConfig;
 use crate::error::{Error, Result};
 use crate::store::commands::{Action, CommandRecord, CommandState, EventSource, FleetTx, Origin};
@@ -31,6 +32,8 @@ pub struct IssueRequest {
     pub expires_in: Option<Duration>,
     pub principal: String,
     pub trace_parent: Option<String>,
+    /// The audit row of the API call, stored with the command.
+    pub audit: AuditSlot,
 }
 
 /// Why a command is issued, and by which path.
@@ -117,13 +120,14 @@ impl Fleet {
         let mut pending = Pending::default();
         let how = IssueOrigin { origin: Origin::Api, rollout_id: None, source: EventSource::Api };
         let outcome = self.issue_in(&mut *tx, &mut pending, &req, how, now_ms()).await?;
-        tx.commit().await?;
-        self.finish(pending);
-        match outcome {
+        let answer = match outcome {
             IssueOutcome::Created(command) => Ok((command, true)),
             IssueOutcome::Existing(command) => Ok((command, false)),
             IssueOutcome::Rejected(_, message) => Err(Error::ResourceExhausted(message)),
-        }
+        };
+        commit_audited(tx, &req.audit, answer.as_ref().err()).await?;
+        self.finish(pending);
+        answer
     }
 
     /// Start of the lockout window ending at `now`.

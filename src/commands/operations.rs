@@ -4,9 +4,10 @@
 
 use uuid::Uuid;
 
-use super::fleet::{Fleet, Pending, duration_ms, now_ms};
+use super::fleet::{Fleet, Pending, commit_audited, duration_ms, now_ms};
 use super::issue::Lockout;
 use super::lifecycle;
+use crate::audit::AuditSlot;
 use crate::error::{Error, Result};
 use crate::store::clients::{CapabilityTier, ClientRecord, ProcessStatus};
 use crate::store::commands::{CommandEvent, CommandRecord, EventSource};
@@ -59,7 +60,13 @@ impl Fleet {
 
     /// Cancel a command the device has not accepted yet.
     #[tracing::instrument(name = "commands.cancel", skip_all, fields(command.id = %id))]
-    pub async fn cancel(&self, id: Uuid, principal: &str, reason: &str) -> Result<CommandRecord> {
+    pub async fn cancel(
+        &self,
+        id: Uuid,
+        principal: &str,
+        reason: &str,
+        audit: &AuditSlot,
+    ) -> Result<CommandRecord> {
         let mut tx = self.store.fleet_tx().await?;
         let Some(mut command) = tx.command(id).await? else {
             return Err(Error::NotFound { kind: "command", id: id.to_string() });
@@ -73,7 +80,7 @@ impl Fleet {
         if let Some(t) = lifecycle::cancel(&mut command, now_ms(), detail)? {
             pending.record(&mut *tx, &command, t, EventSource::Api).await?;
         }
-        tx.commit().await?;
+        commit_audited(tx, audit, None).await?;
         self.finish(pending);
         Ok(command)
     }
@@ -106,6 +113,7 @@ impl Fleet {
         uuid: Uuid,
         group: Option<String>,
         tier: Option<CapabilityTier>,
+        audit: &AuditSlot,
     ) -> Result<ClientRecord> {
         if group.is_none() && tier.is_none() {
             return Err(Error::invalid_argument("update", "nothing to update"));
@@ -125,14 +133,18 @@ impl Fleet {
         }
         client.updated_ms = now_ms();
         tx.put_client(&client).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit, None).await?;
         Ok(client)
     }
 
     /// Clear a recorded service failure and the retained message. Returns the device and
     /// whether there was a failure to clear.
     #[tracing::instrument(name = "commands.clear_service_failed", skip_all, fields(client.uuid = %uuid))]
-    pub async fn clear_service_failed(&self, uuid: Uuid) -> Result<(ClientRecord, bool)> {
+    pub async fn clear_service_failed(
+        &self,
+        uuid: Uuid,
+        audit: &AuditSlot,
+    ) -> Result<(ClientRecord, bool)> {
         let mut tx = self.store.fleet_tx().await?;
         let Some(mut client) = tx.client(uuid).await? else {
             return Err(Error::NotFound { kind: "client", id: uuid.to_string() });
@@ -144,7 +156,7 @@ impl Fleet {
             client.updated_ms = now_ms();
             tx.put_client(&client).await?;
         }
-        tx.commit().await?;
+        commit_audited(tx, audit, None).await?;
         if cleared {
             self.link.clear_service_failed(uuid);
         }

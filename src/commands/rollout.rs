@@ -11,9 +11,10 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::fleet::{Fleet, Pending, duration_ms, now_ms};
+use super::fleet::{Fleet, Pending, commit_audited, duration_ms, now_ms};
 use super::issue::{IssueOrigin, IssueRequest, validate};
 use super::lifecycle;
+use crate::audit::AuditSlot;
 use crate::error::{Error, Result};
 use crate::store::commands::{Action, EventSource, Origin};
 use crate::store::rollouts::{
@@ -51,6 +52,8 @@ pub struct RolloutRequest {
     pub requested_by: Option<i64>,
     pub expires_in: Option<Duration>,
     pub principal: String,
+    /// The audit row of the API call, stored with the rollout.
+    pub audit: AuditSlot,
 }
 
 /// Counters as the API reports them: targets never issued count as canceled once aborted.
@@ -220,7 +223,7 @@ impl Fleet {
         let mut tx = self.store.fleet_tx().await?;
         tx.put_rollout(&rollout).await?;
         tx.insert_members(rollout_id, &members).await?;
-        tx.commit().await?;
+        commit_audited(tx, &req.audit, None).await?;
         tracing::info!(rollout.id = %rollout_id, targets = members.len(), canary, "rollout started");
         self.announce_rollout(rollout_id);
         drop(_serial);
@@ -243,6 +246,7 @@ impl Fleet {
         id: Uuid,
         principal: &str,
         reason: &str,
+        audit: &AuditSlot,
     ) -> Result<RolloutRecord> {
         let _serial = self.rollout_lock.lock().await;
         let (rollout, _) = self.rollout(id).await?;
@@ -257,9 +261,19 @@ impl Fleet {
                 } else {
                     format!("aborted by {principal}: {reason}")
                 };
-                self.abort(rollout, AbortCause::Operator, why, EventSource::Api).await
+                self.abort(rollout, AbortCause::Operator, why, EventSource::Api, audit).await
             }
         }
+    }
+
+    /// Abort by the scheduler: too many of the finished commands failed.
+    async fn abort_over_threshold(
+        &self,
+        rollout: RolloutRecord,
+        why: String,
+    ) -> Result<RolloutRecord> {
+        let (cause, source) = (AbortCause::FailureThreshold, EventSource::Scheduler);
+        self.abort(rollout, cause, why, source, &AuditSlot::default()).await
     }
 
     async fn abort(
@@ -268,6 +282,7 @@ impl Fleet {
         cause: AbortCause,
         why: String,
         source: EventSource,
+        audit: &AuditSlot,
     ) -> Result<RolloutRecord> {
         let id = rollout.rollout_id;
         let unaccepted = self.store.unaccepted_rollout_commands(id).await?;
@@ -289,7 +304,7 @@ impl Fleet {
         rollout.finished_ms = Some(now);
         rollout.updated_ms = now;
         tx.put_rollout(&rollout).await?;
-        tx.commit().await?;
+        commit_audited(tx, audit, None).await?;
         tracing::warn!(rollout.id = %id, canceled = pending.changes.len(), "rollout aborted: {why}");
         self.finish(pending);
         self.announce_rollout(id);
@@ -340,9 +355,7 @@ impl Fleet {
                 }
                 let all = self.store.rollout_counters(id, None).await?;
                 if let Some(why) = threshold_crossed(&rollout, &all) {
-                    return self
-                        .abort(rollout, AbortCause::FailureThreshold, why, EventSource::Scheduler)
-                        .await;
+                    return self.abort_over_threshold(rollout, why).await;
                 }
                 rollout.state = RolloutState::Waves;
                 rollout.canary_finished_ms = Some(now);
@@ -352,9 +365,7 @@ impl Fleet {
             RolloutState::Waves => {
                 let all = self.store.rollout_counters(id, None).await?;
                 if let Some(why) = threshold_crossed(&rollout, &all) {
-                    return self
-                        .abort(rollout, AbortCause::FailureThreshold, why, EventSource::Scheduler)
-                        .await;
+                    return self.abort_over_threshold(rollout, why).await;
                 }
                 if all.unissued == 0 {
                     if all.issued_all_terminal() {
@@ -414,6 +425,7 @@ impl Fleet {
                 expires_in: Some(Duration::from_millis(rollout.expires_in_ms.max(0) as u64)),
                 principal: "system".into(),
                 trace_parent: None,
+                audit: AuditSlot::default(),
             };
             let command = match self.issue_in(&mut *tx, &mut pending, &req, how, now).await {
                 Ok(outcome) => outcome.command_id(),

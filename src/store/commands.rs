@@ -8,6 +8,7 @@
 use uuid::Uuid;
 
 use super::StoreError;
+use super::audit::AuditRow;
 use super::clients::ClientRecord;
 use super::rollouts::{RolloutMember, RolloutRecord};
 
@@ -311,6 +312,9 @@ pub trait FleetTx: Send {
         client: Uuid,
         command_id: Uuid,
     ) -> Result<(), StoreError>;
+
+    /// Stores the audit row of the call making this change, so that it commits with it.
+    async fn insert_audit(&mut self, row: &AuditRow) -> Result<(), StoreError>;
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }

@@ -3,10 +3,12 @@
 
 use uuid::Uuid;
 
+use super::audit::{AuditQuery, AuditRow};
 use super::clients::{ClientFilter, ClientRecord, CrashFilter, ProcessStatus};
 use super::commands::{
     Action, CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, FleetTx, Origin,
 };
+use super::reloads::ReloadEventRow;
 use super::rollouts::{RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
 use super::tests::{backends, open_ok};
 
@@ -274,6 +276,56 @@ async fn held_back_writes_are_read_back_in_bulk_and_a_bad_one_fails_the_commit()
         assert!(tx.commit().await.is_err(), "{url}: duplicate command id");
         let stored = store.command(extra.command_id).await.unwrap().unwrap();
         assert_eq!(stored.state, CommandState::Queued, "{url}");
+        store.close().await;
+    }
+}
+
+fn audit_row(rpc: &str) -> AuditRow {
+    AuditRow {
+        id: 0,
+        at: chrono::Utc::now(),
+        principal: "ops".into(),
+        role: Some("operator".into()),
+        peer: "127.0.0.1:9".into(),
+        rpc: rpc.into(),
+        arguments: "{}".into(),
+        outcome: "succeeded".into(),
+        code: "OK".into(),
+        message: None,
+        trace_id: None,
+        duration: std::time::Duration::from_micros(5),
+    }
+}
+
+#[tokio::test]
+async fn audit_rows_commit_and_roll_back_with_the_change() {
+    for (url, _tmp) in backends() {
+        let store = open_ok(&url).await;
+        let audited = || async {
+            store
+                .list_audit_events(&AuditQuery { limit: 10, ..AuditQuery::default() })
+                .await
+                .unwrap()
+        };
+        let client = Uuid::new_v4();
+
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.put_client(&ClientRecord::new(client, 1)).await.unwrap();
+        tx.insert_audit(&audit_row("/rolled/Back")).await.unwrap();
+        drop(tx);
+        assert!(audited().await.is_empty(), "{url}: a dropped transaction keeps no audit row");
+
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.put_client(&ClientRecord::new(client, 1)).await.unwrap();
+        tx.insert_audit(&audit_row("/fleet/Commit")).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(store.client(client).await.unwrap().is_some(), "{url}");
+
+        let event = ReloadEventRow { result: "success".into(), ..ReloadEventRow::default() };
+        store.insert_reload_event(&event, Some(&audit_row("/config/Reload"))).await.unwrap();
+        store.insert_reload_event(&event, None).await.unwrap();
+        let rpcs: Vec<String> = audited().await.into_iter().map(|row| row.rpc).collect();
+        assert_eq!(rpcs, ["/config/Reload", "/fleet/Commit"], "{url}: newest first, once each");
         store.close().await;
     }
 }

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 use super::StoreError;
+use super::audit::AuditRow;
 
 /// One stored reload event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReloadEventRow {
     /// Assigned by the store on insert (ignored when inserting); increases with every event.
     pub id: i64,
@@ -71,7 +72,11 @@ pub const STATS_LATENCY_WINDOW: u32 = 1000;
 #[async_trait::async_trait]
 pub trait ReloadStore {
     /// Store an event and return its id.
-    async fn insert_reload_event(&self, event: &ReloadEventRow) -> Result<i64, StoreError>;
+    async fn insert_reload_event(
+        &self,
+        event: &ReloadEventRow,
+        audit: Option<&AuditRow>,
+    ) -> Result<i64, StoreError>;
 
     /// Events matching `query`, newest first.
     async fn list_reload_events(

@@ -10,13 +10,18 @@
 use uuid::Uuid;
 
 use super::StoreError;
+use super::audit::AuditRow;
 use crate::lifecycle::restart::{DrainStats, Outcome, RestartRecord};
 
 /// Restart bookkeeping.
 #[async_trait::async_trait]
 pub trait RestartStore {
     /// Inserts `record`, or replaces the stored row with the same id.
-    async fn save_restart(&self, record: &RestartRecord) -> Result<(), StoreError>;
+    async fn save_restart(
+        &self,
+        record: &RestartRecord,
+        audit: Option<&AuditRow>,
+    ) -> Result<(), StoreError>;
 
     /// The restart with `id`, if stored.
     async fn restart(&self, id: Uuid) -> Result<Option<RestartRecord>, StoreError>;

@@ -116,7 +116,7 @@ mod restarts {
         for (url, _tmp) in backends() {
             let store = open_ok(&url).await;
             let mut record = sample_record(1_000);
-            store.save_restart(&record).await.expect("insert");
+            store.save_restart(&record, None).await.expect("insert");
             assert_eq!(store.restart(record.id).await.unwrap().as_ref(), Some(&record), "{url}");
             record.enter(Phase::SuspendingTasks, 1_002, 2_000);
             record.new_pid = Some(77);
@@ -127,7 +127,7 @@ mod restarts {
                 rpcs_canceled: 0,
             };
             record.finish(Outcome::Succeeded, None, 1_010, 8_000);
-            store.save_restart(&record).await.expect("replace");
+            store.save_restart(&record, None).await.expect("replace");
             assert_eq!(store.restart(record.id).await.unwrap(), Some(record.clone()), "{url}");
             assert_eq!(store.latest_restart().await.unwrap(), Some(record), "{url}");
             assert_eq!(store.restart(uuid::Uuid::new_v4()).await.unwrap(), None);
@@ -149,7 +149,7 @@ mod restarts {
                 if let Some(outcome) = outcome {
                     record.finish(outcome, None, ms + 5, 5_000);
                 }
-                store.save_restart(&record).await.unwrap();
+                store.save_restart(&record, None).await.unwrap();
                 ids.push(record.id);
             }
             let first = store
@@ -196,7 +196,7 @@ mod restarts {
             done.drain.connections_drained = 4;
             done.finish(Outcome::Succeeded, None, 600, 1);
             for record in [&dead, &kept, &done] {
-                store.save_restart(record).await.unwrap();
+                store.save_restart(record, None).await.unwrap();
             }
             let interrupted = store.interrupt_restarts(Some(kept.id), 5_000).await.unwrap();
             assert_eq!(interrupted, [dead.id], "{url}");

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::api::identity::principal;
+use crate::api::identity::{audit, principal};
 use crate::api::page;
 use crate::commands::{Canary, Fleet, IssueRequest, RolloutRequest};
 use crate::error::{Error, Result};
@@ -80,6 +80,7 @@ impl ClientCommandService for ClientCommandApi {
         request: Request<pb::IssueCommandRequest>,
     ) -> Reply<pb::IssueCommandResponse> {
         let who = principal(&request);
+        let audit = audit(&request);
         let r = request.into_inner();
         reply(
             async {
@@ -93,6 +94,7 @@ impl ClientCommandService for ClientCommandApi {
                     expires_in: fields::duration("expires_in", r.expires_in)?,
                     principal: who.clone(),
                     trace_parent: traceparent(),
+                    audit,
                 };
                 let (command, created) = self.fleet.issue(req).await?;
                 let command = self.command_message(command.command_id).await?;
@@ -157,6 +159,7 @@ impl ClientCommandService for ClientCommandApi {
         request: Request<pb::CancelCommandRequest>,
     ) -> Reply<pb::CancelCommandResponse> {
         let who = principal(&request);
+        let audit = audit(&request);
         let r = request.into_inner();
         reply(
             async {
@@ -165,7 +168,7 @@ impl ClientCommandService for ClientCommandApi {
                 if r.reason.chars().count() > crate::commands::MAX_REASON_CHARS {
                     return Err(Error::invalid_argument("reason", "longer than 2000 characters"));
                 }
-                self.fleet.cancel(id, &who, &r.reason).await?;
+                self.fleet.cancel(id, &who, &r.reason, &audit).await?;
                 Ok(pb::CancelCommandResponse { command: Some(self.command_message(id).await?) })
             }
             .await,
@@ -263,13 +266,14 @@ impl ClientCommandService for ClientCommandApi {
         &self,
         request: Request<pb::UpdateClientRequest>,
     ) -> Reply<pb::UpdateClientResponse> {
+        let audit = audit(&request);
         let r = request.into_inner();
         reply(
             async {
                 self.refuse_while_draining()?;
                 let uuid = fields::uuid("client_uuid", &r.client_uuid)?;
                 let tier = fields::tier("capability_tier", r.capability_tier)?;
-                let record = self.fleet.update_client(uuid, r.group, tier).await?;
+                let record = self.fleet.update_client(uuid, r.group, tier, &audit).await?;
                 Ok(pb::UpdateClientResponse { client: Some(self.client_message(&record).await?) })
             }
             .await,
@@ -281,13 +285,14 @@ impl ClientCommandService for ClientCommandApi {
         &self,
         request: Request<pb::ClearServiceFailedRequest>,
     ) -> Reply<pb::ClearServiceFailedResponse> {
+        let audit = audit(&request);
         let r = request.into_inner();
         reply(
             async {
                 self.refuse_while_draining()?;
                 let (record, cleared) = self
                     .fleet
-                    .clear_service_failed(fields::uuid("client_uuid", &r.client_uuid)?)
+                    .clear_service_failed(fields::uuid("client_uuid", &r.client_uuid)?, &audit)
                     .await?;
                 Ok(pb::ClearServiceFailedResponse {
                     client: Some(self.client_message(&record).await?),
@@ -304,6 +309,7 @@ impl ClientCommandService for ClientCommandApi {
         request: Request<pb::StartRolloutRequest>,
     ) -> Reply<pb::StartRolloutResponse> {
         let who = principal(&request);
+        let audit = audit(&request);
         let r = request.into_inner();
         reply(
             async {
@@ -346,6 +352,7 @@ impl ClientCommandService for ClientCommandApi {
                     requested_by: r.requested_by,
                     expires_in: fields::duration("expires_in", r.expires_in)?,
                     principal: who.clone(),
+                    audit,
                 };
                 let (rollout, created) = self.fleet.start_rollout(req).await?;
                 let (rollout, counters) = self.fleet.rollout(rollout.rollout_id).await?;
@@ -408,6 +415,7 @@ impl ClientCommandService for ClientCommandApi {
         request: Request<pb::AbortRolloutRequest>,
     ) -> Reply<pb::AbortRolloutResponse> {
         let who = principal(&request);
+        let audit = audit(&request);
         let r = request.into_inner();
         reply(
             async {
@@ -416,7 +424,7 @@ impl ClientCommandService for ClientCommandApi {
                 if r.reason.chars().count() > crate::commands::MAX_REASON_CHARS {
                     return Err(Error::invalid_argument("reason", "longer than 2000 characters"));
                 }
-                self.fleet.abort_rollout(id, &who, &r.reason).await?;
+                self.fleet.abort_rollout(id, &who, &r.reason, &audit).await?;
                 let (rollout, counters) = self.fleet.rollout(id).await?;
                 Ok(pb::AbortRolloutResponse {
                     rollout: Some(convert::rollout(&rollout, counters, true)),

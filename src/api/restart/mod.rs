@@ -65,6 +65,7 @@ impl RestartService for RestartApi {
     ) -> Result<Response<pb::RestartResponse>, Status> {
         self.unavailable_while_draining()?;
         let principal = crate::api::identity::principal(&request);
+        let audit = crate::api::identity::audit(&request);
         let request = request.into_inner();
         let domain = RestartRequest {
             mode: convert::requested_mode(request.mode)?,
@@ -73,6 +74,7 @@ impl RestartService for RestartApi {
             preserve_state: request.preserve_state.unwrap_or(true),
             binary: binary(&request.binary),
             principal,
+            audit,
         };
         let record = self.restarter.start(domain).await?;
         Ok(Response::new(pb::RestartResponse {

@@ -17,6 +17,7 @@ pub use event::{ReloadEvent, ReloadResult, SourceKind, Trigger};
 pub use stats::{ReloadStats, percentile, reload_stats};
 
 use super::{Change, ConfigHandle, FieldError, LoadedConfig, Observers, Source, diff, parse_str};
+use crate::audit::AuditSlot;
 use crate::error::Error;
 use crate::lifecycle::systemd;
 use crate::store::Store;
@@ -42,6 +43,8 @@ pub struct ReloadRequest {
     /// Inline TOML to apply instead of reading the config file.
     pub content: Option<String>,
     pub restart_if_required: bool,
+    /// The audit row of the RPC asking for it, stored with the reload event.
+    pub audit: AuditSlot,
 }
 
 impl ReloadRequest {
@@ -52,6 +55,7 @@ impl ReloadRequest {
             principal: Some(principal.to_owned()),
             content: None,
             restart_if_required: false,
+            audit: AuditSlot::default(),
         }
     }
 }
@@ -174,7 +178,7 @@ impl ReloadManager {
         };
         let Ok(_running) = self.running.try_lock() else {
             event.error = Some("another reload is in progress".into());
-            return self.record(event).await;
+            return self.record(event, &request.audit).await;
         };
         systemd::reloading();
         let candidate = self.read(request.content).await;
@@ -240,7 +244,7 @@ impl ReloadManager {
             }
         }
         event.duration = started.elapsed();
-        let recorded = self.record(event).await;
+        let recorded = self.record(event, &request.audit).await;
         systemd::ready();
         recorded
     }
@@ -346,8 +350,13 @@ impl ReloadManager {
         Ok(())
     }
 
-    async fn record(&self, mut event: ReloadEvent) -> Result<ReloadEvent, Error> {
-        event.id = self.store.insert_reload_event(&event.to_row()).await?;
+    async fn record(
+        &self,
+        mut event: ReloadEvent,
+        audit: &AuditSlot,
+    ) -> Result<ReloadEvent, Error> {
+        event.id = self.store.insert_reload_event(&event.to_row(), audit.row().as_ref()).await?;
+        audit.committed();
         tracing::Span::current().record("reload.result", event.result.as_str());
         let changed: Vec<&str> = event.changes.iter().map(|c| c.path.as_str()).collect();
         if event.result.is_ok() {

@@ -73,10 +73,8 @@ async fn manager(file: Option<PathBuf>) -> ReloadManager {
 
 fn inline(content: &str) -> ReloadRequest {
     ReloadRequest {
-        trigger: Trigger::Rpc,
-        principal: Some("test".into()),
         content: Some(content.into()),
-        restart_if_required: false,
+        ..ReloadRequest::from_file(Trigger::Rpc, "test")
     }
 }
 

@@ -9,6 +9,7 @@ use super::prepare::{self, Readiness, Subject};
 use super::stats::{ReconnectStats, Reconnects, SessionView};
 use super::successor::Startup;
 use super::{DrainStats, Mode, Phase, Reason, RequestedMode, RestartRecord, now_ms};
+use crate::audit::AuditSlot;
 use crate::error::Error;
 use crate::server::ServerContext;
 use crate::store::{RestartPage, RestartQuery};
@@ -38,6 +39,8 @@ pub struct RestartRequest {
     /// `None`: the running executable.
     pub binary: Option<PathBuf>,
     pub principal: String,
+    /// The audit row of the RPC asking for it, stored with the first restart record.
+    pub audit: AuditSlot,
 }
 
 impl RestartRequest {
@@ -50,6 +53,7 @@ impl RestartRequest {
             preserve_state: true,
             binary: None,
             principal: "system".into(),
+            audit: AuditSlot::default(),
         }
     }
 
@@ -232,10 +236,11 @@ impl Restarter {
         record.binary = binary;
         record.principal = request.principal;
         record.trace_id = trace_id;
-        if let Err(err) = ctx.store.save_restart(&record).await {
+        if let Err(err) = ctx.store.save_restart(&record, request.audit.row().as_ref()).await {
             self.state().running = None;
             return Err(err.into());
         }
+        request.audit.committed();
         self.inner.reconnects.restart_requested();
         self.inner.publish(None, &record);
         tracing::info!(parent: &span, restart.id = %id, mode = %mode, reason = %record.reason, "restart requested");

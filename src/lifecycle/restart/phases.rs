@@ -97,7 +97,7 @@ impl Run {
             if let Some(before) = before {
                 let _ = before.await;
             }
-            if let Err(err) = store.save_restart(&record).await {
+            if let Err(err) = store.save_restart(&record, None).await {
                 tracing::warn!(restart.id = %record.id, error = %err, "could not save the restart record");
             }
         }));

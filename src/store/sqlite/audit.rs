@@ -1,6 +1,6 @@
 //! SQLite implementation of [`AuditStore`]: the `audit_events` table.
 
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 use std::time::Duration;
 use tracing::instrument;
 
@@ -24,31 +24,54 @@ struct Row {
     duration_us: Option<i64>,
 }
 
+/// Store `event` on `conn` (a pooled connection, or an open transaction so that the row
+/// commits with the change it describes) and return its id.
+pub(super) async fn insert(
+    conn: &mut SqliteConnection,
+    event: &AuditRow,
+) -> Result<i64, StoreError> {
+    const OP: &str = "insert_audit_event";
+    sqlx::query_scalar(
+        "INSERT INTO audit_events (id, at_ms, principal, role, peer, rpc, arguments, outcome, \
+             code, message, trace_id, duration_us) \
+         SELECT COALESCE(MAX(id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM audit_events \
+         RETURNING id",
+    )
+    .bind(event.at.timestamp_millis())
+    .bind(&event.principal)
+    .bind(&event.role)
+    .bind(&event.peer)
+    .bind(&event.rpc)
+    .bind(&event.arguments)
+    .bind(&event.outcome)
+    .bind(&event.code)
+    .bind(&event.message)
+    .bind(&event.trace_id)
+    .bind(i64::try_from(event.duration.as_micros()).unwrap_or(i64::MAX))
+    .fetch_one(conn)
+    .await
+    .map_err(StoreError::query(OP))
+}
+
+/// Add the audit row of the call (if any) to `tx` and commit both.
+pub(super) async fn commit_with(
+    mut tx: Transaction<'static, Sqlite>,
+    audit: Option<&AuditRow>,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    if let Some(row) = audit {
+        insert(&mut tx, row).await?;
+    }
+    tx.commit().await.map_err(StoreError::query(op))
+}
+
 #[async_trait::async_trait]
 impl AuditStore for SqliteStore {
     #[instrument(skip_all, name = "store.insert_audit_event", fields(audit.rpc = %event.rpc))]
     async fn insert_audit_event(&self, event: &AuditRow) -> Result<i64, StoreError> {
-        const OP: &str = "insert_audit_event";
-        sqlx::query_scalar(
-            "INSERT INTO audit_events (id, at_ms, principal, role, peer, rpc, arguments, outcome, \
-                 code, message, trace_id, duration_us) \
-             SELECT COALESCE(MAX(id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM audit_events \
-             RETURNING id",
-        )
-        .bind(event.at.timestamp_millis())
-        .bind(&event.principal)
-        .bind(&event.role)
-        .bind(&event.peer)
-        .bind(&event.rpc)
-        .bind(&event.arguments)
-        .bind(&event.outcome)
-        .bind(&event.code)
-        .bind(&event.message)
-        .bind(&event.trace_id)
-        .bind(i64::try_from(event.duration.as_micros()).unwrap_or(i64::MAX))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))
+        let mut conn =
+            self.pool.acquire().await.map_err(StoreError::query("insert_audit_event"))?;
+        insert(&mut conn, event).await
     }
 
     #[instrument(skip_all, name = "store.list_audit_events")]

@@ -16,6 +16,7 @@ use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
 };
 use crate::store::StoreError;
+use crate::store::audit::AuditRow;
 use crate::store::clients::ClientRecord;
 use crate::store::commands::{CommandEvent, CommandRecord, CommandState, EventSource, FleetTx};
 use crate::store::rollouts::{RolloutMember, RolloutRecord};
@@ -239,6 +240,10 @@ impl FleetTx for SqliteFleetTx {
     ) -> Result<(), StoreError> {
         self.cache.members.push((rollout_id, client, command_id));
         Ok(())
+    }
+
+    async fn insert_audit(&mut self, row: &AuditRow) -> Result<(), StoreError> {
+        super::audit::insert(&mut self.tx, row).await.map(drop)
     }
 
     #[tracing::instrument(name = "store.tx.commit", skip_all)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tracing::instrument;
 
 use super::{SqliteStore, from_ms};
+use crate::store::audit::AuditRow;
 use crate::store::reloads::{
     ReloadEventQuery, ReloadEventRow, ReloadStatsRow, STATS_LATENCY_WINDOW,
 };
@@ -69,11 +70,16 @@ fn signed(op: &'static str, value: u64) -> Result<i64, StoreError> {
 #[async_trait::async_trait]
 impl ReloadStore for SqliteStore {
     #[instrument(skip_all, name = "store.insert_reload_event", fields(reload.result = %event.result))]
-    async fn insert_reload_event(&self, event: &ReloadEventRow) -> Result<i64, StoreError> {
+    async fn insert_reload_event(
+        &self,
+        event: &ReloadEventRow,
+        audit: Option<&AuditRow>,
+    ) -> Result<i64, StoreError> {
         const OP: &str = "insert_reload_event";
+        let mut tx = self.pool.begin().await.map_err(StoreError::query(OP))?;
         let duration_us =
             signed(OP, u64::try_from(event.duration.as_micros()).unwrap_or(u64::MAX))?;
-        sqlx::query_scalar(
+        let id = sqlx::query_scalar(
             "INSERT INTO config_reload_events (id, at_ms, trigger, principal, result, \
                  version_before, version_after, content_hash, diff_json, restart_required_json, \
                  validation_errors_json, duration_us, error, failed_observer, source, source_path, \
@@ -97,9 +103,11 @@ impl ReloadStore for SqliteStore {
         .bind(&event.source)
         .bind(&event.source_path)
         .bind(&event.restart_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(StoreError::query(OP))
+        .map_err(StoreError::query(OP))?;
+        super::audit::commit_with(tx, audit, OP).await?;
+        Ok(id)
     }
 
     #[instrument(skip_all, name = "store.list_reload_events")]

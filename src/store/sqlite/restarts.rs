@@ -12,6 +12,7 @@ use crate::lifecycle::restart::{
     DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord,
     SnapshotOutcome,
 };
+use crate::store::audit::AuditRow;
 use crate::store::{
     RestartCursor, RestartPage, RestartQuery, RestartStore, RestartTotals, StoreError,
 };
@@ -129,8 +130,13 @@ fn int(op: &'static str, value: u64) -> Result<i64, StoreError> {
 #[async_trait::async_trait]
 impl RestartStore for SqliteStore {
     #[instrument(skip_all, name = "store.save_restart", fields(restart.id = %record.id, restart.phase = %record.phase))]
-    async fn save_restart(&self, record: &RestartRecord) -> Result<(), StoreError> {
+    async fn save_restart(
+        &self,
+        record: &RestartRecord,
+        audit: Option<&AuditRow>,
+    ) -> Result<(), StoreError> {
         const OP: &str = "save_restart";
+        let mut tx = self.pool.begin().await.map_err(StoreError::query(OP))?;
         let phases =
             serde_json::to_string(&record.phases).map_err(|e| StoreError::encode(OP, e))?;
         let drain_ms = int(OP, record.drain_timeout.as_millis() as u64)?;
@@ -166,10 +172,10 @@ impl RestartStore for SqliteStore {
         .bind(int(OP, record.drain.rpcs_completed)?)
         .bind(int(OP, record.drain.rpcs_canceled)?)
         .bind(crate::lifecycle::restart::now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;
-        Ok(())
+        super::audit::commit_with(tx, audit, OP).await
     }
 
     #[instrument(skip_all, name = "store.restart", fields(restart.id = %id))]
