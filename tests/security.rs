@@ -151,7 +151,7 @@ async fn denied_calls_are_audited_and_restarts_are_rate_limited() {
         auth::call(channel.clone(), &restart, Some(&bearer(token("operator"))), UNDECODABLE).await;
     assert_eq!(operator_restart.code(), Code::PermissionDenied);
 
-    let mut recovery = RecoveryServiceClient::new(channel.clone());
+    let recovery = RecoveryServiceClient::new(channel.clone());
     let list = |request: pb::ListAuditEventsRequest| {
         let mut request = tonic::Request::new(request);
         request.metadata_mut().insert("authorization", admin.parse().unwrap());
