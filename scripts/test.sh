@@ -26,11 +26,10 @@ command -v grpc-health-probe >/dev/null ||
   go install "github.com/grpc-ecosystem/grpc-health-probe@${GRPC_HEALTH_PROBE_VERSION}"
 command -v grpcurl >/dev/null ||
   go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@${GRPCURL_VERSION}"
-# Mosquitto (broker + mosquitto_passwd) and openssl (TLS test certificates) for the device
-# tests, from Debian.
+# Mosquitto (broker + mosquitto_passwd) for the device tests, from Debian. (TLS test
+# certificates are made in the tests with rcgen.)
 missing=()
 command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
-command -v openssl >/dev/null || missing+=(openssl)
 if (( ${#missing[@]} )); then
   if [[ "$(id -u)" == 0 ]]; then
     apt-get update

@@ -5,10 +5,13 @@
 //!
 //! [`connect`] gives a tonic `Channel`; [`Transport`] is the connection for clients that
 //! must ride through server restarts: it resends requests a draining server never received,
-//! and sends a bearer token with every call ([`Transport::connect_as`]).
+//! and sends a bearer token with every call ([`Transport::connect_as`]); [`tls_connector`]
+//! is its TLS (server CA, optional client certificate for mutual TLS).
 
+mod tls;
 mod transport;
 
+pub use tls::tls_connector;
 pub use transport::Transport;
 
 use hyper_util::rt::TokioIo;
@@ -42,36 +45,10 @@ pub struct ClientOptions {
     pub token: Option<String>,
     /// PEM CA certificate(s) trusted for `https://` addresses.
     pub tls_ca: Option<std::path::PathBuf>,
-}
-
-/// The TLS connector for `addr` (an `https://` address), trusting the certificates in `ca`.
-pub fn tls_connector(
-    addr: &str,
-    ca: Option<&std::path::Path>,
-) -> Result<tokio_rustls::TlsConnector, ConnectError> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let invalid = |reason: String| ConnectError::Tls { addr: addr.to_owned(), reason };
-    let ca =
-        ca.ok_or_else(|| invalid("https:// needs --tls-ca (the server's CA certificate)".into()))?;
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|err| invalid(format!("{}: {err}", ca.display())))?;
-    for cert in certs {
-        roots.add(cert).map_err(|err| invalid(format!("{}: {err}", ca.display())))?;
-    }
-    if roots.is_empty() {
-        return Err(invalid(format!("{}: no certificate", ca.display())));
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| invalid(err.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
+    /// PEM client certificate chain (leaf first) presented for mutual TLS, with `tls_key`.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// The `authorization` value for `token`, marked sensitive so it is never logged.

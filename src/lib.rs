@@ -29,6 +29,7 @@ pub mod lifecycle;
 mod macros;
 pub mod mcp;
 pub mod mqtt;
+pub mod pem;
 pub mod proto;
 pub mod recovery;
 pub mod server;

@@ -151,7 +151,7 @@ async fn denied_calls_are_audited_and_restarts_are_rate_limited() {
         auth::call(channel.clone(), &restart, Some(&bearer(token("operator"))), UNDECODABLE).await;
     assert_eq!(operator_restart.code(), Code::PermissionDenied);
 
-    let mut recovery = RecoveryServiceClient::new(channel.clone());
+    let recovery = RecoveryServiceClient::new(channel.clone());
     let list = |request: pb::ListAuditEventsRequest| {
         let mut request = tonic::Request::new(request);
         request.metadata_mut().insert("authorization", admin.parse().unwrap());
@@ -177,17 +177,20 @@ async fn denied_calls_are_audited_and_restarts_are_rate_limited() {
     assert_eq!(anonymous.code, "UNAUTHENTICATED");
     assert!(events.iter().any(|e| e.principal == "deployer"));
 
-    let all = recovery
-        .list_audit_events(list(pb::ListAuditEventsRequest {
+    // The refused call's row is written after its answer: wait for it.
+    wait_for("the rate-limited restart in the audit log", || {
+        let request = list(pb::ListAuditEventsRequest {
             rpc: restart.path.clone(),
             principal: "root".into(),
             ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
-    assert!(all.iter().any(|e| e.code == "RESOURCE_EXHAUSTED" && e.role == "admin"), "{all:?}");
+        });
+        let mut recovery = recovery.clone();
+        async move {
+            let all = recovery.list_audit_events(request).await.ok()?.into_inner().events;
+            all.iter().any(|e| e.code == "RESOURCE_EXHAUSTED" && e.role == "admin").then_some(())
+        }
+    })
+    .await;
 }
 
 /// Rotating the tokens file and reloading swaps the tokens; a broken file is refused and the

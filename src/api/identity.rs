@@ -1,20 +1,36 @@
-//! The one source of "who made this call": the RPC layer stores the [`Principal`] the gate
-//! admitted in the request's extensions; services, history and the audit log read it here.
+//! The one source of "who made this call": the TCP listener describes each connection as a
+//! [`TcpPeer`] (address, verified client certificate) that tonic puts in every request's
+//! extensions; the RPC layer hands that to the gate and stores the [`Principal`] it
+//! admitted; services, history and the audit log read it here.
 //! Nothing here decides whether a call is allowed.
 
 use crate::audit::AuditSlot;
-use crate::auth::{Principal, Role};
-use tonic::transport::server::{TcpConnectInfo, UdsConnectInfo};
+use crate::auth::{ClientCert, Principal, Role};
+use std::net::SocketAddr;
+use tonic::transport::server::UdsConnectInfo;
+
+/// What a TCP connection tells about its caller (the `ConnectInfo` of the TCP listener).
+#[derive(Debug, Clone)]
+pub struct TcpPeer {
+    pub remote_addr: Option<SocketAddr>,
+    /// The client certificate verified in the TLS handshake (mutual TLS), if one was sent.
+    pub certificate: Option<ClientCert>,
+}
 
 /// The caller's address: `ip:port`, `unix`, or `unknown`.
 pub fn peer(extensions: &http::Extensions) -> String {
-    if let Some(addr) = extensions.get::<TcpConnectInfo>().and_then(|info| info.remote_addr()) {
+    if let Some(addr) = extensions.get::<TcpPeer>().and_then(|info| info.remote_addr) {
         return addr.to_string();
     }
     if extensions.get::<UdsConnectInfo>().is_some() {
         return "unix".to_owned();
     }
     "unknown".to_owned()
+}
+
+/// The verified client certificate of the call's connection, if any.
+pub fn certificate(extensions: &http::Extensions) -> Option<&ClientCert> {
+    extensions.get::<TcpPeer>().and_then(|info| info.certificate.as_ref())
 }
 
 /// The principal of a call: the one the RPC layer admitted, or the bare peer for a request

@@ -179,6 +179,7 @@ impl<S> RpcService<S> {
         self.gate.admit(Call {
             method: path.trim_start_matches('/'),
             authorization: request.headers().get("authorization").and_then(|v| v.to_str().ok()),
+            certificate: identity::certificate(request.extensions()),
             peer: identity::peer(request.extensions()),
             required,
             limit: policy::limit(path),

@@ -1,18 +1,24 @@
-//! Who is calling and what they may do: bearer-token authentication against the tokens
-//! file, role checks against the RPC policy, and per-principal rate limits on disruptive
-//! operations.
+//! Who is calling and what they may do: bearer-token and client-certificate authentication
+//! against the tokens file, role checks against the RPC policy, and per-principal rate
+//! limits on disruptive operations.
 //!
 //! The [`Gate`] is transport-neutral: the RPC layer (`api::layer`) hands it the method's
-//! required role, the `authorization` value and the peer, and maps its [`Error`]s through the
-//! one status table. Auth is on whenever `auth.tokens_file` is configured; the tokens file is
-//! re-read on every config reload (a bad file refuses the reload and the old tokens stay).
-//! Nothing here parses requests, writes audit events or knows the list of RPCs.
+//! required role, the `authorization` value, the verified client certificate (mutual TLS)
+//! and the peer, and maps its [`Error`]s through the one status table. Auth is on whenever
+//! `auth.tokens_file` is configured (a client CA needs one: its `[[clients]]` give
+//! certificates their roles); the file is re-read on every config reload (a bad file refuses
+//! the reload and the old entries stay). A bearer token, when sent, decides alone; without
+//! one a certificate whose identity is listed runs as `cert:<identity>`.
+//! Nothing here parses requests, verifies certificates, writes audit events or knows the
+//! list of RPCs.
 
+mod certificate;
 mod ratelimit;
 mod tokens;
 
+pub use certificate::ClientCert;
 pub use ratelimit::{Class, RateLimiter, WINDOW};
-pub use tokens::{Role, TokenEntry, TokenSet, TokensError, hash_token};
+pub use tokens::{ClientEntry, Role, TokenEntry, TokenSet, TokensError, hash_token};
 
 use crate::config::{AuthConfig, Config, ConfigHandle, Observers, file_observer};
 use crate::error::Error;
@@ -23,7 +29,8 @@ use std::time::Instant;
 /// The identity a call runs under, as recorded in history and the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The token's name; `peer:ADDR` when the caller is not authenticated.
+    /// The token's name, `cert:<identity>` for a client certificate, or `peer:ADDR` when the
+    /// caller is not authenticated.
     pub name: String,
     /// The authenticated role; `None` when authentication is off (or the call is open).
     pub role: Option<Role>,
@@ -51,6 +58,8 @@ pub struct Call<'a> {
     pub method: &'a str,
     /// The `authorization` metadata value, if any.
     pub authorization: Option<&'a str>,
+    /// The client certificate the connection presented and TLS verified, if any.
+    pub certificate: Option<&'a ClientCert>,
     pub peer: String,
     /// The least role allowed; `None` for calls open to anyone (probes, reflection).
     pub required: Option<Role>,
@@ -79,7 +88,9 @@ impl Gate {
         let current = config.config();
         let tokens = read_tokens(&current.auth)?;
         match &tokens {
-            Some(set) => tracing::info!(tokens = set.len(), "authentication on"),
+            Some(set) => {
+                tracing::info!(tokens = set.len(), clients = set.clients_len(), "authentication on")
+            }
             None => warn_if_open(&current),
         }
         let gate = Arc::new(Self {
@@ -109,12 +120,9 @@ impl Gate {
         let tokens = self.tokens.load_full();
         let principal = match (&tokens, call.required) {
             (None, _) => anonymous,
-            (Some(tokens), None) => {
-                identify(tokens, call.authorization, &call.peer).unwrap_or(anonymous)
-            }
+            (Some(tokens), None) => identify(tokens, &call).unwrap_or(anonymous),
             (Some(tokens), Some(required)) => {
-                let principal = identify(tokens, call.authorization, &call.peer)
-                    .map_err(|error| Box::new(Refusal { principal: anonymous, error }))?;
+                let principal = identify(tokens, &call)?;
                 if principal.role.is_some_and(|role| role < required) {
                     let error = Error::PermissionDenied(format!(
                         "{} needs role {} or higher; {} has role {}",
@@ -156,16 +164,24 @@ impl Gate {
     }
 }
 
-/// The principal named by a bearer token.
-fn identify(
-    tokens: &TokenSet,
-    authorization: Option<&str>,
-    peer: &str,
-) -> Result<Principal, Error> {
-    let Some(value) = authorization else {
-        return Err(Error::Unauthenticated(
-            "missing credentials: send metadata `authorization: Bearer <token>`".into(),
-        ));
+/// The principal a call authenticates as: its bearer token when it sends one, else its
+/// client certificate when that is listed in `[[clients]]`.
+fn identify(tokens: &TokenSet, call: &Call<'_>) -> Result<Principal, Box<Refusal>> {
+    let refuse = |principal, reason: String| {
+        Box::new(Refusal { principal, error: Error::Unauthenticated(reason) })
+    };
+    let anonymous = || Principal::anonymous(call.peer.clone());
+    let Some(value) = call.authorization else {
+        return match call.certificate {
+            Some(certificate) => certified(tokens, certificate, &call.peer)
+                .map_err(|(principal, reason)| refuse(principal.unwrap_or_else(anonymous), reason)),
+            None => Err(refuse(
+                anonymous(),
+                "missing credentials: send metadata `authorization: Bearer <token>` (or a \
+                 client certificate over mutual TLS)"
+                    .into(),
+            )),
+        };
     };
     let token = value
         .split_once(' ')
@@ -173,10 +189,36 @@ fn identify(
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty())
         .ok_or_else(|| {
-            Error::Unauthenticated("authorization metadata is not `Bearer <token>`".into())
+            refuse(anonymous(), "authorization metadata is not `Bearer <token>`".into())
         })?;
-    let entry = tokens.find(token).ok_or_else(|| Error::Unauthenticated("unknown token".into()))?;
-    Ok(Principal { name: entry.name.clone(), role: Some(entry.role), peer: peer.to_owned() })
+    let entry = tokens.find(token).ok_or_else(|| refuse(anonymous(), "unknown token".into()))?;
+    Ok(Principal { name: entry.name.clone(), role: Some(entry.role), peer: call.peer.clone() })
+}
+
+/// The principal of a verified client certificate: `cert:<identity>` with the role of its
+/// `[[clients]]` entry. Refused (with the principal to audit, when it has a name) when the
+/// certificate names no identity or its identity is not listed.
+fn certified(
+    tokens: &TokenSet,
+    certificate: &ClientCert,
+    peer: &str,
+) -> Result<Principal, (Option<Principal>, String)> {
+    let Some(identity) = certificate.identity.as_deref() else {
+        return Err((
+            None,
+            "the client certificate names no identity (no DNS or URI SAN, no CN)".into(),
+        ));
+    };
+    let name = format!("cert:{identity}");
+    match tokens.client(identity) {
+        Some(client) => Ok(Principal { name, role: Some(client.role), peer: peer.to_owned() }),
+        None => Err((
+            Some(Principal { name, role: None, peer: peer.to_owned() }),
+            format!(
+                "client certificate {identity:?} is not listed in the tokens file's [[clients]]"
+            ),
+        )),
+    }
 }
 
 fn read_tokens(auth: &AuthConfig) -> Result<Option<TokenSet>, TokensError> {
@@ -201,7 +243,13 @@ impl Gate {
     fn reload_tokens(&self, config: &Config) -> Result<(), String> {
         let tokens = read_tokens(&config.auth).map_err(|err| err.to_string())?;
         match &tokens {
-            Some(set) => tracing::info!(tokens = set.len(), "tokens file loaded"),
+            Some(set) => {
+                tracing::info!(
+                    tokens = set.len(),
+                    clients = set.clients_len(),
+                    "tokens file loaded"
+                )
+            }
             None if self.enabled() => {
                 tracing::warn!("auth.tokens_file removed: authentication is now off");
                 warn_if_open(config);

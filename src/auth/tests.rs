@@ -11,7 +11,8 @@ fn gate(extra: &str) -> (tempfile::TempDir, Arc<Gate>, ConfigHandle, Observers) 
     let tokens = dir.path().join("tokens.toml");
     let body = format!(
         "[[tokens]]\nname = \"watcher\"\nrole = \"viewer\"\nsha256 = \"{}\"\n\
-         [[tokens]]\nname = \"root\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+         [[tokens]]\nname = \"root\"\nrole = \"admin\"\nsha256 = \"{}\"\n\
+         [[clients]]\nname = \"agent.fleet\"\nrole = \"viewer\"\n",
         hash_token(VIEWER),
         hash_token(ADMIN)
     );
@@ -27,6 +28,7 @@ fn call<'a>(authorization: Option<&'a str>, required: Option<Role>) -> Call<'a> 
     Call {
         method: "rebound.v1.X/Y",
         authorization,
+        certificate: None,
         peer: "10.0.0.1:5".into(),
         required,
         limit: None,
@@ -64,6 +66,34 @@ fn tokens_are_checked_and_roles_enforced() {
     // Open calls never fail, and are named when a valid token comes along.
     assert_eq!(code(gate.admit(call(None, None))), Ok("peer:10.0.0.1:5".into()));
     assert_eq!(code(gate.admit(call(Some(&admin), None))), Ok("root".into()));
+}
+
+#[test]
+fn listed_certificates_get_their_role_and_a_token_takes_precedence() {
+    let (_dir, gate, _, _) = gate("");
+    let listed = ClientCert { identity: Some("agent.fleet".into()) };
+    let unlisted = ClientCert { identity: Some("stranger".into()) };
+    let unnamed = ClientCert { identity: None };
+    let with = |certificate, authorization, role| Call {
+        certificate: Some(certificate),
+        ..call(authorization, Some(role))
+    };
+    let principal = gate.admit(with(&listed, None, Role::Viewer)).unwrap();
+    assert_eq!((principal.name.as_str(), principal.role), ("cert:agent.fleet", Some(Role::Viewer)));
+    let refusal = gate.admit(with(&listed, None, Role::Operator)).unwrap_err();
+    assert!(matches!(refusal.error, Error::PermissionDenied(_)));
+    assert_eq!(refusal.principal.name, "cert:agent.fleet");
+
+    let refusal = gate.admit(with(&unlisted, None, Role::Viewer)).unwrap_err();
+    assert!(matches!(&refusal.error, Error::Unauthenticated(m) if m.contains("\"stranger\"")));
+    assert_eq!(refusal.principal.name, "cert:stranger", "the refused identity is audited");
+    let refusal = gate.admit(with(&unnamed, None, Role::Viewer)).unwrap_err();
+    assert!(matches!(&refusal.error, Error::Unauthenticated(m) if m.contains("no identity")));
+
+    let admin = format!("Bearer {ADMIN}");
+    assert_eq!(code(gate.admit(with(&unlisted, Some(&admin), Role::Admin))), Ok("root".into()));
+    let wrong = gate.admit(with(&listed, Some("Bearer nope"), Role::Viewer)).unwrap_err();
+    assert!(matches!(wrong.error, Error::Unauthenticated(_)), "a bad token is not excused");
 }
 
 #[test]

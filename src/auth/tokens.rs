@@ -1,9 +1,12 @@
 //! The tokens file: who may call the API, with which role.
 //!
 //! `auth.tokens_file` is TOML holding `[[tokens]]` entries of `name`, `role` and `sha256`
-//! (the hex SHA-256 digest of the bearer token; the token itself is never stored). A
-//! presented token is hashed and compared against every digest in constant time. This module
-//! parses and looks up; it does not know about gRPC, configuration reloads or audit.
+//! (the hex SHA-256 digest of the bearer token; the token itself is never stored), and
+//! `[[clients]]` entries of `name` (a client certificate's identity, see
+//! [`super::certificate`]) and `role`: under mutual TLS only listed certificates get a role.
+//! A presented token is hashed and compared against every digest in constant time. This
+//! module parses and looks up; it does not know about gRPC, TLS, configuration reloads or
+//! audit.
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -45,6 +48,15 @@ pub enum TokensError {
 struct RawFile {
     #[serde(default)]
     tokens: Vec<RawToken>,
+    #[serde(default)]
+    clients: Vec<RawClient>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    name: String,
+    role: Role,
 }
 
 #[derive(Deserialize)]
@@ -63,10 +75,18 @@ pub struct TokenEntry {
     digest: [u8; 32],
 }
 
-/// Every accepted token, as loaded from one tokens file.
+/// One client certificate identity allowed in, and its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientEntry {
+    pub name: String,
+    pub role: Role,
+}
+
+/// Every accepted token and certificate identity, as loaded from one tokens file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenSet {
     entries: Vec<TokenEntry>,
+    clients: Vec<ClientEntry>,
 }
 
 impl TokenSet {
@@ -84,12 +104,7 @@ impl TokenSet {
         let mut entries: Vec<TokenEntry> = Vec::with_capacity(raw.tokens.len());
         for (index, token) in raw.tokens.into_iter().enumerate() {
             let at = format!("tokens[{index}]");
-            if token.name.trim().is_empty() {
-                return Err(format!("{at}.name: must not be empty"));
-            }
-            if entries.iter().any(|e| e.name == token.name) {
-                return Err(format!("{at}.name: {:?} appears twice", token.name));
-            }
+            check_name(&at, &token.name, entries.iter().map(|e| &e.name))?;
             let digest = parse_digest(&token.sha256).ok_or_else(|| {
                 format!("{at}.sha256: must be 64 hex digits (sha256 of the token)")
             })?;
@@ -98,7 +113,26 @@ impl TokenSet {
             }
             entries.push(TokenEntry { name: token.name, role: token.role, digest });
         }
-        Ok(Self { entries })
+        let mut clients: Vec<ClientEntry> = Vec::with_capacity(raw.clients.len());
+        for (index, client) in raw.clients.into_iter().enumerate() {
+            check_name(
+                &format!("clients[{index}]"),
+                &client.name,
+                clients.iter().map(|c| &c.name),
+            )?;
+            clients.push(ClientEntry { name: client.name, role: client.role });
+        }
+        Ok(Self { entries, clients })
+    }
+
+    /// The `[[clients]]` entry of a certificate identity (compared exactly).
+    pub fn client(&self, identity: &str) -> Option<&ClientEntry> {
+        self.clients.iter().find(|client| client.name == identity)
+    }
+
+    /// How many `[[clients]]` entries there are.
+    pub fn clients_len(&self) -> usize {
+        self.clients.len()
     }
 
     /// The entry whose digest matches `token`. Every entry is compared, in constant time, so
@@ -121,6 +155,21 @@ impl TokenSet {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// A name must be non-empty and unique among `taken`; the error names the entry `at`.
+fn check_name<'a>(
+    at: &str,
+    name: &str,
+    mut taken: impl Iterator<Item = &'a String>,
+) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err(format!("{at}.name: must not be empty"));
+    }
+    if taken.any(|other| other == name) {
+        return Err(format!("{at}.name: {name:?} appears twice"));
+    }
+    Ok(())
 }
 
 /// Hex SHA-256 of `token`: the value to put in a tokens file.
@@ -198,6 +247,37 @@ mod tests {
         assert!(TokenSet::parse(&same).unwrap_err().starts_with("tokens[1].sha256"));
         assert!(TokenSet::parse("[[tokens]]\nname = \"a\"\n").is_err());
         assert!(TokenSet::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn clients_map_certificate_identities_to_roles() {
+        let text = format!(
+            "{}[[clients]]\nname = \"agent.example.com\"\nrole = \"viewer\"\n\
+             [[clients]]\nname = \"spiffe://fleet/deployer\"\nrole = \"operator\"\n",
+            file(&[("ci", "viewer", "t1")])
+        );
+        let set = TokenSet::parse(&text).unwrap();
+        assert_eq!((set.len(), set.clients_len()), (1, 2));
+        let client = set.client("spiffe://fleet/deployer").unwrap();
+        assert_eq!(client.role, Role::Operator);
+        assert!(set.client("AGENT.example.com").is_none(), "identities compare exactly");
+        assert!(set.client("ci").is_none(), "token names are not certificate identities");
+        assert!(set.find("agent.example.com").is_none());
+    }
+
+    #[test]
+    fn bad_clients_name_the_entry() {
+        let twice = "[[clients]]\nname = \"a\"\nrole = \"viewer\"\n\
+                     [[clients]]\nname = \"a\"\nrole = \"admin\"\n";
+        assert_eq!(TokenSet::parse(twice).unwrap_err(), "clients[1].name: \"a\" appears twice");
+        let empty = "[[clients]]\nname = \" \"\nrole = \"viewer\"\n";
+        assert_eq!(TokenSet::parse(empty).unwrap_err(), "clients[0].name: must not be empty");
+        let role = "[[clients]]\nname = \"a\"\nrole = \"root\"\n";
+        assert!(TokenSet::parse(role).unwrap_err().contains("root"));
+        let extra = "[[clients]]\nname = \"a\"\nrole = \"viewer\"\nsha256 = \"00\"\n";
+        assert!(TokenSet::parse(extra).unwrap_err().contains("sha256"));
+        let only_clients = TokenSet::parse("[[clients]]\nname = \"a\"\nrole = \"admin\"\n");
+        assert!(only_clients.unwrap().is_empty(), "a file may list clients only");
     }
 
     #[test]

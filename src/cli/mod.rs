@@ -76,12 +76,24 @@ pub struct ClientArgs {
     /// PEM CA certificate to trust for an https:// --addr (servers with server.tls).
     #[arg(long, global = true, env = "REBOUND_TLS_CA")]
     pub tls_ca: Option<std::path::PathBuf>,
+    /// PEM client certificate for mutual TLS (servers with server.tls.client_ca_file), with
+    /// --tls-key. Its identity must be listed under [[clients]] in the server's tokens file.
+    #[arg(long, global = true, env = "REBOUND_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, global = true, env = "REBOUND_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl ClientArgs {
     /// Token and TLS settings for [`crate::client::Transport::connect_with`].
     pub fn options(&self) -> crate::client::ClientOptions {
-        crate::client::ClientOptions { token: self.token.clone(), tls_ca: self.tls_ca.clone() }
+        crate::client::ClientOptions {
+            token: self.token.clone(),
+            tls_ca: self.tls_ca.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+        }
     }
 }
 

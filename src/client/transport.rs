@@ -54,18 +54,20 @@ impl Transport {
 
     /// Connect like [`Transport::connect`], sending `token` as a bearer token with every call.
     pub async fn connect_as(addr: &str, token: Option<&str>) -> Result<Self, ConnectError> {
-        let options = super::ClientOptions { token: token.map(str::to_owned), tls_ca: None };
+        let options =
+            super::ClientOptions { token: token.map(str::to_owned), ..Default::default() };
         Self::connect_with(addr, &options).await
     }
 
-    /// Connect with a token and, for `https://` addresses, TLS trusting `options.tls_ca`.
+    /// Connect with a token and, for `https://` addresses, TLS trusting `options.tls_ca`
+    /// (and presenting `options.tls_cert` for mutual TLS).
     pub async fn connect_with(
         addr: &str,
         options: &super::ClientOptions,
     ) -> Result<Self, ConnectError> {
         let authorization = options.token.as_deref().map(super::bearer).transpose()?;
         let tls = match addr.starts_with("https://") {
-            true => Some(super::tls_connector(addr, options.tls_ca.as_deref())?),
+            true => Some(super::tls_connector(addr, options)?),
             false => None,
         };
         let address = Address::parse(addr)?;

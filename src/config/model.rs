@@ -115,6 +115,11 @@ pub struct TlsConfig {
     pub cert_file: Option<PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of that certificate.
     pub key_file: Option<PathBuf>,
+    /// PEM bundle of CAs whose client certificates are accepted (mutual TLS). A verified
+    /// certificate authenticates as `cert:<identity>` when the tokens file lists it under
+    /// `[[clients]]`; clients without one may still use a bearer token. Needs cert_file,
+    /// key_file and auth.tokens_file.
+    pub client_ca_file: Option<PathBuf>,
 }
 
 impl TlsConfig {
@@ -432,7 +437,7 @@ impl Config {
             "must be between 1 and 100000".to_owned(),
         );
         self.device_sections().validate(&mut errors);
-        super::security::validate(&self.auth, &self.rate_limit, &mut errors);
+        super::security::validate(self, &mut errors);
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 

@@ -1,6 +1,8 @@
 //! The `[auth]` and `[rate_limit]` sections: who may call the API and how often disruptive
-//! operations may be requested. Values and validation only; `crate::auth` enforces them.
+//! operations may be requested, and the checks tying `server.tls.client_ca_file` (mutual
+//! TLS) to them. Values and validation only; `crate::auth` and `server::tls` enforce them.
 
+use super::Config;
 use super::load::FieldError;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -9,8 +11,10 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
-    /// TOML file of `[[tokens]]` (`name`, `role`, `sha256`). Set: every rebound.v1 call needs
-    /// `authorization: Bearer <token>`. Re-read on every config reload.
+    /// TOML file of `[[tokens]]` (`name`, `role`, `sha256`) and `[[clients]]` (`name`: a
+    /// client certificate identity, `role`). Set: every rebound.v1 call needs
+    /// `authorization: Bearer <token>` or a listed client certificate (mutual TLS). Re-read
+    /// on every config reload.
     pub tokens_file: Option<PathBuf>,
     /// Require a token (any role) for gRPC reflection too. `grpc.health.v1` always stays open.
     pub protect_reflection: bool,
@@ -32,8 +36,28 @@ impl Default for RateLimitConfig {
     }
 }
 
-/// Checks of both sections, appended to `errors` with their paths.
-pub(super) fn validate(auth: &AuthConfig, limits: &RateLimitConfig, errors: &mut Vec<FieldError>) {
+/// Checks of both sections and of mutual TLS, appended to `errors` with their paths.
+pub(super) fn validate(config: &Config, errors: &mut Vec<FieldError>) {
+    let (auth, limits, tls) = (&config.auth, &config.rate_limit, &config.server.tls);
+    if let Some(ca) = &tls.client_ca_file {
+        let field = "server.tls.client_ca_file";
+        if ca.as_os_str().is_empty() {
+            errors.push(FieldError::new(field, "must not be empty"));
+        }
+        if !tls.enabled() {
+            errors.push(FieldError::new(
+                field,
+                "needs server.tls.cert_file and key_file (mutual TLS is TLS first)",
+            ));
+        }
+        if auth.tokens_file.is_none() {
+            errors.push(FieldError::new(
+                field,
+                "needs auth.tokens_file: its [[clients]] entries give certificate identities \
+                 their roles",
+            ));
+        }
+    }
     if auth.tokens_file.as_ref().is_some_and(|path| path.as_os_str().is_empty()) {
         errors.push(FieldError::new("auth.tokens_file", "must not be empty"));
     }
@@ -50,5 +74,32 @@ pub(super) fn validate(auth: &AuthConfig, limits: &RateLimitConfig, errors: &mut
         if value > 100_000 {
             errors.push(FieldError::new(path, "must be at most 100000 (0 = unlimited)"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{ConfigError, Source, parse_str};
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse_str(text, Source::Inline, []) {
+            Ok(_) => vec![],
+            Err(ConfigError::Invalid { errors, .. }) => {
+                errors.iter().map(ToString::to_string).collect()
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn a_client_ca_needs_tls_and_a_tokens_file() {
+        let alone = errors("version = 1\n[server.tls]\nclient_ca_file = \"ca.pem\"\n");
+        assert_eq!(alone.len(), 2, "{alone:?}");
+        assert!(alone.iter().all(|e| e.starts_with("server.tls.client_ca_file")), "{alone:?}");
+        assert!(alone[0].contains("cert_file and key_file"), "{alone:?}");
+        assert!(alone[1].contains("needs auth.tokens_file"), "{alone:?}");
+        let complete = "version = 1\n[server.tls]\ncert_file = \"s.pem\"\nkey_file = \"s.key\"\n\
+                        client_ca_file = \"ca.pem\"\n[auth]\ntokens_file = \"tokens.toml\"\n";
+        assert_eq!(errors(complete), Vec::<String>::new());
     }
 }

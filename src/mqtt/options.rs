@@ -47,23 +47,11 @@ fn password(config: &MqttConfig) -> Result<Option<String>, OptionsError> {
 }
 
 pub(crate) fn tls(config: &MqttConfig) -> Result<TlsConfiguration, OptionsError> {
-    let mut roots = rustls::RootCertStore::empty();
-    if let Some(path) = &config.ca_file {
-        let ca_error =
-            |reason: String| OptionsError::CaFile { path: path.display().to_string(), reason };
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| ca_error(e.to_string()))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ca_error(e.to_string()))?;
-        if certs.is_empty() {
-            return Err(ca_error("no PEM certificate in the file".into()));
-        }
-        for cert in certs {
-            roots.add(cert).map_err(|e| ca_error(e.to_string()))?;
-        }
-    }
+    let roots = match &config.ca_file {
+        Some(path) => crate::pem::roots(path)
+            .map_err(|reason| OptionsError::CaFile { path: path.display().to_string(), reason })?,
+        None => rustls::RootCertStore::empty(),
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -1,15 +1,21 @@
-//! TLS on the TCP listener: the acceptor built from `server.tls.cert_file` / `key_file`,
-//! rebuilt on every config reload (so renewed certificates apply without a restart; a file
-//! that does not load refuses the reload and the old certificate stays), and the stream of
-//! accepted connections that runs handshakes concurrently. Transport only: who the caller
-//! is and what it may do is decided in `crate::auth`.
+//! TLS on the TCP listener: the acceptor built from `server.tls.cert_file` / `key_file` and,
+//! for mutual TLS, `client_ca_file`, rebuilt on every config reload (so renewed certificates
+//! and CA bundles apply without a restart; a file that does not load refuses the reload and
+//! the old acceptor stays), and the stream of accepted connections that runs handshakes
+//! concurrently. Under mutual TLS a client certificate is verified against the CA bundle but
+//! not required (a token-only client still connects); the verified leaf's identity travels
+//! with the connection ([`TcpPeer`]). Transport only: who the caller is and what it may do is
+//! decided in `crate::auth`.
 
+use crate::api::identity::TcpPeer;
+use crate::auth::ClientCert;
 use crate::config::{Config, ConfigHandle, Observers, TlsConfig, file_observer};
 use arc_swap::ArcSwapOption;
 use futures::{Stream, StreamExt};
+use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::io;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -19,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::server::{Connected, TcpConnectInfo};
+use tonic::transport::server::Connected;
 
 /// Longest a client may take to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -55,23 +61,39 @@ fn acceptor(config: &TlsConfig) -> Result<Option<TlsAcceptor>, TlsError> {
     let (Some(cert_file), Some(key_file)) = (&config.cert_file, &config.key_file) else {
         return Ok(None);
     };
-    let certs = CertificateDer::pem_file_iter(cert_file)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+    let certs = crate::pem::certs(cert_file)
         .map_err(|err| TlsError(format!("cert_file {}: {err}", cert_file.display())))?;
-    if certs.is_empty() {
-        return Err(TlsError(format!("cert_file {}: no certificate", cert_file.display())));
-    }
     let key = PrivateKeyDer::from_pem_file(key_file)
         .map_err(|err| TlsError(format!("key_file {}: {err}", key_file.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|err| TlsError(err.to_string()))?
-        .with_no_client_auth()
+        .map_err(|err| TlsError(err.to_string()))?;
+    let builder = match &config.client_ca_file {
+        None => builder.with_no_client_auth(),
+        Some(ca_file) => builder.with_client_cert_verifier(client_verifier(ca_file, provider)?),
+    };
+    let mut server = builder
         .with_single_cert(certs, key)
         .map_err(|err| TlsError(format!("certificate and key do not fit: {err}")))?;
     server.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Some(TlsAcceptor::from(Arc::new(server))))
+}
+
+/// Verifies client certificates against the CAs of `ca_file`. A client without a
+/// certificate is let through to authenticate with a bearer token instead.
+fn client_verifier(
+    ca_file: &Path,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
+    let invalid = |err: &dyn std::fmt::Display| {
+        TlsError(format!("client_ca_file {}: {err}", ca_file.display()))
+    };
+    let roots = crate::pem::roots(ca_file).map_err(|err| invalid(&err))?;
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .allow_unauthenticated()
+        .build()
+        .map_err(|err| invalid(&err))
 }
 
 impl Tls {
@@ -86,10 +108,11 @@ impl Tls {
     }
 }
 
-/// An accepted TCP connection, in clear or after its TLS handshake.
+/// An accepted TCP connection, in clear or after its TLS handshake (with the verified
+/// client certificate, if one was presented).
 pub enum Conn {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<TcpStream>>, Option<ClientCert>),
 }
 
 /// The connections `listener` accepts, through the acceptor in force at accept time. A
@@ -103,7 +126,15 @@ pub fn incoming(listener: TcpListener, tls: Arc<Tls>) -> impl Stream<Item = io::
                 let Some(acceptor) = acceptor else { return Ok(Some(Conn::Plain(stream))) };
                 let peer = stream.peer_addr().ok();
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => Ok(Some(Conn::Tls(Box::new(stream)))),
+                    Ok(Ok(stream)) => {
+                        let certificate = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|chain| chain.first())
+                            .map(|leaf| ClientCert::from_der(leaf));
+                        Ok(Some(Conn::Tls(Box::new(stream), certificate)))
+                    }
                     Ok(Err(err)) => {
                         tracing::debug!(?peer, error = %err, "tls handshake failed");
                         Ok(None)
@@ -123,19 +154,20 @@ impl Conn {
     fn tcp(&self) -> &TcpStream {
         match self {
             Conn::Plain(stream) => stream,
-            Conn::Tls(stream) => stream.get_ref().0,
+            Conn::Tls(stream, _) => stream.get_ref().0,
         }
     }
 }
 
 impl Connected for Conn {
-    type ConnectInfo = TcpConnectInfo;
+    type ConnectInfo = TcpPeer;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        TcpConnectInfo {
-            local_addr: self.tcp().local_addr().ok(),
-            remote_addr: self.tcp().peer_addr().ok(),
-        }
+        let certificate = match self {
+            Conn::Plain(_) => None,
+            Conn::Tls(_, certificate) => certificate.clone(),
+        };
+        TcpPeer { remote_addr: self.tcp().peer_addr().ok(), certificate }
     }
 }
 
@@ -147,7 +179,7 @@ impl AsyncRead for Conn {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+            Conn::Tls(stream, _) => Pin::new(stream.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -160,21 +192,21 @@ impl AsyncWrite for Conn {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+            Conn::Tls(stream, _) => Pin::new(stream.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+            Conn::Tls(stream, _) => Pin::new(stream.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
-            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+            Conn::Tls(stream, _) => Pin::new(stream.as_mut()).poll_shutdown(cx),
         }
     }
 }

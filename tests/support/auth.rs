@@ -7,7 +7,6 @@ use bytes::{Buf, BufMut, Bytes};
 use std::path::Path;
 use tempfile::TempDir;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::transport::Channel;
 
 /// (name, role, token) of the tokens every auth server starts with.
 pub const TOKENS: [(&str, &str, &str); 3] = [
@@ -62,16 +61,25 @@ pub fn methods() -> Vec<Method> {
 /// call fails to decode in the service and so never does anything.
 pub const UNDECODABLE: &[u8] = &[0x0f];
 
-/// Call `method` with `body`, sending `authorization` when given; the status it ends with
-/// (OK for a stream that opened).
-pub async fn call(
-    channel: Channel,
+/// Call `method` with `body` over `channel` (a tonic `Channel` or a rebound `Transport`),
+/// sending `authorization` when given; the status it ends with (OK for a stream that
+/// opened).
+pub async fn call<T>(
+    channel: T,
     method: &Method,
     authorization: Option<&str>,
     body: &[u8],
-) -> tonic::Status {
+) -> tonic::Status
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: http_body::Body<Data = Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
     let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
+    if let Err(err) = grpc.ready().await {
+        return tonic::Status::unavailable(format!("not ready: {}", err.into()));
+    }
     let mut request = tonic::Request::new(Bytes::copy_from_slice(body));
     if let Some(value) = authorization {
         request.metadata_mut().insert("authorization", value.parse().unwrap());

@@ -5,10 +5,10 @@
 
 pub mod agent;
 pub mod auth;
+pub mod certs;
 pub mod device;
 pub mod mosquitto;
 pub mod restart;
-pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};

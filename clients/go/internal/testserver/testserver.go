@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	reboundv1 "github.com/rebound-dev/rebound/clients/go/gen/rebound/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // Deadline bounds starting and stopping.
@@ -62,7 +62,15 @@ func Binary(t testing.TB) string {
 // killed when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	dir := t.TempDir()
+	return StartIn(t, t.TempDir(), "")
+}
+
+// StartIn runs a server like Start in dir (where the test put the files extra refers to),
+// with extra appended to its config (e.g. [server.tls] and [auth] sections). Readiness is
+// asked over the unix socket with grpc.health.v1, which stays plain and open whatever TLS
+// and authentication the TCP listener has.
+func StartIn(t testing.TB, dir, extra string) *Server {
+	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +78,7 @@ func Start(t testing.TB) *Server {
 	port := listener.Addr().(*net.TCPAddr).Port
 	listener.Close()
 	s := &Server{t: t, Dir: dir, Port: port, UnixPath: filepath.Join(dir, "rebound.sock"), log: filepath.Join(dir, "server.log")}
-	config := fmt.Sprintf("version = 1\n[server]\nlisten = %q\nunix_socket = %q\ndrain_timeout = \"10s\"\n", s.Addr(), s.UnixPath)
+	config := fmt.Sprintf("version = 1\n[server]\nlisten = %q\nunix_socket = %q\ndrain_timeout = \"10s\"\n%s", s.Addr(), s.UnixPath, extra)
 	if err := os.WriteFile(filepath.Join(dir, "rebound.toml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -119,12 +127,12 @@ func (s *Server) Signal(sig syscall.Signal) error { return s.cmd.Process.Signal(
 
 func (s *Server) waitServing() {
 	s.t.Helper()
-	conn, err := grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(s.UnixAddr(), grpc.WithAuthority("localhost"), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer conn.Close()
-	health := reboundv1.NewHealthServiceClient(conn)
+	health := healthpb.NewHealthClient(conn)
 	deadline := time.Now().Add(Deadline)
 	for {
 		select {
@@ -133,9 +141,9 @@ func (s *Server) waitServing() {
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		report, err := health.GetHealth(ctx, &reboundv1.GetHealthRequest{})
+		report, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
 		cancel()
-		if err == nil && report.GetStatus() == reboundv1.ServingStatus_SERVING_STATUS_SERVING {
+		if err == nil && report.GetStatus() == healthpb.HealthCheckResponse_SERVING {
 			return
 		}
 		if time.Now().After(deadline) {

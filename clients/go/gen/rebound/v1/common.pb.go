@@ -46,8 +46,9 @@
 //   admin     operator + server restart, cleanup, backup.
 //
 // Principals
-//   "principal" fields hold who made a change: the token name or the client
-//   certificate identity; "peer:ADDRESS" (e.g. "peer:10.0.0.7:52144",
+//   "principal" fields hold who made a change: the token name, or
+//   "cert:IDENTITY" for a listed client certificate (mutual TLS: its first
+//   DNS/URI SAN, else its CN); "peer:ADDRESS" (e.g. "peer:10.0.0.7:52144",
 //   "peer:unix") for a caller without credentials when auth is disabled or
 //   the call was refused; "system" for changes the server makes itself
 //   (signals, file watch, scheduler, startup).

@@ -1019,7 +1019,7 @@ type AuditEvent struct {
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// When the call was received.
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
-	// Who called (see common.proto: token name, certificate identity,
+	// Who called (see common.proto: token name, "cert:IDENTITY",
 	// "peer:ADDRESS" without credentials).
 	Principal string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
 	// The principal's role ("viewer", "operator", "admin"); empty when not
