@@ -1,4 +1,4 @@
-//! Rollout progress counters (`rollout_progress`, migration 0008): one row per rollout with
+//! Rollout progress counters (`rollout_progress`, migration 0006): one row per rollout with
 //! its member count, its unissued members and its commands per state.
 //!
 //! A fleet transaction collects the changes it makes ([`Progress`]: members added, members

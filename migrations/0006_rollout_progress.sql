@@ -1,4 +1,4 @@
--- rebound schema, version 8: rollout progress counters, one row per rollout, kept up to date
+-- rebound schema, version 6: rollout progress counters, one row per rollout, kept up to date
 -- by the transaction that adds a rollout's members, assigns a member its command or moves a
 -- rollout command to another state (the same transaction as the state change and its event).
 -- Reading a rollout's progress (GetRollout, WatchRollout, the scheduler's abort rule) is then
