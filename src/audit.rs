@@ -57,17 +57,18 @@ impl AuditSlot {
     /// The row of a call that succeeds with the change about to commit; `None` when there
     /// is nothing to audit.
     pub fn row(&self) -> Option<AuditRow> {
-        self.finish("OK".to_owned(), None)
+        self.finished("OK".to_owned(), None)
     }
 
     /// The row of a call that commits a change and then answers `error` (a command stored
     /// as rejected by the safety lockout).
     pub fn row_for(&self, error: &Error) -> Option<AuditRow> {
         let slot = self.0.as_ref()?;
-        self.finish((slot.code_of)(error), Some(error.to_string()))
+        self.finished((slot.code_of)(error), Some(error.to_string()))
     }
 
-    fn finish(&self, code: String, message: Option<String>) -> Option<AuditRow> {
+    /// The row of the call answered with the gRPC code name `code` (and `message`).
+    pub fn finished(&self, code: String, message: Option<String>) -> Option<AuditRow> {
         let slot = self.0.as_ref()?;
         Some(AuditRow {
             outcome: outcome(&code).to_owned(),
@@ -88,11 +89,6 @@ impl AuditSlot {
     /// Whether the row is already stored with the change.
     pub fn is_committed(&self) -> bool {
         self.0.as_ref().is_some_and(|slot| slot.committed.load(Ordering::Acquire))
-    }
-
-    /// The prepared row as the layer writes it after the call, with its final code.
-    pub fn template(&self) -> Option<(&AuditRow, Instant)> {
-        self.0.as_ref().map(|slot| (&slot.template, slot.started))
     }
 }
 

@@ -77,15 +77,8 @@ impl Auditor {
         if slot.is_committed() {
             return;
         }
-        let Some((template, started)) = slot.template() else { return };
-        let code = code_name(code);
-        let row = AuditRow {
-            outcome: crate::audit::outcome(&code).to_owned(),
-            code,
-            message: message.filter(|m| !m.is_empty()),
-            duration: started.elapsed(),
-            ..template.clone()
-        };
+        let message = message.filter(|m| !m.is_empty());
+        let Some(row) = slot.finished(code_name(code), message) else { return };
         let store = self.store.clone();
         tokio::spawn(async move {
             if let Err(err) = store.insert_audit_event(&row).await {
