@@ -61,12 +61,12 @@ impl ServerProcess {
         Ok(Self { child, dir, addr: format!("http://127.0.0.1:{port}") })
     }
 
-    /// Connect once the server serves and its gateway is connected.
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
 
+    /// Connect once the server serves and its gateway is connected.
     pub async fn wait_ready(&self) -> Result<Rpc> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {

@@ -214,6 +214,8 @@ pub type CommandCursor = (i64, Uuid);
 pub trait CommandStore {
     /// Starts a write transaction of the device area (commands, clients, rollouts). It holds
     /// the write lock from its first statement, so read-decide-write inside it is atomic.
+    /// The store may hand a transaction the rows earlier ones of this process read and wrote
+    /// (without reading them again) as long as nobody else wrote in between.
     async fn fleet_tx(&self) -> Result<Box<dyn FleetTx>, StoreError>;
 
     async fn command(&self, id: Uuid) -> Result<Option<CommandRecord>, StoreError>;

@@ -312,3 +312,65 @@ async fn audit_rows_commit_and_roll_back_with_the_change() {
         store.close().await;
     }
 }
+
+/// Write transactions may carry rows over from one to the next; whatever another connection
+/// commits in between (retention, another process such as the other side of a hot restart)
+/// must be what the next one reads, and an abandoned one must leave nothing behind.
+#[tokio::test]
+async fn fleet_transactions_read_what_anybody_else_committed_in_between() {
+    for (url, _tmp) in backends() {
+        let store = open_ok(&url).await;
+        let uuid = Uuid::new_v4();
+        let mut c = command(uuid, 10, CommandState::Queued);
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.put_client(&ClientRecord::new(uuid, 1)).await.unwrap();
+        tx.insert_command(&c).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.prefetch(&[c.command_id], &[uuid]).await.unwrap();
+        assert_eq!(tx.command(c.command_id).await.unwrap().as_ref(), Some(&c), "{url}");
+        publish(&mut *tx, &mut c, 11).await;
+        tx.commit().await.unwrap();
+
+        // Another writer moves the command on and regroups the device.
+        let mut tx = store.fleet_tx().await.unwrap();
+        c.state = CommandState::Accepted;
+        c.accepted_ms = Some(12);
+        tx.update_command(&c).await.unwrap();
+        let mut device = tx.client(uuid).await.unwrap().unwrap();
+        device.group = Some("lobby".into());
+        tx.put_client(&device).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.prefetch(&[c.command_id], &[uuid]).await.unwrap();
+        assert_eq!(tx.command(c.command_id).await.unwrap().as_ref(), Some(&c), "{url}");
+        assert_eq!(tx.client(uuid).await.unwrap().as_ref(), Some(&device), "{url}");
+
+        // Abandoned after a change: rolled back, and the next transaction starts cleanly.
+        let mut done = c.clone();
+        done.state = CommandState::Completed;
+        tx.update_command(&done).await.unwrap();
+        drop(tx);
+        let mut tx = store.fleet_tx().await.unwrap();
+        assert_eq!(tx.command(c.command_id).await.unwrap().as_ref(), Some(&c), "{url}");
+        tx.commit().await.unwrap();
+        assert_eq!(store.command(c.command_id).await.unwrap().as_ref(), Some(&c), "{url}");
+
+        // A second store on the same file stands for another process.
+        if url.contains("memory") {
+            store.close().await;
+            continue;
+        }
+        let other = open_ok(&url).await;
+        let mut tx = other.fleet_tx().await.unwrap();
+        c.state = CommandState::ExecutionStarted;
+        c.started_ms = Some(13);
+        tx.update_command(&c).await.unwrap();
+        tx.commit().await.unwrap();
+        other.close().await;
+        let mut tx = store.fleet_tx().await.unwrap();
+        assert_eq!(tx.command(c.command_id).await.unwrap().as_ref(), Some(&c), "{url}");
+        drop(tx);
+        store.close().await;
+    }
+}

@@ -33,9 +33,11 @@ mod restarts;
 mod rollouts;
 mod rows;
 mod runs;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -67,6 +69,9 @@ const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct SqliteStore {
     pool: SqlitePool,
     location: String,
+    /// The device area's writer connection (`None` for an in-memory database, which exists
+    /// only on the pool's one connection: its write transactions then use the pool).
+    writer: Option<Arc<tokio::sync::Mutex<writer::WriterSession>>>,
 }
 
 impl SqliteStore {
@@ -128,7 +133,9 @@ impl SqliteStore {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None);
-        Self::connect(pool, options, location).await
+        let mut store = Self::connect(pool, options, location).await?;
+        store.writer = None;
+        Ok(store)
     }
 
     async fn connect(
@@ -144,7 +151,7 @@ impl SqliteStore {
             pool.close().await;
             return Err(StoreError::Migrate { location, source });
         }
-        Ok(Self { pool, location })
+        Ok(Self { pool, location, writer: Some(Arc::default()) })
     }
 
     /// WAL cannot be enabled on some filesystems (e.g. network mounts); SQLite then silently
@@ -203,6 +210,9 @@ impl Store for SqliteStore {
 
     #[instrument(skip_all, name = "store.close")]
     async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.lock().await.close().await;
+        }
         self.pool.close().await;
         debug!(store.location = %self.location, "store closed");
     }

@@ -44,6 +44,11 @@ fn select_commands() -> QueryBuilder<Sqlite> {
 #[async_trait::async_trait]
 impl CommandStore for SqliteStore {
     async fn fleet_tx(&self) -> Result<Box<dyn FleetTx>, StoreError> {
+        if let Some(writer) = &self.writer {
+            let mut session = writer.clone().lock_owned().await;
+            session.begin(&self.pool).await?;
+            return Ok(Box::new(SqliteFleetTx::on_session(session)));
+        }
         let tx =
             self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::query("fleet_tx"))?;
         Ok(Box::new(SqliteFleetTx::new(tx)))

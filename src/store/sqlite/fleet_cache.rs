@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use super::progress::Progress;
@@ -110,13 +110,13 @@ impl FleetCache {
     #[tracing::instrument(name = "store.tx.flush", skip_all, fields(
         tx.commands = self.inserted.order.len() + self.updated.order.len(),
         tx.events = self.events.len(), tx.clients = self.dirty_clients.order.len()))]
-    pub async fn flush(&mut self, tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
+    pub async fn flush(&mut self, tx: &mut SqliteConnection) -> Result<(), StoreError> {
         let ids = self.inserted.take();
         let inserted = self.records(ids);
-        write_commands(tx, &inserted, None).await?;
+        write_commands(tx, &inserted, false).await?;
         let ids = self.updated.take();
         let updated = self.records(ids);
-        write_commands(tx, &updated, Some("command_id")).await?;
+        write_commands(tx, &updated, true).await?;
         let clients: Vec<ClientRecord> = self
             .dirty_clients
             .take()
@@ -136,7 +136,7 @@ impl FleetCache {
     /// Load the commands of `ids` not known yet, in one query per chunk.
     pub async fn load_commands(
         &mut self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut SqliteConnection,
         ids: &[Uuid],
     ) -> Result<(), StoreError> {
         const OP: &str = "tx.prefetch_commands";
@@ -150,7 +150,7 @@ impl FleetCache {
     /// Load the clients of `ids` not known yet, in one query per chunk.
     pub async fn load_clients(
         &mut self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut SqliteConnection,
         ids: &[Uuid],
     ) -> Result<(), StoreError> {
         const OP: &str = "tx.prefetch_clients";
@@ -164,7 +164,7 @@ impl FleetCache {
     /// Load the lockout entries of `clients` since `since_ms` (after a flush).
     pub async fn load_lockout(
         &mut self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut SqliteConnection,
         clients: &[Uuid],
         since_ms: i64,
     ) -> Result<(), StoreError> {
@@ -180,7 +180,7 @@ impl FleetCache {
             let found: Vec<(String, i64)> = builder
                 .build_query_as()
                 .persistent(false)
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(StoreError::query("tx.prefetch_lockout"))?;
             for id in chunk {
@@ -200,7 +200,7 @@ impl FleetCache {
 /// Read the rows of the `ids` not in `known` with `select` (ending in `IN (`) and remember
 /// each id: found, or `None`.
 async fn load_into<R, T>(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut SqliteConnection,
     known: &mut HashMap<Uuid, Option<T>>,
     ids: &[Uuid],
     select: &str,
@@ -216,7 +216,7 @@ where
         let found: Vec<R> = builder
             .build_query_as()
             .persistent(false)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *tx)
             .await
             .map_err(StoreError::query("tx.prefetch"))?;
         for id in chunk {
@@ -245,30 +245,28 @@ fn push_ids(builder: &mut sqlx::QueryBuilder<Sqlite>, ids: &[Uuid]) {
 }
 
 async fn write_commands(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut SqliteConnection,
     commands: &[CommandRecord],
-    upsert_key: Option<&str>,
+    existing: bool,
 ) -> Result<(), StoreError> {
-    let op = if upsert_key.is_some() { "tx.update_commands" } else { "tx.insert_commands" };
+    let op = if existing { "tx.update_commands" } else { "tx.insert_commands" };
     for chunk in commands.chunks(MAX_PARAMS / column_count(COMMAND_COLUMNS)) {
-        let sql = rows::upsert_rows_sql(
-            "commands",
-            COMMAND_COLUMNS,
-            upsert_key,
-            COMMAND_FIXED_COLUMNS,
-            chunk.len(),
-        );
+        let sql = if existing {
+            rows::update_rows_sql("commands", COMMAND_COLUMNS, COMMAND_FIXED_COLUMNS, chunk.len())
+        } else {
+            rows::insert_rows_sql("commands", COMMAND_COLUMNS, None, chunk.len())
+        };
         let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for command in chunk {
             query = bind_command(query, command);
         }
-        query.execute(&mut **tx).await.map_err(StoreError::query(op))?;
+        query.execute(&mut *tx).await.map_err(StoreError::query(op))?;
     }
     Ok(())
 }
 
 async fn write_clients(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut SqliteConnection,
     clients: &[ClientRecord],
 ) -> Result<(), StoreError> {
     for chunk in clients.chunks(MAX_PARAMS / column_count(CLIENT_COLUMNS)) {
@@ -278,13 +276,13 @@ async fn write_clients(
         for client in chunk {
             query = bind_client(query, client);
         }
-        query.execute(&mut **tx).await.map_err(StoreError::query("tx.put_clients"))?;
+        query.execute(&mut *tx).await.map_err(StoreError::query("tx.put_clients"))?;
     }
     Ok(())
 }
 
 async fn write_events(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut SqliteConnection,
     events: &[CommandEvent],
 ) -> Result<(), StoreError> {
     const COLUMNS: &str = "id, command_id, at_ms, from_state, to_state, source, detail";
@@ -303,7 +301,7 @@ async fn write_events(
         builder
             .build()
             .persistent(false)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(StoreError::query("tx.insert_events"))?;
     }
@@ -312,7 +310,7 @@ async fn write_events(
 
 /// Set `command_id` of rollout members: one `UPDATE … FROM (VALUES …)` per chunk.
 async fn write_members(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut SqliteConnection,
     members: &[(Uuid, Uuid, Uuid)],
 ) -> Result<(), StoreError> {
     for chunk in members.chunks(MAX_PARAMS / 3) {
@@ -331,7 +329,7 @@ async fn write_members(
         builder
             .build()
             .persistent(false)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(StoreError::query("tx.set_member_commands"))?;
     }

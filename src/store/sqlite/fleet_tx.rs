@@ -5,16 +5,21 @@
 //! Command, client, event and member writes go through the transaction's [`FleetCache`] and
 //! reach SQLite as multi-row statements before any query that reads them and at commit;
 //! point reads of rows the transaction already knows (or prefetched) cost no statement.
+//!
+//! On a database file the transactions run one after the other on one writer connection
+//! ([`super::writer`]) and start out knowing the rows the earlier ones left.
 
 use std::sync::LazyLock;
 
-use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, Transaction};
+use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use super::fleet_cache::FleetCache;
 use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
 };
+use super::writer::{RememberedRows, WriterSession};
 use crate::store::StoreError;
 use crate::store::audit::AuditRow;
 use crate::store::clients::ClientRecord;
@@ -51,25 +56,68 @@ static SELECT_ROLLOUT: LazyLock<String> =
 
 /// An open write transaction.
 pub(super) struct SqliteFleetTx {
-    tx: Transaction<'static, Sqlite>,
+    conn: TxConn,
     cache: FleetCache,
+}
+
+/// Where the transaction runs: the writer connection, or (in-memory database) the pool's.
+enum TxConn {
+    Pool(Transaction<'static, Sqlite>),
+    Ingest(OwnedMutexGuard<WriterSession>),
+}
+
+impl TxConn {
+    fn get(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        match self {
+            TxConn::Pool(tx) => Ok(tx),
+            TxConn::Ingest(session) => session.conn(),
+        }
+    }
+
+    fn remembered(&self) -> Option<&RememberedRows> {
+        match self {
+            TxConn::Pool(_) => None,
+            TxConn::Ingest(session) => Some(&session.rows),
+        }
+    }
 }
 
 impl SqliteFleetTx {
     pub(super) fn new(tx: Transaction<'static, Sqlite>) -> Self {
-        Self { tx, cache: FleetCache::default() }
+        Self { conn: TxConn::Pool(tx), cache: FleetCache::default() }
+    }
+
+    /// A transaction on the writer connection, begun by [`WriterSession::begin`].
+    pub(super) fn on_session(session: OwnedMutexGuard<WriterSession>) -> Self {
+        Self { conn: TxConn::Ingest(session), cache: FleetCache::default() }
     }
 
     async fn flush(&mut self) -> Result<(), StoreError> {
-        self.cache.flush(&mut self.tx).await
+        self.cache.flush(self.conn.get()?).await
+    }
+
+    /// Take the remembered rows of `commands` and `clients` the transaction does not know.
+    fn recall(&mut self, commands: &[Uuid], clients: &[Uuid]) {
+        let Some(rows) = self.conn.remembered() else { return };
+        for id in commands {
+            if let (None, Some(command)) = (self.cache.commands.get(id), rows.commands.get(id)) {
+                self.cache.commands.insert(*id, Some(command.clone()));
+            }
+        }
+        for id in clients {
+            if let (None, Some(client)) = (self.cache.clients.get(id), rows.clients.get(id)) {
+                self.cache.clients.insert(*id, Some(client.clone()));
+            }
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl FleetTx for SqliteFleetTx {
     async fn prefetch(&mut self, commands: &[Uuid], clients: &[Uuid]) -> Result<(), StoreError> {
-        self.cache.load_commands(&mut self.tx, commands).await?;
-        self.cache.load_clients(&mut self.tx, clients).await
+        self.recall(commands, clients);
+        self.cache.load_commands(self.conn.get()?, commands).await?;
+        self.cache.load_clients(self.conn.get()?, clients).await
     }
 
     async fn prefetch_lockout(
@@ -80,17 +128,18 @@ impl FleetTx for SqliteFleetTx {
         if self.cache.commands_dirty() {
             self.flush().await?;
         }
-        self.cache.load_lockout(&mut self.tx, clients, since_ms).await
+        self.cache.load_lockout(self.conn.get()?, clients, since_ms).await
     }
 
     async fn command(&mut self, id: Uuid) -> Result<Option<CommandRecord>, StoreError> {
         const OP: &str = "tx.command";
+        self.recall(&[id], &[]);
         if let Some(known) = self.cache.commands.get(&id) {
             return Ok(known.clone());
         }
         let row: Option<CommandRow> = sqlx::query_as(AssertSqlSafe(SELECT_COMMAND.as_str()))
             .bind(id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn.get()?)
             .await
             .map_err(StoreError::query(OP))?;
         let record = row.map(|r| r.into_record(OP)).transpose()?;
@@ -120,7 +169,7 @@ impl FleetTx for SqliteFleetTx {
         let id = match self.cache.next_event_id {
             Some(id) => id,
             None => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM command_events")
-                .fetch_one(&mut *self.tx)
+                .fetch_one(self.conn.get()?)
                 .await
                 .map_err(StoreError::query("tx.insert_event"))?,
         };
@@ -152,7 +201,7 @@ impl FleetTx for SqliteFleetTx {
         sqlx::query_scalar(AssertSqlSafe(LOCKOUT_ENTRIES.as_str()))
             .bind(client.to_string())
             .bind(since_ms)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.conn.get()?)
             .await
             .map_err(StoreError::query("tx.lockout_entries"))
     }
@@ -162,7 +211,7 @@ impl FleetTx for SqliteFleetTx {
         self.flush().await?;
         let rows: Vec<CommandRow> = sqlx::query_as(AssertSqlSafe(SENT_COMMANDS.as_str()))
             .bind(client.to_string())
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.conn.get()?)
             .await
             .map_err(StoreError::query(OP))?;
         let records: Vec<CommandRecord> =
@@ -176,12 +225,13 @@ impl FleetTx for SqliteFleetTx {
 
     async fn client(&mut self, uuid: Uuid) -> Result<Option<ClientRecord>, StoreError> {
         const OP: &str = "tx.client";
+        self.recall(&[], &[uuid]);
         if let Some(known) = self.cache.clients.get(&uuid) {
             return Ok(known.clone());
         }
         let row: Option<ClientRow> = sqlx::query_as(AssertSqlSafe(SELECT_CLIENT.as_str()))
             .bind(uuid.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn.get()?)
             .await
             .map_err(StoreError::query(OP))?;
         let record = row.map(|r| r.into_record(OP)).transpose()?;
@@ -198,7 +248,7 @@ impl FleetTx for SqliteFleetTx {
         const OP: &str = "tx.rollout";
         let row: Option<RolloutRow> = sqlx::query_as(AssertSqlSafe(SELECT_ROLLOUT.as_str()))
             .bind(id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn.get()?)
             .await
             .map_err(StoreError::query(OP))?;
         row.map(|r| r.into_record(OP)).transpose()
@@ -208,7 +258,7 @@ impl FleetTx for SqliteFleetTx {
         const OP: &str = "tx.put_rollout";
         let query = sqlx::query(AssertSqlSafe(UPSERT_ROLLOUT.as_str()));
         rows::bind_rollout(query, rollout, OP)?
-            .execute(&mut *self.tx)
+            .execute(self.conn.get()?)
             .await
             .map_err(StoreError::query(OP))?;
         Ok(())
@@ -231,7 +281,7 @@ impl FleetTx for SqliteFleetTx {
             });
             builder
                 .build()
-                .execute(&mut *self.tx)
+                .execute(self.conn.get()?)
                 .await
                 .map_err(StoreError::query("tx.insert_members"))?;
         }
@@ -250,12 +300,19 @@ impl FleetTx for SqliteFleetTx {
     }
 
     async fn insert_audit(&mut self, row: &AuditRow) -> Result<(), StoreError> {
-        super::audit::insert(&mut self.tx, row).await.map(drop)
+        super::audit::insert(self.conn.get()?, row).await.map(drop)
     }
 
     #[tracing::instrument(name = "store.tx.commit", skip_all)]
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         self.flush().await?;
-        self.tx.commit().await.map_err(StoreError::query("tx.commit"))
+        match self.conn {
+            TxConn::Pool(tx) => tx.commit().await.map_err(StoreError::query("tx.commit")),
+            TxConn::Ingest(mut session) => {
+                session.commit().await?;
+                session.rows.absorb(&self.cache.commands, &self.cache.clients);
+                Ok(())
+            }
+        }
     }
 }

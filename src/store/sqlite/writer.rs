@@ -1,0 +1,157 @@
+//! The device area's writer connection, and the command and device rows its committed
+//! transactions left behind.
+//!
+//! SQLite has one writer at a time, so every write transaction of the device area
+//! ([`super::fleet_tx`]: the MQTT ingest loop, API calls, the scheduler) runs on this one
+//! connection, one after the other, rather than on the pool's. That costs no concurrency and
+//! lets the connection remember rows between transactions: the ingest loop stores one batch
+//! of device messages per transaction, and most rows a batch needs (the commands being
+//! acknowledged, the devices sending the acks) were read or written by the transactions
+//! before it. Reading them again was about 40 % of a batch's time.
+//!
+//! Remembered rows are exact as long as nobody else wrote. SQLite's `PRAGMA data_version`,
+//! read on this connection, changes whenever any *other* connection commits: this process's
+//! pool (retention, backups) or another process (the predecessor or successor of a hot
+//! restart, an offline tool). The transaction reads it right after `BEGIN IMMEDIATE`, when
+//! nobody else can write until it ends; a changed version drops every remembered row, and so
+//! does a transaction that failed or was abandoned.
+//!
+//! Only open commands are remembered (a terminal command rarely hears from its device again),
+//! at most [`MAX_COMMANDS`] of them and [`MAX_CLIENTS`] devices.
+
+use std::collections::HashMap;
+
+use sqlx::{ConnectOptions, Connection, Executor, SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+use crate::store::StoreError;
+use crate::store::clients::ClientRecord;
+use crate::store::commands::CommandRecord;
+
+/// Most open commands remembered; past this they are forgotten and read again.
+const MAX_COMMANDS: usize = 200_000;
+/// Most devices remembered; past this they are forgotten and read again.
+const MAX_CLIENTS: usize = 200_000;
+
+/// The connection and what it remembers. Held (locked) by one transaction at a time.
+#[derive(Default)]
+pub(super) struct WriterSession {
+    conn: Option<SqliteConnection>,
+    /// A transaction was begun and neither committed nor rolled back (its holder was
+    /// dropped, or its commit failed): roll it back before the next one.
+    open: bool,
+    pub rows: RememberedRows,
+}
+
+impl std::fmt::Debug for WriterSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterSession")
+            .field("connected", &self.conn.is_some())
+            .field("open", &self.open)
+            .field("commands", &self.rows.commands.len())
+            .field("clients", &self.rows.clients.len())
+            .finish()
+    }
+}
+
+/// Rows as the session's last committed transaction left them.
+#[derive(Default)]
+pub(super) struct RememberedRows {
+    /// `data_version` they are valid for.
+    version: Option<i64>,
+    pub commands: HashMap<Uuid, CommandRecord>,
+    pub clients: HashMap<Uuid, ClientRecord>,
+}
+
+impl RememberedRows {
+    fn forget(&mut self) {
+        self.version = None;
+        self.commands.clear();
+        self.clients.clear();
+    }
+
+    /// Take in what a committed transaction knows (`None`: known not to exist).
+    pub fn absorb(
+        &mut self,
+        commands: &HashMap<Uuid, Option<CommandRecord>>,
+        clients: &HashMap<Uuid, Option<ClientRecord>>,
+    ) {
+        if self.commands.len() + commands.len() > MAX_COMMANDS {
+            self.commands.clear();
+        }
+        for (id, command) in commands {
+            match command {
+                Some(command) if !command.state.is_terminal() => {
+                    self.commands.insert(*id, command.clone());
+                }
+                _ => {
+                    self.commands.remove(id);
+                }
+            }
+        }
+        if self.clients.len() + clients.len() > MAX_CLIENTS {
+            self.clients.clear();
+        }
+        for (id, client) in clients {
+            match client {
+                Some(client) => self.clients.insert(*id, client.clone()),
+                None => self.clients.remove(id),
+            };
+        }
+    }
+}
+
+impl WriterSession {
+    /// Begin a write transaction (connecting first if needed); forget the remembered rows
+    /// if anybody else committed since they were valid.
+    pub async fn begin(&mut self, pool: &SqlitePool) -> Result<(), StoreError> {
+        const OP: &str = "fleet_tx";
+        if std::mem::take(&mut self.open) {
+            // An abandoned transaction (or one whose commit failed): closing the connection
+            // rolls back whatever state it is in, and what it remembered goes with it.
+            self.rows.forget();
+            if let Some(conn) = self.conn.take() {
+                let _ = conn.close().await;
+            }
+        }
+        if self.conn.is_none() {
+            let conn = pool.connect_options().connect().await.map_err(StoreError::query(OP))?;
+            self.conn = Some(conn);
+        }
+        if let Err(e) = self.conn()?.execute("BEGIN IMMEDIATE").await {
+            self.rows.forget();
+            return Err(StoreError::query(OP)(e));
+        }
+        self.open = true;
+        let version: i64 = sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(self.conn()?)
+            .await
+            .map_err(StoreError::query(OP))?;
+        if self.rows.version != Some(version) {
+            self.rows.forget();
+            self.rows.version = Some(version);
+        }
+        Ok(())
+    }
+
+    /// The connection, inside the transaction [`Self::begin`] started.
+    pub fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        self.conn.as_mut().ok_or_else(|| StoreError::decode("fleet_tx", "not connected"))
+    }
+
+    /// Commit. On failure the transaction counts as abandoned (rolled back before the next).
+    pub async fn commit(&mut self) -> Result<(), StoreError> {
+        self.conn()?.execute("COMMIT").await.map_err(StoreError::query("tx.commit"))?;
+        self.open = false;
+        Ok(())
+    }
+
+    /// Close the connection (the store is closing).
+    pub async fn close(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
+        self.open = false;
+        self.rows.forget();
+    }
+}
