@@ -350,7 +350,11 @@ async fn fleet_transactions_read_what_anybody_else_committed_in_between() {
         let mut done = c.clone();
         done.state = CommandState::Completed;
         tx.update_command(&done).await.unwrap();
+        tx.insert_audit(&audit_row("Abandoned")).await.unwrap();
         drop(tx);
+        // Other connections get the write lock back at once (not only when the next fleet
+        // transaction begins).
+        store.insert_audit_event(&audit_row("AfterAbandoned")).await.unwrap();
         let mut tx = store.fleet_tx().await.unwrap();
         assert_eq!(tx.command(c.command_id).await.unwrap().as_ref(), Some(&c), "{url}");
         tx.commit().await.unwrap();

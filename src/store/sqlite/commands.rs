@@ -47,7 +47,7 @@ impl CommandStore for SqliteStore {
         if let Some(writer) = &self.writer {
             let mut session = writer.clone().lock_owned().await;
             session.begin(&self.pool).await?;
-            return Ok(Box::new(SqliteFleetTx::on_session(session)));
+            return Ok(Box::new(SqliteFleetTx::on_writer(super::writer::WriterTx::new(session))));
         }
         let tx =
             self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::query("fleet_tx"))?;

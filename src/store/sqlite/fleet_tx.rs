@@ -12,14 +12,13 @@
 use std::sync::LazyLock;
 
 use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, Transaction};
-use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use super::fleet_cache::FleetCache;
 use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
 };
-use super::writer::{RememberedRows, WriterSession};
+use super::writer::{RememberedRows, WriterTx};
 use crate::store::StoreError;
 use crate::store::audit::AuditRow;
 use crate::store::clients::ClientRecord;
@@ -63,21 +62,21 @@ pub(super) struct SqliteFleetTx {
 /// Where the transaction runs: the writer connection, or (in-memory database) the pool's.
 enum TxConn {
     Pool(Transaction<'static, Sqlite>),
-    Ingest(OwnedMutexGuard<WriterSession>),
+    Writer(WriterTx),
 }
 
 impl TxConn {
     fn get(&mut self) -> Result<&mut SqliteConnection, StoreError> {
         match self {
             TxConn::Pool(tx) => Ok(tx),
-            TxConn::Ingest(session) => session.conn(),
+            TxConn::Writer(session) => session.conn(),
         }
     }
 
     fn remembered(&self) -> Option<&RememberedRows> {
         match self {
             TxConn::Pool(_) => None,
-            TxConn::Ingest(session) => Some(&session.rows),
+            TxConn::Writer(session) => Some(&session.rows),
         }
     }
 }
@@ -87,9 +86,9 @@ impl SqliteFleetTx {
         Self { conn: TxConn::Pool(tx), cache: FleetCache::default() }
     }
 
-    /// A transaction on the writer connection, begun by [`WriterSession::begin`].
-    pub(super) fn on_session(session: OwnedMutexGuard<WriterSession>) -> Self {
-        Self { conn: TxConn::Ingest(session), cache: FleetCache::default() }
+    /// A transaction on the writer connection, begun by `WriterSession::begin`.
+    pub(super) fn on_writer(writer: WriterTx) -> Self {
+        Self { conn: TxConn::Writer(writer), cache: FleetCache::default() }
     }
 
     async fn flush(&mut self) -> Result<(), StoreError> {
@@ -308,7 +307,7 @@ impl FleetTx for SqliteFleetTx {
         self.flush().await?;
         match self.conn {
             TxConn::Pool(tx) => tx.commit().await.map_err(StoreError::query("tx.commit")),
-            TxConn::Ingest(mut session) => {
+            TxConn::Writer(mut session) => {
                 session.commit().await?;
                 session.rows.absorb(&self.cache.commands, &self.cache.clients);
                 Ok(())

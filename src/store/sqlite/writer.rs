@@ -14,7 +14,9 @@
 //! pool (retention, backups) or another process (the predecessor or successor of a hot
 //! restart, an offline tool). The transaction reads it right after `BEGIN IMMEDIATE`, when
 //! nobody else can write until it ends; a changed version drops every remembered row, and so
-//! does a transaction that failed or was abandoned.
+//! does a transaction that failed or was abandoned. An abandoned transaction (dropped without
+//! commit, e.g. on an error path) is rolled back at once by a spawned task, so that the write
+//! lock goes back to the other connections right away.
 //!
 //! Only open commands are remembered (a terminal command rarely hears from its device again),
 //! at most [`MAX_COMMANDS`] of them and [`MAX_CLIENTS`] devices.
@@ -22,6 +24,7 @@
 use std::collections::HashMap;
 
 use sqlx::{ConnectOptions, Connection, Executor, SqliteConnection, SqlitePool};
+use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use crate::store::StoreError;
@@ -139,6 +142,21 @@ impl WriterSession {
         self.conn.as_mut().ok_or_else(|| StoreError::decode("fleet_tx", "not connected"))
     }
 
+    /// Roll back an abandoned transaction and forget what it remembered; a connection that
+    /// cannot roll back is closed (which rolls back) and opened again by the next `begin`.
+    async fn abandon(&mut self) {
+        self.rows.forget();
+        let rolled_back = match self.conn.as_mut() {
+            Some(conn) => conn.execute("ROLLBACK").await.is_ok(),
+            None => true,
+        };
+        if rolled_back {
+            self.open = false;
+        } else {
+            self.close().await;
+        }
+    }
+
     /// Commit. On failure the transaction counts as abandoned (rolled back before the next).
     pub async fn commit(&mut self) -> Result<(), StoreError> {
         self.conn()?.execute("COMMIT").await.map_err(StoreError::query("tx.commit"))?;
@@ -153,5 +171,42 @@ impl WriterSession {
         }
         self.open = false;
         self.rows.forget();
+    }
+}
+
+/// The writer connection as held by one transaction; rolls back if dropped while open.
+pub(super) struct WriterTx(Option<OwnedMutexGuard<WriterSession>>);
+
+impl WriterTx {
+    pub fn new(session: OwnedMutexGuard<WriterSession>) -> Self {
+        Self(Some(session))
+    }
+}
+
+impl std::ops::Deref for WriterTx {
+    type Target = WriterSession;
+
+    fn deref(&self) -> &WriterSession {
+        self.0.as_deref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for WriterTx {
+    fn deref_mut(&mut self) -> &mut WriterSession {
+        self.0.as_deref_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for WriterTx {
+    fn drop(&mut self) {
+        let Some(mut session) = self.0.take() else { return };
+        if !session.open {
+            return;
+        }
+        // The session stays locked until the rollback is done, so the next transaction
+        // starts clean; without a runtime, `begin` rolls back instead.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { session.abandon().await });
+        }
     }
 }
