@@ -17,7 +17,8 @@ use super::fleet::{Fleet, Pending, now_ms};
 use super::lifecycle;
 use crate::error::Result;
 use crate::lifecycle::TaskControl;
-use crate::store::commands::EventSource;
+use crate::store::Store;
+use crate::store::commands::{CommandRecord, EventSource};
 
 /// Most timer transitions per transaction (the rest wait for the next tick).
 const SWEEP_LIMIT: u32 = 2000;
@@ -74,21 +75,36 @@ impl Fleet {
         if due.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.store.fleet_tx().await?;
-        let ids: Vec<_> = due.iter().map(|c| c.command_id).collect();
-        tx.prefetch(&ids, &[]).await?;
-        let mut pending = Pending::default();
-        for candidate in due {
-            // Re-read inside the transaction: an ack may have arrived since the scan.
-            let Some(mut command) = tx.command(candidate.command_id).await? else { continue };
-            if let Some(t) = lifecycle::on_timer(&mut command, now) {
-                tracing::info!(command.id = %command.command_id, to = %t.to, "{}", t.detail);
-                pending.record(&mut *tx, &command, t, EventSource::Scheduler).await?;
-            }
+        let pending = apply_timers(&self.store, &due, now, EventSource::Scheduler).await?;
+        for change in &pending.changes {
+            tracing::info!(command.id = %change.command.command_id, to = %change.event.to_state,
+                "{}", change.event.detail);
         }
-        tx.commit().await?;
         let count = pending.changes.len();
         self.finish(pending);
         Ok(count)
     }
+}
+
+/// Store the timer transitions (`expired`, `timed_out`) of the `due` commands at `now`, in
+/// one transaction that reads them again in one go (an ack may have arrived since the scan).
+/// The scheduler and start-up recovery share it.
+pub(super) async fn apply_timers(
+    store: &Arc<dyn Store>,
+    due: &[CommandRecord],
+    now: i64,
+    source: EventSource,
+) -> Result<Pending> {
+    let mut tx = store.fleet_tx().await?;
+    let ids: Vec<_> = due.iter().map(|c| c.command_id).collect();
+    tx.prefetch(&ids, &[]).await?;
+    let mut pending = Pending::default();
+    for id in ids {
+        let Some(mut command) = tx.command(id).await? else { continue };
+        if let Some(t) = lifecycle::on_timer(&mut command, now) {
+            pending.record(&mut *tx, &command, t, source).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(pending)
 }

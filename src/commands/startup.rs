@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::fleet::{Pending, now_ms};
-use super::lifecycle;
+use super::fleet::now_ms;
+use super::scheduler::apply_timers;
 use crate::error::Result;
 use crate::store::Store;
 use crate::store::commands::{CommandState, EventSource};
@@ -85,19 +85,14 @@ pub async fn recover_at_start(store: &Arc<dyn Store>, max_ids: usize) -> Result<
         if due.is_empty() {
             break;
         }
-        let mut tx = store.fleet_tx().await?;
-        let mut pending = Pending::default();
-        for candidate in due {
-            let Some(mut command) = tx.command(candidate.command_id).await? else { continue };
-            let Some(transition) = lifecycle::on_timer(&mut command, now) else { continue };
-            let found = match transition.to {
+        let pending = apply_timers(store, &due, now, EventSource::Recovery).await?;
+        for change in &pending.changes {
+            let found = match change.command.state {
                 CommandState::Expired => &mut summary.expired,
                 _ => &mut summary.timed_out,
             };
-            found.push(command.command_id, max_ids);
-            pending.record(&mut *tx, &command, transition, EventSource::Recovery).await?;
+            found.push(change.command.command_id, max_ids);
         }
-        tx.commit().await?;
     }
     let ids = u32::try_from(max_ids).unwrap_or(u32::MAX);
     for open in store.open_command_summary(ids).await? {
@@ -115,6 +110,7 @@ pub async fn recover_at_start(store: &Arc<dyn Store>, max_ids: usize) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::fleet::Pending;
     use crate::store::commands::{Action, CommandRecord, Origin};
 
     async fn insert(store: &Arc<dyn Store>, command: CommandRecord) {

@@ -132,13 +132,17 @@ impl CommandStore for SqliteStore {
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<CommandRecord>, StoreError> {
+        // The partial timer indexes hold only the commands waiting for that timer; without
+        // INDEXED BY the planner walks `commands_state` and reads every open command's timer
+        // from the table (measured on the recovery benchmark's database, 50,000 open commands
+        // and none due: 27 ms per scheduler tick; with the partial indexes under 1 ms).
         let mut builder = QueryBuilder::new(format!(
-            "SELECT {COMMAND_COLUMNS} FROM commands \
+            "SELECT {COMMAND_COLUMNS} FROM commands INDEXED BY commands_expiry \
              WHERE state IN ('queued', 'published') AND expires_ms <= "
         ));
         builder.push_bind(now_ms);
         builder.push(format!(
-            " UNION ALL SELECT {COMMAND_COLUMNS} FROM commands \
+            " UNION ALL SELECT {COMMAND_COLUMNS} FROM commands INDEXED BY commands_deadline \
              WHERE state IN ('accepted', 'execution_started') AND deadline_ms <= "
         ));
         builder.push_bind(now_ms);
