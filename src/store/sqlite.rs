@@ -106,7 +106,7 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).min_connections(1);
-        match Self::connect(pool, options, location).await {
+        match Self::connect(pool, options, location, true).await {
             Ok(store) => {
                 prepared.keep();
                 store.check_journal_mode().await;
@@ -133,15 +133,16 @@ impl SqliteStore {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None);
-        let mut store = Self::connect(pool, options, location).await?;
-        store.writer = None;
-        Ok(store)
+        Self::connect(pool, options, location, false).await
     }
 
+    /// Open the pool and migrate. `own_writer`: device-area writes get their own connection
+    /// (impossible for an in-memory database, which lives on the pool's one connection).
     async fn connect(
         pool: SqlitePoolOptions,
         options: SqliteConnectOptions,
         location: String,
+        own_writer: bool,
     ) -> Result<Self, StoreError> {
         let pool = match pool.connect_with(options).await {
             Ok(pool) => pool,
@@ -151,7 +152,7 @@ impl SqliteStore {
             pool.close().await;
             return Err(StoreError::Migrate { location, source });
         }
-        Ok(Self { pool, location, writer: Some(Arc::default()) })
+        Ok(Self { pool, location, writer: own_writer.then(Arc::default) })
     }
 
     /// WAL cannot be enabled on some filesystems (e.g. network mounts); SQLite then silently

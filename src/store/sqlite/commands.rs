@@ -45,9 +45,8 @@ fn select_commands() -> QueryBuilder<Sqlite> {
 impl CommandStore for SqliteStore {
     async fn fleet_tx(&self) -> Result<Box<dyn FleetTx>, StoreError> {
         if let Some(writer) = &self.writer {
-            let mut session = writer.clone().lock_owned().await;
-            session.begin(&self.pool).await?;
-            return Ok(Box::new(SqliteFleetTx::on_writer(super::writer::WriterTx::new(session))));
+            let writer = super::writer::WriterTx::begin(writer.clone(), &self.pool).await?;
+            return Ok(Box::new(SqliteFleetTx::on_writer(writer)));
         }
         let tx =
             self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::query("fleet_tx"))?;

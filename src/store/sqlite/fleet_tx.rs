@@ -86,7 +86,7 @@ impl SqliteFleetTx {
         Self { conn: TxConn::Pool(tx), cache: FleetCache::default() }
     }
 
-    /// A transaction on the writer connection, begun by `WriterSession::begin`.
+    /// A transaction on the writer connection, begun by [`WriterTx::begin`].
     pub(super) fn on_writer(writer: WriterTx) -> Self {
         Self { conn: TxConn::Writer(writer), cache: FleetCache::default() }
     }

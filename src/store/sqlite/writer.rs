@@ -22,9 +22,10 @@
 //! at most [`MAX_COMMANDS`] of them and [`MAX_CLIENTS`] devices.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlx::{ConnectOptions, Connection, Executor, SqliteConnection, SqlitePool};
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
 use crate::store::StoreError;
@@ -107,15 +108,12 @@ impl RememberedRows {
 impl WriterSession {
     /// Begin a write transaction (connecting first if needed); forget the remembered rows
     /// if anybody else committed since they were valid.
-    pub async fn begin(&mut self, pool: &SqlitePool) -> Result<(), StoreError> {
+    async fn begin(&mut self, pool: &SqlitePool) -> Result<(), StoreError> {
         const OP: &str = "fleet_tx";
-        if std::mem::take(&mut self.open) {
-            // An abandoned transaction (or one whose commit failed): closing the connection
-            // rolls back whatever state it is in, and what it remembered goes with it.
-            self.rows.forget();
-            if let Some(conn) = self.conn.take() {
-                let _ = conn.close().await;
-            }
+        if self.open {
+            // Abandoned where no rollback could be spawned: closing the connection rolls
+            // back whatever state it is in, and what it remembered goes with it.
+            self.close().await;
         }
         if self.conn.is_none() {
             let conn = pool.connect_options().connect().await.map_err(StoreError::query(OP))?;
@@ -178,8 +176,16 @@ impl WriterSession {
 pub(super) struct WriterTx(Option<OwnedMutexGuard<WriterSession>>);
 
 impl WriterTx {
-    pub fn new(session: OwnedMutexGuard<WriterSession>) -> Self {
-        Self(Some(session))
+    /// Wait for the writer connection and begin a transaction on it (see
+    /// [`WriterSession::begin`]); held from the start, so a failure after `BEGIN` rolls back
+    /// like any abandoned transaction.
+    pub async fn begin(
+        session: Arc<Mutex<WriterSession>>,
+        pool: &SqlitePool,
+    ) -> Result<Self, StoreError> {
+        let mut tx = Self(Some(session.lock_owned().await));
+        tx.begin(pool).await?;
+        Ok(tx)
     }
 }
 
