@@ -12,22 +12,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection};
+use sqlx::{Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use super::progress::Progress;
 use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, COMMAND_FIXED_COLUMNS, ClientRow, CommandRow,
-    bind_client, bind_command, column_count,
+    bind_client, bind_command,
 };
+use super::shapes::{Shapes, id_list, pieces};
 use crate::store::StoreError;
 use crate::store::clients::ClientRecord;
 use crate::store::commands::{CommandEvent, CommandRecord};
-
-/// SQLite binds at most 32766 parameters per statement; rows per statement stay below it.
-const MAX_PARAMS: usize = 30_000;
-/// Ids per `IN (…)` list.
-const IN_CHUNK: usize = 5_000;
 
 /// Rows known to the transaction (`None`: known not to exist) and the pending writes.
 #[derive(Default)]
@@ -140,8 +136,13 @@ impl FleetCache {
         ids: &[Uuid],
     ) -> Result<(), StoreError> {
         const OP: &str = "tx.prefetch_commands";
-        let select = format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE command_id IN (");
-        load_into(tx, &mut self.commands, ids, &select, |row: CommandRow| {
+        static SELECT: Shapes = Shapes::new(|rows| {
+            format!(
+                "SELECT {COMMAND_COLUMNS} FROM commands WHERE command_id IN ({})",
+                id_list(rows)
+            )
+        });
+        load_into(tx, &mut self.commands, ids, &SELECT, |row: CommandRow| {
             row.into_record(OP).map(|r| (r.command_id, r))
         })
         .await
@@ -154,8 +155,10 @@ impl FleetCache {
         ids: &[Uuid],
     ) -> Result<(), StoreError> {
         const OP: &str = "tx.prefetch_clients";
-        let select = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_uuid IN (");
-        load_into(tx, &mut self.clients, ids, &select, |row: ClientRow| {
+        static SELECT: Shapes = Shapes::new(|rows| {
+            format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_uuid IN ({})", id_list(rows))
+        });
+        load_into(tx, &mut self.clients, ids, &SELECT, |row: ClientRow| {
             row.into_record(OP).map(|r| (r.client_uuid, r))
         })
         .await
@@ -170,20 +173,22 @@ impl FleetCache {
     ) -> Result<(), StoreError> {
         let wanted =
             unknown(clients, |id| self.lockout.get(id).is_some_and(|(s, _)| *s == since_ms));
-        for chunk in wanted.chunks(IN_CHUNK) {
-            let mut builder = sqlx::QueryBuilder::<Sqlite>::new(format!(
-                "SELECT client_uuid, issued_ms FROM commands WHERE {} AND client_uuid IN (",
-                super::fleet_tx::LOCKOUT_COUNTED
-            ));
-            push_ids(&mut builder, chunk);
-            builder.push(" AND issued_ms >= ").push_bind(since_ms).push(" ORDER BY issued_ms");
-            let found: Vec<(String, i64)> = builder
-                .build_query_as()
-                .persistent(false)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(StoreError::query("tx.prefetch_lockout"))?;
-            for id in chunk {
+        static SELECT: Shapes = Shapes::new(|rows| {
+            format!(
+                "SELECT client_uuid, issued_ms FROM commands WHERE {} AND client_uuid IN ({}) \
+                 AND issued_ms >= ? ORDER BY issued_ms",
+                super::fleet_tx::LOCKOUT_COUNTED,
+                id_list(rows)
+            )
+        });
+        for piece in pieces(&wanted) {
+            let found: Vec<(String, i64)> =
+                bind_ids(sqlx::query_as(SELECT.sql(piece.len())), piece)
+                    .bind(since_ms)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("tx.prefetch_lockout"))?;
+            for id in piece {
                 self.lockout.insert(*id, (since_ms, Vec::new()));
             }
             for (client, issued_ms) in found {
@@ -197,29 +202,25 @@ impl FleetCache {
     }
 }
 
-/// Read the rows of the `ids` not in `known` with `select` (ending in `IN (`) and remember
+/// Read the rows of the `ids` not in `known` with the statement `select` shapes, and remember
 /// each id: found, or `None`.
 async fn load_into<R, T>(
     tx: &mut SqliteConnection,
     known: &mut HashMap<Uuid, Option<T>>,
     ids: &[Uuid],
-    select: &str,
+    select: &'static Shapes,
     decode: impl Fn(R) -> Result<(Uuid, T), StoreError>,
 ) -> Result<(), StoreError>
 where
     R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
 {
     let wanted = unknown(ids, |id| known.contains_key(id));
-    for chunk in wanted.chunks(IN_CHUNK) {
-        let mut builder = sqlx::QueryBuilder::<Sqlite>::new(select);
-        push_ids(&mut builder, chunk);
-        let found: Vec<R> = builder
-            .build_query_as()
-            .persistent(false)
+    for piece in pieces(&wanted) {
+        let found: Vec<R> = bind_ids(sqlx::query_as(select.sql(piece.len())), piece)
             .fetch_all(&mut *tx)
             .await
             .map_err(StoreError::query("tx.prefetch"))?;
-        for id in chunk {
+        for id in piece {
             known.insert(*id, None);
         }
         for row in found {
@@ -236,28 +237,52 @@ fn unknown(ids: &[Uuid], known: impl Fn(&Uuid) -> bool) -> Vec<Uuid> {
     ids.iter().filter(|id| !known(id) && seen.insert(**id)).copied().collect()
 }
 
-fn push_ids(builder: &mut sqlx::QueryBuilder<Sqlite>, ids: &[Uuid]) {
-    let mut list = builder.separated(", ");
+fn bind_ids<'q, R>(
+    mut query: sqlx::query::QueryAs<'q, Sqlite, R, sqlx::sqlite::SqliteArguments>,
+    ids: &[Uuid],
+) -> sqlx::query::QueryAs<'q, Sqlite, R, sqlx::sqlite::SqliteArguments> {
     for id in ids {
-        list.push_bind(id.to_string());
+        query = query.bind(id.to_string());
     }
-    list.push_unseparated(")");
+    query
 }
+
+static INSERT_COMMANDS: Shapes =
+    Shapes::new(|rows| rows::insert_rows_sql("commands", COMMAND_COLUMNS, None, rows));
+static UPDATE_COMMANDS: Shapes = Shapes::new(|rows| {
+    rows::update_rows_sql("commands", COMMAND_COLUMNS, COMMAND_FIXED_COLUMNS, rows)
+});
+static UPSERT_CLIENTS: Shapes =
+    Shapes::new(|rows| rows::insert_rows_sql("clients", CLIENT_COLUMNS, Some("client_uuid"), rows));
+static INSERT_EVENTS: Shapes = Shapes::new(|rows| {
+    rows::insert_rows_sql(
+        "command_events",
+        "id, command_id, at_ms, from_state, to_state, source, detail",
+        None,
+        rows,
+    )
+});
+static SET_MEMBER_COMMANDS: Shapes = Shapes::new(|rows| {
+    format!(
+        "UPDATE rollout_members SET command_id = v.column3 FROM (VALUES {}) AS v \
+         WHERE rollout_members.rollout_id = v.column1 AND rollout_members.client_uuid = v.column2",
+        rows::placeholders(3, rows)
+    )
+});
 
 async fn write_commands(
     tx: &mut SqliteConnection,
     commands: &[CommandRecord],
     existing: bool,
 ) -> Result<(), StoreError> {
-    let op = if existing { "tx.update_commands" } else { "tx.insert_commands" };
-    for chunk in commands.chunks(MAX_PARAMS / column_count(COMMAND_COLUMNS)) {
-        let sql = if existing {
-            rows::update_rows_sql("commands", COMMAND_COLUMNS, COMMAND_FIXED_COLUMNS, chunk.len())
-        } else {
-            rows::insert_rows_sql("commands", COMMAND_COLUMNS, None, chunk.len())
-        };
-        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-        for command in chunk {
+    let (op, shapes) = if existing {
+        ("tx.update_commands", &UPDATE_COMMANDS)
+    } else {
+        ("tx.insert_commands", &INSERT_COMMANDS)
+    };
+    for piece in pieces(commands) {
+        let mut query = sqlx::query(shapes.sql(piece.len()));
+        for command in piece {
             query = bind_command(query, command);
         }
         query.execute(&mut *tx).await.map_err(StoreError::query(op))?;
@@ -269,11 +294,9 @@ async fn write_clients(
     tx: &mut SqliteConnection,
     clients: &[ClientRecord],
 ) -> Result<(), StoreError> {
-    for chunk in clients.chunks(MAX_PARAMS / column_count(CLIENT_COLUMNS)) {
-        let sql =
-            rows::insert_rows_sql("clients", CLIENT_COLUMNS, Some("client_uuid"), chunk.len());
-        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-        for client in chunk {
+    for piece in pieces(clients) {
+        let mut query = sqlx::query(UPSERT_CLIENTS.sql(piece.len()));
+        for client in piece {
             query = bind_client(query, client);
         }
         query.execute(&mut *tx).await.map_err(StoreError::query("tx.put_clients"))?;
@@ -285,53 +308,35 @@ async fn write_events(
     tx: &mut SqliteConnection,
     events: &[CommandEvent],
 ) -> Result<(), StoreError> {
-    const COLUMNS: &str = "id, command_id, at_ms, from_state, to_state, source, detail";
-    for chunk in events.chunks(MAX_PARAMS / column_count(COLUMNS)) {
-        let mut builder =
-            sqlx::QueryBuilder::<Sqlite>::new(format!("INSERT INTO command_events ({COLUMNS}) "));
-        builder.push_values(chunk, |mut row, e| {
-            row.push_bind(e.id)
-                .push_bind(e.command_id.to_string())
-                .push_bind(e.at_ms)
-                .push_bind(e.from_state.map(|s| s.as_str()))
-                .push_bind(e.to_state.as_str())
-                .push_bind(e.source.as_str())
-                .push_bind(e.detail.clone());
-        });
-        builder
-            .build()
-            .persistent(false)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query("tx.insert_events"))?;
+    for piece in pieces(events) {
+        let mut query = sqlx::query(INSERT_EVENTS.sql(piece.len()));
+        for e in piece {
+            query = query
+                .bind(e.id)
+                .bind(e.command_id.to_string())
+                .bind(e.at_ms)
+                .bind(e.from_state.map(|s| s.as_str()))
+                .bind(e.to_state.as_str())
+                .bind(e.source.as_str())
+                .bind(e.detail.clone());
+        }
+        query.execute(&mut *tx).await.map_err(StoreError::query("tx.insert_events"))?;
     }
     Ok(())
 }
 
-/// Set `command_id` of rollout members: one `UPDATE … FROM (VALUES …)` per chunk.
+/// Set `command_id` of rollout members: one `UPDATE … FROM (VALUES …)` per piece.
 async fn write_members(
     tx: &mut SqliteConnection,
     members: &[(Uuid, Uuid, Uuid)],
 ) -> Result<(), StoreError> {
-    for chunk in members.chunks(MAX_PARAMS / 3) {
-        let mut builder = sqlx::QueryBuilder::<Sqlite>::new(
-            "UPDATE rollout_members SET command_id = v.column3 FROM (",
-        );
-        builder.push_values(chunk, |mut row, (rollout, client, command)| {
-            row.push_bind(rollout.to_string())
-                .push_bind(client.to_string())
-                .push_bind(command.to_string());
-        });
-        builder.push(
-            ") AS v WHERE rollout_members.rollout_id = v.column1 \
-             AND rollout_members.client_uuid = v.column2",
-        );
-        builder
-            .build()
-            .persistent(false)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query("tx.set_member_commands"))?;
+    for piece in pieces(members) {
+        let mut query = sqlx::query(SET_MEMBER_COMMANDS.sql(piece.len()));
+        for (rollout, client, command) in piece {
+            query =
+                query.bind(rollout.to_string()).bind(client.to_string()).bind(command.to_string());
+        }
+        query.execute(&mut *tx).await.map_err(StoreError::query("tx.set_member_commands"))?;
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ use super::fleet_cache::FleetCache;
 use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
 };
+use super::shapes::{Shapes, pieces};
 use super::writer::{RememberedRows, WriterTx};
 use crate::store::StoreError;
 use crate::store::audit::AuditRow;
@@ -268,18 +269,18 @@ impl FleetTx for SqliteFleetTx {
         rollout_id: Uuid,
         members: &[RolloutMember],
     ) -> Result<(), StoreError> {
-        // SQLite allows 32766 bound parameters per statement; three per row.
-        for chunk in members.chunks(5000) {
-            let mut builder = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO rollout_members (rollout_id, client_uuid, wave) ",
-            );
-            builder.push_values(chunk, |mut row, member| {
-                row.push_bind(rollout_id.to_string())
-                    .push_bind(member.client_uuid.to_string())
-                    .push_bind(member.wave);
-            });
-            builder
-                .build()
+        static INSERT: Shapes = Shapes::new(|rows| {
+            rows::insert_rows_sql("rollout_members", "rollout_id, client_uuid, wave", None, rows)
+        });
+        for piece in pieces(members) {
+            let mut query = sqlx::query(INSERT.sql(piece.len()));
+            for member in piece {
+                query = query
+                    .bind(rollout_id.to_string())
+                    .bind(member.client_uuid.to_string())
+                    .bind(member.wave);
+            }
+            query
                 .execute(self.conn.get()?)
                 .await
                 .map_err(StoreError::query("tx.insert_members"))?;

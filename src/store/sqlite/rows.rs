@@ -61,11 +61,6 @@ pub(super) fn insert_sql(table: &str, columns: &str, upsert_key: Option<&str>) -
     insert_rows_sql(table, columns, upsert_key, 1)
 }
 
-/// Number of columns in a column list.
-pub(super) fn column_count(columns: &str) -> usize {
-    columns.split(',').count()
-}
-
 /// Like [`insert_sql`] with `rows` rows of placeholders (one multi-row statement).
 pub(super) fn insert_rows_sql(
     table: &str,
@@ -74,7 +69,8 @@ pub(super) fn insert_rows_sql(
     rows: usize,
 ) -> String {
     let names: Vec<&str> = columns.split(',').map(str::trim).collect();
-    let mut sql = format!("INSERT INTO {table} ({columns}) VALUES {}", placeholders(&names, rows));
+    let mut sql =
+        format!("INSERT INTO {table} ({columns}) VALUES {}", placeholders(names.len(), rows));
     if let Some(key) = upsert_key {
         let sets: Vec<String> = names
             .iter()
@@ -103,14 +99,14 @@ pub(super) fn update_rows_sql(table: &str, columns: &str, fixed: &[&str], rows: 
     format!(
         "UPDATE {table} SET {} FROM (VALUES {}) AS v WHERE {table}.{key} = v.column1",
         sets.join(", "),
-        placeholders(&names, rows),
+        placeholders(names.len(), rows),
         key = names[0],
     )
 }
 
-/// `(?, …), (?, …)`: `rows` rows (at least one) of one placeholder per name.
-fn placeholders(names: &[&str], rows: usize) -> String {
-    let row = format!("({})", vec!["?"; names.len()].join(", "));
+/// `(?, …), (?, …)`: `rows` rows (at least one) of `columns` placeholders.
+pub(super) fn placeholders(columns: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
     vec![row.as_str(); rows.max(1)].join(", ")
 }
 

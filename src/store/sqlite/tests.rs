@@ -59,7 +59,7 @@ async fn open_creates_directories_database_and_schema() {
 }
 
 #[tokio::test]
-async fn connections_use_wal_full_sync_and_foreign_keys() {
+async fn connections_use_wal_full_sync_foreign_keys_and_memory_temp_store() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open_path(&tmp.path().join("rebound.db")).await.unwrap();
     // Check several pooled connections, not just the first one.
@@ -72,7 +72,9 @@ async fn connections_use_wal_full_sync_and_foreign_keys() {
             sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
         let fk: i64 =
             sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *conn).await.unwrap();
-        assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1), "2 = FULL");
+        let temp: i64 =
+            sqlx::query_scalar("PRAGMA temp_store").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!((mode.as_str(), sync, fk, temp), ("wal", 2, 1, 2), "2 = FULL, 2 = MEMORY");
         conns.push(conn);
     }
     drop(conns);

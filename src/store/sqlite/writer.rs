@@ -36,6 +36,9 @@ use crate::store::commands::CommandRecord;
 const MAX_COMMANDS: usize = 200_000;
 /// Most devices remembered; past this they are forgotten and read again.
 const MAX_CLIENTS: usize = 200_000;
+/// Prepared statements the writer connection keeps (sqlx's default is 100): every fleet
+/// statement plus up to nine multi-row shapes of each kind (see `shapes.rs`) stay prepared.
+const WRITER_STATEMENTS: usize = 256;
 
 /// The connection and what it remembers. Held (locked) by one transaction at a time.
 #[derive(Default)]
@@ -116,7 +119,12 @@ impl WriterSession {
             self.close().await;
         }
         if self.conn.is_none() {
-            let conn = pool.connect_options().connect().await.map_err(StoreError::query(OP))?;
+            let options = (*pool.connect_options()).clone();
+            let conn = options
+                .statement_cache_capacity(WRITER_STATEMENTS)
+                .connect()
+                .await
+                .map_err(StoreError::query(OP))?;
             self.conn = Some(conn);
         }
         if let Err(e) = self.conn()?.execute("BEGIN IMMEDIATE").await {

@@ -1,0 +1,84 @@
+//! Multi-row statements in a few fixed shapes, so that SQLite parses each shape once per
+//! connection instead of once per batch.
+//!
+//! sqlx keeps a connection's prepared statements keyed by their SQL text. A multi-row
+//! statement written with the batch's own row count had a new text almost every time, so
+//! every batch paid for parsing and planning a statement of thousands of placeholders (about
+//! a fifth of the writer connection's time in the fan-out benchmark). Instead, a list of rows
+//! is cut into [`pieces`] of [`MAX_ROWS`] rows and then descending powers of two (1000 rows:
+//! 256 three times, 128, 64, 32, 8), and [`Shapes`] builds the text for each length once per
+//! process. At most nine texts per statement kind exist, and they stay prepared.
+
+use std::sync::OnceLock;
+
+/// Rows per statement at most (a power of two). 256 rows of the widest table (`commands`,
+/// 32 columns) bind 8192 parameters, well under SQLite's 32766.
+pub(super) const MAX_ROWS: usize = 256;
+const SHAPES: usize = MAX_ROWS.trailing_zeros() as usize + 1;
+
+/// Consecutive pieces of `items`, each [`MAX_ROWS`] long or a smaller power of two.
+pub(super) fn pieces<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let len = if rest.len() >= MAX_ROWS { MAX_ROWS } else { 1 << rest.len().ilog2() };
+        let (piece, tail) = rest.split_at(len);
+        rest = tail;
+        Some(piece)
+    })
+}
+
+/// The SQL text of one statement kind for every piece length, each built on first use.
+pub(super) struct Shapes {
+    build: fn(usize) -> String,
+    sql: [OnceLock<String>; SHAPES],
+}
+
+impl Shapes {
+    /// `build(rows)` writes the statement for `rows` rows.
+    pub const fn new(build: fn(usize) -> String) -> Self {
+        Self { build, sql: [const { OnceLock::new() }; SHAPES] }
+    }
+
+    /// The statement for a piece of `rows` rows, as [`pieces`] cuts them.
+    pub fn sql(&'static self, rows: usize) -> &'static str {
+        assert!(rows.is_power_of_two() && rows <= MAX_ROWS, "no statement shape for {rows} rows");
+        self.sql[rows.trailing_zeros() as usize].get_or_init(|| (self.build)(rows))
+    }
+}
+
+/// `?, ?, …`: `count` placeholders (for an `IN (…)` list).
+pub(super) fn id_list(count: usize) -> String {
+    vec!["?"; count].join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_cover_every_row_once_in_order_with_few_lengths() {
+        for n in [0, 1, 2, 3, 255, 256, 257, 1000, 1024, 3001] {
+            let items: Vec<usize> = (0..n).collect();
+            let cut: Vec<&[usize]> = pieces(&items).collect();
+            assert_eq!(cut.concat(), items, "{n} rows");
+            assert!(cut.iter().all(|p| p.len().is_power_of_two() && p.len() <= MAX_ROWS));
+            let short = cut.iter().filter(|p| p.len() < MAX_ROWS).count();
+            assert!(short < SHAPES, "{n} rows: {short} short pieces");
+        }
+    }
+
+    static NUMBERED: Shapes = Shapes::new(|rows| format!("rows {rows}"));
+
+    #[test]
+    fn each_shape_is_built_once_and_named_by_its_length() {
+        let first = NUMBERED.sql(64);
+        assert_eq!(first, "rows 64");
+        assert!(std::ptr::eq(first, NUMBERED.sql(64)));
+        assert_eq!(NUMBERED.sql(1), "rows 1");
+        assert!(std::panic::catch_unwind(|| NUMBERED.sql(3)).is_err());
+        assert!(std::panic::catch_unwind(|| NUMBERED.sql(2 * MAX_ROWS)).is_err());
+    }
+}
