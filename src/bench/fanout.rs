@@ -3,16 +3,17 @@
 //! them. Figures: time until every command is terminal, acks ingested per second, and the
 //! issue→accepted latency (p50/p99, server timestamps). Baseline in the same run: the
 //! broker's raw publish→subscribe rate for the same number of messages at QoS 1 with a
-//! pipelined publisher (in-flight window [`BASELINE_INFLIGHT`]).
+//! pipelined publisher (in-flight window [`BASELINE_INFLIGHT`]), measured
+//! [`BASELINES_PER_RUN`] times right before each rollout, with the same broker load around
+//! it (the fleet connected, the server idle).
 //!
 //! Messages per rollout: one command per device plus three acks (compat topics off), so the
 //! ratio compares the whole command pipeline with the broker moving the same messages.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::broker::Broker;
@@ -24,6 +25,11 @@ use crate::proto::v1 as pb;
 const PREFIX: &str = "infoscreen";
 /// Outbound QoS 1 publishes in flight for the baseline publisher.
 pub const BASELINE_INFLIGHT: u16 = 200;
+/// Baseline measurements before each rollout. One takes the broker 50–200 ms, short enough
+/// for a scheduling hiccup to halve it, so several per rollout keep the median steady.
+const BASELINES_PER_RUN: usize = 3;
+/// How often the rollout is polled for being finished (the resolution of the time taken).
+const POLL: Duration = Duration::from_millis(5);
 /// Longest a phase may take before the benchmark gives up.
 const PHASE_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -60,21 +66,25 @@ pub async fn run(params: FanoutBench) -> Result<()> {
     let broker = Broker::start(&users).map_err(fail)?;
     let messages = 4 * n;
 
-    let mut baseline = Vec::new();
+    // The transport alone first, before the server has a session that would take the acks.
+    let mut transport = Vec::new();
+    let fleet = connect_fleet(&broker, &devices).await?;
     for _ in 0..params.repeats.max(1) {
-        baseline.push(baseline_rate(&broker, messages).await?);
+        transport.push(transport_rate(&broker, &devices).await?);
     }
+    drop(fleet);
+
+    let mut baseline = Vec::new();
     let server = ServerProcess::start(&broker)?;
     let result = async {
         let rpc = server.wait_ready().await?;
-        let answered = Arc::new(AtomicUsize::new(0));
-        let mut fleet = Vec::with_capacity(n);
-        for uuid in &devices {
-            fleet.push(simulated_device(&broker, *uuid, answered.clone()).await?);
-        }
+        let fleet = connect_fleet(&broker, &devices).await?;
         wait_registered(&rpc, n).await?;
         let mut runs = Vec::new();
         for _ in 0..params.repeats.max(1) {
+            for _ in 0..BASELINES_PER_RUN {
+                baseline.push(baseline_rate(&broker, messages).await?);
+            }
             runs.push(rollout_once(&rpc).await?);
         }
         drop(fleet);
@@ -91,6 +101,7 @@ pub async fn run(params: FanoutBench) -> Result<()> {
     let p99 = percentile(&mut latencies, 99);
     let not_completed: u32 = runs.iter().map(|r| r.not_completed).sum();
     let base = median(&mut baseline);
+    let transport = median(&mut transport);
     let fanout_rate = messages as f64 / time;
     let ratio = fanout_rate / base;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -102,6 +113,9 @@ pub async fn run(params: FanoutBench) -> Result<()> {
     figure("fanout.messages_per_s", fanout_rate, "msg/s");
     figure("baseline.broker_pubsub_per_s", base, "msg/s");
     figure("fanout.ratio", ratio, "x");
+    figure("transport.pipeline_per_s", transport, "msg/s");
+    figure("transport.ratio", transport / base, "x");
+    figure("fanout.ratio_to_transport", fanout_rate / transport, "x");
     figure("fanout.commands_not_completed", f64::from(not_completed), "commands");
     println!();
     println!("| figure | value |");
@@ -116,6 +130,11 @@ pub async fn run(params: FanoutBench) -> Result<()> {
         "| broker publish→subscribe, QoS 1, in-flight {BASELINE_INFLIGHT} (median) | {base:.0} msg/s |"
     );
     println!("| ratio (target ≥ 0.5) | {ratio:.3} |");
+    println!(
+        "| transport alone: same fleet and messages, no server (median) | {transport:.0} msg/s |"
+    );
+    println!("| transport alone ÷ baseline (the ceiling of the ratio) | {:.3} |", transport / base);
+    println!("| pipeline ÷ transport alone | {:.3} |", fanout_rate / transport);
     println!("| commands not completed (must be 0) | {not_completed} |");
     if not_completed > 0 {
         return Err(fail(format!("{not_completed} commands did not complete")));
@@ -181,12 +200,89 @@ async fn baseline_rate(broker: &Broker, count: usize) -> Result<f64> {
     Ok(received as f64 / elapsed.as_secs_f64())
 }
 
+/// The same messages as a rollout with nothing behind them: a plain MQTT client in the
+/// server's place (its account, its in-flight window) publishes one command to every device
+/// and counts the three acks of each. What is left between this rate and the baseline is the
+/// cost of fanning out over `n` connections and of the simulated devices sharing the machine;
+/// what is left between the pipeline and this rate is the server's.
+async fn transport_rate(broker: &Broker, devices: &[Uuid]) -> Result<f64> {
+    let mut login = options(
+        broker,
+        format!("transport-{}", Uuid::new_v4()),
+        SERVER_USER.into(),
+        SERVER_PASSWORD.into(),
+    );
+    login.set_inflight(crate::mqtt::options::INFLIGHT);
+    let (client, mut eventloop) = AsyncClient::new(login, devices.len() + 10);
+    client.subscribe(format!("{PREFIX}/+/commands/ack"), QoS::AtLeastOnce).await.map_err(fail)?;
+    loop {
+        if let Event::Incoming(Packet::SubAck(_)) = eventloop.poll().await.map_err(fail)? {
+            break;
+        }
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let commands: Vec<(String, Vec<u8>)> = devices
+        .iter()
+        .map(|uuid| {
+            let command = crate::commands::device::OutboundCommand {
+                command_id: Uuid::new_v4(),
+                client_uuid: *uuid,
+                action: crate::store::commands::Action::RestartApp,
+                issued_ms: now,
+                expires_ms: now + 600_000,
+                requested_by: None,
+                reason: None,
+            };
+            (format!("{PREFIX}/{uuid}/commands"), crate::mqtt::payload::encode_command(&command))
+        })
+        .collect();
+    let expected = 3 * devices.len();
+    let started = Instant::now();
+    for (topic, payload) in commands {
+        client.try_publish(topic, QoS::AtLeastOnce, false, payload).map_err(fail)?;
+    }
+    tokio::time::timeout(PHASE_TIMEOUT, async {
+        let mut acks = 0;
+        while acks < expected {
+            if let Event::Incoming(Packet::Publish(_)) = eventloop.poll().await.map_err(fail)? {
+                acks += 1;
+            }
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .map_err(|_| fail("transport run timed out"))??;
+    let elapsed = started.elapsed();
+    Ok((4 * devices.len()) as f64 / elapsed.as_secs_f64())
+}
+
+/// One simulated device per uuid; returns once every one of them is subscribed to its
+/// commands topic.
+async fn connect_fleet(broker: &Broker, devices: &[Uuid]) -> Result<Vec<DeviceTask>> {
+    let (subscribed, mut ready) = mpsc::channel(devices.len().max(1));
+    let mut fleet = Vec::with_capacity(devices.len());
+    for uuid in devices {
+        fleet.push(simulated_device(broker, *uuid, subscribed.clone()).await?);
+    }
+    drop(subscribed);
+    tokio::time::timeout(PHASE_TIMEOUT, async {
+        for _ in devices {
+            ready.recv().await.ok_or_else(|| fail("a simulated device stopped"))?;
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .map_err(|_| fail("the simulated devices did not all subscribe"))??;
+    Ok(fleet)
+}
+
 /// A device that registers, then answers every command with accepted, execution_started,
-/// completed. Returns the task; dropping the list stops nothing by itself, so it is aborted.
+/// completed; it sends one `()` on `subscribed` when the broker has confirmed its
+/// subscription. Returns the task, aborted when dropped.
 async fn simulated_device(
     broker: &Broker,
     uuid: Uuid,
-    answered: Arc<AtomicUsize>,
+    subscribed: mpsc::Sender<()>,
 ) -> Result<DeviceTask> {
     let (client, mut eventloop) = AsyncClient::new(
         options(broker, format!("dev-{uuid}"), uuid.to_string(), format!("pw-{uuid}")),
@@ -216,7 +312,9 @@ async fn simulated_device(
                         );
                         let _ = client.try_publish(&ack_topic, QoS::AtLeastOnce, false, ack);
                     }
-                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    let _ = subscribed.try_send(());
                 }
                 Ok(_) => {}
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -297,7 +395,7 @@ async fn rollout_once(rpc: &Rpc) -> Result<Run> {
         if started.elapsed() > PHASE_TIMEOUT {
             return Err(fail("rollout did not finish"));
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(POLL).await;
     };
     let elapsed = started.elapsed();
     let c = finished.counters.unwrap_or_default();
