@@ -79,6 +79,7 @@ fi
 step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
 cargo run --quiet --locked -- bench reload --smoke
 cargo run --quiet --locked -- bench fanout --smoke
+cargo run --quiet --locked -- bench memory --smoke
 cargo run --quiet --locked -- bench recovery --smoke
 
 # The clients and the MCP adapter are tested against the binaries cargo just built.

@@ -193,7 +193,9 @@ impl Agent {
 
     async fn session(&mut self, stop: &CancellationToken) -> Result<End, AgentError> {
         let boot_id = self.boot_id()?;
-        let (client, eventloop) = AsyncClient::new(self.options()?, 256);
+        let (client, mut eventloop) = AsyncClient::new(self.options()?, 256);
+        // Acks go out at once, not held back by Nagle behind the one before.
+        eventloop.set_network_options(crate::mqtt::options::network());
         // The event loop runs in its own task: `EventLoop::poll` must not be cancelled
         // mid-packet, which a `select!` with other branches would do.
         let (events_tx, mut events) = mpsc::channel(64);

@@ -10,9 +10,10 @@
 //! Messages per rollout: one command per device plus three acks (compat topics off), so the
 //! ratio compares the whole command pipeline with the broker moving the same messages.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -37,13 +38,15 @@ const PHASE_TIMEOUT: Duration = Duration::from_secs(600);
 #[derive(Debug, Clone)]
 pub struct FanoutBench {
     pub devices: usize,
-    /// Rollouts (and baseline runs) measured; medians are reported.
+    /// Rollouts measured; medians are reported.
     pub repeats: usize,
+    /// Server binary; default: this executable.
+    pub server: Option<PathBuf>,
 }
 
 impl FanoutBench {
     pub fn smoke() -> Self {
-        Self { devices: 20, repeats: 1 }
+        Self { devices: 20, repeats: 1, server: None }
     }
 }
 
@@ -75,7 +78,10 @@ pub async fn run(params: FanoutBench) -> Result<()> {
     drop(fleet);
 
     let mut baseline = Vec::new();
-    let server = ServerProcess::start(&broker)?;
+    let server = match &params.server {
+        Some(binary) => ServerProcess::start_binary(binary, &broker)?,
+        None => ServerProcess::start(&broker)?,
+    };
     let result = async {
         let rpc = server.wait_ready().await?;
         let fleet = connect_fleet(&broker, &devices).await?;
@@ -148,28 +154,79 @@ fn options(broker: &Broker, id: String, user: String, password: String) -> MqttO
     options
 }
 
+/// A client on the broker with the socket options of the server's gateway (no Nagle).
+pub(super) fn connect_client(options: MqttOptions, capacity: usize) -> (AsyncClient, EventLoop) {
+    let (client, mut eventloop) = AsyncClient::new(options, capacity);
+    eventloop.set_network_options(crate::mqtt::options::network());
+    (client, eventloop)
+}
+
+/// A login with the server's broker account and a fresh client id starting with `id`.
+pub(super) fn server_login(broker: &Broker, id: &str) -> MqttOptions {
+    options(broker, format!("{id}-{}", Uuid::new_v4()), SERVER_USER.into(), SERVER_PASSWORD.into())
+}
+
+/// Poll `eventloop` until `count` incoming packets have satisfied `wanted`; fails naming
+/// `phase` after [`PHASE_TIMEOUT`].
+pub(super) async fn await_incoming(
+    eventloop: &mut EventLoop,
+    count: usize,
+    wanted: fn(&Packet) -> bool,
+    phase: &str,
+) -> Result<()> {
+    tokio::time::timeout(PHASE_TIMEOUT, async {
+        let mut seen = 0;
+        while seen < count {
+            if let Event::Incoming(packet) = eventloop.poll().await.map_err(fail)?
+                && wanted(&packet)
+            {
+                seen += 1;
+            }
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .map_err(|_| fail(format!("{phase} timed out")))?
+}
+
+/// Start a rollout of `restart_app` to every registered device without canary, waves of
+/// `max_per_minute`, commands valid for `expires_s` seconds; returns its id.
+pub(super) async fn start_rollout_to_all(
+    rpc: &Rpc,
+    max_per_minute: u32,
+    expires_s: i64,
+) -> Result<String> {
+    let request = pb::StartRolloutRequest {
+        action: pb::Action::RestartApp as i32,
+        target: Some(pb::RolloutTarget {
+            target: Some(pb::rollout_target::Target::AllClients(true)),
+        }),
+        canary: Some(pb::start_rollout_request::Canary::CanaryCount(0)),
+        max_per_minute,
+        expires_in: Some(prost_types::Duration { seconds: expires_s, nanos: 0 }),
+        ..Default::default()
+    };
+    let response = rpc.clone().start_rollout(request).await.map_err(fail)?.into_inner();
+    Ok(response.rollout.unwrap_or_default().rollout_id)
+}
+
+/// The rollout `id` as the server has it now.
+pub(super) async fn get_rollout(rpc: &Rpc, id: &str) -> Result<pb::Rollout> {
+    let request = pb::GetRolloutRequest { rollout_id: id.to_owned() };
+    let response = rpc.clone().get_rollout(request).await.map_err(fail)?.into_inner();
+    Ok(response.rollout.unwrap_or_default())
+}
+
 /// Messages per second the broker moves from one pipelined publisher to one subscriber.
 async fn baseline_rate(broker: &Broker, count: usize) -> Result<f64> {
-    let login = |id: &str| {
-        options(
-            broker,
-            format!("{id}-{}", Uuid::new_v4()),
-            SERVER_USER.into(),
-            SERVER_PASSWORD.into(),
-        )
-    };
     let topic = format!("{PREFIX}/bench-baseline-{}", Uuid::new_v4());
-    let (subscriber, mut sub_loop) = AsyncClient::new(login("baseline-sub"), 10);
+    let (subscriber, mut sub_loop) = connect_client(server_login(broker, "baseline-sub"), 10);
     subscriber.subscribe(format!("{topic}/#"), QoS::AtLeastOnce).await.map_err(fail)?;
-    loop {
-        match sub_loop.poll().await.map_err(fail)? {
-            Event::Incoming(Packet::SubAck(_)) => break,
-            _ => continue,
-        }
-    }
-    let mut publisher_options = login("baseline-pub");
+    await_incoming(&mut sub_loop, 1, |p| matches!(p, Packet::SubAck(_)), "baseline subscribe")
+        .await?;
+    let mut publisher_options = server_login(broker, "baseline-pub");
     publisher_options.set_inflight(BASELINE_INFLIGHT);
-    let (publisher, mut pub_loop) = AsyncClient::new(publisher_options, count + 10);
+    let (publisher, mut pub_loop) = connect_client(publisher_options, count + 10);
     let payload = vec![b'x'; 240];
     let started = Instant::now();
     for i in 0..count {
@@ -184,20 +241,12 @@ async fn baseline_rate(broker: &Broker, count: usize) -> Result<f64> {
             }
         }
     });
-    let received = tokio::time::timeout(PHASE_TIMEOUT, async {
-        let mut received = 0;
-        while received < count {
-            if let Event::Incoming(Packet::Publish(_)) = sub_loop.poll().await.map_err(fail)? {
-                received += 1;
-            }
-        }
-        Ok::<_, Error>(received)
-    })
-    .await
-    .map_err(|_| fail("baseline timed out"))??;
+    let received =
+        await_incoming(&mut sub_loop, count, |p| matches!(p, Packet::Publish(_)), "baseline").await;
     let elapsed = started.elapsed();
     pump.abort();
-    Ok(received as f64 / elapsed.as_secs_f64())
+    received?;
+    Ok(count as f64 / elapsed.as_secs_f64())
 }
 
 /// The same messages as a rollout with nothing behind them: a plain MQTT client in the
@@ -206,20 +255,12 @@ async fn baseline_rate(broker: &Broker, count: usize) -> Result<f64> {
 /// cost of fanning out over `n` connections and of the simulated devices sharing the machine;
 /// what is left between the pipeline and this rate is the server's.
 async fn transport_rate(broker: &Broker, devices: &[Uuid]) -> Result<f64> {
-    let mut login = options(
-        broker,
-        format!("transport-{}", Uuid::new_v4()),
-        SERVER_USER.into(),
-        SERVER_PASSWORD.into(),
-    );
+    let mut login = server_login(broker, "transport");
     login.set_inflight(crate::mqtt::options::INFLIGHT);
-    let (client, mut eventloop) = AsyncClient::new(login, devices.len() + 10);
+    let (client, mut eventloop) = connect_client(login, devices.len() + 10);
     client.subscribe(format!("{PREFIX}/+/commands/ack"), QoS::AtLeastOnce).await.map_err(fail)?;
-    loop {
-        if let Event::Incoming(Packet::SubAck(_)) = eventloop.poll().await.map_err(fail)? {
-            break;
-        }
-    }
+    await_incoming(&mut eventloop, 1, |p| matches!(p, Packet::SubAck(_)), "transport subscribe")
+        .await?;
     let now = chrono::Utc::now().timestamp_millis();
     let commands: Vec<(String, Vec<u8>)> = devices
         .iter()
@@ -241,17 +282,8 @@ async fn transport_rate(broker: &Broker, devices: &[Uuid]) -> Result<f64> {
     for (topic, payload) in commands {
         client.try_publish(topic, QoS::AtLeastOnce, false, payload).map_err(fail)?;
     }
-    tokio::time::timeout(PHASE_TIMEOUT, async {
-        let mut acks = 0;
-        while acks < expected {
-            if let Event::Incoming(Packet::Publish(_)) = eventloop.poll().await.map_err(fail)? {
-                acks += 1;
-            }
-        }
-        Ok::<_, Error>(())
-    })
-    .await
-    .map_err(|_| fail("transport run timed out"))??;
+    await_incoming(&mut eventloop, expected, |p| matches!(p, Packet::Publish(_)), "transport run")
+        .await?;
     let elapsed = started.elapsed();
     Ok((4 * devices.len()) as f64 / elapsed.as_secs_f64())
 }
@@ -284,7 +316,7 @@ async fn simulated_device(
     uuid: Uuid,
     subscribed: mpsc::Sender<()>,
 ) -> Result<DeviceTask> {
-    let (client, mut eventloop) = AsyncClient::new(
+    let (client, mut eventloop) = connect_client(
         options(broker, format!("dev-{uuid}"), uuid.to_string(), format!("pw-{uuid}")),
         64,
     );
@@ -332,7 +364,8 @@ impl Drop for DeviceTask {
     }
 }
 
-async fn wait_registered(rpc: &Rpc, n: usize) -> Result<()> {
+/// Wait until `n` devices have reported health (listed with `last_health_at`).
+pub(super) async fn wait_registered(rpc: &Rpc, n: usize) -> Result<()> {
     let deadline = Instant::now() + PHASE_TIMEOUT;
     loop {
         let mut count = 0;
@@ -356,35 +389,10 @@ async fn wait_registered(rpc: &Rpc, n: usize) -> Result<()> {
 }
 
 async fn rollout_once(rpc: &Rpc) -> Result<Run> {
-    let request = pb::StartRolloutRequest {
-        action: pb::Action::RestartApp as i32,
-        target: Some(pb::RolloutTarget {
-            target: Some(pb::rollout_target::Target::AllClients(true)),
-        }),
-        canary: Some(pb::start_rollout_request::Canary::CanaryCount(0)),
-        max_per_minute: 100_000,
-        expires_in: Some(prost_types::Duration { seconds: 600, nanos: 0 }),
-        ..Default::default()
-    };
     let started = Instant::now();
-    let rollout = rpc
-        .clone()
-        .start_rollout(request)
-        .await
-        .map_err(fail)?
-        .into_inner()
-        .rollout
-        .unwrap_or_default();
-    let id = rollout.rollout_id;
+    let id = start_rollout_to_all(rpc, 100_000, 600).await?;
     let finished = loop {
-        let r = rpc
-            .clone()
-            .get_rollout(pb::GetRolloutRequest { rollout_id: id.clone() })
-            .await
-            .map_err(fail)?
-            .into_inner()
-            .rollout
-            .unwrap_or_default();
+        let r = get_rollout(rpc, &id).await?;
         let c = r.counters.unwrap_or_default();
         if r.state() != pb::RolloutState::Waves
             && r.state() != pb::RolloutState::Pending

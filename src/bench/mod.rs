@@ -8,6 +8,7 @@ pub mod broker;
 pub mod durability;
 pub mod fanout;
 mod load;
+pub mod memory;
 pub mod recovery;
 pub mod reload;
 pub mod restart;

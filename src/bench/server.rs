@@ -32,6 +32,12 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(broker: &Broker) -> Result<Self> {
+        Self::start_binary(&std::env::current_exe().map_err(fail)?, broker)
+    }
+
+    /// Like [`ServerProcess::start`] with another `rebound` binary (to compare two builds
+    /// under the same harness).
+    pub fn start_binary(binary: &std::path::Path, broker: &Broker) -> Result<Self> {
         let dir = std::env::temp_dir().join(format!("rebound-fanout-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).map_err(fail)?;
         std::fs::write(dir.join("mqtt-password"), SERVER_PASSWORD).map_err(fail)?;
@@ -50,7 +56,7 @@ impl ServerProcess {
         );
         std::fs::write(dir.join("rebound.toml"), config).map_err(fail)?;
         let log = std::fs::File::create(dir.join("server.log")).map_err(fail)?;
-        let child = Command::new(std::env::current_exe().map_err(fail)?)
+        let child = Command::new(binary)
             .args(["serve", "--config"])
             .arg(dir.join("rebound.toml"))
             .stdin(Stdio::null())
@@ -59,6 +65,18 @@ impl ServerProcess {
             .spawn()
             .map_err(fail)?;
         Ok(Self { child, dir, addr: format!("http://127.0.0.1:{port}") })
+    }
+
+    /// The server's resident set size (`VmRSS` in `/proc/<pid>/status`).
+    pub fn rss_bytes(&self) -> Result<u64> {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).map_err(fail)?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+            .ok_or_else(|| fail("no VmRSS in the server's /proc status"))
     }
 
     /// The server's log so far.

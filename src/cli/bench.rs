@@ -66,15 +66,29 @@ pub enum BenchCommand {
     },
     /// Device command fan-out: N simulated devices on a real Mosquitto, one rollout to all;
     /// time to all terminal, acks/s and issue→accepted latency, against the broker's raw
-    /// publish→subscribe rate for the same messages. Needs mosquitto and mosquitto_passwd.
+    /// publish→subscribe rate for the same messages, and the same messages with no server
+    /// behind them (the transport alone). Needs mosquitto and mosquitto_passwd.
     Fanout {
         /// Simulated devices.
         #[arg(long, default_value_t = 1000)]
         devices: usize,
-        /// Rollouts and baseline runs measured (medians are reported).
+        /// Rollouts measured, each after three baseline runs (medians are reported).
         #[arg(long, default_value_t = 3)]
         repeats: usize,
+        /// Server binary; default: this executable (e.g. an older build, to compare).
+        #[arg(long)]
+        server: Option<std::path::PathBuf>,
         /// 20 devices, one run, to check the benchmark works (CI).
+        #[arg(long)]
+        smoke: bool,
+    },
+    /// Resident memory of a real server idle, with N devices registered, and with one open
+    /// command per device. Needs mosquitto and mosquitto_passwd.
+    Memory {
+        /// Devices registered (through their health messages).
+        #[arg(long, default_value_t = 100_000)]
+        devices: usize,
+        /// 200 devices, to check the benchmark works (CI).
         #[arg(long)]
         smoke: bool,
     },
@@ -130,13 +144,21 @@ pub async fn run(args: BenchArgs) -> u8 {
             };
             bench::recovery::run(params).await
         }
-        BenchCommand::Fanout { devices, repeats, smoke } => {
+        BenchCommand::Fanout { devices, repeats, server, smoke } => {
             let params = if smoke {
-                bench::fanout::FanoutBench::smoke()
+                bench::fanout::FanoutBench { server, ..bench::fanout::FanoutBench::smoke() }
             } else {
-                bench::fanout::FanoutBench { devices, repeats }
+                bench::fanout::FanoutBench { devices, repeats, server }
             };
             bench::fanout::run(params).await
+        }
+        BenchCommand::Memory { devices, smoke } => {
+            let params = if smoke {
+                bench::memory::MemoryBench::smoke()
+            } else {
+                bench::memory::MemoryBench { devices }
+            };
+            bench::memory::run(params).await
         }
         BenchCommand::Restart { restarts, clients, exec, server, smoke } => {
             let params = if smoke {

@@ -163,7 +163,8 @@ impl Gateway {
                 return Exit::Reconfigure;
             }
         };
-        let (client, eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
+        let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
+        eventloop.set_network_options(options::network());
         let run = Arc::new(watch::Sender::new(true));
         let (events_tx, events) = mpsc::channel(1024);
         let poller = spawn_poller(eventloop, run.clone(), events_tx);

@@ -13,6 +13,15 @@ use crate::config::{BrokerUrl, MqttConfig};
 
 /// Environment variable holding the server's broker password.
 pub const PASSWORD_ENV: &str = "REBOUND_MQTT_PASSWORD";
+/// Socket options of the broker connection: `TCP_NODELAY`, so that a command or a batch of
+/// PUBACKs leaves at once instead of waiting (Nagle) for the broker to acknowledge the
+/// previous segment, which the broker may delay by up to 40 ms (delayed ACK).
+pub fn network() -> rumqttc::NetworkOptions {
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    network
+}
+
 /// Requests (publishes, acks) the client may queue before the gateway loop takes them.
 pub const REQUEST_CAPACITY: usize = 100_000;
 /// Outbound QoS 1 publishes awaiting PUBACK at once (the in-flight window).
