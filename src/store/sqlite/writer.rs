@@ -19,7 +19,8 @@
 //! lock goes back to the other connections right away.
 //!
 //! Only open commands are remembered (a terminal command rarely hears from its device again),
-//! at most [`MAX_COMMANDS`] of them and [`MAX_CLIENTS`] devices.
+//! at most [`MAX_COMMANDS`] of them and [`MAX_CLIENTS`] devices. Measured (`rebound bench
+//! memory`): about 1.0 KiB per device and 1.3 KiB per open command, so ~460 MiB at both bounds.
 
 use std::collections::HashMap;
 use std::sync::Arc;
