@@ -266,8 +266,10 @@ async fn rollout_aborts_when_the_canary_fails_too_often() {
     for (i, uuid) in uuids.iter().enumerate() {
         let device = Device::connect(&broker, *uuid).await;
         wait_registered(&rpc, *uuid).await;
-        // Every fourth device fails: a canary of 10 sees at least one failure (> 5 %).
-        responders.push(device.respond_forever(i % 4 == 0));
+        // Three devices in four fail: only 5 succeed, so whichever 10 the canary picks, at
+        // least 5 of them fail (> 5 %). (With one in four failing, a canary without any
+        // failing device — 1.6 % of the random device ids — let the rollout pass it.)
+        responders.push(device.respond_forever(i % 4 != 3));
     }
     let request = pb::StartRolloutRequest {
         action: pb::Action::RestartApp as i32,
@@ -295,7 +297,7 @@ async fn rollout_aborts_when_the_canary_fails_too_often() {
     assert_eq!(last.state(), pb::RolloutState::Aborted, "stream ends after the terminal snapshot");
     assert_eq!(last.abort_cause(), pb::RolloutAbortCause::FailureThreshold);
     let c = last.counters.unwrap();
-    assert!(c.failed >= 1 && c.completed + c.failed == 10, "{c:?}");
+    assert!(c.failed >= 5 && c.completed + c.failed == 10, "{c:?}");
     assert_eq!(c.canceled, 10, "targets after the canary are never issued");
     assert!(last.abort_reason.starts_with("failure rate"), "{}", last.abort_reason);
     let listed = rpc

@@ -10,20 +10,25 @@
 //! Messages per rollout: one command per device plus three acks (compat topics off), so the
 //! ratio compares the whole command pipeline with the broker moving the same messages.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+use rumqttc::{Event, Packet, QoS};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::broker::Broker;
+use super::clients::{
+    PHASE_TIMEOUT, PREFIX, await_incoming, connect_client, get_rollout, health_payload, options,
+    server_login, start_rollout_to_all, wait_registered,
+};
+use super::fail;
 use super::server::{Rpc, SERVER_PASSWORD, SERVER_USER, ServerProcess};
 use super::stats::{figure, median, percentile};
 use crate::error::{Error, Result};
 use crate::proto::v1 as pb;
 
-const PREFIX: &str = "infoscreen";
 /// Outbound QoS 1 publishes in flight for the baseline publisher.
 pub const BASELINE_INFLIGHT: u16 = 200;
 /// Baseline measurements before each rollout. One takes the broker 50–200 ms, short enough
@@ -31,8 +36,6 @@ pub const BASELINE_INFLIGHT: u16 = 200;
 const BASELINES_PER_RUN: usize = 3;
 /// How often the rollout is polled for being finished (the resolution of the time taken).
 const POLL: Duration = Duration::from_millis(5);
-/// Longest a phase may take before the benchmark gives up.
-const PHASE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Parameters of one run.
 #[derive(Debug, Clone)]
@@ -48,10 +51,6 @@ impl FanoutBench {
     pub fn smoke() -> Self {
         Self { devices: 20, repeats: 1, server: None }
     }
-}
-
-fn fail(what: impl std::fmt::Display) -> Error {
-    Error::Internal(what.to_string())
 }
 
 /// One rollout's measurements.
@@ -148,75 +147,6 @@ pub async fn run(params: FanoutBench) -> Result<()> {
     Ok(())
 }
 
-fn options(broker: &Broker, id: String, user: String, password: String) -> MqttOptions {
-    let mut options = MqttOptions::new(id, "127.0.0.1", broker.port);
-    options.set_credentials(user, password).set_keep_alive(Duration::from_secs(30));
-    options
-}
-
-/// A client on the broker with the socket options of the server's gateway (no Nagle).
-pub(super) fn connect_client(options: MqttOptions, capacity: usize) -> (AsyncClient, EventLoop) {
-    let (client, mut eventloop) = AsyncClient::new(options, capacity);
-    eventloop.set_network_options(crate::mqtt::options::network());
-    (client, eventloop)
-}
-
-/// A login with the server's broker account and a fresh client id starting with `id`.
-pub(super) fn server_login(broker: &Broker, id: &str) -> MqttOptions {
-    options(broker, format!("{id}-{}", Uuid::new_v4()), SERVER_USER.into(), SERVER_PASSWORD.into())
-}
-
-/// Poll `eventloop` until `count` incoming packets have satisfied `wanted`; fails naming
-/// `phase` after [`PHASE_TIMEOUT`].
-pub(super) async fn await_incoming(
-    eventloop: &mut EventLoop,
-    count: usize,
-    wanted: fn(&Packet) -> bool,
-    phase: &str,
-) -> Result<()> {
-    tokio::time::timeout(PHASE_TIMEOUT, async {
-        let mut seen = 0;
-        while seen < count {
-            if let Event::Incoming(packet) = eventloop.poll().await.map_err(fail)?
-                && wanted(&packet)
-            {
-                seen += 1;
-            }
-        }
-        Ok::<_, Error>(())
-    })
-    .await
-    .map_err(|_| fail(format!("{phase} timed out")))?
-}
-
-/// Start a rollout of `restart_app` to every registered device without canary, waves of
-/// `max_per_minute`, commands valid for `expires_s` seconds; returns its id.
-pub(super) async fn start_rollout_to_all(
-    rpc: &Rpc,
-    max_per_minute: u32,
-    expires_s: i64,
-) -> Result<String> {
-    let request = pb::StartRolloutRequest {
-        action: pb::Action::RestartApp as i32,
-        target: Some(pb::RolloutTarget {
-            target: Some(pb::rollout_target::Target::AllClients(true)),
-        }),
-        canary: Some(pb::start_rollout_request::Canary::CanaryCount(0)),
-        max_per_minute,
-        expires_in: Some(prost_types::Duration { seconds: expires_s, nanos: 0 }),
-        ..Default::default()
-    };
-    let response = rpc.clone().start_rollout(request).await.map_err(fail)?.into_inner();
-    Ok(response.rollout.unwrap_or_default().rollout_id)
-}
-
-/// The rollout `id` as the server has it now.
-pub(super) async fn get_rollout(rpc: &Rpc, id: &str) -> Result<pb::Rollout> {
-    let request = pb::GetRolloutRequest { rollout_id: id.to_owned() };
-    let response = rpc.clone().get_rollout(request).await.map_err(fail)?.into_inner();
-    Ok(response.rollout.unwrap_or_default())
-}
-
 /// Messages per second the broker moves from one pipelined publisher to one subscriber.
 async fn baseline_rate(broker: &Broker, count: usize) -> Result<f64> {
     let topic = format!("{PREFIX}/bench-baseline-{}", Uuid::new_v4());
@@ -292,14 +222,16 @@ async fn transport_rate(broker: &Broker, devices: &[Uuid]) -> Result<f64> {
 /// commands topic.
 async fn connect_fleet(broker: &Broker, devices: &[Uuid]) -> Result<Vec<DeviceTask>> {
     let (subscribed, mut ready) = mpsc::channel(devices.len().max(1));
+    let mut waiting: HashSet<Uuid> = devices.iter().copied().collect();
     let mut fleet = Vec::with_capacity(devices.len());
     for uuid in devices {
         fleet.push(simulated_device(broker, *uuid, subscribed.clone()).await?);
     }
     drop(subscribed);
     tokio::time::timeout(PHASE_TIMEOUT, async {
-        for _ in devices {
-            ready.recv().await.ok_or_else(|| fail("a simulated device stopped"))?;
+        while !waiting.is_empty() {
+            let uuid = ready.recv().await.ok_or_else(|| fail("a simulated device stopped"))?;
+            waiting.remove(&uuid);
         }
         Ok::<_, Error>(())
     })
@@ -309,12 +241,12 @@ async fn connect_fleet(broker: &Broker, devices: &[Uuid]) -> Result<Vec<DeviceTa
 }
 
 /// A device that registers, then answers every command with accepted, execution_started,
-/// completed; it sends one `()` on `subscribed` when the broker has confirmed its
+/// completed; it sends its uuid on `subscribed` whenever the broker has confirmed its
 /// subscription. Returns the task, aborted when dropped.
 async fn simulated_device(
     broker: &Broker,
     uuid: Uuid,
-    subscribed: mpsc::Sender<()>,
+    subscribed: mpsc::Sender<Uuid>,
 ) -> Result<DeviceTask> {
     let (client, mut eventloop) = connect_client(
         options(broker, format!("dev-{uuid}"), uuid.to_string(), format!("pw-{uuid}")),
@@ -322,11 +254,8 @@ async fn simulated_device(
     );
     let commands = format!("{PREFIX}/{uuid}/commands");
     client.subscribe(&commands, QoS::AtLeastOnce).await.map_err(fail)?;
-    let health = serde_json::json!({
-        "schema_version": "1.0", "client_uuid": uuid, "boot_id": "bench", "process_status": "running"
-    });
     client
-        .publish(format!("{PREFIX}/{uuid}/health"), QoS::AtLeastOnce, false, health.to_string())
+        .publish(format!("{PREFIX}/{uuid}/health"), QoS::AtLeastOnce, false, health_payload(uuid))
         .await
         .map_err(fail)?;
     let ack_topic = format!("{PREFIX}/{uuid}/commands/ack");
@@ -346,7 +275,7 @@ async fn simulated_device(
                     }
                 }
                 Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    let _ = subscribed.try_send(());
+                    let _ = subscribed.try_send(uuid);
                 }
                 Ok(_) => {}
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -361,30 +290,6 @@ struct DeviceTask(tokio::task::JoinHandle<()>);
 impl Drop for DeviceTask {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// Wait until `n` devices have reported health (listed with `last_health_at`).
-pub(super) async fn wait_registered(rpc: &Rpc, n: usize) -> Result<()> {
-    let deadline = Instant::now() + PHASE_TIMEOUT;
-    loop {
-        let mut count = 0;
-        let mut request = pb::ListClientsRequest { page_size: 500, ..Default::default() };
-        loop {
-            let page = rpc.clone().list_clients(request.clone()).await.map_err(fail)?.into_inner();
-            count += page.clients.iter().filter(|c| c.last_health_at.is_some()).count();
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            request.page_token = page.next_page_token;
-        }
-        if count >= n {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(fail(format!("only {count} of {n} devices registered")));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

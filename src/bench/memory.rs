@@ -1,6 +1,8 @@
 //! `rebound bench memory`: the resident memory of a real `rebound serve` (its own process,
 //! a real Mosquitto) idle, with N devices registered, and with N devices and one open command
-//! each — the most the fleet writer remembers (see `store/sqlite/writer.rs`).
+//! each — what the fleet writer remembers (see `store/sqlite/writer.rs`; it keeps at most
+//! 200,000 of each). N is at most 100,000 with the shipped broker, which queues at most that
+//! many messages for the server's session.
 //!
 //! Devices register by their health message. A loader client with the server's broker
 //! account (the shipped ACL lets it write every device topic) publishes one per device, so N
@@ -14,17 +16,16 @@ use rumqttc::{Packet, QoS};
 use uuid::Uuid;
 
 use super::broker::Broker;
-use super::fanout::{
-    await_incoming, connect_client, get_rollout, server_login, start_rollout_to_all,
-    wait_registered,
+use super::clients::{
+    PHASE_TIMEOUT, PREFIX, await_incoming, connect_client, get_rollout, health_payload,
+    server_login, start_rollout_to_all, wait_registered,
 };
+use super::fail;
 use super::server::{Rpc, SERVER_PASSWORD, SERVER_USER, ServerProcess};
 use super::stats::figure;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::proto::v1 as pb;
 
-/// Longest a phase may take before the benchmark gives up.
-const PHASE_TIMEOUT: Duration = Duration::from_secs(900);
 /// Health messages the loader keeps in flight.
 const LOADER_INFLIGHT: u16 = 1000;
 
@@ -38,10 +39,6 @@ impl MemoryBench {
     pub fn smoke() -> Self {
         Self { devices: 200 }
     }
-}
-
-fn fail(what: impl std::fmt::Display) -> Error {
-    Error::Internal(what.to_string())
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -107,18 +104,8 @@ async fn register(broker: &Broker, n: usize) -> Result<()> {
     let (client, mut eventloop) = connect_client(options, n + 10);
     for _ in 0..n {
         let uuid = Uuid::new_v4();
-        let health = serde_json::json!({
-            "schema_version": "1.0", "client_uuid": uuid, "boot_id": "bench",
-            "process_status": "running"
-        });
-        client
-            .try_publish(
-                format!("infoscreen/{uuid}/health"),
-                QoS::AtLeastOnce,
-                false,
-                health.to_string(),
-            )
-            .map_err(fail)?;
+        let topic = format!("{PREFIX}/{uuid}/health");
+        client.try_publish(topic, QoS::AtLeastOnce, false, health_payload(uuid)).map_err(fail)?;
     }
     await_incoming(&mut eventloop, n, |p| matches!(p, Packet::PubAck(_)), "registering").await
 }

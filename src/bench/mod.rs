@@ -5,6 +5,7 @@
 //! people, and has a `--smoke` mode small enough for the test command.
 
 pub mod broker;
+mod clients;
 pub mod durability;
 pub mod fanout;
 mod load;
@@ -14,3 +15,8 @@ pub mod reload;
 pub mod restart;
 pub mod server;
 pub mod stats;
+
+/// A benchmark's own failure (setup, timeout, a count that does not add up).
+fn fail(what: impl std::fmt::Display) -> crate::error::Error {
+    crate::error::Error::Internal(what.to_string())
+}

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::broker::Broker;
-use crate::error::{Error, Result};
+use super::fail;
+use crate::error::Result;
 use crate::proto::v1 as pb;
 use crate::proto::v1::client_command_service_client::ClientCommandServiceClient;
 
@@ -18,10 +19,6 @@ pub const SERVER_USER: &str = "rebound-server";
 pub const SERVER_PASSWORD: &str = "server-pw";
 
 pub type Rpc = ClientCommandServiceClient<tonic::transport::Channel>;
-
-fn fail(what: impl std::fmt::Display) -> Error {
-    Error::Internal(what.to_string())
-}
 
 /// `rebound serve` as a child process of the benchmark.
 pub struct ServerProcess {
@@ -69,8 +66,10 @@ impl ServerProcess {
 
     /// The server's resident set size (`VmRSS` in `/proc/<pid>/status`).
     pub fn rss_bytes(&self) -> Result<u64> {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).map_err(fail)?;
+        let pid = self.child.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| {
+            fail(format!("server (pid {pid}) not running? {e}; its log: {}", self.log()))
+        })?;
         status
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))

@@ -85,7 +85,8 @@ pub enum BenchCommand {
     /// Resident memory of a real server idle, with N devices registered, and with one open
     /// command per device. Needs mosquitto and mosquitto_passwd.
     Memory {
-        /// Devices registered (through their health messages).
+        /// Devices registered (through their health messages); at most 100,000, the shipped
+        /// broker's queue for the server's session.
         #[arg(long, default_value_t = 100_000)]
         devices: usize,
         /// 200 devices, to check the benchmark works (CI).

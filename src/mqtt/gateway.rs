@@ -164,7 +164,7 @@ impl Gateway {
             }
         };
         let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
-        eventloop.set_network_options(options::network());
+        eventloop.set_network_options(super::options::network());
         let run = Arc::new(watch::Sender::new(true));
         let (events_tx, events) = mpsc::channel(1024);
         let poller = spawn_poller(eventloop, run.clone(), events_tx);

@@ -1,5 +1,6 @@
 //! Connection options of the gateway from `[mqtt]`: broker address, the persistent session
-//! (clean session off, fixed client id, manual acks), credentials and TLS.
+//! (clean session off, fixed client id, manual acks), credentials and TLS; and the socket
+//! options of every broker connection rebound opens (`network`).
 //!
 //! The password is read from `mqtt.password_file` (first line) or the environment variable
 //! `REBOUND_MQTT_PASSWORD`, at every (re)connect so a rotated password is picked up; it is
@@ -13,6 +14,7 @@ use crate::config::{BrokerUrl, MqttConfig};
 
 /// Environment variable holding the server's broker password.
 pub const PASSWORD_ENV: &str = "REBOUND_MQTT_PASSWORD";
+
 /// Socket options of the broker connection: `TCP_NODELAY`, so that a command or a batch of
 /// PUBACKs leaves at once instead of waiting (Nagle) for the broker to acknowledge the
 /// previous segment, which the broker may delay by up to 40 ms (delayed ACK).

@@ -15,11 +15,7 @@
 //! - `busy_timeout=5s`: a second writer (another pool connection, or the hot-restart successor
 //!   while its predecessor drains) waits for the lock instead of failing at once.
 //! - `foreign_keys=ON`: SQLite leaves them off by default; the schema relies on them.
-//! - `temp_store=MEMORY`: keeps statement journals in memory. A multi-row write (a batch of
-//!   command transitions) journals the pages it changes so that it can be undone alone; past
-//!   64 KiB SQLite otherwise spills that journal to a temporary file, and those writes were
-//!   about a tenth of the writer connection's time in the fan-out benchmark. Nothing durable
-//!   lives there: the WAL still carries every commit.
+//! - `temp_store=MEMORY` on the device area's writer connection only (`writer.rs`): see there.
 //!
 //! SQL here uses `?` placeholders and SQLite behaviour; the PostgreSQL backend will have its
 //! own statements over the same schema.
@@ -110,8 +106,7 @@ impl SqliteStore {
                 Durability::Normal => SqliteSynchronous::Normal,
             })
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true)
-            .pragma("temp_store", "memory");
+            .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).min_connections(1);
         match Self::connect(pool, options, location, true).await {
             Ok(store) => {

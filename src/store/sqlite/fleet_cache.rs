@@ -129,7 +129,7 @@ impl FleetCache {
         ids.iter().filter_map(|id| self.commands.get(id).cloned().flatten()).collect()
     }
 
-    /// Load the commands of `ids` not known yet, in one query per chunk.
+    /// Load the commands of `ids` not known yet, in one query per piece.
     pub async fn load_commands(
         &mut self,
         tx: &mut SqliteConnection,
@@ -148,7 +148,7 @@ impl FleetCache {
         .await
     }
 
-    /// Load the clients of `ids` not known yet, in one query per chunk.
+    /// Load the clients of `ids` not known yet, in one query per piece.
     pub async fn load_clients(
         &mut self,
         tx: &mut SqliteConnection,

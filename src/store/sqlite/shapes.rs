@@ -7,7 +7,9 @@
 //! a fifth of the writer connection's time in the fan-out benchmark). Instead, a list of rows
 //! is cut into [`pieces`] of [`MAX_ROWS`] rows and then descending powers of two (1000 rows:
 //! 256 three times, 128, 64, 32, 8), and [`Shapes`] builds the text for each length once per
-//! process. At most nine texts per statement kind exist, and they stay prepared.
+//! process. At most nine texts per statement kind exist; the writer connection's statement
+//! cache (`writer.rs`) is large enough to keep all of them prepared (the pool's default cache
+//! of 100, used by in-memory stores, may evict some).
 
 use std::sync::OnceLock;
 
@@ -67,6 +69,15 @@ mod tests {
             assert!(cut.iter().all(|p| p.len().is_power_of_two() && p.len() <= MAX_ROWS));
             let short = cut.iter().filter(|p| p.len() < MAX_ROWS).count();
             assert!(short < SHAPES, "{n} rows: {short} short pieces");
+        }
+    }
+
+    #[test]
+    fn the_widest_piece_binds_fewer_parameters_than_sqlite_allows() {
+        use super::super::rows::{CLIENT_COLUMNS, COMMAND_COLUMNS};
+        for columns in [COMMAND_COLUMNS, CLIENT_COLUMNS] {
+            let count = columns.split(',').count();
+            assert!(MAX_ROWS * count < 32_766, "{count} columns × {MAX_ROWS} rows");
         }
     }
 

@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::store::commands::CommandStore;
 use crate::store::{Durability, RunEnd, RunStore};
 
 const TABLES: [&str; 11] = [
@@ -59,7 +60,7 @@ async fn open_creates_directories_database_and_schema() {
 }
 
 #[tokio::test]
-async fn connections_use_wal_full_sync_foreign_keys_and_memory_temp_store() {
+async fn connections_use_wal_full_sync_and_foreign_keys_and_the_writer_memory_temp_store() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open_path(&tmp.path().join("rebound.db")).await.unwrap();
     // Check several pooled connections, not just the first one.
@@ -74,7 +75,7 @@ async fn connections_use_wal_full_sync_foreign_keys_and_memory_temp_store() {
             sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *conn).await.unwrap();
         let temp: i64 =
             sqlx::query_scalar("PRAGMA temp_store").fetch_one(&mut *conn).await.unwrap();
-        assert_eq!((mode.as_str(), sync, fk, temp), ("wal", 2, 1, 2), "2 = FULL, 2 = MEMORY");
+        assert_eq!((mode.as_str(), sync, fk, temp), ("wal", 2, 1, 0), "2 = FULL, 0 = DEFAULT");
         conns.push(conn);
     }
     drop(conns);
@@ -86,6 +87,16 @@ async fn connections_use_wal_full_sync_foreign_keys_and_memory_temp_store() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+    // The writer connection, opened by the first fleet transaction, has the same settings
+    // and keeps its statement journals in memory.
+    store.fleet_tx().await.unwrap().commit().await.unwrap();
+    let writer = store.writer.clone().expect("a file store has a writer connection");
+    let mut session = writer.lock().await;
+    let conn = session.conn().unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
+    let temp: i64 = sqlx::query_scalar("PRAGMA temp_store").fetch_one(&mut *conn).await.unwrap();
+    assert_eq!((sync, temp), (2, 2), "2 = FULL, 2 = MEMORY");
+    drop(session);
     store.close().await;
 }
 

@@ -19,8 +19,16 @@
 //! lock goes back to the other connections right away.
 //!
 //! Only open commands are remembered (a terminal command rarely hears from its device again),
-//! at most [`MAX_COMMANDS`] of them and [`MAX_CLIENTS`] devices. Measured (`rebound bench
-//! memory`): about 1.0 KiB per device and 1.3 KiB per open command, so ~460 MiB at both bounds.
+//! at most [`MAX_COMMANDS`] of them and [`MAX_CLIENTS`] devices. `rebound bench memory`
+//! measured the whole server's resident memory growing by about 1.0 KiB per registered device
+//! and 1.3 KiB per open command (these rows, plus whatever else grows with them), which puts
+//! both bounds at a few hundred MiB.
+//!
+//! The connection keeps SQLite's temporary storage in memory (`temp_store=MEMORY`): a
+//! multi-row write journals the pages it changes so that it can be undone alone, and past
+//! 64 KiB SQLite would spill that statement journal to a temporary file (about a tenth of this
+//! connection's time in the fan-out benchmark). Nothing durable lives there, and the pool's
+//! connections, whose reads may sort large results, keep the default.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -123,6 +131,7 @@ impl WriterSession {
             let options = (*pool.connect_options()).clone();
             let conn = options
                 .statement_cache_capacity(WRITER_STATEMENTS)
+                .pragma("temp_store", "memory")
                 .connect()
                 .await
                 .map_err(StoreError::query(OP))?;
