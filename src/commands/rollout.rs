@@ -27,6 +27,8 @@ pub const MAX_LISTED_CLIENTS: usize = 10_000;
 pub const DEFAULT_MAX_PER_MINUTE: u32 = 60;
 /// Most commands one tick issues for one rollout.
 const MAX_ISSUE_PER_TICK: i64 = 5_000;
+/// Members issued per transaction within one step.
+const ISSUE_PIECE: usize = 250;
 
 /// How the canary size is chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -390,19 +392,40 @@ impl Fleet {
         }
     }
 
-    /// Issue up to `count` unissued members in one transaction.
+    /// Issue up to `count` unissued members, [`ISSUE_PIECE`] per transaction: each piece's
+    /// commands go to the broker as soon as it commits, so the devices answer the first ones
+    /// while the next are being stored.
     async fn issue_members(
         &self,
         mut rollout: RolloutRecord,
         count: i64,
         now: i64,
     ) -> Result<RolloutRecord> {
-        let id = rollout.rollout_id;
         let members = if count > 0 {
-            self.store.unissued_members(id, u32::try_from(count).unwrap_or(u32::MAX)).await?
+            self.store
+                .unissued_members(rollout.rollout_id, u32::try_from(count).unwrap_or(u32::MAX))
+                .await?
         } else {
             Vec::new()
         };
+        if members.is_empty() {
+            // Still store the rollout: its state may have moved (canary finished).
+            return self.issue_piece(rollout, &[], now).await;
+        }
+        for piece in members.chunks(ISSUE_PIECE) {
+            rollout = self.issue_piece(rollout, piece, now).await?;
+        }
+        Ok(rollout)
+    }
+
+    /// Issue `members` and store the rollout in one transaction, then publish.
+    async fn issue_piece(
+        &self,
+        mut rollout: RolloutRecord,
+        members: &[RolloutMember],
+        now: i64,
+    ) -> Result<RolloutRecord> {
+        let id = rollout.rollout_id;
         let mut tx = self.store.fleet_tx().await?;
         // Fresh ids, checked (and the devices and their lockout windows read) in bulk.
         let ids: Vec<Uuid> = members.iter().map(|_| Uuid::new_v4()).collect();
