@@ -20,7 +20,7 @@ use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, COMMAND_FIXED_COLUMNS, ClientRow, CommandRow,
     bind_client, bind_command,
 };
-use super::shapes::{Shapes, id_list, pieces};
+use super::shapes::{Shapes, Statement, id_list, pieces};
 use crate::store::StoreError;
 use crate::store::clients::ClientRecord;
 use crate::store::commands::{CommandEvent, CommandRecord};
@@ -280,49 +280,30 @@ async fn write_commands(
     } else {
         ("tx.insert_commands", &INSERT_COMMANDS)
     };
-    for piece in pieces(commands) {
-        let mut query = sqlx::query(shapes.sql(piece.len()));
-        for command in piece {
-            query = bind_command(query, command);
-        }
-        query.execute(&mut *tx).await.map_err(StoreError::query(op))?;
-    }
-    Ok(())
+    shapes.execute(tx, commands, |q, c| bind_command(q, c), op).await
 }
 
 async fn write_clients(
     tx: &mut SqliteConnection,
     clients: &[ClientRecord],
 ) -> Result<(), StoreError> {
-    for piece in pieces(clients) {
-        let mut query = sqlx::query(UPSERT_CLIENTS.sql(piece.len()));
-        for client in piece {
-            query = bind_client(query, client);
-        }
-        query.execute(&mut *tx).await.map_err(StoreError::query("tx.put_clients"))?;
-    }
-    Ok(())
+    UPSERT_CLIENTS.execute(tx, clients, |q, c| bind_client(q, c), "tx.put_clients").await
 }
 
 async fn write_events(
     tx: &mut SqliteConnection,
     events: &[CommandEvent],
 ) -> Result<(), StoreError> {
-    for piece in pieces(events) {
-        let mut query = sqlx::query(INSERT_EVENTS.sql(piece.len()));
-        for e in piece {
-            query = query
-                .bind(e.id)
-                .bind(e.command_id.to_string())
-                .bind(e.at_ms)
-                .bind(e.from_state.map(|s| s.as_str()))
-                .bind(e.to_state.as_str())
-                .bind(e.source.as_str())
-                .bind(e.detail.clone());
-        }
-        query.execute(&mut *tx).await.map_err(StoreError::query("tx.insert_events"))?;
-    }
-    Ok(())
+    let bind = |q: Statement, e: &CommandEvent| {
+        q.bind(e.id)
+            .bind(e.command_id.to_string())
+            .bind(e.at_ms)
+            .bind(e.from_state.map(|s| s.as_str()))
+            .bind(e.to_state.as_str())
+            .bind(e.source.as_str())
+            .bind(e.detail.clone())
+    };
+    INSERT_EVENTS.execute(tx, events, bind, "tx.insert_events").await
 }
 
 /// Set `command_id` of rollout members: one `UPDATE … FROM (VALUES …)` per piece.
@@ -330,13 +311,8 @@ async fn write_members(
     tx: &mut SqliteConnection,
     members: &[(Uuid, Uuid, Uuid)],
 ) -> Result<(), StoreError> {
-    for piece in pieces(members) {
-        let mut query = sqlx::query(SET_MEMBER_COMMANDS.sql(piece.len()));
-        for (rollout, client, command) in piece {
-            query =
-                query.bind(rollout.to_string()).bind(client.to_string()).bind(command.to_string());
-        }
-        query.execute(&mut *tx).await.map_err(StoreError::query("tx.set_member_commands"))?;
-    }
-    Ok(())
+    let bind = |q: Statement, (rollout, client, command): &(Uuid, Uuid, Uuid)| {
+        q.bind(rollout.to_string()).bind(client.to_string()).bind(command.to_string())
+    };
+    SET_MEMBER_COMMANDS.execute(tx, members, bind, "tx.set_member_commands").await
 }

@@ -18,7 +18,7 @@ use super::fleet_cache::FleetCache;
 use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
 };
-use super::shapes::{Shapes, pieces};
+use super::shapes::{Shapes, Statement};
 use super::writer::{RememberedRows, WriterTx};
 use crate::store::StoreError;
 use crate::store::audit::AuditRow;
@@ -272,19 +272,10 @@ impl FleetTx for SqliteFleetTx {
         static INSERT: Shapes = Shapes::new(|rows| {
             rows::insert_rows_sql("rollout_members", "rollout_id, client_uuid, wave", None, rows)
         });
-        for piece in pieces(members) {
-            let mut query = sqlx::query(INSERT.sql(piece.len()));
-            for member in piece {
-                query = query
-                    .bind(rollout_id.to_string())
-                    .bind(member.client_uuid.to_string())
-                    .bind(member.wave);
-            }
-            query
-                .execute(self.conn.get()?)
-                .await
-                .map_err(StoreError::query("tx.insert_members"))?;
-        }
+        let bind = |q: Statement, member: &RolloutMember| {
+            q.bind(rollout_id.to_string()).bind(member.client_uuid.to_string()).bind(member.wave)
+        };
+        INSERT.execute(self.conn.get()?, members, bind, "tx.insert_members").await?;
         self.cache.progress.members_added(rollout_id, members.len());
         Ok(())
     }

@@ -106,7 +106,7 @@ pub(super) fn update_rows_sql(table: &str, columns: &str, fixed: &[&str], rows: 
 
 /// `(?, …), (?, …)`: `rows` rows (at least one) of `columns` placeholders.
 pub(super) fn placeholders(columns: usize, rows: usize) -> String {
-    let row = format!("({})", vec!["?"; columns].join(", "));
+    let row = format!("({})", super::shapes::id_list(columns));
     vec![row.as_str(); rows.max(1)].join(", ")
 }
 

@@ -13,6 +13,15 @@
 
 use std::sync::OnceLock;
 
+use sqlx::SqliteConnection;
+use sqlx::query::Query;
+use sqlx::sqlite::{Sqlite, SqliteArguments};
+
+use crate::store::StoreError;
+
+/// A statement of the shapes with its arguments (all owned or `'static`).
+pub(super) type Statement = Query<'static, Sqlite, SqliteArguments>;
+
 /// Rows per statement at most (a power of two). 256 rows of the widest table (`commands`,
 /// 32 columns) bind 8192 parameters, well under SQLite's 32766.
 pub(super) const MAX_ROWS: usize = 256;
@@ -49,9 +58,25 @@ impl Shapes {
         assert!(rows.is_power_of_two() && rows <= MAX_ROWS, "no statement shape for {rows} rows");
         self.sql[rows.trailing_zeros() as usize].get_or_init(|| (self.build)(rows))
     }
+
+    /// Write `rows`: one statement per piece, each row's values bound by `bind`; a failure is
+    /// reported as operation `op`.
+    pub async fn execute<T>(
+        &'static self,
+        conn: &mut SqliteConnection,
+        rows: &[T],
+        bind: impl Fn(Statement, &T) -> Statement,
+        op: &'static str,
+    ) -> Result<(), StoreError> {
+        for piece in pieces(rows) {
+            let query = piece.iter().fold(sqlx::query(self.sql(piece.len())), &bind);
+            query.execute(&mut *conn).await.map_err(StoreError::query(op))?;
+        }
+        Ok(())
+    }
 }
 
-/// `?, ?, …`: `count` placeholders (for an `IN (…)` list).
+/// `?, ?, …`: `count` placeholders (an `IN (…)` list, or one row of `VALUES`).
 pub(super) fn id_list(count: usize) -> String {
     vec!["?"; count].join(", ")
 }
