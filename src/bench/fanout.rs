@@ -23,6 +23,7 @@ use super::clients::{
     PHASE_TIMEOUT, PREFIX, await_incoming, connect_client, get_rollout, health_payload, options,
     server_login, start_rollout_to_all, wait_registered,
 };
+use super::cpu::CpuSample;
 use super::fail;
 use super::server::{Rpc, SERVER_PASSWORD, SERVER_USER, ServerProcess};
 use super::stats::{figure, median, percentile};
@@ -34,6 +35,11 @@ pub const BASELINE_INFLIGHT: u16 = 200;
 /// Baseline measurements before each rollout. One takes the broker 50–200 ms, short enough
 /// for a scheduling hiccup to halve it, so several per rollout keep the median steady.
 const BASELINES_PER_RUN: usize = 3;
+/// Process labels of the CPU figures.
+const SERVER: &str = "server";
+const BROKER: &str = "broker";
+/// The benchmark process: the simulated devices (and the poller).
+const DEVICES: &str = "devices";
 /// How often the rollout is polled for being finished (the resolution of the time taken).
 const POLL: Duration = Duration::from_millis(5);
 
@@ -86,18 +92,23 @@ pub async fn run(params: FanoutBench) -> Result<()> {
         let fleet = connect_fleet(&broker, &devices).await?;
         wait_registered(&rpc, n).await?;
         let mut runs = Vec::new();
+        let mut cpu = CpuSample::default();
+        let processes =
+            [(SERVER, server.pid()), (BROKER, broker.pid()), (DEVICES, std::process::id())];
         for _ in 0..params.repeats.max(1) {
             for _ in 0..BASELINES_PER_RUN {
                 baseline.push(baseline_rate(&broker, messages).await?);
             }
+            let before = CpuSample::take(&processes);
             runs.push(rollout_once(&rpc).await?);
+            cpu.add(&CpuSample::take(&processes).since(&before));
         }
         drop(fleet);
-        Ok::<_, Error>(runs)
+        Ok::<_, Error>((runs, cpu))
     }
     .await;
     drop(server);
-    let runs = result?;
+    let (runs, cpu) = result?;
 
     let mut times: Vec<f64> = runs.iter().map(|r| r.elapsed.as_secs_f64()).collect();
     let time = median(&mut times);
@@ -122,6 +133,10 @@ pub async fn run(params: FanoutBench) -> Result<()> {
     figure("transport.ratio", transport / base, "x");
     figure("fanout.ratio_to_transport", fanout_rate / transport, "x");
     figure("fanout.commands_not_completed", f64::from(not_completed), "commands");
+    let per_run = |d: Duration| ms(d) / runs.len() as f64;
+    for label in [SERVER, BROKER, DEVICES] {
+        figure(&format!("cpu.{label}_per_rollout"), per_run(cpu.process(label)), "ms");
+    }
     println!();
     println!("| figure | value |");
     println!("|---|---|");
@@ -141,6 +156,16 @@ pub async fn run(params: FanoutBench) -> Result<()> {
     println!("| transport alone ÷ baseline (the ceiling of the ratio) | {:.3} |", transport / base);
     println!("| pipeline ÷ transport alone | {:.3} |", fanout_rate / transport);
     println!("| commands not completed (must be 0) | {not_completed} |");
+    println!();
+    println!("CPU time per rollout (from the StartRollout call until every command is terminal):");
+    println!();
+    println!("| process | thread | CPU ms per rollout |");
+    println!("|---|---|---|");
+    for (label, thread, spent) in cpu.entries() {
+        if per_run(spent) >= 0.5 {
+            println!("| {label} | {thread} | {:.1} |", per_run(spent));
+        }
+    }
     if not_completed > 0 {
         return Err(fail(format!("{not_completed} commands did not complete")));
     }

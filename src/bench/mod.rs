@@ -6,6 +6,7 @@
 
 pub mod broker;
 mod clients;
+mod cpu;
 pub mod durability;
 pub mod fanout;
 mod load;

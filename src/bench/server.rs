@@ -65,6 +65,10 @@ impl ServerProcess {
     }
 
     /// The server's resident set size (`VmRSS` in `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn rss_bytes(&self) -> Result<u64> {
         let pid = self.child.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| {
