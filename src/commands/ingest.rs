@@ -27,8 +27,10 @@ use crate::store::commands::{AckTopic, Action, CommandState, EventSource, FleetT
 pub const MAX_BATCH: usize = 1024;
 /// Wait before retrying a batch the store refused.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
-/// `last_seen` is written at most this often when nothing else about a device changed.
-const LAST_SEEN_RESOLUTION_MS: i64 = 1000;
+/// `last_seen` is written at most this often when nothing else about a device changed (an
+/// ack): the contract's default heartbeat interval, so a device that sends its heartbeats
+/// never has its row rewritten by the acks in between.
+const LAST_SEEN_RESOLUTION_MS: i64 = 30_000;
 /// Most queued commands re-sent at once after a reconnect.
 const REPUBLISH_LIMIT: u32 = 100_000;
 
@@ -188,17 +190,7 @@ impl Fleet {
                 tracing::warn!(client.uuid = %uuid, unit, "device reports a failed service");
             }
         }
-        // Skip the write when only last_seen moved by less than its resolution (an ack
-        // stream): it is the most frequent message and the row would not change otherwise.
-        let changed = {
-            let mut probe = client.clone();
-            probe.last_seen_ms = before.last_seen_ms;
-            probe != before || before.first_seen_ms == now
-        };
-        if changed {
-            client.updated_ms = now;
-        }
-        if changed || now - before.last_seen_ms >= LAST_SEEN_RESOLUTION_MS {
+        if settle_client(&mut client, &before, now) {
             tx.put_client(&client).await?;
         }
         Ok(())
@@ -248,6 +240,20 @@ impl Fleet {
     }
 }
 
+/// Whether a device's row must be written after a message moved it from `before` to
+/// `client`: something besides `last_seen` changed (`updated_ms` then moves too), or the
+/// stored `last_seen` is [`LAST_SEEN_RESOLUTION_MS`] old. An ack stream — the most frequent
+/// message — usually changes nothing else, so it rewrites the row at most that often.
+fn settle_client(client: &mut ClientRecord, before: &ClientRecord, now: i64) -> bool {
+    let seen = std::mem::replace(&mut client.last_seen_ms, before.last_seen_ms);
+    let changed = client != before || before.first_seen_ms == now;
+    client.last_seen_ms = seen;
+    if changed {
+        client.updated_ms = now;
+    }
+    changed || now - before.last_seen_ms >= LAST_SEEN_RESOLUTION_MS
+}
+
 /// The commands and devices a batch touches, to load them in one go.
 fn batch_keys(batch: &[Delivery]) -> (Vec<Uuid>, Vec<Uuid>) {
     let mut commands = Vec::new();
@@ -283,5 +289,43 @@ fn apply_health(client: &mut ClientRecord, health: &DeviceHealth, now: i64) {
         client.attention_reason = None;
         client.recovery_step = RecoveryStep::Idle;
         client.recovery_detail = Some("running again; needs_attention cleared".into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acks_rewrite_the_device_row_only_once_last_seen_is_old() {
+        let before = ClientRecord::new(Uuid::new_v4(), 1_000);
+        let seen_at = |now: i64| {
+            let mut client = before.clone();
+            client.last_seen_ms = now;
+            let write = settle_client(&mut client, &before, now);
+            (write, client)
+        };
+        let (write, client) = seen_at(1_000 + LAST_SEEN_RESOLUTION_MS - 1);
+        assert!(!write, "an ack soon after the last write leaves the row alone");
+        assert_eq!(client.updated_ms, before.updated_ms);
+        let (write, client) = seen_at(1_000 + LAST_SEEN_RESOLUTION_MS);
+        assert!(write, "last_seen is written once it is a resolution old");
+        assert_eq!((client.last_seen_ms, client.updated_ms), (31_000, before.updated_ms));
+    }
+
+    #[test]
+    fn any_other_change_writes_the_row_and_moves_updated() {
+        let before = ClientRecord::new(Uuid::new_v4(), 1_000);
+        let mut client = before.clone();
+        client.last_seen_ms = 2_000;
+        client.online = Some(true);
+        assert!(settle_client(&mut client, &before, 2_000));
+        assert_eq!((client.last_seen_ms, client.updated_ms), (2_000, 2_000));
+        let mut new = ClientRecord::new(Uuid::new_v4(), 5_000);
+        let first = new.clone();
+        assert!(
+            settle_client(&mut new, &first, 5_000),
+            "a device seen for the first time is stored"
+        );
     }
 }

@@ -428,7 +428,7 @@ impl Fleet {
         let id = rollout.rollout_id;
         let mut tx = self.store.fleet_tx().await?;
         // Fresh ids, checked (and the devices and their lockout windows read) in bulk.
-        let ids: Vec<Uuid> = members.iter().map(|_| Uuid::new_v4()).collect();
+        let ids: Vec<Uuid> = members.iter().map(|_| super::issue::new_command_id()).collect();
         let clients: Vec<Uuid> = members.iter().map(|m| m.client_uuid).collect();
         tx.prefetch(&ids, &clients).await?;
         tx.prefetch_lockout(&clients, self.lockout_since(now)).await?;

@@ -74,10 +74,10 @@ impl TxConn {
         }
     }
 
-    fn remembered(&self) -> Option<&RememberedRows> {
+    fn remembered(&mut self) -> Option<&mut RememberedRows> {
         match self {
             TxConn::Pool(_) => None,
-            TxConn::Writer(session) => Some(&session.rows),
+            TxConn::Writer(session) => Some(&mut session.rows),
         }
     }
 }
@@ -96,17 +96,23 @@ impl SqliteFleetTx {
         self.cache.flush(self.conn.get()?).await
     }
 
-    /// Take the remembered rows of `commands` and `clients` the transaction does not know.
+    /// Move the remembered rows of `commands` and `clients` the transaction does not know
+    /// into it. The commit gives them back (see `RememberedRows::absorb`); a transaction that
+    /// does not commit makes the session forget every row anyway.
     fn recall(&mut self, commands: &[Uuid], clients: &[Uuid]) {
         let Some(rows) = self.conn.remembered() else { return };
         for id in commands {
-            if let (None, Some(command)) = (self.cache.commands.get(id), rows.commands.get(id)) {
-                self.cache.commands.insert(*id, Some(command.clone()));
+            if !self.cache.commands.contains_key(id)
+                && let Some(command) = rows.commands.remove(id)
+            {
+                self.cache.commands.insert(*id, Some(command));
             }
         }
         for id in clients {
-            if let (None, Some(client)) = (self.cache.clients.get(id), rows.clients.get(id)) {
-                self.cache.clients.insert(*id, Some(client.clone()));
+            if !self.cache.clients.contains_key(id)
+                && let Some(client) = rows.clients.remove(id)
+            {
+                self.cache.clients.insert(*id, Some(client));
             }
         }
     }
@@ -301,7 +307,8 @@ impl FleetTx for SqliteFleetTx {
             TxConn::Pool(tx) => tx.commit().await.map_err(StoreError::query("tx.commit")),
             TxConn::Writer(mut session) => {
                 session.commit().await?;
-                session.rows.absorb(&self.cache.commands, &self.cache.clients);
+                let cache = std::mem::take(&mut self.cache);
+                session.rows.absorb(cache.commands, cache.clients);
                 Ok(())
             }
         }

@@ -89,8 +89,8 @@ impl RememberedRows {
     /// Take in what a committed transaction knows (`None`: known not to exist).
     pub fn absorb(
         &mut self,
-        commands: &HashMap<Uuid, Option<CommandRecord>>,
-        clients: &HashMap<Uuid, Option<ClientRecord>>,
+        commands: HashMap<Uuid, Option<CommandRecord>>,
+        clients: HashMap<Uuid, Option<ClientRecord>>,
     ) {
         if self.commands.len() + commands.len() > MAX_COMMANDS {
             self.commands.clear();
@@ -98,10 +98,10 @@ impl RememberedRows {
         for (id, command) in commands {
             match command {
                 Some(command) if !command.state.is_terminal() => {
-                    self.commands.insert(*id, command.clone());
+                    self.commands.insert(id, command);
                 }
                 _ => {
-                    self.commands.remove(id);
+                    self.commands.remove(&id);
                 }
             }
         }
@@ -110,8 +110,8 @@ impl RememberedRows {
         }
         for (id, client) in clients {
             match client {
-                Some(client) => self.clients.insert(*id, client.clone()),
-                None => self.clients.remove(id),
+                Some(client) => self.clients.insert(id, client),
+                None => self.clients.remove(&id),
             };
         }
     }

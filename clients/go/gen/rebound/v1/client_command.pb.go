@@ -2049,7 +2049,9 @@ type Client struct {
 	Presence Presence `protobuf:"varint,4,opt,name=presence,proto3,enum=rebound.v1.Presence" json:"presence,omitempty"`
 	// When presence last changed; unset when never reported.
 	PresenceChangedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=presence_changed_at,json=presenceChangedAt,proto3" json:"presence_changed_at,omitempty"`
-	// When any message from the device was last received.
+	// When any message from the device was last received. Health and status messages always
+	// move it; acks only once it is 30 s old (the default heartbeat interval), so that the ack
+	// stream of a command does not rewrite the device's row.
 	LastSeenAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
 	// When the last health message was received; unset when none yet.
 	LastHealthAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_health_at,json=lastHealthAt,proto3" json:"last_health_at,omitempty"`
