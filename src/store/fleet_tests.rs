@@ -263,6 +263,72 @@ async fn held_back_writes_are_read_back_in_bulk_and_a_bad_one_fails_the_commit()
     }
 }
 
+#[tokio::test]
+async fn updates_that_change_different_columns_read_back_whole() {
+    use super::commands::{AckTopic, Evidence, LateOutcome};
+    for (url, _tmp) in backends() {
+        let store = open_ok(&url).await;
+        let client = Uuid::new_v4();
+        let mut rows: Vec<_> = (0..4).map(|i| command(client, i, CommandState::Queued)).collect();
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.put_client(&ClientRecord::new(client, 1)).await.unwrap();
+        for c in &rows {
+            tx.insert_command(c).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let mut tx = store.fleet_tx().await.unwrap();
+        let ids: Vec<_> = rows.iter().map(|c| c.command_id).collect();
+        tx.prefetch(&ids, &[client]).await.unwrap();
+        // Two columns.
+        publish(&mut *tx, &mut rows[0], 10).await;
+        // Nearly every column, in two updates of one transaction.
+        let full = &mut rows[1];
+        full.state = CommandState::Accepted;
+        full.accepted_ms = Some(11);
+        tx.update_command(full).await.unwrap();
+        full.state = CommandState::TimedOut;
+        full.started_ms = Some(12);
+        full.finished_ms = Some(13);
+        full.deadline_ms = Some(14);
+        full.offline_seen_ms = Some(15);
+        full.boot_id_at_issue = Some("boot-a".into());
+        full.boot_id_at_completion = Some("boot-b".into());
+        full.error_code = Some("E1".into());
+        full.error_message = Some("it broke".into());
+        full.late_outcome = Some(LateOutcome {
+            state: CommandState::Completed,
+            received_ms: 16,
+            error_code: Some("E2".into()),
+            error_message: Some("late".into()),
+            boot_id: Some("boot-c".into()),
+        });
+        full.completion_evidence = Some(Evidence::BootIdChanged);
+        full.ignored_acks = 3;
+        full.last_ack_topic = Some(AckTopic::Alias);
+        full.updated_ms = 17;
+        tx.update_command(full).await.unwrap();
+        // Updated, written by a read that needs SQL, then updated again in another column.
+        publish(&mut *tx, &mut rows[2], 18).await;
+        tx.lockout_entries(client, 0).await.unwrap();
+        rows[2].deadline_ms = Some(19);
+        tx.update_command(&rows[2]).await.unwrap();
+        // Written back unchanged: nothing to rewrite.
+        tx.update_command(&rows[3]).await.unwrap();
+        tx.commit().await.unwrap();
+        // Updated without being read first: every column is rewritten.
+        let mut tx = store.fleet_tx().await.unwrap();
+        rows[3].state = CommandState::Canceled;
+        rows[3].finished_ms = Some(20);
+        tx.update_command(&rows[3]).await.unwrap();
+        tx.commit().await.unwrap();
+        for c in &rows {
+            assert_eq!(store.command(c.command_id).await.unwrap().as_ref(), Some(c), "{url}");
+        }
+        store.close().await;
+    }
+}
+
 fn audit_row(rpc: &str) -> AuditRow {
     AuditRow {
         id: 0,

@@ -17,10 +17,10 @@ use uuid::Uuid;
 
 use super::progress::Progress;
 use super::rows::{
-    self, CLIENT_COLUMNS, COMMAND_COLUMNS, COMMAND_FIXED_COLUMNS, ClientRow, CommandRow,
-    bind_client, bind_command,
+    self, ALL_UPDATABLE, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, ColumnMask, CommandRow,
+    bind_client, bind_command, bind_command_update, changed_columns,
 };
-use super::shapes::{Shapes, Statement, id_list, pieces};
+use super::shapes::{Shapes, Statement, VariantShapes, id_list, pieces};
 use crate::store::StoreError;
 use crate::store::clients::ClientRecord;
 use crate::store::commands::{CommandEvent, CommandRecord};
@@ -34,6 +34,8 @@ pub(super) struct FleetCache {
     pub lockout: HashMap<Uuid, (i64, Vec<i64>)>,
     inserted: Ordered,
     updated: Ordered,
+    /// Columns of each updated command that differ from its stored row.
+    changed: HashMap<Uuid, ColumnMask>,
     dirty_clients: Ordered,
     pub events: Vec<CommandEvent>,
     /// Next `command_events.id` (read once; the transaction holds the write lock).
@@ -78,10 +80,13 @@ impl FleetCache {
 
     pub fn update_command(&mut self, command: &CommandRecord) {
         self.lockout.remove(&command.client_uuid);
+        let before = self.commands.get(&command.command_id).and_then(Option::as_ref);
         if !self.inserted.contains(&command.command_id) {
             self.updated.add(command.command_id);
+            // The cached row is the stored one, or an update of it whose columns are noted.
+            let columns = before.map_or(ALL_UPDATABLE, |before| changed_columns(before, command));
+            *self.changed.entry(command.command_id).or_default() |= columns;
         }
-        let before = self.commands.get(&command.command_id).and_then(Option::as_ref);
         self.progress.command_updated(before, command);
         self.commands.insert(command.command_id, Some(command.clone()));
     }
@@ -109,10 +114,10 @@ impl FleetCache {
     pub async fn flush(&mut self, tx: &mut SqliteConnection) -> Result<(), StoreError> {
         let ids = self.inserted.take();
         let inserted = self.records(ids);
-        write_commands(tx, &inserted, false).await?;
+        insert_commands(tx, &inserted).await?;
         let ids = self.updated.take();
-        let updated = self.records(ids);
-        write_commands(tx, &updated, true).await?;
+        let changed = std::mem::take(&mut self.changed);
+        update_commands(tx, self.by_columns(ids, &changed)).await?;
         let clients: Vec<ClientRecord> = self
             .dirty_clients
             .take()
@@ -123,6 +128,28 @@ impl FleetCache {
         write_events(tx, &std::mem::take(&mut self.events)).await?;
         write_members(tx, &std::mem::take(&mut self.members)).await?;
         self.progress.flush(tx).await
+    }
+
+    /// The updated commands grouped by the columns they changed (groups in first-seen order,
+    /// commands in update order within each); commands that changed nothing are left out.
+    fn by_columns(
+        &self,
+        ids: Vec<Uuid>,
+        changed: &HashMap<Uuid, ColumnMask>,
+    ) -> Vec<(ColumnMask, Vec<CommandRecord>)> {
+        let mut groups: Vec<(ColumnMask, Vec<CommandRecord>)> = Vec::new();
+        for id in ids {
+            let columns = changed.get(&id).copied().unwrap_or(ALL_UPDATABLE);
+            let Some(Some(command)) = self.commands.get(&id) else { continue };
+            if columns == 0 {
+                continue;
+            }
+            match groups.iter_mut().find(|(c, _)| *c == columns) {
+                Some((_, group)) => group.push(command.clone()),
+                None => groups.push((columns, vec![command.clone()])),
+            }
+        }
+        groups
     }
 
     fn records(&self, ids: Vec<Uuid>) -> Vec<CommandRecord> {
@@ -249,9 +276,8 @@ fn bind_ids<'q, R>(
 
 static INSERT_COMMANDS: Shapes =
     Shapes::new(|rows| rows::insert_rows_sql("commands", COMMAND_COLUMNS, None, rows));
-static UPDATE_COMMANDS: Shapes = Shapes::new(|rows| {
-    rows::update_rows_sql("commands", COMMAND_COLUMNS, COMMAND_FIXED_COLUMNS, rows)
-});
+static UPDATE_COMMANDS: std::sync::LazyLock<VariantShapes> =
+    std::sync::LazyLock::new(|| VariantShapes::new(rows::update_commands_sql, ALL_UPDATABLE));
 static UPSERT_CLIENTS: Shapes =
     Shapes::new(|rows| rows::insert_rows_sql("clients", CLIENT_COLUMNS, Some("client_uuid"), rows));
 static INSERT_EVENTS: Shapes = Shapes::new(|rows| {
@@ -270,17 +296,23 @@ static SET_MEMBER_COMMANDS: Shapes = Shapes::new(|rows| {
     )
 });
 
-async fn write_commands(
+async fn insert_commands(
     tx: &mut SqliteConnection,
     commands: &[CommandRecord],
-    existing: bool,
 ) -> Result<(), StoreError> {
-    let (op, shapes) = if existing {
-        ("tx.update_commands", &UPDATE_COMMANDS)
-    } else {
-        ("tx.insert_commands", &INSERT_COMMANDS)
-    };
-    shapes.execute(tx, commands, |q, c| bind_command(q, c), op).await
+    INSERT_COMMANDS.execute(tx, commands, |q, c| bind_command(q, c), "tx.insert_commands").await
+}
+
+/// Rewrite updated commands, each group with a statement setting just its changed columns.
+async fn update_commands(
+    tx: &mut SqliteConnection,
+    groups: Vec<(ColumnMask, Vec<CommandRecord>)>,
+) -> Result<(), StoreError> {
+    for (columns, commands) in groups {
+        let bind = |q, c: &CommandRecord, columns| bind_command_update(q, c, columns);
+        UPDATE_COMMANDS.execute(tx, columns, &commands, bind, "tx.update_commands").await?;
+    }
+    Ok(())
 }
 
 async fn write_clients(

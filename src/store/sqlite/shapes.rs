@@ -11,7 +11,8 @@
 //! cache (`writer.rs`) is large enough to keep all of them prepared (the pool's default cache
 //! of 100, used by in-memory stores, may evict some).
 
-use std::sync::OnceLock;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, OnceLock};
 
 use sqlx::SqliteConnection;
 use sqlx::query::Query;
@@ -76,6 +77,64 @@ impl Shapes {
     }
 }
 
+/// Like [`Shapes`] for a statement that also depends on a variant (which columns an update
+/// rewrites): the text of each (variant, piece length) is built once and kept for the life of
+/// the process. At most [`MAX_VARIANTS`] variants get texts of their own; rows of any other
+/// are written as `fallback`, a variant that must do for every row.
+pub(super) struct VariantShapes {
+    build: fn(u32, usize) -> String,
+    fallback: u32,
+    texts: Mutex<VariantTexts>,
+}
+
+#[derive(Default)]
+struct VariantTexts {
+    variants: HashSet<u32>,
+    sql: HashMap<(u32, usize), &'static str>,
+}
+
+/// Variants with texts of their own (each in up to nine lengths).
+pub(super) const MAX_VARIANTS: usize = 32;
+
+impl VariantShapes {
+    pub fn new(build: fn(u32, usize) -> String, fallback: u32) -> Self {
+        Self { build, fallback, texts: Mutex::default() }
+    }
+
+    /// The variant and text a piece of `rows` rows of `variant` is written with.
+    pub fn sql(&self, variant: u32, rows: usize) -> (u32, &'static str) {
+        assert!(rows.is_power_of_two() && rows <= MAX_ROWS, "no statement shape for {rows} rows");
+        let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
+        let variant = if texts.variants.contains(&variant) || texts.variants.len() < MAX_VARIANTS {
+            variant
+        } else {
+            self.fallback
+        };
+        texts.variants.insert(variant);
+        let sql =
+            *texts.sql.entry((variant, rows)).or_insert_with(|| (self.build)(variant, rows).leak());
+        (variant, sql)
+    }
+
+    /// Write `rows` of `variant` like [`Shapes::execute`]; `bind` gets the variant the
+    /// statement was written with.
+    pub async fn execute<T>(
+        &self,
+        conn: &mut SqliteConnection,
+        variant: u32,
+        rows: &[T],
+        bind: impl Fn(Statement, &T, u32) -> Statement,
+        op: &'static str,
+    ) -> Result<(), StoreError> {
+        for piece in pieces(rows) {
+            let (variant, sql) = self.sql(variant, piece.len());
+            let query = piece.iter().fold(sqlx::query(sql), |q, row| bind(q, row, variant));
+            query.execute(&mut *conn).await.map_err(StoreError::query(op))?;
+        }
+        Ok(())
+    }
+}
+
 /// `?, ?, …`: `count` placeholders (an `IN (…)` list, or one row of `VALUES`).
 pub(super) fn id_list(count: usize) -> String {
     vec!["?"; count].join(", ")
@@ -116,5 +175,17 @@ mod tests {
         assert_eq!(NUMBERED.sql(1), "rows 1");
         assert!(std::panic::catch_unwind(|| NUMBERED.sql(3)).is_err());
         assert!(std::panic::catch_unwind(|| NUMBERED.sql(2 * MAX_ROWS)).is_err());
+    }
+
+    #[test]
+    fn variants_get_texts_until_there_are_too_many_then_the_fallback() {
+        let shapes = VariantShapes::new(|variant, rows| format!("v{variant} x{rows}"), 0);
+        assert_eq!(shapes.sql(7, 4), (7, "v7 x4"));
+        assert!(std::ptr::eq(shapes.sql(7, 4).1, shapes.sql(7, 4).1), "built once");
+        for variant in 100..100 + MAX_VARIANTS as u32 {
+            shapes.sql(variant, 1);
+        }
+        assert_eq!(shapes.sql(7, 8), (7, "v7 x8"), "a known variant keeps its texts");
+        assert_eq!(shapes.sql(5000, 2), (0, "v0 x2"), "past the limit: the fallback");
     }
 }
