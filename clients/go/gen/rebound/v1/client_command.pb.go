@@ -1194,7 +1194,7 @@ func (x *Command) GetTraceId() string {
 type IssueCommandRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Idempotency key (UUID) chosen by the client. Empty: the server generates
-	// one. Retrying with the same id and the same client_uuid, action, reason,
+	// a time-ordered one (UUID version 7). Retrying with the same id and the same client_uuid, action, reason,
 	// requested_by and expires_in returns the existing command, whatever its
 	// state (including REJECTED); other parameters are ALREADY_EXISTS.
 	CommandId string `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
