@@ -271,7 +271,8 @@ pub trait FleetTx: Send {
     -> Result<(), StoreError>;
     async fn command(&mut self, id: Uuid) -> Result<Option<CommandRecord>, StoreError>;
     async fn insert_command(&mut self, command: &CommandRecord) -> Result<(), StoreError>;
-    /// Writes every mutable column of `command` (found by its id).
+    /// Stores `command` (found by its id): every column a transition may change. A store may
+    /// write only the columns that differ from the stored row.
     async fn update_command(&mut self, command: &CommandRecord) -> Result<(), StoreError>;
     /// Appends an event to `command_id`'s history and returns it with its id.
     async fn insert_event(

@@ -93,8 +93,10 @@ struct VariantTexts {
     sql: HashMap<(u32, usize), &'static str>,
 }
 
-/// Variants with texts of their own (each in up to nine lengths).
-pub(super) const MAX_VARIANTS: usize = 32;
+/// Variants with texts of their own (each in up to nine lengths). A lifecycle produces a
+/// handful of column sets; 12 × 9 update texts plus the other fleet statements stay within
+/// the writer connection's statement cache (`writer.rs`).
+pub(super) const MAX_VARIANTS: usize = 12;
 
 impl VariantShapes {
     pub fn new(build: fn(u32, usize) -> String, fallback: u32) -> Self {

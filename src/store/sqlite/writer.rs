@@ -46,7 +46,8 @@ const MAX_COMMANDS: usize = 200_000;
 /// Most devices remembered; past this they are forgotten and read again.
 const MAX_CLIENTS: usize = 200_000;
 /// Prepared statements the writer connection keeps (sqlx's default is 100): every fleet
-/// statement plus up to nine multi-row shapes of each kind (see `shapes.rs`) stay prepared.
+/// statement plus up to nine multi-row shapes of each kind, and of each of the command
+/// updates' column sets (at most `shapes::MAX_VARIANTS`), stay prepared (see `shapes.rs`).
 const WRITER_STATEMENTS: usize = 256;
 
 /// The connection and what it remembers. Held (locked) by one transaction at a time.
