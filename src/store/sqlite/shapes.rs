@@ -69,11 +69,7 @@ impl Shapes {
         bind: impl Fn(Statement, &T) -> Statement,
         op: &'static str,
     ) -> Result<(), StoreError> {
-        for piece in pieces(rows) {
-            let query = piece.iter().fold(sqlx::query(self.sql(piece.len())), &bind);
-            query.execute(&mut *conn).await.map_err(StoreError::query(op))?;
-        }
-        Ok(())
+        execute_pieces(conn, rows, |len| ((), self.sql(len)), |q, row, ()| bind(q, row), op).await
     }
 }
 
@@ -128,13 +124,25 @@ impl VariantShapes {
         bind: impl Fn(Statement, &T, u32) -> Statement,
         op: &'static str,
     ) -> Result<(), StoreError> {
-        for piece in pieces(rows) {
-            let (variant, sql) = self.sql(variant, piece.len());
-            let query = piece.iter().fold(sqlx::query(sql), |q, row| bind(q, row, variant));
-            query.execute(&mut *conn).await.map_err(StoreError::query(op))?;
-        }
-        Ok(())
+        execute_pieces(conn, rows, |len| self.sql(variant, len), bind, op).await
     }
+}
+
+/// One statement per piece of `rows`: `text(len)` gives the piece's SQL and what its rows are
+/// bound for, `bind` binds each row; a failure is reported as operation `op`.
+async fn execute_pieces<T, V: Copy>(
+    conn: &mut SqliteConnection,
+    rows: &[T],
+    text: impl Fn(usize) -> (V, &'static str),
+    bind: impl Fn(Statement, &T, V) -> Statement,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    for piece in pieces(rows) {
+        let (variant, sql) = text(piece.len());
+        let query = piece.iter().fold(sqlx::query(sql), |q, row| bind(q, row, variant));
+        query.execute(&mut *conn).await.map_err(StoreError::query(op))?;
+    }
+    Ok(())
 }
 
 /// `?, ?, …`: `count` placeholders (an `IN (…)` list, or one row of `VALUES`).
