@@ -112,18 +112,15 @@ impl FleetCache {
         tx.commands = self.inserted.order.len() + self.updated.order.len(),
         tx.events = self.events.len(), tx.clients = self.dirty_clients.order.len()))]
     pub async fn flush(&mut self, tx: &mut SqliteConnection) -> Result<(), StoreError> {
-        let ids = self.inserted.take();
-        let inserted = self.records(ids);
-        insert_commands(tx, &inserted).await?;
-        let ids = self.updated.take();
+        let inserted = self.inserted.take();
+        let updated = self.updated.take();
         let changed = std::mem::take(&mut self.changed);
-        update_commands(tx, self.by_columns(ids, &changed)).await?;
-        let clients: Vec<ClientRecord> = self
-            .dirty_clients
-            .take()
-            .iter()
-            .filter_map(|id| self.clients.get(id).cloned().flatten())
-            .collect();
+        let dirty_clients = self.dirty_clients.take();
+        // The rows are bound from the cache as they are, not copied.
+        insert_commands(tx, &self.records(&inserted)).await?;
+        update_commands(tx, self.by_columns(&updated, &changed)).await?;
+        let clients: Vec<&ClientRecord> =
+            dirty_clients.iter().filter_map(|id| self.clients.get(id)?.as_ref()).collect();
         write_clients(tx, &clients).await?;
         write_events(tx, &std::mem::take(&mut self.events)).await?;
         write_members(tx, &std::mem::take(&mut self.members)).await?;
@@ -134,26 +131,26 @@ impl FleetCache {
     /// commands in update order within each); commands that changed nothing are left out.
     fn by_columns(
         &self,
-        ids: Vec<Uuid>,
+        ids: &[Uuid],
         changed: &HashMap<Uuid, ColumnMask>,
-    ) -> Vec<(ColumnMask, Vec<CommandRecord>)> {
-        let mut groups: Vec<(ColumnMask, Vec<CommandRecord>)> = Vec::new();
+    ) -> Vec<(ColumnMask, Vec<&CommandRecord>)> {
+        let mut groups: Vec<(ColumnMask, Vec<&CommandRecord>)> = Vec::new();
         for id in ids {
-            let columns = changed.get(&id).copied().unwrap_or(ALL_UPDATABLE);
-            let Some(Some(command)) = self.commands.get(&id) else { continue };
+            let columns = changed.get(id).copied().unwrap_or(ALL_UPDATABLE);
+            let Some(Some(command)) = self.commands.get(id) else { continue };
             if columns == 0 {
                 continue;
             }
             match groups.iter_mut().find(|(c, _)| *c == columns) {
-                Some((_, group)) => group.push(command.clone()),
-                None => groups.push((columns, vec![command.clone()])),
+                Some((_, group)) => group.push(command),
+                None => groups.push((columns, vec![command])),
             }
         }
         groups
     }
 
-    fn records(&self, ids: Vec<Uuid>) -> Vec<CommandRecord> {
-        ids.iter().filter_map(|id| self.commands.get(id).cloned().flatten()).collect()
+    fn records(&self, ids: &[Uuid]) -> Vec<&CommandRecord> {
+        ids.iter().filter_map(|id| self.commands.get(id)?.as_ref()).collect()
     }
 
     /// Load the commands of `ids` not known yet, in one query per piece.
@@ -298,7 +295,7 @@ static SET_MEMBER_COMMANDS: Shapes = Shapes::new(|rows| {
 
 async fn insert_commands(
     tx: &mut SqliteConnection,
-    commands: &[CommandRecord],
+    commands: &[&CommandRecord],
 ) -> Result<(), StoreError> {
     INSERT_COMMANDS.execute(tx, commands, |q, c| bind_command(q, c), "tx.insert_commands").await
 }
@@ -306,10 +303,10 @@ async fn insert_commands(
 /// Rewrite updated commands, each group with a statement setting just its changed columns.
 async fn update_commands(
     tx: &mut SqliteConnection,
-    groups: Vec<(ColumnMask, Vec<CommandRecord>)>,
+    groups: Vec<(ColumnMask, Vec<&CommandRecord>)>,
 ) -> Result<(), StoreError> {
     for (columns, commands) in groups {
-        let bind = |q, c: &CommandRecord, columns| bind_command_update(q, c, columns);
+        let bind = |q, c: &&CommandRecord, columns| bind_command_update(q, c, columns);
         UPDATE_COMMANDS.execute(tx, columns, &commands, bind, "tx.update_commands").await?;
     }
     Ok(())
@@ -317,7 +314,7 @@ async fn update_commands(
 
 async fn write_clients(
     tx: &mut SqliteConnection,
-    clients: &[ClientRecord],
+    clients: &[&ClientRecord],
 ) -> Result<(), StoreError> {
     UPSERT_CLIENTS.execute(tx, clients, |q, c| bind_client(q, c), "tx.put_clients").await
 }
