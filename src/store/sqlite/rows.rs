@@ -131,9 +131,9 @@ fn masked(mask: ColumnMask) -> impl Iterator<Item = &'static UpdatableColumn> {
 
 /// `UPDATE commands SET … FROM (VALUES (?, …), …) AS v WHERE commands.command_id = v.column1`
 /// for `rows` rows of the command id and the columns of `mask`. Only those columns are
-/// rewritten, so SQLite only touches the indexes on them: a transition that sets `state` and
-/// `published_ms` costs about a third of one that rewrites every updatable column (measured
-/// with `scripts/sqlite-rollout-replay.py`'s schema), and binds three values instead of 32.
+/// rewritten, so SQLite only touches the indexes on them (a `published` transition leaves the
+/// finish and deadline indexes alone), and a row binds the id and those columns (four values
+/// for `published`) instead of 32.
 pub(super) fn update_commands_sql(mask: ColumnMask, rows: usize) -> String {
     let sets: Vec<String> = masked(mask)
         .enumerate()
