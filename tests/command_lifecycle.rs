@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::collections::HashMap;
+
 use rebound::proto::v1 as pb;
 use support::device::{
     Device, event_states, get, issue, issue_id, rpc, wait_client, wait_registered, wait_state,
@@ -250,9 +252,10 @@ async fn reboot_needs_proof_by_boot_id_or_reconnect_and_shutdown_completes_offli
 
 #[tokio::test]
 async fn lockout_rejects_the_fourth_command_and_stores_it() {
-    let (broker, server, uuids) = setup(1, "").await;
+    let (broker, server, uuids) = setup(2, "").await;
     let mut rpc = rpc(&server).await;
     let _device = online(&broker, &rpc, uuids[0]).await;
+    let _idle = online(&broker, &rpc, uuids[1]).await;
     for action in [pb::Action::RestartApp, pb::Action::RebootHost, pb::Action::ShutdownHost] {
         issue(&mut rpc, uuids[0], action).await.unwrap();
     }
@@ -278,6 +281,15 @@ async fn lockout_rejects_the_fourth_command_and_stores_it() {
     let client = wait_registered(&rpc, uuids[0]).await;
     let lockout = client.lockout.unwrap();
     assert_eq!((lockout.commands_in_window, lockout.max, lockout.locked_out), (3, 3, true));
+    // A listing reads every device's lockout at once; each gets its own.
+    let listed = rpc.list_clients(pb::ListClientsRequest::default()).await.unwrap().into_inner();
+    let in_window: HashMap<String, u32> = listed
+        .clients
+        .iter()
+        .map(|c| (c.client_uuid.clone(), c.lockout.as_ref().unwrap().commands_in_window))
+        .collect();
+    let expected = HashMap::from([(uuids[0].to_string(), 3), (uuids[1].to_string(), 0)]);
+    assert_eq!(in_window, expected);
 }
 
 #[tokio::test]

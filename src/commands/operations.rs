@@ -92,12 +92,15 @@ impl Fleet {
             .ok_or(Error::NotFound { kind: "client", id: uuid.to_string() })
     }
 
-    /// The safety lockout of one device now.
-    pub async fn lockout(&self, uuid: Uuid) -> Result<Lockout> {
+    /// The safety lockout of each of `clients` now (one read per few hundred devices).
+    pub async fn lockouts(&self, clients: &[Uuid]) -> Result<Vec<Lockout>> {
         let safety = self.settings.current().safety.clone();
         let since = now_ms().saturating_sub(duration_ms(safety.lockout_window));
-        let entries = self.store.lockout_entries(uuid, since).await?;
-        Ok(Lockout::compute(&entries, &safety))
+        let entries = self.store.lockout_entries_of(clients, since).await?;
+        Ok(clients
+            .iter()
+            .map(|id| Lockout::compute(entries.get(id).map_or(&[], Vec::as_slice), &safety))
+            .collect())
     }
 
     /// Crash state of one device now.

@@ -5,6 +5,8 @@
 //! (`crate::commands`) reads records, decides, and writes them back through a [`FleetTx`],
 //! so that a state change and its event commit together.
 
+use std::collections::HashMap;
+
 use uuid::Uuid;
 
 use super::StoreError;
@@ -251,8 +253,13 @@ pub trait CommandStore {
     /// Non-terminal commands of one device, oldest first.
     async fn open_commands_for(&self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError>;
 
-    /// Same as [`FleetTx::lockout_entries`], outside a transaction (for reporting).
-    async fn lockout_entries(&self, client: Uuid, since_ms: i64) -> Result<Vec<i64>, StoreError>;
+    /// [`FleetTx::lockout_entries`] of each of `clients` (in bulk, outside a transaction, for
+    /// reporting); a client without entries has none in the map.
+    async fn lockout_entries_of(
+        &self,
+        clients: &[Uuid],
+        since_ms: i64,
+    ) -> Result<HashMap<Uuid, Vec<i64>>, StoreError>;
 }
 
 /// One write transaction of the device area. Dropping it without [`FleetTx::commit`] rolls

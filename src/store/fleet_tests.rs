@@ -114,8 +114,15 @@ async fn listing_pages_newest_first_filters_and_finds_due_timers() {
             [started.command_id],
             "{url}"
         );
-        // Rejected commands never count towards the lockout.
-        assert_eq!(store.lockout_entries(b, 0).await.unwrap(), [1, 3], "{url}");
+        // Per device, ascending, in one read; rejected commands never count towards the
+        // lockout, and a device without entries has none.
+        let nobody = Uuid::new_v4();
+        let all = store.lockout_entries_of(&[a, b, nobody], 0).await.unwrap();
+        assert_eq!(all.len(), 2, "{url}: {all:?}");
+        assert_eq!(all[&a], [0, 2, 4, 100], "{url}");
+        assert_eq!(all[&b], [1, 3], "{url}");
+        let since = store.lockout_entries_of(&[a, b], 3).await.unwrap();
+        assert_eq!((&since[&a][..], &since[&b][..]), (&[4, 100][..], &[3][..]), "{url}");
         store.close().await;
     }
 }

@@ -44,10 +44,22 @@ impl ClientCommandApi {
     }
 
     async fn client_message(&self, client: &ClientRecord) -> Result<pb::Client> {
-        let lockout = self.fleet.lockout(client.client_uuid).await?;
-        let crash = self.fleet.crash_state_of(client);
+        let mut messages = self.client_messages(std::slice::from_ref(client)).await?;
+        Ok(messages.remove(0))
+    }
+
+    /// The messages of `clients`, their lockouts read together.
+    async fn client_messages(&self, clients: &[ClientRecord]) -> Result<Vec<pb::Client>> {
+        let ids: Vec<Uuid> = clients.iter().map(|c| c.client_uuid).collect();
+        let lockouts = self.fleet.lockouts(&ids).await?;
         let cooldown = self.fleet.settings().current().safety.escalation_cooldown;
-        Ok(convert::client(client, &lockout, crash, cooldown))
+        Ok(clients
+            .iter()
+            .zip(&lockouts)
+            .map(|(client, lockout)| {
+                convert::client(client, lockout, self.fleet.crash_state_of(client), cooldown)
+            })
+            .collect())
     }
 
     async fn command_message(&self, id: Uuid) -> Result<pb::Command> {
@@ -236,10 +248,7 @@ impl ClientCommandService for ClientCommandApi {
                 let after = page::decode::<Uuid>(&r.page_token, &fingerprint)?;
                 let records = self.fleet.store().list_clients(&filter, after, limit).await?;
                 let next_page_token = page::next(&records, limit, |c| c.client_uuid, &fingerprint);
-                let mut clients = Vec::with_capacity(records.len());
-                for record in &records {
-                    clients.push(self.client_message(record).await?);
-                }
+                let clients = self.client_messages(&records).await?;
                 Ok(pb::ListClientsResponse { clients, next_page_token })
             }
             .await,

@@ -1,5 +1,7 @@
 //! SQLite implementation of [`CommandStore`]: command reads and the entry to [`FleetTx`].
 
+use std::collections::HashMap;
+
 use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
 use tracing::instrument;
 use uuid::Uuid;
@@ -193,12 +195,20 @@ impl CommandStore for SqliteStore {
         fetch_commands(&self.pool, builder, "open_commands_for").await
     }
 
-    async fn lockout_entries(&self, client: Uuid, since_ms: i64) -> Result<Vec<i64>, StoreError> {
-        sqlx::query_scalar(AssertSqlSafe(super::fleet_tx::LOCKOUT_ENTRIES.as_str()))
-            .bind(client.to_string())
-            .bind(since_ms)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query("lockout_entries"))
+    async fn lockout_entries_of(
+        &self,
+        clients: &[Uuid],
+        since_ms: i64,
+    ) -> Result<HashMap<Uuid, Vec<i64>>, StoreError> {
+        let mut entries: HashMap<Uuid, Vec<i64>> = HashMap::new();
+        for piece in super::shapes::pieces(clients) {
+            let found =
+                super::fleet_cache::lockout_piece(&self.pool, piece, since_ms, "lockout_entries")
+                    .await?;
+            for (client, issued_ms) in found {
+                entries.entry(client).or_default().push(issued_ms);
+            }
+        }
+        Ok(entries)
     }
 }

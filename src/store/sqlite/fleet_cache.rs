@@ -197,26 +197,12 @@ impl FleetCache {
     ) -> Result<(), StoreError> {
         let wanted =
             unknown(clients, |id| self.lockout.get(id).is_some_and(|(s, _)| *s == since_ms));
-        static SELECT: Shapes = Shapes::new(|rows| {
-            format!(
-                "SELECT client_uuid, issued_ms FROM commands WHERE {} AND client_uuid IN ({}) \
-                 AND issued_ms >= ? ORDER BY issued_ms",
-                super::fleet_tx::LOCKOUT_COUNTED,
-                id_list(rows)
-            )
-        });
         for piece in pieces(&wanted) {
-            let found: Vec<(String, i64)> =
-                bind_ids(sqlx::query_as(SELECT.sql(piece.len())), piece)
-                    .bind(since_ms)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(StoreError::query("tx.prefetch_lockout"))?;
+            let found = lockout_piece(&mut *tx, piece, since_ms, "tx.prefetch_lockout").await?;
             for id in piece {
                 self.lockout.insert(*id, (since_ms, Vec::new()));
             }
             for (client, issued_ms) in found {
-                let Ok(client) = Uuid::parse_str(&client) else { continue };
                 if let Some((_, entries)) = self.lockout.get_mut(&client) {
                     entries.push(issued_ms);
                 }
@@ -224,6 +210,33 @@ impl FleetCache {
         }
         Ok(())
     }
+}
+
+/// The lockout entries (client, `issued_ms`, ascending) of one piece of `clients` since
+/// `since_ms`: one statement, for a transaction's prefetch or a listing of devices.
+pub(super) async fn lockout_piece<'c>(
+    exec: impl sqlx::Executor<'c, Database = Sqlite>,
+    clients: &[Uuid],
+    since_ms: i64,
+    op: &'static str,
+) -> Result<Vec<(Uuid, i64)>, StoreError> {
+    static SELECT: Shapes = Shapes::new(|rows| {
+        format!(
+            "SELECT client_uuid, issued_ms FROM commands WHERE {} AND client_uuid IN ({}) \
+             AND issued_ms >= ? ORDER BY issued_ms",
+            super::fleet_tx::LOCKOUT_COUNTED,
+            id_list(rows)
+        )
+    });
+    let found: Vec<(String, i64)> = bind_ids(sqlx::query_as(SELECT.sql(clients.len())), clients)
+        .bind(since_ms)
+        .fetch_all(exec)
+        .await
+        .map_err(StoreError::query(op))?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(client, issued_ms)| Some((Uuid::parse_str(&client).ok()?, issued_ms)))
+        .collect())
 }
 
 /// Read the rows of the `ids` not in `known` with the statement `select` shapes, and remember
