@@ -427,12 +427,10 @@ impl Fleet {
     ) -> Result<RolloutRecord> {
         let id = rollout.rollout_id;
         let mut tx = self.store.fleet_tx().await?;
-        // Fresh ids (nothing to read for them); the devices and their lockout windows are
-        // read in bulk.
+        // Fresh ids, checked (and the devices and their lockout windows read) in bulk.
         let ids: Vec<Uuid> = members.iter().map(|_| super::issue::new_command_id()).collect();
         let clients: Vec<Uuid> = members.iter().map(|m| m.client_uuid).collect();
-        tx.fresh_commands(&ids).await;
-        tx.prefetch(&[], &clients).await?;
+        tx.prefetch(&ids, &clients).await?;
         tx.prefetch_lockout(&clients, self.lockout_since(now)).await?;
         let mut pending = Pending::default();
         let how = IssueOrigin {

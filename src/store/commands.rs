@@ -273,10 +273,6 @@ pub trait FleetTx: Send {
     /// Load these commands and clients in bulk, so that the `command` and `client` reads of
     /// them that follow cost no statement each (a hint; reads are correct without it).
     async fn prefetch(&mut self, commands: &[Uuid], clients: &[Uuid]) -> Result<(), StoreError>;
-    /// Commands the caller has just given fresh random ids (time-ordered UUIDs): known not to
-    /// exist, so that their `command` reads cost nothing, without a statement to confirm it.
-    /// Inserting one that did exist still fails on the command id's key.
-    async fn fresh_commands(&mut self, ids: &[Uuid]);
     /// Load the lockout entries of these clients since `since_ms` in bulk (a hint, as above).
     async fn prefetch_lockout(&mut self, clients: &[Uuid], since_ms: i64)
     -> Result<(), StoreError>;

@@ -271,37 +271,6 @@ async fn held_back_writes_are_read_back_in_bulk_and_a_bad_one_fails_the_commit()
 }
 
 #[tokio::test]
-async fn fresh_command_ids_need_no_read_and_the_key_still_guards_them() {
-    for (url, _tmp) in backends() {
-        let store = open_ok(&url).await;
-        let client = Uuid::new_v4();
-        let existing = command(client, 1, CommandState::Queued);
-        let mut tx = store.fleet_tx().await.unwrap();
-        tx.insert_command(&existing).await.unwrap();
-        tx.commit().await.unwrap();
-
-        let fresh = command(client, 2, CommandState::Queued);
-        let mut tx = store.fleet_tx().await.unwrap();
-        tx.fresh_commands(&[fresh.command_id]).await;
-        assert_eq!(tx.command(fresh.command_id).await.unwrap(), None, "{url}");
-        tx.insert_command(&fresh).await.unwrap();
-        assert_eq!(tx.command(fresh.command_id).await.unwrap().as_ref(), Some(&fresh), "{url}");
-        tx.commit().await.unwrap();
-        assert_eq!(store.command(fresh.command_id).await.unwrap(), Some(fresh), "{url}");
-
-        // An id wrongly claimed fresh cannot overwrite the stored command.
-        let mut tx = store.fleet_tx().await.unwrap();
-        tx.fresh_commands(&[existing.command_id]).await;
-        let mut clash = command(client, 3, CommandState::Queued);
-        clash.command_id = existing.command_id;
-        tx.insert_command(&clash).await.unwrap();
-        assert!(tx.commit().await.is_err(), "{url}: duplicate command id");
-        assert_eq!(store.command(existing.command_id).await.unwrap(), Some(existing), "{url}");
-        store.close().await;
-    }
-}
-
-#[tokio::test]
 async fn updates_that_change_different_columns_read_back_whole() {
     use super::commands::{AckTopic, Evidence, LateOutcome};
     for (url, _tmp) in backends() {

@@ -126,12 +126,6 @@ impl FleetTx for SqliteFleetTx {
         self.cache.load_clients(self.conn.get()?, clients).await
     }
 
-    async fn fresh_commands(&mut self, ids: &[Uuid]) {
-        for id in ids {
-            self.cache.commands.entry(*id).or_insert(None);
-        }
-    }
-
     async fn prefetch_lockout(
         &mut self,
         clients: &[Uuid],
