@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
 
-use super::fleet_cache::FleetCache;
+use super::fleet_cache::{FleetCache, lockout_piece};
 use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
 };
@@ -29,14 +29,6 @@ use crate::store::rollouts::{RolloutMember, RolloutRecord};
 /// Which commands count towards the lockout (see `lockout_entries`).
 pub(super) const LOCKOUT_COUNTED: &str = "state <> 'rejected' \
     AND NOT (state IN ('canceled', 'expired') AND published_ms IS NULL)";
-
-/// Issue times of the commands of one client that count towards the lockout.
-pub(super) static LOCKOUT_ENTRIES: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT issued_ms FROM commands WHERE client_uuid = ? AND issued_ms >= ? \
-         AND {LOCKOUT_COUNTED} ORDER BY issued_ms"
-    )
-});
 
 static SENT_COMMANDS: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -204,12 +196,9 @@ impl FleetTx for SqliteFleetTx {
             return Ok(entries.clone());
         }
         self.flush().await?;
-        sqlx::query_scalar(AssertSqlSafe(LOCKOUT_ENTRIES.as_str()))
-            .bind(client.to_string())
-            .bind(since_ms)
-            .fetch_all(self.conn.get()?)
-            .await
-            .map_err(StoreError::query("tx.lockout_entries"))
+        let found =
+            lockout_piece(self.conn.get()?, &[client], since_ms, "tx.lockout_entries").await?;
+        Ok(found.into_iter().map(|(_, issued_ms)| issued_ms).collect())
     }
 
     async fn sent_commands_for(&mut self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
