@@ -267,18 +267,22 @@ async fn connect_fleet(broker: &Broker, devices: &[Uuid]) -> Result<Vec<DeviceTa
 
 /// A device that registers, then answers every command with accepted, execution_started,
 /// completed; it sends its uuid on `subscribed` whenever the broker has confirmed its
-/// subscription. Returns the task, aborted when dropped.
+/// subscription (a SUBACK, or a CONNACK with the session kept). Returns the task, aborted
+/// when dropped.
+///
+/// Like a real device it keeps a persistent session and subscribes again whenever the broker
+/// has none: with thousands of devices connecting at once, a CONNACK can miss rumqttc's
+/// connect timeout, and a device that reconnected without its subscription would never see
+/// its command (the rollout then never finishes).
 async fn simulated_device(
     broker: &Broker,
     uuid: Uuid,
     subscribed: mpsc::Sender<Uuid>,
 ) -> Result<DeviceTask> {
-    let (client, mut eventloop) = connect_client(
-        options(broker, format!("dev-{uuid}"), uuid.to_string(), format!("pw-{uuid}")),
-        64,
-    );
+    let mut login = options(broker, format!("dev-{uuid}"), uuid.to_string(), format!("pw-{uuid}"));
+    login.set_clean_session(false);
+    let (client, mut eventloop) = connect_client(login, 64);
     let commands = format!("{PREFIX}/{uuid}/commands");
-    client.subscribe(&commands, QoS::AtLeastOnce).await.map_err(fail)?;
     client
         .publish(format!("{PREFIX}/{uuid}/health"), QoS::AtLeastOnce, false, health_payload(uuid))
         .await
@@ -287,6 +291,12 @@ async fn simulated_device(
     let task = tokio::spawn(async move {
         loop {
             match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) if ack.session_present => {
+                    let _ = subscribed.try_send(uuid);
+                }
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    let _ = client.try_subscribe(&commands, QoS::AtLeastOnce);
+                }
                 Ok(Event::Incoming(Packet::Publish(p))) if p.topic == commands => {
                     let Ok(command) = crate::mqtt::payload::decode_command(&p.payload) else {
                         continue;

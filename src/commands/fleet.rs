@@ -56,6 +56,9 @@ pub struct Fleet {
     /// Woken when a rollout's command became terminal, so that the scheduler advances the
     /// rollout (canary verdict, completion) without waiting for its next tick.
     pub(super) rollout_wake: tokio::sync::Notify,
+    /// When a paced rollout may issue its next step (unix ms): the scheduler advances
+    /// rollouts then instead of waiting for its next tick.
+    pub(super) next_step_ms: std::sync::Mutex<Option<i64>>,
 }
 
 impl Fleet {
@@ -69,6 +72,7 @@ impl Fleet {
             stats: Stats::default(),
             rollout_lock: tokio::sync::Mutex::new(()),
             rollout_wake: tokio::sync::Notify::new(),
+            next_step_ms: std::sync::Mutex::new(None),
         }
     }
 

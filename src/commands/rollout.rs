@@ -315,6 +315,7 @@ impl Fleet {
 
     /// Advance every active rollout one step.
     pub async fn advance_rollouts(&self) -> Result<()> {
+        self.set_next_step(None);
         for rollout in self.store.active_rollouts().await? {
             let id = rollout.rollout_id;
             if let Err(err) = self.advance_rollout(rollout).await {
@@ -324,8 +325,37 @@ impl Fleet {
         Ok(())
     }
 
+    /// How long until a paced rollout's next step is due; `None` when none is waiting.
+    pub(super) fn until_next_step(&self, now: i64) -> Option<Duration> {
+        let due = (*self.next_step_ms.lock().unwrap_or_else(|e| e.into_inner()))?;
+        Some(Duration::from_millis(due.saturating_sub(now).max(0) as u64))
+    }
+
+    /// Replace the due time of the next step (`None`: nothing waits).
+    pub(super) fn set_next_step(&self, due_ms: Option<i64>) {
+        *self.next_step_ms.lock().unwrap_or_else(|e| e.into_inner()) = due_ms;
+    }
+
+    /// Advance `rollout` one step; a rollout still issuing waves leaves the time its next
+    /// step is due for the scheduler. A step already due that was not taken (no broker
+    /// connection) is left to the next tick, so that the scheduler never spins on it.
+    async fn advance_rollout(&self, rollout: RolloutRecord) -> Result<RolloutRecord> {
+        let issued_before = rollout.issued_members;
+        let rollout = self.step_rollout(rollout).await?;
+        let progressed = rollout.issued_members > issued_before;
+        if rollout.state == RolloutState::Waves
+            && let Some(due) =
+                next_step_ms(&rollout, rollout.total_members - rollout.issued_members)
+            && (progressed || due > now_ms())
+        {
+            let mut next = self.next_step_ms.lock().unwrap_or_else(|e| e.into_inner());
+            *next = Some(next.map_or(due, |other| other.min(due)));
+        }
+        Ok(rollout)
+    }
+
     #[tracing::instrument(name = "rollout.advance", skip_all, fields(rollout.id = %rollout.rollout_id))]
-    async fn advance_rollout(&self, mut rollout: RolloutRecord) -> Result<RolloutRecord> {
+    async fn step_rollout(&self, mut rollout: RolloutRecord) -> Result<RolloutRecord> {
         let _serial = self.rollout_lock.lock().await;
         // Re-read under the lock: an operator may have aborted it meanwhile.
         if let Some(fresh) = self.store.rollout(rollout.rollout_id).await? {
@@ -385,8 +415,10 @@ impl Fleet {
                 if !self.link.is_connected() {
                     return Ok(rollout);
                 }
-                let allowed = wave_allowance(&rollout, now);
-                self.issue_members(rollout, allowed, now).await
+                match wave_step(&rollout, i64::from(all.unissued), now) {
+                    0 => Ok(rollout),
+                    count => self.issue_members(rollout, count, now).await,
+                }
             }
             _ => Ok(rollout),
         }
@@ -489,6 +521,35 @@ fn wave_allowance(rollout: &RolloutRecord, now: i64) -> i64 {
     allowed.min(MAX_ISSUE_PER_TICK)
 }
 
+/// Members a wave step issues at least: one second's worth of `max_per_minute`, at most
+/// [`ISSUE_PIECE`], or every member left.
+fn step_size(rollout: &RolloutRecord, unissued: i64) -> i64 {
+    (rollout.max_per_minute / 60).clamp(1, ISSUE_PIECE as i64).min(unissued)
+}
+
+/// How many members the waves issue at `now` (0: wait): the allowance, once it has grown to
+/// a [`step_size`]. The scheduler advances a rollout after every ingest batch that finished
+/// one of its commands; without the step, a paced rollout would issue a few members (and
+/// write its row) on every such wake: 5,000 devices at 100,000/min took 700 issue
+/// transactions instead of ~20.
+fn wave_step(rollout: &RolloutRecord, unissued: i64, now: i64) -> i64 {
+    let allowed = wave_allowance(rollout, now).min(unissued);
+    if allowed > 0 && allowed >= step_size(rollout, unissued) { allowed } else { 0 }
+}
+
+/// When [`wave_step`] first allows a step (unix ms); `None` when no member is left. The
+/// inverse of [`wave_allowance`]'s pacing term, rounded up to the millisecond.
+fn next_step_ms(rollout: &RolloutRecord, unissued: i64) -> Option<i64> {
+    if unissued <= 0 {
+        return None;
+    }
+    let since = rollout.canary_finished_ms?;
+    let burst = (rollout.max_per_minute / 60).max(1);
+    let short = step_size(rollout, unissued) + rollout.issued_members - rollout.canary_size - burst;
+    let per_minute = rollout.max_per_minute.max(1);
+    Some(since + (short.max(0) * 60_000 + per_minute - 1) / per_minute)
+}
+
 /// The abort rule: `Some(reason)` when it fires.
 fn threshold_crossed(rollout: &RolloutRecord, counters: &RolloutCounters) -> Option<String> {
     let finished = counters.finished();
@@ -526,6 +587,37 @@ mod tests {
         assert_eq!(why, "failure rate 10.0% > 5.0% after 10 finished");
         counters.completed = 19;
         assert_eq!(threshold_crossed(&rollout, &counters), None, "5.0% is not above 5.0%");
+    }
+
+    #[test]
+    fn waves_issue_in_steps_of_one_seconds_worth_at_most_a_piece() {
+        let fast = RolloutRecord {
+            max_per_minute: 100_000,
+            canary_size: 0,
+            canary_finished_ms: Some(0),
+            issued_members: 1666,
+            ..sample()
+        };
+        // 100,000/min: 1,666 per second; the first second's burst is issued.
+        assert_eq!(wave_step(&fast, 3334, 0), 0, "nothing allowed yet");
+        assert_eq!(wave_step(&fast, 3334, 100), 0, "166 allowed: less than a piece");
+        assert_eq!(wave_step(&fast, 3334, 150), 250, "a piece's worth");
+        assert_eq!(wave_step(&fast, 3334, 600), 1000, "everything allowed by now");
+        assert_eq!(wave_step(&fast, 100, 60), 100, "the last members need no full piece");
+        assert_eq!(next_step_ms(&fast, 3334), Some(150), "when a piece's worth is allowed");
+        assert_eq!(next_step_ms(&fast, 100), Some(60));
+        assert_eq!(next_step_ms(&fast, 0), None);
+        let slow = RolloutRecord { max_per_minute: 60, ..fast.clone() };
+        let slow = RolloutRecord { issued_members: 1, ..slow };
+        assert_eq!(wave_step(&slow, 10, 999), 0);
+        assert_eq!(wave_step(&slow, 10, 1000), 1, "one per second");
+        assert_eq!(wave_step(&slow, 0, 5000), 0, "nothing left");
+        assert_eq!(next_step_ms(&slow, 10), Some(1000));
+        for (rollout, unissued) in [(&fast, 3334), (&fast, 100), (&slow, 10)] {
+            let due = next_step_ms(rollout, unissued).unwrap();
+            assert!(wave_step(rollout, unissued, due) > 0, "a step is allowed when due");
+            assert_eq!(wave_step(rollout, unissued, due - 1), 0, "and not a ms before");
+        }
     }
 
     fn sample() -> RolloutRecord {

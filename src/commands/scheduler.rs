@@ -4,12 +4,13 @@
 //!
 //! Between ticks, a rollout is also advanced as soon as one of its commands became terminal
 //! (the ingest loop wakes the scheduler), so a canary verdict or a rollout's completion does
-//! not wait for the next tick.
+//! not wait for the next tick, and when its next paced wave step is due.
 //!
 //! The tick follows config reloads (the loop re-arms its interval when [`Settings`] change);
 //! the loop parks at its checkpoint during a hot restart and returns when the server stops.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
 
@@ -32,9 +33,10 @@ impl Fleet {
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
+                let next_step = self.until_next_step(now_ms());
                 tokio::select! {
                     _ = interval.tick() => self.tick().await,
-                    _ = self.rollout_wake.notified() => {
+                    _ = self.rollouts_due(next_step) => {
                         if let Err(err) = self.advance_rollouts().await {
                             tracing::error!(error = %err, "scheduler: rollout step failed");
                         }
@@ -51,6 +53,18 @@ impl Fleet {
                     return;
                 }
             }
+        }
+    }
+
+    /// Resolves when rollouts are to be advanced between ticks: one of their commands became
+    /// terminal, or a paced rollout's next step is due after `next_step`.
+    async fn rollouts_due(&self, next_step: Option<Duration>) {
+        match next_step {
+            Some(delay) => tokio::select! {
+                _ = self.rollout_wake.notified() => {}
+                _ = tokio::time::sleep(delay) => {}
+            },
+            None => self.rollout_wake.notified().await,
         }
     }
 

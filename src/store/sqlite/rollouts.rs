@@ -87,8 +87,11 @@ impl RolloutStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<RolloutMember>, StoreError> {
         const OP: &str = "unissued_members";
+        // INDEXED BY: the partial index holds just the unissued members in this order, so a
+        // read costs what it returns (through `rollout_members_wave` every step walked all
+        // members issued so far and sorted all those left: O(N²) over a paced rollout).
         let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT client_uuid, wave FROM rollout_members \
+            "SELECT client_uuid, wave FROM rollout_members INDEXED BY rollout_members_unissued \
              WHERE rollout_id = ? AND command_id IS NULL ORDER BY wave, client_uuid LIMIT ?",
         )
         .bind(id.to_string())
