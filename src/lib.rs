@@ -25,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod exit;
 pub mod health;
+pub mod hex;
 pub mod lifecycle;
 mod macros;
 pub mod mcp;

@@ -34,14 +34,14 @@ struct Token<K> {
 
 fn fingerprint(filters: &impl std::fmt::Debug) -> String {
     let digest = Sha256::digest(format!("{filters:?}").as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&digest[..8])
 }
 
 /// Encode the position `key` for the given filters.
 pub fn encode<K: Serialize>(key: &K, filters: &impl std::fmt::Debug) -> String {
     let token = Token { k: key, f: fingerprint(filters) };
     let json = serde_json::to_vec(&token).unwrap_or_default();
-    json.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&json)
 }
 
 /// Decode a token (empty: first page).

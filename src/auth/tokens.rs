@@ -174,7 +174,7 @@ fn check_name<'a>(
 
 /// Hex SHA-256 of `token`: the value to put in a tokens file.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::sha256(token)
 }
 
 fn parse_digest(hex: &str) -> Option<[u8; 32]> {

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::fleet::{Fleet, Pending, commit_audited, duration_ms, now_ms};
@@ -107,7 +106,7 @@ fn params_hash(req: &IssueRequest, expires_ms: i64) -> String {
         "{}|{}|{:?}|{:?}|{}",
         req.client_uuid, req.action, req.reason, req.requested_by, expires_ms
     );
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::sha256(text)
 }
 
 pub(super) fn rfc3339(ms: i64) -> String {

@@ -5,7 +5,6 @@
 //! operator reads it in a terminal or a journal. This module never applies anything.
 
 use super::model::Config;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -166,8 +165,7 @@ pub fn parse_str(
 /// Hex SHA-256 over the canonical TOML rendering of `config`.
 pub fn hash_config(config: &Config) -> String {
     let canonical = toml::to_string(config).unwrap_or_default();
-    let digest = Sha256::digest(canonical.as_bytes());
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    crate::hex::sha256(canonical)
 }
 
 /// Insert every `REBOUND_A__B=value` into `table` at `a.b`; returns (key path, variable) pairs.
