@@ -333,11 +333,10 @@ async fn rollout_once(rpc: &Rpc) -> Result<Run> {
     let id = start_rollout_to_all(rpc, 100_000, 600).await?;
     let finished = loop {
         let r = get_rollout(rpc, &id).await?;
+        // Every command terminal (none waiting to be issued, queued or in flight); the
+        // rollout's own move to COMPLETED is the scheduler's bookkeeping afterwards.
         let c = r.counters.unwrap_or_default();
-        if r.state() != pb::RolloutState::Waves
-            && r.state() != pb::RolloutState::Pending
-            && c.queued + c.in_flight + c.pending == 0
-        {
+        if c.total > 0 && c.pending + c.queued + c.in_flight == 0 {
             break r;
         }
         if started.elapsed() > PHASE_TIMEOUT {

@@ -107,10 +107,6 @@ fn check_request(req: &RolloutRequest) -> Result<()> {
     Ok(())
 }
 
-fn hash_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn canary_size(canary: Canary, total: usize) -> i64 {
     let total = total as i64;
     let percent = |p: i64| ((p * total + 99) / 100).max(1);
@@ -136,7 +132,7 @@ impl Fleet {
         let max_per_minute =
             if req.max_per_minute == 0 { DEFAULT_MAX_PER_MINUTE } else { req.max_per_minute };
         let expires_in = req.expires_in.unwrap_or(settings.commands.default_expiry);
-        let params_hash = hash_hex(&format!(
+        let params_hash = crate::hex::sha256(format!(
             "{}|{:?}|{:?}|{max_per_minute}|{abort_failure_percent}|{min_finished}|{:?}|{:?}|{}",
             req.action,
             req.target,
@@ -175,7 +171,7 @@ impl Fleet {
             return Err(Error::FailedPrecondition("target: no registered device matches".into()));
         }
         // A stable pseudo-random order picks a representative canary.
-        targets.sort_by_cached_key(|id| hash_hex(&format!("{rollout_id}{id}")));
+        targets.sort_by_cached_key(|id| Sha256::digest(format!("{rollout_id}{id}")));
         let canary = canary_size(req.canary, targets.len());
         let per_wave = i64::from(max_per_minute);
         let members: Vec<RolloutMember> = targets
@@ -229,7 +225,7 @@ impl Fleet {
         tracing::info!(rollout.id = %rollout_id, targets = members.len(), canary, "rollout started");
         self.announce_rollout(rollout_id);
         drop(_serial);
-        let rollout = self.advance_rollout(rollout).await?;
+        let rollout = self.advance_rollout(rollout, Some(members)).await?;
         Ok((rollout, true))
     }
 
@@ -318,7 +314,7 @@ impl Fleet {
         self.set_next_step(None);
         for rollout in self.store.active_rollouts().await? {
             let id = rollout.rollout_id;
-            if let Err(err) = self.advance_rollout(rollout).await {
+            if let Err(err) = self.advance_rollout(rollout, None).await {
                 tracing::error!(rollout.id = %id, error = %err, "rollout step failed");
             }
         }
@@ -339,9 +335,15 @@ impl Fleet {
     /// Advance `rollout` one step; a rollout still issuing waves leaves the time its next
     /// step is due for the scheduler. A step already due that was not taken (no broker
     /// connection) is left to the next tick, so that the scheduler never spins on it.
-    async fn advance_rollout(&self, rollout: RolloutRecord) -> Result<RolloutRecord> {
+    /// `unissued`: the rollout's members, when the caller knows none of them is issued yet
+    /// (a rollout just started), so the first step need not read them back.
+    async fn advance_rollout(
+        &self,
+        rollout: RolloutRecord,
+        unissued: Option<Vec<RolloutMember>>,
+    ) -> Result<RolloutRecord> {
         let issued_before = rollout.issued_members;
-        let rollout = self.step_rollout(rollout).await?;
+        let rollout = self.step_rollout(rollout, unissued).await?;
         let progressed = rollout.issued_members > issued_before;
         if rollout.state == RolloutState::Waves
             && let Some(due) =
@@ -355,7 +357,11 @@ impl Fleet {
     }
 
     #[tracing::instrument(name = "rollout.advance", skip_all, fields(rollout.id = %rollout.rollout_id))]
-    async fn step_rollout(&self, mut rollout: RolloutRecord) -> Result<RolloutRecord> {
+    async fn step_rollout(
+        &self,
+        mut rollout: RolloutRecord,
+        unissued: Option<Vec<RolloutMember>>,
+    ) -> Result<RolloutRecord> {
         let _serial = self.rollout_lock.lock().await;
         // Re-read under the lock: an operator may have aborted it meanwhile.
         if let Some(fresh) = self.store.rollout(rollout.rollout_id).await? {
@@ -378,7 +384,7 @@ impl Fleet {
                     rollout.canary_finished_ms = Some(now);
                     wave_allowance(&rollout, now)
                 };
-                self.issue_members(rollout, first, now).await
+                self.issue_members(rollout, first, now, unissued).await
             }
             RolloutState::Canary => {
                 let canary = self.store.rollout_counters(id, Some(0)).await?;
@@ -392,7 +398,7 @@ impl Fleet {
                 rollout.state = RolloutState::Waves;
                 rollout.canary_finished_ms = Some(now);
                 tracing::info!(rollout.id = %id, "canary finished; starting waves");
-                self.issue_members(rollout, 0, now).await
+                self.issue_members(rollout, 0, now, None).await
             }
             RolloutState::Waves => {
                 let all = self.store.rollout_counters(id, None).await?;
@@ -417,7 +423,7 @@ impl Fleet {
                 }
                 match wave_step(&rollout, i64::from(all.unissued), now) {
                     0 => Ok(rollout),
-                    count => self.issue_members(rollout, count, now).await,
+                    count => self.issue_members(rollout, count, now, None).await,
                 }
             }
             _ => Ok(rollout),
@@ -426,19 +432,27 @@ impl Fleet {
 
     /// Issue up to `count` unissued members, [`ISSUE_PIECE`] per transaction: each piece's
     /// commands go to the broker as soon as it commits, so the devices answer the first ones
-    /// while the next are being stored.
+    /// while the next are being stored. `known`: every unissued member, when the caller has
+    /// them (else they are read from the store); either way in issue order.
     async fn issue_members(
         &self,
         mut rollout: RolloutRecord,
         count: i64,
         now: i64,
+        known: Option<Vec<RolloutMember>>,
     ) -> Result<RolloutRecord> {
-        let members = if count > 0 {
-            self.store
-                .unissued_members(rollout.rollout_id, u32::try_from(count).unwrap_or(u32::MAX))
-                .await?
-        } else {
-            Vec::new()
+        let count = usize::try_from(count).unwrap_or(0);
+        let members = match known {
+            _ if count == 0 => Vec::new(),
+            Some(mut members) => {
+                RolloutMember::issue_order(&mut members);
+                members.truncate(count);
+                members
+            }
+            None => {
+                let limit = u32::try_from(count).unwrap_or(u32::MAX);
+                self.store.unissued_members(rollout.rollout_id, limit).await?
+            }
         };
         if members.is_empty() {
             // Still store the rollout: its state may have moved (canary finished).

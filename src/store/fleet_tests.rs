@@ -451,3 +451,33 @@ async fn fleet_transactions_read_what_anybody_else_committed_in_between() {
         store.close().await;
     }
 }
+
+/// The store returns unissued members in the order the domain issues members it already holds
+/// (`RolloutMember::issue_order`), whatever order they were inserted in.
+#[tokio::test]
+async fn unissued_members_come_in_issue_order() {
+    for (url, _tmp) in backends() {
+        let store = open_ok(&url).await;
+        let rollout_id = Uuid::new_v4();
+        let mut members: Vec<RolloutMember> = (0..300)
+            .map(|i| RolloutMember { client_uuid: Uuid::new_v4(), wave: (i * 7) % 3 })
+            .collect();
+        let mut tx = store.fleet_tx().await.unwrap();
+        tx.put_rollout(&rollout_record(rollout_id)).await.unwrap();
+        tx.insert_members(rollout_id, &members).await.unwrap();
+        tx.commit().await.unwrap();
+        RolloutMember::issue_order(&mut members);
+        assert_eq!(store.unissued_members(rollout_id, 1000).await.unwrap(), members, "{url}");
+        let mut tx = store.fleet_tx().await.unwrap();
+        for member in &members[..120] {
+            let mut issued = command(member.client_uuid, 6, CommandState::Queued);
+            issued.rollout_id = Some(rollout_id);
+            tx.insert_command(&issued).await.unwrap();
+            tx.set_member_command(rollout_id, member.client_uuid, issued.command_id).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let next = store.unissued_members(rollout_id, 50).await.unwrap();
+        assert_eq!(next, members[120..170], "{url}");
+        store.close().await;
+    }
+}

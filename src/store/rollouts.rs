@@ -82,6 +82,14 @@ pub struct RolloutMember {
     pub wave: i64,
 }
 
+impl RolloutMember {
+    /// Put `members` in the order they are issued (and [`RolloutStore::unissued_members`]
+    /// returns them): by wave, then device. A uuid's bytes sort like its text.
+    pub fn issue_order(members: &mut [RolloutMember]) {
+        members.sort_unstable_by_key(|m| (m.wave, m.client_uuid));
+    }
+}
+
 /// Per-target command counters (see the API's `RolloutCounters`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RolloutCounters {
@@ -144,7 +152,7 @@ pub trait RolloutStore {
         wave: Option<i64>,
     ) -> Result<RolloutCounters, StoreError>;
 
-    /// Members that have no command yet, in wave order, at most `limit`.
+    /// Members that have no command yet, in [`RolloutMember::issue_order`], at most `limit`.
     async fn unissued_members(
         &self,
         id: Uuid,
