@@ -14,16 +14,17 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rumqttc::{Event, Packet, QoS};
+use rumqttc::{Packet, QoS};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::broker::Broker;
 use super::clients::{
-    PHASE_TIMEOUT, PREFIX, await_incoming, connect_client, get_rollout, health_payload, options,
-    server_login, start_rollout_to_all, wait_registered,
+    PHASE_TIMEOUT, PREFIX, await_incoming, connect_client, get_rollout, server_login,
+    start_rollout_to_all, wait_registered,
 };
 use super::cpu::CpuSample;
+use super::device;
 use super::fail;
 use super::server::{Rpc, SERVER_PASSWORD, SERVER_USER, ServerProcess};
 use super::stats::{figure, median, percentile};
@@ -245,12 +246,12 @@ async fn transport_rate(broker: &Broker, devices: &[Uuid]) -> Result<f64> {
 
 /// One simulated device per uuid; returns once every one of them is subscribed to its
 /// commands topic.
-async fn connect_fleet(broker: &Broker, devices: &[Uuid]) -> Result<Vec<DeviceTask>> {
+async fn connect_fleet(broker: &Broker, devices: &[Uuid]) -> Result<Vec<device::DeviceTask>> {
     let (subscribed, mut ready) = mpsc::channel(devices.len().max(1));
     let mut waiting: HashSet<Uuid> = devices.iter().copied().collect();
     let mut fleet = Vec::with_capacity(devices.len());
     for uuid in devices {
-        fleet.push(simulated_device(broker, *uuid, subscribed.clone()).await?);
+        fleet.push(device::spawn(broker.port, *uuid, format!("pw-{uuid}"), subscribed.clone()));
     }
     drop(subscribed);
     tokio::time::timeout(PHASE_TIMEOUT, async {
@@ -263,69 +264,6 @@ async fn connect_fleet(broker: &Broker, devices: &[Uuid]) -> Result<Vec<DeviceTa
     .await
     .map_err(|_| fail("the simulated devices did not all subscribe"))??;
     Ok(fleet)
-}
-
-/// A device that registers, then answers every command with accepted, execution_started,
-/// completed; it sends its uuid on `subscribed` whenever the broker has confirmed its
-/// subscription (a SUBACK, or a CONNACK with the session kept). Returns the task, aborted
-/// when dropped.
-///
-/// Like a real device it keeps a persistent session and subscribes again whenever the broker
-/// has none: with thousands of devices connecting at once, a CONNACK can miss rumqttc's
-/// connect timeout, and a device that reconnected without its subscription would never see
-/// its command (the rollout then never finishes).
-async fn simulated_device(
-    broker: &Broker,
-    uuid: Uuid,
-    subscribed: mpsc::Sender<Uuid>,
-) -> Result<DeviceTask> {
-    let mut login = options(broker, format!("dev-{uuid}"), uuid.to_string(), format!("pw-{uuid}"));
-    login.set_clean_session(false);
-    let (client, mut eventloop) = connect_client(login, 64);
-    let commands = format!("{PREFIX}/{uuid}/commands");
-    client
-        .publish(format!("{PREFIX}/{uuid}/health"), QoS::AtLeastOnce, false, health_payload(uuid))
-        .await
-        .map_err(fail)?;
-    let ack_topic = format!("{PREFIX}/{uuid}/commands/ack");
-    let task = tokio::spawn(async move {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(ack))) if ack.session_present => {
-                    let _ = subscribed.try_send(uuid);
-                }
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    let _ = client.try_subscribe(&commands, QoS::AtLeastOnce);
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) if p.topic == commands => {
-                    let Ok(command) = crate::mqtt::payload::decode_command(&p.payload) else {
-                        continue;
-                    };
-                    for status in ["accepted", "execution_started", "completed"] {
-                        let ack = format!(
-                            r#"{{"command_id":"{}","status":"{status}","error_code":null,"error_message":null}}"#,
-                            command.command_id
-                        );
-                        let _ = client.try_publish(&ack_topic, QoS::AtLeastOnce, false, ack);
-                    }
-                }
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    let _ = subscribed.try_send(uuid);
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    Ok(DeviceTask(task))
-}
-
-struct DeviceTask(tokio::task::JoinHandle<()>);
-
-impl Drop for DeviceTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 async fn rollout_once(rpc: &Rpc) -> Result<Run> {

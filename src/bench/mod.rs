@@ -7,6 +7,7 @@
 pub mod broker;
 mod clients;
 mod cpu;
+mod device;
 pub mod durability;
 pub mod fanout;
 mod load;
