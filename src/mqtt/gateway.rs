@@ -1,25 +1,30 @@
-//! The gateway loop: one broker connection (rumqttc, persistent session), reconnect with
-//! backoff, subscriptions, publishing what the domain queues, and turning inbound publishes
-//! into [`Delivery`]s.
+//! The gateway loop: one broker connection at a time ([`Link`], persistent session),
+//! reconnect with backoff, keep-alive, subscriptions, publishing what the domain queues within
+//! the in-flight window ([`Outbox`]), and turning inbound publishes into [`Delivery`]s.
 //!
 //! Inbound QoS 1 messages are acknowledged manually: a valid message is PUBACKed by its
 //! receipt after the domain stored its effect; a malformed one is counted, logged with its
 //! topic and PUBACKed at once (dropped). Suspending (hot restart) and stopping disconnect
-//! cleanly first; the broker keeps the session, so acks published meanwhile wait there.
+//! cleanly first; the broker keeps the session, so acks published meanwhile wait there, and
+//! the publishes it has not acknowledged are sent again on the next connection.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, Publish, QoS, SubscribeFilter};
+use rumqttc::QoS;
+use rumqttc::mqttbytes::v4::{
+    ConnAck, Packet, PubAck, Publish, SubAck, Subscribe, SubscribeFilter, SubscribeReasonCode,
+};
 use tokio::sync::{mpsc, watch};
 
 use super::Outbound;
-use super::options::{self, REQUEST_CAPACITY};
+use super::connection::{Incoming, Link, LinkError, Writer};
+use super::options;
+use super::outbox::{Outbox, Tag};
 use super::payload::{self, Reason};
 use super::status::GatewayStatus;
 use super::topics::Topics;
-use super::tracker::{Tag, Tracker};
 use crate::commands::DeviceSettings;
 use crate::commands::device::{Delivery, GatewayEvent, Receipt};
 use crate::config::MqttConfig;
@@ -42,58 +47,55 @@ pub(super) struct Gateway {
     pub backlog: VecDeque<Outbound>,
 }
 
-type Polled = Result<Event, rumqttc::ConnectionError>;
-
-/// One connection's working state. The rumqttc event loop runs in its own task (the poller)
-/// so that its `poll` is never cancelled half-way through writing a packet; the gateway loop
-/// receives its events over a channel and tells it when it may poll (`run`).
+/// One configuration's working state, across its connections.
 struct Session {
-    client: AsyncClient,
-    events: mpsc::Receiver<Polled>,
-    run: Arc<watch::Sender<bool>>,
-    poller: tokio::task::JoinHandle<()>,
+    link: Option<Link>,
+    outbox: Outbox,
     topics: Topics,
-    tracker: Tracker,
     subscribed: bool,
     max_payload: usize,
+    /// PINGREQ every keep-alive interval while connected (none when it is zero).
+    ping: Option<tokio::time::Interval>,
+    /// A PINGREQ is out and its PINGRESP has not come.
+    awaiting_pong: bool,
 }
 
-impl Drop for Session {
-    fn drop(&mut self) {
-        self.poller.abort();
+impl Session {
+    fn new(config: &MqttConfig) -> Self {
+        Self {
+            link: None,
+            outbox: Outbox::default(),
+            topics: Topics::new(&config.topic_prefix, config.compat_topics),
+            subscribed: false,
+            max_payload: config.max_payload_bytes,
+            ping: None,
+            awaiting_pong: false,
+        }
+    }
+
+    fn writer(&self) -> Option<&Writer> {
+        self.link.as_ref().map(|link| &link.writer)
     }
 }
 
-/// Poll `eventloop` while `run` is true and forward every event. After an error or a sent
-/// DISCONNECT it stops (`run` = false) until the gateway lets it go on: the gateway owns the
-/// backoff and the suspension; the event loop keeps unacknowledged publishes meanwhile.
-fn spawn_poller(
-    mut eventloop: EventLoop,
-    run: Arc<watch::Sender<bool>>,
-    events: mpsc::Sender<Polled>,
-) -> tokio::task::JoinHandle<()> {
-    let mut allowed = run.subscribe();
-    tokio::spawn(async move {
-        loop {
-            if allowed.wait_for(|run| *run).await.is_err() {
-                return;
-            }
-            let event = eventloop.poll().await;
-            match &event {
-                Ok(Event::Outgoing(Outgoing::Disconnect)) => {
-                    eventloop.clean();
-                    run.send_replace(false);
-                }
-                Err(_) => {
-                    run.send_replace(false);
-                }
-                Ok(_) => {}
-            }
-            if events.send(event).await.is_err() {
-                return;
-            }
+/// The next PINGREQ is due, or never (no connection, or keep-alive off).
+async fn ping_due(ping: &mut Option<tokio::time::Interval>) {
+    match ping {
+        Some(interval) => {
+            interval.tick().await;
         }
-    })
+        None => std::future::pending().await,
+    }
+}
+
+/// The next thing a connection read, or that it ended.
+async fn next_incoming(link: &mut Option<Link>) -> Incoming {
+    match link {
+        Some(link) => link.incoming.recv().await.unwrap_or_else(|| {
+            Incoming::Closed(LinkError::Io(std::io::ErrorKind::BrokenPipe.into()))
+        }),
+        None => std::future::pending().await,
+    }
 }
 
 impl Gateway {
@@ -146,79 +148,87 @@ impl Gateway {
         control: &mut TaskControl,
         settings: &mut watch::Receiver<Arc<DeviceSettings>>,
     ) -> Exit {
-        let options = match options::build(config) {
-            Ok(options) => options,
-            Err(err) => {
-                tracing::error!(error = %err, "mqtt gateway cannot connect");
-                self.status.set_disconnected(Some(err.to_string()));
-                // Retry later (a password file may appear) or on a config change.
-                tokio::select! {
-                    _ = tokio::time::sleep(config.reconnect_max_backoff) => {}
-                    _ = settings.changed() => {}
-                    _ = control.changed() => {}
-                }
-                if control.is_stopping() {
-                    return Exit::Stop;
-                }
-                return Exit::Reconfigure;
-            }
-        };
-        let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
-        eventloop.set_network_options(super::options::network());
-        let run = Arc::new(watch::Sender::new(true));
-        let (events_tx, events) = mpsc::channel(1024);
-        let poller = spawn_poller(eventloop, run.clone(), events_tx);
-        let mut s = Session {
-            client,
-            events,
-            run,
-            poller,
-            topics: Topics::new(&config.topic_prefix, config.compat_topics),
-            tracker: Tracker::default(),
-            subscribed: false,
-            max_payload: config.max_payload_bytes,
-        };
+        let mut s = Session::new(config);
         let mut backoff = MIN_BACKOFF;
+        let mut retry_at: Option<tokio::time::Instant> = None;
         loop {
-            if self.status.is_connected() {
-                self.flush(&mut s);
-            }
-            tokio::select! {
-                event = s.events.recv() => match event {
-                    None => return Exit::Reconfigure,
-                    Some(Ok(event)) => {
-                        backoff = MIN_BACKOFF;
-                        self.on_event(&mut s, event).await;
-                    }
-                    Some(Err(err)) => {
-                        s.tracker.disconnected();
-                        if self.status.is_connected() {
-                            tracing::warn!(error = %err, "mqtt connection lost; reconnecting");
-                        } else {
+            if s.link.is_none() && retry_at.is_none_or(|at| at <= tokio::time::Instant::now()) {
+                retry_at = None;
+                let attempt = async {
+                    let params = options::connect_params(config).map_err(|e| e.to_string())?;
+                    Link::connect(&params).await.map_err(|e| e.to_string())
+                };
+                tokio::select! {
+                    connected = attempt => match connected {
+                        Ok((link, ack)) => {
+                            backoff = MIN_BACKOFF;
+                            self.connected(&mut s, link, ack, config.keep_alive).await;
+                        }
+                        Err(err) => {
                             tracing::warn!(error = %err, retry_in = ?backoff, "mqtt connect failed");
+                            self.status.set_disconnected(Some(err));
+                            retry_at = Some(tokio::time::Instant::now() + backoff);
+                            backoff = (backoff * 2).min(config.reconnect_max_backoff);
                         }
-                        self.status.set_disconnected(Some(err.to_string()));
-                        tokio::select! {
-                            _ = tokio::time::sleep(backoff) => {}
-                            _ = control.changed() => {}
+                    },
+                    _ = control.changed() => {}
+                    changed = settings.changed() => {
+                        if changed.is_ok() && settings.borrow().mqtt != *config {
+                            tracing::info!("mqtt settings changed; reconnecting");
+                            return Exit::Reconfigure;
                         }
-                        backoff = (backoff * 2).min(config.reconnect_max_backoff);
-                        if !control.is_stopping() && !control.is_suspended() {
-                            s.run.send_replace(true);
-                        }
-                    }
-                },
-                message = self.outbound.recv() => {
-                    if let Some(message) = message {
-                        self.backlog.push_back(message);
                     }
                 }
-                _ = control.changed() => {}
-                changed = settings.changed() => {
-                    if changed.is_ok() && settings.borrow().mqtt != *config {
-                        tracing::info!("mqtt settings changed; reconnecting");
-                        self.disconnect(&mut s).await;
-                        return Exit::Reconfigure;
+            } else {
+                self.flush(&mut s);
+                let reconnect_at = retry_at.filter(|_| s.link.is_none());
+                let retry = async {
+                    match reconnect_at {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    incoming = next_incoming(&mut s.link) => match incoming {
+                        Incoming::Packets(packets) => {
+                            for packet in packets {
+                                self.on_packet(&mut s, packet).await;
+                            }
+                        }
+                        Incoming::Closed(err) => {
+                            tracing::warn!(error = %err, "mqtt connection lost; reconnecting");
+                            self.lost(&mut s, err.to_string());
+                            retry_at = Some(tokio::time::Instant::now() + backoff);
+                            backoff = (backoff * 2).min(config.reconnect_max_backoff);
+                        }
+                    },
+                    _ = ping_due(&mut s.ping) => {
+                        if s.awaiting_pong {
+                            let err = format!("no PINGRESP within the keep-alive ({:?})", config.keep_alive);
+                            tracing::warn!(error = %err, "mqtt connection lost; reconnecting");
+                            self.lost(&mut s, err);
+                            retry_at = Some(tokio::time::Instant::now() + backoff);
+                        } else if let Some(writer) = s.writer() {
+                            writer.send(Packet::PingReq);
+                            s.awaiting_pong = true;
+                        }
+                    }
+                    message = self.outbound.recv() => {
+                        if let Some(message) = message {
+                            self.backlog.push_back(message);
+                            while let Ok(more) = self.outbound.try_recv() {
+                                self.backlog.push_back(more);
+                            }
+                        }
+                    }
+                    _ = retry => {}
+                    _ = control.changed() => {}
+                    changed = settings.changed() => {
+                        if changed.is_ok() && settings.borrow().mqtt != *config {
+                            tracing::info!("mqtt settings changed; reconnecting");
+                            self.disconnect(&mut s).await;
+                            return Exit::Reconfigure;
+                        }
                     }
                 }
             }
@@ -235,84 +245,114 @@ impl Gateway {
                 }
                 self.status.set_suspended(false);
                 tracing::info!("mqtt gateway resumed; reconnecting");
-                s.run.send_replace(true);
+                retry_at = None;
             }
         }
     }
 
-    /// Hand queued messages to the client (in order; at most once per pending command).
+    /// A connection is up: send again what the broker has not acknowledged (or forget it
+    /// with a lost session), subscribe, and tell the domain.
+    async fn connected(&mut self, s: &mut Session, link: Link, ack: ConnAck, keep_alive: Duration) {
+        self.status.set_connected();
+        tracing::info!(session_present = ack.session_present, "mqtt connected");
+        for publish in s.outbox.resume(ack.session_present) {
+            link.writer.send(Packet::Publish(publish));
+        }
+        if !ack.session_present || !s.subscribed {
+            let filters =
+                s.topics.filters().into_iter().map(|f| SubscribeFilter::new(f, QoS::AtLeastOnce));
+            let mut subscribe = Subscribe::new_many(filters);
+            subscribe.pkid = s.outbox.subscription();
+            link.writer.send(Packet::Subscribe(subscribe));
+            s.subscribed = true;
+        }
+        s.link = Some(link);
+        s.awaiting_pong = false;
+        s.ping = (!keep_alive.is_zero()).then(|| {
+            let mut ping =
+                tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
+            ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ping
+        });
+        let event = GatewayEvent::Connected { session_present: ack.session_present };
+        self.deliver(Delivery { event, receipt: None }).await;
+    }
+
+    /// The connection ended: keep what is unacknowledged for the next one.
+    fn lost(&self, s: &mut Session, error: String) {
+        s.link = None;
+        s.ping = None;
+        s.awaiting_pong = false;
+        self.status.set_disconnected(Some(error));
+    }
+
+    /// Publish queued messages (in order; at most once per pending command) while the
+    /// in-flight window has room.
     fn flush(&mut self, s: &mut Session) {
-        while let Some(message) = self.backlog.pop_front() {
-            let handed = match &message {
-                Outbound::Command(command) if s.tracker.is_pending(command.command_id) => continue,
+        let Some(writer) = s.writer().cloned() else { return };
+        while let Some(message) = self.backlog.front() {
+            match message {
+                Outbound::Command(command) if s.outbox.is_pending(command.command_id) => {}
                 Outbound::Command(command) => {
-                    let payload = payload::encode_command(command);
-                    let mut handed = true;
-                    for (i, topic) in
-                        s.topics.command_topics(command.client_uuid).into_iter().enumerate()
-                    {
-                        let primary = i == 0;
-                        match s.client.try_publish(topic, QoS::AtLeastOnce, false, payload.clone())
-                        {
-                            Ok(()) => {
-                                s.tracker.handed(Tag::Command { id: command.command_id, primary })
-                            }
-                            Err(_) if primary => {
-                                handed = false;
-                                break;
-                            }
-                            Err(err) => tracing::warn!(error = %err, "alias publish not queued"),
-                        }
+                    let topics = s.topics.command_topics(command.client_uuid);
+                    if s.outbox.room() < topics.len() {
+                        return;
                     }
-                    handed
+                    let payload = payload::encode_command(command);
+                    for (i, topic) in topics.into_iter().enumerate() {
+                        let tag = Tag::Command { id: command.command_id, primary: i == 0 };
+                        let publish = Publish::new(topic, QoS::AtLeastOnce, payload.clone());
+                        writer.send(Packet::Publish(s.outbox.publish(publish, tag)));
+                    }
                 }
                 Outbound::ClearServiceFailed(client) => {
-                    let topic = s.topics.service_failed(*client);
-                    let sent =
-                        s.client.try_publish(topic, QoS::AtLeastOnce, true, Vec::new()).is_ok();
-                    if sent {
-                        s.tracker.handed(Tag::ClearServiceFailed);
+                    if s.outbox.room() == 0 {
+                        return;
                     }
-                    sent
+                    let mut publish = Publish::new(
+                        s.topics.service_failed(*client),
+                        QoS::AtLeastOnce,
+                        Vec::new(),
+                    );
+                    publish.retain = true;
+                    writer
+                        .send(Packet::Publish(s.outbox.publish(publish, Tag::ClearServiceFailed)));
                 }
-            };
-            if !handed {
-                self.backlog.push_front(message);
-                return;
             }
+            self.backlog.pop_front();
         }
     }
 
-    async fn on_event(&mut self, s: &mut Session, event: Event) {
-        match event {
-            Event::Incoming(Packet::ConnAck(ack)) => {
-                self.status.set_connected();
-                s.tracker.connected(ack.session_present);
-                tracing::info!(session_present = ack.session_present, "mqtt connected");
-                if !ack.session_present || !s.subscribed {
-                    let filters = s
-                        .topics
-                        .filters()
-                        .into_iter()
-                        .map(|f| SubscribeFilter::new(f, QoS::AtLeastOnce));
-                    if let Err(err) = s.client.try_subscribe_many(filters) {
-                        tracing::error!(error = %err, "mqtt subscribe not queued");
-                    }
-                    s.subscribed = true;
-                }
-                let event = GatewayEvent::Connected { session_present: ack.session_present };
-                self.deliver(Delivery { event, receipt: None }).await;
-            }
-            Event::Incoming(Packet::Publish(publish)) => self.inbound(s, publish).await,
-            Event::Incoming(Packet::PubAck(ack)) => {
-                if let Some(Tag::Command { id, primary: true }) = s.tracker.acked(ack.pkid) {
+    async fn on_packet(&mut self, s: &mut Session, packet: Packet) {
+        match packet {
+            Packet::Publish(publish) => self.inbound(s, publish).await,
+            Packet::PubAck(ack) => {
+                if let Some(Tag::Command { id, primary: true }) = s.outbox.acked(ack.pkid) {
                     let event = GatewayEvent::Published { command_id: id };
                     self.deliver(Delivery { event, receipt: None }).await;
                 }
             }
-            Event::Outgoing(Outgoing::Publish(pkid)) => s.tracker.written(pkid),
-            Event::Outgoing(Outgoing::AwaitAck(pkid)) => s.tracker.collided(pkid),
-            _ => {}
+            Packet::SubAck(ack) => self.subscribed(s, &ack),
+            Packet::PingResp => s.awaiting_pong = false,
+            other => tracing::debug!(packet = ?other, "mqtt packet ignored"),
+        }
+    }
+
+    fn subscribed(&self, s: &mut Session, ack: &SubAck) {
+        s.outbox.subscribed(ack.pkid);
+        let refused: Vec<String> = s
+            .topics
+            .filters()
+            .into_iter()
+            .zip(&ack.return_codes)
+            .filter(|(_, code)| matches!(code, SubscribeReasonCode::Failure))
+            .map(|(filter, _)| filter)
+            .collect();
+        if !refused.is_empty() {
+            let error =
+                format!("subscription refused by the broker (ACL?): {}", refused.join(", "));
+            tracing::error!("mqtt {error}");
+            self.status.set_error(error);
         }
     }
 
@@ -321,6 +361,16 @@ impl Gateway {
         let drop_with = |reason: Reason, detail: &str, status: &GatewayStatus| {
             status.count_malformed(reason);
             tracing::warn!(topic = %publish.topic, reason = reason.as_str(), detail, "malformed mqtt payload dropped");
+        };
+        // Only QoS 1 is acknowledged (the subscriptions ask for at most QoS 1).
+        let ack = match (publish.qos, s.writer()) {
+            (QoS::AtLeastOnce, Some(writer)) => Some((writer.clone(), publish.pkid)),
+            _ => None,
+        };
+        let ack_now = |ack: Option<(Writer, u16)>| {
+            if let Some((writer, pkid)) = ack {
+                writer.send(Packet::PubAck(PubAck::new(pkid)));
+            }
         };
         let decoded = if publish.payload.len() > s.max_payload {
             let detail = format!("{} bytes > mqtt.max_payload_bytes", publish.payload.len());
@@ -337,20 +387,14 @@ impl Gateway {
         };
         match decoded {
             Ok(Some((client, message))) => {
-                let acker = s.client.clone();
-                let topic = publish.topic.clone();
-                let receipt = Receipt::new(move || {
-                    let _ = acker.try_ack(&publish);
-                });
-                let event = GatewayEvent::Device { client, topic, message };
+                let receipt = Receipt::new(move || ack_now(ack));
+                let event = GatewayEvent::Device { client, topic: publish.topic, message };
                 self.deliver(Delivery { event, receipt: Some(receipt) }).await;
             }
-            Ok(None) => {
-                let _ = s.client.try_ack(&publish);
-            }
+            Ok(None) => ack_now(ack),
             Err((reason, detail)) => {
                 drop_with(reason, &detail, &self.status);
-                let _ = s.client.try_ack(&publish);
+                ack_now(ack);
             }
         }
     }
@@ -361,29 +405,17 @@ impl Gateway {
         }
     }
 
-    /// Send DISCONNECT (so the broker keeps the session without waiting for a timeout) and
-    /// stop polling; unacknowledged publishes stay queued in the event loop for the next
+    /// Send DISCONNECT after what is queued (so the broker keeps the session without waiting
+    /// for a timeout) and close; unacknowledged publishes stay in the outbox for the next
     /// connection.
     async fn disconnect(&mut self, s: &mut Session) {
-        if self.status.is_connected() && *s.run.borrow() {
-            let _ = s.client.try_disconnect();
-            let drained = tokio::time::timeout(DISCONNECT_TIMEOUT, async {
-                loop {
-                    match s.events.recv().await {
-                        Some(Ok(Event::Outgoing(Outgoing::Disconnect))) | Some(Err(_)) | None => {
-                            return;
-                        }
-                        Some(Ok(event)) => self.on_event(s, event).await,
-                    }
-                }
-            })
-            .await;
-            if drained.is_err() {
-                tracing::warn!("mqtt disconnect timed out; dropping the connection");
-            }
+        if let Some(link) = s.link.take()
+            && !link.disconnect(DISCONNECT_TIMEOUT).await
+        {
+            tracing::warn!("mqtt disconnect timed out; dropping the connection");
         }
-        s.run.send_replace(false);
-        s.tracker.disconnected();
+        s.ping = None;
+        s.awaiting_pong = false;
         self.status.set_disconnected(None);
     }
 }

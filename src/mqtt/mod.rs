@@ -1,9 +1,11 @@
 //! The MQTT gateway: transport between the command domain and the devices, per
 //! `contracts/mqtt-v1.md`.
 //!
-//! It owns the broker connection (rumqttc, persistent session with a fixed client id, manual
-//! acks, reconnect with backoff), the topic layout ([`topics`]), the payload format and its
-//! validation ([`payload`]), and its health ([`status`]). It holds no business rules: valid
+//! It owns the broker connection (MQTT 3.1.1 over TCP or TLS with rumqttc's packet codec,
+//! persistent session with a fixed client id, manual acks, reconnect with backoff, writes
+//! coalesced: `connection`), the outbound QoS 1 state (`outbox`), the topic layout
+//! ([`topics`]), the payload format and its validation ([`payload`]), and its health
+//! ([`status`]). It holds no business rules: valid
 //! inbound messages go to the domain as [`Delivery`]s, and the domain publishes through
 //! [`MqttLink`], the gateway's [`DeviceLink`].
 //!
@@ -11,12 +13,15 @@
 //! cleanly before parking (so the successor can take the session), reconnects when resumed,
 //! and disconnects cleanly when stopping.
 
+mod connection;
 mod gateway;
+#[cfg(test)]
+mod gateway_tests;
 pub(crate) mod options;
+mod outbox;
 pub mod payload;
 mod status;
 pub mod topics;
-mod tracker;
 
 use std::collections::VecDeque;
 use std::sync::Arc;

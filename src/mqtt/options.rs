@@ -1,6 +1,6 @@
-//! Connection options of the gateway from `[mqtt]`: broker address, the persistent session
-//! (clean session off, fixed client id, manual acks), credentials and TLS; and the socket
-//! options of every broker connection rebound opens (`network`).
+//! Connection parameters of the gateway from `[mqtt]`: broker address, client id,
+//! keep-alive, credentials and TLS (`connect_params`); and what the agent's rumqttc client
+//! shares with it: the TLS client configuration and the socket options (`network`).
 //!
 //! The password is read from `mqtt.password_file` (first line) or the environment variable
 //! `REBOUND_MQTT_PASSWORD`, at every (re)connect so a rotated password is picked up; it is
@@ -8,8 +8,9 @@
 
 use std::sync::Arc;
 
-use rumqttc::{MqttOptions, TlsConfiguration, Transport};
+use rumqttc::TlsConfiguration;
 
+use super::connection::ConnectParams;
 use crate::config::{BrokerUrl, MqttConfig};
 
 /// Environment variable holding the server's broker password.
@@ -24,15 +25,8 @@ pub fn network() -> rumqttc::NetworkOptions {
     network
 }
 
-/// Requests (publishes, acks) the client may queue before the gateway loop takes them.
-pub const REQUEST_CAPACITY: usize = 100_000;
-/// Outbound QoS 1 publishes awaiting PUBACK at once (the in-flight window).
+/// Outbound QoS 1 publishes awaiting PUBACK at once (the gateway's in-flight window).
 pub const INFLIGHT: u16 = 1000;
-/// Largest inbound packet the client decodes; larger payloads than `mqtt.max_payload_bytes`
-/// are still read (and counted as oversized) up to this, so one bad message cannot make the
-/// broker redeliver it forever.
-const MAX_INCOMING_PACKET: usize = 16 * 1024 * 1024;
-const MAX_OUTGOING_PACKET: usize = 1024 * 1024;
 
 /// Why options could not be built (reported as the gateway's last error).
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +51,8 @@ fn password(config: &MqttConfig) -> Result<Option<String>, OptionsError> {
     Ok(std::env::var(PASSWORD_ENV).ok())
 }
 
-pub(crate) fn tls(config: &MqttConfig) -> Result<TlsConfiguration, OptionsError> {
+/// The TLS client configuration for `mqtts://`: the roots of `mqtt.ca_file`.
+fn tls_config(config: &MqttConfig) -> Result<Arc<rustls::ClientConfig>, OptionsError> {
     let roots = match &config.ca_file {
         Some(path) => crate::pem::roots(path)
             .map_err(|reason| OptionsError::CaFile { path: path.display().to_string(), reason })?,
@@ -69,28 +64,31 @@ pub(crate) fn tls(config: &MqttConfig) -> Result<TlsConfiguration, OptionsError>
         .map_err(|e| OptionsError::Url(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(TlsConfiguration::Rustls(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
-/// The client options for `config`, whose `url` must be set.
-pub fn build(config: &MqttConfig) -> Result<MqttOptions, OptionsError> {
+/// [`tls_config`] for a rumqttc client (the agent).
+pub(crate) fn tls(config: &MqttConfig) -> Result<TlsConfiguration, OptionsError> {
+    Ok(TlsConfiguration::Rustls(tls_config(config)?))
+}
+
+/// Where and how the gateway connects for `config`, whose `url` must be set. Read at every
+/// (re)connect, so a rotated password is picked up.
+pub fn connect_params(config: &MqttConfig) -> Result<ConnectParams, OptionsError> {
     let url = config.url.as_deref().ok_or_else(|| OptionsError::Url("not set".into()))?;
     let broker = BrokerUrl::parse(url).map_err(OptionsError::Url)?;
-    let mut options = MqttOptions::new(config.client_id.clone(), broker.host, broker.port);
-    options
-        .set_clean_session(false)
-        .set_manual_acks(true)
-        .set_keep_alive(config.keep_alive)
-        .set_inflight(INFLIGHT)
-        .set_request_channel_capacity(REQUEST_CAPACITY)
-        .set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET);
-    if let Some(username) = &config.username {
-        options.set_credentials(username.clone(), password(config)?.unwrap_or_default());
-    }
-    if broker.tls {
-        options.set_transport(Transport::tls_with_config(tls(config)?));
-    }
-    Ok(options)
+    let login = match &config.username {
+        Some(username) => Some((username.clone(), password(config)?.unwrap_or_default())),
+        None => None,
+    };
+    Ok(ConnectParams {
+        tls: if broker.tls { Some(tls_config(config)?) } else { None },
+        host: broker.host,
+        port: broker.port,
+        client_id: config.client_id.clone(),
+        keep_alive: config.keep_alive,
+        login,
+    })
 }
 
 #[cfg(test)]
@@ -109,12 +107,12 @@ mod tests {
             ..MqttConfig::default()
         };
         assert_eq!(password(&config).unwrap().as_deref(), Some("s3cret"));
-        let options = build(&config).unwrap();
-        assert!(!options.clean_session());
-        let login = options.credentials().map(|l| (l.username, l.password));
-        assert_eq!(login, Some(("rebound".into(), "s3cret".into())));
+        let params = connect_params(&config).unwrap();
+        assert_eq!((params.host.as_str(), params.port), ("127.0.0.1", 1883));
+        assert!(params.tls.is_none());
+        assert_eq!(params.login, Some(("rebound".into(), "s3cret".into())));
         config.password_file = Some(dir.path().join("missing"));
-        let err = build(&config).unwrap_err().to_string();
+        let err = connect_params(&config).err().unwrap().to_string();
         assert!(err.starts_with("mqtt.password_file") && !err.contains("s3cret"), "{err}");
     }
 
@@ -128,7 +126,7 @@ mod tests {
             ca_file: Some(file),
             ..MqttConfig::default()
         };
-        let err = build(&config).unwrap_err().to_string();
+        let err = connect_params(&config).err().unwrap().to_string();
         assert!(err.starts_with("mqtt.ca_file"), "{err}");
     }
 }

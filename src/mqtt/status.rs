@@ -53,6 +53,11 @@ impl GatewayStatus {
         }
     }
 
+    /// Record an error that did not end the connection (a refused subscription).
+    pub fn set_error(&self, error: String) {
+        *lock(&self.last_error) = Some(error);
+    }
+
     pub fn set_suspended(&self, suspended: bool) {
         self.suspended.store(suspended, Ordering::SeqCst);
         if suspended {

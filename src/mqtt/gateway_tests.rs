@@ -1,0 +1,181 @@
+//! The gateway's connection behaviour against a scripted broker, for what a real Mosquitto
+//! does not let a test arrange: publishes left unacknowledged when a connection drops, a
+//! broker that kept or lost the session, a broker that stops answering PINGREQ.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rumqttc::QoS;
+use rumqttc::mqttbytes::v4::{
+    ConnAck, ConnectReturnCode, Packet, PubAck, SubAck, SubscribeReasonCode,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{GatewayStatus, MqttLink, start};
+use crate::commands::device::{Delivery, DeviceLink, GatewayEvent, OutboundCommand};
+use crate::commands::{DeviceSettings, Settings};
+use crate::config::Config;
+use crate::lifecycle::Tasks;
+use crate::store::commands::Action;
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// One connection the gateway opened to the scripted broker.
+struct Conn {
+    stream: TcpStream,
+    input: BytesMut,
+}
+
+impl Conn {
+    async fn accept(listener: &TcpListener) -> Conn {
+        let (stream, _) = tokio::time::timeout(LIMIT, listener.accept())
+            .await
+            .expect("the gateway connects")
+            .unwrap();
+        Conn { stream, input: BytesMut::new() }
+    }
+
+    /// The next packet the gateway sent.
+    async fn read(&mut self) -> Packet {
+        tokio::time::timeout(LIMIT, async {
+            loop {
+                match Packet::read(&mut self.input, 1 << 20) {
+                    Ok(packet) => return packet,
+                    Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
+                    Err(err) => panic!("bad packet from the gateway: {err}"),
+                }
+                assert!(self.stream.read_buf(&mut self.input).await.unwrap() > 0, "closed");
+            }
+        })
+        .await
+        .expect("a packet from the gateway")
+    }
+
+    async fn send(&mut self, packet: Packet) {
+        let mut out = BytesMut::new();
+        packet.write(&mut out, 1 << 20).unwrap();
+        self.stream.write_all(&out).await.unwrap();
+    }
+
+    /// CONNECT → CONNACK with `session_present`; a SUBSCRIBE that follows is answered.
+    async fn handshake(&mut self, session_present: bool) {
+        let Packet::Connect(connect) = self.read().await else { panic!("CONNECT first") };
+        assert!(!connect.clean_session, "the gateway keeps a persistent session");
+        assert_eq!(connect.client_id, "rebound-server");
+        self.send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, session_present))).await;
+        if !session_present {
+            let Packet::Subscribe(subscribe) = self.read().await else { panic!("SUBSCRIBE") };
+            let granted =
+                vec![SubscribeReasonCode::Success(QoS::AtLeastOnce); subscribe.filters.len()];
+            self.send(Packet::SubAck(SubAck::new(subscribe.pkid, granted))).await;
+        }
+    }
+}
+
+struct Gateway {
+    _tasks: Tasks,
+    _settings: Settings,
+    link: std::sync::Arc<MqttLink>,
+    status: std::sync::Arc<GatewayStatus>,
+    deliveries: mpsc::Receiver<Delivery>,
+}
+
+impl Gateway {
+    fn start(port: u16, keep_alive: Duration) -> Gateway {
+        let mut config = Config::default();
+        config.mqtt.url = Some(format!("mqtt://127.0.0.1:{port}"));
+        config.mqtt.compat_topics = false;
+        config.mqtt.keep_alive = keep_alive;
+        let settings = Settings::new(DeviceSettings::from_config(&config));
+        let tasks = Tasks::new();
+        let (tx, deliveries) = mpsc::channel(64);
+        let (link, status) = start(&tasks, &settings, tx);
+        Gateway { _tasks: tasks, _settings: settings, link, status, deliveries }
+    }
+
+    async fn next(&mut self) -> GatewayEvent {
+        tokio::time::timeout(LIMIT, self.deliveries.recv()).await.unwrap().unwrap().event
+    }
+}
+
+fn command() -> OutboundCommand {
+    OutboundCommand {
+        command_id: Uuid::new_v4(),
+        client_uuid: Uuid::new_v4(),
+        action: Action::RestartApp,
+        issued_ms: 1,
+        expires_ms: i64::MAX / 2,
+        requested_by: None,
+        reason: None,
+    }
+}
+
+/// A publish left unacknowledged when its connection dropped is sent again, with its packet
+/// id and the DUP flag, when the broker kept the session, and its PUBACK then marks the
+/// command published; when the broker lost the session it is forgotten (the domain publishes
+/// its queued commands again, and the gateway lets it).
+#[tokio::test]
+async fn unacknowledged_publishes_are_resent_on_a_kept_session_and_forgotten_on_a_lost_one() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut gateway = Gateway::start(listener.local_addr().unwrap().port(), LIMIT);
+
+    let mut first = Conn::accept(&listener).await;
+    first.handshake(false).await;
+    assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: false });
+    let a = command();
+    gateway.link.publish_command(a.clone());
+    let Packet::Publish(sent) = first.read().await else { panic!("PUBLISH") };
+    assert!(!sent.dup && sent.qos == QoS::AtLeastOnce);
+    assert_eq!(sent.topic, format!("infoscreen/{}/commands", a.client_uuid));
+    drop(first);
+
+    let mut second = Conn::accept(&listener).await;
+    second.handshake(true).await;
+    let Packet::Publish(again) = second.read().await else { panic!("the publish again") };
+    assert!(again.dup, "sent again with DUP");
+    assert_eq!((again.pkid, &again.topic, &again.payload), (sent.pkid, &sent.topic, &sent.payload));
+    second.send(Packet::PubAck(PubAck::new(again.pkid))).await;
+    assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: true });
+    assert_eq!(gateway.next().await, GatewayEvent::Published { command_id: a.command_id });
+
+    let b = command();
+    gateway.link.publish_command(b.clone());
+    let Packet::Publish(unacked) = second.read().await else { panic!("PUBLISH") };
+    assert_ne!(unacked.pkid, sent.pkid, "a new id; the first is free again but not reused yet");
+    drop(second);
+
+    let mut third = Conn::accept(&listener).await;
+    third.handshake(false).await;
+    assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: false });
+    gateway.link.publish_command(b.clone());
+    let Packet::Publish(republished) = third.read().await else { panic!("PUBLISH") };
+    assert!(!republished.dup, "a new publish, not a resend");
+    assert_eq!(republished.topic, unacked.topic);
+    third.send(Packet::PubAck(PubAck::new(republished.pkid))).await;
+    assert_eq!(gateway.next().await, GatewayEvent::Published { command_id: b.command_id });
+    assert_eq!(gateway.status.reconnects(), 2);
+}
+
+/// A broker that stops answering PINGREQ is given up after one keep-alive interval more,
+/// and the gateway connects again.
+#[tokio::test]
+async fn a_broker_that_stops_answering_pings_is_left_and_connected_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut gateway = Gateway::start(listener.local_addr().unwrap().port(), Duration::from_secs(1));
+    let mut first = Conn::accept(&listener).await;
+    first.handshake(false).await;
+    assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: false });
+    assert_eq!(first.read().await, Packet::PingReq);
+    first.send(Packet::PingResp).await;
+    assert_eq!(first.read().await, Packet::PingReq, "pings go on while answered");
+
+    let mut second = Conn::accept(&listener).await;
+    let error = gateway.status.last_error().unwrap_or_default();
+    assert!(error.contains("PINGRESP"), "{error}");
+    second.handshake(true).await;
+    assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: true });
+    drop(first);
+}

@@ -1,0 +1,193 @@
+//! The gateway's outbound QoS 1 state: packet ids, the publishes the broker has not
+//! acknowledged yet (at most [`INFLIGHT`]), and which commands are on their way.
+//!
+//! The gateway assigns packet ids itself, so a PUBACK names its publish directly. The
+//! unacknowledged publishes outlive a connection: when the broker kept the session they are
+//! sent again, in their original order with their original ids and the DUP flag (MQTT 3.1.1
+//! §4.4); when it lost it they are forgotten, and the domain publishes its queued commands
+//! again (`GatewayEvent::Connected`).
+
+use std::collections::{HashMap, HashSet};
+
+use rumqttc::mqttbytes::v4::Publish;
+use uuid::Uuid;
+
+/// Outbound QoS 1 publishes awaiting PUBACK at once (the in-flight window).
+const INFLIGHT: usize = super::options::INFLIGHT as usize;
+
+/// What a publish was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    /// A command; `primary` is the canonical topic (its PUBACK marks the command published).
+    Command { id: Uuid, primary: bool },
+    /// The empty retained publish that clears a service failure.
+    ClearServiceFailed,
+}
+
+struct Unacked {
+    /// Order of sending.
+    seq: u64,
+    publish: Publish,
+    tag: Tag,
+}
+
+#[derive(Default)]
+pub struct Outbox {
+    last_pkid: u16,
+    seq: u64,
+    unacked: HashMap<u16, Unacked>,
+    /// Packet id of the subscription awaiting its SUBACK (it shares the id space).
+    subscribing: Option<u16>,
+    /// Commands handed over and not yet acknowledged on their canonical topic.
+    pending: HashSet<Uuid>,
+}
+
+impl Outbox {
+    /// Whether a command is already on its way (so it is not published twice).
+    pub fn is_pending(&self, id: Uuid) -> bool {
+        self.pending.contains(&id)
+    }
+
+    /// How many more publishes fit in the in-flight window.
+    pub fn room(&self) -> usize {
+        INFLIGHT.saturating_sub(self.unacked.len())
+    }
+
+    /// Give `publish` the next free packet id and keep it until its PUBACK; returns the
+    /// packet to send.
+    pub fn publish(&mut self, mut publish: Publish, tag: Tag) -> Publish {
+        publish.pkid = self.next_pkid();
+        if let Tag::Command { id, primary: true } = tag {
+            self.pending.insert(id);
+        }
+        self.seq += 1;
+        let kept = Unacked { seq: self.seq, publish: publish.clone(), tag };
+        self.unacked.insert(publish.pkid, kept);
+        publish
+    }
+
+    /// A packet id for a SUBSCRIBE.
+    pub fn subscription(&mut self) -> u16 {
+        let pkid = self.next_pkid();
+        self.subscribing = Some(pkid);
+        pkid
+    }
+
+    /// PUBACK `pkid`: what it acknowledged, if it was ours.
+    pub fn acked(&mut self, pkid: u16) -> Option<Tag> {
+        let Unacked { tag, .. } = self.unacked.remove(&pkid)?;
+        if let Tag::Command { id, primary: true } = tag {
+            self.pending.remove(&id);
+        }
+        Some(tag)
+    }
+
+    /// SUBACK `pkid` arrived.
+    pub fn subscribed(&mut self, pkid: u16) {
+        if self.subscribing == Some(pkid) {
+            self.subscribing = None;
+        }
+    }
+
+    /// Connected again: the publishes to send again (DUP, in their order) when the broker
+    /// kept the session; none, and everything forgotten, when it did not.
+    pub fn resume(&mut self, session_present: bool) -> Vec<Publish> {
+        self.subscribing = None;
+        if !session_present {
+            for (_, unacked) in self.unacked.drain() {
+                if let Tag::Command { id, primary: true } = unacked.tag {
+                    self.pending.remove(&id);
+                }
+            }
+            return Vec::new();
+        }
+        let mut again: Vec<&Unacked> = self.unacked.values().collect();
+        again.sort_by_key(|u| u.seq);
+        again.into_iter().map(|u| Publish { dup: true, ..u.publish.clone() }).collect()
+    }
+
+    /// The next packet id not in use (1 to 65535, then 1 again).
+    fn next_pkid(&mut self) -> u16 {
+        loop {
+            self.last_pkid = self.last_pkid % u16::MAX + 1;
+            let pkid = self.last_pkid;
+            if !self.unacked.contains_key(&pkid) && self.subscribing != Some(pkid) {
+                return pkid;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumqttc::QoS;
+
+    fn cmd(id: Uuid) -> Tag {
+        Tag::Command { id, primary: true }
+    }
+
+    fn publish(topic: &str) -> Publish {
+        Publish::new(topic, QoS::AtLeastOnce, "x")
+    }
+
+    #[test]
+    fn pubacks_name_their_publish_and_settle_pending_commands() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut o = Outbox::default();
+        let pa = o.publish(publish("a"), cmd(a)).pkid;
+        let alias = o.publish(publish("a-alias"), Tag::Command { id: a, primary: false }).pkid;
+        let pb = o.publish(publish("b"), cmd(b)).pkid;
+        assert_eq!((pa, alias, pb), (1, 2, 3));
+        assert!(o.is_pending(a) && o.is_pending(b));
+        assert_eq!(o.acked(alias), Some(Tag::Command { id: a, primary: false }));
+        assert!(o.is_pending(a), "the alias does not settle the command");
+        assert_eq!(o.acked(pa), Some(cmd(a)));
+        assert!(!o.is_pending(a));
+        assert_eq!(o.acked(pa), None, "a duplicate PUBACK");
+        assert_eq!(o.acked(pb), Some(cmd(b)));
+    }
+
+    #[test]
+    fn packet_ids_wrap_and_skip_those_in_use() {
+        let mut o = Outbox { last_pkid: u16::MAX - 1, ..Outbox::default() };
+        let held = o.publish(publish("held"), Tag::ClearServiceFailed).pkid;
+        assert_eq!(held, u16::MAX);
+        assert_eq!(o.subscription(), 1, "wraps to 1, never 0");
+        o.last_pkid = u16::MAX - 1;
+        assert_eq!(o.publish(publish("next"), Tag::ClearServiceFailed).pkid, 2, "skips 65535, 1");
+        o.subscribed(1);
+        o.acked(u16::MAX);
+        o.last_pkid = u16::MAX - 1;
+        assert_eq!(o.publish(publish("again"), Tag::ClearServiceFailed).pkid, u16::MAX);
+    }
+
+    #[test]
+    fn the_window_holds_inflight_publishes() {
+        let mut o = Outbox::default();
+        for i in 0..INFLIGHT {
+            assert_eq!(o.room(), INFLIGHT - i);
+            o.publish(publish("t"), Tag::ClearServiceFailed);
+        }
+        assert_eq!(o.room(), 0);
+        o.acked(1);
+        assert_eq!(o.room(), 1);
+    }
+
+    #[test]
+    fn a_kept_session_resends_in_order_with_dup_a_lost_one_forgets() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut o = Outbox { last_pkid: u16::MAX - 1, ..Outbox::default() };
+        let first = o.publish(publish("a"), cmd(a));
+        let second = o.publish(publish("b"), cmd(b));
+        assert_eq!((first.pkid, second.pkid), (u16::MAX, 1));
+        let again = o.resume(true);
+        let sent: Vec<(u16, bool, &str)> =
+            again.iter().map(|p| (p.pkid, p.dup, p.topic.as_str())).collect();
+        assert_eq!(sent, [(u16::MAX, true, "a"), (1, true, "b")], "original ids, in order");
+        assert!(o.is_pending(a) && o.is_pending(b));
+        assert!(o.resume(false).is_empty());
+        assert!(!o.is_pending(a) && !o.is_pending(b), "the domain publishes them again");
+        assert_eq!(o.acked(1), None);
+    }
+}
