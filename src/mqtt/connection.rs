@@ -15,6 +15,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -94,6 +95,8 @@ impl Writer {
 pub struct Link {
     pub writer: Writer,
     pub incoming: mpsc::Receiver<Incoming>,
+    /// Reads that returned data so far (the keep-alive's proof of life).
+    reads: Arc<AtomicU64>,
     reader: tokio::task::JoinHandle<()>,
     writer_task: tokio::task::JoinHandle<()>,
 }
@@ -162,19 +165,16 @@ impl Link {
         let (read_half, write_half) = tokio::io::split(stream);
         let (events, incoming) = mpsc::channel(64);
         let (queue, packets) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(read_loop(read_half, input, events.clone()));
+        let reads = Arc::new(AtomicU64::new(0));
+        let reader = tokio::spawn(read_loop(read_half, input, events.clone(), reads.clone()));
         let writer_task = tokio::spawn(write_loop(write_half, packets, events));
-        Ok((Link { writer: Writer(queue), incoming, reader, writer_task }, connack))
+        let link = Link { writer: Writer(queue), incoming, reads, reader, writer_task };
+        Ok((link, connack))
     }
 
-    /// Send DISCONNECT after everything queued and wait (at most `limit`) until it is written
-    /// and the socket shut down, so the broker keeps the session without waiting out the
-    /// keep-alive.
-    pub async fn disconnect(mut self, limit: Duration) -> bool {
-        if !self.writer.send(Packet::Disconnect) {
-            return false;
-        }
-        tokio::time::timeout(limit, &mut self.writer_task).await.is_ok()
+    /// Reads that returned data so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
     }
 }
 
@@ -191,6 +191,7 @@ async fn read_loop(
     mut half: tokio::io::ReadHalf<Box<dyn Stream>>,
     mut input: BytesMut,
     events: mpsc::Sender<Incoming>,
+    reads: Arc<AtomicU64>,
 ) {
     let closed = loop {
         let mut packets = Vec::new();
@@ -210,7 +211,9 @@ async fn read_loop(
         }
         match half.read_buf(&mut input).await {
             Ok(0) => break LinkError::Io(io::ErrorKind::UnexpectedEof.into()),
-            Ok(_) => {}
+            Ok(_) => {
+                reads.fetch_add(1, Ordering::Relaxed);
+            }
             Err(err) => break LinkError::Io(err),
         }
     };

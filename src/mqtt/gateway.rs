@@ -8,7 +8,6 @@
 //! cleanly first; the broker keeps the session, so acks published meanwhile wait there, and
 //! the publishes it has not acknowledged are sent again on the next connection.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,11 +16,12 @@ use rumqttc::mqttbytes::v4::{
     ConnAck, Packet, PubAck, Publish, SubAck, Subscribe, SubscribeFilter, SubscribeReasonCode,
 };
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use super::Outbound;
 use super::connection::{Incoming, Link, LinkError, Writer};
 use super::options;
-use super::outbox::{Outbox, Tag};
+use super::outbox::{Backlog, Outbox, Tag};
 use super::payload::{self, Reason};
 use super::status::GatewayStatus;
 use super::topics::Topics;
@@ -44,7 +44,17 @@ pub(super) struct Gateway {
     pub status: Arc<GatewayStatus>,
     pub outbound: mpsc::UnboundedReceiver<Outbound>,
     pub deliveries: mpsc::Sender<Delivery>,
-    pub backlog: VecDeque<Outbound>,
+    pub backlog: Backlog,
+}
+
+/// How a connect attempt ended.
+enum Attempt {
+    Connected(Link, ConnAck),
+    Failed(String),
+    /// Told to stop or to suspend meanwhile.
+    Interrupted,
+    /// `[mqtt]` changed meanwhile.
+    Reconfigure,
 }
 
 /// One configuration's working state, across its connections.
@@ -58,6 +68,8 @@ struct Session {
     ping: Option<tokio::time::Interval>,
     /// A PINGREQ is out and its PINGRESP has not come.
     awaiting_pong: bool,
+    /// The connection's read count when that PINGREQ went out.
+    reads_at_ping: u64,
 }
 
 impl Session {
@@ -70,6 +82,7 @@ impl Session {
             max_payload: config.max_payload_bytes,
             ping: None,
             awaiting_pong: false,
+            reads_at_ping: 0,
         }
     }
 
@@ -84,6 +97,21 @@ async fn ping_due(ping: &mut Option<tokio::time::Interval>) {
         Some(interval) => {
             interval.tick().await;
         }
+        None => std::future::pending().await,
+    }
+}
+
+/// `settings` changed; never resolves once nobody can change them any more.
+async fn settings_changed(settings: &mut watch::Receiver<Arc<DeviceSettings>>) {
+    if settings.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The next message the domain queued; never resolves once the domain is gone.
+async fn next_outbound(outbound: &mut mpsc::UnboundedReceiver<Outbound>) -> Outbound {
+    match outbound.recv().await {
+        Some(message) => message,
         None => std::future::pending().await,
     }
 }
@@ -150,34 +178,28 @@ impl Gateway {
     ) -> Exit {
         let mut s = Session::new(config);
         let mut backoff = MIN_BACKOFF;
-        let mut retry_at: Option<tokio::time::Instant> = None;
+        let mut retry_at: Option<Instant> = None;
+        // Connect again after `backoff`, which doubles up to `reconnect_max_backoff`.
+        let later = |backoff: &mut Duration| {
+            let at = Instant::now() + *backoff;
+            *backoff = (*backoff * 2).min(config.reconnect_max_backoff);
+            Some(at)
+        };
         loop {
-            if s.link.is_none() && retry_at.is_none_or(|at| at <= tokio::time::Instant::now()) {
+            if s.link.is_none() && retry_at.is_none_or(|at| at <= Instant::now()) {
                 retry_at = None;
-                let attempt = async {
-                    let params = options::connect_params(config).map_err(|e| e.to_string())?;
-                    Link::connect(&params).await.map_err(|e| e.to_string())
-                };
-                tokio::select! {
-                    connected = attempt => match connected {
-                        Ok((link, ack)) => {
-                            backoff = MIN_BACKOFF;
-                            self.connected(&mut s, link, ack, config.keep_alive).await;
-                        }
-                        Err(err) => {
-                            tracing::warn!(error = %err, retry_in = ?backoff, "mqtt connect failed");
-                            self.status.set_disconnected(Some(err));
-                            retry_at = Some(tokio::time::Instant::now() + backoff);
-                            backoff = (backoff * 2).min(config.reconnect_max_backoff);
-                        }
-                    },
-                    _ = control.changed() => {}
-                    changed = settings.changed() => {
-                        if changed.is_ok() && settings.borrow().mqtt != *config {
-                            tracing::info!("mqtt settings changed; reconnecting");
-                            return Exit::Reconfigure;
-                        }
+                match self.connect(config, control, settings).await {
+                    Attempt::Connected(link, ack) => {
+                        backoff = MIN_BACKOFF;
+                        self.connected(&mut s, link, ack, config.keep_alive).await;
                     }
+                    Attempt::Failed(err) => {
+                        tracing::warn!(error = %err, retry_in = ?backoff, "mqtt connect failed");
+                        self.status.set_disconnected(Some(err));
+                        retry_at = later(&mut backoff);
+                    }
+                    Attempt::Interrupted => {}
+                    Attempt::Reconfigure => return Exit::Reconfigure,
                 }
             } else {
                 self.flush(&mut s);
@@ -198,33 +220,26 @@ impl Gateway {
                         Incoming::Closed(err) => {
                             tracing::warn!(error = %err, "mqtt connection lost; reconnecting");
                             self.lost(&mut s, err.to_string());
-                            retry_at = Some(tokio::time::Instant::now() + backoff);
-                            backoff = (backoff * 2).min(config.reconnect_max_backoff);
+                            retry_at = later(&mut backoff);
                         }
                     },
                     _ = ping_due(&mut s.ping) => {
-                        if s.awaiting_pong {
-                            let err = format!("no PINGRESP within the keep-alive ({:?})", config.keep_alive);
-                            tracing::warn!(error = %err, "mqtt connection lost; reconnecting");
-                            self.lost(&mut s, err);
-                            retry_at = Some(tokio::time::Instant::now() + backoff);
-                        } else if let Some(writer) = s.writer() {
-                            writer.send(Packet::PingReq);
-                            s.awaiting_pong = true;
+                        if let Some(dead) = ping(&mut s, config.keep_alive) {
+                            tracing::warn!(error = %dead, "mqtt connection lost; reconnecting");
+                            self.lost(&mut s, dead);
+                            retry_at = later(&mut backoff);
                         }
                     }
-                    message = self.outbound.recv() => {
-                        if let Some(message) = message {
-                            self.backlog.push_back(message);
-                            while let Ok(more) = self.outbound.try_recv() {
-                                self.backlog.push_back(more);
-                            }
+                    message = next_outbound(&mut self.outbound) => {
+                        self.backlog.push(message);
+                        while let Ok(more) = self.outbound.try_recv() {
+                            self.backlog.push(more);
                         }
                     }
                     _ = retry => {}
                     _ = control.changed() => {}
-                    changed = settings.changed() => {
-                        if changed.is_ok() && settings.borrow().mqtt != *config {
+                    _ = settings_changed(settings) => {
+                        if settings.borrow().mqtt != *config {
                             tracing::info!("mqtt settings changed; reconnecting");
                             self.disconnect(&mut s).await;
                             return Exit::Reconfigure;
@@ -246,6 +261,41 @@ impl Gateway {
                 self.status.set_suspended(false);
                 tracing::info!("mqtt gateway resumed; reconnecting");
                 retry_at = None;
+                backoff = MIN_BACKOFF;
+            }
+        }
+    }
+
+    /// One connect attempt (password read again, TCP, TLS, CONNECT, CONNACK). Only a stop, a
+    /// suspension or a change of `[mqtt]` interrupts it; other changes wait for it.
+    async fn connect(
+        &self,
+        config: &MqttConfig,
+        control: &mut TaskControl,
+        settings: &mut watch::Receiver<Arc<DeviceSettings>>,
+    ) -> Attempt {
+        let attempt = async {
+            let params = options::connect_params(config).map_err(|e| e.to_string())?;
+            Link::connect(&params).await.map_err(|e| e.to_string())
+        };
+        tokio::pin!(attempt);
+        loop {
+            tokio::select! {
+                result = &mut attempt => return match result {
+                    Ok((link, ack)) => Attempt::Connected(link, ack),
+                    Err(err) => Attempt::Failed(err),
+                },
+                _ = control.changed() => {
+                    if control.is_stopping() || control.is_suspended() {
+                        return Attempt::Interrupted;
+                    }
+                }
+                _ = settings_changed(settings) => {
+                    if settings.borrow().mqtt != *config {
+                        tracing::info!("mqtt settings changed; reconnecting");
+                        return Attempt::Reconfigure;
+                    }
+                }
             }
         }
     }
@@ -255,19 +305,25 @@ impl Gateway {
     async fn connected(&mut self, s: &mut Session, link: Link, ack: ConnAck, keep_alive: Duration) {
         self.status.set_connected();
         tracing::info!(session_present = ack.session_present, "mqtt connected");
-        for publish in s.outbox.resume(ack.session_present) {
+        let resumed = s.outbox.resume(ack.session_present);
+        for publish in resumed.again {
             link.writer.send(Packet::Publish(publish));
         }
+        for client in resumed.forgotten_clears.into_iter().rev() {
+            self.backlog.push_front(Outbound::ClearServiceFailed(client));
+        }
+        // Subscribed once the broker confirmed it: a connection lost before its SUBACK may
+        // come back to a kept session without the subscription.
         if !ack.session_present || !s.subscribed {
             let filters =
                 s.topics.filters().into_iter().map(|f| SubscribeFilter::new(f, QoS::AtLeastOnce));
             let mut subscribe = Subscribe::new_many(filters);
             subscribe.pkid = s.outbox.subscription();
             link.writer.send(Packet::Subscribe(subscribe));
-            s.subscribed = true;
         }
         s.link = Some(link);
         s.awaiting_pong = false;
+        s.reads_at_ping = 0;
         s.ping = (!keep_alive.is_zero()).then(|| {
             let mut ping =
                 tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
@@ -315,8 +371,8 @@ impl Gateway {
                         Vec::new(),
                     );
                     publish.retain = true;
-                    writer
-                        .send(Packet::Publish(s.outbox.publish(publish, Tag::ClearServiceFailed)));
+                    let tag = Tag::ClearServiceFailed(*client);
+                    writer.send(Packet::Publish(s.outbox.publish(publish, tag)));
                 }
             }
             self.backlog.pop_front();
@@ -339,7 +395,10 @@ impl Gateway {
     }
 
     fn subscribed(&self, s: &mut Session, ack: &SubAck) {
-        s.outbox.subscribed(ack.pkid);
+        if !s.outbox.subscribed(ack.pkid) {
+            return;
+        }
+        s.subscribed = true;
         let refused: Vec<String> = s
             .topics
             .filters()
@@ -406,16 +465,48 @@ impl Gateway {
     }
 
     /// Send DISCONNECT after what is queued (so the broker keeps the session without waiting
-    /// for a timeout) and close; unacknowledged publishes stay in the outbox for the next
-    /// connection.
+    /// for a timeout) and close. Until the broker closes the connection, PUBACKs still mark
+    /// their commands published (a hot restart's successor would publish them again
+    /// otherwise); inbound messages are left unacknowledged, for the next connection, and so
+    /// are the publishes the broker has not acknowledged (they stay in the outbox).
     async fn disconnect(&mut self, s: &mut Session) {
-        if let Some(link) = s.link.take()
-            && !link.disconnect(DISCONNECT_TIMEOUT).await
-        {
-            tracing::warn!("mqtt disconnect timed out; dropping the connection");
+        if let Some(mut link) = s.link.take() {
+            let sent = link.writer.send(Packet::Disconnect);
+            let drained = sent
+                && tokio::time::timeout(DISCONNECT_TIMEOUT, async {
+                    while let Some(Incoming::Packets(packets)) = link.incoming.recv().await {
+                        for packet in packets {
+                            if matches!(packet, Packet::PubAck(_) | Packet::SubAck(_)) {
+                                self.on_packet(s, packet).await;
+                            }
+                        }
+                    }
+                })
+                .await
+                .is_ok();
+            if !drained {
+                tracing::warn!("mqtt disconnect not confirmed by the broker; connection dropped");
+            }
         }
         s.ping = None;
         s.awaiting_pong = false;
         self.status.set_disconnected(None);
     }
+}
+
+/// A keep-alive interval passed: send a PINGREQ, or give the connection up (`Some(why)`)
+/// when the last one is unanswered and nothing at all was read since it went out. Something
+/// read but not handled yet (the gateway waits for the ingest) keeps the connection.
+fn ping(s: &mut Session, keep_alive: Duration) -> Option<String> {
+    let link = s.link.as_ref()?;
+    let reads = link.reads();
+    if s.awaiting_pong && reads == s.reads_at_ping {
+        return Some(format!("no PINGRESP, nothing read within the keep-alive ({keep_alive:?})"));
+    }
+    if !s.awaiting_pong {
+        link.writer.send(Packet::PingReq);
+        s.awaiting_pong = true;
+    }
+    s.reads_at_ping = reads;
+    None
 }

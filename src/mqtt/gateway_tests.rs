@@ -76,7 +76,7 @@ impl Conn {
 }
 
 struct Gateway {
-    _tasks: Tasks,
+    tasks: Tasks,
     _settings: Settings,
     link: std::sync::Arc<MqttLink>,
     status: std::sync::Arc<GatewayStatus>,
@@ -93,7 +93,7 @@ impl Gateway {
         let tasks = Tasks::new();
         let (tx, deliveries) = mpsc::channel(64);
         let (link, status) = start(&tasks, &settings, tx);
-        Gateway { _tasks: tasks, _settings: settings, link, status, deliveries }
+        Gateway { tasks, _settings: settings, link, status, deliveries }
     }
 
     async fn next(&mut self) -> GatewayEvent {
@@ -178,4 +178,59 @@ async fn a_broker_that_stops_answering_pings_is_left_and_connected_again() {
     second.handshake(true).await;
     assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: true });
     drop(first);
+}
+
+/// A connection lost before the SUBACK may come back to a kept session without the
+/// subscription: the gateway subscribes again until the broker has confirmed it.
+#[tokio::test]
+async fn a_subscription_lost_before_its_suback_is_made_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut gateway = Gateway::start(listener.local_addr().unwrap().port(), LIMIT);
+    let mut first = Conn::accept(&listener).await;
+    let Packet::Connect(_) = first.read().await else { panic!("CONNECT") };
+    first.send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false))).await;
+    let Packet::Subscribe(_) = first.read().await else { panic!("SUBSCRIBE") };
+    drop(first);
+    assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: false });
+
+    let mut second = Conn::accept(&listener).await;
+    let Packet::Connect(_) = second.read().await else { panic!("CONNECT") };
+    second.send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, true))).await;
+    let Packet::Subscribe(subscribe) = second.read().await else { panic!("SUBSCRIBE again") };
+    let granted = vec![SubscribeReasonCode::Success(QoS::AtLeastOnce); subscribe.filters.len()];
+    second.send(Packet::SubAck(SubAck::new(subscribe.pkid, granted))).await;
+    assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: true });
+    drop(second);
+
+    let mut third = Conn::accept(&listener).await;
+    third.handshake(true).await;
+    let a = command();
+    gateway.link.publish_command(a.clone());
+    let Packet::Publish(publish) = third.read().await else {
+        panic!("no SUBSCRIBE once confirmed")
+    };
+    assert!(publish.topic.contains(&a.client_uuid.to_string()));
+}
+
+/// Stopping sends DISCONNECT after what is queued, and PUBACKs that arrive until the broker
+/// closes the connection still mark their commands published.
+#[tokio::test]
+async fn pubacks_that_arrive_while_disconnecting_mark_their_commands_published() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut gateway = Gateway::start(listener.local_addr().unwrap().port(), LIMIT);
+    let mut conn = Conn::accept(&listener).await;
+    conn.handshake(false).await;
+    assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: false });
+    let a = command();
+    gateway.link.publish_command(a.clone());
+    let Packet::Publish(publish) = conn.read().await else { panic!("PUBLISH") };
+
+    let tasks = std::mem::take(&mut gateway.tasks);
+    let stopping = tokio::spawn(async move { tasks.stop(LIMIT).await });
+    assert_eq!(conn.read().await, Packet::Disconnect);
+    conn.send(Packet::PubAck(PubAck::new(publish.pkid))).await;
+    drop(conn);
+    assert_eq!(gateway.next().await, GatewayEvent::Published { command_id: a.command_id });
+    assert_eq!(stopping.await.unwrap(), 0, "the gateway stopped");
+    assert!(!gateway.status.is_connected());
 }

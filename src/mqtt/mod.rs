@@ -23,7 +23,6 @@ pub mod payload;
 mod status;
 pub mod topics;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -77,8 +76,12 @@ pub fn start(
     let status = Arc::new(GatewayStatus::default());
     status.set_configured(settings.current().mqtt.url.as_deref());
     let (tx, outbound) = mpsc::unbounded_channel();
-    let gateway =
-        gateway::Gateway { status: status.clone(), outbound, deliveries, backlog: VecDeque::new() };
+    let gateway = gateway::Gateway {
+        status: status.clone(),
+        outbound,
+        deliveries,
+        backlog: Default::default(),
+    };
     let updates = settings.subscribe();
     tasks.spawn("mqtt.gateway", move |control| gateway.run(control, updates));
     (Arc::new(MqttLink { tx, status: status.clone() }), status)

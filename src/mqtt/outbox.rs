@@ -1,16 +1,19 @@
-//! The gateway's outbound QoS 1 state: packet ids, the publishes the broker has not
-//! acknowledged yet (at most [`INFLIGHT`]), and which commands are on their way.
+//! The gateway's outbound state: what the domain queued and the in-flight window has not
+//! taken yet ([`Backlog`]), packet ids, the QoS 1 publishes the broker has not acknowledged
+//! yet (at most [`INFLIGHT`]), and which commands are on their way ([`Outbox`]).
 //!
 //! The gateway assigns packet ids itself, so a PUBACK names its publish directly. The
 //! unacknowledged publishes outlive a connection: when the broker kept the session they are
 //! sent again, in their original order with their original ids and the DUP flag (MQTT 3.1.1
-//! §4.4); when it lost it they are forgotten, and the domain publishes its queued commands
-//! again (`GatewayEvent::Connected`).
+//! §4.4); when it lost it they are forgotten: the domain publishes its queued commands again
+//! (`GatewayEvent::Connected`), and the gateway queues its service-failure clears again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use rumqttc::mqttbytes::v4::Publish;
 use uuid::Uuid;
+
+use super::Outbound;
 
 /// Outbound QoS 1 publishes awaiting PUBACK at once (the in-flight window).
 const INFLIGHT: usize = super::options::INFLIGHT as usize;
@@ -20,8 +23,51 @@ const INFLIGHT: usize = super::options::INFLIGHT as usize;
 pub enum Tag {
     /// A command; `primary` is the canonical topic (its PUBACK marks the command published).
     Command { id: Uuid, primary: bool },
-    /// The empty retained publish that clears a service failure.
-    ClearServiceFailed,
+    /// The empty retained publish that clears a device's service failure.
+    ClearServiceFailed(Uuid),
+}
+
+/// What the domain queued and the window has not taken yet, in order; a command at most
+/// once (the domain publishes its queue again on every connection, while part of it may
+/// still wait here).
+#[derive(Default)]
+pub struct Backlog {
+    queue: VecDeque<Outbound>,
+    commands: HashSet<Uuid>,
+}
+
+impl Backlog {
+    pub fn push(&mut self, message: Outbound) {
+        if let Outbound::Command(command) = &message
+            && !self.commands.insert(command.command_id)
+        {
+            return;
+        }
+        self.queue.push_back(message);
+    }
+
+    /// Put `message` first (a clear the broker lost with its session).
+    pub fn push_front(&mut self, message: Outbound) {
+        self.queue.push_front(message);
+    }
+
+    pub fn front(&self) -> Option<&Outbound> {
+        self.queue.front()
+    }
+
+    pub fn pop_front(&mut self) {
+        if let Some(Outbound::Command(command)) = self.queue.pop_front() {
+            self.commands.remove(&command.command_id);
+        }
+    }
+}
+
+/// What a new connection does with the publishes of the earlier ones.
+pub struct Resumed {
+    /// To send again (DUP, original ids, in order): the broker kept the session.
+    pub again: Vec<Publish>,
+    /// Devices whose service-failure clear the broker lost with its session.
+    pub forgotten_clears: Vec<Uuid>,
 }
 
 struct Unacked {
@@ -82,28 +128,43 @@ impl Outbox {
         Some(tag)
     }
 
-    /// SUBACK `pkid` arrived.
-    pub fn subscribed(&mut self, pkid: u16) {
-        if self.subscribing == Some(pkid) {
+    /// SUBACK `pkid` arrived: whether it answers the subscription.
+    pub fn subscribed(&mut self, pkid: u16) -> bool {
+        let ours = self.subscribing == Some(pkid);
+        if ours {
             self.subscribing = None;
         }
+        ours
     }
 
-    /// Connected again: the publishes to send again (DUP, in their order) when the broker
-    /// kept the session; none, and everything forgotten, when it did not.
-    pub fn resume(&mut self, session_present: bool) -> Vec<Publish> {
+    /// Connected again: when the broker kept the session, the publishes to send again (DUP,
+    /// in their order); when it did not, everything is forgotten and the clears among them
+    /// are named.
+    pub fn resume(&mut self, session_present: bool) -> Resumed {
         self.subscribing = None;
-        if !session_present {
-            for (_, unacked) in self.unacked.drain() {
-                if let Tag::Command { id, primary: true } = unacked.tag {
-                    self.pending.remove(&id);
+        let mut unacked: Vec<Unacked> = if session_present {
+            Vec::new()
+        } else {
+            self.unacked.drain().map(|(_, u)| u).collect()
+        };
+        if !unacked.is_empty() {
+            unacked.sort_by_key(|u| u.seq);
+            let mut forgotten_clears = Vec::new();
+            for u in unacked {
+                match u.tag {
+                    Tag::Command { id, primary: true } => {
+                        self.pending.remove(&id);
+                    }
+                    Tag::Command { .. } => {}
+                    Tag::ClearServiceFailed(client) => forgotten_clears.push(client),
                 }
             }
-            return Vec::new();
+            return Resumed { again: Vec::new(), forgotten_clears };
         }
         let mut again: Vec<&Unacked> = self.unacked.values().collect();
         again.sort_by_key(|u| u.seq);
-        again.into_iter().map(|u| Publish { dup: true, ..u.publish.clone() }).collect()
+        let again = again.into_iter().map(|u| Publish { dup: true, ..u.publish.clone() });
+        Resumed { again: again.collect(), forgotten_clears: Vec::new() }
     }
 
     /// The next packet id not in use (1 to 65535, then 1 again).
@@ -151,15 +212,55 @@ mod tests {
     #[test]
     fn packet_ids_wrap_and_skip_those_in_use() {
         let mut o = Outbox { last_pkid: u16::MAX - 1, ..Outbox::default() };
-        let held = o.publish(publish("held"), Tag::ClearServiceFailed).pkid;
+        let held = o.publish(publish("held"), Tag::ClearServiceFailed(Uuid::nil())).pkid;
         assert_eq!(held, u16::MAX);
         assert_eq!(o.subscription(), 1, "wraps to 1, never 0");
         o.last_pkid = u16::MAX - 1;
-        assert_eq!(o.publish(publish("next"), Tag::ClearServiceFailed).pkid, 2, "skips 65535, 1");
+        assert_eq!(
+            o.publish(publish("next"), Tag::ClearServiceFailed(Uuid::nil())).pkid,
+            2,
+            "skips 65535, 1"
+        );
         o.subscribed(1);
         o.acked(u16::MAX);
         o.last_pkid = u16::MAX - 1;
-        assert_eq!(o.publish(publish("again"), Tag::ClearServiceFailed).pkid, u16::MAX);
+        assert_eq!(
+            o.publish(publish("again"), Tag::ClearServiceFailed(Uuid::nil())).pkid,
+            u16::MAX
+        );
+    }
+
+    #[test]
+    fn the_backlog_holds_a_command_once() {
+        let command = |id| {
+            Outbound::Command(crate::commands::device::OutboundCommand {
+                command_id: id,
+                client_uuid: Uuid::nil(),
+                action: crate::store::commands::Action::RestartApp,
+                issued_ms: 0,
+                expires_ms: 0,
+                requested_by: None,
+                reason: None,
+            })
+        };
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut backlog = Backlog::default();
+        for id in [a, b, a, b] {
+            backlog.push(command(id));
+        }
+        backlog.push(Outbound::ClearServiceFailed(a));
+        backlog.push(Outbound::ClearServiceFailed(a));
+        let mut taken = Vec::new();
+        while let Some(message) = backlog.front() {
+            taken.push(match message {
+                Outbound::Command(c) => format!("command {}", c.command_id == a),
+                Outbound::ClearServiceFailed(_) => "clear".to_owned(),
+            });
+            backlog.pop_front();
+        }
+        assert_eq!(taken, ["command true", "command false", "clear", "clear"]);
+        backlog.push(command(a));
+        assert!(backlog.front().is_some(), "taken out, it may be queued again");
     }
 
     #[test]
@@ -167,7 +268,7 @@ mod tests {
         let mut o = Outbox::default();
         for i in 0..INFLIGHT {
             assert_eq!(o.room(), INFLIGHT - i);
-            o.publish(publish("t"), Tag::ClearServiceFailed);
+            o.publish(publish("t"), Tag::ClearServiceFailed(Uuid::nil()));
         }
         assert_eq!(o.room(), 0);
         o.acked(1);
@@ -181,12 +282,17 @@ mod tests {
         let first = o.publish(publish("a"), cmd(a));
         let second = o.publish(publish("b"), cmd(b));
         assert_eq!((first.pkid, second.pkid), (u16::MAX, 1));
-        let again = o.resume(true);
+        let device = Uuid::new_v4();
+        o.publish(publish("clear"), Tag::ClearServiceFailed(device));
+        let resumed = o.resume(true);
         let sent: Vec<(u16, bool, &str)> =
-            again.iter().map(|p| (p.pkid, p.dup, p.topic.as_str())).collect();
-        assert_eq!(sent, [(u16::MAX, true, "a"), (1, true, "b")], "original ids, in order");
+            resumed.again.iter().map(|p| (p.pkid, p.dup, p.topic.as_str())).collect();
+        let expected = [(u16::MAX, true, "a"), (1, true, "b"), (2, true, "clear")];
+        assert_eq!(sent, expected, "original ids, in order");
         assert!(o.is_pending(a) && o.is_pending(b));
-        assert!(o.resume(false).is_empty());
+        let lost = o.resume(false);
+        assert!(lost.again.is_empty());
+        assert_eq!(lost.forgotten_clears, [device], "the gateway queues it again");
         assert!(!o.is_pending(a) && !o.is_pending(b), "the domain publishes them again");
         assert_eq!(o.acked(1), None);
     }
