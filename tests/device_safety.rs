@@ -312,6 +312,58 @@ async fn rollout_aborts_when_the_canary_fails_too_often() {
     assert!(listed.commands.iter().all(|c| c.origin() == pb::CommandOrigin::Rollout));
 }
 
+#[tokio::test]
+async fn a_rollout_started_while_the_broker_is_away_starts_when_it_is_back() {
+    let (mut broker, server, uuids) = setup(3, "").await;
+    let mut rpc = rpc(&server).await;
+    for uuid in &uuids {
+        Device::connect(&broker, *uuid).await.health("running", Some("boot-1")).await;
+        wait_registered(&rpc, *uuid).await;
+    }
+    broker.stop();
+    wait_for("the gateway to notice the broker is gone", || async {
+        (!mqtt_health(&server).await.detail.starts_with("connected")).then_some(())
+    })
+    .await;
+    let request = pb::StartRolloutRequest {
+        action: pb::Action::RestartApp as i32,
+        target: Some(pb::RolloutTarget {
+            target: Some(pb::rollout_target::Target::AllClients(true)),
+        }),
+        canary: Some(pb::start_rollout_request::Canary::CanaryCount(1)),
+        ..Default::default()
+    };
+    let rollout = rpc.start_rollout(request).await.unwrap().into_inner().rollout.unwrap();
+    assert_eq!(rollout.state(), pb::RolloutState::Pending, "{rollout:?}");
+    let counters = rollout.counters.unwrap();
+    assert_eq!((counters.total, counters.pending), (3, 3), "nothing issued without a broker");
+    let commands = |rpc: &mut support::device::Rpc| {
+        let request = pb::ListCommandsRequest {
+            rollout_id: rollout.rollout_id.clone(),
+            ..Default::default()
+        };
+        let mut rpc = rpc.clone();
+        async move { rpc.list_commands(request).await.unwrap().into_inner().commands }
+    };
+    assert!(commands(&mut rpc).await.is_empty());
+
+    // Back: the scheduler starts the rollout with its canary, and the broker takes it.
+    broker.restart();
+    let canary = wait_for("the canary command published", || {
+        let listed = commands(&mut rpc);
+        async move {
+            let listed = listed.await;
+            listed.first().is_some_and(|c| c.state() == S::Published).then_some(listed)
+        }
+    })
+    .await;
+    assert_eq!(canary.len(), 1, "the canary only: {canary:?}");
+    let request = pb::GetRolloutRequest { rollout_id: rollout.rollout_id.clone() };
+    let started = rpc.get_rollout(request).await.unwrap().into_inner().rollout.unwrap();
+    assert_eq!(started.state(), pb::RolloutState::Canary, "{started:?}");
+    assert!(started.started_at.is_some(), "{started:?}");
+}
+
 // The CLI runs as a blocking child process: the fake devices need other worker threads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollout_completes_in_waves_and_cli_shows_progress() {

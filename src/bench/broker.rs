@@ -68,23 +68,34 @@ impl Broker {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let conf = dir.join("mosquitto.conf");
         std::fs::write(&conf, rewrite(SHIPPED_CONF, &dir, port) + extra)?;
-        let errors = std::fs::File::create(dir.join("mosquitto.err"))?;
-        let child = Command::new(program("mosquitto")?)
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(errors.try_clone()?)
-            .stderr(errors)
-            .spawn()?;
-        let broker = Broker { child, dir, port };
+        let child = spawn(&dir)?;
+        let mut broker = Broker { child, dir, port };
+        broker.wait_listening()?;
+        Ok(broker)
+    }
+
+    /// Stop the broker at once (SIGKILL: its connections drop without a goodbye, as in a
+    /// crash; what it had persisted stays in its directory).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start it again after [`Broker::stop`]: same port, accounts and persistence.
+    pub fn restart(&mut self) -> Result<(), BrokerError> {
+        self.child = spawn(&self.dir)?;
+        self.wait_listening()
+    }
+
+    fn wait_listening(&mut self) -> Result<(), BrokerError> {
         let deadline = Instant::now() + START_TIMEOUT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             if Instant::now() > deadline {
-                return Err(BrokerError::NotListening(broker.log()));
+                return Err(BrokerError::NotListening(self.log()));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(broker)
+        Ok(())
     }
 
     /// The broker's private directory (config, passwords, log, persistence).
@@ -113,6 +124,19 @@ impl Drop for Broker {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Run mosquitto on the config in `dir`, its output appended to `dir/mosquitto.err`.
+fn spawn(dir: &Path) -> Result<Child, BrokerError> {
+    let errors =
+        std::fs::OpenOptions::new().create(true).append(true).open(dir.join("mosquitto.err"))?;
+    Ok(Command::new(program("mosquitto")?)
+        .arg("-c")
+        .arg(dir.join("mosquitto.conf"))
+        .stdin(Stdio::null())
+        .stdout(errors.try_clone()?)
+        .stderr(errors)
+        .spawn()?)
 }
 
 /// The shipped config with the listener on `port` at 127.0.0.1 and every file under `dir`.

@@ -164,15 +164,23 @@ impl Fleet {
         let expires_in = req.expires_in.unwrap_or(settings.commands.default_expiry);
         let expires_ms = duration_ms(expires_in);
         let hash = params_hash(req, expires_ms);
-        let command_id = req.command_id.unwrap_or_else(new_command_id);
-        if let Some(existing) = tx.command(command_id).await? {
-            if existing.params_hash == hash {
-                return Ok(IssueOutcome::Existing(existing));
+        // Idempotency applies to ids the caller chose. A generated one (time-ordered, with
+        // 74 random bits) names no stored command; were it ever to, the commands table's
+        // primary key would refuse the insert and the transaction, not overwrite anything.
+        let command_id = match req.command_id {
+            None => new_command_id(),
+            Some(command_id) => {
+                if let Some(existing) = tx.command(command_id).await? {
+                    if existing.params_hash == hash {
+                        return Ok(IssueOutcome::Existing(existing));
+                    }
+                    return Err(Error::AlreadyExists(format!(
+                        "command_id: command {command_id} already exists with other parameters"
+                    )));
+                }
+                command_id
             }
-            return Err(Error::AlreadyExists(format!(
-                "command_id: command {command_id} already exists with other parameters"
-            )));
-        }
+        };
         let Some(client) = tx.client(req.client_uuid).await? else {
             return Err(Error::NotFound { kind: "client", id: req.client_uuid.to_string() });
         };

@@ -16,7 +16,7 @@ use super::issue::{IssueOrigin, IssueRequest, validate};
 use super::lifecycle;
 use crate::audit::AuditSlot;
 use crate::error::{Error, Result};
-use crate::store::commands::{Action, EventSource, Origin};
+use crate::store::commands::{Action, EventSource, FleetTx, Origin};
 use crate::store::rollouts::{
     AbortCause, RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutTarget,
 };
@@ -193,7 +193,7 @@ impl Fleet {
             Canary::Count(c) => (Some(i64::from(c)), None),
             Canary::Percent(p) => (None, Some(f64::from(p))),
         };
-        let rollout = RolloutRecord {
+        let mut rollout = RolloutRecord {
             rollout_id,
             action: req.action,
             target: req.target.clone(),
@@ -222,14 +222,35 @@ impl Fleet {
             abort_cause: None,
             error: None,
         };
+        // The first step starts at once (unless the broker is unreachable: then the
+        // scheduler starts it), and its first piece goes out with the rollout's own
+        // transaction, so the first commands leave one commit earlier.
+        let mut first = Vec::new();
+        if let Some(count) = self.first_step(&mut rollout, now) {
+            first = members.clone();
+            RolloutMember::issue_order(&mut first);
+            first.truncate(usize::try_from(count).unwrap_or(0));
+        }
+        let sizes = pieces(first.len());
+        let (head_size, later) = match sizes.split_first() {
+            Some((head_size, later)) => (*head_size, later),
+            None => (0, &[][..]),
+        };
+        let (head, rest) = first.split_at(head_size);
         let mut tx = self.store.fleet_tx().await?;
         tx.put_rollout(&rollout).await?;
         tx.insert_members(rollout_id, &members).await?;
+        let mut pending = Pending::default();
+        if !head.is_empty() {
+            self.issue_into(&mut *tx, &mut pending, &mut rollout, head, now).await?;
+            tx.put_rollout(&rollout).await?;
+        }
         commit_audited(tx, &req.audit, None).await?;
+        self.finish(pending);
         tracing::info!(rollout.id = %rollout_id, targets = members.len(), canary, "rollout started");
         self.announce_rollout(rollout_id);
-        drop(_serial);
-        let rollout = self.advance_rollout(rollout, Some(members)).await?;
+        let rollout = self.issue_pieces(rollout, rest, later, now).await?;
+        self.plan_next_step(&rollout, 0);
         Ok((rollout, true))
     }
 
@@ -318,7 +339,7 @@ impl Fleet {
         self.set_next_step(None);
         for rollout in self.store.active_rollouts().await? {
             let id = rollout.rollout_id;
-            if let Err(err) = self.advance_rollout(rollout, None).await {
+            if let Err(err) = self.advance_rollout(rollout).await {
                 tracing::error!(rollout.id = %id, error = %err, "rollout step failed");
             }
         }
@@ -337,35 +358,49 @@ impl Fleet {
     }
 
     /// Advance `rollout` one step; a rollout still issuing waves leaves the time its next
-    /// step is due for the scheduler. A step already due that was not taken (no broker
-    /// connection) is left to the next tick, so that the scheduler never spins on it.
-    /// `unissued`: the rollout's members, when the caller knows none of them is issued yet
-    /// (a rollout just started), so the first step need not read them back.
-    async fn advance_rollout(
-        &self,
-        rollout: RolloutRecord,
-        unissued: Option<Vec<RolloutMember>>,
-    ) -> Result<RolloutRecord> {
+    /// step is due for the scheduler.
+    async fn advance_rollout(&self, rollout: RolloutRecord) -> Result<RolloutRecord> {
         let issued_before = rollout.issued_members;
-        let rollout = self.step_rollout(rollout, unissued).await?;
+        let rollout = self.step_rollout(rollout).await?;
+        self.plan_next_step(&rollout, issued_before);
+        Ok(rollout)
+    }
+
+    /// Leave the time `rollout`'s next paced step is due for the scheduler. A step already
+    /// due that was not taken (no broker connection: nothing issued since `issued_before`)
+    /// is left to the next tick, so that the scheduler never spins on it.
+    fn plan_next_step(&self, rollout: &RolloutRecord, issued_before: i64) {
         let progressed = rollout.issued_members > issued_before;
         if rollout.state == RolloutState::Waves
-            && let Some(due) =
-                next_step_ms(&rollout, rollout.total_members - rollout.issued_members)
+            && let Some(due) = next_step_ms(rollout, rollout.total_members - rollout.issued_members)
             && (progressed || due > now_ms())
         {
             let mut next = self.next_step_ms.lock().unwrap_or_else(|e| e.into_inner());
             *next = Some(next.map_or(due, |other| other.min(due)));
         }
-        Ok(rollout)
+    }
+
+    /// Start issuing a pending rollout at `now`: canary first, or (no canary) the first
+    /// wave. Returns how many members the first step issues; `None` (and `rollout`
+    /// unchanged) while the broker is unreachable.
+    fn first_step(&self, rollout: &mut RolloutRecord, now: i64) -> Option<i64> {
+        if !self.link.is_connected() {
+            return None;
+        }
+        rollout.started_ms = Some(now);
+        Some(if rollout.canary_size > 0 {
+            rollout.state = RolloutState::Canary;
+            rollout.canary_size
+        } else {
+            // No canary: the first wave goes out now, not at the next tick.
+            rollout.state = RolloutState::Waves;
+            rollout.canary_finished_ms = Some(now);
+            wave_allowance(rollout, now)
+        })
     }
 
     #[tracing::instrument(name = "rollout.advance", skip_all, fields(rollout.id = %rollout.rollout_id))]
-    async fn step_rollout(
-        &self,
-        mut rollout: RolloutRecord,
-        unissued: Option<Vec<RolloutMember>>,
-    ) -> Result<RolloutRecord> {
+    async fn step_rollout(&self, mut rollout: RolloutRecord) -> Result<RolloutRecord> {
         let _serial = self.rollout_lock.lock().await;
         // Re-read under the lock: an operator may have aborted it meanwhile.
         if let Some(fresh) = self.store.rollout(rollout.rollout_id).await? {
@@ -374,22 +409,10 @@ impl Fleet {
         let now = now_ms();
         let id = rollout.rollout_id;
         match rollout.state {
-            RolloutState::Pending => {
-                if !self.link.is_connected() {
-                    return Ok(rollout);
-                }
-                rollout.started_ms = Some(now);
-                let first = if rollout.canary_size > 0 {
-                    rollout.state = RolloutState::Canary;
-                    rollout.canary_size
-                } else {
-                    // No canary: the first wave goes out now, not at the next tick.
-                    rollout.state = RolloutState::Waves;
-                    rollout.canary_finished_ms = Some(now);
-                    wave_allowance(&rollout, now)
-                };
-                self.issue_members(rollout, first, now, unissued).await
-            }
+            RolloutState::Pending => match self.first_step(&mut rollout, now) {
+                Some(first) => self.issue_members(rollout, first, now).await,
+                None => Ok(rollout),
+            },
             RolloutState::Canary => {
                 let canary = self.store.rollout_counters(id, Some(0)).await?;
                 if canary.unissued > 0 || !canary.issued_all_terminal() {
@@ -402,7 +425,7 @@ impl Fleet {
                 rollout.state = RolloutState::Waves;
                 rollout.canary_finished_ms = Some(now);
                 tracing::info!(rollout.id = %id, "canary finished; starting waves");
-                self.issue_members(rollout, 0, now, None).await
+                self.issue_members(rollout, 0, now).await
             }
             RolloutState::Waves => {
                 let all = self.store.rollout_counters(id, None).await?;
@@ -427,43 +450,44 @@ impl Fleet {
                 }
                 match wave_step(&rollout, i64::from(all.unissued), now) {
                     0 => Ok(rollout),
-                    count => self.issue_members(rollout, count, now, None).await,
+                    count => self.issue_members(rollout, count, now).await,
                 }
             }
             _ => Ok(rollout),
         }
     }
 
-    /// Issue up to `count` unissued members in [`pieces`]: each piece's commands go to the
-    /// broker as soon as it commits, so the devices answer the first ones while the next are
-    /// being stored. `known`: every unissued member, when the caller has
-    /// them (else they are read from the store); either way in issue order.
+    /// Issue up to `count` unissued members (read from the store, in issue order) in
+    /// [`pieces`].
     async fn issue_members(
         &self,
-        mut rollout: RolloutRecord,
+        rollout: RolloutRecord,
         count: i64,
         now: i64,
-        known: Option<Vec<RolloutMember>>,
     ) -> Result<RolloutRecord> {
-        let count = usize::try_from(count).unwrap_or(0);
-        let members = match known {
-            _ if count == 0 => Vec::new(),
-            Some(mut members) => {
-                RolloutMember::issue_order(&mut members);
-                members.truncate(count);
-                members
-            }
-            None => {
-                let limit = u32::try_from(count).unwrap_or(u32::MAX);
-                self.store.unissued_members(rollout.rollout_id, limit).await?
-            }
+        let members = match u32::try_from(count).unwrap_or(u32::MAX) {
+            0 => Vec::new(),
+            limit => self.store.unissued_members(rollout.rollout_id, limit).await?,
         };
         if members.is_empty() {
             // Still store the rollout: its state may have moved (canary finished).
             return self.issue_piece(rollout, &[], now).await;
         }
-        let mut rest = members.as_slice();
-        for size in pieces(rest.len()) {
+        self.issue_pieces(rollout, &members, &pieces(members.len()), now).await
+    }
+
+    /// Issue `members` in pieces of `sizes`, one transaction each: each piece's commands go
+    /// to the broker as soon as it commits, so the devices answer the first ones while the
+    /// next are being stored.
+    async fn issue_pieces(
+        &self,
+        mut rollout: RolloutRecord,
+        members: &[RolloutMember],
+        sizes: &[usize],
+        now: i64,
+    ) -> Result<RolloutRecord> {
+        let mut rest = members;
+        for &size in sizes {
             let (piece, tail) = rest.split_at(size);
             rollout = self.issue_piece(rollout, piece, now).await?;
             rest = tail;
@@ -478,22 +502,41 @@ impl Fleet {
         members: &[RolloutMember],
         now: i64,
     ) -> Result<RolloutRecord> {
-        let id = rollout.rollout_id;
         let mut tx = self.store.fleet_tx().await?;
-        // Fresh ids, checked (and the devices and their lockout windows read) in bulk.
-        let ids: Vec<Uuid> = members.iter().map(|_| super::issue::new_command_id()).collect();
-        let clients: Vec<Uuid> = members.iter().map(|m| m.client_uuid).collect();
-        tx.prefetch(&ids, &clients).await?;
-        tx.prefetch_lockout(&clients, self.lockout_since(now)).await?;
         let mut pending = Pending::default();
+        self.issue_into(&mut *tx, &mut pending, &mut rollout, members, now).await?;
+        rollout.updated_ms = now;
+        tx.put_rollout(&rollout).await?;
+        tx.commit().await?;
+        self.finish(pending);
+        self.announce_rollout(rollout.rollout_id);
+        Ok(rollout)
+    }
+
+    /// Issue a command to each of `members` in `tx` and count them in `rollout` (which the
+    /// caller stores before committing). Devices that are gone are skipped.
+    async fn issue_into(
+        &self,
+        tx: &mut dyn FleetTx,
+        pending: &mut Pending,
+        rollout: &mut RolloutRecord,
+        members: &[RolloutMember],
+        now: i64,
+    ) -> Result<()> {
+        let id = rollout.rollout_id;
+        // The devices and their lockout windows, read in bulk. The command ids are new
+        // (generated by `issue_in`), so there is nothing to read about them.
+        let clients: Vec<Uuid> = members.iter().map(|m| m.client_uuid).collect();
+        tx.prefetch(&[], &clients).await?;
+        tx.prefetch_lockout(&clients, self.lockout_since(now)).await?;
         let how = IssueOrigin {
             origin: Origin::Rollout,
             rollout_id: Some(id),
             source: EventSource::Scheduler,
         };
-        for (member, command_id) in members.iter().zip(ids) {
+        for member in members {
             let req = IssueRequest {
-                command_id: Some(command_id),
+                command_id: None,
                 client_uuid: member.client_uuid,
                 action: rollout.action,
                 reason: rollout.reason.clone(),
@@ -503,7 +546,7 @@ impl Fleet {
                 trace_parent: None,
                 audit: AuditSlot::default(),
             };
-            let command = match self.issue_in(&mut *tx, &mut pending, &req, how, now).await {
+            let command = match self.issue_in(tx, pending, &req, how, now).await {
                 Ok(outcome) => outcome.command_id(),
                 Err(Error::NotFound { .. }) => continue,
                 Err(err) => return Err(err),
@@ -515,12 +558,7 @@ impl Fleet {
         if !members.is_empty() {
             rollout.last_issue_ms = Some(now);
         }
-        rollout.updated_ms = now;
-        tx.put_rollout(&rollout).await?;
-        tx.commit().await?;
-        self.finish(pending);
-        self.announce_rollout(id);
-        Ok(rollout)
+        Ok(())
     }
 }
 

@@ -39,6 +39,15 @@ impl Broker {
         self.inner.url()
     }
 
+    /// Kill the broker (as in a crash); [`Broker::restart`] brings it back on the same port.
+    pub fn stop(&mut self) {
+        self.inner.stop();
+    }
+
+    pub fn restart(&mut self) {
+        self.inner.restart().unwrap_or_else(|err| panic!("broker restart: {err}"));
+    }
+
     /// The `[mqtt]` section for `rebound serve` without any password: the server must take it
     /// from `REBOUND_MQTT_PASSWORD`.
     pub fn server_config_without_password(&self) -> String {
