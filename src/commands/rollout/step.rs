@@ -1,0 +1,253 @@
+//! Driving a rollout: the scheduler's step (canary verdict, next wave, completion), the
+//! due time of a paced rollout's next step, and issuing members in pieces, one transaction
+//! each, publishing each piece as soon as it commits. What a step may issue is decided in
+//! [`super::plan`].
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::plan::{next_step_ms, pieces, threshold_crossed, wave_allowance, wave_step};
+use crate::audit::AuditSlot;
+use crate::commands::fleet::{Fleet, Pending, now_ms};
+use crate::commands::issue::{IssueOrigin, IssueOutcome, IssueRequest};
+use crate::error::{Error, Result};
+use crate::store::commands::{EventSource, FleetTx, Origin};
+use crate::store::rollouts::{RolloutMember, RolloutRecord, RolloutState};
+
+impl Fleet {
+    /// Advance every active rollout one step.
+    pub async fn advance_rollouts(&self) -> Result<()> {
+        self.set_next_step(None);
+        for rollout in self.store.active_rollouts().await? {
+            let id = rollout.rollout_id;
+            if let Err(err) = self.advance_rollout(rollout).await {
+                tracing::error!(rollout.id = %id, error = %err, "rollout step failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// How long until a paced rollout's next step is due; `None` when none is waiting.
+    pub(in crate::commands) fn until_next_step(&self, now: i64) -> Option<Duration> {
+        let due = (*self.next_step_ms.lock().unwrap_or_else(|e| e.into_inner()))?;
+        Some(Duration::from_millis(due.saturating_sub(now).max(0) as u64))
+    }
+
+    /// Replace the due time of the next step (`None`: nothing waits).
+    pub(in crate::commands) fn set_next_step(&self, due_ms: Option<i64>) {
+        *self.next_step_ms.lock().unwrap_or_else(|e| e.into_inner()) = due_ms;
+    }
+
+    /// Advance `rollout` one step; a rollout still issuing waves leaves the time its next
+    /// step is due for the scheduler.
+    async fn advance_rollout(&self, rollout: RolloutRecord) -> Result<RolloutRecord> {
+        let issued_before = rollout.issued_members;
+        let rollout = self.step_rollout(rollout).await?;
+        self.plan_next_step(&rollout, issued_before);
+        Ok(rollout)
+    }
+
+    /// Leave the time `rollout`'s next paced step is due for the scheduler. A step already
+    /// due that was not taken (no broker connection: nothing issued since `issued_before`)
+    /// is left to the next tick, so that the scheduler never spins on it.
+    pub(super) fn plan_next_step(&self, rollout: &RolloutRecord, issued_before: i64) {
+        let progressed = rollout.issued_members > issued_before;
+        if rollout.state == RolloutState::Waves
+            && let Some(due) = next_step_ms(rollout, rollout.total_members - rollout.issued_members)
+            && (progressed || due > now_ms())
+        {
+            let mut next = self.next_step_ms.lock().unwrap_or_else(|e| e.into_inner());
+            *next = Some(next.map_or(due, |other| other.min(due)));
+        }
+    }
+
+    /// Start issuing a pending rollout at `now`: canary first, or (no canary) the first
+    /// wave. Returns how many members the first step issues; `None` (and `rollout`
+    /// unchanged) while the broker is unreachable.
+    pub(super) fn first_step(&self, rollout: &mut RolloutRecord, now: i64) -> Option<i64> {
+        if !self.link.is_connected() {
+            return None;
+        }
+        rollout.started_ms = Some(now);
+        Some(if rollout.canary_size > 0 {
+            rollout.state = RolloutState::Canary;
+            rollout.canary_size
+        } else {
+            // No canary: the first wave goes out now, not at the next tick.
+            rollout.state = RolloutState::Waves;
+            rollout.canary_finished_ms = Some(now);
+            wave_allowance(rollout, now)
+        })
+    }
+
+    #[tracing::instrument(name = "rollout.advance", skip_all, fields(rollout.id = %rollout.rollout_id))]
+    async fn step_rollout(&self, mut rollout: RolloutRecord) -> Result<RolloutRecord> {
+        let _serial = self.rollout_lock.lock().await;
+        // Re-read under the lock: an operator may have aborted it meanwhile.
+        if let Some(fresh) = self.store.rollout(rollout.rollout_id).await? {
+            rollout = fresh;
+        }
+        let now = now_ms();
+        let id = rollout.rollout_id;
+        match rollout.state {
+            RolloutState::Pending => match self.first_step(&mut rollout, now) {
+                Some(first) => self.issue_members(rollout, first, now).await,
+                None => Ok(rollout),
+            },
+            RolloutState::Canary => {
+                let canary = self.store.rollout_counters(id, Some(0)).await?;
+                if canary.unissued > 0 || !canary.issued_all_terminal() {
+                    return Ok(rollout);
+                }
+                let all = self.store.rollout_counters(id, None).await?;
+                if let Some(why) = threshold_crossed(&rollout, &all) {
+                    return self.abort_over_threshold(rollout, why).await;
+                }
+                rollout.state = RolloutState::Waves;
+                rollout.canary_finished_ms = Some(now);
+                tracing::info!(rollout.id = %id, "canary finished; starting waves");
+                self.issue_members(rollout, 0, now).await
+            }
+            RolloutState::Waves => {
+                let all = self.store.rollout_counters(id, None).await?;
+                if let Some(why) = threshold_crossed(&rollout, &all) {
+                    return self.abort_over_threshold(rollout, why).await;
+                }
+                if all.unissued == 0 {
+                    if all.issued_all_terminal() {
+                        rollout.state = RolloutState::Completed;
+                        rollout.finished_ms = Some(now);
+                        rollout.updated_ms = now;
+                        let mut tx = self.store.fleet_tx().await?;
+                        tx.put_rollout(&rollout).await?;
+                        tx.commit().await?;
+                        tracing::info!(rollout.id = %id, "rollout completed");
+                        self.announce_rollout(id);
+                    }
+                    return Ok(rollout);
+                }
+                if !self.link.is_connected() {
+                    return Ok(rollout);
+                }
+                match wave_step(&rollout, i64::from(all.unissued), now) {
+                    0 => Ok(rollout),
+                    count => self.issue_members(rollout, count, now).await,
+                }
+            }
+            _ => Ok(rollout),
+        }
+    }
+
+    /// Issue up to `count` unissued members (read from the store, in issue order) in
+    /// [`pieces`].
+    async fn issue_members(
+        &self,
+        rollout: RolloutRecord,
+        count: i64,
+        now: i64,
+    ) -> Result<RolloutRecord> {
+        let members = match u32::try_from(count).unwrap_or(u32::MAX) {
+            0 => Vec::new(),
+            limit => self.store.unissued_members(rollout.rollout_id, limit).await?,
+        };
+        if members.is_empty() {
+            // Still store the rollout: its state may have moved (canary finished).
+            return self.issue_piece(rollout, &[], now).await;
+        }
+        self.issue_pieces(rollout, &members, &pieces(members.len()), now).await
+    }
+
+    /// Issue `members` in pieces of `sizes`, one transaction each: each piece's commands go
+    /// to the broker as soon as it commits, so the devices answer the first ones while the
+    /// next are being stored.
+    pub(super) async fn issue_pieces(
+        &self,
+        mut rollout: RolloutRecord,
+        members: &[RolloutMember],
+        sizes: &[usize],
+        now: i64,
+    ) -> Result<RolloutRecord> {
+        let mut rest = members;
+        for &size in sizes {
+            let (piece, tail) = rest.split_at(size);
+            rollout = self.issue_piece(rollout, piece, now).await?;
+            rest = tail;
+        }
+        Ok(rollout)
+    }
+
+    /// Issue `members` and store the rollout in one transaction, then publish.
+    async fn issue_piece(
+        &self,
+        mut rollout: RolloutRecord,
+        members: &[RolloutMember],
+        now: i64,
+    ) -> Result<RolloutRecord> {
+        let mut tx = self.store.fleet_tx().await?;
+        let mut pending = Pending::default();
+        self.issue_into(&mut *tx, &mut pending, &mut rollout, members, now).await?;
+        rollout.updated_ms = now;
+        tx.put_rollout(&rollout).await?;
+        tx.commit().await?;
+        self.finish(pending);
+        self.announce_rollout(rollout.rollout_id);
+        Ok(rollout)
+    }
+
+    /// Issue a command to each of `members` in `tx` and count them in `rollout` (which the
+    /// caller stores before committing). Devices that are gone are skipped.
+    pub(super) async fn issue_into(
+        &self,
+        tx: &mut dyn FleetTx,
+        pending: &mut Pending,
+        rollout: &mut RolloutRecord,
+        members: &[RolloutMember],
+        now: i64,
+    ) -> Result<()> {
+        let id = rollout.rollout_id;
+        // The devices and their lockout windows, read in bulk. The command ids are new
+        // (generated by `issue_in`), so there is nothing to read about them.
+        let clients: Vec<Uuid> = members.iter().map(|m| m.client_uuid).collect();
+        tx.prefetch(&[], &clients).await?;
+        tx.prefetch_lockout(&clients, self.lockout_since(now)).await?;
+        let how = IssueOrigin {
+            origin: Origin::Rollout,
+            rollout_id: Some(id),
+            source: EventSource::Scheduler,
+        };
+        for member in members {
+            let req = IssueRequest {
+                command_id: None,
+                client_uuid: member.client_uuid,
+                action: rollout.action,
+                reason: rollout.reason.clone(),
+                requested_by: rollout.requested_by,
+                expires_in: Some(Duration::from_millis(rollout.expires_in_ms.max(0) as u64)),
+                principal: "system".into(),
+                trace_parent: None,
+                audit: AuditSlot::default(),
+            };
+            let command = match self.issue_in(tx, pending, &req, how, now).await {
+                Ok(outcome) => outcome.command_id(),
+                Err(Error::NotFound { .. }) => continue,
+                Err(err) => return Err(err),
+            };
+            tx.set_member_command(id, member.client_uuid, command).await?;
+            rollout.current_wave = member.wave;
+        }
+        rollout.issued_members += members.len() as i64;
+        if !members.is_empty() {
+            rollout.last_issue_ms = Some(now);
+        }
+        Ok(())
+    }
+}
+
+impl IssueOutcome {
+    fn command_id(&self) -> Uuid {
+        match self {
+            Self::Created(c) | Self::Existing(c) | Self::Rejected(c, _) => c.command_id,
+        }
+    }
+}
