@@ -2,19 +2,18 @@
 //! reconnect with backoff, keep-alive, subscriptions, publishing what the domain queues within
 //! the in-flight window ([`Outbox`]), and turning inbound publishes into [`Delivery`]s.
 //!
-//! Inbound QoS 1 messages are acknowledged manually: a valid message is PUBACKed by its
-//! receipt after the domain stored its effect; a malformed one is counted, logged with its
-//! topic and PUBACKed at once (dropped). Suspending (hot restart) and stopping disconnect
-//! cleanly first; the broker keeps the session, so acks published meanwhile wait there, and
-//! the publishes it has not acknowledged are sent again on the next connection.
+//! What each packet from the broker does is in [`inbound`]. Suspending (hot restart) and
+//! stopping disconnect cleanly first; the broker keeps the session, so acks published
+//! meanwhile wait there, and the publishes it has not acknowledged are sent again on the next
+//! connection.
+
+mod inbound;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::QoS;
-use rumqttc::mqttbytes::v4::{
-    ConnAck, Packet, PubAck, Publish, SubAck, Subscribe, SubscribeFilter, SubscribeReasonCode,
-};
+use rumqttc::mqttbytes::v4::{ConnAck, Packet, Publish, Subscribe, SubscribeFilter};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -22,11 +21,11 @@ use super::Outbound;
 use super::connection::{Incoming, Link, LinkError, Writer};
 use super::options;
 use super::outbox::{Backlog, Outbox, Tag};
-use super::payload::{self, Reason};
+use super::payload;
 use super::status::GatewayStatus;
 use super::topics::Topics;
 use crate::commands::DeviceSettings;
-use crate::commands::device::{Delivery, GatewayEvent, Receipt};
+use crate::commands::device::{Delivery, GatewayEvent};
 use crate::config::MqttConfig;
 use crate::lifecycle::TaskControl;
 
@@ -376,91 +375,6 @@ impl Gateway {
                 }
             }
             self.backlog.pop_front();
-        }
-    }
-
-    async fn on_packet(&mut self, s: &mut Session, packet: Packet) {
-        match packet {
-            Packet::Publish(publish) => self.inbound(s, publish).await,
-            Packet::PubAck(ack) => {
-                if let Some(Tag::Command { id, primary: true }) = s.outbox.acked(ack.pkid) {
-                    let event = GatewayEvent::Published { command_id: id };
-                    self.deliver(Delivery { event, receipt: None }).await;
-                }
-            }
-            Packet::SubAck(ack) => self.subscribed(s, &ack),
-            Packet::PingResp => s.awaiting_pong = false,
-            other => tracing::debug!(packet = ?other, "mqtt packet ignored"),
-        }
-    }
-
-    fn subscribed(&self, s: &mut Session, ack: &SubAck) {
-        if !s.outbox.subscribed(ack.pkid) {
-            return;
-        }
-        s.subscribed = true;
-        let refused: Vec<String> = s
-            .topics
-            .filters()
-            .into_iter()
-            .zip(&ack.return_codes)
-            .filter(|(_, code)| matches!(code, SubscribeReasonCode::Failure))
-            .map(|(filter, _)| filter)
-            .collect();
-        if !refused.is_empty() {
-            let error =
-                format!("subscription refused by the broker (ACL?): {}", refused.join(", "));
-            tracing::error!("mqtt {error}");
-            self.status.set_error(error);
-        }
-    }
-
-    #[tracing::instrument(name = "mqtt.receive", skip_all, fields(mqtt.topic = %publish.topic))]
-    async fn inbound(&mut self, s: &mut Session, publish: Publish) {
-        let drop_with = |reason: Reason, detail: &str, status: &GatewayStatus| {
-            status.count_malformed(reason);
-            tracing::warn!(topic = %publish.topic, reason = reason.as_str(), detail, "malformed mqtt payload dropped");
-        };
-        // Only QoS 1 is acknowledged (the subscriptions ask for at most QoS 1).
-        let ack = match (publish.qos, s.writer()) {
-            (QoS::AtLeastOnce, Some(writer)) => Some((writer.clone(), publish.pkid)),
-            _ => None,
-        };
-        let ack_now = |ack: Option<(Writer, u16)>| {
-            if let Some((writer, pkid)) = ack {
-                writer.send(Packet::PubAck(PubAck::new(pkid)));
-            }
-        };
-        let decoded = if publish.payload.len() > s.max_payload {
-            let detail = format!("{} bytes > mqtt.max_payload_bytes", publish.payload.len());
-            Err((Reason::Oversized, detail))
-        } else {
-            match s.topics.parse(&publish.topic) {
-                None => Err((Reason::BadTopic, "not an inbound contract topic".to_owned())),
-                Some((client, kind)) => {
-                    payload::decode(kind, client, &publish.payload, publish.retain)
-                        .map(|message| message.map(|m| (client, m)))
-                        .map_err(|m| (m.reason, m.detail))
-                }
-            }
-        };
-        match decoded {
-            Ok(Some((client, message))) => {
-                let receipt = Receipt::new(move || ack_now(ack));
-                let event = GatewayEvent::Device { client, topic: publish.topic, message };
-                self.deliver(Delivery { event, receipt: Some(receipt) }).await;
-            }
-            Ok(None) => ack_now(ack),
-            Err((reason, detail)) => {
-                drop_with(reason, &detail, &self.status);
-                ack_now(ack);
-            }
-        }
-    }
-
-    async fn deliver(&self, delivery: Delivery) {
-        if self.deliveries.send(delivery).await.is_err() {
-            tracing::debug!("ingest loop gone; delivery dropped (the broker redelivers it)");
         }
     }
 
