@@ -164,9 +164,10 @@ impl Fleet {
         let expires_in = req.expires_in.unwrap_or(settings.commands.default_expiry);
         let expires_ms = duration_ms(expires_in);
         let hash = params_hash(req, expires_ms);
-        // Idempotency applies to ids the caller chose. A generated one (time-ordered, with
-        // 74 random bits) names no stored command; were it ever to, the commands table's
-        // primary key would refuse the insert and the transaction, not overwrite anything.
+        // Idempotency applies to ids the caller chose. A generated one (UUIDv7: time, a
+        // counter and random bits; increasing within the process) names no stored command;
+        // were it ever to, the commands table's primary key would refuse the insert and the
+        // transaction, not overwrite anything.
         let command_id = match req.command_id {
             None => new_command_id(),
             Some(command_id) => {

@@ -11,6 +11,8 @@
 
 mod plan;
 mod step;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -239,9 +241,19 @@ impl Fleet {
         self.finish(pending);
         tracing::info!(rollout.id = %rollout_id, targets = members.len(), canary, "rollout started");
         self.announce_rollout(rollout_id);
-        let rollout = self.issue_pieces(rollout, rest, later, now).await?;
-        self.plan_next_step(&rollout, 0);
-        Ok((rollout, true))
+        // The rollout exists from here on: a later piece that fails is the scheduler's to
+        // issue again (its next step takes the members still unissued), not the caller's.
+        match self.issue_pieces(rollout.clone(), rest, later, now).await {
+            Ok(rollout) => {
+                self.plan_next_step(&rollout, 0);
+                Ok((rollout, true))
+            }
+            Err(err) => {
+                tracing::error!(rollout.id = %rollout_id, error = %err,
+                    "rollout started; the rest of its first step is left to the scheduler");
+                Ok((rollout, true))
+            }
+        }
     }
 
     /// One rollout with its raw counters.

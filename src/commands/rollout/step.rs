@@ -97,7 +97,16 @@ impl Fleet {
             },
             RolloutState::Canary => {
                 let canary = self.store.rollout_counters(id, Some(0)).await?;
-                if canary.unissued > 0 || !canary.issued_all_terminal() {
+                if canary.unissued > 0 {
+                    // A canary step that stopped between its pieces (a crash, a store
+                    // error): issue the rest of the canary, and only the canary.
+                    if !self.link.is_connected() {
+                        return Ok(rollout);
+                    }
+                    let count = i64::from(canary.unissued);
+                    return self.issue_members(rollout, count, now).await;
+                }
+                if !canary.issued_all_terminal() {
                     return Ok(rollout);
                 }
                 let all = self.store.rollout_counters(id, None).await?;
@@ -178,7 +187,7 @@ impl Fleet {
     }
 
     /// Issue `members` and store the rollout in one transaction, then publish.
-    async fn issue_piece(
+    pub(super) async fn issue_piece(
         &self,
         mut rollout: RolloutRecord,
         members: &[RolloutMember],

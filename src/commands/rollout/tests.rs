@@ -1,0 +1,113 @@
+//! Rollouts driven through the domain against a real SQLite store, with a device link that
+//! records what it was asked to publish (the MQTT side has its own tests): steps interrupted
+//! between their pieces.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tempfile::TempDir;
+use uuid::Uuid;
+
+use super::{Canary, RolloutRequest};
+use crate::audit::AuditSlot;
+use crate::commands::device::{DeviceLink, OutboundCommand};
+use crate::commands::{DeviceSettings, Fleet, Settings, now_ms};
+use crate::config::Config;
+use crate::store::clients::ClientRecord;
+use crate::store::commands::Action;
+use crate::store::rollouts::{RolloutState, RolloutTarget};
+
+/// A broker connection that is up or down at the test's word and keeps every command.
+#[derive(Default)]
+struct RecordingLink {
+    connected: AtomicBool,
+    published: Mutex<Vec<OutboundCommand>>,
+}
+
+impl RecordingLink {
+    fn published(&self) -> usize {
+        self.published.lock().unwrap().len()
+    }
+}
+
+impl DeviceLink for RecordingLink {
+    fn is_configured(&self) -> bool {
+        true
+    }
+
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    fn publish_command(&self, command: OutboundCommand) {
+        self.published.lock().unwrap().push(command);
+    }
+
+    fn clear_service_failed(&self, _client: Uuid) {}
+}
+
+/// A fleet of `devices` registered devices on a database file of its own.
+async fn fleet(devices: usize) -> (Arc<Fleet>, Arc<RecordingLink>, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("rebound.db").display());
+    let store = crate::store::open(&url).await.unwrap();
+    let mut tx = store.fleet_tx().await.unwrap();
+    for _ in 0..devices {
+        tx.put_client(&ClientRecord::new(Uuid::new_v4(), now_ms())).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let link = Arc::new(RecordingLink::default());
+    let settings = Settings::new(DeviceSettings::from_config(&Config::default()));
+    (Arc::new(Fleet::new(store, settings, link.clone())), link, dir)
+}
+
+fn to_all(canary: u32) -> RolloutRequest {
+    RolloutRequest {
+        rollout_id: None,
+        action: Action::RestartApp,
+        target: RolloutTarget::All,
+        canary: Canary::Count(canary),
+        max_per_minute: 60,
+        abort_failure_percent: None,
+        min_finished: None,
+        reason: None,
+        requested_by: None,
+        expires_in: None,
+        principal: "test".into(),
+        audit: AuditSlot::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_canary_step_stopped_between_its_pieces_is_finished_by_the_next_step() {
+    // A canary of 500 goes out in pieces of 64, 128, 256 and 52, one transaction each.
+    let (fleet, link, _dir) = fleet(600).await;
+    let (started, created) = fleet.start_rollout(to_all(500)).await.unwrap();
+    assert!(created);
+    assert_eq!(started.state, RolloutState::Pending, "no broker: nothing issued yet");
+    let id = started.rollout_id;
+
+    // The broker is back and a step issues the canary's first piece, then stops (a crash,
+    // a store error) before the next one.
+    link.connected.store(true, Ordering::SeqCst);
+    let now = now_ms();
+    let mut rollout = fleet.store.rollout(id).await.unwrap().unwrap();
+    assert_eq!(fleet.first_step(&mut rollout, now), Some(500));
+    let first = fleet.store.unissued_members(id, 64).await.unwrap();
+    let rollout = fleet.issue_piece(rollout, &first, now).await.unwrap();
+    assert_eq!((rollout.state, rollout.issued_members), (RolloutState::Canary, 64));
+    assert_eq!(link.published(), 64);
+
+    // The scheduler's next step issues the rest of the canary, and nothing beyond it.
+    fleet.advance_rollouts().await.unwrap();
+    let canary = fleet.store.rollout_counters(id, Some(0)).await.unwrap();
+    assert_eq!((canary.total, canary.unissued), (500, 0), "{canary:?}");
+    let (rollout, all) = fleet.rollout(id).await.unwrap();
+    assert_eq!((rollout.state, rollout.issued_members), (RolloutState::Canary, 500));
+    assert_eq!(all.unissued, 100, "the waves wait for the canary's verdict: {all:?}");
+    assert_eq!(link.published(), 500);
+
+    // Steps while the canary runs issue nothing more.
+    fleet.advance_rollouts().await.unwrap();
+    assert_eq!(link.published(), 500);
+}
