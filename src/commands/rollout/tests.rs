@@ -1,5 +1,6 @@
 //! Rollouts driven through the domain against a real SQLite store, with a device link that
-//! records what it was asked to publish (the MQTT side has its own tests): steps interrupted
+//! records what it was asked to publish (the MQTT side has its own tests): a first step cut
+//! into pieces, the next step of a paced rollout planned at its start, and steps interrupted
 //! between their pieces.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -110,4 +111,27 @@ async fn a_canary_step_stopped_between_its_pieces_is_finished_by_the_next_step()
     // Steps while the canary runs issue nothing more.
     fleet.advance_rollouts().await.unwrap();
     assert_eq!(link.published(), 500);
+}
+
+#[tokio::test]
+async fn a_canary_larger_than_a_piece_is_issued_in_full_by_start_rollout() {
+    let (fleet, link, _dir) = fleet(400).await;
+    link.connected.store(true, Ordering::SeqCst);
+    let (started, _) = fleet.start_rollout(to_all(300)).await.unwrap();
+    assert_eq!((started.state, started.issued_members), (RolloutState::Canary, 300));
+    let canary = fleet.store.rollout_counters(started.rollout_id, Some(0)).await.unwrap();
+    assert_eq!((canary.total, canary.unissued, canary.queued), (300, 0, 300), "{canary:?}");
+    assert_eq!(link.published(), 300, "published as each piece committed");
+}
+
+#[tokio::test]
+async fn a_paced_rollout_without_canary_issues_its_burst_and_plans_the_next_step() {
+    let (fleet, link, _dir) = fleet(10).await;
+    link.connected.store(true, Ordering::SeqCst);
+    // 60 a minute: a burst of one second's worth (1), then one a second.
+    let (started, _) = fleet.start_rollout(to_all(0)).await.unwrap();
+    assert_eq!((started.state, started.issued_members), (RolloutState::Waves, 1));
+    assert_eq!(link.published(), 1);
+    let due = fleet.until_next_step(now_ms()).expect("the next step is planned");
+    assert!(due <= std::time::Duration::from_secs(1), "{due:?}");
 }
