@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::clients::{PREFIX, health_payload};
+use crate::mqtt::next_packet;
 
 /// Largest packet read (the shipped broker's `max_packet_size`).
 const MAX_PACKET: usize = 1 << 20;
@@ -98,7 +99,7 @@ impl Device {
         let mut input = BytesMut::with_capacity(4096);
         loop {
             out.clear();
-            while let Some(packet) = next_packet(&mut input)? {
+            while let Some(packet) = next_packet(&mut input, MAX_PACKET).map_err(invalid)? {
                 self.answer(packet, &mut out)?;
             }
             if !out.is_empty() {
@@ -170,15 +171,6 @@ impl Device {
     fn pkid(&mut self) -> u16 {
         self.last_pkid = self.last_pkid % u16::MAX + 1;
         self.last_pkid
-    }
-}
-
-/// The next whole packet in `input`, if one has arrived.
-fn next_packet(input: &mut BytesMut) -> io::Result<Option<Packet>> {
-    match Packet::read(input, MAX_PACKET) {
-        Ok(packet) => Ok(Some(packet)),
-        Err(PacketError::InsufficientBytes(_)) => Ok(None),
-        Err(err) => Err(invalid(err)),
     }
 }
 

@@ -9,7 +9,7 @@
 //! - The **reader** hands over every packet of a read at once.
 //!
 //! The connection itself keeps no MQTT state: packet ids, unacknowledged publishes and
-//! keep-alive are the gateway's (`outbox.rs`, `gateway.rs`), so a reconnect never loses them.
+//! keep-alive are the gateway's (`outbox`, `gateway`), so a reconnect never loses them.
 //! A [`Writer`] belongs to one connection: a PUBACK settled after that connection dropped goes
 //! nowhere, and the broker sends the message again on the next one.
 
@@ -151,7 +151,7 @@ impl Link {
         stream.flush().await?;
         let mut input = BytesMut::with_capacity(64 * 1024);
         let connack = loop {
-            if let Some(packet) = next_packet(&mut input)? {
+            if let Some(packet) = next_packet(&mut input, MAX_INCOMING_PACKET)? {
                 match packet {
                     Packet::ConnAck(ack) if ack.code == ConnectReturnCode::Success => break ack,
                     Packet::ConnAck(ack) => return Err(LinkError::Refused(ack.code)),
@@ -178,9 +178,11 @@ impl Link {
     }
 }
 
-/// The next whole packet in `input`, if one has arrived.
-fn next_packet(input: &mut BytesMut) -> Result<Option<Packet>, PacketError> {
-    match Packet::read(input, MAX_INCOMING_PACKET) {
+/// The next whole packet in `input` (at most `max` bytes), if one has arrived. Every MQTT
+/// reader in rebound decodes through this: the gateway's connection, the benchmark's
+/// simulated devices and the gateway's scripted-broker tests.
+pub(crate) fn next_packet(input: &mut BytesMut, max: usize) -> Result<Option<Packet>, PacketError> {
+    match Packet::read(input, max) {
         Ok(packet) => Ok(Some(packet)),
         Err(PacketError::InsufficientBytes(_)) => Ok(None),
         Err(err) => Err(err),
@@ -196,7 +198,7 @@ async fn read_loop(
     let closed = loop {
         let mut packets = Vec::new();
         loop {
-            match next_packet(&mut input) {
+            match next_packet(&mut input, MAX_INCOMING_PACKET) {
                 Ok(Some(packet)) => packets.push(packet),
                 Ok(None) => break,
                 Err(err) => {

@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::{GatewayStatus, MqttLink, start};
+use super::{GatewayStatus, MqttLink, next_packet, start};
 use crate::commands::device::{Delivery, DeviceLink, GatewayEvent, OutboundCommand};
 use crate::commands::{DeviceSettings, Settings};
 use crate::config::Config;
@@ -42,9 +42,9 @@ impl Conn {
     async fn read(&mut self) -> Packet {
         tokio::time::timeout(LIMIT, async {
             loop {
-                match Packet::read(&mut self.input, 1 << 20) {
-                    Ok(packet) => return packet,
-                    Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
+                match next_packet(&mut self.input, 1 << 20) {
+                    Ok(Some(packet)) => return packet,
+                    Ok(None) => {}
                     Err(err) => panic!("bad packet from the gateway: {err}"),
                 }
                 assert!(self.stream.read_buf(&mut self.input).await.unwrap() > 0, "closed");

@@ -32,6 +32,7 @@ use crate::commands::Settings;
 use crate::commands::device::{Delivery, DeviceLink, OutboundCommand};
 use crate::lifecycle::Tasks;
 
+pub(crate) use connection::next_packet;
 pub use options::PASSWORD_ENV;
 pub use status::GatewayStatus;
 
