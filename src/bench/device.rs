@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::clients::{PREFIX, health_payload};
+use crate::agent::wire::AckOut;
 use crate::mqtt::next_packet;
 
 /// Largest packet read (the shipped broker's `max_packet_size`).
@@ -144,10 +145,7 @@ impl Device {
                     return Ok(());
                 };
                 for status in ACKS {
-                    let ack = format!(
-                        r#"{{"command_id":"{}","status":"{status}","error_code":null,"error_message":null}}"#,
-                        command.command_id
-                    );
+                    let ack = AckOut::new(command.command_id, status).encode();
                     self.publish(self.acks.clone(), ack, out)?;
                 }
             }
@@ -161,7 +159,12 @@ impl Device {
     }
 
     /// Append a QoS 1 publish.
-    fn publish(&mut self, topic: String, payload: String, out: &mut BytesMut) -> io::Result<()> {
+    fn publish(
+        &mut self,
+        topic: String,
+        payload: impl Into<Vec<u8>>,
+        out: &mut BytesMut,
+    ) -> io::Result<()> {
         let mut publish = Publish::new(topic, QoS::AtLeastOnce, payload);
         publish.pkid = self.pkid();
         publish.write(out).map(drop).map_err(invalid)
