@@ -62,16 +62,25 @@ impl Conn {
 
     /// CONNECT → CONNACK with `session_present`; a SUBSCRIBE that follows is answered.
     async fn handshake(&mut self, session_present: bool) {
+        self.accept_connect(session_present).await;
+        if !session_present {
+            self.grant_subscribe().await;
+        }
+    }
+
+    /// CONNECT → CONNACK with `session_present`.
+    async fn accept_connect(&mut self, session_present: bool) {
         let Packet::Connect(connect) = self.read().await else { panic!("CONNECT first") };
         assert!(!connect.clean_session, "the gateway keeps a persistent session");
         assert_eq!(connect.client_id, "rebound-server");
         self.send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, session_present))).await;
-        if !session_present {
-            let Packet::Subscribe(subscribe) = self.read().await else { panic!("SUBSCRIBE") };
-            let granted =
-                vec![SubscribeReasonCode::Success(QoS::AtLeastOnce); subscribe.filters.len()];
-            self.send(Packet::SubAck(SubAck::new(subscribe.pkid, granted))).await;
-        }
+    }
+
+    /// SUBSCRIBE → SUBACK granting every filter at QoS 1.
+    async fn grant_subscribe(&mut self) {
+        let Packet::Subscribe(subscribe) = self.read().await else { panic!("SUBSCRIBE") };
+        let granted = vec![SubscribeReasonCode::Success(QoS::AtLeastOnce); subscribe.filters.len()];
+        self.send(Packet::SubAck(SubAck::new(subscribe.pkid, granted))).await;
     }
 }
 
@@ -187,18 +196,14 @@ async fn a_subscription_lost_before_its_suback_is_made_again() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut gateway = Gateway::start(listener.local_addr().unwrap().port(), LIMIT);
     let mut first = Conn::accept(&listener).await;
-    let Packet::Connect(_) = first.read().await else { panic!("CONNECT") };
-    first.send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false))).await;
+    first.accept_connect(false).await;
     let Packet::Subscribe(_) = first.read().await else { panic!("SUBSCRIBE") };
     drop(first);
     assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: false });
 
     let mut second = Conn::accept(&listener).await;
-    let Packet::Connect(_) = second.read().await else { panic!("CONNECT") };
-    second.send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, true))).await;
-    let Packet::Subscribe(subscribe) = second.read().await else { panic!("SUBSCRIBE again") };
-    let granted = vec![SubscribeReasonCode::Success(QoS::AtLeastOnce); subscribe.filters.len()];
-    second.send(Packet::SubAck(SubAck::new(subscribe.pkid, granted))).await;
+    second.accept_connect(true).await;
+    second.grant_subscribe().await;
     assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: true });
     drop(second);
 
