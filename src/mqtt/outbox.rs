@@ -142,29 +142,25 @@ impl Outbox {
     /// are named.
     pub fn resume(&mut self, session_present: bool) -> Resumed {
         self.subscribing = None;
-        let mut unacked: Vec<Unacked> = if session_present {
-            Vec::new()
-        } else {
-            self.unacked.drain().map(|(_, u)| u).collect()
-        };
-        if !unacked.is_empty() {
-            unacked.sort_by_key(|u| u.seq);
-            let mut forgotten_clears = Vec::new();
-            for u in unacked {
-                match u.tag {
-                    Tag::Command { id, primary: true } => {
-                        self.pending.remove(&id);
-                    }
-                    Tag::Command { .. } => {}
-                    Tag::ClearServiceFailed(client) => forgotten_clears.push(client),
-                }
-            }
-            return Resumed { again: Vec::new(), forgotten_clears };
+        if session_present {
+            let mut again: Vec<&Unacked> = self.unacked.values().collect();
+            again.sort_by_key(|u| u.seq);
+            let again = again.into_iter().map(|u| Publish { dup: true, ..u.publish.clone() });
+            return Resumed { again: again.collect(), forgotten_clears: Vec::new() };
         }
-        let mut again: Vec<&Unacked> = self.unacked.values().collect();
-        again.sort_by_key(|u| u.seq);
-        let again = again.into_iter().map(|u| Publish { dup: true, ..u.publish.clone() });
-        Resumed { again: again.collect(), forgotten_clears: Vec::new() }
+        let mut lost: Vec<Unacked> = self.unacked.drain().map(|(_, u)| u).collect();
+        lost.sort_by_key(|u| u.seq);
+        let mut forgotten_clears = Vec::new();
+        for u in lost {
+            match u.tag {
+                Tag::Command { id, primary: true } => {
+                    self.pending.remove(&id);
+                }
+                Tag::Command { .. } => {}
+                Tag::ClearServiceFailed(client) => forgotten_clears.push(client),
+            }
+        }
+        Resumed { again: Vec::new(), forgotten_clears }
     }
 
     /// The next packet id not in use (1 to 65535, then 1 again).
