@@ -149,7 +149,8 @@ impl Fleet {
     }
 
     /// Issue up to `count` unissued members (read from the store, in issue order) in
-    /// [`pieces`].
+    /// [`pieces`]. With none to issue this is still one (empty) piece: the rollout is stored,
+    /// its state may have moved (canary finished).
     async fn issue_members(
         &self,
         rollout: RolloutRecord,
@@ -160,10 +161,6 @@ impl Fleet {
             0 => Vec::new(),
             limit => self.store.unissued_members(rollout.rollout_id, limit).await?,
         };
-        if members.is_empty() {
-            // Still store the rollout: its state may have moved (canary finished).
-            return self.issue_piece(rollout, &[], now).await;
-        }
         self.issue_pieces(rollout, &members, &pieces(members.len()), now).await
     }
 
