@@ -99,10 +99,6 @@ impl Collector {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[tokio::test]
 async fn rpc_spans_are_exported_over_otlp_and_continue_the_callers_trace() {
     let (collector, endpoint) = Collector::start().await;
@@ -124,7 +120,11 @@ async fn rpc_spans_are_exported_over_otlp_and_continue_the_callers_trace() {
         async move { found }
     })
     .await;
-    assert_eq!(hex(&span.trace_id), trace_id, "the server span continues the caller's trace");
+    assert_eq!(
+        rebound::hex::encode(&span.trace_id),
+        trace_id,
+        "the server span continues the caller's trace"
+    );
     let status = span
         .attributes
         .iter()
@@ -223,7 +223,8 @@ async fn one_hot_restart_is_one_trace_across_both_processes_and_systemd_learns_t
     .await;
 
     let trace_names = || -> Vec<String> {
-        let spans = collector.spans().into_iter().filter(|s| hex(&s.trace_id) == trace_id);
+        let spans =
+            collector.spans().into_iter().filter(|s| rebound::hex::encode(&s.trace_id) == trace_id);
         spans.map(|s| s.name).collect()
     };
     let complete = |names: &[String]| {
