@@ -54,12 +54,25 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+
+    /// A statement on the device area's writer connection failed; `op` names the operation.
+    #[error("store {op} failed: {source}")]
+    Statement {
+        op: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
 }
 
 impl StoreError {
     /// Wraps a query error with the name of the operation it belongs to.
     pub(crate) fn query(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |source| StoreError::Query { op, source }
+    }
+
+    /// Wraps an error of the writer connection with the name of the operation it belongs to.
+    pub(crate) fn statement(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+        move |source| StoreError::Statement { op, source }
     }
 
     /// A value could not be written because it does not fit its column.

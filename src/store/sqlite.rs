@@ -37,8 +37,9 @@ mod runs;
 mod shapes;
 mod writer;
 
+use self::writer::{WriterSession, WriterTarget};
+
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,9 +76,10 @@ const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct SqliteStore {
     pool: SqlitePool,
     location: String,
-    /// The device area's writer connection (`None` for an in-memory database, which exists
-    /// only on the pool's one connection: its write transactions then use the pool).
-    writer: Option<Arc<tokio::sync::Mutex<writer::WriterSession>>>,
+    /// The device area's writer connection: every write transaction of the device area.
+    writer: Arc<tokio::sync::Mutex<WriterSession>>,
+    /// The temporary directory of an in-memory store's database file.
+    scratch: Option<Arc<tempfile::TempDir>>,
 }
 
 impl SqliteStore {
@@ -101,19 +103,7 @@ impl SqliteStore {
         let location = path.display().to_string();
         Span::current().record("store.location", location.as_str());
         let prepared = files::prepare(path)?;
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match durability {
-                Durability::Full => SqliteSynchronous::Full,
-                Durability::Normal => SqliteSynchronous::Normal,
-            })
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true)
-            .row_buffer_size(ROW_BUFFER);
-        let pool = SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).min_connections(1);
-        match Self::connect(pool, options, location, true).await {
+        match Self::connect(path, durability, location).await {
             Ok(store) => {
                 prepared.keep();
                 store.check_journal_mode().await;
@@ -126,31 +116,42 @@ impl SqliteStore {
         }
     }
 
-    /// A private database that lives as long as this store. One connection that never
-    /// expires, because the database disappears with its last connection.
+    /// A private database that lives as long as this store: a file in a temporary directory
+    /// of its own, removed with the store's last clone. A file rather than SQLite's
+    /// `:memory:`, so that the pool and the device area's writer connection (`writer.rs`, not
+    /// sqlx's) reach the same database; nothing in it outlives the process, so its commits
+    /// need no fsync (`synchronous=NORMAL`).
     async fn open_memory() -> Result<Self, StoreError> {
         let location = ":memory:".to_owned();
         Span::current().record("store.location", location.as_str());
-        // from_str gives each in-memory database a unique name.
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")
-            .map_err(|source| StoreError::Open { location: location.clone(), source })?
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None);
-        Self::connect(pool, options, location, false).await
+        let scratch = tempfile::Builder::new()
+            .prefix("rebound-memory-")
+            .tempdir()
+            .map_err(|source| StoreError::Io { path: std::env::temp_dir(), source })?;
+        let path = scratch.path().join("rebound.db");
+        let mut store = Self::connect(&path, Durability::Normal, location).await?;
+        store.scratch = Some(Arc::new(scratch));
+        Ok(store)
     }
 
-    /// Open the pool and migrate. `own_writer`: device-area writes get their own connection
-    /// (impossible for an in-memory database, which lives on the pool's one connection).
+    /// Open the pool on `path` (creating the file), migrate, and set up the writer connection.
     async fn connect(
-        pool: SqlitePoolOptions,
-        options: SqliteConnectOptions,
+        path: &Path,
+        durability: Durability,
         location: String,
-        own_writer: bool,
     ) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .row_buffer_size(ROW_BUFFER);
+        let pool = SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).min_connections(1);
         let pool = match pool.connect_with(options).await {
             Ok(pool) => pool,
             Err(source) => return Err(StoreError::Open { location, source }),
@@ -159,7 +160,9 @@ impl SqliteStore {
             pool.close().await;
             return Err(StoreError::Migrate { location, source });
         }
-        Ok(Self { pool, location, writer: own_writer.then(Arc::default) })
+        let target = WriterTarget { path: path.to_owned(), durability, busy_timeout: BUSY_TIMEOUT };
+        let writer = Arc::new(tokio::sync::Mutex::new(WriterSession::new(target)));
+        Ok(Self { pool, location, writer, scratch: None })
     }
 
     /// WAL cannot be enabled on some filesystems (e.g. network mounts); SQLite then silently
@@ -218,9 +221,7 @@ impl Store for SqliteStore {
 
     #[instrument(skip_all, name = "store.close")]
     async fn close(&self) {
-        if let Some(writer) = &self.writer {
-            writer.lock().await.close().await;
-        }
+        self.writer.lock().await.close();
         self.pool.close().await;
         debug!(store.location = %self.location, "store closed");
     }

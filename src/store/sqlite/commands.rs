@@ -46,13 +46,8 @@ fn select_commands() -> QueryBuilder<Sqlite> {
 #[async_trait::async_trait]
 impl CommandStore for SqliteStore {
     async fn fleet_tx(&self) -> Result<Box<dyn FleetTx>, StoreError> {
-        if let Some(writer) = &self.writer {
-            let writer = super::writer::WriterTx::begin(writer.clone(), &self.pool).await?;
-            return Ok(Box::new(SqliteFleetTx::on_writer(writer)));
-        }
-        let tx =
-            self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::query("fleet_tx"))?;
-        Ok(Box::new(SqliteFleetTx::new(tx)))
+        let writer = super::writer::WriterTx::begin(self.writer.clone()).await?;
+        Ok(Box::new(SqliteFleetTx::new(writer)))
     }
 
     #[instrument(skip_all, name = "store.command", fields(command.id = %id))]
@@ -202,11 +197,17 @@ impl CommandStore for SqliteStore {
     ) -> Result<HashMap<Uuid, Vec<i64>>, StoreError> {
         let mut entries: HashMap<Uuid, Vec<i64>> = HashMap::new();
         for piece in super::shapes::pieces(clients) {
-            let found =
-                super::fleet_cache::lockout_piece(&self.pool, piece, since_ms, "lockout_entries")
-                    .await?;
+            let sql = super::fleet_cache::LOCKOUT_PIECE.sql(piece.len());
+            let query = piece.iter().fold(sqlx::query_as(sql), |q, id| q.bind(id.to_string()));
+            let found: Vec<(String, i64)> = query
+                .bind(since_ms)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query("lockout_entries"))?;
             for (client, issued_ms) in found {
-                entries.entry(client).or_default().push(issued_ms);
+                if let Ok(client) = Uuid::parse_str(&client) {
+                    entries.entry(client).or_default().push(issued_ms);
+                }
             }
         }
         Ok(entries)

@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{Sqlite, SqliteConnection};
+use rusqlite::Connection;
 use uuid::Uuid;
 
 use super::progress::Progress;
@@ -20,7 +20,7 @@ use super::rows::{
     self, ALL_UPDATABLE, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, ColumnMask, CommandRow,
     bind_client, bind_command, bind_command_update, changed_columns,
 };
-use super::shapes::{Shapes, Statement, VariantShapes, id_list, pieces};
+use super::shapes::{Binder, Shapes, VariantShapes, id_list, pieces};
 use crate::store::StoreError;
 use crate::store::clients::ClientRecord;
 use crate::store::commands::{CommandEvent, CommandRecord};
@@ -111,20 +111,20 @@ impl FleetCache {
     #[tracing::instrument(name = "store.tx.flush", skip_all, fields(
         tx.commands = self.inserted.order.len() + self.updated.order.len(),
         tx.events = self.events.len(), tx.clients = self.dirty_clients.order.len()))]
-    pub async fn flush(&mut self, tx: &mut SqliteConnection) -> Result<(), StoreError> {
+    pub fn flush(&mut self, tx: &Connection) -> Result<(), StoreError> {
         let inserted = self.inserted.take();
         let updated = self.updated.take();
         let changed = std::mem::take(&mut self.changed);
         let dirty_clients = self.dirty_clients.take();
         // The rows are bound from the cache as they are, not copied.
-        insert_commands(tx, &self.records(&inserted)).await?;
-        update_commands(tx, self.by_columns(&updated, &changed)).await?;
+        insert_commands(tx, &self.records(&inserted))?;
+        update_commands(tx, self.by_columns(&updated, &changed))?;
         let clients: Vec<&ClientRecord> =
             dirty_clients.iter().filter_map(|id| self.clients.get(id)?.as_ref()).collect();
-        write_clients(tx, &clients).await?;
-        write_events(tx, &std::mem::take(&mut self.events)).await?;
-        write_members(tx, &std::mem::take(&mut self.members)).await?;
-        self.progress.flush(tx).await
+        write_clients(tx, &clients)?;
+        write_events(tx, &std::mem::take(&mut self.events))?;
+        write_members(tx, &std::mem::take(&mut self.members))?;
+        self.progress.flush(tx)
     }
 
     /// The updated commands grouped by the columns they changed (groups in first-seen order,
@@ -154,11 +154,7 @@ impl FleetCache {
     }
 
     /// Load the commands of `ids` not known yet, in one query per piece.
-    pub async fn load_commands(
-        &mut self,
-        tx: &mut SqliteConnection,
-        ids: &[Uuid],
-    ) -> Result<(), StoreError> {
+    pub fn load_commands(&mut self, tx: &Connection, ids: &[Uuid]) -> Result<(), StoreError> {
         const OP: &str = "tx.prefetch_commands";
         static SELECT: Shapes = Shapes::new(|rows| {
             format!(
@@ -166,39 +162,33 @@ impl FleetCache {
                 id_list(rows)
             )
         });
-        load_into(tx, &mut self.commands, ids, &SELECT, |row: CommandRow| {
+        load_into(tx, &mut self.commands, ids, &SELECT, CommandRow::from_native, |row| {
             row.into_record(OP).map(|r| (r.command_id, r))
         })
-        .await
     }
 
     /// Load the clients of `ids` not known yet, in one query per piece.
-    pub async fn load_clients(
-        &mut self,
-        tx: &mut SqliteConnection,
-        ids: &[Uuid],
-    ) -> Result<(), StoreError> {
+    pub fn load_clients(&mut self, tx: &Connection, ids: &[Uuid]) -> Result<(), StoreError> {
         const OP: &str = "tx.prefetch_clients";
         static SELECT: Shapes = Shapes::new(|rows| {
             format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_uuid IN ({})", id_list(rows))
         });
-        load_into(tx, &mut self.clients, ids, &SELECT, |row: ClientRow| {
+        load_into(tx, &mut self.clients, ids, &SELECT, ClientRow::from_native, |row| {
             row.into_record(OP).map(|r| (r.client_uuid, r))
         })
-        .await
     }
 
     /// Load the lockout entries of `clients` since `since_ms` (after a flush).
-    pub async fn load_lockout(
+    pub fn load_lockout(
         &mut self,
-        tx: &mut SqliteConnection,
+        tx: &Connection,
         clients: &[Uuid],
         since_ms: i64,
     ) -> Result<(), StoreError> {
         let wanted =
             unknown(clients, |id| self.lockout.get(id).is_some_and(|(s, _)| *s == since_ms));
         for piece in pieces(&wanted) {
-            let found = lockout_piece(&mut *tx, piece, since_ms, "tx.prefetch_lockout").await?;
+            let found = lockout_piece(tx, piece, since_ms, "tx.prefetch_lockout")?;
             for id in piece {
                 self.lockout.insert(*id, (since_ms, Vec::new()));
             }
@@ -212,51 +202,68 @@ impl FleetCache {
     }
 }
 
+/// The statement of [`lockout_piece`] for a piece of `rows` clients; the clients bind first,
+/// then `since_ms`.
+pub(super) static LOCKOUT_PIECE: Shapes = Shapes::new(|rows| {
+    format!(
+        "SELECT client_uuid, issued_ms FROM commands WHERE {} AND client_uuid IN ({}) \
+         AND issued_ms >= ? ORDER BY issued_ms",
+        super::fleet_tx::LOCKOUT_COUNTED,
+        id_list(rows)
+    )
+});
+
 /// The lockout entries (client, `issued_ms`, ascending) of one piece of `clients` since
-/// `since_ms`: one statement, for a transaction's prefetch or a listing of devices.
-pub(super) async fn lockout_piece<'c>(
-    exec: impl sqlx::Executor<'c, Database = Sqlite>,
+/// `since_ms`, in the transaction.
+pub(super) fn lockout_piece(
+    tx: &Connection,
     clients: &[Uuid],
     since_ms: i64,
     op: &'static str,
 ) -> Result<Vec<(Uuid, i64)>, StoreError> {
-    static SELECT: Shapes = Shapes::new(|rows| {
-        format!(
-            "SELECT client_uuid, issued_ms FROM commands WHERE {} AND client_uuid IN ({}) \
-             AND issued_ms >= ? ORDER BY issued_ms",
-            super::fleet_tx::LOCKOUT_COUNTED,
-            id_list(rows)
-        )
-    });
-    let found: Vec<(String, i64)> = bind_ids(sqlx::query_as(SELECT.sql(clients.len())), clients)
-        .bind(since_ms)
-        .fetch_all(exec)
-        .await
-        .map_err(StoreError::query(op))?;
-    Ok(found
-        .into_iter()
-        .filter_map(|(client, issued_ms)| Some((Uuid::parse_str(&client).ok()?, issued_ms)))
-        .collect())
+    let mut statement =
+        tx.prepare_cached(LOCKOUT_PIECE.sql(clients.len())).map_err(StoreError::statement(op))?;
+    let mut binder = Binder::new(&mut statement);
+    for id in clients {
+        binder.uuid(*id);
+    }
+    binder.bind(since_ms).finish(op)?;
+    let mut rows = statement.raw_query();
+    let mut found = Vec::new();
+    while let Some(row) = rows.next().map_err(StoreError::statement(op))? {
+        let client: String = row.get(0).map_err(StoreError::statement(op))?;
+        if let Ok(client) = Uuid::parse_str(&client) {
+            found.push((client, row.get(1).map_err(StoreError::statement(op))?));
+        }
+    }
+    Ok(found)
 }
 
 /// Read the rows of the `ids` not in `known` with the statement `select` shapes, and remember
 /// each id: found, or `None`.
-async fn load_into<R, T>(
-    tx: &mut SqliteConnection,
+fn load_into<R, T>(
+    tx: &Connection,
     known: &mut HashMap<Uuid, Option<T>>,
     ids: &[Uuid],
     select: &'static Shapes,
+    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
     decode: impl Fn(R) -> Result<(Uuid, T), StoreError>,
-) -> Result<(), StoreError>
-where
-    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
-{
+) -> Result<(), StoreError> {
+    const OP: &str = "tx.prefetch";
     let wanted = unknown(ids, |id| known.contains_key(id));
     for piece in pieces(&wanted) {
-        let found: Vec<R> = bind_ids(sqlx::query_as(select.sql(piece.len())), piece)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::query("tx.prefetch"))?;
+        let mut statement =
+            tx.prepare_cached(select.sql(piece.len())).map_err(StoreError::statement(OP))?;
+        let mut binder = Binder::new(&mut statement);
+        for id in piece {
+            binder.uuid(*id);
+        }
+        binder.finish(OP)?;
+        let found: Vec<R> = statement
+            .raw_query()
+            .mapped(read)
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::statement(OP))?;
         for id in piece {
             known.insert(*id, None);
         }
@@ -272,16 +279,6 @@ where
 fn unknown(ids: &[Uuid], known: impl Fn(&Uuid) -> bool) -> Vec<Uuid> {
     let mut seen = HashSet::new();
     ids.iter().filter(|id| !known(id) && seen.insert(**id)).copied().collect()
-}
-
-fn bind_ids<'q, R>(
-    mut query: sqlx::query::QueryAs<'q, Sqlite, R, sqlx::sqlite::SqliteArguments>,
-    ids: &[Uuid],
-) -> sqlx::query::QueryAs<'q, Sqlite, R, sqlx::sqlite::SqliteArguments> {
-    for id in ids {
-        query = query.bind(id.to_string());
-    }
-    query
 }
 
 static INSERT_COMMANDS: Shapes =
@@ -306,55 +303,43 @@ static SET_MEMBER_COMMANDS: Shapes = Shapes::new(|rows| {
     )
 });
 
-async fn insert_commands(
-    tx: &mut SqliteConnection,
-    commands: &[&CommandRecord],
-) -> Result<(), StoreError> {
-    INSERT_COMMANDS.execute(tx, commands, |q, c| bind_command(q, c), "tx.insert_commands").await
+fn insert_commands(tx: &Connection, commands: &[&CommandRecord]) -> Result<(), StoreError> {
+    INSERT_COMMANDS.execute(tx, commands, |b, c| bind_command(b, c), "tx.insert_commands")
 }
 
 /// Rewrite updated commands, each group with a statement setting just its changed columns.
-async fn update_commands(
-    tx: &mut SqliteConnection,
+fn update_commands(
+    tx: &Connection,
     groups: Vec<(ColumnMask, Vec<&CommandRecord>)>,
 ) -> Result<(), StoreError> {
     for (columns, commands) in groups {
-        let bind = |q, c: &&CommandRecord, columns| bind_command_update(q, c, columns);
-        UPDATE_COMMANDS.execute(tx, columns, &commands, bind, "tx.update_commands").await?;
+        let bind = |b: &mut Binder, c: &&CommandRecord, columns| bind_command_update(b, c, columns);
+        UPDATE_COMMANDS.execute(tx, columns, &commands, bind, "tx.update_commands")?;
     }
     Ok(())
 }
 
-async fn write_clients(
-    tx: &mut SqliteConnection,
-    clients: &[&ClientRecord],
-) -> Result<(), StoreError> {
-    UPSERT_CLIENTS.execute(tx, clients, |q, c| bind_client(q, c), "tx.put_clients").await
+fn write_clients(tx: &Connection, clients: &[&ClientRecord]) -> Result<(), StoreError> {
+    UPSERT_CLIENTS.execute(tx, clients, |b, c| bind_client(b, c), "tx.put_clients")
 }
 
-async fn write_events(
-    tx: &mut SqliteConnection,
-    events: &[CommandEvent],
-) -> Result<(), StoreError> {
-    let bind = |q: Statement, e: &CommandEvent| {
-        q.bind(e.id)
-            .bind(e.command_id.to_string())
+fn write_events(tx: &Connection, events: &[CommandEvent]) -> Result<(), StoreError> {
+    let bind = |b: &mut Binder, e: &CommandEvent| {
+        b.bind(e.id)
+            .uuid(e.command_id)
             .bind(e.at_ms)
             .bind(e.from_state.map(|s| s.as_str()))
             .bind(e.to_state.as_str())
             .bind(e.source.as_str())
-            .bind(e.detail.clone())
+            .bind(&e.detail);
     };
-    INSERT_EVENTS.execute(tx, events, bind, "tx.insert_events").await
+    INSERT_EVENTS.execute(tx, events, bind, "tx.insert_events")
 }
 
 /// Set `command_id` of rollout members: one `UPDATE … FROM (VALUES …)` per piece.
-async fn write_members(
-    tx: &mut SqliteConnection,
-    members: &[(Uuid, Uuid, Uuid)],
-) -> Result<(), StoreError> {
-    let bind = |q: Statement, (rollout, client, command): &(Uuid, Uuid, Uuid)| {
-        q.bind(rollout.to_string()).bind(client.to_string()).bind(command.to_string())
+fn write_members(tx: &Connection, members: &[(Uuid, Uuid, Uuid)]) -> Result<(), StoreError> {
+    let bind = |b: &mut Binder, (rollout, client, command): &(Uuid, Uuid, Uuid)| {
+        b.uuid(*rollout).uuid(*client).uuid(*command);
     };
-    SET_MEMBER_COMMANDS.execute(tx, members, bind, "tx.set_member_commands").await
+    SET_MEMBER_COMMANDS.execute(tx, members, bind, "tx.set_member_commands")
 }

@@ -6,20 +6,20 @@
 //! reach SQLite as multi-row statements before any query that reads them and at commit;
 //! point reads of rows the transaction already knows (or prefetched) cost no statement.
 //!
-//! On a database file the transactions run one after the other on one writer connection
-//! ([`super::writer`]) and start out knowing the rows the earlier ones left.
+//! The transactions run one after the other on the writer connection ([`super::writer`]),
+//! synchronously, and start out knowing the rows the earlier ones left.
 
 use std::sync::LazyLock;
 
-use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, Transaction};
+use rusqlite::Connection;
 use uuid::Uuid;
 
 use super::fleet_cache::{FleetCache, lockout_piece};
 use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
 };
-use super::shapes::{Shapes, Statement};
-use super::writer::{RememberedRows, WriterTx};
+use super::shapes::{Binder, Shapes};
+use super::writer::{WriterTx, blocking};
 use crate::store::StoreError;
 use crate::store::audit::AuditRow;
 use crate::store::clients::ClientRecord;
@@ -48,51 +48,54 @@ static SELECT_ROLLOUT: LazyLock<String> =
 
 /// An open write transaction.
 pub(super) struct SqliteFleetTx {
-    conn: TxConn,
+    writer: WriterTx,
     cache: FleetCache,
 }
 
-/// Where the transaction runs: the writer connection, or (in-memory database) the pool's.
-enum TxConn {
-    Pool(Transaction<'static, Sqlite>),
-    Writer(WriterTx),
+/// The rows `sql` selects with `id` bound to its one parameter, each read by `read`.
+fn select_by_id<R>(
+    conn: &Connection,
+    sql: &str,
+    id: Uuid,
+    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+    op: &'static str,
+) -> Result<Vec<R>, StoreError> {
+    let mut statement = conn.prepare_cached(sql).map_err(StoreError::statement(op))?;
+    Binder::new(&mut statement).uuid(id).finish(op)?;
+    statement
+        .raw_query()
+        .mapped(read)
+        .collect::<rusqlite::Result<_>>()
+        .map_err(StoreError::statement(op))
 }
 
-impl TxConn {
-    fn get(&mut self) -> Result<&mut SqliteConnection, StoreError> {
-        match self {
-            TxConn::Pool(tx) => Ok(tx),
-            TxConn::Writer(session) => session.conn(),
-        }
-    }
-
-    fn remembered(&mut self) -> Option<&mut RememberedRows> {
-        match self {
-            TxConn::Pool(_) => None,
-            TxConn::Writer(session) => Some(&mut session.rows),
-        }
-    }
+/// The one row `sql` selects by `id`, if any.
+fn one_by_id<R>(
+    conn: &Connection,
+    sql: &str,
+    id: Uuid,
+    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+    op: &'static str,
+) -> Result<Option<R>, StoreError> {
+    Ok(select_by_id(conn, sql, id, read, op)?.into_iter().next())
 }
 
 impl SqliteFleetTx {
-    pub(super) fn new(tx: Transaction<'static, Sqlite>) -> Self {
-        Self { conn: TxConn::Pool(tx), cache: FleetCache::default() }
-    }
-
     /// A transaction on the writer connection, begun by [`WriterTx::begin`].
-    pub(super) fn on_writer(writer: WriterTx) -> Self {
-        Self { conn: TxConn::Writer(writer), cache: FleetCache::default() }
+    pub(super) fn new(writer: WriterTx) -> Self {
+        Self { writer, cache: FleetCache::default() }
     }
 
-    async fn flush(&mut self) -> Result<(), StoreError> {
-        self.cache.flush(self.conn.get()?).await
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let conn = self.writer.conn()?;
+        blocking(|| self.cache.flush(conn))
     }
 
     /// Move the remembered rows of `commands` and `clients` the transaction does not know
     /// into it. The commit gives them back (see `RememberedRows::absorb`); a transaction that
     /// does not commit makes the session forget every row anyway.
     fn recall(&mut self, commands: &[Uuid], clients: &[Uuid]) {
-        let Some(rows) = self.conn.remembered() else { return };
+        let rows = &mut self.writer.rows;
         for id in commands {
             if !self.cache.commands.contains_key(id)
                 && let Some(command) = rows.commands.remove(id)
@@ -114,8 +117,12 @@ impl SqliteFleetTx {
 impl FleetTx for SqliteFleetTx {
     async fn prefetch(&mut self, commands: &[Uuid], clients: &[Uuid]) -> Result<(), StoreError> {
         self.recall(commands, clients);
-        self.cache.load_commands(self.conn.get()?, commands).await?;
-        self.cache.load_clients(self.conn.get()?, clients).await
+        let conn = self.writer.conn()?;
+        let cache = &mut self.cache;
+        blocking(|| {
+            cache.load_commands(conn, commands)?;
+            cache.load_clients(conn, clients)
+        })
     }
 
     async fn prefetch_lockout(
@@ -124,9 +131,10 @@ impl FleetTx for SqliteFleetTx {
         since_ms: i64,
     ) -> Result<(), StoreError> {
         if self.cache.commands_dirty() {
-            self.flush().await?;
+            self.flush()?;
         }
-        self.cache.load_lockout(self.conn.get()?, clients, since_ms).await
+        let conn = self.writer.conn()?;
+        blocking(|| self.cache.load_lockout(conn, clients, since_ms))
     }
 
     async fn command(&mut self, id: Uuid) -> Result<Option<CommandRecord>, StoreError> {
@@ -135,11 +143,7 @@ impl FleetTx for SqliteFleetTx {
         if let Some(known) = self.cache.commands.get(&id) {
             return Ok(known.clone());
         }
-        let row: Option<CommandRow> = sqlx::query_as(AssertSqlSafe(SELECT_COMMAND.as_str()))
-            .bind(id.to_string())
-            .fetch_optional(self.conn.get()?)
-            .await
-            .map_err(StoreError::query(OP))?;
+        let row = one_by_id(self.writer.conn()?, &SELECT_COMMAND, id, CommandRow::from_native, OP)?;
         let record = row.map(|r| r.into_record(OP)).transpose()?;
         self.cache.commands.insert(id, record.clone());
         Ok(record)
@@ -166,10 +170,13 @@ impl FleetTx for SqliteFleetTx {
     ) -> Result<CommandEvent, StoreError> {
         let id = match self.cache.next_event_id {
             Some(id) => id,
-            None => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM command_events")
-                .fetch_one(self.conn.get()?)
-                .await
-                .map_err(StoreError::query("tx.insert_event"))?,
+            None => self
+                .writer
+                .conn()?
+                .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM command_events", [], |row| {
+                    row.get(0)
+                })
+                .map_err(StoreError::statement("tx.insert_event"))?,
         };
         self.cache.next_event_id = Some(id + 1);
         let event = CommandEvent {
@@ -195,20 +202,16 @@ impl FleetTx for SqliteFleetTx {
         {
             return Ok(entries.clone());
         }
-        self.flush().await?;
-        let found =
-            lockout_piece(self.conn.get()?, &[client], since_ms, "tx.lockout_entries").await?;
+        self.flush()?;
+        let found = lockout_piece(self.writer.conn()?, &[client], since_ms, "tx.lockout_entries")?;
         Ok(found.into_iter().map(|(_, issued_ms)| issued_ms).collect())
     }
 
     async fn sent_commands_for(&mut self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
         const OP: &str = "tx.sent_commands_for";
-        self.flush().await?;
-        let rows: Vec<CommandRow> = sqlx::query_as(AssertSqlSafe(SENT_COMMANDS.as_str()))
-            .bind(client.to_string())
-            .fetch_all(self.conn.get()?)
-            .await
-            .map_err(StoreError::query(OP))?;
+        self.flush()?;
+        let rows =
+            select_by_id(self.writer.conn()?, &SENT_COMMANDS, client, CommandRow::from_native, OP)?;
         let records: Vec<CommandRecord> =
             rows.into_iter().map(|r| r.into_record(OP)).collect::<Result<_, _>>()?;
         // Flushed above, so these are the transaction's rows: later updates know their state.
@@ -224,11 +227,7 @@ impl FleetTx for SqliteFleetTx {
         if let Some(known) = self.cache.clients.get(&uuid) {
             return Ok(known.clone());
         }
-        let row: Option<ClientRow> = sqlx::query_as(AssertSqlSafe(SELECT_CLIENT.as_str()))
-            .bind(uuid.to_string())
-            .fetch_optional(self.conn.get()?)
-            .await
-            .map_err(StoreError::query(OP))?;
+        let row = one_by_id(self.writer.conn()?, &SELECT_CLIENT, uuid, ClientRow::from_native, OP)?;
         let record = row.map(|r| r.into_record(OP)).transpose()?;
         self.cache.clients.insert(uuid, record.clone());
         Ok(record)
@@ -241,21 +240,19 @@ impl FleetTx for SqliteFleetTx {
 
     async fn rollout(&mut self, id: Uuid) -> Result<Option<RolloutRecord>, StoreError> {
         const OP: &str = "tx.rollout";
-        let row: Option<RolloutRow> = sqlx::query_as(AssertSqlSafe(SELECT_ROLLOUT.as_str()))
-            .bind(id.to_string())
-            .fetch_optional(self.conn.get()?)
-            .await
-            .map_err(StoreError::query(OP))?;
+        let row = one_by_id(self.writer.conn()?, &SELECT_ROLLOUT, id, RolloutRow::from_native, OP)?;
         row.map(|r| r.into_record(OP)).transpose()
     }
 
     async fn put_rollout(&mut self, rollout: &RolloutRecord) -> Result<(), StoreError> {
         const OP: &str = "tx.put_rollout";
-        let query = sqlx::query(AssertSqlSafe(UPSERT_ROLLOUT.as_str()));
-        rows::bind_rollout(query, rollout, OP)?
-            .execute(self.conn.get()?)
-            .await
-            .map_err(StoreError::query(OP))?;
+        let conn = self.writer.conn()?;
+        let mut statement =
+            conn.prepare_cached(&UPSERT_ROLLOUT).map_err(StoreError::statement(OP))?;
+        let mut binder = Binder::new(&mut statement);
+        rows::bind_rollout(&mut binder, rollout, OP)?;
+        binder.finish(OP)?;
+        statement.raw_execute().map_err(StoreError::statement(OP))?;
         Ok(())
     }
 
@@ -267,10 +264,11 @@ impl FleetTx for SqliteFleetTx {
         static INSERT: Shapes = Shapes::new(|rows| {
             rows::insert_rows_sql("rollout_members", "rollout_id, client_uuid, wave", None, rows)
         });
-        let bind = |q: Statement, member: &RolloutMember| {
-            q.bind(rollout_id.to_string()).bind(member.client_uuid.to_string()).bind(member.wave)
+        let bind = |b: &mut Binder, member: &RolloutMember| {
+            b.uuid(rollout_id).uuid(member.client_uuid).bind(member.wave);
         };
-        INSERT.execute(self.conn.get()?, members, bind, "tx.insert_members").await?;
+        let conn = self.writer.conn()?;
+        blocking(|| INSERT.execute(conn, members, bind, "tx.insert_members"))?;
         self.cache.progress.members_added(rollout_id, members.len());
         Ok(())
     }
@@ -286,20 +284,18 @@ impl FleetTx for SqliteFleetTx {
     }
 
     async fn insert_audit(&mut self, row: &AuditRow) -> Result<(), StoreError> {
-        super::audit::insert(self.conn.get()?, row).await.map(drop)
+        super::audit::insert_on_writer(self.writer.conn()?, row).map(drop)
     }
 
     #[tracing::instrument(name = "store.tx.commit", skip_all)]
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.flush().await?;
-        match self.conn {
-            TxConn::Pool(tx) => tx.commit().await.map_err(StoreError::query("tx.commit")),
-            TxConn::Writer(mut session) => {
-                session.commit().await?;
-                let cache = std::mem::take(&mut self.cache);
-                session.rows.absorb(cache.commands, cache.clients);
-                Ok(())
-            }
-        }
+        let Self { writer, cache } = &mut *self;
+        blocking(|| {
+            cache.flush(writer.conn()?)?;
+            writer.commit()
+        })?;
+        let cache = std::mem::take(&mut self.cache);
+        self.writer.rows.absorb(cache.commands, cache.clients);
+        Ok(())
     }
 }

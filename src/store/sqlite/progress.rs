@@ -12,8 +12,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite, SqliteConnection};
+use rusqlite::Connection;
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
+
+use super::shapes::Binder;
 
 use crate::store::StoreError;
 use crate::store::commands::{CommandRecord, CommandState};
@@ -100,38 +103,33 @@ impl Progress {
     }
 
     /// Add the collected changes to the rows (after every other write of the flush).
-    pub async fn flush(&mut self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    pub fn flush(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        const OP: &str = "tx.add_progress";
         for (rollout, delta) in std::mem::take(&mut self.deltas) {
             if self.recount.contains(&rollout) || delta.iter().all(|d| *d == 0) {
                 continue;
             }
-            let done = bind_row(sqlx::query(AssertSqlSafe(ADD.as_str())), &delta)
-                .bind(rollout.to_string())
-                .execute(&mut *conn)
-                .await
-                .map_err(StoreError::query("tx.add_progress"))?;
-            if done.rows_affected() == 0 {
+            let mut statement = conn.prepare_cached(&ADD).map_err(StoreError::statement(OP))?;
+            let mut binder = Binder::new(&mut statement);
+            bind_row(&mut binder, &delta).uuid(rollout).finish(OP)?;
+            if statement.raw_execute().map_err(StoreError::statement(OP))? == 0 {
                 self.recount.insert(rollout);
             }
         }
         for rollout in std::mem::take(&mut self.recount) {
-            recount(conn, rollout).await?;
+            recount(conn, rollout)?;
         }
         Ok(())
     }
 }
 
-fn bind_row<'q>(
-    mut query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
-    row: &Row,
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+fn bind_row<'b, 's, 'c>(binder: &'b mut Binder<'s, 'c>, row: &Row) -> &'b mut Binder<'s, 'c> {
     for value in row {
-        query = query.bind(*value);
+        binder.bind(*value);
     }
-    query
+    binder
 }
 
-/// The stored counters of a rollout (`None`: no row).
 async fn read(
     conn: impl sqlx::SqliteExecutor<'_>,
     rollout: Uuid,
@@ -151,24 +149,17 @@ async fn read(
 }
 
 /// Counts per slot from the members and their commands (all members, or one wave's).
-async fn members_row(
-    conn: impl sqlx::SqliteExecutor<'_>,
-    rollout: Uuid,
-    wave: Option<i64>,
-) -> Result<Row, StoreError> {
-    const OP: &str = "rollout_counters";
-    let mut builder = QueryBuilder::<Sqlite>::new(
-        "SELECT COALESCE(c.state, 'unissued') AS state, COUNT(*) AS n \
-         FROM rollout_members m LEFT JOIN commands c ON c.command_id = m.command_id \
-         WHERE m.rollout_id = ",
-    );
-    builder.push_bind(rollout.to_string());
-    if let Some(wave) = wave {
-        builder.push(" AND m.wave = ").push_bind(wave);
-    }
-    builder.push(" GROUP BY 1");
-    let rows: Vec<(String, i64)> =
-        builder.build_query_as().fetch_all(conn).await.map_err(StoreError::query(OP))?;
+/// State counts of a rollout's members (`unissued` for those without a command): the
+/// rollout id binds first, then (in [`MEMBERS_OF_WAVE`]) the wave.
+const MEMBERS: &str = "SELECT COALESCE(c.state, 'unissued') AS state, COUNT(*) AS n \
+     FROM rollout_members m LEFT JOIN commands c ON c.command_id = m.command_id \
+     WHERE m.rollout_id = ? GROUP BY 1";
+const MEMBERS_OF_WAVE: &str = "SELECT COALESCE(c.state, 'unissued') AS state, COUNT(*) AS n \
+     FROM rollout_members m LEFT JOIN commands c ON c.command_id = m.command_id \
+     WHERE m.rollout_id = ? AND m.wave = ? GROUP BY 1";
+
+/// The counter row of `MEMBERS` results.
+fn tally(rows: Vec<(String, i64)>, op: &'static str) -> Result<Row, StoreError> {
     let mut values = [0; SLOTS];
     for (state, n) in rows {
         values[TOTAL] += n;
@@ -176,7 +167,7 @@ async fn members_row(
             "unissued" => UNISSUED,
             other => match CommandState::parse(other) {
                 Some(state) => slot(state),
-                None => return Err(StoreError::decode(OP, format!("unknown state {other:?}"))),
+                None => return Err(StoreError::decode(op, format!("unknown state {other:?}"))),
             },
         };
         values[slot] += n;
@@ -184,17 +175,43 @@ async fn members_row(
     Ok(values)
 }
 
-/// Write the row of `rollout` (creating it if missing) from its members and their commands.
-async fn recount(conn: &mut SqliteConnection, rollout: Uuid) -> Result<(), StoreError> {
+async fn members_row(
+    conn: impl sqlx::SqliteExecutor<'_>,
+    rollout: Uuid,
+    wave: Option<i64>,
+) -> Result<Row, StoreError> {
+    const OP: &str = "rollout_counters";
+    let query = match wave {
+        None => sqlx::query_as(MEMBERS).bind(rollout.to_string()),
+        Some(wave) => sqlx::query_as(MEMBERS_OF_WAVE).bind(rollout.to_string()).bind(wave),
+    };
+    tally(query.fetch_all(conn).await.map_err(StoreError::query(OP))?, OP)
+}
+
+/// Count a rollout's members again and store the counters (in the writer's transaction).
+fn recount(conn: &Connection, rollout: Uuid) -> Result<(), StoreError> {
     const OP: &str = "tx.recount_progress";
-    let id = rollout.to_string();
-    sqlx::query(CREATE).bind(&id).execute(&mut *conn).await.map_err(StoreError::query(OP))?;
-    let counts = members_row(&mut *conn, rollout, None).await?;
-    bind_row(sqlx::query(AssertSqlSafe(SET.as_str())), &counts)
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .map_err(StoreError::query(OP))?;
+    let run = |sql: &str, bind: &dyn Fn(&mut Binder)| -> Result<usize, StoreError> {
+        let mut statement = conn.prepare_cached(sql).map_err(StoreError::statement(OP))?;
+        let mut binder = Binder::new(&mut statement);
+        bind(&mut binder);
+        binder.finish(OP)?;
+        statement.raw_execute().map_err(StoreError::statement(OP))
+    };
+    run(CREATE, &|b| {
+        b.uuid(rollout);
+    })?;
+    let mut statement = conn.prepare_cached(MEMBERS).map_err(StoreError::statement(OP))?;
+    Binder::new(&mut statement).uuid(rollout).finish(OP)?;
+    let rows: Vec<(String, i64)> = statement
+        .raw_query()
+        .mapped(|row| Ok((row.get(0)?, row.get(1)?)))
+        .collect::<rusqlite::Result<_>>()
+        .map_err(StoreError::statement(OP))?;
+    let counts = tally(rows, OP)?;
+    run(&SET, &|b| {
+        bind_row(b, &counts).uuid(rollout);
+    })?;
     Ok(())
 }
 

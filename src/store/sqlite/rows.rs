@@ -5,18 +5,15 @@
 //! Only representation lives here (text enums, UUIDs as lower-case text, JSON targets); no
 //! query decides anything.
 
+use super::shapes::Binder;
 use crate::store::StoreError;
 use crate::store::clients::{CapabilityTier, ClientRecord, ProcessStatus};
 use crate::store::commands::{AckTopic, CommandRecord, Evidence};
 use crate::store::rollouts::{AbortCause, RolloutRecord};
-use sqlx::query::Query;
-use sqlx::sqlite::{Sqlite, SqliteArguments};
 
 mod decode;
 
 pub(super) use self::decode::{ClientRow, CommandRow, EventRow, RolloutRow};
-
-type Q<'q> = Query<'q, Sqlite, SqliteArguments>;
 
 /// Columns of `commands`, in binding order.
 pub(super) const COMMAND_COLUMNS: &str = "command_id, client_uuid, action, state, reason, \
@@ -72,7 +69,7 @@ pub(super) fn insert_rows_sql(
 pub(super) struct UpdatableColumn {
     pub name: &'static str,
     pub changed: fn(&CommandRecord, &CommandRecord) -> bool,
-    pub bind: fn(Q<'static>, &CommandRecord) -> Q<'static>,
+    pub bind: fn(&mut Binder, &CommandRecord),
 }
 
 macro_rules! updatable {
@@ -80,7 +77,9 @@ macro_rules! updatable {
         [$(UpdatableColumn {
             name: $name,
             changed: |a, b| a.$field != b.$field,
-            bind: |q, $c| q.bind($value),
+            bind: |b, $c| {
+                b.bind($value);
+            },
         },)*]
     };
 }
@@ -94,16 +93,16 @@ pub(super) static COMMAND_UPDATABLE: [UpdatableColumn; 20] = updatable! {
     "finished_ms": finished_ms => |c| c.finished_ms,
     "deadline_ms": deadline_ms => |c| c.deadline_ms,
     "offline_seen_ms": offline_seen_ms => |c| c.offline_seen_ms,
-    "boot_id_at_issue": boot_id_at_issue => |c| c.boot_id_at_issue.clone(),
-    "boot_id_at_completion": boot_id_at_completion => |c| c.boot_id_at_completion.clone(),
-    "error_code": error_code => |c| c.error_code.clone(),
-    "error_message": error_message => |c| c.error_message.clone(),
+    "boot_id_at_issue": boot_id_at_issue => |c| c.boot_id_at_issue.as_deref(),
+    "boot_id_at_completion": boot_id_at_completion => |c| c.boot_id_at_completion.as_deref(),
+    "error_code": error_code => |c| c.error_code.as_deref(),
+    "error_message": error_message => |c| c.error_message.as_deref(),
     "late_outcome": late_outcome => |c| c.late_outcome.as_ref().map(|l| l.state.as_str()),
     "late_outcome_ms": late_outcome => |c| c.late_outcome.as_ref().map(|l| l.received_ms),
-    "late_error_code": late_outcome => |c| c.late_outcome.as_ref().and_then(|l| l.error_code.clone()),
+    "late_error_code": late_outcome => |c| c.late_outcome.as_ref().and_then(|l| l.error_code.as_deref()),
     "late_error_message": late_outcome =>
-        |c| c.late_outcome.as_ref().and_then(|l| l.error_message.clone()),
-    "late_boot_id": late_outcome => |c| c.late_outcome.as_ref().and_then(|l| l.boot_id.clone()),
+        |c| c.late_outcome.as_ref().and_then(|l| l.error_message.as_deref()),
+    "late_boot_id": late_outcome => |c| c.late_outcome.as_ref().and_then(|l| l.boot_id.as_deref()),
     "completion_evidence": completion_evidence => |c| c.completion_evidence.map(Evidence::as_str),
     "ignored_acks": ignored_acks => |c| c.ignored_acks,
     "last_ack_topic": last_ack_topic => |c| c.last_ack_topic.map(AckTopic::as_str),
@@ -147,12 +146,11 @@ pub(super) fn update_commands_sql(mask: ColumnMask, rows: usize) -> String {
 }
 
 /// Bind a row of [`update_commands_sql`]: the id, then the columns of `mask`.
-pub(super) fn bind_command_update(
-    q: Q<'static>,
-    c: &CommandRecord,
-    mask: ColumnMask,
-) -> Q<'static> {
-    masked(mask).fold(q.bind(c.command_id.to_string()), |q, column| (column.bind)(q, c))
+pub(super) fn bind_command_update(b: &mut Binder, c: &CommandRecord, mask: ColumnMask) {
+    b.uuid(c.command_id);
+    for column in masked(mask) {
+        (column.bind)(b, c);
+    }
 }
 
 /// `(?, …), (?, …)`: `rows` rows (at least one) of `columns` placeholders.
@@ -161,21 +159,17 @@ pub(super) fn placeholders(columns: usize, rows: usize) -> String {
     vec![row.as_str(); rows.max(1)].join(", ")
 }
 
-fn text<T: ToString>(value: Option<T>) -> Option<String> {
-    value.map(|v| v.to_string())
-}
-
-pub(super) fn bind_command<'q>(q: Q<'q>, c: &CommandRecord) -> Q<'q> {
+pub(super) fn bind_command(b: &mut Binder, c: &CommandRecord) {
     let late = c.late_outcome.as_ref();
-    q.bind(c.command_id.to_string())
-        .bind(c.client_uuid.to_string())
+    b.uuid(c.command_id)
+        .uuid(c.client_uuid)
         .bind(c.action.as_str())
         .bind(c.state.as_str())
-        .bind(c.reason.clone())
+        .bind(&c.reason)
         .bind(c.requested_by)
         .bind(c.origin.as_str())
-        .bind(c.params_hash.clone())
-        .bind(c.principal.clone())
+        .bind(&c.params_hash)
+        .bind(&c.principal)
         .bind(c.issued_ms)
         .bind(c.expires_ms)
         .bind(c.published_ms)
@@ -184,26 +178,26 @@ pub(super) fn bind_command<'q>(q: Q<'q>, c: &CommandRecord) -> Q<'q> {
         .bind(c.finished_ms)
         .bind(c.deadline_ms)
         .bind(c.offline_seen_ms)
-        .bind(c.boot_id_at_issue.clone())
-        .bind(c.boot_id_at_completion.clone())
-        .bind(c.error_code.clone())
-        .bind(c.error_message.clone())
+        .bind(&c.boot_id_at_issue)
+        .bind(&c.boot_id_at_completion)
+        .bind(&c.error_code)
+        .bind(&c.error_message)
         .bind(late.map(|l| l.state.as_str()))
         .bind(late.map(|l| l.received_ms))
-        .bind(late.and_then(|l| l.error_code.clone()))
-        .bind(late.and_then(|l| l.error_message.clone()))
-        .bind(late.and_then(|l| l.boot_id.clone()))
+        .bind(late.and_then(|l| l.error_code.as_deref()))
+        .bind(late.and_then(|l| l.error_message.as_deref()))
+        .bind(late.and_then(|l| l.boot_id.as_deref()))
         .bind(c.completion_evidence.map(Evidence::as_str))
         .bind(c.ignored_acks)
-        .bind(text(c.rollout_id))
-        .bind(c.trace_parent.clone())
+        .opt_uuid(c.rollout_id)
+        .bind(&c.trace_parent)
         .bind(c.last_ack_topic.map(AckTopic::as_str))
-        .bind(c.updated_ms)
+        .bind(c.updated_ms);
 }
 
-pub(super) fn bind_client<'q>(q: Q<'q>, c: &ClientRecord) -> Q<'q> {
-    q.bind(c.client_uuid.to_string())
-        .bind(c.group.clone())
+pub(super) fn bind_client(b: &mut Binder, c: &ClientRecord) {
+    b.uuid(c.client_uuid)
+        .bind(&c.group)
         .bind(c.capability_tier.map(CapabilityTier::as_str))
         .bind(c.first_seen_ms)
         .bind(c.last_seen_ms)
@@ -211,32 +205,32 @@ pub(super) fn bind_client<'q>(q: Q<'q>, c: &ClientRecord) -> Q<'q> {
         .bind(c.last_online_ms)
         .bind(c.last_offline_ms)
         .bind(c.last_health_ms)
-        .bind(c.boot_id.clone())
+        .bind(&c.boot_id)
         .bind(c.uptime_s)
-        .bind(c.app_version.clone())
+        .bind(&c.app_version)
         .bind(c.process_status.map(ProcessStatus::as_str))
         .bind(c.mqtt_reconnect_count)
         .bind(c.mqtt_last_disconnect_ms)
-        .bind(c.service_failed_unit.clone())
+        .bind(&c.service_failed_unit)
         .bind(c.service_failed_ms)
         .bind(c.recovery_step.as_str())
         .bind(c.recovery_step_ms)
-        .bind(text(c.recovery_command_id))
+        .opt_uuid(c.recovery_command_id)
         .bind(c.recovery_detected_ms)
-        .bind(c.recovery_detail.clone())
+        .bind(&c.recovery_detail)
         .bind(i64::from(c.needs_attention))
-        .bind(c.attention_reason.clone())
+        .bind(&c.attention_reason)
         .bind(c.shut_down_ms)
-        .bind(c.updated_ms)
+        .bind(c.updated_ms);
 }
 
-pub(super) fn bind_rollout<'q>(
-    q: Q<'q>,
+pub(super) fn bind_rollout(
+    b: &mut Binder,
     r: &RolloutRecord,
     op: &'static str,
-) -> Result<Q<'q>, StoreError> {
+) -> Result<(), StoreError> {
     let target = serde_json::to_string(&r.target).map_err(|e| StoreError::encode(op, e))?;
-    Ok(q.bind(r.rollout_id.to_string())
+    b.uuid(r.rollout_id)
         .bind(r.action.as_str())
         .bind(target)
         .bind(r.canary_count)
@@ -246,10 +240,10 @@ pub(super) fn bind_rollout<'q>(
         .bind(r.abort_failure_percent)
         .bind(r.min_finished)
         .bind(r.state.as_str())
-        .bind(r.reason.clone())
+        .bind(&r.reason)
         .bind(r.requested_by)
-        .bind(r.principal.clone())
-        .bind(r.params_hash.clone())
+        .bind(&r.principal)
+        .bind(&r.params_hash)
         .bind(r.expires_in_ms)
         .bind(r.total_members)
         .bind(r.issued_members)
@@ -260,9 +254,10 @@ pub(super) fn bind_rollout<'q>(
         .bind(r.canary_finished_ms)
         .bind(r.updated_ms)
         .bind(r.finished_ms)
-        .bind(r.abort_reason.clone())
+        .bind(&r.abort_reason)
         .bind(r.abort_cause.map(AbortCause::as_str))
-        .bind(r.error.clone()))
+        .bind(&r.error);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -332,6 +327,19 @@ mod tests {
             ["command_id", "client_uuid", "action", "issued_ms", "expires_ms", "rollout_id"]
         {
             assert!(COMMAND_UPDATABLE.iter().all(|c| c.name != fixed), "{fixed}");
+        }
+    }
+
+    #[test]
+    fn row_structs_read_the_columns_in_the_order_they_are_selected() {
+        // `from_native` reads by position: each struct's fields are its column list.
+        for (fields, columns) in [
+            (CommandRow::FIELDS, COMMAND_COLUMNS),
+            (ClientRow::FIELDS, CLIENT_COLUMNS),
+            (RolloutRow::FIELDS, ROLLOUT_COLUMNS),
+        ] {
+            let columns: Vec<&str> = columns.split(',').map(str::trim).collect();
+            assert_eq!(fields, columns.as_slice());
         }
     }
 }

@@ -10,18 +10,61 @@
 //! process. At most nine texts per statement kind exist; the writer connection's statement
 //! cache (`writer.rs`) is large enough to keep all of them prepared (the pool's default cache
 //! of 100, used by in-memory stores, may evict some).
+//!
+//! The statements run on the writer connection (rusqlite); [`Binder`] binds a row's values
+//! to the parameters in order.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 
-use sqlx::SqliteConnection;
-use sqlx::query::Query;
-use sqlx::sqlite::{Sqlite, SqliteArguments};
+use rusqlite::{Connection, Statement, ToSql};
+use uuid::Uuid;
 
 use crate::store::StoreError;
 
-/// A statement of the shapes with its arguments (all owned or `'static`).
-pub(super) type Statement = Query<'static, Sqlite, SqliteArguments>;
+/// Binds values to the parameters of a statement, one after the other; the first failure is
+/// kept and reported by [`Binder::finish`], so that binding code reads as one chain.
+pub(super) struct Binder<'s, 'c> {
+    statement: &'s mut Statement<'c>,
+    next: usize,
+    failed: Option<rusqlite::Error>,
+}
+
+impl<'s, 'c> Binder<'s, 'c> {
+    pub fn new(statement: &'s mut Statement<'c>) -> Self {
+        Self { statement, next: 0, failed: None }
+    }
+
+    /// Bind the next parameter.
+    pub fn bind(&mut self, value: impl ToSql) -> &mut Self {
+        self.next += 1;
+        if self.failed.is_none()
+            && let Err(e) = self.statement.raw_bind_parameter(self.next, value)
+        {
+            self.failed = Some(e);
+        }
+        self
+    }
+
+    /// Bind an id as the lower-case hyphenated text it is stored as (no allocation).
+    pub fn uuid(&mut self, id: Uuid) -> &mut Self {
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        self.bind(&*id.hyphenated().encode_lower(&mut text))
+    }
+
+    /// Like [`Self::uuid`] for an optional id (`NULL`).
+    pub fn opt_uuid(&mut self, id: Option<Uuid>) -> &mut Self {
+        match id {
+            Some(id) => self.uuid(id),
+            None => self.bind(rusqlite::types::Null),
+        }
+    }
+
+    /// Every parameter bound, or the first failure as operation `op`.
+    pub fn finish(&mut self, op: &'static str) -> Result<(), StoreError> {
+        self.failed.take().map_or(Ok(()), |e| Err(StoreError::statement(op)(e)))
+    }
+}
 
 /// Rows per statement at most (a power of two). 256 rows of the widest table (`commands`,
 /// 32 columns) bind 8192 parameters, well under SQLite's 32766.
@@ -62,14 +105,14 @@ impl Shapes {
 
     /// Write `rows`: one statement per piece, each row's values bound by `bind`; a failure is
     /// reported as operation `op`.
-    pub async fn execute<T>(
+    pub fn execute<T>(
         &'static self,
-        conn: &mut SqliteConnection,
+        conn: &Connection,
         rows: &[T],
-        bind: impl Fn(Statement, &T) -> Statement,
+        bind: impl Fn(&mut Binder, &T),
         op: &'static str,
     ) -> Result<(), StoreError> {
-        execute_pieces(conn, rows, |len| ((), self.sql(len)), |q, row, ()| bind(q, row), op).await
+        execute_pieces(conn, rows, |len| ((), self.sql(len)), |b, row, ()| bind(b, row), op)
     }
 }
 
@@ -116,31 +159,36 @@ impl VariantShapes {
 
     /// Write `rows` of `variant` like [`Shapes::execute`]; `bind` gets the variant the
     /// statement was written with.
-    pub async fn execute<T>(
+    pub fn execute<T>(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &Connection,
         variant: u32,
         rows: &[T],
-        bind: impl Fn(Statement, &T, u32) -> Statement,
+        bind: impl Fn(&mut Binder, &T, u32),
         op: &'static str,
     ) -> Result<(), StoreError> {
-        execute_pieces(conn, rows, |len| self.sql(variant, len), bind, op).await
+        execute_pieces(conn, rows, |len| self.sql(variant, len), bind, op)
     }
 }
 
 /// One statement per piece of `rows`: `text(len)` gives the piece's SQL and what its rows are
 /// bound for, `bind` binds each row; a failure is reported as operation `op`.
-async fn execute_pieces<T, V: Copy>(
-    conn: &mut SqliteConnection,
+fn execute_pieces<T, V: Copy>(
+    conn: &Connection,
     rows: &[T],
     text: impl Fn(usize) -> (V, &'static str),
-    bind: impl Fn(Statement, &T, V) -> Statement,
+    bind: impl Fn(&mut Binder, &T, V),
     op: &'static str,
 ) -> Result<(), StoreError> {
     for piece in pieces(rows) {
         let (variant, sql) = text(piece.len());
-        let query = piece.iter().fold(sqlx::query(sql), |q, row| bind(q, row, variant));
-        query.execute(&mut *conn).await.map_err(StoreError::query(op))?;
+        let mut statement = conn.prepare_cached(sql).map_err(StoreError::statement(op))?;
+        let mut binder = Binder::new(&mut statement);
+        for row in piece {
+            bind(&mut binder, row, variant);
+        }
+        binder.finish(op)?;
+        statement.raw_execute().map_err(StoreError::statement(op))?;
     }
     Ok(())
 }

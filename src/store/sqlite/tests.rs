@@ -90,12 +90,14 @@ async fn connections_use_wal_full_sync_and_foreign_keys_and_the_writer_memory_te
     // The writer connection, opened by the first fleet transaction, has the same settings
     // and keeps its statement journals in memory.
     store.fleet_tx().await.unwrap().commit().await.unwrap();
-    let writer = store.writer.clone().expect("a file store has a writer connection");
-    let mut session = writer.lock().await;
+    let session = store.writer.lock().await;
     let conn = session.conn().unwrap();
-    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
-    let temp: i64 = sqlx::query_scalar("PRAGMA temp_store").fetch_one(&mut *conn).await.unwrap();
-    assert_eq!((sync, temp), (2, 2), "2 = FULL, 2 = MEMORY");
+    let pragma = |name: &str| -> i64 { conn.pragma_query_value(None, name, |r| r.get(0)).unwrap() };
+    assert_eq!(
+        (pragma("synchronous"), pragma("temp_store"), pragma("foreign_keys")),
+        (2, 2, 1),
+        "2 = FULL, 2 = MEMORY, 1 = on"
+    );
     drop(session);
     store.close().await;
 }

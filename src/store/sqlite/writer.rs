@@ -1,6 +1,13 @@
 //! The device area's writer connection, and the command and device rows its committed
 //! transactions left behind.
 //!
+//! It is a rusqlite connection, not one of sqlx's: a transaction's statements run
+//! synchronously on the thread of the task that holds it (inside `block_in_place` for the
+//! long ones, see [`blocking`]), where sqlx would send each statement to the connection's own
+//! thread and wake the task again for its result. Replaying a rollout's writes both ways
+//! (docs/benchmarks.md) took a third less time and CPU on this connection. Both libraries
+//! link the same SQLite (`libsqlite3-sys`), and the pool's connections stay sqlx's.
+//!
 //! SQLite has one writer at a time, so every write transaction of the device area
 //! ([`super::fleet_tx`]: the MQTT ingest loop, API calls, the scheduler) runs on this one
 //! connection, one after the other, rather than on the pool's. That costs no concurrency and
@@ -15,8 +22,8 @@
 //! restart, an offline tool). The transaction reads it right after `BEGIN IMMEDIATE`, when
 //! nobody else can write until it ends; a changed version drops every remembered row, and so
 //! does a transaction that failed or was abandoned. An abandoned transaction (dropped without
-//! commit, e.g. on an error path) is rolled back at once by a spawned task, so that the write
-//! lock goes back to the other connections right away.
+//! commit, e.g. on an error path) is rolled back when it is dropped, so that the write lock
+//! goes back to the other connections right away.
 //!
 //! Only open commands are remembered (a terminal command rarely hears from its device again),
 //! at most [`MAX_COMMANDS`] of them and [`MAX_CLIENTS`] devices. `rebound bench memory`
@@ -31,31 +38,52 @@
 //! connections, whose reads may sort large results, keep the default.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use sqlx::{ConnectOptions, Connection, Executor, SqliteConnection, SqlitePool};
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
-use crate::store::StoreError;
 use crate::store::clients::ClientRecord;
 use crate::store::commands::CommandRecord;
+use crate::store::{Durability, StoreError};
 
 /// Most open commands remembered; past this they are forgotten and read again.
 const MAX_COMMANDS: usize = 200_000;
 /// Most devices remembered; past this they are forgotten and read again.
 const MAX_CLIENTS: usize = 200_000;
-/// Prepared statements the writer connection keeps (sqlx's default is 100): every fleet
-/// statement plus up to nine multi-row shapes of each kind, and of each of the command
-/// updates' column sets (at most `shapes::MAX_VARIANTS`), stay prepared (see `shapes.rs`).
+/// Prepared statements the writer connection keeps: every fleet statement plus up to nine
+/// multi-row shapes of each kind, and of each of the command updates' column sets (at most
+/// `shapes::MAX_VARIANTS`), stay prepared (see `shapes.rs`).
 const WRITER_STATEMENTS: usize = 256;
 
+/// Run `work`, which blocks on SQLite, from async code: on a multi-threaded runtime the
+/// worker hands its other tasks over first (`block_in_place`), so a long flush or an fsync
+/// does not hold them up; elsewhere (a current-thread runtime, as in tests) it just runs.
+pub(super) fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
+/// Where and how the writer connects: the database file and the store's durability.
+#[derive(Debug, Clone)]
+pub(super) struct WriterTarget {
+    pub path: PathBuf,
+    pub durability: Durability,
+    pub busy_timeout: Duration,
+}
+
 /// The connection and what it remembers. Held (locked) by one transaction at a time.
-#[derive(Default)]
 pub(super) struct WriterSession {
-    conn: Option<SqliteConnection>,
-    /// A transaction was begun and neither committed nor rolled back (its holder was
-    /// dropped, or its commit failed): roll it back before the next one.
+    target: WriterTarget,
+    conn: Option<Connection>,
+    /// A transaction was begun and neither committed nor rolled back (its commit failed):
+    /// roll it back before the next one.
     open: bool,
     pub rows: RememberedRows,
 }
@@ -63,6 +91,7 @@ pub(super) struct WriterSession {
 impl std::fmt::Debug for WriterSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriterSession")
+            .field("target", &self.target)
             .field("connected", &self.conn.is_some())
             .field("open", &self.open)
             .field("commands", &self.rows.commands.len())
@@ -119,34 +148,47 @@ impl RememberedRows {
 }
 
 impl WriterSession {
+    pub fn new(target: WriterTarget) -> Self {
+        Self { target, conn: None, open: false, rows: RememberedRows::default() }
+    }
+
+    /// Open the connection with the pool's settings (the file exists and is migrated).
+    fn connect(target: &WriterTarget) -> rusqlite::Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&target.path, flags)?;
+        conn.busy_timeout(target.busy_timeout)?;
+        let synchronous = match target.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
+        Ok(conn)
+    }
+
     /// Begin a write transaction (connecting first if needed); forget the remembered rows
     /// if anybody else committed since they were valid.
-    async fn begin(&mut self, pool: &SqlitePool) -> Result<(), StoreError> {
+    fn begin(&mut self) -> Result<(), StoreError> {
         const OP: &str = "fleet_tx";
         if self.open {
-            // Abandoned where no rollback could be spawned: closing the connection rolls
-            // back whatever state it is in, and what it remembered goes with it.
-            self.close().await;
+            // A failed commit left it open: rolling back (or closing) ends it.
+            self.abandon();
         }
         if self.conn.is_none() {
-            let options = (*pool.connect_options()).clone();
-            let conn = options
-                .statement_cache_capacity(WRITER_STATEMENTS)
-                .pragma("temp_store", "memory")
-                .connect()
-                .await
-                .map_err(StoreError::query(OP))?;
-            self.conn = Some(conn);
+            self.conn = Some(Self::connect(&self.target).map_err(StoreError::statement(OP))?);
         }
-        if let Err(e) = self.conn()?.execute("BEGIN IMMEDIATE").await {
+        let conn = self.conn()?;
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             self.rows.forget();
-            return Err(StoreError::query(OP)(e));
+            return Err(StoreError::statement(OP)(e));
         }
         self.open = true;
-        let version: i64 = sqlx::query_scalar("PRAGMA data_version")
-            .fetch_one(self.conn()?)
-            .await
-            .map_err(StoreError::query(OP))?;
+        let version: i64 = self
+            .conn()?
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .map_err(StoreError::statement(OP))?;
         if self.rows.version != Some(version) {
             self.rows.forget();
             self.rows.version = Some(version);
@@ -155,36 +197,36 @@ impl WriterSession {
     }
 
     /// The connection, inside the transaction [`Self::begin`] started.
-    pub fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
-        self.conn.as_mut().ok_or_else(|| StoreError::decode("fleet_tx", "not connected"))
+    pub fn conn(&self) -> Result<&Connection, StoreError> {
+        self.conn.as_ref().ok_or_else(|| StoreError::decode("fleet_tx", "not connected"))
     }
 
     /// Roll back an abandoned transaction and forget what it remembered; a connection that
     /// cannot roll back is closed (which rolls back) and opened again by the next `begin`.
-    async fn abandon(&mut self) {
+    fn abandon(&mut self) {
         self.rows.forget();
-        let rolled_back = match self.conn.as_mut() {
-            Some(conn) => conn.execute("ROLLBACK").await.is_ok(),
+        let rolled_back = match self.conn.as_ref() {
+            Some(conn) => conn.execute_batch("ROLLBACK").is_ok(),
             None => true,
         };
         if rolled_back {
             self.open = false;
         } else {
-            self.close().await;
+            self.close();
         }
     }
 
     /// Commit. On failure the transaction counts as abandoned (rolled back before the next).
-    pub async fn commit(&mut self) -> Result<(), StoreError> {
-        self.conn()?.execute("COMMIT").await.map_err(StoreError::query("tx.commit"))?;
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        self.conn()?.execute_batch("COMMIT").map_err(StoreError::statement("tx.commit"))?;
         self.open = false;
         Ok(())
     }
 
-    /// Close the connection (the store is closing).
-    pub async fn close(&mut self) {
+    /// Close the connection (the store is closing); an open transaction is rolled back.
+    pub fn close(&mut self) {
         if let Some(conn) = self.conn.take() {
-            let _ = conn.close().await;
+            let _ = conn.close();
         }
         self.open = false;
         self.rows.forget();
@@ -192,18 +234,15 @@ impl WriterSession {
 }
 
 /// The writer connection as held by one transaction; rolls back if dropped while open.
-pub(super) struct WriterTx(Option<OwnedMutexGuard<WriterSession>>);
+pub(super) struct WriterTx(OwnedMutexGuard<WriterSession>);
 
 impl WriterTx {
     /// Wait for the writer connection and begin a transaction on it (see
     /// [`WriterSession::begin`]); held from the start, so a failure after `BEGIN` rolls back
     /// like any abandoned transaction.
-    pub async fn begin(
-        session: Arc<Mutex<WriterSession>>,
-        pool: &SqlitePool,
-    ) -> Result<Self, StoreError> {
-        let mut tx = Self(Some(session.lock_owned().await));
-        tx.begin(pool).await?;
+    pub async fn begin(session: Arc<Mutex<WriterSession>>) -> Result<Self, StoreError> {
+        let mut tx = Self(session.lock_owned().await);
+        blocking(|| tx.0.begin())?;
         Ok(tx)
     }
 }
@@ -212,26 +251,22 @@ impl std::ops::Deref for WriterTx {
     type Target = WriterSession;
 
     fn deref(&self) -> &WriterSession {
-        self.0.as_deref().expect("held until dropped")
+        &self.0
     }
 }
 
 impl std::ops::DerefMut for WriterTx {
     fn deref_mut(&mut self) -> &mut WriterSession {
-        self.0.as_deref_mut().expect("held until dropped")
+        &mut self.0
     }
 }
 
 impl Drop for WriterTx {
     fn drop(&mut self) {
-        let Some(mut session) = self.0.take() else { return };
-        if !session.open {
-            return;
-        }
-        // The session stays locked until the rollback is done, so the next transaction
-        // starts clean; without a runtime, `begin` rolls back instead.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { session.abandon().await });
+        // Dropped without commit (an error path, a cancelled task): roll back now, so the
+        // write lock goes back to the other connections and the next transaction starts clean.
+        if self.0.open {
+            self.0.abandon();
         }
     }
 }

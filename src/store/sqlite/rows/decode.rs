@@ -36,8 +36,30 @@ impl Decode {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(in crate::store::sqlite) struct CommandRow {
+/// A row struct read by sqlx (`FromRow`, the pool's reads) and by the writer connection
+/// (`from_native`, rusqlite), with its fields in the order of its `*_COLUMNS` list.
+macro_rules! row_struct {
+    ($name:ident { $($field:ident: $ty:ty,)* }) => {
+        #[derive(sqlx::FromRow)]
+        pub(in crate::store::sqlite) struct $name {
+            $($field: $ty,)*
+        }
+
+        impl $name {
+            /// Field names in reading order (they must be the selected columns, in order).
+            #[cfg(test)]
+            pub const FIELDS: &[&str] = &[$(stringify!($field)),*];
+
+            /// Read a row of the writer connection selecting exactly these columns in order.
+            pub fn from_native(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                let mut index = 0..;
+                Ok(Self { $($field: row.get(index.next().unwrap_or_default())?,)* })
+            }
+        }
+    };
+}
+
+row_struct! { CommandRow {
     command_id: String,
     client_uuid: String,
     action: String,
@@ -70,7 +92,7 @@ pub(in crate::store::sqlite) struct CommandRow {
     trace_parent: Option<String>,
     last_ack_topic: Option<String>,
     updated_ms: i64,
-}
+}}
 
 impl CommandRow {
     pub fn into_record(self, op: &'static str) -> Result<CommandRecord, StoreError> {
@@ -144,8 +166,7 @@ impl EventRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(in crate::store::sqlite) struct ClientRow {
+row_struct! { ClientRow {
     client_uuid: String,
     group_name: Option<String>,
     capability_tier: Option<String>,
@@ -172,7 +193,7 @@ pub(in crate::store::sqlite) struct ClientRow {
     attention_reason: Option<String>,
     shut_down_ms: Option<i64>,
     updated_ms: i64,
-}
+}}
 
 impl ClientRow {
     pub fn into_record(self, op: &'static str) -> Result<ClientRecord, StoreError> {
@@ -209,8 +230,7 @@ impl ClientRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(in crate::store::sqlite) struct RolloutRow {
+row_struct! { RolloutRow {
     rollout_id: String,
     action: String,
     target_json: String,
@@ -238,7 +258,7 @@ pub(in crate::store::sqlite) struct RolloutRow {
     abort_reason: Option<String>,
     abort_cause: Option<String>,
     error: Option<String>,
-}
+}}
 
 impl RolloutRow {
     pub fn into_record(self, op: &'static str) -> Result<RolloutRecord, StoreError> {
