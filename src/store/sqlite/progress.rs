@@ -130,6 +130,7 @@ fn bind_row<'b, 's, 'c>(binder: &'b mut Binder<'s, 'c>, row: &Row) -> &'b mut Bi
     binder
 }
 
+/// The stored counters of a rollout (`None`: no row).
 async fn read(
     conn: impl sqlx::SqliteExecutor<'_>,
     rollout: Uuid,

@@ -8,8 +8,7 @@
 //! is cut into [`pieces`] of [`MAX_ROWS`] rows and then descending powers of two (1000 rows:
 //! 256 three times, 128, 64, 32, 8), and [`Shapes`] builds the text for each length once per
 //! process. At most nine texts per statement kind exist; the writer connection's statement
-//! cache (`writer.rs`) is large enough to keep all of them prepared (the pool's default cache
-//! of 100, used by in-memory stores, may evict some).
+//! cache (`writer.rs`) is large enough to keep all of them prepared.
 //!
 //! The statements run on the writer connection (rusqlite); [`Binder`] binds a row's values
 //! to the parameters in order.
@@ -60,8 +59,10 @@ impl<'s, 'c> Binder<'s, 'c> {
         }
     }
 
-    /// Every parameter bound, or the first failure as operation `op`.
+    /// Every parameter bound, or the first failure as operation `op`. Binding too few
+    /// would leave the rest NULL, so debug builds (the tests) check the count.
     pub fn finish(&mut self, op: &'static str) -> Result<(), StoreError> {
+        debug_assert_eq!(self.next, self.statement.parameter_count(), "parameters bound");
         self.failed.take().map_or(Ok(()), |e| Err(StoreError::statement(op)(e)))
     }
 }

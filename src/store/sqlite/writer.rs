@@ -61,7 +61,10 @@ const WRITER_STATEMENTS: usize = 256;
 
 /// Run `work`, which blocks on SQLite, from async code: on a multi-threaded runtime the
 /// worker hands its other tasks over first (`block_in_place`), so a long flush or an fsync
-/// does not hold them up; elsewhere (a current-thread runtime, as in tests) it just runs.
+/// does not hold them up; elsewhere (a current-thread runtime, as in tests) it just runs, and
+/// a `BEGIN IMMEDIATE` waiting for another connection's write lock then holds up the whole
+/// runtime (up to the busy timeout): tests that write through the pool and the device area at
+/// once need a multi-threaded runtime.
 pub(super) fn blocking<T>(work: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current().map(|h| h.runtime_flavor()) {
@@ -203,10 +206,12 @@ impl WriterSession {
 
     /// Roll back an abandoned transaction and forget what it remembered; a connection that
     /// cannot roll back is closed (which rolls back) and opened again by the next `begin`.
+    /// Some errors (a full disk, an I/O error) make SQLite roll back on its own: then there
+    /// is nothing left to roll back and the connection is kept.
     fn abandon(&mut self) {
         self.rows.forget();
         let rolled_back = match self.conn.as_ref() {
-            Some(conn) => conn.execute_batch("ROLLBACK").is_ok(),
+            Some(conn) => conn.is_autocommit() || conn.execute_batch("ROLLBACK").is_ok(),
             None => true,
         };
         if rolled_back {
