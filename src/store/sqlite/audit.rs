@@ -24,11 +24,30 @@ struct Row {
     duration_us: Option<i64>,
 }
 
-/// Inserts an audit row with the next id, binding the values of [`values`] in order.
+/// Inserts an audit row with the next id; [`bind_audit`] binds its values in order.
 const INSERT: &str = "INSERT INTO audit_events (id, at_ms, principal, role, peer, rpc, \
          arguments, outcome, code, message, trace_id, duration_us) \
      SELECT COALESCE(MAX(id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM audit_events \
      RETURNING id";
+
+/// Bind the values of [`INSERT`] for `$event` to `$query` (a sqlx query or the writer's
+/// `Binder`: both bind with `.bind(value)`).
+macro_rules! bind_audit {
+    ($query:expr, $event:expr) => {
+        $query
+            .bind($event.at.timestamp_millis())
+            .bind(&$event.principal)
+            .bind(&$event.role)
+            .bind(&$event.peer)
+            .bind(&$event.rpc)
+            .bind(&$event.arguments)
+            .bind(&$event.outcome)
+            .bind(&$event.code)
+            .bind(&$event.message)
+            .bind(&$event.trace_id)
+            .bind(i64::try_from($event.duration.as_micros()).unwrap_or(i64::MAX))
+    };
+}
 
 /// Store `event` in the device area's writer transaction (it commits with the change it
 /// describes) and return its id.
@@ -39,28 +58,12 @@ pub(super) fn insert_on_writer(
     const OP: &str = "insert_audit_event";
     let mut statement = conn.prepare_cached(INSERT).map_err(StoreError::statement(OP))?;
     let mut binder = super::shapes::Binder::new(&mut statement);
-    binder
-        .bind(event.at.timestamp_millis())
-        .bind(&event.principal)
-        .bind(&event.role)
-        .bind(&event.peer)
-        .bind(&event.rpc)
-        .bind(&event.arguments)
-        .bind(&event.outcome)
-        .bind(&event.code)
-        .bind(&event.message)
-        .bind(&event.trace_id)
-        .bind(duration_us(event))
-        .finish(OP)?;
+    bind_audit!(binder, event).finish(OP)?;
     let mut rows = statement.raw_query();
     let row = rows.next().map_err(StoreError::statement(OP))?;
     row.ok_or_else(|| StoreError::decode(OP, "no id returned"))?
         .get(0)
         .map_err(StoreError::statement(OP))
-}
-
-fn duration_us(event: &AuditRow) -> i64 {
-    i64::try_from(event.duration.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// Store `event` on `conn` (a pooled connection, or an open transaction so that the row
@@ -70,18 +73,7 @@ pub(super) async fn insert(
     event: &AuditRow,
 ) -> Result<i64, StoreError> {
     const OP: &str = "insert_audit_event";
-    sqlx::query_scalar(INSERT)
-        .bind(event.at.timestamp_millis())
-        .bind(&event.principal)
-        .bind(&event.role)
-        .bind(&event.peer)
-        .bind(&event.rpc)
-        .bind(&event.arguments)
-        .bind(&event.outcome)
-        .bind(&event.code)
-        .bind(&event.message)
-        .bind(&event.trace_id)
-        .bind(duration_us(event))
+    bind_audit!(sqlx::query_scalar(INSERT), event)
         .fetch_one(conn)
         .await
         .map_err(StoreError::query(OP))

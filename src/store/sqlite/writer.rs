@@ -85,8 +85,8 @@ pub(super) struct WriterTarget {
 pub(super) struct WriterSession {
     target: WriterTarget,
     conn: Option<Connection>,
-    /// A transaction was begun and neither committed nor rolled back (its commit failed):
-    /// roll it back before the next one.
+    /// A transaction was begun and not yet committed: [`WriterTx`] rolls it back when it is
+    /// dropped so.
     open: bool,
     pub rows: RememberedRows,
 }
@@ -175,10 +175,6 @@ impl WriterSession {
     /// if anybody else committed since they were valid.
     fn begin(&mut self) -> Result<(), StoreError> {
         const OP: &str = "fleet_tx";
-        if self.open {
-            // A failed commit left it open: rolling back (or closing) ends it.
-            self.abandon();
-        }
         if self.conn.is_none() {
             self.conn = Some(Self::connect(&self.target).map_err(StoreError::statement(OP))?);
         }
