@@ -145,14 +145,20 @@ pub fn decode_command(payload: &[u8]) -> Result<CommandWire, Malformed> {
     Ok(wire)
 }
 
-/// JSON first (invalid_json), then the shape (wrong_schema).
+/// JSON first (invalid_json), then the shape (wrong_schema). A JSON object is read straight
+/// into `T`; only a payload that is not one of `T` is read again, as any JSON, to tell the
+/// two reasons apart (the object's shape may fail before its syntax does).
 fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Malformed> {
-    let value: serde_json::Value = serde_json::from_slice(payload)
-        .map_err(|e| malformed(Reason::InvalidJson, e.to_string()))?;
-    if !value.is_object() {
-        return Err(malformed(Reason::WrongSchema, "not a JSON object"));
+    let object = payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let shape_error = match object.then(|| serde_json::from_slice::<T>(payload)) {
+        Some(Ok(value)) => return Ok(value),
+        Some(Err(e)) => e.to_string(),
+        None => "not a JSON object".to_owned(),
+    };
+    match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
+        Err(e) => Err(malformed(Reason::InvalidJson, e.to_string())),
+        Ok(_) => Err(malformed(Reason::WrongSchema, shape_error)),
     }
-    serde_json::from_value(value).map_err(|e| malformed(Reason::WrongSchema, e.to_string()))
 }
 
 fn bounded(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, Malformed> {

@@ -61,6 +61,26 @@ fn acks_ignore_unknown_fields_and_validate_known_ones() {
 }
 
 #[test]
+fn broken_json_is_invalid_json_even_where_the_shape_fails_first() {
+    let ack_kind = Inbound::Ack(AckTopic::Canonical);
+    let id = Uuid::new_v4();
+    // The typed read stops at `"status": 5`; the syntax error comes after it.
+    let text = format!(r#"{{"command_id":"{id}","status":5,"#);
+    assert_eq!(reason(decode(ack_kind, Uuid::nil(), text.as_bytes(), false)), Reason::InvalidJson);
+    let trailing = format!(r#"{{"command_id":"{id}","status":"accepted"}} x"#);
+    assert_eq!(
+        reason(decode(ack_kind, Uuid::nil(), trailing.as_bytes(), false)),
+        Reason::InvalidJson
+    );
+    // Valid JSON, but a positional array of the right values is still not an object.
+    let array = format!(r#" ["{id}","accepted",null,null,null]"#);
+    assert_eq!(reason(decode(ack_kind, Uuid::nil(), array.as_bytes(), false)), Reason::WrongSchema);
+    assert_eq!(reason(decode(ack_kind, Uuid::nil(), b"\"text\"", false)), Reason::WrongSchema);
+    let spaced = format!("\n\t {{\"command_id\":\"{id}\",\"status\":\"accepted\"}}\n");
+    assert!(decode(ack_kind, Uuid::nil(), spaced.as_bytes(), false).is_ok());
+}
+
+#[test]
 fn health_checks_schema_version_and_client() {
     let me = Uuid::new_v4();
     let health = |version: &str, client: Uuid| {
