@@ -168,15 +168,16 @@ impl Pending {
         Ok(())
     }
 
-    /// Store an updated command with the event of `transition`.
+    /// Store an updated command with the event of `transition`. The command is kept for the
+    /// announcement (taken by value: the transaction keeps its own copy).
     pub async fn record(
         &mut self,
         tx: &mut dyn FleetTx,
-        command: &CommandRecord,
+        command: CommandRecord,
         transition: Transition,
         source: EventSource,
     ) -> Result<(), StoreError> {
-        tx.update_command(command).await?;
+        tx.update_command(&command).await?;
         let event = tx
             .insert_event(
                 command.command_id,
@@ -187,7 +188,7 @@ impl Pending {
                 &transition.detail,
             )
             .await?;
-        self.changes.push(CommandChange { command: command.clone(), event });
+        self.changes.push(CommandChange { command, event });
         Ok(())
     }
 }

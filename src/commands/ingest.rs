@@ -92,7 +92,7 @@ impl Fleet {
                     if let Some(mut command) = tx.command(*command_id).await?
                         && let Some(t) = lifecycle::published(&mut command, now)
                     {
-                        pending.record(&mut *tx, &command, t, EventSource::Mqtt).await?;
+                        pending.record(&mut *tx, command, t, EventSource::Mqtt).await?;
                     }
                 }
                 GatewayEvent::Connected { .. } => reconnected = true,
@@ -177,7 +177,7 @@ impl Fleet {
                             if command.action == Action::ShutdownHost {
                                 client.shut_down_ms = Some(now);
                             }
-                            pending.record(tx, &command, t, EventSource::Mqtt).await?;
+                            pending.record(tx, command, t, EventSource::Mqtt).await?;
                         }
                         None if command != before => tx.update_command(&command).await?,
                         None => {}
@@ -226,7 +226,7 @@ impl Fleet {
                     tracing::warn!(command.id = %command.command_id, client.uuid = %client.client_uuid,
                         "slow reboot: {}", t.detail);
                 }
-                pending.record(tx, &command, t, EventSource::Mqtt).await?;
+                pending.record(tx, command, t, EventSource::Mqtt).await?;
             }
             AckEffect::Ignored { counted: true, why } => {
                 Stats::bump(&self.stats.ignored_acks);

@@ -78,7 +78,7 @@ impl Fleet {
         };
         let mut pending = Pending::default();
         if let Some(t) = lifecycle::cancel(&mut command, now_ms(), detail)? {
-            pending.record(&mut *tx, &command, t, EventSource::Api).await?;
+            pending.record(&mut *tx, command.clone(), t, EventSource::Api).await?;
         }
         commit_audited(tx, audit, None).await?;
         self.finish(pending);

@@ -116,7 +116,7 @@ pub(super) async fn apply_timers(
     for id in ids {
         let Some(mut command) = tx.command(id).await? else { continue };
         if let Some(t) = lifecycle::on_timer(&mut command, now) {
-            pending.record(&mut *tx, &command, t, source).await?;
+            pending.record(&mut *tx, command, t, source).await?;
         }
     }
     tx.commit().await?;

@@ -320,7 +320,7 @@ impl Fleet {
             if let Ok(Some(t)) =
                 lifecycle::cancel(&mut command, now, "canceled by rollout abort".into())
             {
-                pending.record(&mut *tx, &command, t, source).await?;
+                pending.record(&mut *tx, command, t, source).await?;
             }
         }
         rollout.state = RolloutState::Aborted;
