@@ -98,7 +98,28 @@ async fn connections_use_wal_full_sync_and_foreign_keys_and_the_writer_memory_te
         (2, 2, 1),
         "2 = FULL, 2 = MEMORY, 1 = on"
     );
+    assert_eq!(pragma("cache_size"), -32 * 1024, "the writer's page cache, KiB");
     drop(session);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn event_ids_are_the_row_id_and_events_have_one_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_path(&tmp.path().join("rebound.db")).await.unwrap();
+    // `INTEGER PRIMARY KEY` (migration 0008): no unique index of its own beside the table.
+    let indexes: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM pragma_index_list('command_events') ORDER BY name")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!(indexes, ["command_events_command"]);
+    let rowid_is_id: i64 =
+        sqlx::query_scalar("SELECT pk FROM pragma_table_info('command_events') WHERE name = 'id'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!(rowid_is_id, 1);
     store.close().await;
 }
 

@@ -58,6 +58,11 @@ const MAX_CLIENTS: usize = 200_000;
 /// multi-row shapes of each kind, and of each of the command updates' column sets (at most
 /// `shapes::MAX_VARIANTS`), stay prepared (see `shapes.rs`).
 const WRITER_STATEMENTS: usize = 256;
+/// Page cache of the writer connection, KiB (SQLite's default is 2,000). Every fleet
+/// transaction touches the newest pages of each device table and index; with the default a
+/// 1000-device rollout's database no longer fits and pages are read back from the file.
+/// Pages are allocated as they are first read, so a small database uses what it has.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
 
 /// Run `work`, which blocks on SQLite, from async code: on a multi-threaded runtime the
 /// worker hands its other tasks over first (`block_in_place`), so a long flush or an fsync
@@ -167,6 +172,7 @@ impl WriterSession {
         conn.pragma_update(None, "synchronous", synchronous)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
         Ok(conn)
     }
