@@ -112,11 +112,11 @@ pub fn parse_args<P: Parser>() -> Result<P, ExitCode> {
 /// The async runtime a command runs on. `serve` leaves one core to the threads outside the
 /// runtime: every pool connection runs on a thread of its own (sqlx), and the device
 /// writer's statements run in `block_in_place`, which hands the worker's other tasks to a
-/// thread of their own meanwhile (measured with sqlx's writer thread; not re-measured with
-/// the rusqlite writer of 2026-12-02). With as many runtime workers as cores the
-/// workers kept waking and stealing from each other around it: on 2 cores the fan-out
-/// benchmark measured 5 % less server CPU per rollout with one worker than with two (median
-/// of 22 alternated pairs, docs/benchmarks.md). `TOKIO_WORKER_THREADS` overrides it.
+/// thread of their own meanwhile. With as many runtime workers as cores the workers kept
+/// waking and stealing from each other around it: on 2 cores the fan-out benchmark measured
+/// 5 % less server CPU per rollout with one worker than with two (median of 22 alternated
+/// pairs with sqlx's writer thread); with the rusqlite writer two workers took ×1.07 as long
+/// to all terminal (6 pairs, docs/benchmarks.md). `TOKIO_WORKER_THREADS` overrides it.
 fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
