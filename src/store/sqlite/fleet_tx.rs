@@ -18,7 +18,7 @@ use super::fleet_cache::{FleetCache, lockout_piece};
 use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
 };
-use super::shapes::{Binder, Shapes};
+use super::shapes::{Binder, Shapes, execute_one, select_by_id};
 use super::writer::{WriterTx, blocking};
 use crate::store::StoreError;
 use crate::store::audit::AuditRow;
@@ -50,23 +50,6 @@ static SELECT_ROLLOUT: LazyLock<String> =
 pub(super) struct SqliteFleetTx {
     writer: WriterTx,
     cache: FleetCache,
-}
-
-/// The rows `sql` selects with `id` bound to its one parameter, each read by `read`.
-fn select_by_id<R>(
-    conn: &Connection,
-    sql: &str,
-    id: Uuid,
-    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
-    op: &'static str,
-) -> Result<Vec<R>, StoreError> {
-    let mut statement = conn.prepare_cached(sql).map_err(StoreError::statement(op))?;
-    Binder::new(&mut statement).uuid(id).finish(op)?;
-    statement
-        .raw_query()
-        .mapped(read)
-        .collect::<rusqlite::Result<_>>()
-        .map_err(StoreError::statement(op))
 }
 
 /// The one row `sql` selects by `id`, if any.
@@ -173,9 +156,8 @@ impl FleetTx for SqliteFleetTx {
             None => self
                 .writer
                 .conn()?
-                .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM command_events", [], |row| {
-                    row.get(0)
-                })
+                .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM command_events")
+                .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
                 .map_err(StoreError::statement("tx.insert_event"))?,
         };
         self.cache.next_event_id = Some(id + 1);
@@ -246,13 +228,9 @@ impl FleetTx for SqliteFleetTx {
 
     async fn put_rollout(&mut self, rollout: &RolloutRecord) -> Result<(), StoreError> {
         const OP: &str = "tx.put_rollout";
-        let conn = self.writer.conn()?;
-        let mut statement =
-            conn.prepare_cached(&UPSERT_ROLLOUT).map_err(StoreError::statement(OP))?;
-        let mut binder = Binder::new(&mut statement);
-        rows::bind_rollout(&mut binder, rollout, OP)?;
-        binder.finish(OP)?;
-        statement.raw_execute().map_err(StoreError::statement(OP))?;
+        execute_one(self.writer.conn()?, &UPSERT_ROLLOUT, OP, |b| {
+            rows::bind_rollout(b, rollout, OP)
+        })?;
         Ok(())
     }
 

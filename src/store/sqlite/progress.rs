@@ -16,7 +16,7 @@ use rusqlite::Connection;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::shapes::Binder;
+use super::shapes::{Binder, execute_one, select_by_id};
 
 use crate::store::StoreError;
 use crate::store::commands::{CommandRecord, CommandState};
@@ -109,10 +109,11 @@ impl Progress {
             if self.recount.contains(&rollout) || delta.iter().all(|d| *d == 0) {
                 continue;
             }
-            let mut statement = conn.prepare_cached(&ADD).map_err(StoreError::statement(OP))?;
-            let mut binder = Binder::new(&mut statement);
-            bind_row(&mut binder, &delta).uuid(rollout).finish(OP)?;
-            if statement.raw_execute().map_err(StoreError::statement(OP))? == 0 {
+            let changed = execute_one(conn, &ADD, OP, |b| {
+                bind_row(b, &delta).uuid(rollout);
+                Ok(())
+            })?;
+            if changed == 0 {
                 self.recount.insert(rollout);
             }
         }
@@ -149,15 +150,22 @@ async fn read(
     Ok(Some(counters(&values)))
 }
 
-/// Counts per slot from the members and their commands (all members, or one wave's).
-/// State counts of a rollout's members (`unissued` for those without a command): the
-/// rollout id binds first, then (in [`MEMBERS_OF_WAVE`]) the wave.
-const MEMBERS: &str = "SELECT COALESCE(c.state, 'unissued') AS state, COUNT(*) AS n \
-     FROM rollout_members m LEFT JOIN commands c ON c.command_id = m.command_id \
-     WHERE m.rollout_id = ? GROUP BY 1";
-const MEMBERS_OF_WAVE: &str = "SELECT COALESCE(c.state, 'unissued') AS state, COUNT(*) AS n \
-     FROM rollout_members m LEFT JOIN commands c ON c.command_id = m.command_id \
-     WHERE m.rollout_id = ? AND m.wave = ? GROUP BY 1";
+/// The state counts of a rollout's members (`unissued` for those without a command), with
+/// `$wave` added to the condition: the rollout id binds first, then (in [`MEMBERS_OF_WAVE`])
+/// the wave.
+macro_rules! members_sql {
+    ($wave:literal) => {
+        concat!(
+            "SELECT COALESCE(c.state, 'unissued') AS state, COUNT(*) AS n \
+             FROM rollout_members m LEFT JOIN commands c ON c.command_id = m.command_id \
+             WHERE m.rollout_id = ?",
+            $wave,
+            " GROUP BY 1"
+        )
+    };
+}
+const MEMBERS: &str = members_sql!("");
+const MEMBERS_OF_WAVE: &str = members_sql!(" AND m.wave = ?");
 
 /// The counter row of `MEMBERS` results.
 fn tally(rows: Vec<(String, i64)>, op: &'static str) -> Result<Row, StoreError> {
@@ -176,6 +184,7 @@ fn tally(rows: Vec<(String, i64)>, op: &'static str) -> Result<Row, StoreError> 
     Ok(values)
 }
 
+/// Counts per slot from the members and their commands (all members, or one wave's).
 async fn members_row(
     conn: impl sqlx::SqliteExecutor<'_>,
     rollout: Uuid,
@@ -192,26 +201,15 @@ async fn members_row(
 /// Count a rollout's members again and store the counters (in the writer's transaction).
 fn recount(conn: &Connection, rollout: Uuid) -> Result<(), StoreError> {
     const OP: &str = "tx.recount_progress";
-    let run = |sql: &str, bind: &dyn Fn(&mut Binder)| -> Result<usize, StoreError> {
-        let mut statement = conn.prepare_cached(sql).map_err(StoreError::statement(OP))?;
-        let mut binder = Binder::new(&mut statement);
-        bind(&mut binder);
-        binder.finish(OP)?;
-        statement.raw_execute().map_err(StoreError::statement(OP))
-    };
-    run(CREATE, &|b| {
+    execute_one(conn, CREATE, OP, |b| {
         b.uuid(rollout);
+        Ok(())
     })?;
-    let mut statement = conn.prepare_cached(MEMBERS).map_err(StoreError::statement(OP))?;
-    Binder::new(&mut statement).uuid(rollout).finish(OP)?;
-    let rows: Vec<(String, i64)> = statement
-        .raw_query()
-        .mapped(|row| Ok((row.get(0)?, row.get(1)?)))
-        .collect::<rusqlite::Result<_>>()
-        .map_err(StoreError::statement(OP))?;
+    let rows = select_by_id(conn, MEMBERS, rollout, |row| Ok((row.get(0)?, row.get(1)?)), OP)?;
     let counts = tally(rows, OP)?;
-    run(&SET, &|b| {
+    execute_one(conn, &SET, OP, |b| {
         bind_row(b, &counts).uuid(rollout);
+        Ok(())
     })?;
     Ok(())
 }

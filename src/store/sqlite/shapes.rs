@@ -183,15 +183,46 @@ fn execute_pieces<T, V: Copy>(
 ) -> Result<(), StoreError> {
     for piece in pieces(rows) {
         let (variant, sql) = text(piece.len());
-        let mut statement = conn.prepare_cached(sql).map_err(StoreError::statement(op))?;
-        let mut binder = Binder::new(&mut statement);
-        for row in piece {
-            bind(&mut binder, row, variant);
-        }
-        binder.finish(op)?;
-        statement.raw_execute().map_err(StoreError::statement(op))?;
+        execute_one(conn, sql, op, |binder| {
+            for row in piece {
+                bind(binder, row, variant);
+            }
+            Ok(())
+        })?;
     }
     Ok(())
+}
+
+/// Run the (cached) statement `sql` once with the parameters `bind` binds in order; how many
+/// rows it changed. A failure is reported as operation `op`.
+pub(super) fn execute_one(
+    conn: &Connection,
+    sql: &str,
+    op: &'static str,
+    bind: impl FnOnce(&mut Binder) -> Result<(), StoreError>,
+) -> Result<usize, StoreError> {
+    let mut statement = conn.prepare_cached(sql).map_err(StoreError::statement(op))?;
+    let mut binder = Binder::new(&mut statement);
+    bind(&mut binder)?;
+    binder.finish(op)?;
+    statement.raw_execute().map_err(StoreError::statement(op))
+}
+
+/// The rows `sql` selects with `id` bound to its one parameter, each read by `read`.
+pub(super) fn select_by_id<R>(
+    conn: &Connection,
+    sql: &str,
+    id: Uuid,
+    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+    op: &'static str,
+) -> Result<Vec<R>, StoreError> {
+    let mut statement = conn.prepare_cached(sql).map_err(StoreError::statement(op))?;
+    Binder::new(&mut statement).uuid(id).finish(op)?;
+    statement
+        .raw_query()
+        .mapped(read)
+        .collect::<rusqlite::Result<_>>()
+        .map_err(StoreError::statement(op))
 }
 
 /// `?, ?, …`: `count` placeholders (an `IN (…)` list, or one row of `VALUES`).

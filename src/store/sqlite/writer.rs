@@ -192,7 +192,8 @@ impl WriterSession {
         self.open = true;
         let version: i64 = self
             .conn()?
-            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
             .map_err(StoreError::statement(OP))?;
         if self.rows.version != Some(version) {
             self.rows.forget();
