@@ -203,6 +203,9 @@ async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
         assert_eq!(store.rollout(rollout_id).await.unwrap(), Some(rollout.clone()), "{url}");
         let all = store.rollout_counters(rollout_id, None).await.unwrap();
         assert_eq!((all.total, all.unissued, all.in_flight), (2, 1, 1), "{url}");
+        let joined = store.rollout_with_counters(rollout_id).await.unwrap();
+        assert_eq!(joined, Some((rollout.clone(), all)), "{url}");
+        assert_eq!(store.rollout_with_counters(Uuid::new_v4()).await.unwrap(), None, "{url}");
         let canary = store.rollout_counters(rollout_id, Some(0)).await.unwrap();
         assert_eq!((canary.total, canary.unissued), (1, 0), "{url}");
         assert_eq!(store.unissued_members(rollout_id, 10).await.unwrap(), [members[1]], "{url}");

@@ -66,6 +66,8 @@ async fn counters(store: &dyn Store, id: Uuid, waves: i64) -> RolloutCounters {
         counted.rejected += w.rejected;
     }
     assert_eq!(stored, counted, "stored counters equal the count over the members");
+    let (rollout, joined) = store.rollout_with_counters(id).await.unwrap().expect("rollout");
+    assert_eq!((rollout.rollout_id, joined), (id, stored), "read with the rollout: the same");
     stored
 }
 

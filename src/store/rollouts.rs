@@ -145,6 +145,12 @@ pub trait RolloutStore {
     /// Rollouts that are not terminal, oldest first.
     async fn active_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError>;
 
+    /// A rollout with its counters over every member, read together.
+    async fn rollout_with_counters(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(RolloutRecord, RolloutCounters)>, StoreError>;
+
     /// Counters over every member, or over one wave only.
     async fn rollout_counters(
         &self,

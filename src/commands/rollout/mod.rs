@@ -258,10 +258,8 @@ impl Fleet {
 
     /// One rollout with its raw counters.
     pub async fn rollout(&self, id: Uuid) -> Result<(RolloutRecord, RolloutCounters)> {
-        let rollout = self.store.rollout(id).await?;
-        let rollout = rollout.ok_or(Error::NotFound { kind: "rollout", id: id.to_string() })?;
-        let counters = self.store.rollout_counters(id, None).await?;
-        Ok((rollout, counters))
+        let found = self.store.rollout_with_counters(id).await?;
+        found.ok_or(Error::NotFound { kind: "rollout", id: id.to_string() })
     }
 
     /// Abort by an operator.

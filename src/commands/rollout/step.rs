@@ -84,10 +84,12 @@ impl Fleet {
     #[tracing::instrument(name = "rollout.advance", skip_all, fields(rollout.id = %rollout.rollout_id))]
     async fn step_rollout(&self, mut rollout: RolloutRecord) -> Result<RolloutRecord> {
         let _serial = self.rollout_lock.lock().await;
-        // Re-read under the lock: an operator may have aborted it meanwhile.
-        if let Some(fresh) = self.store.rollout(rollout.rollout_id).await? {
-            rollout = fresh;
-        }
+        // Re-read under the lock: an operator may have aborted it meanwhile. The counters
+        // over every member come with it, from the same statement.
+        let Some((fresh, all)) = self.store.rollout_with_counters(rollout.rollout_id).await? else {
+            return Ok(rollout);
+        };
+        rollout = fresh;
         let now = now_ms();
         let id = rollout.rollout_id;
         match rollout.state {
@@ -109,7 +111,6 @@ impl Fleet {
                 if !canary.issued_all_terminal() {
                     return Ok(rollout);
                 }
-                let all = self.store.rollout_counters(id, None).await?;
                 if let Some(why) = threshold_crossed(&rollout, &all) {
                     return self.abort_over_threshold(rollout, why).await;
                 }
@@ -119,7 +120,6 @@ impl Fleet {
                 self.issue_members(rollout, 0, now).await
             }
             RolloutState::Waves => {
-                let all = self.store.rollout_counters(id, None).await?;
                 if let Some(why) = threshold_crossed(&rollout, &all) {
                     return self.abort_over_threshold(rollout, why).await;
                 }

@@ -9,18 +9,20 @@
 //!
 //! It decides nothing about rollouts; it only counts.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use rusqlite::Connection;
-use sqlx::AssertSqlSafe;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, FromRow};
 use uuid::Uuid;
 
+use super::rows::{ROLLOUT_COLUMNS, RolloutRow};
 use super::shapes::{Binder, execute_one, select_by_id};
 
+use crate::ids::{IdMap, IdSet};
 use crate::store::StoreError;
 use crate::store::commands::{CommandRecord, CommandState};
-use crate::store::rollouts::RolloutCounters;
+use crate::store::rollouts::{RolloutCounters, RolloutRecord};
 
 /// Counter slots: total, unissued, then one per command state in [`CommandState::ALL`] order.
 const SLOTS: usize = 12;
@@ -60,8 +62,8 @@ const CREATE: &str =
 /// Changes of one transaction, not yet added to the rows.
 #[derive(Default)]
 pub(super) struct Progress {
-    deltas: HashMap<Uuid, Row>,
-    recount: HashSet<Uuid>,
+    deltas: IdMap<Row>,
+    recount: IdSet,
 }
 
 impl Progress {
@@ -137,17 +139,64 @@ async fn read(
     rollout: Uuid,
 ) -> Result<Option<RolloutCounters>, StoreError> {
     const OP: &str = "rollout_progress";
-    let row: Option<sqlx::sqlite::SqliteRow> = sqlx::query(AssertSqlSafe(SELECT.as_str()))
+    match row_of(conn, &SELECT, rollout, OP).await? {
+        Some(row) => Ok(stored_values(&row, OP)?.map(|values| counters(&values))),
+        None => Ok(None),
+    }
+}
+
+/// The statement of [`rollout_with_counters`]: the rollout's columns, then its counter row's.
+static WITH_ROLLOUT: LazyLock<String> = LazyLock::new(|| {
+    let list: Vec<_> = columns().map(|c| format!("p.{c}")).collect();
+    format!(
+        "SELECT {ROLLOUT_COLUMNS}, {} FROM rollouts LEFT JOIN rollout_progress p \
+         USING (rollout_id) WHERE rollout_id = ?",
+        list.join(", ")
+    )
+});
+
+/// A rollout and its counters over every member, read together: one statement where
+/// GetRollout and each scheduler step used to read twice (the counters as
+/// [`rollout_counters`] gives them).
+pub(super) async fn rollout_with_counters(
+    pool: &sqlx::SqlitePool,
+    rollout: Uuid,
+) -> Result<Option<(RolloutRecord, RolloutCounters)>, StoreError> {
+    const OP: &str = "rollout_with_counters";
+    let Some(row) = row_of(pool, &WITH_ROLLOUT, rollout, OP).await? else { return Ok(None) };
+    let record = RolloutRow::from_row(&row).map_err(StoreError::query(OP))?.into_record(OP)?;
+    let values = match stored_values(&row, OP)? {
+        Some(values) => values,
+        None => members_row(pool, rollout, None).await?,
+    };
+    Ok(Some((record, counters(&values))))
+}
+
+/// The one row `sql` selects with `rollout` bound to its parameter, if any.
+async fn row_of(
+    conn: impl sqlx::SqliteExecutor<'_>,
+    sql: &'static str,
+    rollout: Uuid,
+    op: &'static str,
+) -> Result<Option<SqliteRow>, StoreError> {
+    sqlx::query(AssertSqlSafe(sql))
         .bind(rollout.to_string())
         .fetch_optional(conn)
         .await
-        .map_err(StoreError::query(OP))?;
-    let Some(row) = row else { return Ok(None) };
+        .map_err(StoreError::query(op))
+}
+
+/// The counter columns of `row` by name; `None` when the rollout has no counter row (a
+/// left join found none).
+fn stored_values(row: &SqliteRow, op: &'static str) -> Result<Option<Row>, StoreError> {
     let mut values = [0; SLOTS];
-    for (i, value) in values.iter_mut().enumerate() {
-        *value = sqlx::Row::try_get(&row, i).map_err(StoreError::query(OP))?;
+    for (value, column) in values.iter_mut().zip(columns()) {
+        match sqlx::Row::try_get::<Option<i64>, _>(row, column).map_err(StoreError::query(op))? {
+            Some(stored) => *value = stored,
+            None => return Ok(None),
+        }
     }
-    Ok(Some(counters(&values)))
+    Ok(Some(values))
 }
 
 /// The state counts of a rollout's members (`unissued` for those without a command), with

@@ -70,6 +70,13 @@ impl RolloutStore for SqliteStore {
         fetch_rollouts(&self.pool, builder, "active_rollouts").await
     }
 
+    async fn rollout_with_counters(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(RolloutRecord, RolloutCounters)>, StoreError> {
+        progress::rollout_with_counters(&self.pool, id).await
+    }
+
     async fn rollout_counters(
         &self,
         id: Uuid,

@@ -317,3 +317,26 @@ async fn busy_counts_the_operations_holding_a_connection() {
     tx.rollback().await.unwrap();
     settled(&store).await;
 }
+
+/// A rollout without a counter row (started before migration 0006, or its row lost) is
+/// counted from its members, by the joined read as by the counters alone.
+#[tokio::test]
+async fn a_rollout_without_a_counter_row_is_counted_from_its_members() {
+    use crate::store::rollouts::{RolloutMember, RolloutStore};
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_path(&tmp.path().join("rebound.db")).await.unwrap();
+    let id = uuid::Uuid::new_v4();
+    let rollout = crate::store::progress_tests::rollout_record(id);
+    let members: Vec<RolloutMember> =
+        (0..3).map(|wave| RolloutMember { client_uuid: uuid::Uuid::new_v4(), wave }).collect();
+    let mut tx = store.fleet_tx().await.unwrap();
+    tx.put_rollout(&rollout).await.unwrap();
+    tx.insert_members(id, &members).await.unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query("DELETE FROM rollout_progress").execute(&store.pool).await.unwrap();
+    let (read, counters) = store.rollout_with_counters(id).await.unwrap().expect("rollout");
+    assert_eq!(read, rollout);
+    assert_eq!((counters.total, counters.unissued), (3, 3));
+    assert_eq!(store.rollout_counters(id, None).await.unwrap(), counters);
+    store.close().await;
+}
