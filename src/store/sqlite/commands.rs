@@ -210,6 +210,9 @@ impl CommandStore for SqliteStore {
                 }
             }
         }
+        for issued in entries.values_mut() {
+            issued.sort_unstable();
+        }
         Ok(entries)
     }
 }

@@ -10,8 +10,6 @@
 //! SQL can answer (`lockout_entries`, `sent_commands_for`) flush first, so a transaction
 //! always reads its own writes.
 
-use std::collections::{HashMap, HashSet};
-
 use rusqlite::Connection;
 use uuid::Uuid;
 
@@ -21,6 +19,7 @@ use super::rows::{
     bind_client, bind_command, bind_command_update, changed_columns,
 };
 use super::shapes::{Binder, Shapes, VariantShapes, id_list, pieces};
+use crate::ids::{IdMap, IdSet};
 use crate::store::StoreError;
 use crate::store::clients::ClientRecord;
 use crate::store::commands::{CommandEvent, CommandRecord};
@@ -28,14 +27,14 @@ use crate::store::commands::{CommandEvent, CommandRecord};
 /// Rows known to the transaction (`None`: known not to exist) and the pending writes.
 #[derive(Default)]
 pub(super) struct FleetCache {
-    pub commands: HashMap<Uuid, Option<CommandRecord>>,
-    pub clients: HashMap<Uuid, Option<ClientRecord>>,
+    pub commands: IdMap<Option<CommandRecord>>,
+    pub clients: IdMap<Option<ClientRecord>>,
     /// Lockout entries per client, valid for the `since_ms` they were read with.
-    pub lockout: HashMap<Uuid, (i64, Vec<i64>)>,
+    pub lockout: IdMap<(i64, Vec<i64>)>,
     inserted: Ordered,
     updated: Ordered,
     /// Columns of each updated command that differ from its stored row.
-    changed: HashMap<Uuid, ColumnMask>,
+    changed: IdMap<ColumnMask>,
     dirty_clients: Ordered,
     pub events: Vec<CommandEvent>,
     /// Next `command_events.id` (read once; the transaction holds the write lock).
@@ -50,7 +49,7 @@ pub(super) struct FleetCache {
 #[derive(Default)]
 struct Ordered {
     order: Vec<Uuid>,
-    seen: HashSet<Uuid>,
+    seen: IdSet,
 }
 
 impl Ordered {
@@ -132,7 +131,7 @@ impl FleetCache {
     fn by_columns(
         &self,
         ids: &[Uuid],
-        changed: &HashMap<Uuid, ColumnMask>,
+        changed: &IdMap<ColumnMask>,
     ) -> Vec<(ColumnMask, Vec<&CommandRecord>)> {
         let mut groups: Vec<(ColumnMask, Vec<&CommandRecord>)> = Vec::new();
         for id in ids {
@@ -203,11 +202,12 @@ impl FleetCache {
 }
 
 /// The statement of [`lockout_piece`] for a piece of `rows` clients; the clients bind first,
-/// then `since_ms`.
+/// then `since_ms`. Unordered: an `ORDER BY issued_ms` over the whole piece cost SQLite a
+/// temporary B-tree per statement; the callers sort the few entries of each client.
 pub(super) static LOCKOUT_PIECE: Shapes = Shapes::new(|rows| {
     format!(
         "SELECT client_uuid, issued_ms FROM commands WHERE {} AND client_uuid IN ({}) \
-         AND issued_ms >= ? ORDER BY issued_ms",
+         AND issued_ms >= ?",
         super::fleet_tx::LOCKOUT_COUNTED,
         id_list(rows)
     )
@@ -236,6 +236,7 @@ pub(super) fn lockout_piece(
             found.push((client, row.get(1).map_err(StoreError::statement(op))?));
         }
     }
+    found.sort_unstable_by_key(|&(_, issued_ms)| issued_ms);
     Ok(found)
 }
 
@@ -243,7 +244,7 @@ pub(super) fn lockout_piece(
 /// each id: found, or `None`.
 fn load_into<R, T>(
     tx: &Connection,
-    known: &mut HashMap<Uuid, Option<T>>,
+    known: &mut IdMap<Option<T>>,
     ids: &[Uuid],
     select: &'static Shapes,
     read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
@@ -277,7 +278,7 @@ fn load_into<R, T>(
 
 /// Ids not yet known, each once.
 fn unknown(ids: &[Uuid], known: impl Fn(&Uuid) -> bool) -> Vec<Uuid> {
-    let mut seen = HashSet::new();
+    let mut seen = IdSet::default();
     ids.iter().filter(|id| !known(id) && seen.insert(**id)).copied().collect()
 }
 
