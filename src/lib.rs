@@ -26,6 +26,7 @@ pub mod error;
 pub mod exit;
 pub mod health;
 pub mod hex;
+pub mod ids;
 pub mod lifecycle;
 mod macros;
 pub mod mcp;

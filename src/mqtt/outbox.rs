@@ -8,12 +8,13 @@
 //! §4.4); when it lost it they are forgotten: the domain publishes its queued commands again
 //! (`GatewayEvent::Connected`), and the gateway queues its service-failure clears again.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use rumqttc::mqttbytes::v4::Publish;
 use uuid::Uuid;
 
 use super::Outbound;
+use crate::ids::IdSet;
 
 /// Outbound QoS 1 publishes awaiting PUBACK at once (the in-flight window).
 const INFLIGHT: usize = super::options::INFLIGHT as usize;
@@ -33,7 +34,7 @@ pub enum Tag {
 #[derive(Default)]
 pub struct Backlog {
     queue: VecDeque<Outbound>,
-    commands: HashSet<Uuid>,
+    commands: IdSet,
 }
 
 impl Backlog {
@@ -85,7 +86,7 @@ pub struct Outbox {
     /// Packet id of the subscription awaiting its SUBACK (it shares the id space).
     subscribing: Option<u16>,
     /// Commands handed over and not yet acknowledged on their canonical topic.
-    pending: HashSet<Uuid>,
+    pending: IdSet,
 }
 
 impl Outbox {

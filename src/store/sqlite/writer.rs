@@ -37,15 +37,14 @@
 //! connection's time in the fan-out benchmark). Nothing durable lives there, and the pool's
 //! connections, whose reads may sort large results, keep the default.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Mutex, OwnedMutexGuard};
-use uuid::Uuid;
 
+use crate::ids::IdMap;
 use crate::store::clients::ClientRecord;
 use crate::store::commands::CommandRecord;
 use crate::store::{Durability, StoreError};
@@ -113,8 +112,8 @@ impl std::fmt::Debug for WriterSession {
 pub(super) struct RememberedRows {
     /// `data_version` they are valid for.
     version: Option<i64>,
-    pub commands: HashMap<Uuid, CommandRecord>,
-    pub clients: HashMap<Uuid, ClientRecord>,
+    pub commands: IdMap<CommandRecord>,
+    pub clients: IdMap<ClientRecord>,
 }
 
 impl RememberedRows {
@@ -127,8 +126,8 @@ impl RememberedRows {
     /// Take in what a committed transaction knows (`None`: known not to exist).
     pub fn absorb(
         &mut self,
-        commands: HashMap<Uuid, Option<CommandRecord>>,
-        clients: HashMap<Uuid, Option<ClientRecord>>,
+        commands: IdMap<Option<CommandRecord>>,
+        clients: IdMap<Option<ClientRecord>>,
     ) {
         if self.commands.len() + commands.len() > MAX_COMMANDS {
             self.commands.clear();
