@@ -133,18 +133,6 @@ fn bind_row<'b, 's, 'c>(binder: &'b mut Binder<'s, 'c>, row: &Row) -> &'b mut Bi
     binder
 }
 
-/// The stored counters of a rollout (`None`: no row).
-async fn read(
-    conn: impl sqlx::SqliteExecutor<'_>,
-    rollout: Uuid,
-) -> Result<Option<RolloutCounters>, StoreError> {
-    const OP: &str = "rollout_progress";
-    match row_of(conn, &SELECT, rollout, OP).await? {
-        Some(row) => Ok(stored_values(&row, OP)?.map(|values| counters(&values))),
-        None => Ok(None),
-    }
-}
-
 /// The statement of [`rollout_with_counters`]: the rollout's columns, then its counter row's.
 static WITH_ROLLOUT: LazyLock<String> = LazyLock::new(|| {
     let list: Vec<_> = columns().map(|c| format!("p.{c}")).collect();
@@ -165,11 +153,21 @@ pub(super) async fn rollout_with_counters(
     const OP: &str = "rollout_with_counters";
     let Some(row) = row_of(pool, &WITH_ROLLOUT, rollout, OP).await? else { return Ok(None) };
     let record = RolloutRow::from_row(&row).map_err(StoreError::query(OP))?.into_record(OP)?;
-    let values = match stored_values(&row, OP)? {
+    Ok(Some((record, stored_or_counted(pool, rollout, stored_values(&row, OP)?).await?)))
+}
+
+/// Counters from a rollout's stored row, or counted from its members when it has none
+/// (started before migration 0006, or its row lost).
+async fn stored_or_counted(
+    pool: &sqlx::SqlitePool,
+    rollout: Uuid,
+    stored: Option<Row>,
+) -> Result<RolloutCounters, StoreError> {
+    let values = match stored {
         Some(values) => values,
         None => members_row(pool, rollout, None).await?,
     };
-    Ok(Some((record, counters(&values))))
+    Ok(counters(&values))
 }
 
 /// The one row `sql` selects with `rollout` bound to its parameter, if any.
@@ -269,10 +267,12 @@ pub(super) async fn rollout_counters(
     pool: &sqlx::SqlitePool,
     rollout: Uuid,
 ) -> Result<RolloutCounters, StoreError> {
-    match read(pool, rollout).await? {
-        Some(counters) => Ok(counters),
-        None => Ok(counters(&members_row(pool, rollout, None).await?)),
-    }
+    const OP: &str = "rollout_progress";
+    let stored = match row_of(pool, &SELECT, rollout, OP).await? {
+        Some(row) => stored_values(&row, OP)?,
+        None => None,
+    };
+    stored_or_counted(pool, rollout, stored).await
 }
 
 /// Counters of one wave, from its members and their commands.
