@@ -399,6 +399,11 @@ async fn rollout_completes_in_waves_and_cli_shows_progress() {
         "{stdout}"
     );
 
+    // The listing shows each rollout with its counters, as the watch's last line did.
+    let out = run_rebound(dir.path(), &["rollout", "list", "--addr", &server.addr]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(listed.trim(), last.trim(), "rollout list shows the watch's last progress");
+
     let out = run_rebound(dir.path(), &["clients", "list", "--addr", &server.addr]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
     let out = run_rebound(

@@ -68,6 +68,9 @@ async fn counters(store: &dyn Store, id: Uuid, waves: i64) -> RolloutCounters {
     assert_eq!(stored, counted, "stored counters equal the count over the members");
     let (rollout, joined) = store.rollout_with_counters(id).await.unwrap().expect("rollout");
     assert_eq!((rollout.rollout_id, joined), (id, stored), "read with the rollout: the same");
+    let listed = store.list_rollouts(&[], None, None, 100).await.unwrap();
+    let in_list = listed.iter().find(|(r, _)| r.rollout_id == id).map(|(_, c)| *c);
+    assert_eq!(in_list, Some(stored), "listed with the rollout: the same");
     stored
 }
 

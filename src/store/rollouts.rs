@@ -133,14 +133,15 @@ impl RolloutCounters {
 pub trait RolloutStore {
     async fn rollout(&self, id: Uuid) -> Result<Option<RolloutRecord>, StoreError>;
 
-    /// Rollouts newest first by (created_ms, rollout_id), strictly after `after`.
+    /// Rollouts newest first by (created_ms, rollout_id), strictly after `after`, each with
+    /// its counters over every member.
     async fn list_rollouts(
         &self,
         states: &[RolloutState],
         action: Option<Action>,
         after: Option<(i64, Uuid)>,
         limit: u32,
-    ) -> Result<Vec<RolloutRecord>, StoreError>;
+    ) -> Result<Vec<(RolloutRecord, RolloutCounters)>, StoreError>;
 
     /// Rollouts that are not terminal, oldest first.
     async fn active_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError>;

@@ -404,14 +404,13 @@ impl ClientCommandService for ClientCommandApi {
                 let filters = (&states, action);
                 let after = page::decode::<(i64, Uuid)>(&r.page_token, &filters)?;
                 let store = self.fleet.store();
-                let records = store.list_rollouts(&states, action, after, limit).await?;
+                let found = store.list_rollouts(&states, action, after, limit).await?;
                 let next_page_token =
-                    page::next(&records, limit, |r| (r.created_ms, r.rollout_id), &filters);
-                let mut rollouts = Vec::with_capacity(records.len());
-                for record in &records {
-                    let counters = store.rollout_counters(record.rollout_id, None).await?;
-                    rollouts.push(convert::rollout(record, counters, false));
-                }
+                    page::next(&found, limit, |(r, _)| (r.created_ms, r.rollout_id), &filters);
+                let rollouts = found
+                    .iter()
+                    .map(|(record, counters)| convert::rollout(record, *counters, false))
+                    .collect();
                 Ok(pb::ListRolloutsResponse { rollouts, next_page_token })
             }
             .await,

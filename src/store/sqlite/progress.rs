@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use rusqlite::Connection;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::{AssertSqlSafe, FromRow, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 use super::rows::{ROLLOUT_COLUMNS, RolloutRow};
@@ -133,15 +133,25 @@ fn bind_row<'b, 's, 'c>(binder: &'b mut Binder<'s, 'c>, row: &Row) -> &'b mut Bi
     binder
 }
 
-/// The statement of [`rollout_with_counters`]: the rollout's columns, then its counter row's.
-static WITH_ROLLOUT: LazyLock<String> = LazyLock::new(|| {
+/// Rollouts with their counter rows' columns after their own (a left join: `NULL`s for a
+/// rollout without one); conditions follow as `AND …`.
+static JOINED: LazyLock<String> = LazyLock::new(|| {
     let list: Vec<_> = columns().map(|c| format!("p.{c}")).collect();
     format!(
         "SELECT {ROLLOUT_COLUMNS}, {} FROM rollouts LEFT JOIN rollout_progress p \
-         USING (rollout_id) WHERE rollout_id = ?",
+         USING (rollout_id) WHERE 1 = 1",
         list.join(", ")
     )
 });
+
+/// The statement of [`rollout_with_counters`].
+static WITH_ROLLOUT: LazyLock<String> =
+    LazyLock::new(|| format!("{} AND rollout_id = ?", JOINED.as_str()));
+
+/// A statement of rollouts and their counters, to which the caller adds its conditions.
+pub(super) fn select_with_counters() -> QueryBuilder<Sqlite> {
+    QueryBuilder::new(JOINED.as_str())
+}
 
 /// A rollout and its counters over every member, read together: one statement where
 /// GetRollout and each scheduler step used to read twice (the counters as
@@ -152,8 +162,35 @@ pub(super) async fn rollout_with_counters(
 ) -> Result<Option<(RolloutRecord, RolloutCounters)>, StoreError> {
     const OP: &str = "rollout_with_counters";
     let Some(row) = row_of(pool, &WITH_ROLLOUT, rollout, OP).await? else { return Ok(None) };
-    let record = RolloutRow::from_row(&row).map_err(StoreError::query(OP))?.into_record(OP)?;
-    Ok(Some((record, stored_or_counted(pool, rollout, stored_values(&row, OP)?).await?)))
+    Ok(Some(with_counters(pool, &row, OP).await?))
+}
+
+/// The rollouts a statement of [`select_with_counters`] selects, each with its counters: one
+/// statement for a whole page of ListRollouts, which used to read each rollout's counters
+/// on their own.
+pub(super) async fn fetch_with_counters(
+    pool: &sqlx::SqlitePool,
+    mut builder: QueryBuilder<Sqlite>,
+    op: &'static str,
+) -> Result<Vec<(RolloutRecord, RolloutCounters)>, StoreError> {
+    let rows = builder.build().fetch_all(pool).await.map_err(StoreError::query(op))?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in &rows {
+        found.push(with_counters(pool, row, op).await?);
+    }
+    Ok(found)
+}
+
+/// The rollout of a joined row and its counters (counted from the members when the row has
+/// none).
+async fn with_counters(
+    pool: &sqlx::SqlitePool,
+    row: &SqliteRow,
+    op: &'static str,
+) -> Result<(RolloutRecord, RolloutCounters), StoreError> {
+    let record = RolloutRow::from_row(row).map_err(StoreError::query(op))?.into_record(op)?;
+    let counters = stored_or_counted(pool, record.rollout_id, stored_values(row, op)?).await?;
+    Ok((record, counters))
 }
 
 /// Counters from a rollout's stored row, or counted from its members when it has none

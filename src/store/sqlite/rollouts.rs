@@ -42,8 +42,8 @@ impl RolloutStore for SqliteStore {
         action: Option<Action>,
         after: Option<(i64, Uuid)>,
         limit: u32,
-    ) -> Result<Vec<RolloutRecord>, StoreError> {
-        let mut builder = select_rollouts();
+    ) -> Result<Vec<(RolloutRecord, RolloutCounters)>, StoreError> {
+        let mut builder = progress::select_with_counters();
         if !states.is_empty() {
             push_in(&mut builder, "state", states.iter().map(|s| s.as_str()));
         }
@@ -61,7 +61,7 @@ impl RolloutStore for SqliteStore {
                 .push("))");
         }
         builder.push(" ORDER BY created_ms DESC, rollout_id DESC LIMIT ").push_bind(limit);
-        fetch_rollouts(&self.pool, builder, "list_rollouts").await
+        progress::fetch_with_counters(&self.pool, builder, "list_rollouts").await
     }
 
     async fn active_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError> {

@@ -319,7 +319,8 @@ async fn busy_counts_the_operations_holding_a_connection() {
 }
 
 /// A rollout without a counter row (started before migration 0006, or its row lost) is
-/// counted from its members, by the joined read as by the counters alone.
+/// counted from its members, by the joined reads (one rollout, a listed page) as by the
+/// counters alone.
 #[tokio::test]
 async fn a_rollout_without_a_counter_row_is_counted_from_its_members() {
     use crate::store::rollouts::{RolloutMember, RolloutStore};
@@ -338,5 +339,7 @@ async fn a_rollout_without_a_counter_row_is_counted_from_its_members() {
     assert_eq!(read, rollout);
     assert_eq!((counters.total, counters.unissued), (3, 3));
     assert_eq!(store.rollout_counters(id, None).await.unwrap(), counters);
+    let listed = store.list_rollouts(&[], None, None, 10).await.unwrap();
+    assert_eq!(listed, vec![(rollout, counters)]);
     store.close().await;
 }
