@@ -132,6 +132,10 @@ pub trait DeviceLink: Send + Sync + 'static {
     /// Queue a command for publishing (QoS 1); sent as soon as the gateway is connected. A
     /// command already waiting for its PUBACK is not queued twice.
     fn publish_command(&self, command: OutboundCommand);
+    /// The command is not to be sent any more (canceled, expired, or its rollout aborted
+    /// before it was accepted): a copy still waiting for the broker is dropped. A publish the
+    /// broker already has cannot be taken back.
+    fn withdraw_command(&self, command_id: Uuid);
     /// Clear the retained `service_failed` message of a device.
     fn clear_service_failed(&self, client: Uuid);
 }

@@ -116,6 +116,8 @@ impl Fleet {
                 && change.command.expires_ms > now;
             if publish {
                 self.link.publish_command(outbound(&change.command));
+            } else if unsent_and_ended(&change) {
+                self.link.withdraw_command(change.command.command_id);
             }
             let _ = self.commands_tx.send(Arc::new(change));
         }
@@ -123,6 +125,15 @@ impl Fleet {
             self.rollout_wake.notify_one();
         }
     }
+}
+
+/// A command that ended (canceled, expired) while it was queued or published: a copy may
+/// still wait in the gateway for the broker (contract: a queued command is published "unless
+/// expired by then", and a canceled one must not reach the device).
+fn unsent_and_ended(change: &CommandChange) -> bool {
+    let was_unaccepted =
+        matches!(change.event.from_state, Some(CommandState::Queued | CommandState::Published));
+    was_unaccepted && change.command.state.is_terminal()
 }
 
 /// The message sent to the device for a stored command.

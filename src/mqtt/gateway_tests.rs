@@ -168,6 +168,47 @@ async fn unacknowledged_publishes_are_resent_on_a_kept_session_and_forgotten_on_
     assert_eq!(gateway.status.reconnects(), 2);
 }
 
+/// Commands queued while the broker is away and then withdrawn (canceled, rollout aborted)
+/// or expired are dropped when the connection comes, not sent; the rest go out in order.
+#[tokio::test]
+async fn withdrawn_and_expired_commands_are_not_sent_when_the_broker_is_back() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut gateway = Gateway::start(port, LIMIT);
+    let (canceled, kept) = (command(), command());
+    let expired = OutboundCommand { expires_ms: 1, ..command() };
+    for queued in [&canceled, &expired, &kept] {
+        gateway.link.publish_command(queued.clone());
+    }
+    gateway.link.withdraw_command(canceled.command_id);
+    // Queued and withdrawn while nothing listens; the gateway keeps trying to connect.
+    wait_for_error(&gateway).await;
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let mut conn = Conn::accept(&listener).await;
+    conn.handshake(false).await;
+    assert_eq!(gateway.next().await, GatewayEvent::Connected { session_present: false });
+    let Packet::Publish(sent) = conn.read().await else { panic!("PUBLISH") };
+    assert_eq!(sent.topic, format!("infoscreen/{}/commands", kept.client_uuid));
+    conn.send(Packet::PubAck(PubAck::new(sent.pkid))).await;
+    assert_eq!(gateway.next().await, GatewayEvent::Published { command_id: kept.command_id });
+    // Nothing else was sent: the next publish is a clear queued after them.
+    gateway.link.clear_service_failed(kept.client_uuid);
+    let Packet::Publish(clear) = conn.read().await else { panic!("PUBLISH") };
+    assert_eq!(clear.topic, format!("infoscreen/{}/service_failed", kept.client_uuid));
+}
+
+/// Until the gateway has failed to connect at least once.
+async fn wait_for_error(gateway: &Gateway) {
+    tokio::time::timeout(LIMIT, async {
+        while gateway.status.last_error().is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("a failed connection attempt");
+}
+
 /// A broker that stops answering PINGREQ is given up after one keep-alive interval more,
 /// and the gateway connects again.
 #[tokio::test]

@@ -40,6 +40,8 @@ pub use status::GatewayStatus;
 #[derive(Debug, Clone)]
 pub(crate) enum Outbound {
     Command(OutboundCommand),
+    /// Drop this command if it still waits in the backlog.
+    Withdraw(Uuid),
     ClearServiceFailed(Uuid),
 }
 
@@ -60,6 +62,10 @@ impl DeviceLink for MqttLink {
 
     fn publish_command(&self, command: OutboundCommand) {
         let _ = self.tx.send(Outbound::Command(command));
+    }
+
+    fn withdraw_command(&self, command_id: Uuid) {
+        let _ = self.tx.send(Outbound::Withdraw(command_id));
     }
 
     fn clear_service_failed(&self, client: Uuid) {

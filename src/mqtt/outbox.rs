@@ -30,19 +30,28 @@ pub enum Tag {
 
 /// What the domain queued and the window has not taken yet, in order; a command at most
 /// once (the domain publishes its queue again on every connection, while part of it may
-/// still wait here).
+/// still wait here). A command withdrawn by the domain, or expired by the time the window
+/// has room for it, is dropped instead of sent (contract: a queued command is published
+/// "unless expired by then").
 #[derive(Default)]
 pub struct Backlog {
     queue: VecDeque<Outbound>,
     commands: IdSet,
+    /// Commands in `queue` that are not to be sent any more.
+    withdrawn: IdSet,
 }
 
 impl Backlog {
     pub fn push(&mut self, message: Outbound) {
-        if let Outbound::Command(command) = &message
-            && !self.commands.insert(command.command_id)
-        {
-            return;
+        match &message {
+            Outbound::Withdraw(id) => {
+                if self.commands.contains(id) {
+                    self.withdrawn.insert(*id);
+                }
+                return;
+            }
+            Outbound::Command(command) if !self.commands.insert(command.command_id) => return,
+            _ => {}
         }
         self.queue.push_back(message);
     }
@@ -52,13 +61,25 @@ impl Backlog {
         self.queue.push_front(message);
     }
 
-    pub fn front(&self) -> Option<&Outbound> {
+    /// The next message to send at `now_ms`; withdrawn and expired commands ahead of it are
+    /// dropped.
+    pub fn front(&mut self, now_ms: i64) -> Option<&Outbound> {
+        while let Some(Outbound::Command(command)) = self.queue.front() {
+            let withdrawn = self.withdrawn.contains(&command.command_id);
+            if !withdrawn && command.expires_ms > now_ms {
+                break;
+            }
+            let why = if withdrawn { "withdrawn" } else { "expired" };
+            tracing::debug!(command.id = %command.command_id, "mqtt: queued command {why}; not sent");
+            self.pop_front();
+        }
         self.queue.front()
     }
 
     pub fn pop_front(&mut self) {
         if let Some(Outbound::Command(command)) = self.queue.pop_front() {
             self.commands.remove(&command.command_id);
+            self.withdrawn.remove(&command.command_id);
         }
     }
 }
@@ -227,37 +248,67 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_backlog_holds_a_command_once() {
-        let command = |id| {
-            Outbound::Command(crate::commands::device::OutboundCommand {
-                command_id: id,
-                client_uuid: Uuid::nil(),
-                action: crate::store::commands::Action::RestartApp,
-                issued_ms: 0,
-                expires_ms: 0,
-                requested_by: None,
-                reason: None,
-            })
-        };
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut backlog = Backlog::default();
-        for id in [a, b, a, b] {
-            backlog.push(command(id));
-        }
-        backlog.push(Outbound::ClearServiceFailed(a));
-        backlog.push(Outbound::ClearServiceFailed(a));
+    fn queued(id: Uuid, expires_ms: i64) -> Outbound {
+        Outbound::Command(crate::commands::device::OutboundCommand {
+            command_id: id,
+            client_uuid: Uuid::nil(),
+            action: crate::store::commands::Action::RestartApp,
+            issued_ms: 0,
+            expires_ms,
+            requested_by: None,
+            reason: None,
+        })
+    }
+
+    /// What the backlog hands out at `now_ms`, in order, until it is empty.
+    fn drain(backlog: &mut Backlog, now_ms: i64, names: &[(Uuid, &str)]) -> Vec<String> {
         let mut taken = Vec::new();
-        while let Some(message) = backlog.front() {
+        while let Some(message) = backlog.front(now_ms) {
             taken.push(match message {
-                Outbound::Command(c) => format!("command {}", c.command_id == a),
+                Outbound::Command(c) => {
+                    let name = names.iter().find(|(id, _)| *id == c.command_id).map(|n| n.1);
+                    format!("command {}", name.unwrap_or("?"))
+                }
                 Outbound::ClearServiceFailed(_) => "clear".to_owned(),
+                Outbound::Withdraw(_) => "withdraw".to_owned(),
             });
             backlog.pop_front();
         }
-        assert_eq!(taken, ["command true", "command false", "clear", "clear"]);
-        backlog.push(command(a));
-        assert!(backlog.front().is_some(), "taken out, it may be queued again");
+        taken
+    }
+
+    #[test]
+    fn the_backlog_holds_a_command_once() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut backlog = Backlog::default();
+        for id in [a, b, a, b] {
+            backlog.push(queued(id, 100));
+        }
+        backlog.push(Outbound::ClearServiceFailed(a));
+        backlog.push(Outbound::ClearServiceFailed(a));
+        let taken = drain(&mut backlog, 0, &[(a, "a"), (b, "b")]);
+        assert_eq!(taken, ["command a", "command b", "clear", "clear"]);
+        backlog.push(queued(a, 100));
+        assert!(backlog.front(0).is_some(), "taken out, it may be queued again");
+    }
+
+    #[test]
+    fn withdrawn_and_expired_commands_are_dropped_not_sent() {
+        let (a, b, c, d) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let names = [(a, "a"), (b, "b"), (c, "c"), (d, "d")];
+        let mut backlog = Backlog::default();
+        backlog.push(Outbound::Withdraw(a)); // not queued (yet): nothing to drop
+        backlog.push(queued(a, 100));
+        backlog.push(queued(b, 100));
+        backlog.push(Outbound::ClearServiceFailed(b));
+        backlog.push(queued(c, 50)); // expired at 60
+        backlog.push(queued(d, 100));
+        backlog.push(Outbound::Withdraw(b));
+        backlog.push(Outbound::Withdraw(d));
+        assert_eq!(drain(&mut backlog, 60, &names), ["command a", "clear"]);
+        // Dropped, a command may be queued again (the domain republishes what is queued).
+        backlog.push(queued(d, 100));
+        assert_eq!(drain(&mut backlog, 60, &names), ["command d"]);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Rollouts driven through the domain against a real SQLite store, with a device link that
 //! records what it was asked to publish (the MQTT side has its own tests): a first step cut
-//! into pieces, the next step of a paced rollout planned at its start, and steps interrupted
-//! between their pieces.
+//! into pieces, the next step of a paced rollout planned at its start, steps interrupted
+//! between their pieces, and an abort withdrawing what was not sent yet.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,7 @@ use crate::store::rollouts::{RolloutState, RolloutTarget};
 struct RecordingLink {
     connected: AtomicBool,
     published: Mutex<Vec<OutboundCommand>>,
+    withdrawn: Mutex<Vec<Uuid>>,
 }
 
 impl RecordingLink {
@@ -42,6 +43,10 @@ impl DeviceLink for RecordingLink {
 
     fn publish_command(&self, command: OutboundCommand) {
         self.published.lock().unwrap().push(command);
+    }
+
+    fn withdraw_command(&self, command_id: Uuid) {
+        self.withdrawn.lock().unwrap().push(command_id);
     }
 
     fn clear_service_failed(&self, _client: Uuid) {}
@@ -122,6 +127,27 @@ async fn a_canary_larger_than_a_piece_is_issued_in_full_by_start_rollout() {
     let canary = fleet.store.rollout_counters(started.rollout_id, Some(0)).await.unwrap();
     assert_eq!((canary.total, canary.unissued, canary.queued), (300, 0, 300), "{canary:?}");
     assert_eq!(link.published(), 300, "published as each piece committed");
+}
+
+/// An abort cancels the commands not accepted yet and withdraws them from the link, so that
+/// copies still waiting for the broker are never sent.
+#[tokio::test]
+async fn an_abort_withdraws_the_commands_it_cancels() {
+    let (fleet, link, _dir) = fleet(5).await;
+    link.connected.store(true, Ordering::SeqCst);
+    let (started, _) = fleet.start_rollout(to_all(3)).await.unwrap();
+    assert_eq!(link.published(), 3);
+    let aborted = fleet
+        .abort_rollout(started.rollout_id, "test", "stop", &AuditSlot::default())
+        .await
+        .unwrap();
+    assert_eq!(aborted.state, RolloutState::Aborted);
+    let mut published: Vec<Uuid> =
+        link.published.lock().unwrap().iter().map(|c| c.command_id).collect();
+    let mut withdrawn = link.withdrawn.lock().unwrap().clone();
+    published.sort();
+    withdrawn.sort();
+    assert_eq!(withdrawn, published, "every canceled command withdrawn, once");
 }
 
 #[tokio::test]

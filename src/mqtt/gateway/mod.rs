@@ -345,7 +345,8 @@ impl Gateway {
     /// in-flight window has room.
     fn flush(&mut self, s: &mut Session) {
         let Some(writer) = s.writer().cloned() else { return };
-        while let Some(message) = self.backlog.front() {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        while let Some(message) = self.backlog.front(now_ms) {
             match message {
                 Outbound::Command(command) if s.outbox.is_pending(command.command_id) => {}
                 Outbound::Command(command) => {
@@ -360,6 +361,8 @@ impl Gateway {
                         writer.send(Packet::Publish(s.outbox.publish(publish, tag)));
                     }
                 }
+                // Never queued: the backlog takes a withdrawal as a mark on its command.
+                Outbound::Withdraw(_) => {}
                 Outbound::ClearServiceFailed(client) => {
                     if s.outbox.room() == 0 {
                         return;
