@@ -217,7 +217,7 @@ impl Fleet {
             client.boot_id = ack.boot_id.clone();
         }
         let timers = self.settings.current().commands.clone();
-        match lifecycle::apply_ack(&mut command, client, ack, kind, topic, now, &timers) {
+        match lifecycle::apply_ack(&mut command, ack, kind, topic, now, &timers) {
             AckEffect::Moved(t) | AckEffect::Late(t) => {
                 if t.to == CommandState::Completed && command.action == Action::ShutdownHost {
                     client.shut_down_ms = Some(now);

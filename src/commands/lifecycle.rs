@@ -12,7 +12,6 @@ use std::time::Duration;
 use super::device::{AckStatus, DeviceAck};
 use crate::config::CommandsConfig;
 use crate::error::Error;
-use crate::store::clients::ClientRecord;
 use crate::store::commands::{
     AckTopic, Action, CommandRecord, CommandState, Evidence, LateOutcome,
 };
@@ -78,7 +77,6 @@ fn moved(command: &mut CommandRecord, to: CommandState, now_ms: i64, detail: Str
 /// Apply a device ack received on `topic_name` at `now_ms`.
 pub fn apply_ack(
     command: &mut CommandRecord,
-    client: &ClientRecord,
     ack: &DeviceAck,
     topic: AckTopic,
     topic_name: &str,
@@ -86,7 +84,11 @@ pub fn apply_ack(
     timers: &CommandsConfig,
 ) -> AckEffect {
     let target = target_of(ack.status);
+    let other_topic = command.last_ack_topic.is_some_and(|last| last != topic);
     if command.state.is_terminal() {
+        if target == command.state && other_topic {
+            return AckEffect::Ignored { counted: false, why: "same ack on the other topic" };
+        }
         let terminal_ack = target.is_terminal();
         if command.state == CommandState::TimedOut && terminal_ack && command.late_outcome.is_none()
         {
@@ -108,7 +110,7 @@ pub fn apply_ack(
         return ignore(command, now_ms, "out of order");
     }
     if target.rank() == command.state.rank() {
-        if command.last_ack_topic.is_some_and(|last| last != topic) {
+        if other_topic {
             return AckEffect::Ignored { counted: false, why: "same ack on the other topic" };
         }
         return ignore(command, now_ms, "duplicate");
@@ -136,7 +138,7 @@ pub fn apply_ack(
         }
         _ => {
             let evidence = match command.action {
-                Action::RebootHost => match reboot_proof(command, client, ack) {
+                Action::RebootHost => match reboot_proof(command, ack) {
                     Some(evidence) => evidence,
                     None => return ignore(command, now_ms, "completed without reboot proof"),
                 },
@@ -176,18 +178,14 @@ pub fn slow_reconnect(
 }
 
 /// Proof that a reboot happened: a new boot id, or (for devices that send none) the device
-/// went offline after the command was sent and is back online.
-fn reboot_proof(
-    command: &CommandRecord,
-    client: &ClientRecord,
-    ack: &DeviceAck,
-) -> Option<Evidence> {
+/// went offline after the command was sent and came back. The ack itself shows it came back:
+/// it arrived after the offline status, over the device's new connection, whether or not the
+/// device's `online` status came first (the agent sends its `completed` ack first).
+fn reboot_proof(command: &CommandRecord, ack: &DeviceAck) -> Option<Evidence> {
     if let (Some(now), Some(before)) = (&ack.boot_id, &command.boot_id_at_issue) {
         return (now != before).then_some(Evidence::BootIdChanged);
     }
-    let offline = command.offline_seen_ms?;
-    let back = client.online == Some(true) && client.last_online_ms.is_some_and(|on| on > offline);
-    back.then_some(Evidence::Reconnected)
+    command.offline_seen_ms.map(|_| Evidence::Reconnected)
 }
 
 /// The device went offline at `now_ms`: remember it as reboot proof, and complete a
