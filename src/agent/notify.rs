@@ -4,21 +4,18 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 
 use super::config::AgentConfig;
-use super::session::AgentError;
+use super::session::{AgentError, broker_options};
 use super::wire::{now_ms, service_failed};
-use crate::config::BrokerUrl;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Publish the failure of `unit`; Err when the broker did not confirm within 30 s.
 pub async fn notify_failure(config: &AgentConfig, unit: &str) -> Result<(), AgentError> {
-    let broker = BrokerUrl::parse(&config.broker_url).map_err(AgentError::Options)?;
     let id = format!("rebound-agent-{}-notify", config.client_uuid);
-    let mut options = MqttOptions::new(id, broker.host, broker.port);
-    options.set_credentials(config.username(), config.password()?);
+    let options = broker_options(config, id, config.password()?)?;
     let (client, mut eventloop) = AsyncClient::new(options, 4);
     client
         .publish(

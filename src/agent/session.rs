@@ -173,21 +173,13 @@ impl Agent {
 
     fn options(&self) -> Result<MqttOptions, AgentError> {
         let c = &self.config;
-        let broker = BrokerUrl::parse(&c.broker_url).map_err(AgentError::Options)?;
-        let mut options =
-            MqttOptions::new(format!("rebound-agent-{}", c.client_uuid), broker.host, broker.port);
+        let id = format!("rebound-agent-{}", c.client_uuid);
+        let mut options = broker_options(c, id, self.password.clone())?;
         options
             .set_clean_session(false)
             .set_manual_acks(true)
             .set_keep_alive(Duration::from_secs(30))
-            .set_credentials(c.username(), self.password.clone())
             .set_last_will(LastWill::new(c.topic("status"), wire::OFFLINE, QoS::AtLeastOnce, true));
-        if broker.tls {
-            let mqtt = MqttConfig { ca_file: c.ca_file.clone(), ..MqttConfig::default() };
-            let tls =
-                crate::mqtt::options::tls(&mqtt).map_err(|e| AgentError::Options(e.to_string()))?;
-            options.set_transport(Transport::tls_with_config(tls));
-        }
         Ok(options)
     }
 
@@ -478,4 +470,24 @@ fn host_uptime_s() -> u64 {
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0, |s| s as u64)
+}
+
+/// Connection options for `config`'s broker as `client_id`: address, the device's
+/// credentials, and TLS (verified against `ca_file`, else the system's roots) for `mqtts://`.
+/// Every connection of the agent starts from these.
+pub(super) fn broker_options(
+    config: &AgentConfig,
+    client_id: String,
+    password: String,
+) -> Result<MqttOptions, AgentError> {
+    let broker = BrokerUrl::parse(&config.broker_url).map_err(AgentError::Options)?;
+    let mut options = MqttOptions::new(client_id, broker.host, broker.port);
+    options.set_credentials(config.username(), password);
+    if broker.tls {
+        let mqtt = MqttConfig { ca_file: config.ca_file.clone(), ..MqttConfig::default() };
+        let tls =
+            crate::mqtt::options::tls(&mqtt).map_err(|e| AgentError::Options(e.to_string()))?;
+        options.set_transport(Transport::tls_with_config(tls));
+    }
+    Ok(options)
 }
