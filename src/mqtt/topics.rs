@@ -70,7 +70,7 @@ impl Topics {
     }
 
     /// The device and kind of an inbound topic; `None` for anything else (including the
-    /// alias ack topic while compat is off).
+    /// alias ack topic while compat is off, and a UUID not written lower-case and hyphenated).
     pub fn parse(&self, topic: &str) -> Option<(Uuid, Inbound)> {
         let rest = topic.strip_prefix(&self.prefix)?.strip_prefix('/')?;
         let (uuid, kind) = rest.split_once('/')?;
@@ -82,8 +82,11 @@ impl Topics {
             "service_failed" => Inbound::ServiceFailed,
             _ => return None,
         };
-        let uuid = Uuid::try_parse(uuid).ok()?;
-        Some((uuid, kind))
+        // The contract's form only (lower-case, hyphenated): a device that names itself
+        // otherwise would be registered under an id whose command topic it never reads.
+        let parsed = Uuid::try_parse(uuid).ok()?;
+        (parsed.hyphenated().encode_lower(&mut Uuid::encode_buffer()) == uuid)
+            .then_some((parsed, kind))
     }
 }
 
@@ -102,6 +105,12 @@ mod tests {
         assert_eq!(topics.parse(&format!("infoscreen/{id}/health")), Some((id, Inbound::Health)));
         assert_eq!(topics.parse(&format!("infoscreen/{id}/commands")), None);
         assert_eq!(topics.parse("infoscreen/not-a-uuid/health"), None);
+        let upper = id.to_string().to_uppercase();
+        let simple = id.simple().to_string();
+        for other_form in [upper, simple, format!("{{{id}}}"), format!("urn:uuid:{id}")] {
+            let topic = format!("infoscreen/{other_form}/health");
+            assert_eq!(topics.parse(&topic), None, "{topic}: not the contract's form");
+        }
         assert_eq!(topics.parse(&format!("other/{id}/health")), None);
         let strict = Topics::new("infoscreen", false);
         assert_eq!(strict.parse(&format!("infoscreen/{id}/command/ack")), None);
