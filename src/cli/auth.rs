@@ -82,7 +82,7 @@ pub fn run(args: AuthArgs) -> u8 {
 }
 
 /// 32 random bytes as 64 hex digits.
-fn random_token() -> std::io::Result<String> {
+pub(super) fn random_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(crate::hex::encode(&bytes))

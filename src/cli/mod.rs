@@ -10,6 +10,7 @@ mod clients;
 mod command;
 mod config;
 mod demo;
+mod device;
 mod display;
 mod fleet_sim;
 mod health;
@@ -57,6 +58,8 @@ pub enum Command {
     Recovery(recovery::RecoveryArgs),
     /// Make API tokens for auth.tokens_file: new-token, hash-token.
     Auth(auth::AuthArgs),
+    /// Provision devices: broker accounts in Mosquitto's password file and their agent.toml.
+    Device(device::DeviceArgs),
     /// Run a benchmark and print its figures (use a release build).
     Bench(bench::BenchArgs),
     /// Simulate N devices (real agent sessions, simulated executor) against a broker.
@@ -159,6 +162,7 @@ pub fn main() -> ExitCode {
             Command::Restart(args) => restart::run(args).await,
             Command::Config(args) => config::run(args).await,
             Command::Auth(args) => auth::run(args),
+            Command::Device(args) => device::run(args),
             Command::Bench(args) => bench::run(args).await,
             Command::Recovery(args) => recovery::run(args).await,
             Command::FleetSim(args) => fleet_sim::run(args).await,

@@ -39,6 +39,18 @@ impl Broker {
         self.inner.url()
     }
 
+    /// The broker's password file (hashed by `mosquitto_passwd -U` at start).
+    pub fn passwd_file(&self) -> std::path::PathBuf {
+        self.inner.dir().join("passwd")
+    }
+
+    /// SIGHUP: Mosquitto re-reads its password and ACL files (`systemctl reload mosquitto`).
+    pub fn reload(&self) {
+        let pid = self.inner.pid().to_string();
+        let status = std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+        assert!(status.success(), "kill -HUP {pid} failed");
+    }
+
     /// Kill the broker (as in a crash); [`Broker::restart`] brings it back on the same port.
     pub fn stop(&mut self) {
         self.inner.stop();
