@@ -3,8 +3,8 @@
 # use (grpc-health-probe and grpcurl via `go install`, buf via npx, Mosquitto from Debian
 # when running as root; pinned Python packages in a venv under target/, the Go protoc
 # plugins via scripts/gen-clients.sh), then lint, format, clippy, the whole cargo test
-# suite, benchmark smoke runs, the generated-clients staleness check, and the Python,
-# MCP and Go client tests.
+# suite, benchmark smoke runs, the generated-clients staleness check, the Python, MCP and
+# Go client tests, and the offline checks of deploy/ (systemd units).
 #
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh --quick    # skip buf lint and clippy (inner development loop)
@@ -30,6 +30,8 @@ command -v grpcurl >/dev/null ||
 # certificates are made in the tests with rcgen.)
 missing=()
 command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
+# systemd-analyze, systemd-sysusers and systemd-tmpfiles check deploy/ offline.
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 if (( ${#missing[@]} )); then
   if [[ "$(id -u)" == 0 ]]; then
     apt-get update
@@ -122,3 +124,8 @@ run_pytest tests/mcp
 
 step "clients: Go client tests (go test against a real server)"
 (cd clients/go && go test -count=1 ./...)
+
+# deploy/ checked offline against the binaries built above (scripts/check-deploy.sh).
+step "deploy: systemd units (systemd-analyze verify, security exposure), sysusers.d, tmpfiles.d"
+scripts/check-deploy.sh systemd
+
