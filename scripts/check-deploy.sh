@@ -2,6 +2,7 @@
 # Offline checks of deploy/ (run by scripts/test.sh after `cargo build --bins`):
 #
 #   scripts/check-deploy.sh systemd      # systemd-analyze verify + security scores, sysusers, tmpfiles
+#   scripts/check-deploy.sh kubernetes   # kubernetes-validate --strict on deploy/kubernetes/*.yaml
 #
 # Everything runs against a throw-away root under target/, never the host's /etc.
 set -euo pipefail
@@ -70,7 +71,80 @@ check_systemd() {
   echo "sysusers.d and tmpfiles.d: rebound user, /etc/rebound and /var/backups/rebound created"
 }
 
+# Kubernetes versions the manifests are for (preStop sleep: 1.30, or 1.29 with a feature gate),
+# and the validator, pinned, in a venv of its own under target/.
+K8S_VERSIONS=(1.30.0 1.31.0 1.32.0 1.33.0 1.34.0 1.35.0 1.36.0 1.37.0)
+KUBERNETES_VALIDATE=kubernetes-validate==1.37.0
+
+check_kubernetes() {
+  local venv=target/deploy-venv
+  if ! "$venv"/bin/python -c 'import kubernetes_validate' 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv"/bin/python -m pip install --quiet --disable-pip-version-check "$KUBERNETES_VALIDATE"
+  fi
+  local version
+  for version in "${K8S_VERSIONS[@]}"; do
+    "$venv"/bin/kubernetes-validate --strict --quiet -k "$version" deploy/kubernetes/*.yaml
+  done
+  echo "kubernetes-validate --strict: deploy/kubernetes/*.yaml valid for ${K8S_VERSIONS[0]} to ${K8S_VERSIONS[-1]}"
+  # 1.28 lacks preStop sleep: the check must be able to fail.
+  if "$venv"/bin/kubernetes-validate --strict --quiet --no-warn -k 1.28.0 deploy/kubernetes/rebound.yaml \
+    >/dev/null 2>&1; then
+    echo "deploy/kubernetes/rebound.yaml validated for 1.28, which has no preStop sleep" >&2
+    return 1
+  fi
+  # What the schemas cannot say: the hardening every pod must have, and the pieces around it.
+  "$venv"/bin/python - <<'PY'
+import re, sys, yaml
+docs = [d for f in ("rebound", "mosquitto")
+        for d in yaml.safe_load_all(open(f"deploy/kubernetes/{f}.yaml"))]
+errors = []
+def kinds(kind):
+    return [d for d in docs if d["kind"] == kind]
+for deploy in kinds("Deployment"):
+    name, pod = deploy["metadata"]["name"], deploy["spec"]["template"]["spec"]
+    ctx = pod.get("securityContext", {})
+    if ctx.get("runAsNonRoot") is not True:
+        errors.append(f"{name}: securityContext.runAsNonRoot is not true")
+    if ctx.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        errors.append(f"{name}: seccompProfile is not RuntimeDefault")
+    for c in pod["containers"]:
+        sc, res = c.get("securityContext", {}), c.get("resources", {})
+        if sc.get("readOnlyRootFilesystem") is not True:
+            errors.append(f"{name}/{c['name']}: root filesystem is writable")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            errors.append(f"{name}/{c['name']}: allowPrivilegeEscalation is not false")
+        if sc.get("capabilities", {}).get("drop") != ["ALL"]:
+            errors.append(f"{name}/{c['name']}: capabilities are not all dropped")
+        for part in ("requests", "limits"):
+            if set(res.get(part, {})) != {"cpu", "memory"}:
+                errors.append(f"{name}/{c['name']}: resources.{part} lack cpu or memory")
+    selector = deploy["spec"]["selector"]["matchLabels"]
+    if not any(p["spec"]["podSelector"].get("matchLabels") == selector for p in kinds("NetworkPolicy")):
+        errors.append(f"{name}: no NetworkPolicy")
+version = re.search(r'^version = "(.*)"', open("Cargo.toml").read(), re.M)[1]
+rebound = next(d for d in kinds("Deployment") if d["metadata"]["name"] == "rebound")
+if rebound["spec"]["template"]["spec"]["containers"][0]["image"] != f"localhost/rebound:{version}":
+    errors.append(f"rebound: image is not localhost/rebound:{version}")
+if not any(p["spec"]["selector"]["matchLabels"] == {"app": "rebound"} for p in kinds("PodDisruptionBudget")):
+    errors.append("rebound: no PodDisruptionBudget")
+config = next(d for d in kinds("ConfigMap") if d["metadata"]["name"] == "rebound-config")
+if "tokens_file" not in config["data"]["rebound.toml"]:
+    errors.append("rebound: authentication is off (no auth.tokens_file)")
+# The broker's ConfigMap carries the shipped config and ACL verbatim.
+data = next(d for d in kinds("ConfigMap") if d["metadata"]["name"] == "mosquitto-config")["data"]
+if not data["mosquitto.conf"].startswith(open("deploy/mosquitto/mosquitto.conf").read()):
+    errors.append("mosquitto-config: mosquitto.conf differs from deploy/mosquitto/mosquitto.conf")
+if data["rebound.acl"] != open("deploy/mosquitto/rebound.acl").read():
+    errors.append("mosquitto-config: rebound.acl differs from deploy/mosquitto/rebound.acl")
+if errors:
+    sys.exit("deploy/kubernetes:\n  " + "\n  ".join(errors))
+print("deploy/kubernetes: hardened pods, resources, PDB, NetworkPolicies, auth, shipped broker config")
+PY
+}
+
 case "${1:-}" in
   systemd) check_systemd ;;
-  *) echo "usage: $0 systemd" >&2; exit 64 ;;
+  kubernetes) check_kubernetes ;;
+  *) echo "usage: $0 systemd|kubernetes" >&2; exit 64 ;;
 esac

@@ -4,7 +4,7 @@
 # when running as root; pinned Python packages in a venv under target/, the Go protoc
 # plugins via scripts/gen-clients.sh), then lint, format, clippy, the whole cargo test
 # suite, benchmark smoke runs, the generated-clients staleness check, the Python, MCP and
-# Go client tests, and the offline checks of deploy/ (systemd units).
+# Go client tests, and the offline checks of deploy/ (systemd units, Kubernetes manifests).
 #
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh --quick    # skip buf lint and clippy (inner development loop)
@@ -129,3 +129,5 @@ step "clients: Go client tests (go test against a real server)"
 step "deploy: systemd units (systemd-analyze verify, security exposure), sysusers.d, tmpfiles.d"
 scripts/check-deploy.sh systemd
 
+step "deploy: Kubernetes manifests (kubernetes-validate --strict, Kubernetes 1.30 to 1.37)"
+scripts/check-deploy.sh kubernetes
