@@ -9,9 +9,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use support::certs::Ca;
 use support::device::{PREFIX, observe, try_connect};
 use support::mosquitto::{Broker, SERVER_PASSWORD, SERVER_USER, device_password};
-use support::{DEADLINE, run_rebound, wait_for};
+use support::{DEADLINE, free_port, run_rebound, wait_for};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -227,4 +228,53 @@ async fn provisioned_devices_connect_after_a_reload_and_existing_accounts_and_ac
         .unwrap();
     let seen = until(&mut rx, "mine").await;
     assert!(seen.iter().all(|m| !m.contains("forged")), "{seen:?}");
+}
+
+/// The TLS listener of the shipped mosquitto.conf, uncommented, on `port` with these files.
+fn shipped_tls_listener(port: u16, cert: &Path, key: &Path) -> String {
+    let conf = rebound::bench::broker::SHIPPED_CONF;
+    let start = conf.find("#listener 8883").expect("a TLS listener example in mosquitto.conf");
+    let mut out = String::new();
+    for line in conf[start..].lines().take_while(|line| line.starts_with('#')) {
+        let line = &line[1..];
+        out.push_str(&match line.split_once(' ') {
+            Some(("listener", _)) => format!("listener {port} 127.0.0.1"),
+            Some(("certfile", _)) => format!("certfile {}", cert.display()),
+            Some(("keyfile", _)) => format!("keyfile {}", key.display()),
+            _ => line.to_owned(),
+        });
+        out.push('\n');
+    }
+    assert!(out.contains("tls_version"), "{out}");
+    out
+}
+
+#[tokio::test]
+async fn a_provisioned_agent_connects_over_the_shipped_tls_listener() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = Ca::new(certs.path(), "broker");
+    let pair = ca.server();
+    for file in [&pair.key, &pair.cert, &ca.pem] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let tls_port = free_port();
+    let broker = Broker::start_with(&[], &shipped_tls_listener(tls_port, &pair.cert, &pair.key));
+    let work = tempfile::tempdir().unwrap();
+    let uuid = Uuid::new_v4();
+    let (id, url, out) =
+        (uuid.to_string(), format!("mqtts://localhost:{tls_port}"), work.path().join("out"));
+    let passwd = broker.passwd_file();
+    let args =
+        ["device", "provision", "--passwd-file", passwd.to_str().unwrap(), "--broker-url", &url];
+    let extra =
+        ["--uuid", &id, "--ca-file", ca.pem.to_str().unwrap(), "--out-dir", out.to_str().unwrap()];
+    let output = run_rebound(work.path(), &[&args[..], &extra[..]].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    broker.reload();
+
+    // The agent keeps retrying until the broker has re-read its password file.
+    let _agent = start_agent(&out.join(&id));
+    let seen = observe(&broker, &[format!("{PREFIX}/{uuid}/status")], 1).await;
+    assert!(String::from_utf8_lossy(&seen[0].1).contains("online"), "{seen:?}");
 }

@@ -22,9 +22,14 @@ pub struct Broker {
 impl Broker {
     /// Start with the server account and one account per device.
     pub fn start(devices: &[uuid::Uuid]) -> Broker {
+        Self::start_with(devices, "")
+    }
+
+    /// [`Broker::start`] with `extra` appended to the config (e.g. a TLS listener).
+    pub fn start_with(devices: &[uuid::Uuid], extra: &str) -> Broker {
         let mut users = vec![(SERVER_USER.to_owned(), SERVER_PASSWORD.to_owned())];
         users.extend(devices.iter().map(|uuid| (uuid.to_string(), device_password(uuid))));
-        let inner = broker::Broker::start(&users)
+        let inner = broker::Broker::start_with(&users, extra)
             .unwrap_or_else(|err| panic!("{err} (./scripts/test.sh installs mosquitto)"));
         std::fs::write(inner.dir().join("server-password"), SERVER_PASSWORD).unwrap();
         let port = inner.port;
