@@ -183,6 +183,7 @@ async fn provisioned_devices_connect_after_a_reload_and_existing_accounts_and_ac
         "{stderr}"
     );
     assert_eq!(read(&passwd), after);
+    assert!(!again.join(&taken).exists(), "the refused run's files are removed");
 
     // Before the reload the broker does not know the new accounts; after it, it does.
     let login =

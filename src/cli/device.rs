@@ -129,21 +129,24 @@ fn provision(args: &ProvisionArgs) -> Result<(), ProvisionError> {
             Ok(Device { uuid, password, agent_toml })
         })
         .collect::<Result<Vec<_>, ProvisionError>>()?;
-    // The device files first: should the password file then be refused (a UUID taken), the
-    // broker is unchanged and no account exists whose password nobody has.
-    let dirs = match &args.out_dir {
-        Some(out_dir) => devices
-            .iter()
-            .map(|device| write_device_dir(out_dir, device))
-            .collect::<Result<Vec<_>, _>>()?,
-        None => Vec::new(),
-    };
+    // The device files first, so that no account exists whose password nobody has; should
+    // anything then fail (a UUID already taken, a directory that exists), they are removed
+    // again and the broker's file is unchanged.
+    let mut written = Written(Vec::new());
+    let mut dirs = Vec::new();
+    if let Some(out_dir) = &args.out_dir {
+        for device in &devices {
+            dirs.push(write_device_dir(out_dir, device, &mut written)?);
+        }
+    }
     if let Some(path) = &args.password_out {
         write_secret(path, &devices[0].password)?;
+        written.0.push(path.clone());
     }
     let accounts: Vec<(String, String)> =
         devices.iter().map(|d| (d.uuid.to_string(), d.password.clone())).collect();
     passwd::add(&args.passwd_file, &accounts)?;
+    written.0.clear();
     if dirs.is_empty() {
         print!("{}", devices[0].agent_toml);
     }
@@ -178,11 +181,27 @@ fn agent_toml(args: &ProvisionArgs, uuid: Uuid) -> Result<String, ProvisionError
     Ok(out)
 }
 
+/// Files and directories this run made, removed on drop unless the run succeeded (cleared).
+struct Written(Vec<PathBuf>);
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        for path in self.0.drain(..).rev() {
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+    }
+}
+
 /// OUT_DIR/<uuid>/ (0700, new) with agent.toml and agent.password (0600).
-fn write_device_dir(out_dir: &Path, device: &Device) -> Result<PathBuf, ProvisionError> {
+fn write_device_dir(
+    out_dir: &Path,
+    device: &Device,
+    written: &mut Written,
+) -> Result<PathBuf, ProvisionError> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(out_dir).map_err(io(out_dir))?;
     let dir = out_dir.join(device.uuid.to_string());
     std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(io(&dir))?;
+    written.0.push(dir.clone());
     let toml = dir.join("agent.toml");
     std::fs::write(&toml, &device.agent_toml).map_err(io(&toml))?;
     write_secret(&dir.join("agent.password"), &device.password)?;
