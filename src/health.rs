@@ -84,7 +84,7 @@ impl std::fmt::Debug for Sources {
 pub async fn report(ctx: &ServerContext) -> HealthReport {
     let mut components = vec![store_component(ctx).await, config_component(ctx)];
     components.extend(ctx.health.components());
-    let overall = if ctx.drain.is_draining() {
+    let overall = if ctx.drain.is_stopping() {
         Overall::Draining
     } else if components.iter().any(|c| c.status == ComponentStatus::Unhealthy) {
         Overall::NotServing

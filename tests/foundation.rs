@@ -167,6 +167,35 @@ async fn sigterm_lets_a_slow_in_flight_rpc_finish_then_exits_0() {
     assert_eq!(exit.code(), Some(0), "{}", server.logs());
 }
 
+/// `server.shutdown_delay`: after SIGTERM, `grpc-health-probe` sees NOT_SERVING (exit 4)
+/// while RPCs are still answered, on new connections too; a second SIGTERM ends the wait.
+#[tokio::test]
+async fn during_the_shutdown_delay_probes_see_not_serving_while_rpcs_are_served() {
+    let mut server = Server::spawn("", &[("REBOUND_SERVER__SHUTDOWN_DELAY", "60s")]);
+    server.wait_serving().await;
+    let addr = format!("-addr=127.0.0.1:{}", server.port);
+    let probe = || {
+        let out = std::process::Command::new(tool("grpc-health-probe")).arg(&addr).output();
+        out.unwrap().status.code()
+    };
+    assert_eq!(probe(), Some(0), "SERVING before the signal");
+    server.signal(libc::SIGTERM);
+    wait_for("grpc-health-probe to exit 4 (NOT_SERVING)", || async {
+        (probe() == Some(4)).then_some(())
+    })
+    .await;
+    let health = HealthServiceClient::new(server.channel().await)
+        .get_health(pb::GetHealthRequest {})
+        .await
+        .expect("RPCs are served during the delay")
+        .into_inner();
+    assert_eq!((health.status(), health.pid), (pb::ServingStatus::Draining, server.pid()));
+    assert_eq!(probe(), Some(4), "still answering NOT_SERVING, not refusing");
+    // A second signal cuts the 60s short (the wait below gives up long before).
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit().await.code(), Some(0), "{}", server.logs());
+}
+
 #[tokio::test]
 async fn grpc_health_probe_and_grpcurl_work_against_the_server() {
     let server = Server::start("").await;

@@ -102,6 +102,11 @@ pub struct ServerConfig {
     /// How long in-flight RPCs get to finish on shutdown.
     #[serde(with = "duration")]
     pub drain_timeout: Duration,
+    /// How long after SIGTERM/SIGINT health reports NOT_SERVING while RPCs are still served,
+    /// before the drain begins (so load balancers and probes stop sending traffic first).
+    /// Read when the signal arrives, so a reload applies to the next stop.
+    #[serde(with = "duration")]
+    pub shutdown_delay: Duration,
     /// TLS on the TCP listener.
     pub tls: TlsConfig,
 }
@@ -136,6 +141,7 @@ impl Default for ServerConfig {
             unix_socket_mode: "0600".to_owned(),
             reflection: true,
             drain_timeout: Duration::from_secs(30),
+            shutdown_delay: Duration::ZERO,
             tls: TlsConfig::default(),
         }
     }
@@ -355,6 +361,11 @@ impl Config {
             "server.drain_timeout",
             "must be between 1ms and 300s".to_owned(),
         );
+        check(
+            self.server.shutdown_delay <= Duration::from_secs(300),
+            "server.shutdown_delay",
+            "must be at most 300s".to_owned(),
+        );
         if let Some(path) = &self.server.unix_socket {
             check(!path.as_os_str().is_empty(), "server.unix_socket", "must not be empty".into());
         }
@@ -473,6 +484,7 @@ mod tests {
         config.restart.ready_timeout = Duration::ZERO;
         config.restart.snapshot_key_file = Some(PathBuf::new());
         config.server.unix_socket_mode = "0800".into();
+        config.server.shutdown_delay = Duration::from_secs(301);
         let paths: Vec<String> =
             config.validate().unwrap_err().into_iter().map(|e| e.path).collect();
         assert_eq!(
@@ -480,6 +492,7 @@ mod tests {
             [
                 "version",
                 "server.listen",
+                "server.shutdown_delay",
                 "server.unix_socket_mode",
                 "store.url",
                 "telemetry.otlp_endpoint",

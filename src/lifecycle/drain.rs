@@ -1,5 +1,6 @@
-//! The drain coordinator: one cloneable handle that says "we are shutting down", tells open
-//! streams to end, and counts in-flight RPCs (unary and streaming apart) and open client
+//! The drain coordinator: one cloneable handle that says "we are about to shut down" (the
+//! `server.shutdown_delay` before the drain, while RPCs are still served), "we are shutting
+//! down", tells open streams to end, and counts in-flight RPCs (unary and streaming apart) and open client
 //! connections so the process knows when it may exit and a restart can report what its
 //! drain did.
 
@@ -16,6 +17,7 @@ pub struct Drain {
 
 #[derive(Debug, Default)]
 struct Inner {
+    stopping: CancellationToken,
     started: CancellationToken,
     streams_closed: CancellationToken,
     in_flight: AtomicUsize,
@@ -33,6 +35,25 @@ struct Inner {
 impl Drain {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Announce the shutdown: health turns NOT_SERVING and no restart starts, but the
+    /// listeners keep accepting until [`Drain::begin`]. Idempotent.
+    pub fn announce(&self) {
+        self.inner.stopping.cancel();
+    }
+
+    /// Whether the shutdown was announced or draining has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stopping.is_cancelled() || self.is_draining()
+    }
+
+    /// Resolves once the shutdown was announced or draining has begun.
+    pub async fn stopping(&self) {
+        tokio::select! {
+            _ = self.inner.stopping.cancelled() => {}
+            _ = self.inner.started.cancelled() => {}
+        }
     }
 
     /// Start draining: listeners stop accepting. Idempotent.
@@ -204,6 +225,19 @@ mod tests {
         assert_eq!(drain.drained_counts(), (1, 1));
         drop(connection);
         assert_eq!(drain.connections(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_announced_stop_is_stopping_but_not_draining() {
+        let drain = Drain::new();
+        let clone = drain.clone();
+        assert!(!clone.is_stopping());
+        drain.announce();
+        clone.stopping().await;
+        assert!(clone.is_stopping() && !clone.is_draining());
+        let other = Drain::new();
+        other.begin();
+        assert!(other.is_stopping(), "draining implies stopping");
     }
 
     #[tokio::test]

@@ -1,10 +1,12 @@
-//! File descriptors that cross a process boundary during a hot restart: the only unsafe code
-//! of the crate.
+//! File descriptors that cross a process boundary during a hot restart, and the process
+//! group that holds them in a successor: the only unsafe code of the crate.
 //!
-//! Two operations need the OS directly:
+//! Three operations need the OS directly:
 //! - clearing `FD_CLOEXEC` on a duplicate of a listening socket (or of the control socket),
 //!   so that a spawned successor or the image after `execve` inherits it;
-//! - adopting an inherited descriptor number as an [`OwnedFd`] in the successor.
+//! - adopting an inherited descriptor number as an [`OwnedFd`] in the successor;
+//! - killing a successor's whole process group on rollback ([`kill_group`]), so that no
+//!   process it started keeps the inherited descriptors open.
 //!
 //! Everything else (duplicating, pipes, socket pairs, spawning, `exec`) uses safe std APIs.
 //! This module knows nothing about what the descriptors are used for.
@@ -68,6 +70,33 @@ pub fn adopt(raw: RawFd) -> io::Result<OwnedFd> {
     Ok(owned)
 }
 
+/// Send SIGKILL to every process in process group `pgid` (a successor spawned as the leader
+/// of a group of its own, and whatever it started). `Ok` when the group no longer exists.
+///
+/// Refuses `pgid` 0 and 1: `killpg(0)` would hit this process's own group.
+pub fn kill_group(pgid: u32) -> io::Result<()> {
+    let pgid = match libc::pid_t::try_from(pgid) {
+        Ok(pgid) if pgid > 1 => pgid,
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("process group {pgid}: not a child's group"),
+            ));
+        }
+    };
+    // SAFETY: killpg only sends a signal; `pgid` is above 1, so it never names this process's
+    // own group (0) or init. The caller passes the pid of a child it spawned as a group
+    // leader: the kernel does not reuse that number while any member of the group lives.
+    if unsafe { libc::killpg(pgid, libc::SIGKILL) } < 0 {
+        let err = io::Error::last_os_error();
+        return match err.raw_os_error() {
+            Some(libc::ESRCH) => Ok(()),
+            _ => Err(err),
+        };
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +119,38 @@ mod tests {
         assert!(cloexec(adopted.as_fd()));
         let again = std::net::TcpListener::from(adopted);
         assert_eq!(again.local_addr().unwrap(), listener.local_addr().unwrap());
+    }
+
+    #[test]
+    fn kill_group_kills_the_leader_and_its_children_and_refuses_our_own_group() {
+        use std::os::unix::process::CommandExt;
+        let mut leader = std::process::Command::new("sh")
+            .args(["-c", "sleep 1000 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(leader.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let grandchild: i32 = line.trim().parse().unwrap();
+        kill_group(leader.id()).unwrap();
+        leader.wait().unwrap();
+        // The grandchild is reparented and reaped by init once killed: wait for it to go.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{grandchild}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+                .unwrap_or_default()
+                .contains(") Z")
+        {
+            assert!(std::time::Instant::now() < deadline, "the grandchild survived");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(kill_group(leader.id()).is_ok(), "a group that is gone is not an error");
+        assert_eq!(kill_group(0).unwrap_err().kind(), io::ErrorKind::InvalidInput);
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! Shutdown happens in a fixed order, driven by `server::run`:
 //!
 //! 1. a signal (SIGTERM/SIGINT) arrives; systemd is told `STOPPING=1`;
-//! 2. every health status flips to NOT_SERVING (probes and `Watch` subscribers see it first);
+//! 2. every health status flips to NOT_SERVING (probes and `Watch` subscribers see it first)
+//!    and [`Drain::announce`] refuses new restarts; for `server.shutdown_delay` (0 by default)
+//!    the listeners still accept and RPCs are served, so load balancers and probes stop
+//!    sending traffic before anything is refused (a second signal ends the wait);
 //! 3. [`Drain::begin`]: the listeners stop accepting and HTTP/2 GOAWAY goes out, while RPCs
 //!    already received keep running;
 //! 4. after a short flush grace, [`Drain::close_streams`] ends open server streams with

@@ -33,7 +33,7 @@ impl Probes {
         }
     }
 
-    /// Recompute the report periodically until draining starts.
+    /// Recompute the report periodically until the shutdown is announced.
     pub fn spawn_monitor(self, ctx: Arc<ServerContext>) {
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(PROBE_INTERVAL);
@@ -41,11 +41,11 @@ impl Probes {
             let mut last = Overall::Serving;
             loop {
                 tokio::select! {
-                    _ = ctx.drain.started() => break,
+                    _ = ctx.drain.stopping() => break,
                     _ = ticker.tick() => {}
                 }
                 let report = health::report(&ctx).await;
-                if report.overall == last || ctx.drain.is_draining() {
+                if report.overall == last || ctx.drain.is_stopping() {
                     continue;
                 }
                 let status = match report.overall {

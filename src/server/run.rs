@@ -27,6 +27,7 @@ use crate::proto::v1::restart_service_server::RestartServiceServer;
 use crate::recovery::retention;
 use crate::store;
 use std::sync::Arc;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -208,7 +209,18 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
             }
         }
     };
-    stop(serving, exit, &restarter).await
+    stop(serving, exit, &restarter, &mut signals).await
+}
+
+/// Resolves at the next shutdown signal (or when no more signals can arrive); other requests
+/// are ignored, the process is stopping.
+async fn second_stop_signal(signals: &mut mpsc::Receiver<signals::Request>) {
+    while let Some(request) = signals.recv().await {
+        match request {
+            signals::Request::Shutdown(_) => return,
+            other => tracing::info!(?other, "ignored while stopping"),
+        }
+    }
 }
 
 /// Cold start: bind. Successor: adopt the inherited sockets and restore the snapshot.
@@ -227,6 +239,7 @@ async fn stop(
     mut serving: Serving,
     exit: Exit,
     restarter: &Restarter,
+    signals: &mut mpsc::Receiver<signals::Request>,
 ) -> Result<Stopped, ServeError> {
     match exit {
         Exit::Shutdown | Exit::ServerEnded(_) => {
@@ -234,7 +247,11 @@ async fn stop(
             systemd::stopping();
             let early = match exit {
                 Exit::ServerEnded(finished) => finished,
-                _ => None,
+                _ => {
+                    let delay = serving.ctx.config.config().server.shutdown_delay;
+                    serving.announce(delay, second_stop_signal(signals)).await;
+                    None
+                }
             };
             let timeout = serving.ctx.config.config().server.drain_timeout;
             let (result, _) = serving.drain(timeout, early).await;

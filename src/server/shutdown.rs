@@ -1,5 +1,6 @@
 //! The serving half of the process and its ordered stop (see `lifecycle`'s module doc):
-//! health flips, listeners stop accepting (GOAWAY), open streams end with a reconnect
+//! health flips (and, on a signal, RPCs are still served for `server.shutdown_delay`),
+//! listeners stop accepting (GOAWAY), open streams end with a reconnect
 //! status, in-flight RPCs finish within the drain timeout, loops stop, the run is marked in
 //! the store. A plain shutdown and a hot restart's `closing_connections` use the same drain.
 
@@ -45,6 +46,23 @@ pub enum SocketFile {
 }
 
 impl Serving {
+    /// Announce the shutdown and keep serving for `delay` (`server.shutdown_delay`): health
+    /// reports NOT_SERVING, so probes and load balancers stop sending traffic, while every
+    /// listener still accepts and RPCs are answered. `cut_short` (a second signal) ends the
+    /// wait early.
+    pub async fn announce(&self, delay: Duration, cut_short: impl Future<Output = ()>) {
+        self.ctx.drain.announce();
+        self.probes.set(ServingStatus::NotServing).await;
+        if delay.is_zero() {
+            return;
+        }
+        tracing::info!(delay = %humantime::format_duration(delay), "health is NOT_SERVING; still serving until the drain (server.shutdown_delay)");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = cut_short => tracing::info!("second stop signal: draining now"),
+        }
+    }
+
     /// Stop accepting and drain within `timeout`. `early_exit` is a server future that had
     /// already ended (its error is reported). Returns the result and what the drain did.
     pub async fn drain(

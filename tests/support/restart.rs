@@ -177,3 +177,33 @@ pub fn wrapper(dir: &std::path::Path, name: &str, before: &str) -> String {
     let real = super::rebound_bin();
     script(dir, name, &format!("{before}\nexec {} \"$@\"", real.display()))
 }
+
+/// The processes holding the listening TCP socket of `port` open (any descriptor of theirs is
+/// that socket), found by its inode in /proc/net/tcp{,6} and every readable /proc/PID/fd.
+pub fn listener_holders(port: u16) -> Vec<u32> {
+    let port = format!(":{port:04X}");
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address is field 1, the state (0A = LISTEN) field 3, the inode field 9.
+            if fields.len() > 9 && fields[1].ends_with(&port) && fields[3] == "0A" {
+                inodes.push(format!("socket:[{}]", fields[9]));
+            }
+        }
+    }
+    let mut holders = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|target| inodes.iter().any(|inode| target.as_os_str() == inode.as_str()))
+        });
+        if holds {
+            holders.push(pid);
+        }
+    }
+    holders
+}

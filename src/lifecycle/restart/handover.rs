@@ -1,6 +1,10 @@
 //! HANDOVER mode, old-process side: spawn the successor with the listening sockets and one
 //! end of the control socket inherited, wait until it is ready (or dead, or late), and hand
 //! it the restart record after the drain.
+//!
+//! The successor leads a process group of its own, so a rollback kills everything it started
+//! (a wrapper script's children inherit the listening sockets and the control socket too; a
+//! survivor would keep the port bound after this server stops).
 
 use super::control::{Control, Message};
 use super::inherit::{HANDOVER_ENV, Handover, ListenerSockets};
@@ -46,8 +50,11 @@ pub fn spawn(
     let theirs = fds::inheritable(theirs.as_fd())?;
     handover.control_fd = Some(theirs.as_raw_fd());
     let description = serde_json::to_string(&handover).map_err(std::io::Error::other)?;
-    let child =
-        tokio::process::Command::new(binary).args(args).env(HANDOVER_ENV, description).spawn()?;
+    let child = tokio::process::Command::new(binary)
+        .args(args)
+        .env(HANDOVER_ENV, description)
+        .process_group(0)
+        .spawn()?;
     // The child has its copies now; ours must not keep the sockets alive in other children.
     drop((inheritable, theirs));
     ours.set_nonblocking(true)?;
@@ -56,8 +63,20 @@ pub fn spawn(
     Ok(Successor { child, control, pid })
 }
 
+/// Why a successor that exited before it was ready is gone.
+fn describe_exit(status: std::io::Result<std::process::ExitStatus>) -> String {
+    match status {
+        Ok(status) => match status.code() {
+            Some(code) => format!("successor exited with status {code} before it was ready"),
+            None => format!("successor was killed ({status}) before it was ready"),
+        },
+        Err(err) => format!("successor state unknown: {err}"),
+    }
+}
+
 impl Successor {
-    /// Wait for `ready`. `Err` carries the rollback reason.
+    /// Wait for `ready`. `Err` carries the rollback reason. The successor exiting counts as
+    /// failing even when processes it started still hold the control socket open.
     pub async fn wait_ready(
         &mut self,
         timeout: Duration,
@@ -72,6 +91,7 @@ impl Successor {
                 Ok(None) => Err(self.exit_reason().await),
                 Err(err) => Err(format!("successor control socket: {err}")),
             },
+            status = self.child.wait() => Err(describe_exit(status)),
             _ = tokio::time::sleep(timeout) => Err(format!(
                 "successor (pid {}) not ready within {} (restart.ready_timeout)",
                 self.pid,
@@ -83,17 +103,17 @@ impl Successor {
 
     async fn exit_reason(&mut self) -> String {
         match tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
-            Ok(Ok(status)) => match status.code() {
-                Some(code) => format!("successor exited with status {code} before it was ready"),
-                None => format!("successor was killed ({status}) before it was ready"),
-            },
-            Ok(Err(err)) => format!("successor state unknown: {err}"),
+            Ok(status) => describe_exit(status),
             Err(_) => "successor closed its control socket before it was ready".into(),
         }
     }
 
-    /// Kill the successor and reap it (rollback).
+    /// Kill the successor and every process of its group, and reap it (rollback): nothing it
+    /// started keeps the inherited sockets.
     pub async fn kill(&mut self) {
+        if let Err(err) = fds::kill_group(self.pid) {
+            tracing::warn!(pgid = self.pid, error = %err, "could not kill the successor's process group");
+        }
         if let Err(err) = self.child.start_kill() {
             tracing::debug!(error = %err, "successor already gone");
         }

@@ -103,7 +103,7 @@ pub async fn check(ctx: &ServerContext, subject: Subject<'_>) -> Readiness {
     if let Some(id) = subject.running {
         issue(IssueCode::RestartInProgress, format!("restart {id} is running"));
     }
-    if ctx.drain.is_draining() {
+    if ctx.drain.is_stopping() {
         issue(IssueCode::ShuttingDown, "the server is shutting down".into());
     }
     let (present, executable) = binary_state(subject.binary);
