@@ -3,8 +3,9 @@
 # use (grpc-health-probe and grpcurl via `go install`, buf via npx, Mosquitto from Debian
 # when running as root; pinned Python packages in a venv under target/, the Go protoc
 # plugins via scripts/gen-clients.sh), then lint, format, clippy, the whole cargo test
-# suite, benchmark smoke runs, the generated-clients staleness check, the Python, MCP and
-# Go client tests, and the offline checks of deploy/ (systemd units, Kubernetes manifests).
+# suite, benchmark smoke runs, the generated-clients staleness check, mypy --strict on the
+# Python client, the Python, MCP and Go client tests, and the offline checks of deploy/
+# (systemd units, Kubernetes manifests).
 #
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh --quick    # skip buf lint and clippy (inner development loop)
@@ -115,6 +116,9 @@ run_pytest() {
   fi
   return "$rc"
 }
+
+step "clients: Python client typing (mypy --strict, config in clients/python/pyproject.toml)"
+(cd clients/python && "$PYTHON" -m mypy --strict src/rebound_client)
 
 step "clients: Python client tests (pytest against a real server)"
 run_pytest clients/python/tests

@@ -60,7 +60,7 @@ pub enum CallError {
 }
 
 /// Counters about held calls, for `orchestrator_reconnect_test` and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct BufferStatus {
     /// Buffer size (`--buffer`).
     pub capacity: usize,

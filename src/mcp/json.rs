@@ -4,7 +4,7 @@
 //!
 //! It reflects over the descriptor set compiled into the crate; it adds no meaning of its own.
 
-use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions};
 use serde_json::Value;
 use std::sync::LazyLock;
 
@@ -13,10 +13,16 @@ static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
         .expect("the descriptor set compiled by build.rs decodes")
 });
 
-/// `message` (of the rebound.v1 type `name`, e.g. "GetHealthResponse") as JSON.
+/// The descriptor of the rebound.v1 message `name` (e.g. "GetHealthResponse").
+pub fn descriptor(name: &str) -> Option<MessageDescriptor> {
+    POOL.get_message_by_name(&format!("rebound.v1.{name}"))
+}
+
+/// `message` (of the rebound.v1 type `name`, e.g. "GetHealthResponse") as JSON; its
+/// schema is [`super::schema::message`].
 pub fn to_json<M: prost::Message>(name: &str, message: &M) -> Value {
     let full = format!("rebound.v1.{name}");
-    let Some(descriptor) = POOL.get_message_by_name(&full) else {
+    let Some(descriptor) = descriptor(name) else {
         return Value::String(format!("<unknown message type {full}>"));
     };
     let options = SerializeOptions::new()

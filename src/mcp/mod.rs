@@ -3,8 +3,9 @@
 //! Stdout carries only the MCP protocol; logs go to stderr. The session survives restarts
 //! and crashes of the rebound server: [`gateway`] holds calls made while it is away (a
 //! bounded buffer, `--buffer`) and retries them with backoff until `--call-deadline`.
-//! [`tools`] defines the tools, [`params`] their arguments and JSON Schemas, [`render`] and
-//! [`json`] their text and structured results, [`explain`] their error messages.
+//! [`tools`] defines the tools, [`params`] their arguments, [`schema`] their input and output
+//! JSON Schemas, [`render`] and [`json`] their text and structured results, [`explain`]
+//! their error messages.
 //! This module only parses the command line and runs the server; it does not touch gRPC
 //! messages.
 
@@ -13,6 +14,7 @@ pub mod gateway;
 pub mod json;
 pub mod params;
 pub mod render;
+pub mod schema;
 pub mod tools;
 
 use clap::Parser;

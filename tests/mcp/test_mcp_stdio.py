@@ -8,6 +8,7 @@ import time
 from contextlib import asynccontextmanager
 
 import pytest
+from jsonschema import Draft202012Validator
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from rebound_client.testing import LocalServer, RecordingServer
@@ -77,6 +78,69 @@ def test_tools_are_listed_with_schemas(server, mcp_bin):
     issue = tools["command_issue"].input_schema
     assert set(issue["required"]) == {"client_uuid", "action"}
     assert issue["properties"]["expires_in_seconds"]["maximum"] == 86400
+
+
+def schema_problems(schema, at=""):
+    """What keeps `schema` from being portable: a type written as an array, a null type, or
+    OpenAPI's `nullable` (JSON pointers to each)."""
+    problems = []
+    if isinstance(schema, dict):
+        if isinstance(schema.get("type"), list):
+            problems.append(f"{at}/type is an array: {schema['type']}")
+        if schema.get("type") == "null" or "nullable" in schema:
+            problems.append(f"{at}: nullable")
+        for key, value in schema.items():
+            problems += schema_problems(value, f"{at}/{key}")
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            problems += schema_problems(value, f"{at}/{i}")
+    return problems
+
+
+# Calls that succeed on a real server without devices, covering each option that changes
+# the shape of the structured content.
+SUCCEEDING = [
+    ("orchestrator_health_check", {}),
+    ("orchestrator_health_check", QUIET),
+    ("orchestrator_shutdown_prepare", {}),
+    ("orchestrator_shutdown_prepare", {"check_active_tasks": False, "check_database_state": False,
+                                       "check_client_connections": False}),
+    ("orchestrator_restart_status", {"include_history": True, "include_error_details": False}),
+    ("orchestrator_reconnect_test", {}),
+    ("orchestrator_reconnect_test", {"include_buffer_status": False,
+                                     "include_reconnection_stats": False}),
+    ("config_validate", {"content": "version = 1\n[server]\nbogus = 1\n"}),
+    ("config_reload", {}),
+    ("clients_list", {"page_size": 5}),
+    ("recovery_report", {}),
+]
+
+
+def test_every_tool_declares_a_portable_output_schema_that_real_results_match(server, mcp_bin):
+    async def run():
+        async with mcp(mcp_bin, server.address) as session:
+            tools = (await session.list_tools()).tools
+            return tools, [(name, await session.call_tool(name, args))
+                           for name, args in SUCCEEDING]
+
+    tools, results = asyncio.run(run())
+    tools = {tool.name: tool for tool in tools}
+    assert sorted(name for name, tool in tools.items() if not tool.output_schema) == []
+    for name, tool in tools.items():
+        assert tool.output_schema["type"] == "object", name
+        Draft202012Validator.check_schema(tool.output_schema)
+        assert schema_problems(tool.input_schema) == [], name
+        assert schema_problems(tool.output_schema) == [], name
+    for name, result in results:
+        assert not result.is_error, (name, text(result))
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in
+                  Draft202012Validator(tools[name].output_schema).iter_errors(
+                      result.structured_content)]
+        assert errors == [], (name, result.structured_content)
+    # The schemas say what is there: a field the server always writes is required.
+    health = tools["orchestrator_health_check"].output_schema
+    assert health["required"] == ["health"]
+    assert "pid" in health["properties"]["health"]["required"]
 
 
 def test_health_check(server, mcp_bin):

@@ -20,6 +20,9 @@ def test_health_over_tcp(server):
     assert report.pid == server.pid
     assert report.version
     assert "store" in [c.name for c in report.components]
+    # Enums come back as members that print their names, not bare ints.
+    assert f"{report.status} {report.pid}" == f"serving {server.pid}"
+    assert dict((c.name, str(c.status)) for c in report.components)["store"] == "healthy"
 
 
 @pytest.mark.parametrize("form", ["http", "unix"])

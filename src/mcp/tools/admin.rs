@@ -4,6 +4,7 @@
 use super::{ToolResult, Tools, invalid};
 use crate::mcp::params::{ConfigReload, ConfigValidate, RecoveryReport};
 use crate::mcp::render;
+use crate::mcp::schema;
 use crate::proto::v1 as pb;
 use crate::proto::v1::config_service_client::ConfigServiceClient;
 use crate::proto::v1::recovery_service_client::RecoveryServiceClient;
@@ -14,6 +15,8 @@ use rmcp::{tool, tool_router};
 impl Tools {
     #[tool(
         name = "config_validate",
+        input_schema = schema::input::<ConfigValidate>(),
+        output_schema = schema::response("ValidateResponse"),
         description = "Dry-run a configuration without applying it: parse, validate (every problem with its key path and line) and diff against the running configuration, saying which changes need a restart. Give a file path on the server host, inline TOML, or neither for the server's own file.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -35,6 +38,8 @@ impl Tools {
 
     #[tool(
         name = "config_reload",
+        input_schema = schema::input::<ConfigReload>(),
+        output_schema = schema::response("ReloadResponse"),
         description = "Reload the server's configuration without a restart, from its file or from inline TOML: validated first, applied atomically, rolled back if any part fails, and recorded. The result says what happened (success, unchanged, validation failed, restart required, rolled back).",
         annotations(
             read_only_hint = false,
@@ -57,6 +62,8 @@ impl Tools {
 
     #[tool(
         name = "recovery_report",
+        input_schema = schema::input::<RecoveryReport>(),
+        output_schema = schema::response("GetRecoveryReportResponse"),
         description = "What start-up recovery found and did when the server last started (or for a given report): how the previous run ended, commands expired, timed out or re-armed, rollouts resumed, interrupted restarts, snapshot consistency.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]

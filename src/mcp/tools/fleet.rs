@@ -3,6 +3,7 @@
 use super::{ToolResult, Tools, invalid};
 use crate::mcp::params::{ClientsList, CommandIssue, CommandStatus, RolloutStart, RolloutStatus};
 use crate::mcp::render;
+use crate::mcp::schema;
 use crate::proto::v1 as pb;
 use crate::proto::v1::client_command_service_client::ClientCommandServiceClient;
 use rmcp::handler::server::wrapper::Parameters;
@@ -12,6 +13,8 @@ use rmcp::{tool, tool_router};
 impl Tools {
     #[tool(
         name = "clients_list",
+        input_schema = schema::input::<ClientsList>(),
+        output_schema = schema::response("ListClientsResponse"),
         description = "List registered devices (by UUID) with presence, process and crash state, and whether they need attention; filter by group, presence or needs_attention; paginated.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -33,6 +36,8 @@ impl Tools {
 
     #[tool(
         name = "command_issue",
+        input_schema = schema::input::<CommandIssue>(),
+        output_schema = schema::response("IssueCommandResponse"),
         description = "Send a disruptive command (reboot_host, shutdown_host, restart_app) to one device. Tracked through queued, published, accepted, execution_started to a terminal state; refused with RESOURCE_EXHAUSTED by the per-device safety lockout (3 per 15 minutes by default). Idempotent on command_id. Follow it with command_status.",
         annotations(
             read_only_hint = false,
@@ -66,6 +71,8 @@ impl Tools {
 
     #[tool(
         name = "command_status",
+        input_schema = schema::input::<CommandStatus>(),
+        output_schema = schema::response("GetCommandResponse"),
         description = "One device command with its state, error (if any) and full event history.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -86,6 +93,8 @@ impl Tools {
 
     #[tool(
         name = "rollout_start",
+        input_schema = schema::input::<RolloutStart>(),
+        output_schema = schema::response("StartRolloutResponse"),
         description = "Start a rollout of one action to many devices (a list, a group or all): a canary group first, then waves at most max_per_minute, aborted automatically when the failure rate passes abort_failure_percent. Idempotent on rollout_id. Follow it with rollout_status.",
         annotations(
             read_only_hint = false,
@@ -119,6 +128,8 @@ impl Tools {
 
     #[tool(
         name = "rollout_status",
+        input_schema = schema::input::<RolloutStatus>(),
+        output_schema = schema::response("GetRolloutResponse"),
         description = "One rollout with its state and per-target counters (pending, in flight, completed, failed, ...) and failure rate.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]

@@ -2,22 +2,28 @@
 //! and the reconnect self-test (HealthService and RestartService).
 
 use super::{ToolResult, Tools, invalid, ok};
+use crate::mcp::gateway::BufferStatus;
 use crate::mcp::json::to_json;
 use crate::mcp::params::{
     HealthCheck, ReconnectTest, RestartServer, RestartStatus, ShutdownPrepare,
 };
 use crate::mcp::render;
+use crate::mcp::schema;
 use crate::proto::v1 as pb;
 use crate::proto::v1::health_service_client::HealthServiceClient;
 use crate::proto::v1::restart_service_client::RestartServiceClient;
 use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::JsonObject;
 use rmcp::{tool, tool_router};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 #[tool_router(router = restart_tools, vis = "pub(super)")]
 impl Tools {
     #[tool(
         name = "orchestrator_health_check",
+        input_schema = schema::input::<HealthCheck>(),
+        output_schema = health_check_output(),
         description = "Health of the rebound server: overall status, components, version, pid and restart generation; optionally the database status, this session's connection (held calls, reconnections, a fresh-connection self-test) and whether a restart could start now.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -39,10 +45,11 @@ impl Tools {
         if args.include_database_status {
             let store = out["health"]["components"]
                 .as_array()
-                .and_then(|all| all.iter().find(|c| c["name"] == "store").cloned())
-                .unwrap_or(Value::Null);
-            text += &render::database(&store);
-            out["database"] = store;
+                .and_then(|all| all.iter().find(|c| c["name"] == "store").cloned());
+            text += &render::database(store.as_ref().unwrap_or(&Value::Null));
+            if let Some(store) = store {
+                out["database"] = store;
+            }
         }
         if args.include_connection_status {
             let buffer = json!(self.gateway.buffer_status());
@@ -84,6 +91,8 @@ impl Tools {
 
     #[tool(
         name = "orchestrator_restart_server",
+        input_schema = schema::input::<RestartServer>(),
+        output_schema = schema::response("RestartResponse"),
         description = "Hot-restart the rebound server: a successor process takes over the listening sockets (no refused connections), state is carried over in a verified snapshot, and a bad successor is rolled back. Returns the restart id at once; follow it with orchestrator_restart_status. Calls made while the server is away are held and retried.",
         annotations(
             read_only_hint = false,
@@ -111,6 +120,8 @@ impl Tools {
 
     #[tool(
         name = "orchestrator_shutdown_prepare",
+        input_schema = schema::input::<ShutdownPrepare>(),
+        output_schema = shutdown_prepare_output(),
         description = "Check whether a restart could start now without restarting: ready or not, what blocks it, and the in-flight work a drain would have to finish.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -163,6 +174,8 @@ impl Tools {
 
     #[tool(
         name = "orchestrator_restart_status",
+        input_schema = schema::input::<RestartStatus>(),
+        output_schema = restart_status_output(),
         description = "The running restart, or the most recent one: phase, progress, outcome, generations and pids; optionally the recent restart history and why a restart failed or rolled back.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -189,7 +202,10 @@ impl Tools {
             event
         };
         let mut out = to_json("GetRestartStatusResponse", &status);
-        out["restart"] = strip(out["restart"].take());
+        // No restart recorded: the field stays absent (indexing would write a null).
+        if let Some(restart) = out.get_mut("restart") {
+            *restart = strip(restart.take());
+        }
         let mut text = format!(
             "restart in progress: {}; serving pid {} generation {}\n",
             status.in_progress, status.pid, status.generation
@@ -229,6 +245,8 @@ impl Tools {
 
     #[tool(
         name = "orchestrator_reconnect_test",
+        input_schema = schema::input::<ReconnectTest>(),
+        output_schema = reconnect_test_output(),
         description = "Prove that a fresh connection and a call succeed against the serving process (the server dials itself), with latencies; the server remembers the session across restarts. Optionally this session's buffer of held calls and the server's reconnection statistics.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -262,4 +280,63 @@ impl Tools {
         }
         ok(text, out)
     }
+}
+
+// The structured content of the tools above that combine several responses.
+
+/// `health`, and per option: `database` (the store component, when the server reports
+/// one), `connection` and `reboot_readiness` (each section may be unavailable).
+fn health_check_output() -> Arc<JsonObject> {
+    let component =
+        schema::message("GetHealthResponse")["properties"]["components"]["items"].clone();
+    let connection = schema::object(
+        &[
+            ("addr", json!({"type": "string"})),
+            ("buffer", schema::serialized::<BufferStatus>()),
+            ("reconnect_test", schema::section(schema::message("TestReconnectResponse"))),
+        ],
+        &[],
+    );
+    schema::output(schema::object(
+        &[("health", schema::message("GetHealthResponse"))],
+        &[
+            ("database", component),
+            ("connection", connection),
+            ("reboot_readiness", schema::section(schema::message("PrepareShutdownResponse"))),
+        ],
+    ))
+}
+
+/// PrepareShutdownResponse with only the checks that were asked for.
+fn shutdown_prepare_output() -> Arc<JsonObject> {
+    let mut response = schema::message("PrepareShutdownResponse");
+    let checks = response["properties"]["checks"].take();
+    let optional: Vec<String> = checks["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|name| !name.starts_with("successor_binary"))
+        .map(str::to_owned)
+        .collect();
+    let optional: Vec<&str> = optional.iter().map(String::as_str).collect();
+    response["properties"]["checks"] = schema::relax(checks, &optional);
+    schema::output(response)
+}
+
+/// GetRestartStatusResponse plus `history` when asked; without error details, the
+/// restarts carry no `error` and `failed_phase`.
+fn restart_status_output() -> Arc<JsonObject> {
+    let mut status = schema::message("GetRestartStatusResponse");
+    let event = schema::relax(status["properties"]["restart"].take(), &["error", "failed_phase"]);
+    status["properties"]["restart"] = event.clone();
+    status["properties"]["history"] = json!({"type": "array", "items": event});
+    schema::output(status)
+}
+
+/// TestReconnectResponse (its `stats` only when asked) plus `buffer` when asked.
+fn reconnect_test_output() -> Arc<JsonObject> {
+    let mut response = schema::relax(schema::message("TestReconnectResponse"), &["stats"]);
+    response["properties"]["buffer"] = schema::serialized::<BufferStatus>();
+    schema::output(response)
 }

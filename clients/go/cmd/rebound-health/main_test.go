@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -27,6 +28,16 @@ func TestUnreachableServerExits69(t *testing.T) {
 	code := run([]string{"-addr", "unix:" + t.TempDir() + "/none.sock"}, &out, &errs)
 	if code != exitUnavailable || !strings.Contains(errs.String(), "unavailable") {
 		t.Errorf("exit %d, stderr %q", code, errs.String())
+	}
+	// One line, and the status message in it once (it used to be repeated after the
+	// sentence).
+	text := errs.String()
+	if strings.Count(text, "\n") != 1 || !strings.HasPrefix(text, "rebound-health: ") {
+		t.Errorf("not one line: %q", text)
+	}
+	message := regexp.MustCompile(`\(UNAVAILABLE: (.+)\); it may be`).FindStringSubmatch(text)
+	if message == nil || strings.Count(text, message[1]) != 1 {
+		t.Errorf("the error is not said exactly once: %q", text)
 	}
 }
 

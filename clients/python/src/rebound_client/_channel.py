@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import grpc
 
@@ -37,7 +37,9 @@ NOT_RETRIED = (
 #: Environment variable holding the bearer token when none is passed.
 TOKEN_ENV = "REBOUND_TOKEN"
 
-PathOrBytes = Union[str, os.PathLike, bytes]
+Continuation = Callable[[grpc.ClientCallDetails, Any], Any]
+
+PathOrBytes = Union[str, "os.PathLike[str]", bytes]
 
 
 @dataclass(frozen=True)
@@ -144,10 +146,16 @@ class BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterc
             getattr(details, "compression", None),
         )
 
-    def intercept_unary_unary(self, continuation, client_call_details, request):
+    # The continuation returns a call future (unary) or a call iterator (stream); the stubs
+    # name those types for type checking only, so they are Any here.
+    def intercept_unary_unary(
+        self, continuation: Continuation, client_call_details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
         return continuation(self._with_token(client_call_details), request)
 
-    def intercept_unary_stream(self, continuation, client_call_details, request):
+    def intercept_unary_stream(
+        self, continuation: Continuation, client_call_details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
         return continuation(self._with_token(client_call_details), request)
 
 

@@ -1,8 +1,10 @@
 """``ReboundClient``: a thin, typed wrapper over the generated stubs of the rebound v1 API.
 
 Each helper builds the request message from keyword arguments (enums by name, durations in
-seconds or ``timedelta``), calls one RPC and returns the response message unchanged. It does
-not reinterpret results: see the field comments in ``proto/rebound/v1``. Failed calls raise
+seconds or ``timedelta``), calls one RPC and returns the response as a
+:class:`rebound_client.reply.Reply`: the message's own fields, with enums as members that
+print their names (``serving``, ``accepted``). It does not reinterpret results: see the
+field comments in ``proto/rebound/v1``. Failed calls raise
 :class:`rebound_client.errors.ReboundError`. The raw stubs stay available as attributes
 (``client.health_stub`` ...), on the same channel, with the same token and retry policy.
 """
@@ -11,10 +13,11 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, TypeVar, Union
 
 import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf.message import Message
 
 from ._channel import open_channel
 from ._gen.rebound.v1 import client_command_pb2 as cmd_pb2
@@ -22,10 +25,14 @@ from ._gen.rebound.v1 import client_command_pb2_grpc as cmd_grpc
 from ._gen.rebound.v1 import common_pb2, config_pb2, config_pb2_grpc, health_pb2
 from ._gen.rebound.v1 import health_pb2_grpc, recovery_pb2, recovery_pb2_grpc
 from ._gen.rebound.v1 import restart_pb2, restart_pb2_grpc
+from .enums import prefix
 from .errors import ReboundError
+from .reply import Reply
 
 Seconds = Union[int, float, datetime.timedelta]
 EnumValue = Union[int, str]
+#: A generated enum type (``common_pb2.Action``): ints at run time, a class to the stubs.
+E = TypeVar("E", bound=int)
 
 HEALTH = "rebound.v1.HealthService"
 RESTART = "rebound.v1.RestartService"
@@ -55,25 +62,30 @@ def timestamp(value: Optional[datetime.datetime]) -> Optional[timestamp_pb2.Time
     return result
 
 
-def enum(wrapper, value: Optional[EnumValue]) -> int:
+def enum(wrapper: type[E], value: Optional[EnumValue]) -> E:
     """An enum value from its number or its name, with or without the type prefix and in any
     case: ``enum(common_pb2.Action, "reboot_host") == common_pb2.ACTION_REBOOT_HOST``."""
+    descriptor = getattr(wrapper, "DESCRIPTOR")
     if value is None:
-        return 0
-    if isinstance(value, int):
-        wrapper.Name(value)  # raises ValueError for a number the enum does not have
-        return value
-    prefix = wrapper.Name(0).removesuffix("UNSPECIFIED")
-    name = value.upper()
-    name = name if name.startswith(prefix) else prefix + name
-    try:
-        return wrapper.Value(name)
-    except ValueError:
-        known = ", ".join(n.removeprefix(prefix).lower() for n in wrapper.keys()[1:])
-        raise ValueError(f"{value!r}: not one of {known}") from None
+        number = 0
+    elif isinstance(value, int):
+        if value not in descriptor.values_by_number:
+            raise ValueError(f"{value}: not a value of {descriptor.name}")
+        number = value
+    else:
+        strip = prefix(descriptor)
+        name = value.upper()
+        name = name if name.startswith(strip) else strip + name
+        if name not in descriptor.values_by_name:
+            known = ", ".join(v.name[len(strip) :].lower() for v in descriptor.values[1:])
+            raise ValueError(f"{value!r}: not one of {known}")
+        number = descriptor.values_by_name[name].number
+    # The generated stubs type enum values as instances of the wrapper class; they are ints.
+    result: E = number  # type: ignore[assignment]
+    return result
 
 
-def enums(wrapper, values: Iterable[EnumValue]) -> list:
+def enums(wrapper: type[E], values: Iterable[EnumValue]) -> List[E]:
     return [enum(wrapper, v) for v in values]
 
 
@@ -94,8 +106,8 @@ class ReboundClient:
     """
 
     def __init__(
-        self, address: str = "127.0.0.1:50051", *, timeout: Optional[float] = 30.0, **options
-    ):
+        self, address: str = "127.0.0.1:50051", *, timeout: Optional[float] = 30.0, **options: Any
+    ) -> None:
         self.address = address
         self.timeout = timeout
         self.channel = open_channel(address, **options)
@@ -118,21 +130,22 @@ class ReboundClient:
     def __enter__(self) -> "ReboundClient":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- calling ------------------------------------------------------------------------
 
-    def _unary(self, service: str, method: str, request):
+    def _unary(self, service: str, method: str, request: Message) -> Reply[Any]:
         try:
-            return getattr(self._stubs[service], method)(request, timeout=self.timeout)
+            return Reply(getattr(self._stubs[service], method)(request, timeout=self.timeout))
         except grpc.RpcError as error:
             raise ReboundError.from_rpc(f"/{service}/{method}", error, self.address) from None
 
-    def _stream(self, service: str, method: str, request) -> Iterator:
+    def _stream(self, service: str, method: str, request: Message) -> Iterator[Reply[Any]]:
         call = getattr(self._stubs[service], method)(request)
         try:
-            yield from call
+            for response in call:
+                yield Reply(response)
         except grpc.RpcError as error:
             raise ReboundError.from_rpc(f"/{service}/{method}", error, self.address) from None
         finally:
@@ -140,7 +153,7 @@ class ReboundClient:
 
     # -- HealthService ------------------------------------------------------------------
 
-    def health(self) -> health_pb2.GetHealthResponse:
+    def health(self) -> Reply[health_pb2.GetHealthResponse]:
         """The server's health report (status, components, version, pid, generation)."""
         return self._unary(HEALTH, "GetHealth", health_pb2.GetHealthRequest())
 
@@ -154,7 +167,7 @@ class ReboundClient:
         drain_timeout: Optional[Seconds] = None,
         preserve_state: Optional[bool] = None,
         binary: str = "",
-    ) -> restart_pb2.RestartResponse:
+    ) -> Reply[restart_pb2.RestartResponse]:
         """Start a hot restart (mode: handover, exec, auto; reason: e.g. manual_request).
         Not retried automatically. Follow it with :meth:`watch_restart`."""
         request = restart_pb2.RestartRequest(
@@ -169,21 +182,21 @@ class ReboundClient:
 
     def prepare_shutdown(
         self, *, mode: Optional[EnumValue] = None, binary: str = ""
-    ) -> restart_pb2.PrepareShutdownResponse:
+    ) -> Reply[restart_pb2.PrepareShutdownResponse]:
         """Whether a restart could start now, and what blocks it."""
         request = restart_pb2.PrepareShutdownRequest(
             mode=enum(restart_pb2.RestartMode, mode), binary=binary
         )
         return self._unary(RESTART, "PrepareShutdown", request)
 
-    def restart_status(self, restart_id: str = "") -> restart_pb2.GetRestartStatusResponse:
+    def restart_status(self, restart_id: str = "") -> Reply[restart_pb2.GetRestartStatusResponse]:
         """A restart by id, or the running (else most recent) one."""
         request = restart_pb2.GetRestartStatusRequest(restart_id=restart_id)
         return self._unary(RESTART, "GetRestartStatus", request)
 
     def list_restart_events(
         self, *, page_size: int = 0, page_token: str = "", outcomes: Iterable[EnumValue] = ()
-    ) -> restart_pb2.ListRestartEventsResponse:
+    ) -> Reply[restart_pb2.ListRestartEventsResponse]:
         request = restart_pb2.ListRestartEventsRequest(
             page_size=page_size,
             page_token=page_token,
@@ -191,14 +204,16 @@ class ReboundClient:
         )
         return self._unary(RESTART, "ListRestartEvents", request)
 
-    def watch_restart(self, restart_id: str = "") -> Iterator[restart_pb2.WatchRestartResponse]:
+    def watch_restart(
+        self, restart_id: str = ""
+    ) -> Iterator[Reply[restart_pb2.WatchRestartResponse]]:
         """Phase transitions of a restart (or of every restart when no id is given)."""
         request = restart_pb2.WatchRestartRequest(restart_id=restart_id)
         return self._stream(RESTART, "WatchRestart", request)
 
     def test_reconnect(
         self, *, session_id: str = "", timeout: Optional[Seconds] = None
-    ) -> restart_pb2.TestReconnectResponse:
+    ) -> Reply[restart_pb2.TestReconnectResponse]:
         """Server self-test of a fresh connection, with reconnection statistics."""
         request = restart_pb2.TestReconnectRequest(
             session_id=session_id, timeout=duration(timeout)
@@ -207,12 +222,12 @@ class ReboundClient:
 
     # -- ConfigService ------------------------------------------------------------------
 
-    def get_config(self) -> config_pb2.GetConfigResponse:
+    def get_config(self) -> Reply[config_pb2.GetConfigResponse]:
         return self._unary(CONFIG, "GetConfig", config_pb2.GetConfigRequest())
 
     def reload_config(
         self, *, content: Optional[str] = None, restart_if_required: bool = False
-    ) -> config_pb2.ReloadResponse:
+    ) -> Reply[config_pb2.ReloadResponse]:
         """Reload from the server's file, or from inline TOML ``content``. The RPC succeeds
         whenever a reload was attempted: check ``response.event.result``. Not retried."""
         request = config_pb2.ReloadRequest(restart_if_required=restart_if_required)
@@ -222,7 +237,7 @@ class ReboundClient:
 
     def validate_config(
         self, *, path: Optional[str] = None, content: Optional[str] = None
-    ) -> config_pb2.ValidateResponse:
+    ) -> Reply[config_pb2.ValidateResponse]:
         """Dry-run a candidate: a file on the server host (absolute path), inline TOML, or
         (neither) the server's own file."""
         if path is not None and content is not None:
@@ -242,7 +257,7 @@ class ReboundClient:
         page_token: str = "",
         results: Iterable[EnumValue] = (),
         trigger: Optional[EnumValue] = None,
-    ) -> config_pb2.ListReloadEventsResponse:
+    ) -> Reply[config_pb2.ListReloadEventsResponse]:
         request = config_pb2.ListReloadEventsRequest(
             page_size=page_size,
             page_token=page_token,
@@ -253,13 +268,13 @@ class ReboundClient:
 
     def reload_stats(
         self, *, since: Optional[datetime.datetime] = None
-    ) -> config_pb2.GetReloadStatsResponse:
+    ) -> Reply[config_pb2.GetReloadStatsResponse]:
         request = config_pb2.GetReloadStatsRequest(since=timestamp(since))
         return self._unary(CONFIG, "GetReloadStats", request)
 
     def watch_config(
         self, *, results: Iterable[EnumValue] = (), include_current: bool = False
-    ) -> Iterator[config_pb2.WatchConfigResponse]:
+    ) -> Iterator[Reply[config_pb2.WatchConfigResponse]]:
         request = config_pb2.WatchConfigRequest(
             results=enums(config_pb2.ReloadResult, results), include_current=include_current
         )
@@ -276,7 +291,7 @@ class ReboundClient:
         requested_by: Optional[int] = None,
         expires_in: Optional[Seconds] = None,
         command_id: Optional[str] = None,
-    ) -> cmd_pb2.IssueCommandResponse:
+    ) -> Reply[cmd_pb2.IssueCommandResponse]:
         """Issue ``action`` (reboot_host, shutdown_host, restart_app) to one device. A
         command_id is generated here when none is given, so retries stay idempotent; it is
         in ``response.command.command_id``."""
@@ -290,7 +305,7 @@ class ReboundClient:
         )
         return self._unary(COMMANDS, "IssueCommand", request)
 
-    def get_command(self, command_id: str) -> cmd_pb2.GetCommandResponse:
+    def get_command(self, command_id: str) -> Reply[cmd_pb2.GetCommandResponse]:
         request = cmd_pb2.GetCommandRequest(command_id=command_id)
         return self._unary(COMMANDS, "GetCommand", request)
 
@@ -305,7 +320,7 @@ class ReboundClient:
         rollout_id: str = "",
         origin: Optional[EnumValue] = None,
         include_events: bool = False,
-    ) -> cmd_pb2.ListCommandsResponse:
+    ) -> Reply[cmd_pb2.ListCommandsResponse]:
         request = cmd_pb2.ListCommandsRequest(
             page_size=page_size,
             page_token=page_token,
@@ -318,7 +333,9 @@ class ReboundClient:
         )
         return self._unary(COMMANDS, "ListCommands", request)
 
-    def cancel_command(self, command_id: str, *, reason: str = "") -> cmd_pb2.CancelCommandResponse:
+    def cancel_command(
+        self, command_id: str, *, reason: str = ""
+    ) -> Reply[cmd_pb2.CancelCommandResponse]:
         request = cmd_pb2.CancelCommandRequest(command_id=command_id, reason=reason)
         return self._unary(COMMANDS, "CancelCommand", request)
 
@@ -332,7 +349,7 @@ class ReboundClient:
         rollout_id: str = "",
         include_current: bool = False,
         include_events: bool = False,
-    ) -> Iterator[cmd_pb2.WatchCommandsResponse]:
+    ) -> Iterator[Reply[cmd_pb2.WatchCommandsResponse]]:
         """Command state transitions matching the filters, as they are stored."""
         request = cmd_pb2.WatchCommandsRequest(
             command_id=command_id,
@@ -358,7 +375,7 @@ class ReboundClient:
         service_failed: Optional[bool] = None,
         capability_tier: Optional[EnumValue] = None,
         crash_state: Optional[EnumValue] = None,
-    ) -> cmd_pb2.ListClientsResponse:
+    ) -> Reply[cmd_pb2.ListClientsResponse]:
         request = cmd_pb2.ListClientsRequest(
             page_size=page_size,
             page_token=page_token,
@@ -371,7 +388,7 @@ class ReboundClient:
         )
         return self._unary(COMMANDS, "ListClients", request)
 
-    def get_client(self, client_uuid: str) -> cmd_pb2.GetClientResponse:
+    def get_client(self, client_uuid: str) -> Reply[cmd_pb2.GetClientResponse]:
         request = cmd_pb2.GetClientRequest(client_uuid=client_uuid)
         return self._unary(COMMANDS, "GetClient", request)
 
@@ -381,7 +398,7 @@ class ReboundClient:
         *,
         group: Optional[str] = None,
         capability_tier: Optional[EnumValue] = None,
-    ) -> cmd_pb2.UpdateClientResponse:
+    ) -> Reply[cmd_pb2.UpdateClientResponse]:
         """Set a device's group ("" removes it) and/or capability tier; None: unchanged."""
         request = cmd_pb2.UpdateClientRequest(
             client_uuid=client_uuid,
@@ -390,7 +407,7 @@ class ReboundClient:
         )
         return self._unary(COMMANDS, "UpdateClient", request)
 
-    def clear_service_failed(self, client_uuid: str) -> cmd_pb2.ClearServiceFailedResponse:
+    def clear_service_failed(self, client_uuid: str) -> Reply[cmd_pb2.ClearServiceFailedResponse]:
         request = cmd_pb2.ClearServiceFailedRequest(client_uuid=client_uuid)
         return self._unary(COMMANDS, "ClearServiceFailed", request)
 
@@ -412,7 +429,7 @@ class ReboundClient:
         requested_by: Optional[int] = None,
         expires_in: Optional[Seconds] = None,
         rollout_id: Optional[str] = None,
-    ) -> cmd_pb2.StartRolloutResponse:
+    ) -> Reply[cmd_pb2.StartRolloutResponse]:
         """Start a rollout of ``action`` to exactly one target: ``client_uuids``, ``group``
         or ``all_clients=True``. A rollout_id is generated here when none is given."""
         targets = [client_uuids is not None, group is not None, all_clients]
@@ -443,7 +460,7 @@ class ReboundClient:
         )
         return self._unary(COMMANDS, "StartRollout", request)
 
-    def get_rollout(self, rollout_id: str) -> cmd_pb2.GetRolloutResponse:
+    def get_rollout(self, rollout_id: str) -> Reply[cmd_pb2.GetRolloutResponse]:
         request = cmd_pb2.GetRolloutRequest(rollout_id=rollout_id)
         return self._unary(COMMANDS, "GetRollout", request)
 
@@ -454,7 +471,7 @@ class ReboundClient:
         page_token: str = "",
         states: Iterable[EnumValue] = (),
         action: Optional[EnumValue] = None,
-    ) -> cmd_pb2.ListRolloutsResponse:
+    ) -> Reply[cmd_pb2.ListRolloutsResponse]:
         request = cmd_pb2.ListRolloutsRequest(
             page_size=page_size,
             page_token=page_token,
@@ -463,24 +480,26 @@ class ReboundClient:
         )
         return self._unary(COMMANDS, "ListRollouts", request)
 
-    def abort_rollout(self, rollout_id: str, *, reason: str = "") -> cmd_pb2.AbortRolloutResponse:
+    def abort_rollout(
+        self, rollout_id: str, *, reason: str = ""
+    ) -> Reply[cmd_pb2.AbortRolloutResponse]:
         request = cmd_pb2.AbortRolloutRequest(rollout_id=rollout_id, reason=reason)
         return self._unary(COMMANDS, "AbortRollout", request)
 
-    def watch_rollout(self, rollout_id: str) -> Iterator[cmd_pb2.WatchRolloutResponse]:
+    def watch_rollout(self, rollout_id: str) -> Iterator[Reply[cmd_pb2.WatchRolloutResponse]]:
         request = cmd_pb2.WatchRolloutRequest(rollout_id=rollout_id)
         return self._stream(COMMANDS, "WatchRollout", request)
 
     # -- RecoveryService ----------------------------------------------------------------
 
-    def recovery_report(self, report_id: str = "") -> recovery_pb2.GetRecoveryReportResponse:
+    def recovery_report(self, report_id: str = "") -> Reply[recovery_pb2.GetRecoveryReportResponse]:
         """A startup recovery report by id, or the latest (the running process's)."""
         request = recovery_pb2.GetRecoveryReportRequest(report_id=report_id)
         return self._unary(RECOVERY, "GetRecoveryReport", request)
 
     def list_recovery_reports(
         self, *, page_size: int = 0, page_token: str = "", previous_run: Optional[EnumValue] = None
-    ) -> recovery_pb2.ListRecoveryReportsResponse:
+    ) -> Reply[recovery_pb2.ListRecoveryReportsResponse]:
         request = recovery_pb2.ListRecoveryReportsRequest(
             page_size=page_size,
             page_token=page_token,
@@ -490,11 +509,11 @@ class ReboundClient:
 
     def run_cleanup(
         self, *, dry_run: bool = False, retention: Optional[Seconds] = None
-    ) -> recovery_pb2.RunCleanupResponse:
+    ) -> Reply[recovery_pb2.RunCleanupResponse]:
         request = recovery_pb2.RunCleanupRequest(dry_run=dry_run, retention=duration(retention))
         return self._unary(RECOVERY, "RunCleanup", request)
 
-    def backup(self, path: str) -> recovery_pb2.BackupResponse:
+    def backup(self, path: str) -> Reply[recovery_pb2.BackupResponse]:
         """Online copy of the database to ``path`` on the server host (must not exist)."""
         return self._unary(RECOVERY, "Backup", recovery_pb2.BackupRequest(path=path))
 
@@ -508,7 +527,7 @@ class ReboundClient:
         since: Optional[datetime.datetime] = None,
         until: Optional[datetime.datetime] = None,
         outcome: Optional[EnumValue] = None,
-    ) -> recovery_pb2.ListAuditEventsResponse:
+    ) -> Reply[recovery_pb2.ListAuditEventsResponse]:
         request = recovery_pb2.ListAuditEventsRequest(
             page_size=page_size,
             page_token=page_token,

@@ -6,13 +6,17 @@ retry or hide anything (the status code and the server's message are kept).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import grpc
 
 
 class ReboundError(Exception):
     """An RPC failed. ``code`` is the gRPC status code, ``details`` the server's message."""
 
-    def __init__(self, method: str, code: grpc.StatusCode, details: str, address: str):
+    def __init__(
+        self, method: str, code: grpc.StatusCode, details: Optional[str], address: str
+    ) -> None:
         self.method = method
         self.code = code
         self.details = details or ""

@@ -22,7 +22,8 @@ import time
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import TypeVar
 
 import grpc
 from google.protobuf.message_factory import GetMessageClass
@@ -33,15 +34,18 @@ from ._gen.rebound.v1 import recovery_pb2, restart_pb2
 #: How long starting or stopping may take before a test fails.
 DEADLINE = 30.0
 
+T = TypeVar("T")
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def wait_until(what: str, check, deadline: float = DEADLINE):
+def wait_until(what: str, check: Callable[[], T], deadline: float = DEADLINE) -> T:
     """Poll ``check()`` until it returns a truthy value, or raise after ``deadline`` s."""
     end = time.monotonic() + deadline
     while True:
@@ -100,8 +104,8 @@ class LocalServer:
         #: the readiness check authenticates with the first.
         self.tokens = list(tokens)
         self.token = self.tokens[0][2] if self.tokens else None
-        self.process: Optional[subprocess.Popen] = None
-        self.groups: list = []
+        self.process: Optional[subprocess.Popen[bytes]] = None
+        self.groups: List[int] = []
         self.log = self.dir / "server.log"
 
     @property
@@ -161,10 +165,10 @@ class LocalServer:
         return self
 
     def _serving(self) -> bool:
-        if self.process.poll() is not None and not _alive(self.process.pid):
-            raise RuntimeError(
-                f"rebound exited with {self.process.returncode}:\n{self.logs()}"
-            )
+        process = self.process
+        assert process is not None, "not started"
+        if process.poll() is not None and not _alive(process.pid):
+            raise RuntimeError(f"rebound exited with {process.returncode}:\n{self.logs()}")
         with grpc.insecure_channel(self.address) as channel:
             try:
                 metadata = [("authorization", f"Bearer {self.token}")] if self.token else None
@@ -173,7 +177,7 @@ class LocalServer:
                 )
             except grpc.RpcError:
                 return False
-        return report.status == health_pb2.SERVING_STATUS_SERVING
+        return bool(report.status == health_pb2.SERVING_STATUS_SERVING)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Send ``sig`` to the serving process (and its process group) and wait until every
@@ -202,7 +206,7 @@ class LocalServer:
     def __enter__(self) -> "LocalServer":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -215,7 +219,7 @@ class Call:
 
     method: str
     request: object
-    metadata: dict
+    metadata: Dict[str, Any]
 
 
 class RecordingServer:
@@ -226,9 +230,9 @@ class RecordingServer:
     status. Services left out answer UNIMPLEMENTED, like an older server.
     """
 
-    def __init__(self, services: Optional[tuple] = None):
-        self.calls: list[Call] = []
-        self._failures: dict[str, tuple[int, grpc.StatusCode]] = {}
+    def __init__(self, services: Optional[Tuple[str, ...]] = None) -> None:
+        self.calls: List[Call] = []
+        self._failures: Dict[str, Tuple[int, grpc.StatusCode]] = {}
         self._lock = threading.Lock()
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         for module in _MODULES:
@@ -242,29 +246,32 @@ class RecordingServer:
         self.port = self.server.add_insecure_port("127.0.0.1:0")
         self.address = f"127.0.0.1:{self.port}"
 
-    def fail(self, method: str, times: int, code=grpc.StatusCode.UNAVAILABLE):
+    def fail(
+        self, method: str, times: int, code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
+    ) -> None:
         """Fail the next ``times`` calls of ``method`` (e.g. "/rebound.v1.HealthService/GetHealth")."""
         self._failures[method] = (times, code)
 
-    def _handler(self, service, method):
+    # Descriptors and messages are built at run time from the descriptor pool: Any here.
+    def _handler(self, service: Any, method: Any) -> grpc.RpcMethodHandler[Any, Any]:
         full = f"/{service.full_name}/{method.name}"
         request_cls = GetMessageClass(method.input_type)
         response_cls = GetMessageClass(method.output_type)
 
-        def record(request, context):
+        def record(request: Any, context: grpc.ServicerContext) -> None:
             with self._lock:
                 self.calls.append(Call(full, request, dict(context.invocation_metadata())))
-                times, code = self._failures.get(full, (0, None))
+                times, code = self._failures.get(full, (0, grpc.StatusCode.OK))
                 if times:
                     self._failures[full] = (times - 1, code)
             if times:
                 context.abort(code, "recorder: injected failure")
 
-        def unary(request, context):
+        def unary(request: Any, context: grpc.ServicerContext) -> Any:
             record(request, context)
             return response_cls()
 
-        def stream(request, context):
+        def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             record(request, context)
             yield response_cls()
 
@@ -287,5 +294,5 @@ class RecordingServer:
         self.server.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.server.stop(grace=None)
