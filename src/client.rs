@@ -83,14 +83,20 @@ impl Address {
             }
             return Ok(Self::Unix(path.into()));
         }
-        let url = if addr.starts_with("http://") || addr.starts_with("https://") {
-            addr.to_owned()
-        } else {
-            format!("http://{addr}")
+        let url = match addr.split_once("://") {
+            Some(("http" | "https", _)) => addr.to_owned(),
+            Some((scheme, _)) => return Err(invalid(&format!("unknown scheme {scheme:?}"))),
+            None => format!("http://{addr}"),
         };
         let uri: Uri = url.parse().map_err(|_| invalid("not a URI"))?;
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(invalid("missing host"));
+        }
         if uri.port_u16().is_none() {
             return Err(invalid("missing port"));
+        }
+        if uri.path_and_query().is_some_and(|rest| rest.as_str() != "/") {
+            return Err(invalid("a server address takes no path or query"));
         }
         Ok(Self::Http(url))
     }
@@ -139,5 +145,24 @@ mod tests {
         assert_eq!(Address::parse("unix:///tmp/s").unwrap(), Address::Unix("/tmp/s".into()));
         assert!(Address::parse("localhost").is_err());
         assert!(Address::parse("unix:").is_err());
+        assert_eq!(Address::parse("http://h:2/").unwrap(), Address::Http("http://h:2/".into()));
+    }
+
+    fn reason(addr: &str) -> String {
+        match Address::parse(addr) {
+            Err(ConnectError::InvalidAddress { reason, .. }) => reason,
+            other => panic!("{addr}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_what_it_would_misread() {
+        assert_eq!(reason("foo://bar"), "unknown scheme \"foo\"");
+        assert_eq!(reason("grpc://h:1"), "unknown scheme \"grpc\"");
+        assert_eq!(reason(":50051"), "missing host");
+        assert_eq!(reason("http://:50051"), "missing host");
+        assert_eq!(reason("h"), "missing port");
+        assert_eq!(reason("http://h:1/extra"), "a server address takes no path or query");
+        assert_eq!(reason("h:1?x=1"), "a server address takes no path or query");
     }
 }

@@ -270,6 +270,22 @@ async fn cli_health_over_tcp_and_unix_socket_and_its_exit_codes() {
 }
 
 #[tokio::test]
+async fn a_malformed_addr_exits_64_saying_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    for (addr, says) in [
+        ("foo://bar", "unknown scheme \"foo\""),
+        (":50051", "missing host"),
+        ("http://127.0.0.1:1/extra", "takes no path"),
+    ] {
+        let out = run_rebound(dir.path(), &["health", "--addr", addr]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{addr}: {stderr}");
+        assert!(stderr.contains(says), "{addr}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+}
+
+#[tokio::test]
 async fn unknown_config_key_exits_64_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bad.toml"), "version = 1\n[server]\nlistn = \"127.0.0.1:1\"\n")
