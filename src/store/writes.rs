@@ -68,6 +68,33 @@ impl WriteHealth {
     }
 }
 
+/// Write-protects `path` against this process, or lifts the protection: read-only
+/// permissions, and where they do not hold (root ignores them) `chattr +i`. SQLite then opens
+/// the file read-only, as it would a database an operator made read-only.
+#[cfg(test)]
+pub(crate) fn write_protect(path: &std::path::Path, on: bool) {
+    let set_readonly = |readonly: bool| {
+        let mut permissions = std::fs::metadata(path)?.permissions();
+        permissions.set_readonly(readonly);
+        std::fs::set_permissions(path, permissions)
+    };
+    let chattr = |flag: &str| {
+        let status = std::process::Command::new("chattr").arg(flag).arg(path).status().unwrap();
+        assert!(status.success(), "chattr {flag} {} failed", path.display());
+    };
+    let writable = || std::fs::OpenOptions::new().append(true).open(path).is_ok();
+    if on {
+        set_readonly(true).unwrap();
+        if writable() {
+            chattr("+i");
+        }
+    } else if set_readonly(false).is_err() {
+        chattr("-i");
+        set_readonly(false).unwrap();
+    }
+    assert_eq!(writable(), !on, "write protection of {} is not {on}", path.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,31 +126,4 @@ mod tests {
         health.failed(&StoreError::encode("insert", "too long"));
         assert_eq!(health.failure(), None);
     }
-}
-
-/// Write-protects `path` against this process, or lifts the protection: read-only
-/// permissions, and where they do not hold (root ignores them) `chattr +i`. SQLite then opens
-/// the file read-only, as it would a database an operator made read-only.
-#[cfg(test)]
-pub(crate) fn write_protect(path: &std::path::Path, on: bool) {
-    let set_readonly = |readonly: bool| {
-        let mut permissions = std::fs::metadata(path)?.permissions();
-        permissions.set_readonly(readonly);
-        std::fs::set_permissions(path, permissions)
-    };
-    let chattr = |flag: &str| {
-        let status = std::process::Command::new("chattr").arg(flag).arg(path).status().unwrap();
-        assert!(status.success(), "chattr {flag} {} failed", path.display());
-    };
-    let writable = || std::fs::OpenOptions::new().append(true).open(path).is_ok();
-    if on {
-        set_readonly(true).unwrap();
-        if writable() {
-            chattr("+i");
-        }
-    } else if set_readonly(false).is_err() {
-        chattr("-i");
-        set_readonly(false).unwrap();
-    }
-    assert_eq!(writable(), !on, "write protection of {} is not {on}", path.display());
 }
