@@ -50,3 +50,31 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Most characters of a caller's value that an error message repeats.
+pub const ECHO_MAX_CHARS: usize = 128;
+
+/// A caller's value as an error message repeats it: the first [`ECHO_MAX_CHARS`] characters,
+/// followed by `…` when it was longer, so that a huge value cannot make the answer too big
+/// to send (gRPC status messages travel in a header).
+pub fn echo(value: &str) -> String {
+    match value.char_indices().nth(ECHO_MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_keeps_short_values_and_cuts_long_ones() {
+        assert_eq!(echo("/var/backups/rebound.db"), "/var/backups/rebound.db");
+        let long = "é".repeat(20_000);
+        let echoed = echo(&long);
+        assert_eq!(echoed.chars().count(), ECHO_MAX_CHARS + 1);
+        assert!(echoed.ends_with("é…"));
+        assert_eq!(echo(&long[..ECHO_MAX_CHARS * 2]), long[..ECHO_MAX_CHARS * 2]);
+    }
+}

@@ -2,8 +2,16 @@
 //!
 //! Transport-neutral: the gRPC `HealthService`, the CLI and probes all read this. It only
 //! observes components; it never changes their state.
+//!
+//! The store is UNHEALTHY when it does not answer a ping, or while its writes fail (a
+//! read-only file, a full disk, an I/O error: see `store::writes`); DEGRADED while writes
+//! fail only because the database is busy or locked. While writes fail, each report tries one
+//! probe write ([`Store::probe_write`]), so the component recovers by itself once writes work
+//! again: the probes monitor (`server/probes.rs`) recomputes the report every few seconds and
+//! `grpc.health.v1` says NOT_SERVING while any component is UNHEALTHY.
 
 use crate::server::ServerContext;
+use crate::store::{Store, StoreErrorKind, WriteFailure};
 use std::time::{Duration, SystemTime};
 
 /// How long a store ping may take before the store counts as unhealthy.
@@ -82,15 +90,9 @@ impl std::fmt::Debug for Sources {
 
 /// Compute the report now.
 pub async fn report(ctx: &ServerContext) -> HealthReport {
-    let mut components = vec![store_component(ctx).await, config_component(ctx)];
+    let mut components = vec![store_component(ctx.store.as_ref()).await, config_component(ctx)];
     components.extend(ctx.health.components());
-    let overall = if ctx.drain.is_stopping() {
-        Overall::Draining
-    } else if components.iter().any(|c| c.status == ComponentStatus::Unhealthy) {
-        Overall::NotServing
-    } else {
-        Overall::Serving
-    };
+    let overall = overall(ctx.drain.is_stopping(), &components);
     HealthReport {
         overall,
         components,
@@ -103,18 +105,32 @@ pub async fn report(ctx: &ServerContext) -> HealthReport {
     }
 }
 
-async fn store_component(ctx: &ServerContext) -> Component {
-    let (status, detail) = match tokio::time::timeout(STORE_PING_TIMEOUT, ctx.store.ping()).await {
-        Ok(Ok(ping)) => (
-            ComponentStatus::Healthy,
-            format!(
+/// Draining wins; otherwise any UNHEALTHY component makes the process NOT_SERVING.
+fn overall(draining: bool, components: &[Component]) -> Overall {
+    if draining {
+        Overall::Draining
+    } else if components.iter().any(|c| c.status == ComponentStatus::Unhealthy) {
+        Overall::NotServing
+    } else {
+        Overall::Serving
+    }
+}
+
+async fn store_component(store: &dyn Store) -> Component {
+    let (status, detail) = match tokio::time::timeout(STORE_PING_TIMEOUT, store.ping()).await {
+        Ok(Ok(ping)) => {
+            let answers = format!(
                 "{} {}, schema version {}, ping {:.1} ms",
                 ping.backend,
                 ping.location,
                 ping.schema_version,
                 ping.latency.as_secs_f64() * 1e3
-            ),
-        ),
+            );
+            match failing_writes(store).await {
+                None => (ComponentStatus::Healthy, answers),
+                Some(failure) => (write_status(failure.kind), write_detail(&failure, &answers)),
+            }
+        }
         Ok(Err(err)) => (ComponentStatus::Unhealthy, err.to_string()),
         Err(_) => (
             ComponentStatus::Unhealthy,
@@ -122,6 +138,34 @@ async fn store_component(ctx: &ServerContext) -> Component {
         ),
     };
     Component { name: "store", status, detail }
+}
+
+/// The write failure that still holds: when the latest write failed, one probe write
+/// decides whether writes work again.
+async fn failing_writes(store: &dyn Store) -> Option<WriteFailure> {
+    let before = store.write_failure()?;
+    match tokio::time::timeout(STORE_PING_TIMEOUT, store.probe_write()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(_)) => store.write_failure().or(Some(before)),
+        Err(_) => Some(before),
+    }
+}
+
+fn write_status(kind: StoreErrorKind) -> ComponentStatus {
+    match kind {
+        StoreErrorKind::Unavailable => ComponentStatus::Degraded,
+        _ => ComponentStatus::Unhealthy,
+    }
+}
+
+fn write_detail(failure: &WriteFailure, answers: &str) -> String {
+    format!(
+        "writes failing for {} s ({} failed, the latest {}: {}); {answers}",
+        failure.since.elapsed().as_secs(),
+        failure.count,
+        failure.op,
+        failure.kind.describe()
+    )
 }
 
 fn config_component(ctx: &ServerContext) -> Component {
@@ -137,3 +181,6 @@ fn config_component(ctx: &ServerContext) -> Component {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -255,3 +255,40 @@ async fn a_restart_left_half_done_by_a_dead_process_is_marked_interrupted_and_re
     assert!(stored.error.unwrap().contains("exited before it finished"));
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_refused_backup_path_writes_nothing_anywhere() {
+    let server = Server::start("").await;
+    let before = std::fs::read_dir(&server.dir).unwrap().count();
+    let target = server.dir.join("copy.db");
+    let backup = |path: String| async {
+        recovery(&server).await.backup(pb::BackupRequest { path }).await.unwrap_err()
+    };
+
+    let nul = backup(format!("{}\0.txt", target.display())).await;
+    assert_eq!(nul.code(), tonic::Code::InvalidArgument, "{nul:?}");
+    assert!(nul.message().starts_with("path: contains a NUL byte"), "{nul:?}");
+    assert!(!target.exists(), "nothing written at the path cut at the NUL");
+
+    let relative = backup("copy.db".into()).await;
+    assert_eq!(
+        (relative.code(), relative.message()),
+        (tonic::Code::InvalidArgument, "path: must be absolute: copy.db")
+    );
+    assert_eq!(std::fs::read_dir(&server.dir).unwrap().count(), before, "nothing in the cwd");
+
+    // A huge path is refused with a short message, not a header-size error.
+    let huge = backup(format!("/{}", "a".repeat(17 * 1024))).await;
+    assert_eq!(huge.code(), tonic::Code::InvalidArgument, "{huge:?}");
+    assert!(huge.message().len() < 200, "{}", huge.message().len());
+
+    // A directory the server cannot create files in: refused by what it is, not UNAVAILABLE.
+    let proc = backup("/proc/1/x.db".into()).await;
+    assert_eq!(proc.code(), tonic::Code::FailedPrecondition, "{proc:?}");
+    assert!(proc.message().starts_with("path: cannot create /proc/1/x.db"), "{proc:?}");
+    assert!(!std::path::Path::new("/proc/1/x.db").exists());
+
+    let missing = backup(server.dir.join("no-such-dir/copy.db").display().to_string()).await;
+    assert_eq!(missing.code(), tonic::Code::FailedPrecondition, "{missing:?}");
+    assert_eq!(std::fs::read_dir(&server.dir).unwrap().count(), before);
+}

@@ -138,8 +138,7 @@ impl ConfigService for ConfigApi {
     ) -> Result<Response<pb::ListReloadEventsResponse>, Status> {
         let request = request.into_inner();
         let limit = page::size(request.page_size)?;
-        let results = request
-            .results
+        let results = page::filter_values("results", &request.results)?
             .iter()
             .map(|value| result_from_proto("results", *value).map(|r| r.as_str().to_owned()))
             .collect::<Result<Vec<_>, _>>()?;
@@ -198,8 +197,7 @@ impl ConfigService for ConfigApi {
         request: Request<pb::WatchConfigRequest>,
     ) -> Result<Response<Self::WatchConfigStream>, Status> {
         let request = request.into_inner();
-        let wanted = request
-            .results
+        let wanted = page::filter_values("results", &request.results)?
             .iter()
             .map(|value| result_from_proto("results", *value))
             .collect::<Result<Vec<_>, _>>()?;

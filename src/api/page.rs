@@ -4,6 +4,9 @@
 //! `(time, uuid)` pair) plus a fingerprint of the request's filters, so a token used with
 //! other filters is refused (INVALID_ARGUMENT naming `page_token`) instead of silently
 //! paging through another result set. Tokens are hex, opaque to clients.
+//!
+//! A repeated filter field (`states`, `outcomes`, `results`) takes at most
+//! [`MAX_FILTER_VALUES`] values; more are refused naming the field, before any query is built.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -22,6 +25,20 @@ pub fn size(page_size: i32) -> Result<u32> {
         0 => Ok(DEFAULT_PAGE_SIZE),
         n => Ok((n as u32).min(MAX_PAGE_SIZE)),
     }
+}
+
+/// Most values a repeated filter field may carry.
+pub const MAX_FILTER_VALUES: usize = 100;
+
+/// Refuses a repeated filter field with more than [`MAX_FILTER_VALUES`] values.
+pub fn filter_values<'a, T>(field: &str, values: &'a [T]) -> Result<&'a [T]> {
+    if values.len() > MAX_FILTER_VALUES {
+        return Err(Error::invalid_argument(
+            field,
+            format!("at most {MAX_FILTER_VALUES} values, got {}", values.len()),
+        ));
+    }
+    Ok(values)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -89,6 +106,13 @@ mod tests {
     fn page_size_defaults_clamps_and_rejects_negative() {
         assert_eq!((size(0).unwrap(), size(10_000).unwrap(), size(7).unwrap()), (50, 500, 7));
         assert_eq!(size(-1).unwrap_err().to_string(), "page_size: must not be negative");
+    }
+
+    #[test]
+    fn filter_fields_are_bounded() {
+        assert_eq!(filter_values("states", &[1; MAX_FILTER_VALUES]).unwrap().len(), 100);
+        let err = filter_values("states", &[1; MAX_FILTER_VALUES + 1]).unwrap_err();
+        assert_eq!(err.to_string(), "states: at most 100 values, got 101");
     }
 
     #[test]

@@ -12,7 +12,6 @@ use crate::recovery::report::{PreviousRun, RecoveryReport};
 use crate::recovery::{backup, retention};
 use crate::store::Store;
 use crate::store::audit::{AuditQuery, AuditRow};
-use std::path::Path;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -131,7 +130,7 @@ impl RecoveryService for RecoveryApi {
         if path.trim().is_empty() {
             return Err(Error::invalid_argument("path", "must not be empty").into());
         }
-        let done = backup::backup(self.store.as_ref(), Path::new(&path)).await?;
+        let done = backup::backup(self.store.as_ref(), &path).await?;
         Ok(Response::new(pb::BackupResponse {
             path: done.path.display().to_string(),
             size_bytes: done.size_bytes,

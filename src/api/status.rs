@@ -1,7 +1,11 @@
 //! The one mapping from domain errors to gRPC status codes. No other code builds a
 //! `tonic::Status` from a domain error.
+//!
+//! Store errors are answered by kind (see [`store_code`]) with a message naming the failed
+//! operation and the kind, never the driver's text: that goes to the server log.
 
 use crate::error::Error;
+use crate::store::StoreErrorKind;
 use tonic::{Code, Status};
 
 /// Metadata key carrying the seconds to wait before retrying a rate-limited call.
@@ -18,8 +22,31 @@ pub fn code(err: &Error) -> Code {
         Error::Unauthenticated(_) => Code::Unauthenticated,
         Error::PermissionDenied(_) => Code::PermissionDenied,
         Error::Unavailable(_) => Code::Unavailable,
-        Error::Store(_) => Code::Unavailable,
+        Error::Store(err) => store_code(err.kind()),
         Error::Internal(_) => Code::Internal,
+    }
+}
+
+/// The status code of a store failure: only a database that cannot be reached right now is
+/// UNAVAILABLE (what clients retry); a constraint conflict is ABORTED; a full disk is
+/// RESOURCE_EXHAUSTED; a statement over the database's limits is INVALID_ARGUMENT; corrupt
+/// data, I/O errors and a read-only database are INTERNAL.
+pub fn store_code(kind: StoreErrorKind) -> Code {
+    match kind {
+        StoreErrorKind::Unavailable => Code::Unavailable,
+        StoreErrorKind::Conflict => Code::Aborted,
+        StoreErrorKind::ResourceExhausted => Code::ResourceExhausted,
+        StoreErrorKind::InvalidInput => Code::InvalidArgument,
+        StoreErrorKind::Corrupt | StoreErrorKind::Internal => Code::Internal,
+    }
+}
+
+/// What the caller reads: the domain error's text, except for store errors, whose driver
+/// text stays in the server log.
+fn message(err: &Error) -> String {
+    match err {
+        Error::Store(store) => format!("store {} failed: {}", store.op(), store.kind().describe()),
+        other => other.to_string(),
     }
 }
 
@@ -28,8 +55,10 @@ impl From<Error> for Status {
         let code = code(&err);
         if code == Code::Internal {
             tracing::error!(error = %err, "internal error");
+        } else if let Error::Store(store) = &err {
+            tracing::warn!(error = %store, kind = ?store.kind(), "store error");
         }
-        let mut status = Status::new(code, err.to_string());
+        let mut status = Status::new(code, message(&err));
         if let Error::RateLimited { retry_after, .. } = &err {
             // Whole seconds, rounded up, as HTTP's Retry-After.
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -80,6 +109,32 @@ mod tests {
         assert_eq!(limited.code(), Code::ResourceExhausted);
         assert_eq!(limited.message(), "server restart: rate limit reached; retry after 41s");
         assert_eq!(limited.metadata().get(RETRY_AFTER).unwrap(), "41");
+    }
+
+    #[test]
+    fn store_errors_map_by_kind_without_the_driver_text() {
+        let failure = |code| {
+            let failure = rusqlite::ffi::Error::new(code);
+            let source = rusqlite::Error::SqliteFailure(failure, Some("disk I/O error".into()));
+            Error::Store(crate::store::StoreError::statement("apply_batch")(source))
+        };
+        let io = Status::from(failure(rusqlite::ffi::SQLITE_IOERR_WRITE));
+        assert_eq!(io.code(), Code::Internal);
+        assert_eq!(io.message(), "store apply_batch failed: internal database error");
+        assert_eq!(
+            Status::from(failure(rusqlite::ffi::SQLITE_FULL)).code(),
+            Code::ResourceExhausted
+        );
+        assert_eq!(Status::from(failure(rusqlite::ffi::SQLITE_BUSY)).code(), Code::Unavailable);
+        assert_eq!(
+            Status::from(failure(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)).code(),
+            Code::Aborted
+        );
+        assert_eq!(
+            Status::from(failure(rusqlite::ffi::SQLITE_TOOBIG)).code(),
+            Code::InvalidArgument
+        );
+        assert_eq!(Status::from(failure(rusqlite::ffi::SQLITE_CORRUPT)).code(), Code::Internal);
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! recovery) match on what went wrong rather than on which database said it. Each message
 //! already contains its cause, so print it with `{}`; the cause is also kept as `source()` for
 //! callers that need to inspect it.
+//!
+//! [`StoreError::kind`] says what kind of failure it was, in terms that do not depend on the
+//! backend: the gRPC mapping (`api/status.rs`) answers each kind with its own code and never
+//! sends the driver's text to a caller; the health report counts failed writes by it.
 
 use std::path::PathBuf;
 
@@ -64,7 +68,66 @@ pub enum StoreError {
     },
 }
 
+/// What kind of failure a [`StoreError`] is, whatever the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The database cannot be reached right now: connection lost or closed, pool timeout,
+    /// database busy or locked. The same call may succeed later.
+    Unavailable,
+    /// A constraint refused the write (a concurrent writer got there first).
+    Conflict,
+    /// The disk or the database is full.
+    ResourceExhausted,
+    /// A stored row does not decode, or the file is damaged or not a database.
+    Corrupt,
+    /// The statement cannot run with these values (a value too large for its column, a
+    /// statement over the backend's limits).
+    InvalidInput,
+    /// Anything else: an I/O error, a read-only or unopenable file, a failed migration, a bug.
+    /// Retrying the same call does not help.
+    Internal,
+}
+
+impl StoreErrorKind {
+    /// Short lowercase description, safe to show a caller.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Unavailable => "database unavailable",
+            Self::Conflict => "conflicting concurrent write",
+            Self::ResourceExhausted => "database or disk full",
+            Self::Corrupt => "stored data is corrupt",
+            Self::InvalidInput => "value or statement over the database's limits",
+            Self::Internal => "internal database error",
+        }
+    }
+}
+
 impl StoreError {
+    /// What kind of failure this is (see [`StoreErrorKind`]).
+    pub fn kind(&self) -> StoreErrorKind {
+        match self {
+            Self::InvalidUrl { .. } | Self::Unsupported { .. } | Self::Io { .. } => {
+                StoreErrorKind::Internal
+            }
+            Self::Migrate { source, .. } => match source {
+                sqlx::migrate::MigrateError::Execute(source) => sqlx_kind(source),
+                _ => StoreErrorKind::Internal,
+            },
+            Self::Open { source, .. } | Self::Query { source, .. } => sqlx_kind(source),
+            Self::Statement { source, .. } => rusqlite_kind(source),
+        }
+    }
+
+    /// The store operation that failed (`begin_run`, `backup`, …), when it was a query.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Self::Query { op, .. } | Self::Statement { op, .. } => op,
+            Self::Migrate { .. } => "migrate",
+            Self::Open { .. } | Self::Io { .. } => "open",
+            Self::InvalidUrl { .. } | Self::Unsupported { .. } => "url",
+        }
+    }
+
     /// Wraps a query error with the name of the operation it belongs to.
     pub(crate) fn query(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |source| StoreError::Query { op, source }
@@ -83,5 +146,88 @@ impl StoreError {
     /// A stored value does not fit its Rust type (a corrupt or foreign row).
     pub(crate) fn decode(op: &'static str, err: impl Into<sqlx::error::BoxDynError>) -> StoreError {
         StoreError::Query { op, source: sqlx::Error::Decode(err.into()) }
+    }
+}
+
+fn sqlx_kind(err: &sqlx::Error) -> StoreErrorKind {
+    match err {
+        sqlx::Error::Database(db) => match db.kind() {
+            sqlx::error::ErrorKind::Other => db
+                .code()
+                .and_then(|code| code.parse::<i32>().ok())
+                .map_or(StoreErrorKind::Internal, sqlite_kind),
+            _ => StoreErrorKind::Conflict,
+        },
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreErrorKind::Unavailable,
+        sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => StoreErrorKind::Corrupt,
+        sqlx::Error::Encode(_) => StoreErrorKind::InvalidInput,
+        _ => StoreErrorKind::Internal,
+    }
+}
+
+fn rusqlite_kind(err: &rusqlite::Error) -> StoreErrorKind {
+    match err {
+        rusqlite::Error::SqliteFailure(failure, _) => sqlite_kind(failure.extended_code),
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::InvalidColumnType(..) => StoreErrorKind::Corrupt,
+        rusqlite::Error::ToSqlConversionFailure(_) => StoreErrorKind::InvalidInput,
+        _ => StoreErrorKind::Internal,
+    }
+}
+
+/// Classifies an SQLite result code (primary or extended). I/O errors and a read-only
+/// database are `Internal`: retrying the call does not help until an operator acts.
+fn sqlite_kind(code: i32) -> StoreErrorKind {
+    use rusqlite::ffi;
+    match code & 0xff {
+        ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => StoreErrorKind::Unavailable,
+        ffi::SQLITE_CONSTRAINT => StoreErrorKind::Conflict,
+        ffi::SQLITE_FULL => StoreErrorKind::ResourceExhausted,
+        ffi::SQLITE_CORRUPT | ffi::SQLITE_NOTADB => StoreErrorKind::Corrupt,
+        ffi::SQLITE_TOOBIG | ffi::SQLITE_RANGE => StoreErrorKind::InvalidInput,
+        _ => StoreErrorKind::Internal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite_failure(code: i32) -> StoreError {
+        let failure = rusqlite::ffi::Error::new(code);
+        StoreError::statement("test")(rusqlite::Error::SqliteFailure(failure, None))
+    }
+
+    #[test]
+    fn sqlite_codes_map_to_kinds() {
+        use rusqlite::ffi;
+        for (code, kind) in [
+            (ffi::SQLITE_BUSY, StoreErrorKind::Unavailable),
+            (ffi::SQLITE_LOCKED_SHAREDCACHE, StoreErrorKind::Unavailable),
+            (ffi::SQLITE_CONSTRAINT_UNIQUE, StoreErrorKind::Conflict),
+            (ffi::SQLITE_FULL, StoreErrorKind::ResourceExhausted),
+            (ffi::SQLITE_CORRUPT, StoreErrorKind::Corrupt),
+            (ffi::SQLITE_NOTADB, StoreErrorKind::Corrupt),
+            (ffi::SQLITE_TOOBIG, StoreErrorKind::InvalidInput),
+            (ffi::SQLITE_IOERR_WRITE, StoreErrorKind::Internal),
+            (ffi::SQLITE_READONLY, StoreErrorKind::Internal),
+            (ffi::SQLITE_ERROR, StoreErrorKind::Internal),
+        ] {
+            assert_eq!(sqlite_failure(code).kind(), kind, "code {code}");
+        }
+    }
+
+    #[test]
+    fn driver_conditions_map_to_kinds() {
+        let query = |source| StoreError::query("test")(source);
+        assert_eq!(query(sqlx::Error::PoolTimedOut).kind(), StoreErrorKind::Unavailable);
+        assert_eq!(query(sqlx::Error::PoolClosed).kind(), StoreErrorKind::Unavailable);
+        assert_eq!(StoreError::decode("test", "bad row").kind(), StoreErrorKind::Corrupt);
+        assert_eq!(StoreError::encode("test", "too big").kind(), StoreErrorKind::InvalidInput);
+        assert_eq!(query(sqlx::Error::RowNotFound).kind(), StoreErrorKind::Internal);
     }
 }

@@ -40,8 +40,8 @@ impl RetentionTable {
 /// Backups and retention.
 #[async_trait::async_trait]
 pub trait MaintenanceStore {
-    /// Write a consistent copy of the whole database to `dest` (which must not exist) while
-    /// the store keeps serving. Returns the copy's size in bytes.
+    /// Write a consistent copy of the whole database to `dest` (which must not exist, or be
+    /// an empty file) while the store keeps serving. Returns the copy's size in bytes.
     async fn backup(&self, dest: &Path) -> Result<u64, StoreError>;
 
     /// How many rows of `table` retention would delete at `cutoff`.

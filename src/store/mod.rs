@@ -26,6 +26,7 @@ pub mod rollouts;
 mod runs;
 mod sqlite;
 mod url;
+pub mod writes;
 
 #[cfg(test)]
 mod fleet_tests;
@@ -43,7 +44,7 @@ use tracing::{Span, instrument};
 pub use self::audit::AuditStore;
 pub use self::clients::ClientStore;
 pub use self::commands::{CommandStore, FleetTx};
-pub use self::error::StoreError;
+pub use self::error::{StoreError, StoreErrorKind};
 pub use self::maintenance::MaintenanceStore;
 pub use self::recovery::RecoveryStore;
 pub use self::reloads::ReloadStore;
@@ -52,6 +53,7 @@ pub use self::rollouts::RolloutStore;
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
 use self::url::StoreUrl;
+pub use self::writes::{WriteFailure, WriteHealth};
 
 /// The backend-neutral store interface: a few whole-store operations, plus one supertrait
 /// per area of the schema (runs, and later commands, reloads, restarts, …). Each area lives
@@ -78,6 +80,14 @@ pub trait Store:
 
     /// Checks that the database answers, for the health report.
     async fn ping(&self) -> Result<StoreStatus, StoreError>;
+
+    /// The failure of the latest write transaction, if it failed (see [`WriteHealth`]).
+    fn write_failure(&self) -> Option<WriteFailure>;
+
+    /// Writes and commits a transaction that changes nothing anyone reads, on the connection
+    /// the device area writes on, and records its outcome like any write: how the health
+    /// report finds out that failing writes work again.
+    async fn probe_write(&self) -> Result<(), StoreError>;
 
     /// Store operations running right now (connections checked out of the pool): what a
     /// drain would wait for. Writes are committed before an RPC answers, so there is no

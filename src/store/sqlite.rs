@@ -51,7 +51,7 @@ use sqlx::sqlite::{
 use tracing::{Span, debug, info, instrument, warn};
 
 use super::url::SqliteTarget;
-use super::{Durability, Store, StoreError, StoreStatus};
+use super::{Durability, Store, StoreError, StoreStatus, WriteFailure, WriteHealth};
 
 /// The schema, embedded at compile time from `migrations/`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -78,6 +78,8 @@ pub struct SqliteStore {
     location: String,
     /// The device area's writer connection: every write transaction of the device area.
     writer: Arc<tokio::sync::Mutex<WriterSession>>,
+    /// How the writer connection's latest transaction went (shared with it).
+    writes: Arc<WriteHealth>,
     /// The temporary directory of an in-memory store's database file.
     scratch: Option<Arc<tempfile::TempDir>>,
 }
@@ -160,9 +162,15 @@ impl SqliteStore {
             pool.close().await;
             return Err(StoreError::Migrate { location, source });
         }
-        let target = WriterTarget { path: path.to_owned(), durability, busy_timeout: BUSY_TIMEOUT };
+        let writes = Arc::new(WriteHealth::default());
+        let target = WriterTarget {
+            path: path.to_owned(),
+            durability,
+            busy_timeout: BUSY_TIMEOUT,
+            writes: writes.clone(),
+        };
         let writer = Arc::new(tokio::sync::Mutex::new(WriterSession::new(target)));
-        Ok(Self { pool, location, writer, scratch: None })
+        Ok(Self { pool, location, writer, writes, scratch: None })
     }
 
     /// WAL cannot be enabled on some filesystems (e.g. network mounts); SQLite then silently
@@ -216,6 +224,28 @@ impl Store for SqliteStore {
             location: self.location.clone(),
             schema_version: self.schema_version().await?,
             latency,
+        })
+    }
+
+    fn write_failure(&self) -> Option<WriteFailure> {
+        self.writes.failure()
+    }
+
+    /// Rewrites one column of the newest `server_runs` row with its own value: a real page
+    /// write and commit (a full disk or a read-only file fail it), invisible to readers.
+    #[instrument(skip_all, name = "store.probe_write")]
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        const PROBE: &str = "UPDATE server_runs SET pid = pid \
+                             WHERE run_id = (SELECT MAX(run_id) FROM server_runs)";
+        let mut tx = writer::WriterTx::begin(self.writer.clone()).await?;
+        writer::blocking(|| {
+            let written = tx
+                .conn()
+                .and_then(|conn| {
+                    conn.execute(PROBE, []).map_err(StoreError::statement("probe_write"))
+                })
+                .and_then(|_| tx.commit());
+            tx.finish(written)
         })
     }
 

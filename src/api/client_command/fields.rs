@@ -67,12 +67,15 @@ pub fn command_state(field: &str, value: i32) -> Result<CommandState> {
 }
 
 pub fn command_states(field: &str, values: &[i32]) -> Result<Vec<CommandState>> {
-    values.iter().map(|v| command_state(field, *v)).collect()
+    crate::api::page::filter_values(field, values)?
+        .iter()
+        .map(|v| command_state(field, *v))
+        .collect()
 }
 
 pub fn rollout_states(field: &str, values: &[i32]) -> Result<Vec<RolloutState>> {
     use pb::RolloutState as S;
-    values
+    crate::api::page::filter_values(field, values)?
         .iter()
         .map(|v| {
             Ok(match S::try_from(*v).map_err(|_| unknown(field, *v))? {

@@ -66,7 +66,7 @@ pub fn reason(value: i32) -> Result<Reason, Error> {
 
 pub fn outcome_filter(values: &[i32]) -> Result<Vec<Option<Outcome>>, Error> {
     use pb::RestartOutcome as O;
-    values
+    crate::api::page::filter_values("outcomes", values)?
         .iter()
         .map(|value| match O::try_from(*value) {
             Ok(O::Unspecified) => Ok(None),

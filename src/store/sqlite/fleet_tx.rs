@@ -269,8 +269,8 @@ impl FleetTx for SqliteFleetTx {
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let Self { writer, cache } = &mut *self;
         blocking(|| {
-            cache.flush(writer.conn()?)?;
-            writer.commit()
+            let done = cache.flush(writer.conn()?).and_then(|()| writer.commit());
+            writer.finish(done)
         })?;
         let cache = std::mem::take(&mut self.cache);
         self.writer.rows.absorb(cache.commands, cache.clients);

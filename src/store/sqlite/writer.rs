@@ -47,7 +47,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::ids::IdMap;
 use crate::store::clients::ClientRecord;
 use crate::store::commands::CommandRecord;
-use crate::store::{Durability, StoreError};
+use crate::store::{Durability, StoreError, WriteHealth};
 
 /// Most open commands remembered; past this they are forgotten and read again.
 const MAX_COMMANDS: usize = 200_000;
@@ -83,6 +83,8 @@ pub(super) struct WriterTarget {
     pub path: PathBuf,
     pub durability: Durability,
     pub busy_timeout: Duration,
+    /// Where the outcome of every transaction is recorded.
+    pub writes: Arc<WriteHealth>,
 }
 
 /// The connection and what it remembers. Held (locked) by one transaction at a time.
@@ -177,8 +179,18 @@ impl WriterSession {
     }
 
     /// Begin a write transaction (connecting first if needed); forget the remembered rows
-    /// if anybody else committed since they were valid.
+    /// if anybody else committed since they were valid. A failure is recorded as a failed
+    /// write.
     fn begin(&mut self) -> Result<(), StoreError> {
+        let begun = self.try_begin();
+        if let Err(err) = &begun {
+            self.target.writes.failed(err);
+            self.close_if_read_only();
+        }
+        begun
+    }
+
+    fn try_begin(&mut self) -> Result<(), StoreError> {
         const OP: &str = "fleet_tx";
         if self.conn.is_none() {
             self.conn = Some(Self::connect(&self.target).map_err(StoreError::statement(OP))?);
@@ -228,6 +240,28 @@ impl WriterSession {
         self.conn()?.execute_batch("COMMIT").map_err(StoreError::statement("tx.commit"))?;
         self.open = false;
         Ok(())
+    }
+
+    /// Record how a transaction's writes and commit (`result`) went. After a failure, a
+    /// connection SQLite opened read-only (the file was write-protected when it connected)
+    /// is closed, so that the next transaction connects again and sees a file made writable
+    /// since.
+    pub fn finish(&mut self, result: Result<(), StoreError>) -> Result<(), StoreError> {
+        let result = self.target.writes.record(result);
+        if result.is_err() {
+            self.close_if_read_only();
+        }
+        result
+    }
+
+    fn close_if_read_only(&mut self) {
+        let read_only = self
+            .conn
+            .as_ref()
+            .is_some_and(|conn| conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true));
+        if read_only {
+            self.close();
+        }
     }
 
     /// Close the connection (the store is closing); an open transaction is rolled back.
