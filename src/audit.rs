@@ -14,6 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+/// Longest status message stored with an audit row, in bytes; longer ones are cut and end
+/// in `…`. A refused request may carry megabytes; its row must not.
+pub const MAX_MESSAGE: usize = 1024;
+
 /// The gRPC code name (`RESOURCE_EXHAUSTED`) of a domain error, as the API answers it.
 pub type CodeOf = fn(&Error) -> String;
 
@@ -73,7 +77,7 @@ impl AuditSlot {
         Some(AuditRow {
             outcome: outcome(&code).to_owned(),
             code,
-            message,
+            message: message.map(|message| crate::error::capped(&message, MAX_MESSAGE)),
             duration: slot.started.elapsed(),
             ..slot.template.clone()
         })
@@ -129,6 +133,18 @@ mod tests {
         let none = AuditSlot::default();
         assert!(none.row().is_none() && !none.is_committed());
         none.committed();
+    }
+
+    #[test]
+    fn stored_messages_are_capped() {
+        let slot = AuditSlot::new(template(), Instant::now(), |_| "INVALID_ARGUMENT".into());
+        let huge = "x".repeat(3_500_000);
+        let row = slot.finished("INVALID_ARGUMENT".into(), Some(huge)).unwrap();
+        let message = row.message.unwrap();
+        assert!(message.len() <= MAX_MESSAGE + '…'.len_utf8(), "{}", message.len());
+        assert!(message.ends_with('…'));
+        let short = slot.finished("INVALID_ARGUMENT".into(), Some("binary: x".into())).unwrap();
+        assert_eq!(short.message.as_deref(), Some("binary: x"));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Domain code returns [`Error`]; `api::status` is the single table that turns it into a
 //! `tonic::Status`, and the CLI maps it to exit codes. Messages are lowercase, specific and
-//! carry no trailing period, e.g. `client_uuid: not a UUID`.
+//! carry no trailing period, e.g. `client_uuid: not a UUID`. A message that quotes a value the
+//! client sent quotes it through [`echo`], so no request can make an error arbitrarily long.
 
 use crate::store::StoreError;
 
@@ -49,32 +50,38 @@ impl Error {
     }
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// Longest client value an error message quotes, in bytes (see [`echo`]).
+pub const MAX_ECHO: usize = 128;
 
-/// Most characters of a caller's value that an error message repeats.
-pub const ECHO_MAX_CHARS: usize = 128;
-
-/// A caller's value as an error message repeats it: the first [`ECHO_MAX_CHARS`] characters,
-/// followed by `…` when it was longer, so that a huge value cannot make the answer too big
-/// to send (gRPC status messages travel in a header).
+/// `value` as an error message may quote it: up to [`MAX_ECHO`] bytes, longer values cut at a
+/// character boundary and ended with `…`. A status message travels in a header, so an
+/// uncapped echo of a large field would turn INVALID_ARGUMENT into a transport error.
 pub fn echo(value: &str) -> String {
-    match value.char_indices().nth(ECHO_MAX_CHARS) {
-        Some((cut, _)) => format!("{}…", &value[..cut]),
-        None => value.to_owned(),
-    }
+    capped(value, MAX_ECHO)
 }
+
+/// `text` cut to at most `max` bytes (at a character boundary) plus `…` when it was longer.
+pub fn capped(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    format!("{}…", &text[..text.floor_char_boundary(max)])
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn echo_keeps_short_values_and_cuts_long_ones() {
-        assert_eq!(echo("/var/backups/rebound.db"), "/var/backups/rebound.db");
-        let long = "é".repeat(20_000);
+    fn echoes_are_capped_at_a_character_boundary() {
+        assert_eq!(echo("/usr/bin/rebound"), "/usr/bin/rebound");
+        let long = "/".to_owned() + &"é".repeat(1000);
         let echoed = echo(&long);
-        assert_eq!(echoed.chars().count(), ECHO_MAX_CHARS + 1);
-        assert!(echoed.ends_with("é…"));
-        assert_eq!(echo(&long[..ECHO_MAX_CHARS * 2]), long[..ECHO_MAX_CHARS * 2]);
+        assert!(echoed.len() <= MAX_ECHO + '…'.len_utf8(), "{}", echoed.len());
+        assert!(echoed.starts_with("/éé") && echoed.ends_with('…'), "{echoed}");
+        assert_eq!(capped("abcdef", 3), "abc…");
+        assert_eq!(capped("abc", 3), "abc");
     }
 }

@@ -94,13 +94,7 @@ impl Auditor {
         };
         let mut json = serde_json::to_value(&message).unwrap_or_default();
         redact(&mut json);
-        let mut text = json.to_string();
-        if text.len() > MAX_ARGUMENTS {
-            let cut = (0..=MAX_ARGUMENTS).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
-            text.truncate(cut);
-            text.push_str("…(truncated)");
-        }
-        text
+        crate::error::capped(&json.to_string(), MAX_ARGUMENTS)
     }
 }
 

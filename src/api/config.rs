@@ -152,10 +152,9 @@ impl ConfigService for ConfigApi {
         let query = ReloadEventQuery { before_id, limit, results: results.clone(), trigger };
         let events = self.manager.history(&query).await?;
         let filters = (&query.results, &query.trigger);
-        Ok(Response::new(pb::ListReloadEventsResponse {
-            next_page_token: page::next(&events, limit, |e| e.id, &filters),
-            events: events.iter().map(event_to_proto).collect(),
-        }))
+        let mut items: Vec<_> = events.iter().map(event_to_proto).collect();
+        let next_page_token = page::finish(&mut items, &events, limit, |e| e.id, &filters);
+        Ok(Response::new(pb::ListReloadEventsResponse { events: items, next_page_token }))
     }
 
     #[tracing::instrument(name = "config.stats", skip_all)]

@@ -7,11 +7,19 @@
 //!
 //! A repeated filter field (`states`, `outcomes`, `results`) takes at most
 //! [`MAX_FILTER_VALUES`] values; more are refused naming the field, before any query is built.
+//!
+//! A page also has a byte budget, [`MAX_PAGE_BYTES`]: a page stops short of `page_size` when
+//! its next item would take the encoded items past it, and its token then continues after the
+//! last item served, so no page of large items can exceed the clients' 4 MiB message limit.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+
+/// Encoded bytes of the items of one page: well under the 4 MiB a gRPC client accepts by
+/// default, leaving room for the rest of the response. A page holds at least one item.
+pub const MAX_PAGE_BYTES: usize = 1 << 20;
 
 /// Page size used when a request leaves `page_size` at 0.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -98,6 +106,44 @@ pub fn next<T, K: Serialize>(
     }
 }
 
+/// Cut `items` (the response items made from `rows`, in the same order) to the byte budget;
+/// when some were cut, the token continuing after the last item kept. `None` when all fit:
+/// the page's token is then the one the caller would give anyway ([`next`]).
+pub fn within_budget<P: prost::Message, R, K: Serialize>(
+    items: &mut Vec<P>,
+    rows: &[R],
+    key: impl Fn(&R) -> K,
+    filters: &impl std::fmt::Debug,
+) -> Option<String> {
+    let mut used = 0;
+    let kept = items
+        .iter()
+        .position(|item| {
+            // Each item is a length-delimited field: tag, length, then the message.
+            let len = item.encoded_len();
+            used += 1 + prost::encoding::encoded_len_varint(len as u64) + len;
+            used > MAX_PAGE_BYTES
+        })
+        .map(|over| over.max(1))?;
+    if kept >= items.len() {
+        return None;
+    }
+    items.truncate(kept);
+    Some(encode(&key(&rows[kept - 1]), filters))
+}
+
+/// The token of a page of `items` made from `rows` (same order), after cutting `items` to
+/// the byte budget: [`within_budget`], else [`next`].
+pub fn finish<P: prost::Message, R, K: Serialize>(
+    items: &mut Vec<P>,
+    rows: &[R],
+    limit: u32,
+    key: impl Fn(&R) -> K + Copy,
+    filters: &impl std::fmt::Debug,
+) -> String {
+    within_budget(items, rows, key, filters).unwrap_or_else(|| next(rows, limit, key, filters))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +167,31 @@ mod tests {
         assert_eq!(next(&items, 4, |i| *i, &()), "");
         let token = next(&items, 3, |i| *i, &());
         assert_eq!(decode::<i64>(&token, &()).unwrap(), Some(3));
+    }
+
+    #[test]
+    fn pages_stop_at_the_byte_budget_and_continue_after_the_last_item_served() {
+        let rows: Vec<i64> = (0..40).collect();
+        let item = |_: &i64| prost_types::Value {
+            kind: Some(prost_types::value::Kind::StringValue("x".repeat(100_000))),
+        };
+        let mut items: Vec<_> = rows.iter().map(item).collect();
+        let token = within_budget(&mut items, &rows, |r| *r, &"f").expect("cut");
+        assert_eq!(items.len(), 10, "ten items of ~100 kB fit in 1 MiB");
+        assert_eq!(decode::<i64>(&token, &"f").unwrap(), Some(9));
+        // Small items all fit: no token of its own.
+        let mut small: Vec<_> = rows.iter().map(|_| prost_types::Value::default()).collect();
+        assert_eq!(within_budget(&mut small, &rows, |r| *r, &"f"), None);
+        assert_eq!(small.len(), 40);
+        // One item larger than the budget is still served alone.
+        let mut huge = vec![
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::StringValue("x".repeat(2 << 20))),
+            };
+            3
+        ];
+        let token = within_budget(&mut huge, &rows[..3], |r| *r, &"f").expect("cut");
+        assert_eq!((huge.len(), decode::<i64>(&token, &"f").unwrap()), (1, Some(0)));
     }
 
     #[test]

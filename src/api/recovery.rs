@@ -71,9 +71,9 @@ impl RecoveryService for RecoveryApi {
             .list_recovery_reports(before_id, limit, previous)
             .await
             .map_err(Error::from)?;
-        let next_page_token = page::next(&rows, limit, |r| r.id, &previous);
-        let reports =
-            rows.into_iter().map(|row| report_to_proto(RecoveryReport::from_row(row))).collect();
+        let mut reports: Vec<_> =
+            rows.iter().map(|row| report_to_proto(RecoveryReport::from_row(row.clone()))).collect();
+        let next_page_token = page::finish(&mut reports, &rows, limit, |r| r.id, &previous);
         Ok(Response::new(pb::ListRecoveryReportsResponse { reports, next_page_token }))
     }
 
@@ -174,11 +174,9 @@ impl RecoveryService for RecoveryApi {
         let filters = AuditQuery { before_id: None, ..query.clone() };
         query.before_id = page::decode::<i64>(&request.page_token, &filters)?;
         let rows = self.store.list_audit_events(&query).await.map_err(Error::from)?;
-        let next_page_token = page::next(&rows, limit, |r| r.id, &filters);
-        Ok(Response::new(pb::ListAuditEventsResponse {
-            events: rows.into_iter().map(audit_to_proto).collect(),
-            next_page_token,
-        }))
+        let mut events: Vec<_> = rows.iter().cloned().map(audit_to_proto).collect();
+        let next_page_token = page::finish(&mut events, &rows, limit, |r| r.id, &filters);
+        Ok(Response::new(pb::ListAuditEventsResponse { events, next_page_token }))
     }
 }
 

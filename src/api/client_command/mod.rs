@@ -19,8 +19,8 @@ use crate::lifecycle::Drain;
 use crate::proto::v1 as pb;
 use crate::proto::v1::client_command_service_server::ClientCommandService;
 use crate::store::clients::{ClientFilter, ClientRecord, CrashFilter};
-use crate::store::commands::CommandFilter;
-use crate::store::rollouts::RolloutTarget;
+use crate::store::commands::{CommandFilter, CommandRecord};
+use crate::store::rollouts::{RolloutRecord, RolloutTarget};
 
 /// Serves [`Fleet`] over gRPC.
 #[derive(Clone)]
@@ -148,8 +148,6 @@ impl ClientCommandService for ClientCommandApi {
                 let after = page::decode::<(i64, Uuid)>(&r.page_token, &filter)?;
                 let store = self.fleet.store();
                 let records = store.list_commands(&filter, after, limit).await?;
-                let next_page_token =
-                    page::next(&records, limit, |c| (c.issued_ms, c.command_id), &filter);
                 let mut commands = Vec::with_capacity(records.len());
                 for record in &records {
                     let events = if r.include_events {
@@ -159,6 +157,8 @@ impl ClientCommandService for ClientCommandApi {
                     };
                     commands.push(convert::command(record, &events));
                 }
+                let key = |c: &CommandRecord| (c.issued_ms, c.command_id);
+                let next_page_token = page::finish(&mut commands, &records, limit, key, &filter);
                 Ok(pb::ListCommandsResponse { commands, next_page_token })
             }
             .await,
@@ -247,8 +247,10 @@ impl ClientCommandService for ClientCommandApi {
                 );
                 let after = page::decode::<Uuid>(&r.page_token, &fingerprint)?;
                 let records = self.fleet.store().list_clients(&filter, after, limit).await?;
-                let next_page_token = page::next(&records, limit, |c| c.client_uuid, &fingerprint);
-                let clients = self.client_messages(&records).await?;
+                let mut clients = self.client_messages(&records).await?;
+                let key = |c: &ClientRecord| c.client_uuid;
+                let next_page_token =
+                    page::finish(&mut clients, &records, limit, key, &fingerprint);
                 Ok(pb::ListClientsResponse { clients, next_page_token })
             }
             .await,
@@ -405,12 +407,12 @@ impl ClientCommandService for ClientCommandApi {
                 let after = page::decode::<(i64, Uuid)>(&r.page_token, &filters)?;
                 let store = self.fleet.store();
                 let found = store.list_rollouts(&states, action, after, limit).await?;
-                let next_page_token =
-                    page::next(&found, limit, |(r, _)| (r.created_ms, r.rollout_id), &filters);
-                let rollouts = found
+                let mut rollouts: Vec<_> = found
                     .iter()
                     .map(|(record, counters)| convert::rollout(record, *counters, false))
                     .collect();
+                let key = |(r, _): &(RolloutRecord, _)| (r.created_ms, r.rollout_id);
+                let next_page_token = page::finish(&mut rollouts, &found, limit, key, &filters);
                 Ok(pb::ListRolloutsResponse { rollouts, next_page_token })
             }
             .await,

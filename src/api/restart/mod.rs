@@ -6,7 +6,7 @@ mod reconnect;
 
 use crate::api::page;
 use crate::error::Error;
-use crate::lifecycle::restart::{RestartRequest, Restarter};
+use crate::lifecycle::restart::{RestartRecord, RestartRequest, Restarter};
 use crate::proto::v1 as pb;
 use crate::proto::v1::restart_service_server::RestartService;
 use crate::server::ServerContext;
@@ -122,11 +122,12 @@ impl RestartService for RestartApi {
             .map(|(requested_ms, id)| RestartCursor { requested_ms, id });
         let query = RestartQuery { limit, after, outcomes };
         let page = self.restarter.history(&query).await?;
-        let next = page.next.map(|c| page::encode(&(c.requested_ms, c.id), &query.outcomes));
-        Ok(Response::new(pb::ListRestartEventsResponse {
-            events: page.records.iter().map(convert::event).collect(),
-            next_page_token: next.unwrap_or_default(),
-        }))
+        let mut events: Vec<_> = page.records.iter().map(convert::event).collect();
+        let key = |r: &RestartRecord| (r.requested_ms, r.id);
+        let next_page_token = page::within_budget(&mut events, &page.records, key, &query.outcomes)
+            .or_else(|| page.next.map(|c| page::encode(&(c.requested_ms, c.id), &query.outcomes)))
+            .unwrap_or_default();
+        Ok(Response::new(pb::ListRestartEventsResponse { events, next_page_token }))
     }
 
     type WatchRestartStream = WatchStream;

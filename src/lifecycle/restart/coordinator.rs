@@ -67,15 +67,24 @@ impl RestartRequest {
     }
 }
 
-/// `binary` must be an absolute path when given.
+/// Longest `binary` accepted, in bytes: Linux's `PATH_MAX`; no longer path can be executed.
+pub const MAX_BINARY_PATH: usize = 4096;
+
+/// `binary` must be an absolute path of at most [`MAX_BINARY_PATH`] bytes when given.
 pub fn validate_binary(binary: Option<&std::path::Path>) -> Result<(), Error> {
-    match binary {
-        Some(path) if !path.is_absolute() => Err(Error::invalid_argument(
-            "binary",
-            format!("{}: not an absolute path", path.display()),
-        )),
-        _ => Ok(()),
+    let Some(path) = binary else { return Ok(()) };
+    let echoed = || crate::error::echo(&path.to_string_lossy());
+    if path.as_os_str().len() > MAX_BINARY_PATH {
+        let reason = format!("{}: longer than {MAX_BINARY_PATH} bytes", echoed());
+        return Err(Error::invalid_argument("binary", reason));
     }
+    if !path.is_absolute() {
+        return Err(Error::invalid_argument(
+            "binary",
+            format!("{}: not an absolute path", echoed()),
+        ));
+    }
+    Ok(())
 }
 
 /// One published phase transition.

@@ -4,6 +4,7 @@
 //! Blocking are the conditions under which a restart would fail for sure.
 
 use super::Mode;
+use crate::error::echo;
 use crate::lifecycle::snapshot;
 use crate::server::ServerContext;
 use std::os::unix::fs::PermissionsExt;
@@ -110,12 +111,15 @@ pub async fn check(ctx: &ServerContext, subject: Subject<'_>) -> Readiness {
     if !present {
         issue(
             IssueCode::SuccessorBinaryMissing,
-            format!("binary: {}: no such file", subject.binary.display()),
+            format!("binary: {}: no such file", echo(&subject.binary.to_string_lossy())),
         );
     } else if !executable {
         issue(
             IssueCode::SuccessorBinaryNotExecutable,
-            format!("binary: {}: not an executable regular file", subject.binary.display()),
+            format!(
+                "binary: {}: not an executable regular file",
+                echo(&subject.binary.to_string_lossy())
+            ),
         );
     }
     match tokio::time::timeout(STORE_PING_TIMEOUT, ctx.store.ping()).await {

@@ -17,11 +17,17 @@
 //     the same filters (a token used with other filters, or one that cannot
 //     be decoded, is INVALID_ARGUMENT naming page_token).
 //   next_page_token: empty when there are no more items.
+//   Byte budget: a page also stops before its items would exceed 1 MiB
+//     encoded (at least one item is always returned), so it may hold fewer
+//     than page_size items while next_page_token is set; keep paging until
+//     it is empty.
 //   History (events, reports, commands, rollouts) is returned newest first;
 //   cursors are stable, so items created while paging never repeat items.
 //
 // Errors (one mapping for the whole API; messages are lowercase, specific,
-// and start with the offending field: "client_uuid: not a UUID")
+// and start with the offending field: "client_uuid: not a UUID"). A message
+// that quotes a value the client sent quotes at most its first 128 bytes,
+// followed by "…" when it was longer.
 //   INVALID_ARGUMENT     a request field is malformed or out of bounds; the
 //                        message names the field.
 //   NOT_FOUND            the named resource (command, client, rollout, restart,

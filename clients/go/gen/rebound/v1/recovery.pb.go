@@ -1030,14 +1030,15 @@ type AuditEvent struct {
 	// Full gRPC method, e.g. "/rebound.v1.ClientCommandService/IssueCommand".
 	Rpc string `protobuf:"bytes,6,opt,name=rpc,proto3" json:"rpc,omitempty"`
 	// Summary of the request arguments as compact JSON, secrets redacted,
-	// truncated to 4 KiB.
+	// cut to 2000 bytes (a cut summary ends in "…").
 	Arguments string `protobuf:"bytes,7,opt,name=arguments,proto3" json:"arguments,omitempty"`
 	// Succeeded, failed or denied.
 	Outcome AuditOutcome `protobuf:"varint,8,opt,name=outcome,proto3,enum=rebound.v1.AuditOutcome" json:"outcome,omitempty"`
 	// gRPC status code name, e.g. "OK", "INVALID_ARGUMENT",
 	// "PERMISSION_DENIED".
 	Code string `protobuf:"bytes,9,opt,name=code,proto3" json:"code,omitempty"`
-	// gRPC status message; empty for OK.
+	// gRPC status message; empty for OK. Stored cut to 1024 bytes (a cut
+	// message ends in "…").
 	Message string `protobuf:"bytes,10,opt,name=message,proto3" json:"message,omitempty"`
 	// OpenTelemetry trace id (32 hex digits) of the call; empty when tracing
 	// is off.

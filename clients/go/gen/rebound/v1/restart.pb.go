@@ -427,8 +427,9 @@ type RestartRequest struct {
 	// outcome is DISABLED.
 	PreserveState *bool `protobuf:"varint,4,opt,name=preserve_state,json=preserveState,proto3,oneof" json:"preserve_state,omitempty"`
 	// Absolute path of the successor executable on the server host, for binary
-	// upgrades. Default when empty: the running executable. A relative path is
-	// INVALID_ARGUMENT; a missing or non-executable file is FAILED_PRECONDITION.
+	// upgrades. Default when empty: the running executable. A relative path or
+	// one longer than 4096 bytes is INVALID_ARGUMENT; a missing or
+	// non-executable file is FAILED_PRECONDITION.
 	Binary        string `protobuf:"bytes,5,opt,name=binary,proto3" json:"binary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -562,8 +563,8 @@ type PrepareShutdownRequest struct {
 	// Mode the restart would use, for the mode-specific checks. Default
 	// (UNSPECIFIED): AUTO.
 	Mode RestartMode `protobuf:"varint,1,opt,name=mode,proto3,enum=rebound.v1.RestartMode" json:"mode,omitempty"`
-	// Successor executable to check (absolute path). Default when empty: the
-	// running executable.
+	// Successor executable to check (absolute path, at most 4096 bytes).
+	// Default when empty: the running executable.
 	Binary        string `protobuf:"bytes,2,opt,name=binary,proto3" json:"binary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

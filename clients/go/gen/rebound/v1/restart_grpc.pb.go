@@ -48,7 +48,7 @@ type RestartServiceClient interface {
 	// proceeds after the response is sent. Follow it with WatchRestart or
 	// GetRestartStatus. Only one restart runs at a time.
 	// Errors: INVALID_ARGUMENT naming drain_timeout (outside 1–300 s) or binary
-	// (not an absolute path); FAILED_PRECONDITION when a PrepareShutdown check
+	// (not an absolute path, or longer than 4096 bytes); FAILED_PRECONDITION when a PrepareShutdown check
 	// blocks (another restart in progress, successor binary missing or not
 	// executable, ...; the message names the BlockingIssueCode);
 	// RESOURCE_EXHAUSTED when the per-principal restart rate limit (default
@@ -57,7 +57,7 @@ type RestartServiceClient interface {
 	// Reports whether a restart could start now, without restarting: ready or
 	// not, the blocking issues, and the checks behind them. Restart runs the
 	// same checks. Errors: INVALID_ARGUMENT naming binary (not an absolute
-	// path); UNAVAILABLE while draining. Role: viewer.
+	// path, or longer than 4096 bytes); UNAVAILABLE while draining. Role: viewer.
 	PrepareShutdown(ctx context.Context, in *PrepareShutdownRequest, opts ...grpc.CallOption) (*PrepareShutdownResponse, error)
 	// Returns a restart by id, or the current one (the most recent one when none
 	// is running). Errors: INVALID_ARGUMENT naming restart_id (not a UUID);
@@ -174,7 +174,7 @@ type RestartServiceServer interface {
 	// proceeds after the response is sent. Follow it with WatchRestart or
 	// GetRestartStatus. Only one restart runs at a time.
 	// Errors: INVALID_ARGUMENT naming drain_timeout (outside 1–300 s) or binary
-	// (not an absolute path); FAILED_PRECONDITION when a PrepareShutdown check
+	// (not an absolute path, or longer than 4096 bytes); FAILED_PRECONDITION when a PrepareShutdown check
 	// blocks (another restart in progress, successor binary missing or not
 	// executable, ...; the message names the BlockingIssueCode);
 	// RESOURCE_EXHAUSTED when the per-principal restart rate limit (default
@@ -183,7 +183,7 @@ type RestartServiceServer interface {
 	// Reports whether a restart could start now, without restarting: ready or
 	// not, the blocking issues, and the checks behind them. Restart runs the
 	// same checks. Errors: INVALID_ARGUMENT naming binary (not an absolute
-	// path); UNAVAILABLE while draining. Role: viewer.
+	// path, or longer than 4096 bytes); UNAVAILABLE while draining. Role: viewer.
 	PrepareShutdown(context.Context, *PrepareShutdownRequest) (*PrepareShutdownResponse, error)
 	// Returns a restart by id, or the current one (the most recent one when none
 	// is running). Errors: INVALID_ARGUMENT naming restart_id (not a UUID);

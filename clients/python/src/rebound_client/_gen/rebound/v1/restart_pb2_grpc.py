@@ -76,7 +76,7 @@ class RestartServiceServicer:
         proceeds after the response is sent. Follow it with WatchRestart or
         GetRestartStatus. Only one restart runs at a time.
         Errors: INVALID_ARGUMENT naming drain_timeout (outside 1–300 s) or binary
-        (not an absolute path); FAILED_PRECONDITION when a PrepareShutdown check
+        (not an absolute path, or longer than 4096 bytes); FAILED_PRECONDITION when a PrepareShutdown check
         blocks (another restart in progress, successor binary missing or not
         executable, ...; the message names the BlockingIssueCode);
         RESOURCE_EXHAUSTED when the per-principal restart rate limit (default
@@ -90,7 +90,7 @@ class RestartServiceServicer:
         """Reports whether a restart could start now, without restarting: ready or
         not, the blocking issues, and the checks behind them. Restart runs the
         same checks. Errors: INVALID_ARGUMENT naming binary (not an absolute
-        path); UNAVAILABLE while draining. Role: viewer.
+        path, or longer than 4096 bytes); UNAVAILABLE while draining. Role: viewer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

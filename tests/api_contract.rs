@@ -1,0 +1,108 @@
+//! API contract scenarios against the real `rebound serve` process: what the proto promises
+//! about oversized values, page sizes, undecodable requests and identifiers holds on the wire.
+
+mod support;
+
+use rebound::proto::v1 as pb;
+use rebound::proto::v1::recovery_service_client::RecoveryServiceClient;
+use rebound::proto::v1::restart_service_client::RestartServiceClient;
+use support::{Server, wait_for};
+use tonic::Code;
+use tonic::transport::Channel;
+
+/// Longest status message a capped echo can produce here (field name, 128 bytes, reason).
+const SHORT: usize = 400;
+
+/// Every audit event, following next_page_token, and the number of events on each page.
+async fn all_audit_events(
+    recovery: &mut RecoveryServiceClient<Channel>,
+) -> (Vec<pb::AuditEvent>, Vec<usize>) {
+    let (mut events, mut pages, mut page_token) = (Vec::new(), Vec::new(), String::new());
+    loop {
+        let page = recovery
+            .list_audit_events(pb::ListAuditEventsRequest {
+                page_size: 500,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .expect("ListAuditEvents answers")
+            .into_inner();
+        pages.push(page.events.len());
+        events.extend(page.events);
+        if page.next_page_token.is_empty() {
+            return (events, pages);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// The status of a Restart of `binary` that must fail.
+async fn refused_restart(
+    restart: &mut RestartServiceClient<Channel>,
+    binary: &str,
+) -> tonic::Status {
+    let request = pb::RestartRequest { binary: binary.to_owned(), ..Default::default() };
+    restart.restart(request).await.expect_err("the restart is refused")
+}
+
+#[tokio::test]
+async fn oversized_values_are_echoed_capped_and_audit_pages_stay_under_the_limit() {
+    let server = Server::start("").await;
+    let channel = server.channel().await;
+    let mut restart = RestartServiceClient::new(channel.clone());
+    let recovery = RecoveryServiceClient::new(channel);
+
+    // 3.5 MB relative paths: INVALID_ARGUMENT with a short message, not a transport error.
+    let huge = "x".repeat(3_500_000);
+    for _ in 0..10 {
+        let status = refused_restart(&mut restart, &huge).await;
+        assert_eq!(status.code(), Code::InvalidArgument, "{:.300}", status.message());
+        assert!(status.message().starts_with("binary: xxx"), "{:.300}", status.message());
+        assert!(status.message().len() < SHORT, "{} bytes", status.message().len());
+    }
+    let status = restart
+        .prepare_shutdown(pb::PrepareShutdownRequest { binary: huge.clone(), mode: 0 })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{:.300}", status.message());
+    assert!(status.message().len() < SHORT, "{} bytes", status.message().len());
+
+    // An absolute path longer than any executable path can be.
+    let status = refused_restart(&mut restart, &format!("/{huge}")).await;
+    assert_eq!(status.code(), Code::InvalidArgument, "{:.300}", status.message());
+    assert!(status.message().ends_with("longer than 4096 bytes"), "{:.300}", status.message());
+
+    // A plausible but missing absolute path: the readiness issue quotes it capped.
+    let status = refused_restart(&mut restart, &format!("/{}", "d".repeat(4000))).await;
+    assert_eq!(status.code(), Code::FailedPrecondition, "{:.300}", status.message());
+    assert!(status.message().contains("no such file"), "{:.300}", status.message());
+    assert!(status.message().len() < SHORT, "{} bytes", status.message().len());
+
+    // Hundreds of calls whose arguments fill their audit summary: more than one page's
+    // byte budget (1 MiB) of events at page_size 500.
+    let wide = "w".repeat(3000);
+    for _ in 0..600 {
+        assert_eq!(refused_restart(&mut restart, &wide).await.code(), Code::InvalidArgument);
+    }
+    // Restart is audited (PrepareShutdown, a read, is not).
+    let expected = 10 + 1 + 1 + 600;
+    // Rows of failed calls are written in the background once the status is known.
+    let (events, pages) = wait_for("every rejected call audited", || {
+        let mut recovery = recovery.clone();
+        async move {
+            let (events, pages) = all_audit_events(&mut recovery).await;
+            (events.len() >= expected).then_some((events, pages))
+        }
+    })
+    .await;
+    assert_eq!(events.len(), expected);
+    assert!(pages[0] < 500, "500 events of ~2.3 kB are over 1 MiB: {pages:?}");
+    let mut ids: Vec<_> = events.iter().map(|e| e.event_id.clone()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), expected, "pages neither repeat nor skip events");
+    for event in &events {
+        assert!(event.message.len() <= 1024 + 3, "{} bytes", event.message.len());
+        assert!(event.arguments.len() <= 2000 + 3, "{} bytes", event.arguments.len());
+    }
+}
