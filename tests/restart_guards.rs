@@ -30,6 +30,7 @@ async fn rolls_back_leaving_nothing_behind(ready_timeout: &str, body: &str, erro
     assert_eq!(server.wait_exit().await.code(), Some(0));
     let holders = listener_holders(server.port);
     assert!(holders.is_empty(), "still held by {holders:?} after the server stopped");
+    // The same call `rebound serve` binds with (src/server/listeners.rs).
     std::net::TcpListener::bind(("127.0.0.1", server.port)).expect("the port binds again");
 }
 
