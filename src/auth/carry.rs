@@ -1,6 +1,8 @@
 //! Carrying the rate limits over restarts: the [`RateLimiter`]'s window goes to the store
 //! when a process hands over to a hot-restart successor and whenever it stops, and comes
-//! back at the next start. The store, not the snapshot, carries it: a restart without a
+//! back at the next start (and, in a handover successor, once more when the old process has
+//! gone, for the calls it admitted while both served; [`RateLimiter::import`] counts each
+//! admission once). The store, not the snapshot, carries it: a restart without a
 //! snapshot (`preserve_state = false`, a discarded or unwritten one) must not reset a limit.
 //!
 //! Never fatal: a store error is logged and the limits start from what is known. This module

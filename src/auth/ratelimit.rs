@@ -13,6 +13,14 @@ use std::time::{Duration, Instant};
 /// The window every limit is counted over.
 pub const WINDOW: Duration = Duration::from_secs(60);
 
+/// How far apart the same admission may land when it crosses to another process twice
+/// (wall-clock milliseconds are rounded on each export).
+const SAME_ADMISSION: Duration = Duration::from_millis(2);
+
+fn abs_diff(a: Instant, b: Instant) -> Duration {
+    a.duration_since(b).max(b.duration_since(a))
+}
+
 /// What kind of disruptive operation a call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Class {
@@ -111,7 +119,8 @@ impl RateLimiter {
 
     /// Count admissions another process made (see [`RateLimiter::export`]) as if made here;
     /// those outside the window at `now` (`now_ms`) are skipped. A time in the future (a
-    /// clock that stepped back) counts as now.
+    /// clock that stepped back) counts as now. An admission within [`SAME_ADMISSION`] of one
+    /// already counted for the same key is that one (imported before), not another.
     pub fn import(&self, admitted: &[Admitted], now: Instant, now_ms: i64) {
         let mut seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for entry in admitted {
@@ -124,6 +133,10 @@ impl RateLimiter {
             let at = now.checked_sub(age).unwrap_or(now);
             let times = seen.entry((entry.key.clone(), entry.class)).or_default();
             let position = times.partition_point(|t| *t <= at);
+            let near = |i: usize| times.get(i).is_some_and(|t| abs_diff(*t, at) <= SAME_ADMISSION);
+            if position.checked_sub(1).is_some_and(near) || near(position) {
+                continue;
+            }
             times.insert(position, at);
         }
     }
@@ -171,6 +184,27 @@ mod tests {
         assert!(late.check("ops", Class::Restart, 1, t1).is_ok(), "stale is skipped");
         assert!(late.check("ci", Class::Restart, 1, t1).is_err(), "future counts as now");
         assert_eq!(Class::from_name(Class::Command.name()), Some(Class::Command));
+    }
+
+    #[test]
+    fn importing_the_same_admissions_again_counts_them_once() {
+        let old = RateLimiter::default();
+        let t0 = Instant::now();
+        assert!(old.check("ops", Class::Command, 3, t0).is_ok());
+        let first = old.export(t0 + Duration::from_millis(400), 1_000_400);
+        // Later, the old process admits one more and exports everything again (its own
+        // rounding may move the first admission by a millisecond).
+        assert!(old.check("ops", Class::Command, 3, t0 + Duration::from_millis(500)).is_ok());
+        let mut last = old.export(t0 + Duration::from_millis(900), 1_000_901);
+        assert_eq!(last.len(), 2);
+        let new = RateLimiter::default();
+        let t1 = Instant::now() + Duration::from_secs(100);
+        new.import(&first, t1, 1_001_000);
+        last.sort_by_key(|a| a.at_ms);
+        new.import(&last, t1, 1_001_000);
+        // Two admissions known: one more fits the budget of 3, a fourth does not.
+        assert!(new.check("ops", Class::Command, 3, t1).is_ok());
+        assert!(new.check("ops", Class::Command, 3, t1).is_err());
         assert_eq!(Class::from_name("reboot"), None);
     }
 
