@@ -9,15 +9,18 @@
 //! certificates their roles); the file is re-read on every config reload (a bad file refuses
 //! the reload and the old entries stay). A bearer token, when sent, decides alone; without
 //! one a certificate whose identity is listed runs as `cert:<identity>`.
+//! The rate limiter is shared with the server context, so restarts and the shutdown can
+//! carry its window to the next process ([`carry`]).
 //! Nothing here parses requests, verifies certificates, writes audit events or knows the
 //! list of RPCs.
 
+pub mod carry;
 mod certificate;
 mod ratelimit;
 mod tokens;
 
 pub use certificate::ClientCert;
-pub use ratelimit::{Class, RateLimiter, WINDOW};
+pub use ratelimit::{Admitted, Class, RateLimiter, WINDOW};
 pub use tokens::{ClientEntry, Role, TokenEntry, TokenSet, TokensError, hash_token};
 
 use crate::config::{AuthConfig, Config, ConfigHandle, Observers, file_observer};
@@ -78,13 +81,18 @@ pub struct Refusal {
 pub struct Gate {
     config: ConfigHandle,
     tokens: ArcSwapOption<TokenSet>,
-    limiter: RateLimiter,
+    limiter: Arc<RateLimiter>,
 }
 
 impl Gate {
     /// Load the tokens file of the current configuration, follow reloads, and warn loudly
-    /// when the API is served without authentication beyond loopback.
-    pub fn start(config: &ConfigHandle, observers: &Observers) -> Result<Arc<Self>, TokensError> {
+    /// when the API is served without authentication beyond loopback. Calls are counted in
+    /// `limiter`.
+    pub fn start(
+        config: &ConfigHandle,
+        observers: &Observers,
+        limiter: Arc<RateLimiter>,
+    ) -> Result<Arc<Self>, TokensError> {
         let current = config.config();
         let tokens = read_tokens(&current.auth)?;
         match &tokens {
@@ -96,7 +104,7 @@ impl Gate {
         let gate = Arc::new(Self {
             config: config.clone(),
             tokens: ArcSwapOption::new(tokens.map(Arc::new)),
-            limiter: RateLimiter::default(),
+            limiter,
         });
         let observed = gate.clone();
         observers

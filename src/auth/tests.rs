@@ -20,7 +20,7 @@ fn gate(extra: &str) -> (tempfile::TempDir, Arc<Gate>, ConfigHandle, Observers) 
     let text = format!("version = 1\n[auth]\ntokens_file = {:?}\n{extra}", tokens.display());
     let handle = ConfigHandle::new(parse_str(&text, Source::Inline, []).unwrap());
     let observers = Observers::default();
-    let gate = Gate::start(&handle, &observers).unwrap();
+    let gate = Gate::start(&handle, &observers, Default::default()).unwrap();
     (dir, gate, handle, observers)
 }
 
@@ -42,7 +42,7 @@ fn code(result: Result<Principal, Box<Refusal>>) -> Result<String, String> {
 #[test]
 fn no_tokens_file_means_everyone_is_anonymous() {
     let handle = ConfigHandle::new(crate::config::load(None, []).unwrap());
-    let gate = Gate::start(&handle, &Observers::default()).unwrap();
+    let gate = Gate::start(&handle, &Observers::default(), Default::default()).unwrap();
     assert!(!gate.enabled());
     let principal = gate.admit(call(None, Some(Role::Admin))).unwrap();
     assert_eq!((principal.name.as_str(), principal.role), ("peer:10.0.0.1:5", None));

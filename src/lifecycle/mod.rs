@@ -13,7 +13,8 @@
 //!    UNAVAILABLE and a "reconnect" message;
 //! 5. the process waits for in-flight RPCs up to `server.drain_timeout`;
 //! 6. background loops ([`Tasks`]) are told to stop and awaited;
-//! 7. the run is marked clean in the store and the process exits.
+//! 7. the rate limit windows are saved (`auth::carry`), the run is marked clean in the store
+//!    and the process exits.
 //!
 //! A hot restart ([`restart`]) replaces steps 1 and 7: the successor is started first and
 //! the old process drains the same way once it serves.

@@ -1,6 +1,7 @@
 //! What every service of a running server shares: configuration, store, drain handle and
 //! facts about this process.
 
+use crate::auth::RateLimiter;
 use crate::config::{ConfigHandle, Observers};
 use crate::lifecycle::snapshot::StateSections;
 use crate::lifecycle::{Drain, Tasks};
@@ -24,6 +25,9 @@ pub struct ServerContext {
     /// Volatile state carried over hot restarts: register a section to contribute to the
     /// snapshot; take what the predecessor saved at start-up.
     pub state: StateSections,
+    /// The per-principal rate limits; their window is carried to the next process
+    /// (`auth::carry`) when this one hands over or stops.
+    pub limits: Arc<RateLimiter>,
     pub process: ProcessInfo,
 }
 

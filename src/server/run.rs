@@ -13,6 +13,7 @@ use crate::api::health::HealthApi;
 use crate::api::layer::RpcLayer;
 use crate::api::recovery::RecoveryApi;
 use crate::api::restart::RestartApi;
+use crate::auth::{RateLimiter, carry};
 use crate::config::reload::{ReloadManager, ReloadRequest, Trigger};
 use crate::config::{Config, ConfigHandle, LoadedConfig, Observers, Source};
 use crate::lifecycle::restart::{
@@ -87,6 +88,8 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         .await
         .map_err(ServeError::Recovery)?;
 
+    let limits = Arc::new(RateLimiter::default());
+    carry::load(&limits, store.as_ref()).await;
     let drain = Drain::new();
     let config_file = match &loaded.source {
         Source::File(path) => Some(path.clone()),
@@ -100,9 +103,10 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         tasks: Tasks::new(),
         health: Default::default(),
         state: startup.state_sections(),
+        limits: limits.clone(),
         process,
     });
-    let gate = crate::auth::Gate::start(&ctx.config, &ctx.observers)?;
+    let gate = crate::auth::Gate::start(&ctx.config, &ctx.observers, limits)?;
     let tls = super::tls::Tls::start(&ctx.config, &ctx.observers)?;
     let fleet = super::devices::start(&ctx);
     let Listeners { tcp, tcp_addr, unix, sockets } = listeners;

@@ -1,8 +1,9 @@
 //! The serving half of the process and its ordered stop (see `lifecycle`'s module doc):
 //! health flips (and, on a signal, RPCs are still served for `server.shutdown_delay`),
 //! listeners stop accepting (GOAWAY), open streams end with a reconnect
-//! status, in-flight RPCs finish within the drain timeout, loops stop, the run is marked in
-//! the store. A plain shutdown and a hot restart's `closing_connections` use the same drain.
+//! status, in-flight RPCs finish within the drain timeout, loops stop, the rate limit
+//! windows are saved and the run is marked in the store. A plain shutdown and a hot
+//! restart's `closing_connections` use the same drain.
 
 use super::ServeError;
 use super::ServerContext;
@@ -114,7 +115,8 @@ impl Serving {
         (result, stats)
     }
 
-    /// Stop the loops, record the end of the run and close the store.
+    /// Stop the loops, save the rate limit windows for the next process, record the end of
+    /// the run and close the store.
     pub async fn finish(
         self,
         outcome: Result<(), ServeError>,
@@ -125,6 +127,7 @@ impl Serving {
         if stuck > 0 {
             outcome = outcome.and(Err(ServeError::TasksStuck { count: stuck }));
         }
+        crate::auth::carry::save(&self.ctx.limits, self.ctx.store.as_ref()).await;
         if let Err(err) = self.ctx.store.end_run(self.run_id, outcome.is_ok()).await {
             tracing::error!(error = %err, "could not record the end of this run");
         }

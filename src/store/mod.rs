@@ -19,6 +19,7 @@ pub mod clients;
 pub mod commands;
 mod error;
 pub mod maintenance;
+mod ratelimits;
 pub mod recovery;
 pub mod reloads;
 mod restarts;
@@ -46,6 +47,7 @@ pub use self::clients::ClientStore;
 pub use self::commands::{CommandStore, FleetTx};
 pub use self::error::{StoreError, StoreErrorKind};
 pub use self::maintenance::MaintenanceStore;
+pub use self::ratelimits::{Admission, RateLimitStore};
 pub use self::recovery::RecoveryStore;
 pub use self::reloads::ReloadStore;
 pub use self::restarts::{RestartCursor, RestartPage, RestartQuery, RestartStore, RestartTotals};
@@ -71,6 +73,7 @@ pub trait Store:
     + CommandStore
     + ClientStore
     + RolloutStore
+    + RateLimitStore
     + Send
     + Sync
     + 'static

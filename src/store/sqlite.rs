@@ -28,6 +28,7 @@ mod fleet_cache;
 mod fleet_tx;
 mod maintenance;
 mod progress;
+mod ratelimits;
 mod recovery;
 mod reloads;
 mod restarts;

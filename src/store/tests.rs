@@ -219,3 +219,32 @@ mod restarts {
         }
     }
 }
+
+#[tokio::test]
+async fn rate_limit_admissions_are_replaced_by_each_save_and_loaded_from_a_time() {
+    use super::Admission;
+    let admission = |principal: &str, class: &str, admitted_ms| Admission {
+        principal: principal.into(),
+        class: class.into(),
+        admitted_ms,
+    };
+    for (url, _tmp) in backends() {
+        let store = open_ok(&url).await;
+        assert_eq!(store.load_admissions(0).await.unwrap(), [], "{url}");
+        let first = [admission("ops", "restart", 1_000), admission("ops", "command", 2_000)];
+        store.save_admissions(&first).await.unwrap();
+        let second = [admission("ops", "restart", 5_000), admission("ci", "restart", 3_000)];
+        store.save_admissions(&second).await.unwrap();
+        assert_eq!(
+            store.load_admissions(0).await.unwrap(),
+            [admission("ci", "restart", 3_000), admission("ops", "restart", 5_000)],
+            "a save replaces everything; oldest first: {url}"
+        );
+        assert_eq!(
+            store.load_admissions(4_000).await.unwrap(),
+            [admission("ops", "restart", 5_000)],
+            "{url}"
+        );
+        store.close().await;
+    }
+}

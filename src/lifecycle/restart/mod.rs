@@ -14,7 +14,8 @@
 //! 2. `suspending_tasks` — background loops park at a safe point ([`crate::lifecycle::Tasks`]).
 //! 3. `serializing_state` — the snapshot ([`crate::lifecycle::snapshot`]) is written, unless
 //!    `preserve_state` is false.
-//! 4. `starting_successor` — the binary is spawned with the same arguments and the
+//! 4. `starting_successor` — the rate limit windows are saved to the store (the successor
+//!    loads them at start, with or without a snapshot), and the binary is spawned with the same arguments and the
 //!    environment variable [`HANDOVER_ENV`] (JSON, see [`Handover`]) naming the inherited
 //!    descriptors: the TCP and unix listening sockets and one end of a control socket pair,
 //!    plus the snapshot path, the restart id, the next generation and the W3C `traceparent`

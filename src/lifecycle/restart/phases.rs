@@ -168,6 +168,8 @@ async fn handover(mut run: Run) {
         None
     };
     run.enter(Phase::StartingSuccessor).await;
+    // The successor loads the rate limit windows at start (this restart's call included).
+    crate::auth::carry::save(&inner.ctx.limits, inner.ctx.store.as_ref()).await;
     let description = describe(&run, snapshot.clone());
     let ready_timeout = inner.ctx.config.config().restart.ready_timeout;
     let mut successor =

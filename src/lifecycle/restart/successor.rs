@@ -235,6 +235,8 @@ async fn finalize(
         record.generation_after = predecessor.handover.generation;
     } else {
         inner.reconnects.drained(&record.drain);
+        // What the old process admitted while both served (it saved once more as it stopped).
+        crate::auth::carry::load(&inner.ctx.limits, inner.ctx.store.as_ref()).await;
     }
     let root =
         tracing::info_span!("restart", otel.name = "restart.successor", restart.id = %record.id);

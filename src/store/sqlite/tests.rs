@@ -8,12 +8,13 @@ use super::*;
 use crate::store::commands::CommandStore;
 use crate::store::{Durability, RunEnd, RunStore};
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "audit_events",
     "clients",
     "command_events",
     "commands",
     "config_reload_events",
+    "rate_limit_admissions",
     "recovery_reports",
     "restart_events",
     "rollout_members",
