@@ -59,6 +59,15 @@ async fn the_startup_report_tells_a_clean_stop_from_a_crash() {
     assert_eq!(integrity_action(&report), "integrity check passed");
     let out = run_rebound(&server.dir, &["recovery", "report", "--addr", &after_crash.addr]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("previous run: crashed"), "{out:?}");
+    // The README's `rebound recovery report --detail`: the categories with their ids.
+    let out =
+        run_rebound(&server.dir, &["recovery", "report", "--detail", "--addr", &after_crash.addr]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("store_integrity") && stdout.contains("integrity check passed"),
+        "{stdout}"
+    );
 
     let crashed = recovery(&after_crash)
         .await
@@ -291,4 +300,86 @@ async fn a_refused_backup_path_writes_nothing_anywhere() {
     let missing = backup(server.dir.join("no-such-dir/copy.db").display().to_string()).await;
     assert_eq!(missing.code(), tonic::Code::FailedPrecondition, "{missing:?}");
     assert_eq!(std::fs::read_dir(&server.dir).unwrap().count(), before);
+}
+
+/// Names in `dir`, sorted.
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+async fn drain_values(server: &Server) -> Vec<String> {
+    let events = ConfigServiceClient::new(server.channel().await)
+        .list_reload_events(pb::ListReloadEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    events.iter().map(|e| e.changes[0].new_value.clone()).collect()
+}
+
+#[tokio::test]
+async fn restore_swaps_in_a_verified_backup_and_keeps_the_old_database_aside() {
+    let mut server = Server::start("").await;
+    assert_eq!(reload(&server, "1s").await.result(), pb::ReloadResult::Success);
+    let backups = tempfile::tempdir().unwrap();
+    let copy = backups.path().join("backup.db");
+    recovery(&server)
+        .await
+        .backup(pb::BackupRequest { path: copy.display().to_string() })
+        .await
+        .unwrap();
+    assert_eq!(reload(&server, "2s").await.result(), pb::ReloadResult::Success);
+    let dir = server.dir.clone();
+    let restore = |file: &std::path::Path| {
+        let file = file.display().to_string();
+        run_rebound(&dir, &["recovery", "restore", "--config", "rebound.toml", &file])
+    };
+
+    let running = restore(&copy);
+    assert_eq!(running.status.code(), Some(69), "{running:?}");
+    let stderr = String::from_utf8_lossy(&running.stderr);
+    assert!(stderr.contains(&format!("a server (pid {}) is running", server.pid())), "{stderr}");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit().await.code(), Some(0));
+
+    // A damaged backup is refused and nothing changes.
+    let data = server.dir.join("rebound-data");
+    let before = (names(&data), std::fs::read(data.join("rebound.db")).unwrap());
+    let mut bytes = std::fs::read(&copy).unwrap();
+    let page = 4096;
+    bytes[page..3 * page].fill(0xA5);
+    let damaged = backups.path().join("damaged.db");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let refused = restore(&damaged);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("damaged.db: not a usable backup"), "{stderr}");
+    assert_eq!((names(&data), std::fs::read(data.join("rebound.db")).unwrap()), before);
+    assert_eq!(names(backups.path()), ["backup.db", "damaged.db"], "no side files by the backups");
+
+    let done = restore(&copy);
+    assert!(done.status.success(), "{done:?}");
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(stdout.contains("integrity ok, schema version"), "{stdout}");
+    assert!(stdout.contains("kept aside: rebound-data/rebound.db.before-restore-"), "{stdout}");
+    let aside: Vec<_> =
+        names(&data).into_iter().filter(|n| n.contains(".before-restore-")).collect();
+    let kept = aside.iter().find(|n| n.ends_with('Z')).expect("the database set aside");
+    assert!(aside.iter().all(|n| n.starts_with(kept.as_str())), "side files go with it: {aside:?}");
+
+    // The server starts on the backup's state; the old database is intact aside.
+    let restored = Server::spawn_in(&server.dir, "", &[]);
+    restored.wait_serving().await;
+    assert_eq!(drain_values(&restored).await, ["\"1s\""]);
+    let kept = data.join(kept);
+    let kept_url = format!("sqlite://{}", kept.display());
+    let old_dir = tempfile::tempdir().unwrap();
+    let old = Server::spawn_in(old_dir.path(), "", &[("REBOUND_STORE__URL", kept_url.as_str())]);
+    old.wait_serving().await;
+    assert_eq!(drain_values(&old).await, ["\"2s\"", "\"1s\""]);
 }

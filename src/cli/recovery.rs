@@ -1,4 +1,6 @@
-//! `rebound recovery report|reports|cleanup|backup|audit`: the RecoveryService from a terminal.
+//! `rebound recovery report|reports|cleanup|backup|audit`: the RecoveryService from a terminal;
+//! `rebound recovery restore`: swaps a backup in while no server runs (no RPC, see
+//! `recovery::restore`).
 
 use super::{ClientArgs, display, rpc};
 use crate::exit;
@@ -20,6 +22,9 @@ pub enum RecoveryCommand {
     Report {
         /// Report id; the latest when omitted.
         id: Option<String>,
+        /// Also list each category's ids (commands, rollouts, restarts).
+        #[arg(long)]
+        detail: bool,
     },
     /// List startup recovery reports, newest first.
     Reports {
@@ -39,6 +44,18 @@ pub enum RecoveryCommand {
     /// Write a consistent copy of the database while the server serves. PATH is on the
     /// server's filesystem and must not exist yet.
     Backup { path: String },
+    /// Replace the database with a backup while the server is stopped: verifies the backup
+    /// (integrity, schema version), refuses while a server runs on the database, keeps the
+    /// current database and its -wal/-shm aside (`*.before-restore-<time>`), swaps the backup
+    /// in. Reads store.url like `serve`; run it in the server's working directory.
+    Restore {
+        /// The backup file (e.g. written by `rebound recovery backup`).
+        file: std::path::PathBuf,
+        /// The server's TOML config file (for store.url); REBOUND_* variables apply as for
+        /// `serve`.
+        #[arg(long, short, env = "REBOUND_CONFIG")]
+        config: Option<std::path::PathBuf>,
+    },
     /// The audit log of mutating calls and refused calls, newest first.
     Audit {
         /// Only calls with this outcome.
@@ -65,17 +82,22 @@ pub enum OutcomeArg {
 }
 
 pub async fn run(args: RecoveryArgs) -> u8 {
+    if let RecoveryCommand::Restore { file, config } = &args.command {
+        return restore(file, config.as_deref());
+    }
     let channel = match rpc::connect(&args.client).await {
         Ok(channel) => channel,
         Err(code) => return code,
     };
     let mut client = RecoveryServiceClient::new(channel);
     match args.command {
-        RecoveryCommand::Report { id } => {
+        RecoveryCommand::Restore { .. } => unreachable!("restore runs without a server"),
+        RecoveryCommand::Report { id, detail } => {
             let request = pb::GetRecoveryReportRequest { report_id: id.unwrap_or_default() };
             match client.get_recovery_report(request).await {
                 Ok(response) => {
-                    print_report(&response.into_inner().report.unwrap_or_default(), true);
+                    let report = response.into_inner().report.unwrap_or_default();
+                    print_report(&report, if detail { Detail::Ids } else { Detail::Counts });
                     exit::OK
                 }
                 Err(status) => rpc::failed("GetRecoveryReport", &status),
@@ -86,7 +108,7 @@ pub async fn run(args: RecoveryArgs) -> u8 {
             match client.list_recovery_reports(request).await {
                 Ok(response) => {
                     for report in response.into_inner().reports {
-                        print_report(&report, false);
+                        print_report(&report, Detail::Summary);
                     }
                     exit::OK
                 }
@@ -165,7 +187,60 @@ pub async fn run(args: RecoveryArgs) -> u8 {
     }
 }
 
-fn print_report(report: &pb::RecoveryReport, detail: bool) {
+/// Offline: swap the backup `file` in for the database `store.url` names.
+fn restore(file: &std::path::Path, config: Option<&std::path::Path>) -> u8 {
+    use crate::recovery::restore::{self, RestoreError};
+    let loaded = match crate::config::load(config, std::env::vars()) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("rebound: {err}");
+            return exit::USAGE;
+        }
+    };
+    match restore::restore(&loaded.config.store.url, file) {
+        Ok(done) => {
+            println!(
+                "verified {}: integrity ok, schema version {}",
+                file.display(),
+                done.schema_version
+            );
+            if done.kept_aside.is_empty() {
+                println!("no current database at {}: nothing kept aside", done.database.display());
+            }
+            for aside in &done.kept_aside {
+                println!("kept aside: {}", aside.display());
+            }
+            println!(
+                "restored {} ({} bytes, sha256 {}); start the server to use it",
+                done.database.display(),
+                done.size_bytes,
+                done.sha256
+            );
+            exit::OK
+        }
+        Err(err) => {
+            eprintln!("rebound: restore refused: {err}");
+            match err {
+                RestoreError::Url(_) => exit::USAGE,
+                RestoreError::ServerRunning { .. } => exit::UNAVAILABLE,
+                _ => exit::FAILURE,
+            }
+        }
+    }
+}
+
+/// How much of a report `print_report` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// The one summary line.
+    Summary,
+    /// Plus each category's count and action, the snapshot check and warnings.
+    Counts,
+    /// Plus each category's ids.
+    Ids,
+}
+
+fn print_report(report: &pb::RecoveryReport, detail: Detail) {
     let previous =
         report.previous_run().as_str_name().trim_start_matches("PREVIOUS_RUN_").to_lowercase();
     println!(
@@ -176,18 +251,17 @@ fn print_report(report: &pb::RecoveryReport, detail: bool) {
         report.generation,
         display::millis(report.duration.as_ref())
     );
-    if !detail {
+    if detail == Detail::Summary {
         return;
     }
     for category in &report.categories {
-        let more = if category.ids_truncated { ", …" } else { "" };
-        println!(
-            "  {:<22} {:>6}  {}  [{}{more}]",
-            category.name,
-            category.count,
-            category.action,
-            category.ids.join(", ")
-        );
+        let ids = if detail == Detail::Ids && !category.ids.is_empty() {
+            let more = if category.ids_truncated { ", …" } else { "" };
+            format!("  [{}{more}]", category.ids.join(", "))
+        } else {
+            String::new()
+        };
+        println!("  {:<22} {:>6}  {}{ids}", category.name, category.count, category.action);
     }
     if let Some(check) = &report.snapshot {
         let snapshot =

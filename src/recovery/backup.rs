@@ -103,7 +103,8 @@ fn claim(path: &Path) -> Result<(), Error> {
     }
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
+/// SHA-256 of the file at `path`, lowercase hex.
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];

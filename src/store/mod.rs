@@ -54,6 +54,7 @@ pub use self::restarts::{RestartCursor, RestartPage, RestartQuery, RestartStore,
 pub use self::rollouts::RolloutStore;
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
+pub use self::sqlite::offline::{self, DatabaseFile};
 use self::url::StoreUrl;
 pub use self::writes::{WriteFailure, WriteHealth};
 
@@ -118,6 +119,15 @@ pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Stor
             Span::current().record("store.backend", "sqlite");
             Ok(Arc::new(SqliteStore::open(target, options.durability).await?))
         }
+    }
+}
+
+/// The database file a `sqlite://` store URL names (relative paths to the working
+/// directory), or `None` for an in-memory store. Touches no file.
+pub fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
+    match url::parse(url)? {
+        StoreUrl::Sqlite(url::SqliteTarget::File(path)) => Ok(Some(path)),
+        StoreUrl::Sqlite(url::SqliteTarget::Memory) => Ok(None),
     }
 }
 

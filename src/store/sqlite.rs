@@ -27,6 +27,7 @@ mod files;
 mod fleet_cache;
 mod fleet_tx;
 mod maintenance;
+pub mod offline;
 mod progress;
 mod ratelimits;
 mod recovery;
@@ -58,7 +59,6 @@ use super::{Durability, Store, StoreError, StoreStatus, WriteFailure, WriteHealt
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Version of the newest migration this build carries (what a fully migrated store reports).
-#[cfg(test)]
 pub(crate) fn latest_schema_version() -> i64 {
     MIGRATOR.iter().map(|migration| migration.version).max().unwrap_or(0)
 }
