@@ -106,3 +106,87 @@ async fn oversized_values_are_echoed_capped_and_audit_pages_stay_under_the_limit
         assert!(event.arguments.len() <= 2000 + 3, "{} bytes", event.arguments.len());
     }
 }
+
+/// A RestartRequest whose `binary` (field 5) carries arbitrary bytes.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawBinary {
+    #[prost(bytes = "vec", tag = "5")]
+    binary: Vec<u8>,
+}
+
+/// A PrepareShutdownRequest whose `binary` (field 2, a string) is sent as a varint.
+#[derive(Clone, PartialEq, prost::Message)]
+struct WrongWireType {
+    #[prost(uint64, tag = "2")]
+    binary: u64,
+}
+
+/// Send `message` to `path` as is and return the error status the server answers.
+async fn raw_call<M>(channel: Channel, path: &'static str, message: M) -> tonic::Status
+where
+    M: prost::Message + Send + Sync + 'static,
+{
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let codec = tonic_prost::ProstCodec::<M, pb::RestartResponse>::default();
+    let path = http::uri::PathAndQuery::from_static(path);
+    grpc.unary(tonic::Request::new(message), path, codec).await.expect_err("the call fails")
+}
+
+#[tokio::test]
+async fn undecodable_requests_and_malformed_durations_are_the_callers_fault() {
+    let server = Server::start("").await;
+    let channel = server.channel().await;
+
+    let utf8 = RawBinary { binary: vec![b'/', 0xff, 0xfe] };
+    let status = raw_call(channel.clone(), "/rebound.v1.RestartService/Restart", utf8).await;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().starts_with("request: "), "{status:?}");
+    assert!(status.message().contains("UTF-8"), "{status:?}");
+
+    let wrong = WrongWireType { binary: 7 };
+    let path = "/rebound.v1.RestartService/PrepareShutdown";
+    let status = raw_call(channel.clone(), path, wrong).await;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+
+    // Over the 4 MiB request limit: a read and an audited write.
+    let mut restart = RestartServiceClient::new(channel.clone());
+    let big = "r".repeat(5 << 20);
+    let status = restart
+        .get_restart_status(pb::GetRestartStatusRequest { restart_id: big.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().starts_with("request: "), "{status:?}");
+    let status = refused_restart(&mut restart, &big).await;
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+
+    // The audit log records the codes the caller got.
+    let recovery = RecoveryServiceClient::new(channel.clone());
+    let codes = wait_for("both restarts audited", || {
+        let mut recovery = recovery.clone();
+        async move {
+            let (events, _) = all_audit_events(&mut recovery).await;
+            let codes: Vec<String> = events.into_iter().map(|e| e.code).collect();
+            (codes.len() == 2).then_some(codes)
+        }
+    })
+    .await;
+    assert_eq!(codes, ["RESOURCE_EXHAUSTED", "INVALID_ARGUMENT"]);
+
+    // google.protobuf.Duration: nanos within ±999,999,999 and of the sign of seconds.
+    let timeout = Some(prost_types::Duration { seconds: 1, nanos: 1_500_000_000 });
+    let status = restart
+        .test_reconnect(pb::TestReconnectRequest { timeout, ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(status.message(), "timeout: nanos must be within ±999,999,999");
+    let retention = Some(prost_types::Duration { seconds: 1, nanos: -1 });
+    let status = RecoveryServiceClient::new(channel)
+        .run_cleanup(pb::RunCleanupRequest { dry_run: true, retention })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(status.message(), "retention: seconds and nanos must have the same sign");
+}

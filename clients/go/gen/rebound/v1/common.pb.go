@@ -29,7 +29,12 @@
 // that quotes a value the client sent quotes at most its first 128 bytes,
 // followed by "…" when it was longer.
 //   INVALID_ARGUMENT     a request field is malformed or out of bounds; the
-//                        message names the field.
+//                        message names the field. A request that is not a
+//                        valid protobuf message (wrong wire type, invalid
+//                        UTF-8 in a string, truncated) names "request". A
+//                        google.protobuf.Duration field must have nanos
+//                        within ±999,999,999 and of the same sign as
+//                        seconds.
 //   NOT_FOUND            the named resource (command, client, rollout, restart,
 //                        report) does not exist.
 //   ALREADY_EXISTS       an idempotency key (command_id, rollout_id) was reused
@@ -39,7 +44,8 @@
 //                        a command already accepted, a terminal rollout).
 //   RESOURCE_EXHAUSTED   a safety limit refused the request: the per-device
 //                        command lockout, or a per-principal rate limit on
-//                        disruptive operations (the message says when to retry).
+//                        disruptive operations (the message says when to retry);
+//                        or the request message is over 4 MiB (4194304 bytes).
 //   UNAVAILABLE          the server is draining for shutdown or hot restart;
 //                        retry (against the successor) with backoff.
 //   UNAUTHENTICATED      no or unknown credentials (when auth is enabled).
