@@ -47,7 +47,7 @@ pub struct HealthReport {
 
 /// Crate version, as built.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Git commit the binary was built from, or `unknown`.
+/// Git commit the binary was built from (the full 40-digit SHA), or `unknown`.
 pub const GIT_SHA: &str = env!("REBOUND_GIT_SHA");
 
 /// A component that reports its own health (the MQTT gateway, the command domain, …).
@@ -135,5 +135,15 @@ fn config_component(ctx: &ServerContext) -> Component {
             current.version,
             &current.loaded.hash[..12]
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_git_sha_is_the_full_commit_as_documented() {
+        let sha = super::GIT_SHA;
+        let full = sha.len() == 40 && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        assert!(full || sha == "unknown", "{sha}");
     }
 }

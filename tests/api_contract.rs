@@ -190,3 +190,79 @@ async fn undecodable_requests_and_malformed_durations_are_the_callers_fault() {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert_eq!(status.message(), "retention: seconds and nanos must have the same sign");
 }
+
+/// The leading comment of `field` of `message` in the proto the server was built from.
+fn documented(message: &str, field: &str) -> String {
+    let pool = prost_reflect::DescriptorPool::decode(rebound::proto::FILE_DESCRIPTOR_SET).unwrap();
+    let field = pool.get_message_by_name(message).unwrap().get_field_by_name(field).unwrap();
+    let file = field.parent_file();
+    let info = file.file_descriptor_proto().source_code_info.as_ref().unwrap();
+    let location = info.location.iter().find(|l| l.path == field.path()).unwrap();
+    location.leading_comments.clone().unwrap_or_default()
+}
+
+fn is_decimal(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[tokio::test]
+async fn the_proto_describes_what_the_server_serves() {
+    use rebound::proto::v1::config_service_client::ConfigServiceClient;
+    use rebound::proto::v1::health_service_client::HealthServiceClient;
+    let server = Server::start("").await;
+    let channel = server.channel().await;
+
+    // Health: every component reported is a documented name; the commit is the full SHA.
+    let health = HealthServiceClient::new(channel.clone())
+        .get_health(pb::GetHealthRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let names = documented("rebound.v1.ComponentHealth", "name");
+    for component in &health.components {
+        assert!(names.contains(&format!("\"{}\"", component.name)), "{component:?} vs {names}");
+    }
+    let sha = &health.git_sha;
+    assert!(sha == "unknown" || (sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit())));
+    assert!(documented("rebound.v1.GetHealthResponse", "git_sha").contains("40-digit"));
+
+    // Report ids are decimal, as documented; a UUID is not one, an unknown number is NOT_FOUND.
+    let mut recovery = RecoveryServiceClient::new(channel.clone());
+    let latest = support::latest_report(&server.addr).await;
+    assert!(is_decimal(&latest.report_id), "{}", latest.report_id);
+    assert!(documented("rebound.v1.RecoveryReport", "report_id").contains("decimal"));
+    let get = |report_id: &str| pb::GetRecoveryReportRequest { report_id: report_id.into() };
+    let again = recovery.get_recovery_report(get(&latest.report_id)).await.unwrap();
+    assert_eq!(again.into_inner().report, Some(latest));
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let status = recovery.get_recovery_report(get(&uuid)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().starts_with("report_id: "), "{status:?}");
+    let status = recovery.get_recovery_report(get("987654321")).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+
+    // Audit event ids likewise.
+    refused_restart(&mut RestartServiceClient::new(channel.clone()), "relative").await;
+    let (events, _) = wait_for("the refused restart audited", || {
+        let mut recovery = recovery.clone();
+        async move {
+            let (events, pages) = all_audit_events(&mut recovery).await;
+            (!events.is_empty()).then_some((events, pages))
+        }
+    })
+    .await;
+    assert!(is_decimal(&events[0].event_id), "{:?}", events[0]);
+    assert!(documented("rebound.v1.AuditEvent", "event_id").contains("decimal"));
+
+    // GetReloadStats: since in the future is INVALID_ARGUMENT naming since.
+    let mut config = ConfigServiceClient::new(channel);
+    let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+    let now = chrono::Utc::now().timestamp();
+    let status = config
+        .get_reload_stats(pb::GetReloadStatsRequest { since: at(now + 3600) })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(status.message(), "since: must not be in the future");
+    config.get_reload_stats(pb::GetReloadStatsRequest { since: at(now - 3600) }).await.unwrap();
+}
