@@ -55,7 +55,7 @@ pub struct HealthReport {
 
 /// Crate version, as built.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Git commit the binary was built from, or `unknown`.
+/// Git commit the binary was built from (the full 40-digit SHA), or `unknown`.
 pub const GIT_SHA: &str = env!("REBOUND_GIT_SHA");
 
 /// A component that reports its own health (the MQTT gateway, the command domain, …).

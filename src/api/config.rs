@@ -163,6 +163,9 @@ impl ConfigService for ConfigApi {
         request: Request<pb::GetReloadStatsRequest>,
     ) -> Result<Response<pb::GetReloadStatsResponse>, Status> {
         let since = request.into_inner().since.map(|t| from_timestamp("since", &t)).transpose()?;
+        if since.is_some_and(|since| since > chrono::Utc::now()) {
+            return Err(Error::invalid_argument("since", "must not be in the future").into());
+        }
         let stats = reload_stats(self.manager.store().as_ref(), since).await?;
         Ok(Response::new(pb::GetReloadStatsResponse {
             total: stats.total,

@@ -9,7 +9,8 @@
 //! - authentication, authorization and rate limits: the [`Gate`] admits or refuses each call
 //!   against the policy table; a refused call is answered here (its request unread) and the
 //!   admitted [`crate::auth::Principal`] is stored in the request for [`super::identity`];
-//! - the audit trail of mutating calls and of every refused call (see [`super::audit`]).
+//! - the audit trail of mutating calls and of every refused call (see [`super::audit`]);
+//! - the contract's status for a request tonic could not decode (see [`super::decode`]).
 
 use super::audit::Auditor;
 use super::{identity, policy};
@@ -143,7 +144,7 @@ where
                     }
                 };
                 let span = tracing::Span::current();
-                let (parts, body) = response.into_parts();
+                let (mut parts, body) = response.into_parts();
                 let mut tracked = TrackedBody {
                     inner: body,
                     finish: Some(Finish { guard, span, started, audit }),
@@ -153,6 +154,7 @@ where
                 // A trailers-only response (an error before any message) carries its status
                 // in the headers; the body is then empty.
                 if parts.headers.contains_key("grpc-status") {
+                    super::decode::rewrite(&mut parts.headers);
                     tracked.finish(&parts.headers);
                 }
                 Ok(http::Response::from_parts(parts, Body::new(tracked)))

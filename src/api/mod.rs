@@ -2,7 +2,8 @@
 //! the domain. Business rules do not live here.
 //!
 //! [`layer`] wraps every RPC (tracing span, in-flight accounting, stream draining, authentication
-//! and authorization through [`crate::auth::Gate`], audit); [`identity`] is the one source of
+//! and authorization through [`crate::auth::Gate`], audit, the status of undecodable
+//! requests through [`decode`]); [`identity`] is the one source of
 //! the caller's principal; [`status`] is the one domain-error → status
 //! mapping.
 
@@ -10,6 +11,7 @@ pub mod audit;
 pub mod client_command;
 pub mod config;
 pub mod convert;
+pub mod decode;
 pub mod health;
 pub mod identity;
 pub mod layer;

@@ -36,13 +36,7 @@ impl RecoveryService for RecoveryApi {
         request: Request<pb::GetRecoveryReportRequest>,
     ) -> Result<Response<pb::GetRecoveryReportResponse>, Status> {
         let id = request.into_inner().report_id;
-        let wanted = match id.trim() {
-            "" => None,
-            text => Some(
-                text.parse::<i64>()
-                    .map_err(|_| Error::invalid_argument("report_id", "not a report id"))?,
-            ),
-        };
+        let wanted = report_id(&id)?;
         let row = self.store.get_recovery_report(wanted).await.map_err(Error::from)?;
         let row = row.ok_or_else(|| Error::NotFound {
             kind: "recovery report",
@@ -180,6 +174,19 @@ impl RecoveryService for RecoveryApi {
     }
 }
 
+/// `report_id`: empty for the latest report, else the decimal id the server served.
+fn report_id(text: &str) -> Result<Option<i64>, Error> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| text.parse::<i64>().ok())
+        .flatten()
+        .map(Some)
+        .ok_or_else(|| Error::invalid_argument("report_id", "not a report id (a decimal number)"))
+}
+
 fn previous_from_proto(kind: pb::PreviousRun) -> PreviousRun {
     match kind {
         pb::PreviousRun::FirstStart => PreviousRun::FirstStart,
@@ -245,5 +252,22 @@ fn audit_to_proto(row: AuditRow) -> pb::AuditEvent {
         message: row.message.unwrap_or_default(),
         trace_id: row.trace_id.unwrap_or_default(),
         duration: Some(duration(row.duration)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_ids_are_decimal() {
+        assert_eq!(report_id("").unwrap(), None);
+        assert_eq!(report_id("42").unwrap(), Some(42));
+        for bad in
+            ["5d7e0f8a-8c1e-4d2b-9a55-0b9f1a2c3d4e", "+4", " 4", "-1", "99999999999999999999"]
+        {
+            let err = report_id(bad).unwrap_err().to_string();
+            assert_eq!(err, "report_id: not a report id (a decimal number)", "{bad}");
+        }
     }
 }

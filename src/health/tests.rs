@@ -45,3 +45,10 @@ fn busy_writes_degrade_and_other_failures_make_the_store_unhealthy() {
     assert_eq!(overall(false, std::slice::from_ref(&degraded)), Overall::Serving);
     assert_eq!(overall(true, &[degraded]), Overall::Draining);
 }
+
+#[test]
+fn the_git_sha_is_the_full_commit_as_documented() {
+    let sha = super::GIT_SHA;
+    let full = sha.len() == 40 && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    assert!(full || sha == "unknown", "{sha}");
+}

@@ -78,12 +78,21 @@ fn category(name: &str, found: &Found, action: &str) -> Category {
     category
 }
 
-fn add_commands(builder: &mut ReportBuilder, summary: &StartupSummary) {
-    builder.add(category(
+/// `commands_open`: every open command found, with the ids the categories below list (each
+/// open command is in exactly one of them), so ids_truncated means what it says.
+fn open_commands(summary: &StartupSummary) -> Category {
+    let placed =
+        [&summary.expired, &summary.timed_out, &summary.rearmed, &summary.queued_for_publish];
+    let ids = placed.iter().flat_map(|found| found.ids.iter().copied()).take(MAX_IDS).collect();
+    category(
         "commands_open",
-        &Found { count: summary.open_at_start, ids: Vec::new() },
+        &Found { count: summary.open_at_start, ids },
         "non-terminal commands found at start; each is in exactly one commands_* category below",
-    ));
+    )
+}
+
+fn add_commands(builder: &mut ReportBuilder, summary: &StartupSummary) {
+    builder.add(open_commands(summary));
     builder.add(category(
         "commands_expired",
         &summary.expired,
@@ -168,4 +177,36 @@ async fn check_handover(
     builder.snapshot(check);
     builder.add(Category::new("snapshot_mismatch", problems, action));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(count: u64) -> Found {
+        let ids: Vec<Uuid> = (0..count.min(MAX_IDS as u64)).map(|_| Uuid::new_v4()).collect();
+        Found { count, ids }
+    }
+
+    #[test]
+    fn open_commands_list_the_ids_of_the_categories_below() {
+        let summary = StartupSummary {
+            open_at_start: 2,
+            expired: found(1),
+            rearmed: found(1),
+            ..StartupSummary::default()
+        };
+        let open = open_commands(&summary);
+        let ids = [summary.expired.ids[0].to_string(), summary.rearmed.ids[0].to_string()];
+        assert_eq!((open.count, open.ids.as_slice(), open.ids_truncated), (2, &ids[..], false));
+
+        let many = StartupSummary {
+            open_at_start: 250,
+            timed_out: found(150),
+            queued_for_publish: found(100),
+            ..StartupSummary::default()
+        };
+        let open = open_commands(&many);
+        assert_eq!((open.count, open.ids.len(), open.ids_truncated), (250, MAX_IDS, true));
+    }
 }

@@ -1,8 +1,6 @@
 //! Reading request fields: every malformed field is INVALID_ARGUMENT naming it
 //! (`client_uuid: not a UUID`). Proto enums are mapped to the domain's here.
 
-use std::time::Duration;
-
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -110,16 +108,6 @@ pub fn tier(field: &str, value: i32) -> Result<Option<CapabilityTier>> {
         T::Basic => Some(CapabilityTier::Basic),
         T::ManagedPower => Some(CapabilityTier::ManagedPower),
     })
-}
-
-/// An optional non-negative duration.
-pub fn duration(field: &str, value: Option<prost_types::Duration>) -> Result<Option<Duration>> {
-    value
-        .map(|d| {
-            Duration::try_from(d)
-                .map_err(|_| Error::invalid_argument(field, "must be a non-negative duration"))
-        })
-        .transpose()
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::api::convert::optional_duration;
 use crate::api::identity::{audit, principal};
 use crate::api::page;
 use crate::commands::{Canary, Fleet, IssueRequest, RolloutRequest};
@@ -103,7 +104,7 @@ impl ClientCommandService for ClientCommandApi {
                     action: fields::required_action(r.action)?,
                     reason: r.reason,
                     requested_by: r.requested_by,
-                    expires_in: fields::duration("expires_in", r.expires_in)?,
+                    expires_in: optional_duration("expires_in", r.expires_in)?,
                     principal: who.clone(),
                     trace_parent: traceparent(),
                     audit,
@@ -361,7 +362,7 @@ impl ClientCommandService for ClientCommandApi {
                     min_finished: r.min_finished,
                     reason: r.reason,
                     requested_by: r.requested_by,
-                    expires_in: fields::duration("expires_in", r.expires_in)?,
+                    expires_in: optional_duration("expires_in", r.expires_in)?,
                     principal: who.clone(),
                     audit,
                 };

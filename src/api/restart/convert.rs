@@ -21,19 +21,6 @@ pub fn duration(value: Duration) -> Option<prost_types::Duration> {
     prost_types::Duration::try_from(value).ok()
 }
 
-/// A proto duration that must be positive, or `None` when unset.
-pub fn positive_duration(
-    field: &str,
-    value: Option<prost_types::Duration>,
-) -> Result<Option<Duration>, Error> {
-    value
-        .map(|d| {
-            Duration::try_from(d)
-                .map_err(|_| Error::invalid_argument(field, "must be a positive duration"))
-        })
-        .transpose()
-}
-
 /// An optional UUID field (`""` = unset).
 pub fn optional_uuid(field: &str, text: &str) -> Result<Option<Uuid>, Error> {
     if text.is_empty() {
@@ -294,8 +281,6 @@ mod tests {
         assert!(
             matches!(outcome_filter(&[7]), Err(Error::InvalidArgument { field, .. }) if field == "outcomes")
         );
-        let negative = prost_types::Duration { seconds: -1, nanos: 0 };
-        assert!(positive_duration("drain_timeout", Some(negative)).is_err());
         assert_eq!(requested_mode(0).unwrap(), RequestedMode::Auto);
         assert_eq!(outcome_filter(&[0, 3]).unwrap(), vec![None, Some(Outcome::RolledBack)]);
     }

@@ -70,7 +70,10 @@ impl RestartService for RestartApi {
         let domain = RestartRequest {
             mode: convert::requested_mode(request.mode)?,
             reason: convert::reason(request.reason)?,
-            drain_timeout: convert::positive_duration("drain_timeout", request.drain_timeout)?,
+            drain_timeout: crate::api::convert::optional_duration(
+                "drain_timeout",
+                request.drain_timeout,
+            )?,
             preserve_state: request.preserve_state.unwrap_or(true),
             binary: binary(&request.binary),
             principal,

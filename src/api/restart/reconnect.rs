@@ -37,10 +37,11 @@ pub fn validate_session(id: &str) -> Result<Option<&str>, Error> {
 /// `timeout`: 100 ms to 30 s, default 5 s.
 pub fn validate_timeout(timeout: Option<prost_types::Duration>) -> Result<Duration, Error> {
     let Some(timeout) = timeout else { return Ok(TIMEOUT_DEFAULT) };
-    match Duration::try_from(timeout) {
-        Ok(t) if (TIMEOUT_MIN..=TIMEOUT_MAX).contains(&t) => Ok(t),
-        _ => Err(Error::invalid_argument("timeout", "must be between 100ms and 30s")),
+    let timeout = crate::api::convert::from_duration("timeout", &timeout)?;
+    if !(TIMEOUT_MIN..=TIMEOUT_MAX).contains(&timeout) {
+        return Err(Error::invalid_argument("timeout", "must be between 100ms and 30s"));
     }
+    Ok(timeout)
 }
 
 /// Dial the TCP listener (a wildcard address is dialed on loopback).

@@ -3,15 +3,18 @@
 // Conventions that hold for every service in package rebound.v1:
 //
 // Identifiers
-//   command_id, rollout_id, restart_id, reload_id, report_id, audit event_id and
-//   client_uuid are UUIDs in canonical text form (8-4-4-4-12 hex digits,
-//   hyphenated). The server accepts upper-case hex and stores and returns
-//   lower-case. A malformed identifier is INVALID_ARGUMENT naming the field.
+//   command_id, rollout_id, restart_id and client_uuid are UUIDs in canonical
+//   text form (8-4-4-4-12 hex digits, hyphenated). The server accepts
+//   upper-case hex and stores and returns lower-case. reload_id, report_id and
+//   audit event_id are decimal numbers (ASCII digits, e.g. "42") that the
+//   server assigns in increasing order. A malformed identifier is
+//   INVALID_ARGUMENT naming the field; a well-formed one that names nothing is
+//   NOT_FOUND.
 //
 // Pagination (every List* RPC)
 //   page_size: maximum number of items to return. 0 (or unset) means the
 //     default, 50; values above 500 are clamped to 500; negative values are
-//     INVALID_ARGUMENT ("page_size: must be >= 0").
+//     INVALID_ARGUMENT ("page_size: must not be negative").
 //   page_token: opaque cursor. An empty token asks for the first page; pass
 //     next_page_token from the previous response to get the next one, with
 //     the same filters (a token used with other filters, or one that cannot
@@ -29,7 +32,12 @@
 // that quotes a value the client sent quotes at most its first 128 bytes,
 // followed by "…" when it was longer.
 //   INVALID_ARGUMENT     a request field is malformed or out of bounds; the
-//                        message names the field.
+//                        message names the field. A request that is not a
+//                        valid protobuf message (wrong wire type, invalid
+//                        UTF-8 in a string, truncated) names "request". A
+//                        google.protobuf.Duration field must have nanos
+//                        within ±999,999,999 and of the same sign as
+//                        seconds.
 //   NOT_FOUND            the named resource (command, client, rollout, restart,
 //                        report) does not exist.
 //   ALREADY_EXISTS       an idempotency key (command_id, rollout_id) was reused
@@ -39,7 +47,8 @@
 //                        a command already accepted, a terminal rollout).
 //   RESOURCE_EXHAUSTED   a safety limit refused the request: the per-device
 //                        command lockout, or a per-principal rate limit on
-//                        disruptive operations (the message says when to retry).
+//                        disruptive operations (the message says when to retry);
+//                        or the request message is over 4 MiB (4194304 bytes).
 //   UNAVAILABLE          the server is draining for shutdown or hot restart;
 //                        retry (against the successor) with backoff.
 //   UNAUTHENTICATED      no or unknown credentials (when auth is enabled).

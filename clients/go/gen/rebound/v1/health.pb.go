@@ -197,14 +197,15 @@ type GetHealthResponse struct {
 	// unhealthy, DRAINING once shutdown or a hot restart has begun draining.
 	Status ServingStatus `protobuf:"varint,1,opt,name=status,proto3,enum=rebound.v1.ServingStatus" json:"status,omitempty"`
 	// One entry per component, in a stable order. Components: "store",
-	// "config", and when present "mqtt" and "scheduler". The overall status is
-	// NOT_SERVING when a required component (store) is UNHEALTHY; DEGRADED and
-	// optional UNHEALTHY components do not change it.
+	// "config", "mqtt" (DISABLED without `mqtt.url`) and "commands" (the
+	// command domain: ignored and unknown acks, crash recovery on or off).
+	// The overall status is NOT_SERVING when a required component (store) is
+	// UNHEALTHY; DEGRADED and optional UNHEALTHY components do not change it.
 	Components []*ComponentHealth `protobuf:"bytes,2,rep,name=components,proto3" json:"components,omitempty"`
 	// Crate version of the running binary (Cargo package version, e.g. "0.1.0").
 	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
-	// Git commit the binary was built from (full hex SHA), or "unknown" if it
-	// was not built from a git checkout.
+	// Git commit the binary was built from (the full 40-digit lower-case hex
+	// SHA), or "unknown" if it was not built from a git checkout.
 	GitSha string `protobuf:"bytes,4,opt,name=git_sha,json=gitSha,proto3" json:"git_sha,omitempty"`
 	// When this process started (not the first process of the restart lineage).
 	StartedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
@@ -310,7 +311,7 @@ func (x *GetHealthResponse) GetGeneration() uint64 {
 // Health of one component of the server.
 type ComponentHealth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Component name: "store", "config", "mqtt" or "scheduler".
+	// Component name: "store", "config", "mqtt" or "commands".
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The component's status.
 	Status ComponentStatus `protobuf:"varint,2,opt,name=status,proto3,enum=rebound.v1.ComponentStatus" json:"status,omitempty"`

@@ -157,7 +157,10 @@ func (AuditOutcome) EnumDescriptor() ([]byte, []int) {
 // What startup recovery found and did in one category.
 type RecoveryCategory struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Category name. Known names: "commands_expired" (expires_at passed before
+	// Category name. Known names: "store_integrity" (the database's own
+	// check), "hot_restart" (this start took over from a predecessor),
+	// "commands_open" (non-terminal commands found; each is in exactly one of
+	// the next four), "commands_expired" (expires_at passed before
 	// accepted → EXPIRED), "commands_timed_out" (past their deadline →
 	// TIMED_OUT), "commands_rearmed" (timers re-armed), "commands_to_publish"
 	// (QUEUED, published once the gateway connects), "rollouts_resumed",
@@ -166,7 +169,7 @@ type RecoveryCategory struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Number of items found in this category.
 	Count uint64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
-	// Ids of the items (command_id, rollout_id, restart_id, ...), at most 1000;
+	// Ids of the items (command_id, rollout_id, restart_id, ...), at most 100;
 	// ids_truncated tells when there were more.
 	Ids []string `protobuf:"bytes,3,rep,name=ids,proto3" json:"ids,omitempty"`
 	// True when count is larger than the number of ids listed.
@@ -330,7 +333,8 @@ func (x *SnapshotConsistency) GetDetail() string {
 // The result of startup recovery for one process start.
 type RecoveryReport struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id of the report (UUID).
+	// Id of the report: a decimal number (e.g. "42") that increases with every
+	// process start.
 	ReportId string `protobuf:"bytes,1,opt,name=report_id,json=reportId,proto3" json:"report_id,omitempty"`
 	// When recovery started.
 	StartedAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
@@ -468,7 +472,8 @@ func (x *RecoveryReport) GetWarnings() []string {
 // Request for RecoveryService.GetRecoveryReport.
 type GetRecoveryReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Report to return (UUID). Empty: the latest report.
+	// Report to return: a report_id as served (a decimal number). Empty: the
+	// latest report.
 	ReportId      string `protobuf:"bytes,1,opt,name=report_id,json=reportId,proto3" json:"report_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1015,7 +1020,8 @@ func (x *BackupResponse) GetCompletedAt() *timestamppb.Timestamp {
 // made, where there is one.
 type AuditEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id of the event (UUID).
+	// Id of the event: a decimal number (e.g. "1042") that increases with every
+	// event.
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// When the call was received.
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`

@@ -41,8 +41,8 @@ const (
 // Startup recovery reports, retention, backup and audit.
 type RecoveryServiceClient interface {
 	// Returns a recovery report by id, or the latest one (the current
-	// process's). Errors: INVALID_ARGUMENT naming report_id (not a UUID);
-	// NOT_FOUND for an unknown report_id. Role: viewer.
+	// process's). Errors: INVALID_ARGUMENT naming report_id (not a decimal
+	// number); NOT_FOUND for an unknown report_id. Role: viewer.
 	GetRecoveryReport(ctx context.Context, in *GetRecoveryReportRequest, opts ...grpc.CallOption) (*GetRecoveryReportResponse, error)
 	// Lists stored recovery reports, newest first (by started_at), paginated
 	// (default 50, max 500 per page). Errors: INVALID_ARGUMENT naming
@@ -136,8 +136,8 @@ func (c *recoveryServiceClient) ListAuditEvents(ctx context.Context, in *ListAud
 // Startup recovery reports, retention, backup and audit.
 type RecoveryServiceServer interface {
 	// Returns a recovery report by id, or the latest one (the current
-	// process's). Errors: INVALID_ARGUMENT naming report_id (not a UUID);
-	// NOT_FOUND for an unknown report_id. Role: viewer.
+	// process's). Errors: INVALID_ARGUMENT naming report_id (not a decimal
+	// number); NOT_FOUND for an unknown report_id. Role: viewer.
 	GetRecoveryReport(context.Context, *GetRecoveryReportRequest) (*GetRecoveryReportResponse, error)
 	// Lists stored recovery reports, newest first (by started_at), paginated
 	// (default 50, max 500 per page). Errors: INVALID_ARGUMENT naming

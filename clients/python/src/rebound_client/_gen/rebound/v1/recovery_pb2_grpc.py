@@ -68,8 +68,8 @@ class RecoveryServiceServicer:
 
     def GetRecoveryReport(self, request, context):
         """Returns a recovery report by id, or the latest one (the current
-        process's). Errors: INVALID_ARGUMENT naming report_id (not a UUID);
-        NOT_FOUND for an unknown report_id. Role: viewer.
+        process's). Errors: INVALID_ARGUMENT naming report_id (not a decimal
+        number); NOT_FOUND for an unknown report_id. Role: viewer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
