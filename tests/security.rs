@@ -237,6 +237,37 @@ async fn tokens_rotate_through_a_config_reload() {
     assert_eq!(code("fresh-token").await, Code::Ok, "old tokens kept");
 }
 
+/// An empty tokens file would lock everyone out: a start refuses it (exit 64, naming the
+/// file and the switch), a reload refuses it with the reason in the event and keeps the old
+/// tokens, and `auth.allow_empty_tokens = true` accepts it.
+#[tokio::test]
+async fn an_empty_tokens_file_is_refused_unless_allowed() {
+    use rebound::proto::v1::config_service_client::ConfigServiceClient;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tokens.toml"), "").unwrap();
+    let auth = "[auth]\ntokens_file = \"tokens.toml\"\n";
+    let mut refused = Server::spawn_in(dir.path(), auth, &[]);
+    assert_eq!(refused.wait_exit().await.code(), Some(64), "{}", refused.logs());
+    let said = refused.logs();
+    assert!(said.contains("tokens.toml") && said.contains("allow_empty_tokens"), "{said}");
+
+    let allowed = Server::spawn_in(dir.path(), &format!("{auth}allow_empty_tokens = true\n"), &[]);
+    allowed.wait_serving().await;
+    drop(allowed);
+
+    let (dir, server) = auth::server("", &[]).await;
+    std::fs::write(dir.path().join("tokens.toml"), "# emptied by mistake\n").unwrap();
+    let mut config = ConfigServiceClient::new(server.channel().await);
+    let mut request = tonic::Request::new(pb::ReloadRequest::default());
+    request.metadata_mut().insert("authorization", bearer(token("admin")).parse().unwrap());
+    let event = config.reload(request).await.unwrap().into_inner().event.unwrap();
+    assert_eq!(event.result(), pb::ReloadResult::RolledBack, "{event:?}");
+    assert!(event.error.contains("no [[tokens]] or [[clients]]"), "{event:?}");
+    let mut request = tonic::Request::new(pb::GetReloadStatsRequest::default());
+    request.metadata_mut().insert("authorization", bearer(token("viewer")).parse().unwrap());
+    assert!(config.get_reload_stats(request).await.is_ok(), "the old tokens stay");
+}
+
 /// The CLI sends --token or REBOUND_TOKEN, and says what to do without one.
 #[tokio::test]
 async fn the_cli_authenticates_with_a_flag_or_the_environment() {

@@ -229,8 +229,20 @@ fn certified(
     }
 }
 
+/// The tokens file of `auth`, if one is configured. A file that lets nobody in (no tokens,
+/// no clients) is refused unless `auth.allow_empty_tokens` says that is meant.
 fn read_tokens(auth: &AuthConfig) -> Result<Option<TokenSet>, TokensError> {
-    auth.tokens_file.as_deref().map(TokenSet::read).transpose()
+    let Some(path) = auth.tokens_file.as_deref() else { return Ok(None) };
+    let tokens = TokenSet::read(path)?;
+    if tokens.is_empty() && tokens.clients_len() == 0 && !auth.allow_empty_tokens {
+        return Err(TokensError::Invalid {
+            path: path.display().to_string(),
+            reason: "no [[tokens]] or [[clients]] entries, so every call would be refused \
+                     (set auth.allow_empty_tokens = true if that is meant)"
+                .into(),
+        });
+    }
+    Ok(Some(tokens))
 }
 
 /// Serving without authentication is fine on loopback and nowhere else.

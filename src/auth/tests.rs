@@ -131,3 +131,33 @@ fn reload_rereads_the_file_and_a_bad_file_keeps_the_old_tokens() {
     assert!(observer.refresh(&config).unwrap_err().contains("tokens.toml"));
     assert!(gate.admit(call(Some("Bearer n"), Some(Role::Viewer))).is_ok(), "old tokens kept");
 }
+
+#[test]
+fn an_empty_tokens_file_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.toml");
+    std::fs::write(&path, "# nobody yet\n").unwrap();
+    let config = |extra: &str| {
+        let text = format!("version = 1\n[auth]\ntokens_file = {:?}\n{extra}", path.display());
+        ConfigHandle::new(parse_str(&text, Source::Inline, []).unwrap())
+    };
+    let refused = Gate::start(&config(""), &Observers::default()).err().unwrap().to_string();
+    assert!(refused.contains("tokens.toml") && refused.contains("allow_empty_tokens"), "{refused}");
+    let allowed = Gate::start(&config("allow_empty_tokens = true"), &Observers::default()).unwrap();
+    assert!(allowed.enabled(), "allowed: on, and nobody gets in");
+    assert!(allowed.admit(call(Some("Bearer x"), Some(Role::Viewer))).is_err());
+
+    let (dir, gate, handle, observers) = gate("");
+    let observer = observers.all().pop().unwrap();
+    std::fs::write(dir.path().join("tokens.toml"), "").unwrap();
+    let reason = observer.refresh(&handle.config()).unwrap_err();
+    assert!(reason.contains("no [[tokens]] or [[clients]]"), "{reason}");
+    let old = format!("Bearer {VIEWER}");
+    assert!(gate.admit(call(Some(&old), Some(Role::Viewer))).is_ok(), "old tokens kept");
+    std::fs::write(
+        dir.path().join("tokens.toml"),
+        "[[clients]]\nname = \"a\"\nrole = \"viewer\"\n",
+    )
+    .unwrap();
+    observer.refresh(&handle.config()).expect("clients only is not empty");
+}

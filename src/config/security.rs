@@ -18,6 +18,9 @@ pub struct AuthConfig {
     pub tokens_file: Option<PathBuf>,
     /// Require a token (any role) for gRPC reflection too. `grpc.health.v1` always stays open.
     pub protect_reflection: bool,
+    /// Accept a tokens file with no `[[tokens]]` and no `[[clients]]`, which refuses every
+    /// rebound.v1 call. Off: such a file is refused at start and on reload like a malformed one.
+    pub allow_empty_tokens: bool,
 }
 
 /// `[rate_limit]`: per-principal limits on disruptive operations (0 = unlimited).
