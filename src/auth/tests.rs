@@ -141,9 +141,17 @@ fn an_empty_tokens_file_is_refused_unless_allowed() {
         let text = format!("version = 1\n[auth]\ntokens_file = {:?}\n{extra}", path.display());
         ConfigHandle::new(parse_str(&text, Source::Inline, []).unwrap())
     };
-    let refused = Gate::start(&config(""), &Observers::default()).err().unwrap().to_string();
+    let refused = Gate::start(&config(""), &Observers::default(), Default::default())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(refused.contains("tokens.toml") && refused.contains("allow_empty_tokens"), "{refused}");
-    let allowed = Gate::start(&config("allow_empty_tokens = true"), &Observers::default()).unwrap();
+    let allowed = Gate::start(
+        &config("allow_empty_tokens = true"),
+        &Observers::default(),
+        Default::default(),
+    )
+    .unwrap();
     assert!(allowed.enabled(), "allowed: on, and nobody gets in");
     assert!(allowed.admit(call(Some("Bearer x"), Some(Role::Viewer))).is_err());
 
