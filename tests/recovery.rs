@@ -120,14 +120,7 @@ async fn backup_while_serving_restores_the_same_state() {
     let restored =
         Server::spawn_in(restored_dir.path(), "", &[("REBOUND_STORE__URL", url.as_str())]);
     restored.wait_serving().await;
-    let events = ConfigServiceClient::new(restored.channel().await)
-        .list_reload_events(pb::ListReloadEventsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
-    let values: Vec<_> = events.iter().map(|e| e.changes[0].new_value.as_str()).collect();
-    assert_eq!(values, ["\"3s\"", "\"2s\"", "\"1s\""]);
+    assert_eq!(drain_values(&restored).await, ["\"3s\"", "\"2s\"", "\"1s\""]);
 }
 
 #[tokio::test]
@@ -205,13 +198,7 @@ async fn cleanup_counts_then_deletes_old_history() {
         .unwrap()
         .into_inner();
     assert!(done.total_rows >= 2);
-    let left = ConfigServiceClient::new(server.channel().await)
-        .list_reload_events(pb::ListReloadEventsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
-    assert!(left.is_empty());
+    assert!(drain_values(&server).await.is_empty());
     let zero = client
         .run_cleanup(pb::RunCleanupRequest {
             dry_run: true,
@@ -312,6 +299,7 @@ fn names(dir: &std::path::Path) -> Vec<String> {
     names
 }
 
+/// The new `server.drain_timeout` of each stored reload event, newest first.
 async fn drain_values(server: &Server) -> Vec<String> {
     let events = ConfigServiceClient::new(server.channel().await)
         .list_reload_events(pb::ListReloadEventsRequest::default())

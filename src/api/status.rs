@@ -113,11 +113,7 @@ mod tests {
 
     #[test]
     fn store_errors_map_by_kind_without_the_driver_text() {
-        let failure = |code| {
-            let failure = rusqlite::ffi::Error::new(code);
-            let source = rusqlite::Error::SqliteFailure(failure, Some("disk I/O error".into()));
-            Error::Store(crate::store::StoreError::statement("apply_batch")(source))
-        };
+        let failure = |code| Error::Store(crate::store::sqlite_failure("apply_batch", code));
         let io = Status::from(failure(rusqlite::ffi::SQLITE_IOERR_WRITE));
         assert_eq!(io.code(), Code::Internal);
         assert_eq!(io.message(), "store apply_batch failed: internal database error");

@@ -193,14 +193,17 @@ fn sqlite_kind(code: i32) -> StoreErrorKind {
     }
 }
 
+/// A failure of operation `op` with SQLite result `code`, as the writer connection reports it.
+#[cfg(test)]
+pub(crate) fn sqlite_failure(op: &'static str, code: i32) -> StoreError {
+    let failure = rusqlite::ffi::Error::new(code);
+    let source = rusqlite::Error::SqliteFailure(failure, Some("driver text".into()));
+    StoreError::statement(op)(source)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sqlite_failure(code: i32) -> StoreError {
-        let failure = rusqlite::ffi::Error::new(code);
-        StoreError::statement("test")(rusqlite::Error::SqliteFailure(failure, None))
-    }
 
     #[test]
     fn sqlite_codes_map_to_kinds() {
@@ -217,7 +220,7 @@ mod tests {
             (ffi::SQLITE_READONLY, StoreErrorKind::Internal),
             (ffi::SQLITE_ERROR, StoreErrorKind::Internal),
         ] {
-            assert_eq!(sqlite_failure(code).kind(), kind, "code {code}");
+            assert_eq!(sqlite_failure("test", code).kind(), kind, "code {code}");
         }
     }
 

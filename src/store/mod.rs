@@ -45,6 +45,8 @@ use tracing::{Span, instrument};
 pub use self::audit::AuditStore;
 pub use self::clients::ClientStore;
 pub use self::commands::{CommandStore, FleetTx};
+#[cfg(test)]
+pub(crate) use self::error::sqlite_failure;
 pub use self::error::{StoreError, StoreErrorKind};
 pub use self::maintenance::MaintenanceStore;
 pub use self::ratelimits::{Admission, RateLimitStore};

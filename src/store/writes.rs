@@ -100,8 +100,7 @@ mod tests {
     use super::*;
 
     fn failure(code: i32) -> StoreError {
-        let failure = rusqlite::ffi::Error::new(code);
-        StoreError::statement("tx.commit")(rusqlite::Error::SqliteFailure(failure, None))
+        crate::store::sqlite_failure("tx.commit", code)
     }
 
     #[test]
