@@ -161,18 +161,19 @@ async fn undecodable_requests_and_malformed_durations_are_the_callers_fault() {
     let status = refused_restart(&mut restart, &big).await;
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
 
-    // The audit log records the codes the caller got.
+    // The audit log records the codes the caller got; the oversized body was not buffered.
     let recovery = RecoveryServiceClient::new(channel.clone());
-    let codes = wait_for("both restarts audited", || {
+    let events = wait_for("both restarts audited", || {
         let mut recovery = recovery.clone();
         async move {
             let (events, _) = all_audit_events(&mut recovery).await;
-            let codes: Vec<String> = events.into_iter().map(|e| e.code).collect();
-            (codes.len() == 2).then_some(codes)
+            (events.len() == 2).then_some(events)
         }
     })
     .await;
+    let codes: Vec<&str> = events.iter().map(|e| e.code.as_str()).collect();
     assert_eq!(codes, ["RESOURCE_EXHAUSTED", "INVALID_ARGUMENT"]);
+    assert_eq!(events[0].arguments, r#"{"unread": "over 4194309 bytes"}"#);
 
     // google.protobuf.Duration: nanos within ±999,999,999 and of the sign of seconds.
     let timeout = Some(prost_types::Duration { seconds: 1, nanos: 1_500_000_000 });

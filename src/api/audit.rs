@@ -10,6 +10,7 @@
 
 use crate::audit::AuditSlot;
 use crate::auth::Principal;
+use crate::error::Error;
 use crate::store::Store;
 use crate::store::audit::AuditRow;
 use bytes::Bytes;
@@ -22,6 +23,8 @@ use tonic::body::Body;
 
 /// Longest argument summary stored; longer ones are cut with a marker.
 const MAX_ARGUMENTS: usize = 2000;
+/// Most request bytes buffered: one message at the decoding limit and its 5-byte frame header.
+const MAX_BODY: usize = super::decode::MAX_MESSAGE + 5;
 /// Placeholder for redacted values.
 const REDACTED: &str = "<redacted>";
 
@@ -40,28 +43,35 @@ impl Auditor {
     }
 
     /// Buffer the request body, summarise it, and hand back an equivalent request carrying
-    /// the call's [`AuditSlot`] in its extensions.
+    /// the call's [`AuditSlot`] in its extensions. A body over one message at the decoding
+    /// limit is not buffered further: the error to answer, with the call's slot.
     pub async fn capture(
         &self,
         request: http::Request<Body>,
         principal: Principal,
         trace_id: Option<String>,
-    ) -> (http::Request<Body>, AuditSlot) {
+    ) -> Result<(http::Request<Body>, AuditSlot), (Error, AuditSlot)> {
         let rpc = request.uri().path().to_owned();
         let (parts, body) = request.into_parts();
-        let (body, arguments) = match body.collect().await {
+        let limited = http_body_util::Limited::new(body, MAX_BODY);
+        let (body, arguments) = match limited.collect().await {
             Ok(collected) => {
                 let bytes = collected.to_bytes();
                 let summary = self.summarise(&rpc, &bytes);
                 (Body::new(http_body_util::Full::new(bytes)), summary)
             }
+            Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                let arguments = format!("{{\"unread\": \"over {MAX_BODY} bytes\"}}");
+                let slot = slot(principal, rpc, arguments, trace_id);
+                return Err((super::decode::too_large(), slot));
+            }
             // The client went away mid-request: the call fails anyway; record what we know.
-            Err(status) => (Body::empty(), format!("{{\"unreadable\": {:?}}}", status.message())),
+            Err(err) => (Body::empty(), format!("{{\"unreadable\": {:?}}}", err.to_string())),
         };
         let slot = slot(principal, rpc, arguments, trace_id);
         let mut request = http::Request::from_parts(parts, body);
         request.extensions_mut().insert(slot.clone());
-        (request, slot)
+        Ok((request, slot))
     }
 
     /// A call refused before its request was read (authentication, role, rate limit): the

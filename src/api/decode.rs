@@ -10,6 +10,14 @@
 use crate::error::Error;
 use tonic::{Code, Status};
 
+/// Largest request message decoded: tonic's default limit, which the server keeps.
+pub const MAX_MESSAGE: usize = 4 << 20;
+
+/// The answer to a request message over [`MAX_MESSAGE`] when its size is not known.
+pub fn too_large() -> Error {
+    Error::ResourceExhausted(format!("request: over the {MAX_MESSAGE}-byte limit"))
+}
+
 /// Prefix of prost's decode errors, which tonic puts in the status message.
 const PROTOBUF: &str = "failed to decode Protobuf message: ";
 /// tonic's messages for a request body that ends inside or before its message.
@@ -47,7 +55,7 @@ fn contract_error(code: Code, message: &str) -> Option<Error> {
                 detail.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).collect();
             let reason = match numbers.as_slice() {
                 [found, limit] => format!("request: {found} bytes, over the {limit}-byte limit"),
-                _ => "request: over the message size limit".to_owned(),
+                _ => return Some(too_large()),
             };
             Some(Error::ResourceExhausted(reason))
         }

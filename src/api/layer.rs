@@ -127,14 +127,19 @@ where
                     Ok(principal) => {
                         let mut request = request;
                         request.extensions_mut().insert(principal.clone());
-                        let (request, audit) = if mutating {
-                            let (request, slot) =
-                                auditor.capture(request, principal, trace_id).await;
-                            (request, Some((auditor, slot)))
+                        if !mutating {
+                            (inner.call(request).await?, None)
                         } else {
-                            (request, None)
-                        };
-                        (inner.call(request).await?, audit)
+                            match auditor.capture(request, principal, trace_id).await {
+                                Ok((request, slot)) => {
+                                    (inner.call(request).await?, Some((auditor, slot)))
+                                }
+                                // Too large to buffer: answered here, as tonic would have.
+                                Err((error, slot)) => {
+                                    (tonic::Status::from(error).into_http(), Some((auditor, slot)))
+                                }
+                            }
+                        }
                     }
                     Err(refusal) => {
                         let Refusal { principal, error } = *refusal;

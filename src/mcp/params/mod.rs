@@ -208,8 +208,9 @@ impl ConfigReload {
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecoveryReport {
-    /// A report (UUID). Default: the latest one (the running server's start-up).
-    #[schemars(pattern(UUID))]
+    /// A report id as the reports list it (a decimal number, e.g. "42"). Default: the latest
+    /// one (the running server's start-up).
+    #[schemars(pattern("^[0-9]+$"))]
     pub report_id: Option<String>,
 }
 
@@ -235,6 +236,13 @@ mod tests {
             (request.drain_timeout, request.reason()),
             (seconds(1), pb::RestartReason::ErrorRecovery)
         );
+    }
+
+    #[test]
+    fn report_ids_are_advertised_as_the_decimal_ids_the_server_serves() {
+        let schema = serde_json::to_value(schemars::schema_for!(RecoveryReport)).unwrap();
+        let pattern = schema["properties"]["report_id"]["pattern"].as_str().unwrap();
+        assert_eq!(pattern, "^[0-9]+$");
     }
 
     #[test]
