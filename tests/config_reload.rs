@@ -155,6 +155,9 @@ async fn restart_only_keys_are_reported_and_nothing_is_applied() {
 #[tokio::test]
 async fn sighup_reloads_the_file_and_watch_config_streams_the_event() {
     let server = Server::start("").await;
+    // config.watch is off by default, and the start-up log must not claim otherwise.
+    server.wait_log("serving addr=").await;
+    assert!(!server.logs().contains("watching the config file"), "{}", server.logs());
     let mut config = client(&server).await;
     let mut watch =
         config.watch_config(pb::WatchConfigRequest::default()).await.unwrap().into_inner();
