@@ -99,7 +99,8 @@ async fn an_invalid_file_is_rejected_with_field_paths_and_the_old_config_stays()
     let event =
         config.reload(pb::ReloadRequest::default()).await.unwrap().into_inner().event.unwrap();
     assert_eq!(event.result(), pb::ReloadResult::ValidationFailed);
-    assert_eq!(event.validation_errors[0].path, "server.listen_backlog", "{event:?}");
+    let paths: Vec<&str> = event.validation_errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["server.listen_backlog", "server.drain_timeout"], "all at once: {event:?}");
 
     std::fs::write(&path, good.replace("drain_timeout = \"10s\"", "drain_timeout = \"0s\""))
         .unwrap();
@@ -154,6 +155,9 @@ async fn restart_only_keys_are_reported_and_nothing_is_applied() {
 #[tokio::test]
 async fn sighup_reloads_the_file_and_watch_config_streams_the_event() {
     let server = Server::start("").await;
+    // config.watch is off by default, and the start-up log must not claim otherwise.
+    server.wait_log("serving addr=").await;
+    assert!(!server.logs().contains("watching the config file"), "{}", server.logs());
     let mut config = client(&server).await;
     let mut watch =
         config.watch_config(pb::WatchConfigRequest::default()).await.unwrap().into_inner();

@@ -312,13 +312,16 @@ async fn invalid_values_exit_64_with_every_field_path() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("bad.toml"),
-        "version = 1\n[server]\nlisten = \"nowhere\"\n[store]\nurl = \"mysql://db\"\n",
+        "version = 1\n[server]\nlisten = \"nowhere\"\ndrain_timeout = \"abc\"\n[store]\n\
+         url = \"mysql://db\"\n[scheduler]\ntick = \"0s\"\n",
     )
     .unwrap();
     let out = run_rebound(dir.path(), &["serve", "--config", "bad.toml"]);
     assert_eq!(out.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("server.listen") && stderr.contains("store.url"), "{stderr}");
+    for path in ["server.listen", "server.drain_timeout", "store.url", "scheduler.tick"] {
+        assert!(stderr.contains(&format!("{path}: ")), "an unreadable value hid {path}: {stderr}");
+    }
 }
 
 #[tokio::test]

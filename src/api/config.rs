@@ -294,7 +294,10 @@ fn change_to_proto(change: &Change) -> pb::ConfigChange {
 fn error_to_proto(error: &FieldError) -> pb::ConfigValidationError {
     pb::ConfigValidationError {
         path: error.path.clone(),
-        reason: error.reason.clone(),
+        reason: match &error.variable {
+            Some(variable) => format!("{} (set by environment variable {variable})", error.reason),
+            None => error.reason.clone(),
+        },
         line: error.line.unwrap_or(0),
         column: error.column.unwrap_or(0),
     }

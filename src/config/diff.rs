@@ -47,10 +47,12 @@ pub struct Change {
 }
 
 /// Whether the key at `path` holds a secret whose value must never be shown or stored.
-/// Paths to files holding secrets (`*_file`) are not secrets themselves.
+/// Paths to files holding secrets (`*_file`) are not secrets themselves, nor are switches
+/// (`allow_*`, such as `auth.allow_empty_tokens`).
 pub fn is_secret(path: &str) -> bool {
     let leaf = path.rsplit('.').next().unwrap_or(path);
     !leaf.ends_with("_file")
+        && !leaf.starts_with("allow_")
         && ["password", "secret", "token", "private_key"].iter().any(|word| leaf.contains(word))
 }
 
@@ -178,6 +180,7 @@ mod tests {
         assert!(is_secret("mqtt.password"));
         assert!(is_secret("auth.admin_token"));
         assert!(!is_secret("mqtt.password_file"));
+        assert!(!is_secret("auth.allow_empty_tokens"), "a switch, shown as true or false");
         assert!(!is_secret("server.listen"));
     }
 

@@ -23,11 +23,21 @@ pub struct FieldError {
     pub line: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<u32>,
+    /// The environment variable that set the key, when an override did (not the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variable: Option<String>,
 }
 
 impl FieldError {
     pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { path: path.into(), reason: reason.into(), line: None, column: None }
+        Self { path: path.into(), reason: reason.into(), line: None, column: None, variable: None }
+    }
+
+    /// Whether this error and one at `other` concern the same key (one path is the other or
+    /// contains it).
+    fn overlaps(&self, other: &str) -> bool {
+        let (a, b) = (self.path.as_str(), other);
+        a == b || a.starts_with(&format!("{b}.")) || b.starts_with(&format!("{a}."))
     }
 }
 
@@ -46,9 +56,9 @@ pub enum ConfigError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{origin}: invalid TOML at line {line}, column {column}: {message}")]
     Syntax { origin: String, line: usize, column: usize, message: String },
-    #[error("{origin}: {path}: {message}")]
-    Field { origin: String, path: String, message: String },
-    #[error("{origin}: {}", join(errors))]
+    /// Every value that could not be read or failed validation; an error set by an
+    /// environment override names its variable instead of `origin`.
+    #[error("{}", describe(origin, errors))]
     Invalid { origin: String, errors: Vec<FieldError> },
 }
 
@@ -58,12 +68,12 @@ impl ConfigError {
     pub fn field_errors(&self) -> Vec<FieldError> {
         match self {
             ConfigError::Invalid { errors, .. } => errors.clone(),
-            ConfigError::Field { path, message, .. } => vec![FieldError::new(path, message)],
             ConfigError::Syntax { line, column, message, .. } => vec![FieldError {
                 path: String::new(),
                 reason: format!("invalid TOML: {message}"),
                 line: u32::try_from(*line).ok(),
                 column: u32::try_from(*column).ok(),
+                variable: None,
             }],
             ConfigError::NotFound { .. } | ConfigError::Io { .. } => {
                 vec![FieldError::new("", self.to_string())]
@@ -72,8 +82,21 @@ impl ConfigError {
     }
 }
 
-fn join(errors: &[FieldError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+/// `origin: a; b; environment variable REBOUND_X__Y: c`: the file's errors under its name,
+/// each override's under its variable.
+fn describe(origin: &str, errors: &[FieldError]) -> String {
+    let (from_env, from_origin): (Vec<_>, Vec<_>) =
+        errors.iter().partition(|error| error.variable.is_some());
+    let mut parts = Vec::new();
+    if !from_origin.is_empty() || from_env.is_empty() {
+        let listed: Vec<String> = from_origin.iter().map(ToString::to_string).collect();
+        parts.push(format!("{origin}: {}", listed.join("; ")));
+    }
+    for error in from_env {
+        let variable = error.variable.as_deref().unwrap_or_default();
+        parts.push(format!("environment variable {variable}: {error}"));
+    }
+    parts.join("; ")
 }
 
 /// Where the effective configuration came from.
@@ -142,24 +165,67 @@ pub fn parse_str(
         }
     })?;
     let overrides = apply_env_overrides(&mut table, env);
-    let config: Config =
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|err| {
-            let path = err.path().to_string();
-            let origin = overrides
-                .iter()
-                .find(|(key_path, _)| {
-                    path == *key_path
-                        || path.starts_with(&format!("{key_path}."))
-                        || key_path.starts_with(&format!("{path}."))
-                })
-                .map(|(_, var)| format!("environment variable {var}"))
-                .unwrap_or_else(|| origin.clone());
-            ConfigError::Field { origin, path, message: err.into_inner().message().to_owned() }
-        })?;
-    config.validate().map_err(|errors| ConfigError::Invalid { origin, errors })?;
+    let (config, mut errors) = deserialize_all(table);
+    if let Some(config) = &config
+        && let Err(invalid) = config.validate()
+    {
+        // A key already reported as unreadable runs on its default here: not again.
+        let unreadable = errors.clone();
+        errors.extend(
+            invalid.into_iter().filter(|error| !unreadable.iter().any(|u| u.overlaps(&error.path))),
+        );
+    }
+    for error in &mut errors {
+        error.variable = overrides
+            .iter()
+            .find(|(key_path, _)| error.overlaps(key_path))
+            .map(|(_, var)| var.clone());
+    }
+    let config = match config {
+        Some(config) if errors.is_empty() => config,
+        _ => return Err(ConfigError::Invalid { origin, errors }),
+    };
     let hash = hash_config(&config);
     let env_overrides = overrides.into_iter().map(|(_, var)| var).collect();
     Ok(LoadedConfig { config, source, hash, env_overrides })
+}
+
+/// Deserialize `table`, collecting every value serde refuses rather than the first: each
+/// refused key is recorded, removed (so its default stands in) and the rest read again. The
+/// config is `None` when a refusal names no removable key (a missing `version`).
+fn deserialize_all(mut table: toml::Table) -> (Option<Config>, Vec<FieldError>) {
+    let mut errors = Vec::new();
+    loop {
+        let value = toml::Value::Table(table.clone());
+        match serde_path_to_error::deserialize::<_, Config>(value) {
+            Ok(config) => return (Some(config), errors),
+            Err(err) => {
+                let removed = remove(&mut table, err.path());
+                errors.push(FieldError::new(err.path().to_string(), err.inner().message()));
+                if !removed {
+                    return (None, errors);
+                }
+            }
+        }
+    }
+}
+
+/// Remove the value at `path` from `table`; false when there is nothing to remove there.
+fn remove(table: &mut toml::Table, path: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((Segment::Map { key: leaf }, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut cursor = table;
+    for segment in parents {
+        let Segment::Map { key } = segment else { return false };
+        match cursor.get_mut(key) {
+            Some(toml::Value::Table(next)) => cursor = next,
+            _ => return false,
+        }
+    }
+    cursor.remove(leaf).is_some()
 }
 
 /// Hex SHA-256 over the canonical TOML rendering of `config`.
@@ -294,6 +360,70 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("server.listen") && err.contains("telemetry.otlp_endpoint"), "{err}");
+    }
+
+    #[test]
+    fn an_unreadable_value_does_not_hide_the_other_errors() {
+        let err = parse_str(
+            "version = 1\n[server]\ndrain_timeout = \"abc\"\n[scheduler]\ntick = \"0s\"\n",
+            Source::Inline,
+            env(&[]),
+        )
+        .unwrap_err();
+        let paths: Vec<String> = err.field_errors().into_iter().map(|e| e.path).collect();
+        assert_eq!(paths, ["server.drain_timeout", "scheduler.tick"], "{err}");
+        let two_unreadable = parse_str(
+            "version = 1\n[server]\ndrain_timeout = \"abc\"\nlistn = 1\n[mqtt]\nkeep_alive = 5\n",
+            Source::Inline,
+            env(&[]),
+        )
+        .unwrap_err();
+        let paths: Vec<String> =
+            two_unreadable.field_errors().into_iter().map(|e| e.path).collect();
+        assert_eq!(paths.len(), 3, "{two_unreadable}");
+        for path in ["server.drain_timeout", "server.listn", "mqtt.keep_alive"] {
+            assert!(paths.contains(&path.to_owned()), "{path}: {two_unreadable}");
+        }
+    }
+
+    #[test]
+    fn an_override_error_names_the_variable_not_the_file() {
+        let err = parse_str(
+            "version = 1\n[server]\ndrain_timeout = \"abc\"\n",
+            Source::File("/etc/rebound.toml".into()),
+            env(&[
+                ("REBOUND_SCHEDULER__TICK", "0s"),
+                ("REBOUND_SERVER__LISTEN", "nowhere"),
+                ("REBOUND_MQTT__KEEP_ALIVE", "soon"),
+            ]),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("config file /etc/rebound.toml: server.drain_timeout: "),
+            "{text}"
+        );
+        for (var, path) in [
+            ("REBOUND_SCHEDULER__TICK", "scheduler.tick"),
+            ("REBOUND_SERVER__LISTEN", "server.listen"),
+            ("REBOUND_MQTT__KEEP_ALIVE", "mqtt.keep_alive"),
+        ] {
+            assert!(text.contains(&format!("environment variable {var}: {path}: ")), "{text}");
+            let error = err.field_errors().into_iter().find(|e| e.path == path).unwrap();
+            assert_eq!(error.variable.as_deref(), Some(var));
+        }
+        let only_env = parse_str(
+            "version = 1",
+            Source::File("/etc/rebound.toml".into()),
+            env(&[("REBOUND_SERVER__LISTEN", "nowhere")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            only_env.starts_with("environment variable REBOUND_SERVER__LISTEN: "),
+            "{only_env}"
+        );
+        assert!(!only_env.contains("/etc/rebound.toml"), "{only_env}");
     }
 
     #[test]

@@ -38,7 +38,11 @@ pub fn spawn(tasks: &Tasks, manager: Arc<ReloadManager>, file: &Path) -> Result<
     })
     .map_err(fail)?;
     watcher.watch(&dir, RecursiveMode::NonRecursive).map_err(fail)?;
-    tracing::info!(file = %file.display(), "watching the config file");
+    if manager.handle().config().config.watch {
+        tracing::info!(file = %file.display(), "watching the config file");
+    } else {
+        tracing::debug!(file = %file.display(), "config.watch is off: file changes are ignored");
+    }
 
     tasks.spawn("config.watch", move |mut control| async move {
         let _watcher = watcher; // dropping it stops the notifications

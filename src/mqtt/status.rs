@@ -99,13 +99,13 @@ impl HealthSource for GatewayStatus {
         }
         let broker = lock(&self.broker).clone();
         let (status, state) = if self.is_connected() {
-            (ComponentStatus::Healthy, "connected")
+            (ComponentStatus::Healthy, format!("connected to {broker}"))
         } else if self.suspended.load(Ordering::SeqCst) {
-            (ComponentStatus::Degraded, "suspended")
+            (ComponentStatus::Degraded, format!("suspended, broker {broker}"))
         } else {
-            (ComponentStatus::Degraded, "disconnected")
+            (ComponentStatus::Degraded, format!("disconnected from {broker}"))
         };
-        let mut detail = format!("{state} to {broker}, reconnects {}", self.reconnects());
+        let mut detail = format!("{state}, reconnects {}", self.reconnects());
         if let Some(error) = self.last_error() {
             detail.push_str(&format!(", last error: {error}"));
         }
@@ -119,5 +119,28 @@ impl HealthSource for GatewayStatus {
             detail.push_str(&format!(", malformed: {}", dropped.join(" ")));
         }
         Component { name: "mqtt", status, detail }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_detail_reads_as_english_in_every_state() {
+        let status = GatewayStatus::default();
+        status.set_configured(Some("mqtt://broker:1883"));
+        let detail = || status.component().detail;
+        assert_eq!(detail(), "disconnected from mqtt://broker:1883, reconnects 0");
+        status.set_connected();
+        assert_eq!(detail(), "connected to mqtt://broker:1883, reconnects 0");
+        status.set_suspended(true);
+        assert_eq!(detail(), "suspended, broker mqtt://broker:1883, reconnects 0");
+        status.set_disconnected(Some("connection refused".into()));
+        status.set_suspended(false);
+        assert_eq!(
+            detail(),
+            "disconnected from mqtt://broker:1883, reconnects 0, last error: connection refused"
+        );
     }
 }
