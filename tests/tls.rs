@@ -161,9 +161,11 @@ const GET_HEALTH: &str = "/rebound.v1.HealthService/GetHealth";
 const RELOAD: &str = "/rebound.v1.ConfigService/Reload";
 
 /// Admitted: the gate let the call through to the service, which then failed to decode the
-/// undecodable body (anything else — refused, or a broken connection — is not admitted).
+/// undecodable body, answered INVALID_ARGUMENT naming `request` as the contract says
+/// (anything else — refused, or a broken connection — is not admitted).
 fn admitted(status: &tonic::Status) -> bool {
-    status.code() == Code::Internal && status.message().contains("failed to decode")
+    status.code() == Code::InvalidArgument
+        && status.message().starts_with("request: not a valid protobuf message")
 }
 
 #[tokio::test]
