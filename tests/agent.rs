@@ -76,6 +76,10 @@ async fn reboot_cycle_completes_with_a_new_boot_id() {
     assert_eq!(agent.executions(), [format!("{id} reboot_host")]);
     // The rebooted agent reconnected and reports its new boot.
     wait_online(&rpc, &agent).await;
+    // Its stderr is a file, not a terminal: plain text, as the server writes it.
+    let log = agent.log();
+    assert!(log.contains("agent started"), "{log}");
+    assert!(!log.contains('\x1b'), "colour codes in a log that is not a terminal: {log:?}");
 }
 
 #[tokio::test]

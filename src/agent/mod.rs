@@ -15,6 +15,7 @@ pub mod state;
 pub mod validate;
 pub mod wire;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -58,6 +59,7 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     let config = match AgentConfig::load(&cli.config) {
         Ok(config) => config,
