@@ -19,49 +19,37 @@
 #![deny(unsafe_code)]
 
 pub mod agent;
-#[cfg(feature = "server")]
-pub mod api;
-#[cfg(feature = "server")]
-pub mod audit;
-#[cfg(feature = "server")]
-pub mod auth;
-#[cfg(feature = "server")]
-pub mod bench;
-#[cfg(feature = "server")]
-pub mod cli;
-#[cfg(feature = "server")]
-pub mod client;
-#[cfg(feature = "server")]
-pub mod commands;
-#[cfg(feature = "server")]
-pub mod config;
 pub mod contract;
 pub mod duration;
-#[cfg(feature = "server")]
-pub mod error;
 pub mod exit;
-#[cfg(feature = "server")]
-pub mod health;
-#[cfg(feature = "server")]
-pub mod hex;
-#[cfg(feature = "server")]
-pub mod ids;
-#[cfg(feature = "server")]
-pub mod lifecycle;
 mod macros;
-#[cfg(feature = "server")]
-pub mod mcp;
-#[cfg(feature = "server")]
-pub mod mqtt;
 pub mod pem;
-#[cfg(feature = "server")]
-pub mod proto;
-#[cfg(feature = "server")]
-pub mod recovery;
-#[cfg(feature = "server")]
-pub mod server;
-#[cfg(feature = "server")]
-pub mod store;
 pub mod systemd;
-#[cfg(feature = "server")]
-pub mod telemetry;
+
+/// Declares the modules of the `server` feature (everything but the agent and its leaves).
+macro_rules! server_modules {
+    ($($vis:vis mod $name:ident;)*) => { $(#[cfg(feature = "server")] $vis mod $name;)* };
+}
+
+server_modules! {
+    pub mod api;
+    pub mod audit;
+    pub mod auth;
+    pub mod bench;
+    pub mod cli;
+    pub mod client;
+    pub mod commands;
+    pub mod config;
+    pub mod error;
+    pub mod health;
+    pub mod hex;
+    pub mod ids;
+    pub mod lifecycle;
+    pub mod mcp;
+    pub mod mqtt;
+    pub mod proto;
+    pub mod recovery;
+    pub mod server;
+    pub mod store;
+    pub mod telemetry;
+}
