@@ -56,6 +56,8 @@ if ! $quick; then
 
   step "cargo clippy"
   cargo clippy --locked --all-targets -- -D warnings
+  # The agent-only build (no `server` feature) has cfg paths of its own.
+  cargo clippy --locked --no-default-features --lib --bin rebound-agent -- -D warnings
 fi
 
 if ! $quick; then
