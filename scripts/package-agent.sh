@@ -63,8 +63,11 @@ package() {
   check_tree "$triple"
 
   start=$SECONDS
-  local linker_var="CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$triple")_LINKER"
-  env "$linker_var=${tools}gcc" cargo build --locked --release --no-default-features \
+  # A cross linker only for a foreign target: for the host's own triple the variable would
+  # also link the build scripts, and a changed linker rebuilds every dependency.
+  local linker=()
+  [[ -n "$tools" ]] && linker=("CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$triple")_LINKER=${tools}gcc")
+  env "${linker[@]}" cargo build --locked --release --no-default-features \
     --target "$triple" --bin rebound-agent
   echo "$arch: agent-only release build took $((SECONDS - start)) s"
   bin=target/$triple/release/rebound-agent
