@@ -72,7 +72,10 @@ check_systemd() {
   uid=$(awk -F: '$1 == "rebound" { print $3 }' "$root"/etc/passwd)
   [[ $(stat -c %u "$root"/var/backups/rebound) == "$uid" ]] ||
     { echo "tmpfiles.d: /var/backups/rebound is not the rebound user's" >&2; return 1; }
-  echo "sysusers.d and tmpfiles.d: rebound user, /etc/rebound and /var/backups/rebound created"
+  systemd-tmpfiles --root="$root" --create "$PWD"/deploy/tmpfiles.d/rebound-agent.conf
+  [[ $(stat -c %a "$root"/var/lib/rebound-agent) == 700 ]] ||
+    { echo "tmpfiles.d: /var/lib/rebound-agent is not private to root" >&2; return 1; }
+  echo "sysusers.d and tmpfiles.d: rebound user, /etc/rebound, /var/backups/rebound and the agent's directories created"
 }
 
 # Kubernetes versions the manifests are for (preStop sleep: 1.30, or 1.29 with a feature gate),

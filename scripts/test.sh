@@ -2,7 +2,8 @@
 # Runs every check and test of the project on a fresh machine: installs the tools the tests
 # use (grpc-health-probe and grpcurl via `go install`, buf via npx, Mosquitto from Debian
 # when running as root; pinned Python packages in a venv under target/, the Go protoc
-# plugins via scripts/gen-clients.sh), then lint, format, clippy, the whole cargo test
+# plugins via scripts/gen-clients.sh), then lint, format, clippy, the rebound-agent .deb
+# packages (amd64, arm64; the arm64 one is run under qemu-user by the tests), the whole cargo test
 # suite, benchmark smoke runs, the generated-clients staleness check, mypy --strict on the
 # Python client, the Python, MCP and Go client tests, and the offline checks of deploy/
 # (systemd units, Kubernetes manifests).
@@ -55,29 +56,33 @@ if ! $quick; then
 
   step "cargo clippy"
   cargo clippy --locked --all-targets -- -D warnings
+  # The agent-only build (no `server` feature) has cfg paths of its own.
+  cargo clippy --locked --no-default-features --lib --bin rebound-agent -- -D warnings
+fi
+
+if ! $quick; then
+  # rebound-agent runs on Raspberry Pis: its .deb packages (amd64, arm64) are built here, and
+  # tests/agent_package.rs runs the arm64 one under qemu-user in `cargo test` below (under
+  # CI=true it fails when the package is missing). The cross build needs Debian's
+  # gcc-aarch64-linux-gnu (ring's build script); qemu-user-static runs the result.
+  step "rebound-agent packages (scripts/package-agent.sh amd64 arm64)"
+  missing=()
+  command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+  command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+  if (( ${#missing[@]} )); then
+    if [[ "$(id -u)" == 0 ]]; then
+      apt-get update
+      DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    else
+      echo "missing: ${missing[*]}; run as root or apt-get install them" >&2
+      exit 1
+    fi
+  fi
+  scripts/package-agent.sh amd64 arm64
 fi
 
 step "cargo test"
 cargo test --locked --all-targets
-
-if ! $quick; then
-  # rebound-agent runs on 64-bit Raspberry Pis: it must keep compiling for aarch64. `ring`'s
-  # build script needs the cross C compiler (Debian's gcc-aarch64-linux-gnu).
-  step "rebound-agent compiles for aarch64-unknown-linux-gnu"
-  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu ||
-    rustup target add aarch64-unknown-linux-gnu
-  if ! command -v aarch64-linux-gnu-gcc >/dev/null; then
-    if [[ "$(id -u)" == 0 ]]; then
-      apt-get update
-      DEBIAN_FRONTEND=noninteractive apt-get install -y gcc-aarch64-linux-gnu
-    else
-      echo "missing: aarch64-linux-gnu-gcc; run as root or apt-get install gcc-aarch64-linux-gnu" >&2
-      exit 1
-    fi
-  fi
-  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-    cargo check --locked --target aarch64-unknown-linux-gnu --bin rebound-agent
-fi
 
 step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
 cargo run --quiet --locked -- bench reload --smoke

@@ -10,30 +10,46 @@
 //! - [`cli`], [`client`]: the admin command line and the gRPC connection helper;
 //! - [`agent`]: `rebound-agent`, the device side of the MQTT contract (also run by fleet-sim);
 //! - [`mcp`]: the `rebound-mcp` stdio MCP adapter (tools over the gRPC API);
-//! - [`proto`]: the generated code, included in one place.
+//! - [`proto`]: the generated code, included in one place;
+//! - [`contract`], [`duration`], [`systemd`], [`exit`], [`pem`]: leaves both ends share.
+//!
+//! Without the default `server` feature only the agent and those leaves are compiled: the
+//! agent-only build (`cargo build --no-default-features --bin rebound-agent`) has no tonic,
+//! sqlx or rusqlite.
 #![deny(unsafe_code)]
 
 pub mod agent;
-pub mod api;
-pub mod audit;
-pub mod auth;
-pub mod bench;
-pub mod cli;
-pub mod client;
-pub mod commands;
-pub mod config;
-pub mod error;
+pub mod contract;
+pub mod duration;
 pub mod exit;
-pub mod health;
-pub mod hex;
-pub mod ids;
-pub mod lifecycle;
 mod macros;
-pub mod mcp;
-pub mod mqtt;
 pub mod pem;
-pub mod proto;
-pub mod recovery;
-pub mod server;
-pub mod store;
-pub mod telemetry;
+pub mod systemd;
+
+/// Declares the modules of the `server` feature (everything but the agent and its leaves).
+macro_rules! server_modules {
+    ($($vis:vis mod $name:ident;)*) => { $(#[cfg(feature = "server")] $vis mod $name;)* };
+}
+
+server_modules! {
+    pub mod api;
+    pub mod audit;
+    pub mod auth;
+    pub mod bench;
+    pub mod cli;
+    pub mod client;
+    pub mod commands;
+    pub mod config;
+    pub mod error;
+    pub mod health;
+    pub mod hex;
+    pub mod ids;
+    pub mod lifecycle;
+    pub mod mcp;
+    pub mod mqtt;
+    pub mod proto;
+    pub mod recovery;
+    pub mod server;
+    pub mod store;
+    pub mod telemetry;
+}

@@ -76,6 +76,10 @@ async fn reboot_cycle_completes_with_a_new_boot_id() {
     assert_eq!(agent.executions(), [format!("{id} reboot_host")]);
     // The rebooted agent reconnected and reports its new boot.
     wait_online(&rpc, &agent).await;
+    // Its stderr is a file, not a terminal: plain text, as the server writes it.
+    let log = agent.log();
+    assert!(log.contains("agent started"), "{log}");
+    assert!(!log.contains('\x1b'), "colour codes in a log that is not a terminal: {log:?}");
 }
 
 #[tokio::test]
@@ -202,9 +206,11 @@ async fn the_acl_stops_a_device_from_acking_for_another() {
     assert!(done.error_code.is_empty());
 }
 
-/// The device binary carries no server code: no database driver, no gRPC. The linker drops
+/// The device binary carries no server code: no database driver, no gRPC. This is the agent
+/// of a default (`server`) build, which links against a crate that has them: the linker drops
 /// what the agent does not reach, so this holds as long as `src/agent/` does not start
-/// depending on server modules. `nm` comes with binutils (gcc's dependency).
+/// depending on server modules (the packaged agent-only build does not even compile them:
+/// `scripts/package-agent.sh` checks its `cargo tree`). `nm` comes with binutils.
 #[test]
 fn the_agent_binary_links_no_database_or_grpc_code() {
     let output = std::process::Command::new("nm")

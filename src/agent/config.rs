@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::config::BrokerUrl;
-use crate::store::commands::Action;
+use crate::contract::Action;
+use crate::contract::broker::BrokerUrl;
 
 /// Environment variable holding the device's broker password.
 pub const PASSWORD_ENV: &str = "REBOUND_AGENT_PASSWORD";
@@ -74,13 +74,13 @@ fn poweroff_argv() -> Vec<String> {
 #[serde(deny_unknown_fields)]
 pub struct Simulate {
     /// How long a simulated reboot keeps the device offline.
-    #[serde(default = "default_reboot_delay", with = "crate::config::duration")]
+    #[serde(default = "default_reboot_delay", with = "crate::duration")]
     pub reboot_delay: Duration,
     /// Pause between `accepted` and `execution_started` (lets tests crash the agent there).
-    #[serde(default, with = "crate::config::duration")]
+    #[serde(default, with = "crate::duration")]
     pub start_delay: Duration,
     /// How long a simulated action runs.
-    #[serde(default = "default_run_time", with = "crate::config::duration")]
+    #[serde(default = "default_run_time", with = "crate::duration")]
     pub run_time: Duration,
     /// Probability (0..=1) that a simulated action fails.
     #[serde(default)]
@@ -123,7 +123,7 @@ pub struct AgentConfig {
     pub ca_file: Option<PathBuf>,
     #[serde(default = "default_prefix")]
     pub topic_prefix: String,
-    #[serde(default = "default_heartbeat", with = "crate::config::duration")]
+    #[serde(default = "default_heartbeat", with = "crate::duration")]
     pub heartbeat_interval: Duration,
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use super::config::{AgentConfig, ExecutorKind, Simulate};
-use crate::store::commands::Action;
+use crate::contract::Action;
 
 /// Bytes of stderr kept in a failure's `error_message`.
 const STDERR_TAIL: usize = 512;

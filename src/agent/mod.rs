@@ -3,7 +3,7 @@
 //! It receives commands, validates them strictly, remembers every `command_id` durably before
 //! acking, runs the allow-listed argv of the action (or simulates it), and reports heartbeats
 //! and its online/offline status. It shares the contract's payload and topic code with the
-//! server ([`crate::mqtt::payload`]) and uses none of the server's store, API or gateway.
+//! server ([`crate::contract`]) and uses none of the server's config, store, API or gateway.
 //! `rebound fleet-sim` runs many of these agents in one process.
 
 pub mod config;
@@ -15,6 +15,7 @@ pub mod state;
 pub mod validate;
 pub mod wire;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -58,6 +59,7 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     let config = match AgentConfig::load(&cli.config) {
         Ok(config) => config,
@@ -99,12 +101,12 @@ async fn run(config: AgentConfig) -> Result<Exit, AgentError> {
     let state = State::open(&config.state_dir, wire::now_ms())?;
     let stop = CancellationToken::new();
     spawn_signal_handler(stop.clone())?;
-    crate::lifecycle::systemd::spawn_watchdog(stop.clone());
-    crate::lifecycle::systemd::ready();
+    crate::systemd::spawn_watchdog(stop.clone());
+    crate::systemd::ready();
     tracing::info!(client = %config.client_uuid, broker = %config.broker_url, "agent started");
     let agent = Agent::new(Arc::new(config), state, password, Arc::new(Stats::default()));
     let exit = agent.run(stop).await;
-    crate::lifecycle::systemd::stopping();
+    crate::systemd::stopping();
     tracing::info!("agent stopped");
     exit
 }

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rumqttc::{
-    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Packet, QoS, Transport,
+    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Packet, QoS,
+    TlsConfiguration, Transport,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -24,8 +25,8 @@ use super::executor::{Executor, Outcome, unit_status};
 use super::state::{CommandRecord, Phase, State, StateError};
 use super::validate::{self, Rejection};
 use super::wire::{self, AckOut, Connection, ErrorCode, Health, now_ms};
-use crate::config::{BrokerUrl, MqttConfig};
-use crate::store::commands::Action;
+use crate::contract::Action;
+use crate::contract::broker::{BrokerUrl, network, tls_client_config};
 
 /// How long a stopping agent waits for its last publishes to be acknowledged.
 const FLUSH_DEADLINE: Duration = Duration::from_secs(3);
@@ -187,7 +188,7 @@ impl Agent {
         let boot_id = self.boot_id()?;
         let (client, mut eventloop) = AsyncClient::new(self.options()?, 256);
         // Acks go out at once, not held back by Nagle behind the one before.
-        eventloop.set_network_options(crate::mqtt::options::network());
+        eventloop.set_network_options(network());
         // The event loop runs in its own task: `EventLoop::poll` must not be cancelled
         // mid-packet, which a `select!` with other branches would do.
         let (events_tx, mut events) = mpsc::channel(64);
@@ -484,10 +485,11 @@ pub(super) fn broker_options(
     let mut options = MqttOptions::new(client_id, broker.host, broker.port);
     options.set_credentials(config.username(), password);
     if broker.tls {
-        let mqtt = MqttConfig { ca_file: config.ca_file.clone(), ..MqttConfig::default() };
-        let tls =
-            crate::mqtt::options::tls(&mqtt).map_err(|e| AgentError::Options(e.to_string()))?;
-        options.set_transport(Transport::tls_with_config(tls));
+        let tls = tls_client_config(config.ca_file.as_deref()).map_err(|reason| {
+            let path = config.ca_file.as_deref().unwrap_or(std::path::Path::new(""));
+            AgentError::Options(format!("ca_file {}: {reason}", path.display()))
+        })?;
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
     }
     Ok(options)
 }

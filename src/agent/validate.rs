@@ -1,14 +1,14 @@
 //! Strict validation of an inbound command, in the contract's order of error codes:
 //! not JSON / wrong shape → `invalid_payload`, schema → `unsupported_schema`, another device
 //! → `wrong_client`, unknown or not allow-listed action → `unsupported_action`, past
-//! `expires_at` → `expired`. Shape checks reuse [`crate::mqtt::payload::decode_command`].
+//! `expires_at` → `expired`. Shape checks reuse [`crate::contract::wire::decode_command`].
 
 use chrono::DateTime;
 use uuid::Uuid;
 
 use super::wire::ErrorCode;
-use crate::mqtt::payload::{CommandWire, SCHEMA_VERSION, decode_command};
-use crate::store::commands::Action;
+use crate::contract::Action;
+use crate::contract::wire::{CommandWire, SCHEMA_VERSION, decode_command};
 
 /// A refused command: the id to ack (when the payload carried one), the code and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

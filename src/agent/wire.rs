@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::mqtt::payload::{SCHEMA_VERSION, rfc3339};
+use crate::contract::wire::{SCHEMA_VERSION, rfc3339};
 
 /// The contract's `error_code` values used by the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

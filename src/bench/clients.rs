@@ -38,7 +38,7 @@ pub(super) fn options(broker: &Broker, id: String, user: String, password: Strin
 /// A client on the broker with the socket options of the server's gateway (no Nagle).
 pub(super) fn connect_client(options: MqttOptions, capacity: usize) -> (AsyncClient, EventLoop) {
     let (client, mut eventloop) = AsyncClient::new(options, capacity);
-    eventloop.set_network_options(crate::mqtt::options::network());
+    eventloop.set_network_options(crate::contract::broker::network());
     (client, eventloop)
 }
 

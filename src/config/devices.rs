@@ -8,6 +8,7 @@
 
 use super::duration;
 use super::load::FieldError;
+pub use crate::contract::broker::BrokerUrl;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,51 +57,6 @@ impl Default for MqttConfig {
             max_payload_bytes: 65_536,
             reconnect_max_backoff: Duration::from_secs(30),
         }
-    }
-}
-
-/// A parsed `mqtt.url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrokerUrl {
-    pub host: String,
-    pub port: u16,
-    pub tls: bool,
-}
-
-impl BrokerUrl {
-    /// Parse `mqtt://host[:port]` (default port 1883) or `mqtts://host[:port]` (8883).
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let (rest, tls) = if let Some(rest) = url.strip_prefix("mqtt://") {
-            (rest, false)
-        } else if let Some(rest) = url.strip_prefix("mqtts://") {
-            (rest, true)
-        } else {
-            return Err(format!("{url:?} must start with mqtt:// or mqtts://"));
-        };
-        let rest = rest.trim_end_matches('/');
-        if rest.contains('@') {
-            // A password in the URL would sit in config files, process listings and logs.
-            return Err("must not carry credentials: set mqtt.username, and the password in \
-                 mqtt.password_file or REBOUND_MQTT_PASSWORD"
-                .into());
-        }
-        if rest.is_empty() || rest.contains(['/', '?']) {
-            return Err(format!("{url:?} must be mqtt[s]://host[:port] with nothing else"));
-        }
-        let default_port = if tls { 8883 } else { 1883 };
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-                let port = port.parse::<u16>().ok().filter(|p| *p != 0);
-                let port = port.ok_or_else(|| format!("{url:?} has an invalid port"))?;
-                (host, port)
-            }
-            _ => (rest, default_port),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(format!("{url:?} has no host"));
-        }
-        Ok(Self { host: host.to_owned(), port, tls })
     }
 }
 
@@ -353,20 +309,6 @@ impl DeviceSections<'_> {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-
-    #[test]
-    fn broker_urls_parse_with_default_ports() {
-        use super::BrokerUrl;
-        let plain = BrokerUrl::parse("mqtt://127.0.0.1").unwrap();
-        assert_eq!((plain.host.as_str(), plain.port, plain.tls), ("127.0.0.1", 1883, false));
-        let tls = BrokerUrl::parse("mqtts://broker.example:8884").unwrap();
-        assert_eq!((tls.host.as_str(), tls.port, tls.tls), ("broker.example", 8884, true));
-        let credentials = BrokerUrl::parse("mqtt://user:pw@host:1").unwrap_err();
-        assert!(credentials.contains("REBOUND_MQTT_PASSWORD"), "{credentials}");
-        assert!(!credentials.contains("pw"), "the password is not echoed: {credentials}");
-        assert!(BrokerUrl::parse("mqtt://host:0").is_err());
-        assert!(BrokerUrl::parse("http://host").is_err());
-    }
 
     #[test]
     fn device_errors_carry_their_paths() {

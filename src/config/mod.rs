@@ -10,7 +10,7 @@
 
 mod devices;
 mod diff;
-pub(crate) mod duration;
+pub(crate) use crate::duration;
 mod handle;
 mod load;
 mod model;

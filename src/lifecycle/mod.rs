@@ -27,7 +27,7 @@ pub mod fds;
 pub mod restart;
 pub mod signals;
 pub mod snapshot;
-pub mod systemd;
+pub use crate::systemd;
 mod tasks;
 
 pub use drain::{ConnectionGuard, Drain, RpcGuard};

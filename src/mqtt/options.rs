@@ -1,29 +1,20 @@
 //! Connection parameters of the gateway from `[mqtt]`: broker address, client id,
-//! keep-alive, credentials and TLS (`connect_params`); and what the agent's rumqttc client
-//! shares with it: the TLS client configuration and the socket options (`network`).
+//! keep-alive, credentials and TLS (`connect_params`), on the broker URL, socket options and
+//! TLS client configuration it shares with the agent (`crate::contract::broker`).
 //!
 //! The password is read from `mqtt.password_file` (first line) or the environment variable
 //! `REBOUND_MQTT_PASSWORD`, at every (re)connect so a rotated password is picked up; it is
 //! never taken from the command line and never logged.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use rumqttc::TlsConfiguration;
-
 use super::connection::ConnectParams;
-use crate::config::{BrokerUrl, MqttConfig};
+use crate::config::MqttConfig;
+use crate::contract::broker::{BrokerUrl, tls_client_config};
 
 /// Environment variable holding the server's broker password.
 pub const PASSWORD_ENV: &str = "REBOUND_MQTT_PASSWORD";
-
-/// Socket options of the broker connection: `TCP_NODELAY`, so that a command or a batch of
-/// PUBACKs leaves at once instead of waiting (Nagle) for the broker to acknowledge the
-/// previous segment, which the broker may delay by up to 40 ms (delayed ACK).
-pub fn network() -> rumqttc::NetworkOptions {
-    let mut network = rumqttc::NetworkOptions::new();
-    network.set_tcp_nodelay(true);
-    network
-}
 
 /// Outbound QoS 1 publishes awaiting PUBACK at once (the gateway's in-flight window).
 pub const INFLIGHT: u16 = 1000;
@@ -53,23 +44,10 @@ fn password(config: &MqttConfig) -> Result<Option<String>, OptionsError> {
 
 /// The TLS client configuration for `mqtts://`: the roots of `mqtt.ca_file`.
 fn tls_config(config: &MqttConfig) -> Result<Arc<rustls::ClientConfig>, OptionsError> {
-    let roots = match &config.ca_file {
-        Some(path) => crate::pem::roots(path)
-            .map_err(|reason| OptionsError::CaFile { path: path.display().to_string(), reason })?,
-        None => rustls::RootCertStore::empty(),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| OptionsError::Url(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-/// [`tls_config`] for a rumqttc client (the agent).
-pub(crate) fn tls(config: &MqttConfig) -> Result<TlsConfiguration, OptionsError> {
-    Ok(TlsConfiguration::Rustls(tls_config(config)?))
+    tls_client_config(config.ca_file.as_deref()).map_err(|reason| OptionsError::CaFile {
+        path: config.ca_file.as_deref().unwrap_or(Path::new("")).display().to_string(),
+        reason,
+    })
 }
 
 /// Where and how the gateway connects for `config`, whose `url` must be set. Read at every

@@ -5,110 +5,19 @@
 //! read liberally: unknown extra fields are ignored. A payload that cannot be used is a
 //! [`Malformed`] with the reason it is counted under; nothing here changes any state.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::topics::Inbound;
 use crate::commands::device::{AckStatus, DeviceAck, DeviceHealth, DeviceMessage, OutboundCommand};
+pub use crate::contract::wire::{
+    CommandWire, Malformed, Reason, SCHEMA_VERSION, decode_command, rfc3339,
+};
+use crate::contract::wire::{MAX_TEXT, malformed, parse, parse_time};
 use crate::store::clients::ProcessStatus;
-use crate::store::commands::Action;
 
-/// The schema version this server speaks.
-pub const SCHEMA_VERSION: &str = "1.0";
-/// Longest free-text field accepted from a device.
-const MAX_TEXT: usize = 2000;
 /// Longest identifier-like field accepted from a device (error code, boot id, unit, version).
 const MAX_TOKEN: usize = 256;
-
-/// Why an inbound payload was dropped (the counter's name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
-    /// The topic is not one of the contract's inbound topics.
-    BadTopic,
-    /// Larger than `mqtt.max_payload_bytes`.
-    Oversized,
-    /// Not JSON (or not UTF-8).
-    InvalidJson,
-    /// JSON, but not the contract's shape (missing or mistyped fields, bad values).
-    WrongSchema,
-    /// `schema_version` is not 1.0.
-    UnsupportedSchema,
-    /// `client_uuid` in the payload is not the device of the topic.
-    WrongClient,
-}
-
-impl Reason {
-    pub const ALL: [Reason; 6] = [
-        Reason::BadTopic,
-        Reason::Oversized,
-        Reason::InvalidJson,
-        Reason::WrongSchema,
-        Reason::UnsupportedSchema,
-        Reason::WrongClient,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::BadTopic => "bad_topic",
-            Reason::Oversized => "oversized",
-            Reason::InvalidJson => "invalid_json",
-            Reason::WrongSchema => "wrong_schema",
-            Reason::UnsupportedSchema => "unsupported_schema",
-            Reason::WrongClient => "wrong_client",
-        }
-    }
-}
-
-/// A dropped payload: the counted reason and a detail for the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Malformed {
-    pub reason: Reason,
-    pub detail: String,
-}
-
-fn malformed(reason: Reason, detail: impl Into<String>) -> Malformed {
-    Malformed { reason, detail: detail.into() }
-}
-
-/// A command on the wire. Strict both ways.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommandWire {
-    pub schema_version: String,
-    pub command_id: Uuid,
-    pub client_uuid: Uuid,
-    pub action: String,
-    pub issued_at: String,
-    pub expires_at: String,
-    #[serde(deserialize_with = "present")]
-    pub requested_by: Option<i64>,
-    #[serde(deserialize_with = "present")]
-    pub reason: Option<String>,
-}
-
-/// A nullable field that must be present (`null` is a value; absence is an error): serde
-/// treats a missing `Option` as `None` unless a deserializer is named.
-fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer)
-}
-
-/// RFC 3339 UTC with a `Z`, as the contract writes timestamps.
-pub fn rfc3339(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn parse_time(text: &str, field: &str) -> Result<i64, Malformed> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp_millis())
-        .map_err(|e| malformed(Reason::WrongSchema, format!("{field}: {e}")))
-}
 
 /// The JSON of a command for the device.
 pub fn encode_command(command: &OutboundCommand) -> Vec<u8> {
@@ -123,42 +32,6 @@ pub fn encode_command(command: &OutboundCommand) -> Vec<u8> {
         reason: command.reason.clone(),
     };
     serde_json::to_vec(&wire).unwrap_or_default()
-}
-
-/// Decode a command as a device does (every field required, none other, valid values).
-pub fn decode_command(payload: &[u8]) -> Result<CommandWire, Malformed> {
-    let wire: CommandWire = parse(payload)?;
-    if wire.schema_version != SCHEMA_VERSION {
-        return Err(malformed(Reason::UnsupportedSchema, wire.schema_version));
-    }
-    if Action::parse(&wire.action).is_none() {
-        return Err(malformed(Reason::WrongSchema, format!("action: {:?}", wire.action)));
-    }
-    parse_time(&wire.issued_at, "issued_at")?;
-    parse_time(&wire.expires_at, "expires_at")?;
-    if wire.requested_by.is_some_and(|id| id < 1) {
-        return Err(malformed(Reason::WrongSchema, "requested_by: must be >= 1"));
-    }
-    if wire.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_TEXT) {
-        return Err(malformed(Reason::WrongSchema, "reason: longer than 2000 characters"));
-    }
-    Ok(wire)
-}
-
-/// JSON first (invalid_json), then the shape (wrong_schema). A JSON object is read straight
-/// into `T`; only a payload that is not one of `T` is read again, as any JSON, to tell the
-/// two reasons apart (the object's shape may fail before its syntax does).
-fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Malformed> {
-    let object = payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    let shape_error = match object.then(|| serde_json::from_slice::<T>(payload)) {
-        Some(Ok(value)) => return Ok(value),
-        Some(Err(e)) => e.to_string(),
-        None => "not a JSON object".to_owned(),
-    };
-    match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
-        Err(e) => Err(malformed(Reason::InvalidJson, e.to_string())),
-        Ok(_) => Err(malformed(Reason::WrongSchema, shape_error)),
-    }
 }
 
 fn bounded(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, Malformed> {

@@ -1,7 +1,7 @@
 //! Unit tests of the wire format.
 
 use super::*;
-use crate::store::commands::AckTopic;
+use crate::store::commands::{AckTopic, Action};
 
 fn reason(result: Result<Option<DeviceMessage>, Malformed>) -> Reason {
     result.unwrap_err().reason

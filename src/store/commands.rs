@@ -14,12 +14,8 @@ use super::audit::AuditRow;
 use super::clients::ClientRecord;
 use super::rollouts::{RolloutMember, RolloutRecord};
 
+pub use crate::contract::Action;
 pub(crate) use crate::macros::text_enum;
-
-text_enum! {
-    /// A disruptive action (`contracts/mqtt-v1.md`).
-    Action { RebootHost = "reboot_host", ShutdownHost = "shutdown_host", RestartApp = "restart_app" }
-}
 
 text_enum! {
     /// State of a command (the contract's lifecycle).

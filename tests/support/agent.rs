@@ -2,6 +2,7 @@
 //! state dir), plus a broker client with the server's account to inject raw commands and
 //! watch a device's acks.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -17,6 +18,8 @@ use super::mosquitto::{Broker, SERVER_PASSWORD, SERVER_USER, device_password};
 /// A `rebound-agent` process and its files.
 pub struct AgentProc {
     pub uuid: Uuid,
+    /// The program and its leading arguments (an emulator runs a foreign build).
+    launcher: Vec<OsString>,
     child: Option<Child>,
     dir: TempDir,
 }
@@ -25,6 +28,22 @@ impl AgentProc {
     /// Start the agent for `uuid` with the simulated executor; `simulate` holds extra keys of
     /// its `[simulate]` table.
     pub fn start(broker: &Broker, uuid: Uuid, simulate: &str) -> AgentProc {
+        AgentProc::start_with(
+            vec![env!("CARGO_BIN_EXE_rebound-agent").into()],
+            broker,
+            uuid,
+            simulate,
+        )
+    }
+
+    /// [`AgentProc::start`] with the agent run as `launcher` (the program, then its leading
+    /// arguments: `qemu-aarch64-static -L <sysroot> <agent>` for the arm64 package).
+    pub fn start_with(
+        launcher: Vec<OsString>,
+        broker: &Broker,
+        uuid: Uuid,
+        simulate: &str,
+    ) -> AgentProc {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("password"), device_password(&uuid)).unwrap();
         let config = format!(
@@ -36,7 +55,7 @@ impl AgentProc {
             dir.path().join("state").display(),
         );
         std::fs::write(dir.path().join("agent.toml"), config).unwrap();
-        let mut agent = AgentProc { uuid, child: None, dir };
+        let mut agent = AgentProc { uuid, launcher, child: None, dir };
         agent.spawn();
         agent
     }
@@ -48,7 +67,8 @@ impl AgentProc {
             .append(true)
             .open(self.dir.path().join("agent.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_rebound-agent"))
+        let child = Command::new(&self.launcher[0])
+            .args(&self.launcher[1..])
             .arg("--config")
             .arg(self.dir.path().join("agent.toml"))
             .env("RUST_LOG", "info")
