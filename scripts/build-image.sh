@@ -11,8 +11,9 @@
 #
 # Containers cannot run in every sandbox (`podman run` may fail with "setrlimit: Operation not
 # permitted"), so --test exports the image's root filesystem and runs its entrypoint and command
-# in it under chroot, as the image's user, in its working directory, with its environment: the
-# server must start on SQLite in /data, report SERVING and exit 0 on SIGTERM. It also checks the
+# in it under chroot (with /proc mounted, as a runtime does), as the image's user, in its working
+# directory, with its environment: the server must start on SQLite in /data, report SERVING,
+# hot-restart in exec mode (what it does as PID 1) and exit 0 on SIGTERM. It also checks the
 # image's config: a numeric non-root user, /data a volume, `rebound serve` the entrypoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +45,7 @@ command -v file >/dev/null || missing+=(file)
 if ((${#missing[@]})); then
   [[ $(id -u) == 0 ]] || fail "missing: ${missing[*]}; run as root or apt-get install them"
   apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
 
@@ -98,14 +99,20 @@ server=""
 cleanup() {
   if [[ -n $server ]]; then kill -KILL "$server" 2>/dev/null || true; fi
   podman rm --force "$container" >/dev/null
-  rm -rf "$root" "$log"
+  if mountpoint -q "$root"/proc; then umount "$root"/proc; fi
+  rm -rf --one-file-system "$root" "$log"
 }
 trap cleanup EXIT
 podman export "$container" | tar -x --numeric-owner -C "$root"
-grep -c 'BEGIN CERTIFICATE' "$root$CA_BUNDLE" | grep -qv '^0$' || fail "no CA certificates at $CA_BUNDLE"
+certs=$(grep -c 'BEGIN CERTIFICATE' "$root$CA_BUNDLE") || fail "no CA certificates at $CA_BUNDLE"
+grep -q '^listen = "0.0.0.0:50051"$' "$root"/etc/rebound/rebound.toml ||
+  fail "/etc/rebound/rebound.toml does not listen on 0.0.0.0:50051"
 [[ $(stat -c %u:%g "$root"/data) == "$uid:$gid" ]] || fail "/data is not owned by $uid:$gid"
 [[ $(stat -c %a "$root"/tmp) == 1777 ]] || fail "/tmp is not mode 1777"
-echo "CA bundle: $(grep -c 'BEGIN CERTIFICATE' "$root$CA_BUNDLE") certificates; /data $uid:$gid; /tmp 1777"
+echo "CA bundle: $certs certificates; listen 0.0.0.0:50051; /data $uid:$gid; /tmp 1777"
+# A runtime mounts /proc: the hot restart re-executes /proc/self/exe.
+mkdir "$root"/proc
+mount -t proc proc "$root"/proc
 
 # What a runtime does with the image config, minus the namespaces: chroot, working directory,
 # user, environment (plus VAR=VALUE arguments), then the arguments given, or else the
@@ -145,6 +152,14 @@ fi
 [[ $(stat -c %u "$root"/data/rebound.db) == "$uid" ]] ||
   { cat "$log" >&2; fail "no database in /data written by $uid"; }
 
+# As PID 1 of a container the server hot-restarts in exec mode: same pid, next generation.
+"$root"/usr/local/bin/rebound restart --mode exec --wait --addr "127.0.0.1:$port" ||
+  { cat "$log" >&2; fail "rebound restart --mode exec failed"; }
+health=$("$root"/usr/local/bin/rebound health --addr "127.0.0.1:$port") ||
+  { cat "$log" >&2; fail "not SERVING after the restart"; }
+grep -Eq "^pid +$server$" <<<"$health" && grep -Eq '^generation +1$' <<<"$health" ||
+  { echo "$health" >&2; fail "after the exec restart: not pid $server, generation 1"; }
+
 kill -TERM "$server"
 deadline=$((SECONDS + 60))
 while kill -0 "$server" 2>/dev/null; do
@@ -155,4 +170,4 @@ rc=0
 wait "$server" || rc=$?
 server=""
 ((rc == 0)) || { cat "$log" >&2; fail "rebound serve exited $rc after SIGTERM"; }
-echo "rebound serve from the image's root filesystem: SERVING on 127.0.0.1:$port, database in /data, exit 0 on SIGTERM"
+echo "rebound serve from the image's root filesystem: SERVING on 127.0.0.1:$port, database in /data, hot restart in exec mode, exit 0 on SIGTERM"
