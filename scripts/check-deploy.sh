@@ -102,7 +102,7 @@ check_kubernetes() {
   fi
   # What the schemas cannot say: the hardening every pod must have, and the pieces around it.
   "$venv"/bin/python - <<'PY'
-import re, sys, yaml
+import json, re, sys, yaml
 docs = [d for f in ("rebound", "mosquitto")
         for d in yaml.safe_load_all(open(f"deploy/kubernetes/{f}.yaml"))]
 errors = []
@@ -138,6 +138,20 @@ if not any(p["spec"]["selector"]["matchLabels"] == {"app": "rebound"} for p in k
 config = next(d for d in kinds("ConfigMap") if d["metadata"]["name"] == "rebound-config")
 if "tokens_file" not in config["data"]["rebound.toml"]:
     errors.append("rebound: authentication is off (no auth.tokens_file)")
+# The rebound pod runs the image of deploy/container/Containerfile as built: its user, its
+# volume (holding the database), its entrypoint `rebound serve` (args are serve's options).
+image = open("deploy/container/Containerfile").read()
+uid = re.search(r"^USER (\d+)", image, re.M)[1]
+volume = json.loads(re.search(r"^VOLUME (.*)$", image, re.M)[1])[0]
+pod, container = rebound["spec"]["template"]["spec"], rebound["spec"]["template"]["spec"]["containers"][0]
+if str(pod["securityContext"].get("runAsUser")) != uid:
+    errors.append(f"rebound: runAsUser is not the image's user {uid}")
+if volume not in {m["mountPath"] for m in container.get("volumeMounts", [])}:
+    errors.append(f"rebound: the image's volume {volume} is not mounted")
+if f'url = "sqlite://{volume}/' not in config["data"]["rebound.toml"]:
+    errors.append(f"rebound: store.url is not on the image's volume {volume}")
+if container.get("args", [])[:1] == ["serve"]:
+    errors.append("rebound: args start with serve, which the image's entrypoint runs already")
 # The broker's ConfigMap carries the shipped config and ACL verbatim.
 data = next(d for d in kinds("ConfigMap") if d["metadata"]["name"] == "mosquitto-config")["data"]
 if not data["mosquitto.conf"].startswith(open("deploy/mosquitto/mosquitto.conf").read()):
@@ -146,7 +160,7 @@ if data["rebound.acl"] != open("deploy/mosquitto/rebound.acl").read():
     errors.append("mosquitto-config: rebound.acl differs from deploy/mosquitto/rebound.acl")
 if errors:
     sys.exit("deploy/kubernetes:\n  " + "\n  ".join(errors))
-print("deploy/kubernetes: hardened pods, resources, PDB, NetworkPolicies, auth, shipped broker config")
+print("deploy/kubernetes: hardened pods, resources, PDB, NetworkPolicies, auth, shipped broker config, the image's user, volume and entrypoint")
 PY
 }
 

@@ -6,10 +6,11 @@
 # packages (amd64, arm64; the arm64 one is run under qemu-user by the tests), the whole cargo test
 # suite, benchmark smoke runs, the generated-clients staleness check, mypy --strict on the
 # Python client, the Python, MCP and Go client tests, and the offline checks of deploy/
-# (systemd units, Kubernetes manifests).
+# (systemd units, Kubernetes manifests), and the container image, built and run from its root
+# filesystem (scripts/build-image.sh --test).
 #
 #   ./scripts/test.sh            # everything
-#   ./scripts/test.sh --quick    # skip buf lint and clippy (inner development loop)
+#   ./scripts/test.sh --quick    # skip buf lint, clippy, the aarch64 check and the image (inner loop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -140,3 +141,10 @@ scripts/check-deploy.sh systemd
 
 step "deploy: Kubernetes manifests (kubernetes-validate --strict, Kubernetes 1.30 to 1.37)"
 scripts/check-deploy.sh kubernetes
+
+if ! $quick; then
+  # The release build for x86_64-unknown-linux-musl is the expensive part (rebound and
+  # rebound-mcp only); podman builds FROM scratch, nothing is pulled.
+  step "container image: built offline, its root filesystem run under chroot (scripts/build-image.sh --test)"
+  scripts/build-image.sh --test
+fi
