@@ -177,17 +177,41 @@ fn mode_digits<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Stri
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// `sqlite://PATH` (relative or absolute) or `sqlite::memory:`.
+    /// `sqlite://PATH` (relative or absolute), `sqlite::memory:`, or
+    /// `postgres://USER@HOST:PORT/DATABASE` (also `postgresql://`).
     pub url: String,
-    /// `full`: every commit reaches the disk before it is acknowledged (survives kill -9 and
-    /// power loss); `normal`: survives kill -9 of the server, may lose the last commits on
-    /// power loss, and commits far faster.
+    /// SQLite: `full`: every commit reaches the disk before it is acknowledged (survives
+    /// kill -9 and power loss); `normal`: survives kill -9 of the server, may lose the last
+    /// commits on power loss, and commits far faster. PostgreSQL commits by its own settings.
     pub durability: crate::store::Durability,
+    /// PostgreSQL: a file whose first line is the password, so that neither the URL nor the
+    /// config holds it.
+    pub password_file: Option<PathBuf>,
+    /// PostgreSQL: how long `rebound serve` keeps trying to reach the database at start before
+    /// it gives up (exit 69).
+    #[serde(with = "duration")]
+    pub connect_timeout: Duration,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: DEFAULT_STORE_URL.to_owned(), durability: crate::store::Durability::Full }
+        Self {
+            url: DEFAULT_STORE_URL.to_owned(),
+            durability: crate::store::Durability::Full,
+            password_file: None,
+            connect_timeout: crate::store::DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// How the store is opened with these settings.
+    pub fn options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            durability: self.durability,
+            password_file: self.password_file.clone(),
+            connect_timeout: self.connect_timeout,
+        }
     }
 }
 
@@ -386,7 +410,15 @@ impl Config {
                 || url.starts_with("postgres://")
                 || url.starts_with("postgresql://"),
             "store.url",
-            format!("{url:?} must start with sqlite:// or postgres://"),
+            format!(
+                "{:?} must start with sqlite:// or postgres://",
+                crate::error::echo(&crate::store::redact_url(url))
+            ),
+        );
+        check(
+            self.store.connect_timeout <= Duration::from_secs(3600),
+            "store.connect_timeout",
+            "must be at most 1h".into(),
         );
         check(
             tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.log_level).is_ok(),

@@ -69,7 +69,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
     let config = loaded.config.clone();
     let (listeners, mut startup) = open_listeners(&config)?;
     let socket_path = listeners.unix.as_ref().map(|(_, path)| path.clone());
-    let options = store::StoreOptions { durability: config.store.durability };
+    let options = config.store.options();
     let store = match store::open_with(&config.store.url, &options).await {
         Ok(store) => store,
         Err(err) => {

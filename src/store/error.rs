@@ -20,8 +20,8 @@ pub enum StoreError {
 
     /// The URL names a backend this build does not have.
     #[error(
-        "unsupported store backend {scheme:?}: this build supports sqlite:// only \
-         (postgres:// is not implemented yet)"
+        "unsupported store backend {scheme:?}: rebound stores data in sqlite:// and \
+         postgres:// databases"
     )]
     Unsupported { scheme: String },
 
@@ -52,6 +52,22 @@ pub enum StoreError {
     },
 
     /// A query failed; `op` names the store operation (`begin_run`, `ping`, …).
+    /// The database did not answer within `store.connect_timeout`, retried all along.
+    #[error("cannot reach store at {location} (tried for {waited:?}): {source}")]
+    Unreachable {
+        location: String,
+        waited: std::time::Duration,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// The database was migrated by a newer rebound than this binary.
+    #[error(
+        "store at {location} has schema version {found}, newer than this rebound {binary} \
+         supports (version {supported}): upgrade rebound, or restore a backup made by this version"
+    )]
+    SchemaTooNew { location: String, found: i64, supported: i64, binary: &'static str },
+
     #[error("store {op} failed: {source}")]
     Query {
         op: &'static str,
@@ -106,9 +122,11 @@ impl StoreError {
     /// What kind of failure this is (see [`StoreErrorKind`]).
     pub fn kind(&self) -> StoreErrorKind {
         match self {
-            Self::InvalidUrl { .. } | Self::Unsupported { .. } | Self::Io { .. } => {
-                StoreErrorKind::Internal
-            }
+            Self::InvalidUrl { .. }
+            | Self::Unsupported { .. }
+            | Self::Io { .. }
+            | Self::SchemaTooNew { .. } => StoreErrorKind::Internal,
+            Self::Unreachable { .. } => StoreErrorKind::Unavailable,
             Self::Migrate { source, .. } => match source {
                 sqlx::migrate::MigrateError::Execute(source) => sqlx_kind(source),
                 _ => StoreErrorKind::Internal,
@@ -123,7 +141,8 @@ impl StoreError {
         match self {
             Self::Query { op, .. } | Self::Statement { op, .. } => op,
             Self::Migrate { .. } => "migrate",
-            Self::Open { .. } | Self::Io { .. } => "open",
+            Self::Open { .. } | Self::Io { .. } | Self::Unreachable { .. } => "open",
+            Self::SchemaTooNew { .. } => "migrate",
             Self::InvalidUrl { .. } | Self::Unsupported { .. } => "url",
         }
     }
@@ -151,6 +170,11 @@ impl StoreError {
 
 fn sqlx_kind(err: &sqlx::Error) -> StoreErrorKind {
     match err {
+        sqlx::Error::Database(db)
+            if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() =>
+        {
+            db.code().map_or(StoreErrorKind::Internal, |code| postgres_kind(&code))
+        }
         sqlx::Error::Database(db) => match db.kind() {
             sqlx::error::ErrorKind::Other => db
                 .code()
@@ -165,6 +189,24 @@ fn sqlx_kind(err: &sqlx::Error) -> StoreErrorKind {
         sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => StoreErrorKind::Corrupt,
         sqlx::Error::Encode(_) => StoreErrorKind::InvalidInput,
         _ => StoreErrorKind::Internal,
+    }
+}
+
+/// The kind of a PostgreSQL error, from its SQLSTATE (PostgreSQL manual, appendix A).
+pub(super) fn postgres_kind(sqlstate: &str) -> StoreErrorKind {
+    match sqlstate {
+        // lock_not_available, admin/crash shutdown, cannot_connect_now, too_many_connections
+        "55P03" | "57P01" | "57P02" | "57P03" | "53300" => StoreErrorKind::Unavailable,
+        "XX001" | "XX002" => StoreErrorKind::Corrupt,
+        _ => match &sqlstate[..sqlstate.len().min(2)] {
+            // connection exception; transaction rollback (serialization failure, deadlock):
+            // the same request may succeed when tried again
+            "08" | "40" => StoreErrorKind::Unavailable,
+            "23" => StoreErrorKind::Conflict,
+            "53" => StoreErrorKind::ResourceExhausted,
+            "22" | "54" => StoreErrorKind::InvalidInput,
+            _ => StoreErrorKind::Internal,
+        },
     }
 }
 
@@ -232,5 +274,26 @@ mod tests {
         assert_eq!(StoreError::decode("test", "bad row").kind(), StoreErrorKind::Corrupt);
         assert_eq!(StoreError::encode("test", "too big").kind(), StoreErrorKind::InvalidInput);
         assert_eq!(query(sqlx::Error::RowNotFound).kind(), StoreErrorKind::Internal);
+    }
+
+    #[test]
+    fn postgres_sqlstates_map_to_kinds() {
+        for (code, kind) in [
+            ("08006", StoreErrorKind::Unavailable),
+            ("57P01", StoreErrorKind::Unavailable),
+            ("40001", StoreErrorKind::Unavailable),
+            ("40P01", StoreErrorKind::Unavailable),
+            ("53300", StoreErrorKind::Unavailable),
+            ("23505", StoreErrorKind::Conflict),
+            ("23503", StoreErrorKind::Conflict),
+            ("53100", StoreErrorKind::ResourceExhausted),
+            ("22001", StoreErrorKind::InvalidInput),
+            ("54000", StoreErrorKind::InvalidInput),
+            ("XX001", StoreErrorKind::Corrupt),
+            ("42P01", StoreErrorKind::Internal),
+            ("28P01", StoreErrorKind::Internal),
+        ] {
+            assert_eq!(postgres_kind(code), kind, "{code}");
+        }
     }
 }

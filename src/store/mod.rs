@@ -10,9 +10,9 @@
 //! live in the domain modules, which call the store through the backend-neutral [`Store`] trait
 //! and never see SQL or a driver type. Nothing here imports tonic or the MQTT client.
 //!
-//! Backends: SQLite (`sqlite://PATH`, WAL) now; PostgreSQL (`postgres://…`) is planned and
-//! refused with [`StoreError::Unsupported`] until it exists. The same test suite
-//! (`tests.rs`) is meant to run against every backend.
+//! Backends: SQLite (`sqlite://PATH`, WAL; `sqlite.rs`), the default that needs no set-up, and
+//! PostgreSQL (`postgres://…`; `postgres.rs`). The same conformance suite (`tests.rs`,
+//! `fleet_tests.rs`, `progress_tests.rs`) runs against both.
 
 pub mod audit;
 pub mod clients;
@@ -24,10 +24,15 @@ pub mod recovery;
 pub mod reloads;
 mod restarts;
 pub mod rollouts;
+mod postgres;
 mod runs;
 mod sqlite;
 mod url;
 pub mod writes;
+
+#[cfg(test)]
+#[path = "../../tests/support/postgres.rs"]
+pub(crate) mod test_postgres;
 
 #[cfg(test)]
 mod fleet_tests;
@@ -55,9 +60,11 @@ pub use self::reloads::ReloadStore;
 pub use self::restarts::{RestartCursor, RestartPage, RestartQuery, RestartStore, RestartTotals};
 pub use self::rollouts::RolloutStore;
 pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
+pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 pub use self::sqlite::offline::{self, DatabaseFile};
 use self::url::StoreUrl;
+pub use self::url::redact as redact_url;
 pub use self::writes::{WriteFailure, WriteHealth};
 
 /// The backend-neutral store interface: a few whole-store operations, plus one supertrait
@@ -81,7 +88,7 @@ pub trait Store:
     + Sync
     + 'static
 {
-    /// Short backend name: `"sqlite"` (later `"postgres"`).
+    /// Short backend name: `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
     /// Checks that the database answers, for the health report.
@@ -121,6 +128,12 @@ pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Stor
             Span::current().record("store.backend", "sqlite");
             Ok(Arc::new(SqliteStore::open(target, options.durability).await?))
         }
+        StoreUrl::Postgres(url) => {
+            let span = Span::current();
+            span.record("store.backend", "postgres");
+            span.record("store.location", url::redact(&url));
+            Ok(Arc::new(PostgresStore::open(&url, options).await?))
+        }
     }
 }
 
@@ -129,15 +142,34 @@ pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Stor
 pub fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
     match url::parse(url)? {
         StoreUrl::Sqlite(url::SqliteTarget::File(path)) => Ok(Some(path)),
-        StoreUrl::Sqlite(url::SqliteTarget::Memory) => Ok(None),
+        StoreUrl::Sqlite(url::SqliteTarget::Memory) | StoreUrl::Postgres(_) => Ok(None),
     }
 }
 
 /// How a store is opened.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
+    /// SQLite only: when a commit counts as done.
     pub durability: Durability,
+    /// PostgreSQL only: a file holding the password (its first line), used instead of one in
+    /// the URL.
+    pub password_file: Option<std::path::PathBuf>,
+    /// PostgreSQL only: how long start-up keeps trying to reach the database.
+    pub connect_timeout: Duration,
 }
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::default(),
+            password_file: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+/// Default of `store.connect_timeout`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// When a commit counts as done.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]

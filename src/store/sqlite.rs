@@ -55,8 +55,8 @@ use tracing::{Span, debug, info, instrument, warn};
 use super::url::SqliteTarget;
 use super::{Durability, Store, StoreError, StoreStatus, WriteFailure, WriteHealth};
 
-/// The schema, embedded at compile time from `migrations/`.
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+/// The schema, embedded at compile time from `migrations/sqlite/`.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Version of the newest migration this build carries (what a fully migrated store reports).
 pub(crate) fn latest_schema_version() -> i64 {
@@ -159,6 +159,10 @@ impl SqliteStore {
             Ok(pool) => pool,
             Err(source) => return Err(StoreError::Open { location, source }),
         };
+        if let Err(e) = refuse_newer_schema(&pool, &location).await {
+            pool.close().await;
+            return Err(e);
+        }
         if let Err(source) = MIGRATOR.run(&pool).await {
             pool.close().await;
             return Err(StoreError::Migrate { location, source });
@@ -196,6 +200,37 @@ impl SqliteStore {
             })?;
         Ok(applied.iter().map(|m| m.version).max().unwrap_or(0))
     }
+}
+
+/// Fails with [`StoreError::SchemaTooNew`] when a newer rebound migrated the file.
+async fn refuse_newer_schema(pool: &SqlitePool, location: &str) -> Result<(), StoreError> {
+    const OP: &str = "schema_version";
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' \
+         AND name = '_sqlx_migrations')",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(StoreError::query(OP))?;
+    if !exists {
+        return Ok(());
+    }
+    let found: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(StoreError::query(OP))?;
+    let supported = latest_schema_version();
+    if found > supported {
+        return Err(StoreError::SchemaTooNew {
+            location: location.to_owned(),
+            found,
+            supported,
+            binary: SERVER_VERSION,
+        });
+    }
+    Ok(())
 }
 
 /// Converts a stored `*_ms` column back to a timestamp; `op` names the failing operation.

@@ -6,11 +6,14 @@
 //! - `sqlite:///ABS/PATH` — absolute path
 //! - `sqlite:PATH` — the same without the slashes
 //! - `sqlite::memory:` (or `sqlite://:memory:`) — a private in-memory database, for tests
+//! - `postgres://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE[?PARAMS]` (or `postgresql://`) — a
+//!   PostgreSQL database, in libpq's URL syntax (`sslmode=`, `host=/run/postgresql` for a unix
+//!   socket, …)
 //!
-//! Paths are taken literally (no percent-decoding, no `~` expansion) and query parameters are
-//! refused: connection settings are chosen by the store, not by the URL. `postgres://` and
-//! `postgresql://` are recognised and refused as not built yet. This module only parses; it
-//! touches no file.
+//! SQLite paths are taken literally (no percent-decoding, no `~` expansion) and query
+//! parameters are refused: connection settings are chosen by the store, not by the URL. A
+//! PostgreSQL URL is checked by the driver's own parser. This module only parses; it touches no
+//! file and opens no connection.
 
 use std::path::PathBuf;
 
@@ -20,6 +23,8 @@ use super::StoreError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StoreUrl {
     Sqlite(SqliteTarget),
+    /// The URL as given (its password, if any, is only ever printed through [`redact`]).
+    Postgres(String),
 }
 
 /// Where a SQLite database lives.
@@ -43,6 +48,7 @@ pub(crate) fn parse(url: &str) -> Result<StoreUrl, StoreError> {
     }
     match scheme.to_ascii_lowercase().as_str() {
         "sqlite" => parse_sqlite(rest).map_err(invalid).map(StoreUrl::Sqlite),
+        "postgres" | "postgresql" => parse_postgres(url).map_err(invalid),
         other => Err(StoreError::Unsupported { scheme: other.to_owned() }),
     }
 }
@@ -67,8 +73,22 @@ fn parse_sqlite(rest: &str) -> Result<SqliteTarget, &'static str> {
     Ok(SqliteTarget::File(PathBuf::from(path)))
 }
 
+fn parse_postgres(url: &str) -> Result<StoreUrl, &'static str> {
+    use std::str::FromStr;
+    if url.contains('\0') {
+        return Err("url contains a NUL byte");
+    }
+    match sqlx::postgres::PgConnectOptions::from_str(url) {
+        Ok(options) if options.get_database().is_none_or(str::is_empty) => {
+            Err("missing database name, expected postgres://HOST/DATABASE")
+        }
+        Ok(_) => Ok(StoreUrl::Postgres(url.to_owned())),
+        Err(_) => Err("not a valid PostgreSQL URL, expected postgres://USER@HOST:PORT/DATABASE"),
+    }
+}
+
 /// `url` with any `user:password@` part replaced, so errors and logs never carry a secret.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let Some(start) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
@@ -123,14 +143,22 @@ mod tests {
     }
 
     #[test]
-    fn postgres_is_recognised_but_unsupported() {
-        for url in ["postgres://u:pw@db/rebound", "postgresql://db/rebound", "mysql://x"] {
+    fn accepts_postgres_urls_and_refuses_other_schemes() {
+        for url in [
+            "postgres://u:pw@db/rebound",
+            "postgresql://db:5433/rebound?sslmode=require",
+            "postgres://rebound@%2Frun%2Fpostgresql/rebound",
+        ] {
+            assert_eq!(parse(url).unwrap(), StoreUrl::Postgres(url.to_owned()), "{url}");
+        }
+        for url in ["postgres://u:pw@db", "postgres://u:pw@db:notaport/x"] {
             let err = parse(url).unwrap_err();
-            assert!(matches!(err, StoreError::Unsupported { .. }), "{url}: {err}");
+            assert!(matches!(err, StoreError::InvalidUrl { .. }), "{url}: {err}");
             assert!(!err.to_string().contains("pw"), "{err}");
         }
-        let msg = parse("postgres://db/x").unwrap_err().to_string();
-        assert!(msg.contains("postgres") && msg.contains("not implemented yet"), "{msg}");
+        let err = parse("mysql://u:pw@x/db").unwrap_err();
+        assert!(matches!(err, StoreError::Unsupported { .. }), "{err}");
+        assert!(err.to_string().contains("sqlite:// and postgres://"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,1 @@
+//! PostgreSQL implementation of [`crate::store::FleetTx`] (placeholder: being written).

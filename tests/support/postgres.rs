@@ -1,0 +1,191 @@
+//! A real PostgreSQL 15 for tests: a fresh, empty database per call to [`database`].
+//!
+//! Where the server comes from:
+//! - `REBOUND_TEST_POSTGRES` set (the README's test command sets it): a URL of the maintenance
+//!   database (`postgres://postgres@127.0.0.1:PORT/postgres`) of a server started once for the
+//!   whole run (`scripts/test-postgres.sh`);
+//! - otherwise a private cluster, started on first use by this test process: `initdb` into a
+//!   temp dir and `postgres` on a free port, run as the `postgres` user when the tests run as
+//!   root (PostgreSQL refuses to run as root). A watchdog stops it and removes the directory
+//!   when this process exits.
+//!
+//! Without PostgreSQL binaries (`/usr/lib/postgresql/15/bin`, or `REBOUND_TEST_PG_BIN`) the
+//! tests that need it are skipped with a message, except under `CI=true`, where a skipped
+//! PostgreSQL test fails the run.
+//!
+//! This file is also compiled into the library's own tests (the store conformance suite), so
+//! it uses nothing from the crate or from the other support modules.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+
+/// How long a private cluster may take to start.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The maintenance URL of the server tests use, or why there is none.
+static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+static NEXT_DATABASE: AtomicU32 = AtomicU32::new(0);
+
+/// A URL of a new, empty database on the test server, or `None` when PostgreSQL is not
+/// available here (the caller skips; under `CI=true` this panics instead).
+pub async fn database() -> Option<String> {
+    let admin = match SERVER.get_or_init(server) {
+        Ok(url) => url.clone(),
+        Err(why) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "PostgreSQL is required under CI=true: {why}"
+            );
+            eprintln!("skipping: PostgreSQL is not available ({why})");
+            return None;
+        }
+    };
+    let name = format!(
+        "rebound_test_{}_{}_{}",
+        std::process::id(),
+        NEXT_DATABASE.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("connect to test PostgreSQL {admin}: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+    conn.close().await.ok();
+    Some(with_database(&admin, &name))
+}
+
+/// `admin` with its database name replaced by `name`.
+pub fn with_database(admin: &str, name: &str) -> String {
+    let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
+    let host_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[host_end..].find('/') {
+        Some(slash) => &base[..host_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// The maintenance URL of a running server: the shared one, or a private cluster.
+fn server() -> Result<String, String> {
+    if let Ok(url) = std::env::var("REBOUND_TEST_POSTGRES") {
+        return Ok(url);
+    }
+    let bin = pg_bin().ok_or("no PostgreSQL 15 binaries in /usr/lib/postgresql/15/bin")?;
+    start_private(&bin)
+}
+
+fn pg_bin() -> Option<PathBuf> {
+    let dir = std::env::var_os("REBOUND_TEST_PG_BIN")
+        .map_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"), PathBuf::from);
+    dir.join("initdb").is_file().then_some(dir)
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|out| out.stdout.trim_ascii() == b"0")
+}
+
+/// `program` with `args`, as the `postgres` user when we are root.
+fn as_postgres(program: &Path, args: &[&str]) -> Command {
+    if is_root() {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(program).args(args);
+        cmd
+    } else {
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        cmd
+    }
+}
+
+/// initdb a temp dir and start `postgres` on a free port, with a watchdog that stops it when
+/// this process exits.
+fn start_private(bin: &Path) -> Result<String, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("rebound-pg-")
+        .tempdir()
+        .map_err(|e| format!("temp dir: {e}"))?
+        .keep();
+    let data = dir.join("data");
+    if is_root() {
+        let chowned = Command::new("chown").arg("postgres").arg(&dir).status();
+        if !chowned.is_ok_and(|s| s.success()) {
+            return Err(format!("cannot chown {} to postgres", dir.display()));
+        }
+    }
+    let data_arg = data.to_str().ok_or("temp dir path is not UTF-8")?;
+    let out = as_postgres(
+        &bin.join("initdb"),
+        &["-D", data_arg, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
+    )
+    .output()
+    .map_err(|e| format!("initdb: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let mut last_error = String::new();
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("free port: {e}"))?
+            .port();
+        match start_postgres(bin, &dir, data_arg, port) {
+            Ok(url) => return Ok(url),
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+fn start_postgres(bin: &Path, dir: &Path, data: &str, port: u16) -> Result<String, String> {
+    let postgres = bin.join("postgres");
+    let log = dir.join(format!("postgres-{port}.log"));
+    // The watchdog: runs postgres in the background and stops it (fast shutdown) once this
+    // test process is gone, then removes the cluster's directory.
+    let script = format!(
+        "'{postgres}' -D '{data}' -p {port} -k '{dir}' -c listen_addresses=127.0.0.1 \
+         -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+         -c max_connections=300 >'{log}' 2>&1 & pg=$!; \
+         while [ -d /proc/{parent} ] && kill -0 $pg 2>/dev/null; do sleep 1; done; \
+         kill -INT $pg 2>/dev/null; wait $pg; rm -rf '{dir}'",
+        postgres = postgres.display(),
+        dir = dir.display(),
+        log = log.display(),
+        parent = std::process::id(),
+    );
+    let sh = Path::new("/bin/sh");
+    as_postgres(sh, &["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("start postgres: {e}"))?;
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let deadline = Instant::now() + START_DEADLINE;
+    while Instant::now() < deadline {
+        let ready = Command::new(bin.join("pg_isready"))
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ready {
+            return Ok(url);
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("could not bind") || text.contains("FATAL") {
+            return Err(format!("postgres on port {port} failed: {text}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("postgres on port {port} not ready after {START_DEADLINE:?}"))
+}
