@@ -177,3 +177,35 @@ fn otlp_provider(endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
     let resource = opentelemetry_sdk::Resource::builder().with_service_name("rebound").build();
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log level handle over a filter layer that is kept alive but never installed.
+    fn level(env_filter: bool) -> (LogLevel, reload::Layer<EnvFilter, Registry>) {
+        let (layer, filter) = reload::Layer::new(parse_filter("info").unwrap());
+        (LogLevel { filter, env_filter }, layer)
+    }
+
+    fn current(level: &LogLevel) -> String {
+        level.filter.with_current(|filter| filter.to_string()).unwrap()
+    }
+
+    #[test]
+    fn the_log_level_follows_a_new_directive_and_keeps_the_old_one_on_a_bad_one() {
+        let (level, _layer) = level(false);
+        level.set("rebound=debug").unwrap();
+        assert_eq!(current(&level), "rebound=debug");
+        let err = level.set("rebound=[").unwrap_err().to_string();
+        assert!(err.starts_with("telemetry.log_level: "), "{err}");
+        assert_eq!(current(&level), "rebound=debug");
+    }
+
+    #[test]
+    fn rust_log_keeps_precedence_over_the_configured_level() {
+        let (level, _layer) = level(true);
+        level.set("debug").unwrap();
+        assert_eq!(current(&level), "info");
+    }
+}
