@@ -6,11 +6,16 @@
 //! [`connect`] gives a tonic `Channel`; [`Transport`] is the connection for clients that
 //! must ride through server restarts: it resends requests a draining server never received,
 //! and sends a bearer token with every call ([`Transport::connect_as`]); [`tls_connector`]
-//! is its TLS (server CA, optional client certificate for mutual TLS).
+//! is its TLS (server CA, optional client certificate for mutual TLS). [`ClientArgs`] are the
+//! command-line options of every program that connects (the admin CLI, `rebound-mcp`).
 
+mod args;
+#[cfg(test)]
+mod imports;
 mod tls;
 mod transport;
 
+pub use args::{ClientArgs, parse_args};
 pub use tls::tls_connector;
 pub use transport::Transport;
 

@@ -194,7 +194,7 @@ async fn undecodable_requests_and_malformed_durations_are_the_callers_fault() {
 
 /// The leading comment of `field` of `message` in the proto the server was built from.
 fn documented(message: &str, field: &str) -> String {
-    let pool = prost_reflect::DescriptorPool::decode(rebound::proto::FILE_DESCRIPTOR_SET).unwrap();
+    let pool = rebound::proto::descriptors::pool();
     let field = pool.get_message_by_name(message).unwrap().get_field_by_name(field).unwrap();
     let file = field.parent_file();
     let info = file.file_descriptor_proto().source_code_info.as_ref().unwrap();

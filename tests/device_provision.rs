@@ -85,18 +85,18 @@ async fn subscriber(
 }
 
 /// Receive until a message with `payload` arrives; everything received before it too.
-async fn until(rx: &mut mpsc::UnboundedReceiver<(String, String)>, payload: &str) -> Vec<String> {
+async fn received_until(
+    rx: &mut mpsc::UnboundedReceiver<(String, String)>,
+    payload: &str,
+) -> Vec<String> {
     let mut topics = Vec::new();
-    tokio::time::timeout(DEADLINE, async {
-        while let Some((topic, body)) = rx.recv().await {
-            topics.push(format!("{topic} {body}"));
-            if body == payload {
-                return;
-            }
-        }
+    support::until(DEADLINE, async || {
+        let Some((topic, body)) = rx.recv().await else { return Some(()) };
+        topics.push(format!("{topic} {body}"));
+        (body == payload).then_some(())
     })
     .await
-    .unwrap_or_else(|_| panic!("no {payload:?} within {DEADLINE:?}; got {topics:?}"));
+    .unwrap_or_else(|| panic!("no {payload:?} within {DEADLINE:?}; got {topics:?}"));
     topics
 }
 
@@ -215,7 +215,7 @@ async fn provisioned_devices_connect_after_a_reload_and_existing_accounts_and_ac
     let server = publisher(&broker, SERVER_USER, SERVER_PASSWORD).await;
     server.publish(&foreign, QoS::AtLeastOnce, false, "not for you").await.unwrap();
     server.publish(&own, QoS::AtLeastOnce, false, "yours").await.unwrap();
-    assert_eq!(until(&mut rx, "yours").await, [format!("{own} yours")]);
+    assert_eq!(received_until(&mut rx, "yours").await, [format!("{own} yours")]);
 
     // ACL, writing: it may publish only under its own prefix.
     let health = format!("{PREFIX}/+/health");
@@ -227,7 +227,7 @@ async fn provisioned_devices_connect_after_a_reload_and_existing_accounts_and_ac
         .publish(format!("{PREFIX}/{user}/health"), QoS::AtLeastOnce, false, "mine")
         .await
         .unwrap();
-    let seen = until(&mut rx, "mine").await;
+    let seen = received_until(&mut rx, "mine").await;
     assert!(seen.iter().all(|m| !m.contains("forged")), "{seen:?}");
 }
 

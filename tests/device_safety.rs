@@ -487,13 +487,9 @@ async fn publish_retained(broker: &Broker, topic: &str) {
     options.set_credentials(SERVER_USER, SERVER_PASSWORD);
     let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 10);
     client.publish(topic, rumqttc::QoS::AtLeastOnce, true, "x").await.unwrap();
-    tokio::time::timeout(support::DEADLINE, async {
-        loop {
-            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) = eventloop.poll().await
-            {
-                return;
-            }
-        }
+    support::until(support::DEADLINE, async || {
+        let event = eventloop.poll().await;
+        matches!(event, Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)))).then_some(())
     })
     .await
     .unwrap();

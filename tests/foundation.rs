@@ -376,3 +376,22 @@ async fn clean_shutdown_is_remembered_by_the_next_start() {
     again.signal(libc::SIGTERM);
     assert_eq!(again.wait_exit().await.code(), Some(0));
 }
+
+/// The harness's one deadline loop: the value as soon as the condition holds, `None` once the
+/// deadline passes, even while a run of the condition waits for something that never comes.
+#[tokio::test]
+async fn the_harness_until_returns_the_value_or_gives_up_at_the_deadline() {
+    let mut runs = 0;
+    let found = support::until(support::DEADLINE, async || {
+        runs += 1;
+        (runs == 3).then_some(runs)
+    })
+    .await;
+    assert_eq!(found, Some(3));
+    let short = std::time::Duration::from_millis(100);
+    assert_eq!(support::until(short, async || None::<()>).await, None);
+    let started = std::time::Instant::now();
+    let blocked = support::until(short, async || std::future::pending::<Option<()>>().await);
+    assert_eq!(blocked.await, None);
+    assert!(started.elapsed() < support::DEADLINE);
+}

@@ -234,12 +234,12 @@ async fn one_hot_restart_is_one_trace_across_both_processes_and_systemd_learns_t
             && names.iter().filter(|n| *n == "restart.finalizing").count() == 2
     };
     // The collector may still be storing the last export.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut names = trace_names();
-    while !complete(&names) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        names = trace_names();
-    }
+    let names = support::until(std::time::Duration::from_secs(10), async || {
+        let names = trace_names();
+        complete(&names).then_some(names)
+    })
+    .await
+    .unwrap_or_else(trace_names);
     assert!(complete(&names), "restart spans of both processes: {names:?}\n{}", server.logs());
     assert!(names.iter().any(|n| n == "restart.closing_connections"), "{names:?}");
 }

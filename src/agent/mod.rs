@@ -9,6 +9,7 @@
 pub mod config;
 pub mod executor;
 pub mod fleet;
+pub mod machine;
 mod notify;
 pub mod session;
 pub mod state;

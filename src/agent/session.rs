@@ -1,11 +1,12 @@
-//! The agent's MQTT session and command state machine (`contracts/mqtt-v1.md`, device side).
+//! The agent's MQTT session (`contracts/mqtt-v1.md`, device side): the loop around the
+//! command state machine ([`super::machine`]).
 //!
 //! One loop owns the broker connection (persistent session, manual PUBACKs, Last Will
-//! `offline`, retained `online`), heartbeats, and every state change: a command is deduped
-//! by `command_id`, validated, recorded durably, and only then acked (`accepted` →
+//! `offline`, retained `online`), heartbeats, and carries out what the machine decides, in
+//! order: a record is stored durably and only then its ack published (`accepted` →
 //! `execution_started` → `completed`/`failed`); the PUBACK to the broker follows the record.
-//! Executions run in spawned tasks that report back to the loop. At every (simulated) boot,
-//! unfinished records are resumed: a pending `reboot_host` completes with the new boot id.
+//! Scheduled starts and executions run in spawned tasks that report back to the loop. At
+//! every (simulated) boot the machine resumes the unfinished records.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +23,9 @@ use uuid::Uuid;
 
 use super::config::{AgentConfig, ConfigError};
 use super::executor::{Executor, Outcome, unit_status};
-use super::state::{CommandRecord, Phase, State, StateError};
-use super::validate::{self, Rejection};
-use super::wire::{self, AckOut, Connection, ErrorCode, Health, now_ms};
+use super::machine::{Effect, End, Machine};
+use super::state::{Phase, State, StateError};
+use super::wire::{self, AckOut, Connection, Health, now_ms};
 use crate::contract::Action;
 use crate::contract::broker::{BrokerUrl, network, tls_client_config};
 
@@ -76,13 +77,6 @@ pub enum Exit {
     PoweredOff,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    Stop,
-    Reboot,
-    PowerOff,
-}
-
 enum Step {
     Begin(Uuid, Action),
     Finished(Uuid, Outcome),
@@ -104,9 +98,8 @@ pub struct Agent {
 struct Session {
     client: AsyncClient,
     steps: mpsc::UnboundedSender<Step>,
-    boot_id: String,
+    machine: Machine,
     pending: usize,
-    busy: Option<Uuid>,
     ending: Option<(End, Instant)>,
 }
 
@@ -117,7 +110,9 @@ impl Session {
         }
     }
 
-    fn end(&mut self, end: End) {
+    /// Publish `offline` (retained) on `status_topic` and end the session once it is out.
+    async fn end(&mut self, status_topic: String, end: End) {
+        self.publish(status_topic, wire::OFFLINE.to_vec(), true).await;
         if self.ending.is_none() {
             self.ending = Some((end, Instant::now() + FLUSH_DEADLINE));
         }
@@ -194,8 +189,10 @@ impl Agent {
         let (events_tx, mut events) = mpsc::channel(64);
         let pump = tokio::spawn(pump(eventloop, events_tx));
         let (steps, mut step_rx) = mpsc::unbounded_channel();
-        let mut s = Session { client, steps, boot_id, pending: 0, busy: None, ending: None };
-        self.resume(&mut s).await?;
+        let machine = Machine::new(self.config.client_uuid, self.executor.is_simulated(), boot_id);
+        let mut s = Session { client, steps, machine, pending: 0, ending: None };
+        let resumed = s.machine.resume(self.state.unfinished(), now_ms());
+        self.apply(&mut s, resumed).await?;
         let mut heartbeat = tokio::time::interval(self.config.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut connected = false;
@@ -209,8 +206,7 @@ impl Agent {
             }
             tokio::select! {
                 _ = stop.cancelled(), if s.ending.is_none() => {
-                    s.publish(self.config.topic("status"), wire::OFFLINE.to_vec(), true).await;
-                    s.end(End::Stop);
+                    s.end(self.config.topic("status"), End::Stop).await;
                 }
                 Some(event) = events.recv() => match event {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -229,7 +225,11 @@ impl Agent {
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let span = tracing::info_span!("agent.command", client = %self.config.client_uuid);
-                        self.on_command(&mut s, &publish.payload).instrument(span).await?;
+                        let delay = self.executor.start_delay();
+                        let effects = span.in_scope(|| {
+                            s.machine.command(&self.state, &publish.payload, now_ms(), delay)
+                        });
+                        self.apply(&mut s, effects).instrument(span).await?;
                         let _ = s.client.ack(&publish).await;
                     }
                     Ok(Event::Incoming(Packet::PubAck(_))) => s.pending = s.pending.saturating_sub(1),
@@ -243,7 +243,15 @@ impl Agent {
                         tracing::warn!(client = %self.config.client_uuid, error = %err, "agent.mqtt: connection lost, retrying");
                     }
                 },
-                Some(step) = step_rx.recv() => self.on_step(&mut s, step).await?,
+                Some(step) = step_rx.recv() => {
+                    let effects = match step {
+                        Step::Begin(id, action) => s.machine.begin(&self.state, id, action, now_ms()),
+                        Step::Finished(id, outcome) => {
+                            s.machine.finished(&self.state, id, outcome, now_ms())
+                        }
+                    };
+                    self.apply(&mut s, effects).await?;
+                }
                 _ = heartbeat.tick(), if connected => self.heartbeat(&mut s).await,
             }
         }
@@ -258,7 +266,7 @@ impl Agent {
         let health = Health {
             client_uuid: self.config.client_uuid,
             now_ms: now_ms(),
-            boot_id: &s.boot_id,
+            boot_id: s.machine.boot_id(),
             uptime_s,
             app_version: self.config.app_version.as_deref(),
             process_status,
@@ -268,166 +276,47 @@ impl Agent {
         let _ = s.client.publish(topic, QoS::AtMostOnce, false, health.encode()).await;
     }
 
-    /// Store `ack` as the latest of `record` (with its new phase), then publish it.
-    async fn advance(
-        &mut self,
-        s: &mut Session,
-        mut record: CommandRecord,
-        phase: Phase,
-        ack: AckOut,
-    ) -> Result<(), AgentError> {
-        record.phase = phase;
-        record.last_ack = ack.clone();
-        record.updated_ms = now_ms();
-        self.state.put(record)?;
-        match phase {
-            Phase::Completed => self.stats.completed.fetch_add(1, Ordering::Relaxed),
-            Phase::Failed => self.stats.failed.fetch_add(1, Ordering::Relaxed),
-            _ => 0,
-        };
-        if phase.is_terminal() && s.busy == Some(ack.command_id) {
-            s.busy = None;
+    /// Carry out what the machine decided, in order.
+    async fn apply(&mut self, s: &mut Session, effects: Vec<Effect>) -> Result<(), AgentError> {
+        for effect in effects {
+            match effect {
+                Effect::Record(record) => {
+                    let (phase, ack) = (record.phase, record.last_ack.clone());
+                    self.state.put(record)?;
+                    match phase {
+                        Phase::Completed => self.stats.completed.fetch_add(1, Ordering::Relaxed),
+                        Phase::Failed => self.stats.failed.fetch_add(1, Ordering::Relaxed),
+                        _ => 0,
+                    };
+                    self.send_ack(s, &ack).await;
+                }
+                Effect::Resend(ack) => self.send_ack(s, &ack).await,
+                Effect::Schedule { id, action, delay } => {
+                    let steps = s.steps.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = steps.send(Step::Begin(id, action));
+                    });
+                }
+                Effect::Execute { id, action } => {
+                    self.state.log_execution(id, action.as_str())?;
+                    self.stats.executions.fetch_add(1, Ordering::Relaxed);
+                    let executor = self.executor.clone();
+                    let steps = s.steps.clone();
+                    tokio::spawn(async move {
+                        let outcome = executor.execute(action).await;
+                        let _ = steps.send(Step::Finished(id, outcome));
+                    });
+                }
+                Effect::End(end) => s.end(self.config.topic("status"), end).await,
+            }
         }
-        self.send_ack(s, &ack).await;
         Ok(())
     }
 
     async fn send_ack(&mut self, s: &mut Session, ack: &AckOut) {
         self.stats.acks.fetch_add(1, Ordering::Relaxed);
         s.publish(self.config.topic("commands/ack"), ack.encode(), false).await;
-    }
-
-    fn new_record(&self, s: &Session, id: Uuid, action: &str) -> CommandRecord {
-        CommandRecord {
-            command_id: id,
-            action: action.to_owned(),
-            phase: Phase::Accepted,
-            boot_id_before: s.boot_id.clone(),
-            last_ack: AckOut::new(id, "accepted"),
-            updated_ms: now_ms(),
-        }
-    }
-
-    async fn on_command(&mut self, s: &mut Session, payload: &[u8]) -> Result<(), AgentError> {
-        if let Some(id) = validate::command_id(payload)
-            && let Some(record) = self.state.get(&id)
-        {
-            tracing::info!(command_id = %id, "agent.command: seen before, re-sending the latest ack");
-            let ack = record.last_ack.clone();
-            self.send_ack(s, &ack).await;
-            return Ok(());
-        }
-        match validate::validate(payload, self.config.client_uuid, now_ms()) {
-            Err(Rejection { command_id: None, code, message }) => {
-                tracing::warn!(code = code.as_str(), %message, "agent.command: dropped, no command_id to ack");
-                Ok(())
-            }
-            Err(Rejection { command_id: Some(id), code, message }) => {
-                tracing::warn!(command_id = %id, code = code.as_str(), %message, "agent.command: refused");
-                let record = self.new_record(s, id, "");
-                self.advance(s, record, Phase::Failed, AckOut::failed(id, code, message)).await
-            }
-            Ok((wire, action)) => {
-                let id = wire.command_id;
-                let record = self.new_record(s, id, action.as_str());
-                if let Some(running) = s.busy {
-                    let message = format!("command {running} is still running");
-                    let ack = AckOut::failed(id, ErrorCode::Busy, message);
-                    return self.advance(s, record, Phase::Failed, ack).await;
-                }
-                tracing::info!(command_id = %id, action = action.as_str(), "agent.command: accepted");
-                self.advance(s, record, Phase::Accepted, AckOut::new(id, "accepted")).await?;
-                self.begin(s, id, action, self.executor.start_delay());
-                Ok(())
-            }
-        }
-    }
-
-    /// Start `id` after `delay` (the loop records `execution_started` first).
-    fn begin(&self, s: &mut Session, id: Uuid, action: Action, delay: Duration) {
-        s.busy = Some(id);
-        let steps = s.steps.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _ = steps.send(Step::Begin(id, action));
-        });
-    }
-
-    async fn on_step(&mut self, s: &mut Session, step: Step) -> Result<(), AgentError> {
-        match step {
-            Step::Begin(id, action) => {
-                let Some(record) = self.state.get(&id).cloned() else { return Ok(()) };
-                if record.phase != Phase::Accepted {
-                    return Ok(());
-                }
-                let ack = AckOut::new(id, "execution_started");
-                self.advance(s, record, Phase::ExecutionStarted, ack).await?;
-                self.state.log_execution(id, action.as_str())?;
-                self.stats.executions.fetch_add(1, Ordering::Relaxed);
-                let executor = self.executor.clone();
-                let steps = s.steps.clone();
-                tokio::spawn(async move {
-                    let outcome = executor.execute(action).await;
-                    let _ = steps.send(Step::Finished(id, outcome));
-                });
-            }
-            Step::Finished(id, outcome) => {
-                let Some(record) = self.state.get(&id).cloned() else { return Ok(()) };
-                tracing::info!(command_id = %id, ?outcome, "agent.execute: finished");
-                match outcome {
-                    Outcome::Completed => {
-                        let ack = AckOut::new(id, "completed").with_boot(&s.boot_id);
-                        self.advance(s, record, Phase::Completed, ack).await?;
-                    }
-                    Outcome::Failed(message) => {
-                        let ack = AckOut::failed(id, ErrorCode::ExecutionFailed, message);
-                        self.advance(s, record, Phase::Failed, ack).await?;
-                    }
-                    Outcome::Rebooting | Outcome::PoweringOff if self.executor.is_simulated() => {
-                        s.publish(self.config.topic("status"), wire::OFFLINE.to_vec(), true).await;
-                        let end =
-                            if outcome == Outcome::Rebooting { End::Reboot } else { End::PowerOff };
-                        s.end(end);
-                    }
-                    // The host goes down; systemd stops the agent, and the next boot resumes.
-                    Outcome::Rebooting | Outcome::PoweringOff => {}
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// At (simulated) boot: finish what the previous run left open.
-    async fn resume(&mut self, s: &mut Session) -> Result<(), AgentError> {
-        for record in self.state.unfinished() {
-            let id = record.command_id;
-            let Some(action) = Action::parse(&record.action) else { continue };
-            let rebooted = record.boot_id_before != s.boot_id;
-            match (record.phase, action) {
-                (Phase::Accepted, _) => {
-                    tracing::info!(command_id = %id, "agent.resume: accepted before a restart, starting it now");
-                    self.begin(s, id, action, Duration::ZERO);
-                }
-                (Phase::ExecutionStarted, Action::RebootHost | Action::ShutdownHost)
-                    if rebooted =>
-                {
-                    tracing::info!(command_id = %id, boot_id = %s.boot_id, "agent.resume: back after {action}");
-                    let ack = AckOut::new(id, "completed").with_boot(&s.boot_id);
-                    self.advance(s, record, Phase::Completed, ack).await?;
-                }
-                (Phase::ExecutionStarted, _) => {
-                    let message = if action == Action::RestartApp {
-                        "the agent restarted while the action ran; outcome unknown".to_owned()
-                    } else {
-                        format!("{action} was started but the host did not go down")
-                    };
-                    let ack = AckOut::failed(id, ErrorCode::ExecutionFailed, message);
-                    self.advance(s, record, Phase::Failed, ack).await?;
-                }
-                (Phase::Completed | Phase::Failed, _) => {}
-            }
-        }
-        Ok(())
     }
 }
 

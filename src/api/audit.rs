@@ -11,6 +11,7 @@
 use crate::audit::AuditSlot;
 use crate::auth::Principal;
 use crate::error::Error;
+use crate::proto::{codes, descriptors};
 use crate::store::Store;
 use crate::store::audit::AuditRow;
 use bytes::Bytes;
@@ -32,14 +33,11 @@ const REDACTED: &str = "<redacted>";
 #[derive(Clone)]
 pub struct Auditor {
     store: Arc<dyn Store>,
-    pool: Arc<DescriptorPool>,
 }
 
 impl Auditor {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        let pool = DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET)
-            .expect("the descriptor set compiled into this binary decodes");
-        Self { store, pool: Arc::new(pool) }
+        Self { store }
     }
 
     /// Buffer the request body, summarise it, and hand back an equivalent request carrying
@@ -99,7 +97,7 @@ impl Auditor {
 
     /// JSON of the request message, secrets redacted, cut to [`MAX_ARGUMENTS`].
     fn summarise(&self, path: &str, body: &Bytes) -> String {
-        let Some(message) = decode(&self.pool, path, body) else {
+        let Some(message) = decode(descriptors::pool(), path, body) else {
             return format!("{{\"undecodable\": {} }}", body.len());
         };
         let mut json = serde_json::to_value(&message).unwrap_or_default();
@@ -130,7 +128,7 @@ fn slot(
         duration: std::time::Duration::ZERO,
     };
     AuditSlot::new(template, Instant::now(), |error| {
-        super::status::code_name(super::status::code(error))
+        codes::code_name(super::status::code(error))
     })
 }
 
@@ -169,7 +167,7 @@ fn redact(value: &mut serde_json::Value) {
 /// `"3"` → `INVALID_ARGUMENT`.
 fn code_name(code: &str) -> String {
     match code.parse::<i32>() {
-        Ok(n) => super::status::code_name(tonic::Code::from_i32(n)),
+        Ok(n) => codes::code_name(tonic::Code::from_i32(n)),
         Err(_) => code.to_owned(),
     }
 }
@@ -180,7 +178,7 @@ mod tests {
 
     #[test]
     fn requests_are_summarised_with_secrets_and_content_redacted() {
-        let pool = DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
+        let pool = descriptors::pool();
         let request = crate::proto::v1::ReloadRequest {
             content: Some("password = \"hunter2\"".into()),
             restart_if_required: true,
@@ -189,13 +187,13 @@ mod tests {
         let payload = prost::Message::encode_to_vec(&request);
         frame.extend((payload.len() as u32).to_be_bytes());
         frame.extend(payload);
-        let message = decode(&pool, "/rebound.v1.ConfigService/Reload", &frame).unwrap();
+        let message = decode(pool, "/rebound.v1.ConfigService/Reload", &frame).unwrap();
         let mut json = serde_json::to_value(&message).unwrap();
         redact(&mut json);
         let text = json.to_string();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("<20 bytes>") && text.contains("restartIfRequired"), "{text}");
-        assert!(decode(&pool, "/rebound.v1.ConfigService/Reload", &frame[..3]).is_none());
+        assert!(decode(pool, "/rebound.v1.ConfigService/Reload", &frame[..3]).is_none());
     }
 
     #[test]

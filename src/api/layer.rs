@@ -96,7 +96,7 @@ where
         // Take the service that was driven to readiness; leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let guard = self.drain.track(super::methods::is_streaming(request.uri().path()));
+        let guard = self.drain.track(crate::proto::descriptors::is_streaming(request.uri().path()));
         let streams_closed = self.drain.streams_closed();
         let path = request.uri().path().to_owned();
         let span = tracing::info_span!(

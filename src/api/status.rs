@@ -70,17 +70,6 @@ impl From<Error> for Status {
     }
 }
 
-/// The gRPC name of a status code: `InvalidArgument` → `INVALID_ARGUMENT`.
-pub fn code_name(code: Code) -> String {
-    format!("{code:?}").chars().fold(String::new(), |mut out, c| {
-        if c.is_uppercase() && !out.is_empty() {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-        out
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,9 +122,4 @@ mod tests {
         assert_eq!(Status::from(failure(rusqlite::ffi::SQLITE_CORRUPT)).code(), Code::Internal);
     }
 
-    #[test]
-    fn code_names_are_grpc_style() {
-        assert_eq!(code_name(Code::InvalidArgument), "INVALID_ARGUMENT");
-        assert_eq!(code_name(Code::Ok), "OK");
-    }
 }

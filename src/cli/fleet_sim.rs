@@ -71,7 +71,7 @@ pub async fn run(args: FleetSimArgs) -> u8 {
         eprintln!("rebound fleet-sim: --failure-rate must be between 0 and 1");
         return exit::USAGE;
     }
-    if let Err(e) = crate::config::BrokerUrl::parse(&args.broker) {
+    if let Err(e) = crate::contract::broker::BrokerUrl::parse(&args.broker) {
         eprintln!("rebound fleet-sim: --broker: {e}");
         return exit::USAGE;
     }

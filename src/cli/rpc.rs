@@ -23,7 +23,7 @@ pub async fn connect(args: &ClientArgs) -> Result<Transport, u8> {
 pub fn failed(rpc: &str, status: &tonic::Status) -> u8 {
     eprintln!(
         "rebound: {rpc} failed: {}: {}",
-        crate::api::status::code_name(status.code()),
+        crate::proto::codes::code_name(status.code()),
         status.message()
     );
     match status.code() {

@@ -3,6 +3,7 @@
 use crate::{config, exit, server, telemetry};
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -34,7 +35,7 @@ pub async fn run(args: ServeArgs) -> u8 {
         "starting"
     );
     let observers = crate::config::Observers::default();
-    observers.register(telemetry.log_level_observer());
+    observers.register(Arc::new(LogLevelObserver(telemetry.log_level())));
     let code = match server::run(loaded, observers).await {
         Ok(server::Stopped::Shutdown | server::Stopped::HandedOver) => exit::OK,
         Ok(server::Stopped::Exec(plan)) => {
@@ -52,4 +53,20 @@ pub async fn run(args: ServeArgs) -> u8 {
     };
     telemetry.shutdown();
     code
+}
+
+/// Follows `telemetry.log_level` through config reloads.
+struct LogLevelObserver(telemetry::LogLevel);
+
+impl config::ConfigObserver for LogLevelObserver {
+    fn name(&self) -> &'static str {
+        "telemetry.log_level"
+    }
+
+    fn apply(&self, old: &config::Config, new: &config::Config) -> Result<(), String> {
+        if old.telemetry.log_level == new.telemetry.log_level {
+            return Ok(());
+        }
+        self.0.set(&new.telemetry.log_level).map_err(|err| err.to_string())
+    }
 }

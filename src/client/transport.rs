@@ -139,7 +139,7 @@ impl Transport {
             head.headers.entry(http::header::AUTHORIZATION).or_insert_with(|| value.clone());
         }
         // Unary requests are buffered so that a refused stream can be replayed.
-        let (replay, mut body) = if crate::api::methods::is_streaming(head.uri.path()) {
+        let (replay, mut body) = if crate::proto::descriptors::is_streaming(head.uri.path()) {
             (None, Some(body))
         } else {
             (Some(body.collect().await.map_err(Box::new)?.to_bytes()), None)

@@ -11,6 +11,7 @@ use super::devices::{
 use super::duration;
 use super::load::FieldError;
 use super::security::{AuthConfig, RateLimitConfig};
+pub use crate::telemetry::{LogFormat, TelemetryConfig};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -215,37 +216,6 @@ impl StoreConfig {
     }
 }
 
-/// `[telemetry]`: logs and traces.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TelemetryConfig {
-    /// A tracing filter directive such as `info` or `rebound=debug,sqlx=warn`.
-    pub log_level: String,
-    /// `text` for people, `json` for log pipelines.
-    pub log_format: LogFormat,
-    /// OTLP/gRPC collector endpoint (`http://host:4317`); `OTEL_EXPORTER_OTLP_ENDPOINT` also works.
-    pub otlp_endpoint: Option<String>,
-    /// Also write logs to `rebound.log` (and errors to `rebound.error.log`) in this directory.
-    pub log_dir: Option<PathBuf>,
-    /// Size at which a log file is rotated.
-    pub log_max_bytes: u64,
-    /// Rotated files kept per log (`rebound.log.1` … `.N`).
-    pub log_keep: u32,
-}
-
-impl Default for TelemetryConfig {
-    fn default() -> Self {
-        Self {
-            log_level: "info".to_owned(),
-            log_format: LogFormat::Text,
-            otlp_endpoint: None,
-            log_dir: None,
-            log_max_bytes: 10 * 1024 * 1024,
-            log_keep: 5,
-        }
-    }
-}
-
 /// `[restart]`: hot restart (see `lifecycle::restart`).
 /// Name of the snapshot key file looked for beside the snapshot directory.
 pub const DEFAULT_SNAPSHOT_KEY: &str = "snapshot.key";
@@ -347,14 +317,6 @@ impl RetentionConfig {
     pub fn max_age(&self) -> Duration {
         Duration::from_secs(u64::from(self.days) * 86_400)
     }
-}
-
-/// Log line format on stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 impl Config {

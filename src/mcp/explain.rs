@@ -3,7 +3,7 @@
 //! errors; it does not invent other wording.
 
 use super::gateway::CallError;
-use crate::api::status::code_name;
+use crate::proto::codes::code_name;
 use tonic::Code;
 
 /// The service part of a full method name: "/rebound.v1.RestartService/Restart" →

@@ -45,7 +45,7 @@ pub enum Replay {
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The server answered with an error status.
-    #[error("{method} failed: {}: {}", crate::api::status::code_name(.status.code()), .status.message())]
+    #[error("{method} failed: {}: {}", crate::proto::codes::code_name(.status.code()), .status.message())]
     Rpc { method: &'static str, status: tonic::Status },
     /// The server stayed unreachable (or unavailable) until the call deadline.
     #[error(

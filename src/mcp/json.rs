@@ -2,20 +2,16 @@
 //! names, RFC 3339 timestamps, durations like "1.5s"), with proto field names and every
 //! field present, so what an assistant sees matches `grpcurl` and the .proto comments.
 //!
-//! It reflects over the descriptor set compiled into the crate; it adds no meaning of its own.
+//! It reflects over the crate's one descriptor pool ([`crate::proto::descriptors`]); it adds
+//! no meaning of its own.
 
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions};
+use crate::proto::descriptors;
+use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
 use serde_json::Value;
-use std::sync::LazyLock;
-
-static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET)
-        .expect("the descriptor set compiled by build.rs decodes")
-});
 
 /// The descriptor of the rebound.v1 message `name` (e.g. "GetHealthResponse").
 pub fn descriptor(name: &str) -> Option<MessageDescriptor> {
-    POOL.get_message_by_name(&format!("rebound.v1.{name}"))
+    descriptors::pool().get_message_by_name(&format!("rebound.v1.{name}"))
 }
 
 /// `message` (of the rebound.v1 type `name`, e.g. "GetHealthResponse") as JSON; its

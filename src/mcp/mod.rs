@@ -33,7 +33,7 @@ use std::time::Duration;
 #[command(name = "rebound-mcp", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("REBOUND_GIT_SHA"), ")"))]
 pub struct Args {
     #[command(flatten)]
-    pub client: crate::cli::ClientArgs,
+    pub client: crate::client::ClientArgs,
     /// How many calls may be held at once while the server is unreachable; more fail at once.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub buffer: u32,
@@ -52,7 +52,7 @@ fn parse_deadline(text: &str) -> Result<Duration, String> {
 
 /// Parse the command line and serve MCP on stdio until the client disconnects.
 pub fn main() -> ExitCode {
-    let args: Args = match crate::cli::parse_args() {
+    let args: Args = match crate::client::parse_args() {
         Ok(args) => args,
         Err(code) => return code,
     };
@@ -64,7 +64,7 @@ pub fn main() -> ExitCode {
         eprintln!("rebound-mcp: --token: {err}");
         return ExitCode::from(crate::exit::USAGE);
     }
-    let telemetry = match crate::telemetry::init(&crate::config::TelemetryConfig::default()) {
+    let telemetry = match crate::telemetry::init(&crate::telemetry::TelemetryConfig::default()) {
         Ok(telemetry) => telemetry,
         Err(err) => {
             eprintln!("rebound-mcp: {err}");

@@ -5,17 +5,19 @@
 //! `rebound.error.log` in that directory, both rotated by size (see [`rotate`]).
 //!
 //! Call [`init`] once, early in `main`; keep the returned [`Telemetry`] alive and call
-//! [`Telemetry::shutdown`] last so buffered spans are exported.
+//! [`Telemetry::shutdown`] last so buffered spans are exported. Its settings are
+//! [`TelemetryConfig`]; this module imports nothing from the crate, so the client side
+//! (`rebound-mcp`) starts it without the server's configuration.
 
 mod rotate;
+mod settings;
 
-use crate::config::{Config, ConfigObserver, LogFormat, TelemetryConfig};
+pub use settings::{LogFormat, TelemetryConfig};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use rotate::RotatingFile;
 use std::io::IsTerminal;
-use std::sync::Arc;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -46,9 +48,9 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// A config observer that applies `telemetry.log_level` changes live.
-    pub fn log_level_observer(&self) -> Arc<dyn ConfigObserver> {
-        Arc::new(LogLevelObserver { filter: self.filter.clone(), env_filter: self.env_filter })
+    /// A handle that changes the log filter while the process runs.
+    pub fn log_level(&self) -> LogLevel {
+        LogLevel { filter: self.filter.clone(), env_filter: self.env_filter }
     }
 
     /// Whether spans are exported over OTLP.
@@ -66,27 +68,25 @@ impl Telemetry {
     }
 }
 
-/// Follows `telemetry.log_level` through config reloads.
-struct LogLevelObserver {
+/// Changes the log filter at runtime (the server follows `telemetry.log_level` through
+/// config reloads with it). Cheap to clone.
+#[derive(Clone)]
+pub struct LogLevel {
     filter: reload::Handle<EnvFilter, Registry>,
+    /// `RUST_LOG` was set at start: it keeps winning over `telemetry.log_level`.
     env_filter: bool,
 }
 
-impl ConfigObserver for LogLevelObserver {
-    fn name(&self) -> &'static str {
-        "telemetry.log_level"
-    }
-
-    fn apply(&self, old: &Config, new: &Config) -> Result<(), String> {
-        if old.telemetry.log_level == new.telemetry.log_level {
-            return Ok(());
-        }
+impl LogLevel {
+    /// Filter by `directive` from now on, unless `RUST_LOG` was set at start (it keeps
+    /// precedence and this is a no-op). A directive that does not parse changes nothing.
+    pub fn set(&self, directive: &str) -> Result<(), TelemetryError> {
         if self.env_filter {
             tracing::info!("telemetry.log_level changed, but RUST_LOG is set and keeps precedence");
             return Ok(());
         }
-        let filter = parse_filter(&new.telemetry.log_level).map_err(|err| err.to_string())?;
-        self.filter.reload(filter).map_err(|err| err.to_string())
+        let filter = parse_filter(directive)?;
+        self.filter.reload(filter).map_err(|err| TelemetryError::Filter(err.to_string()))
     }
 }
 
@@ -176,4 +176,36 @@ fn otlp_provider(endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
         .map_err(|err| TelemetryError::Exporter(err.to_string()))?;
     let resource = opentelemetry_sdk::Resource::builder().with_service_name("rebound").build();
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log level handle over a filter layer that is kept alive but never installed.
+    fn level(env_filter: bool) -> (LogLevel, reload::Layer<EnvFilter, Registry>) {
+        let (layer, filter) = reload::Layer::new(parse_filter("info").unwrap());
+        (LogLevel { filter, env_filter }, layer)
+    }
+
+    fn current(level: &LogLevel) -> String {
+        level.filter.with_current(|filter| filter.to_string()).unwrap()
+    }
+
+    #[test]
+    fn the_log_level_follows_a_new_directive_and_keeps_the_old_one_on_a_bad_one() {
+        let (level, _layer) = level(false);
+        level.set("rebound=debug").unwrap();
+        assert_eq!(current(&level), "rebound=debug");
+        let err = level.set("rebound=[").unwrap_err().to_string();
+        assert!(err.starts_with("telemetry.log_level: "), "{err}");
+        assert_eq!(current(&level), "rebound=debug");
+    }
+
+    #[test]
+    fn rust_log_keeps_precedence_over_the_configured_level() {
+        let (level, _layer) = level(true);
+        level.set("debug").unwrap();
+        assert_eq!(current(&level), "info");
+    }
 }

@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 use super::mosquitto::{Broker, device_password};
-use super::{DEADLINE, wait_for};
+use super::{DEADLINE, until, wait_for};
 
 pub const PREFIX: &str = "infoscreen";
 
@@ -48,12 +48,9 @@ pub async fn eavesdrop(
     let (client, mut eventloop) =
         AsyncClient::new(options(broker, &format!("sub-{}", Uuid::new_v4()), login), 10);
     client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
-    tokio::time::timeout(DEADLINE, async {
-        loop {
-            if let Ok(Event::Incoming(Packet::SubAck(_))) = eventloop.poll().await {
-                return;
-            }
-        }
+    until(DEADLINE, async || {
+        let event = eventloop.poll().await;
+        matches!(event, Ok(Event::Incoming(Packet::SubAck(_)))).then_some(())
     })
     .await
     .expect("suback");
@@ -84,12 +81,13 @@ pub async fn observe(broker: &Broker, topics: &[String], count: usize) -> Vec<(S
     let filters = topics.iter().map(|t| rumqttc::SubscribeFilter::new(t.clone(), QoS::AtLeastOnce));
     client.subscribe_many(filters).await.unwrap();
     let mut seen = Vec::new();
-    tokio::time::timeout(DEADLINE, async {
-        while seen.len() < count {
-            if let Ok(Event::Incoming(Packet::Publish(p))) = eventloop.poll().await {
-                seen.push((p.topic.clone(), p.payload.to_vec()));
-            }
+    until(DEADLINE, async || {
+        if seen.len() < count
+            && let Ok(Event::Incoming(Packet::Publish(p))) = eventloop.poll().await
+        {
+            seen.push((p.topic.clone(), p.payload.to_vec()));
         }
+        (seen.len() >= count).then_some(())
     })
     .await
     .expect("observed messages");

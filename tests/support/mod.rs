@@ -12,7 +12,7 @@ pub mod restart;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tempfile::TempDir;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -31,20 +31,33 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Poll `check` until it returns `Some`, or panic with `what` after `DEADLINE`.
-pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
+/// Pause between two runs of an `until` condition that did not hold yet.
+const RETRY: Duration = Duration::from_millis(20);
+
+/// Run `condition` until it returns `Some` (pausing [`RETRY`] after each `None`) and return
+/// its value, or `None` once `deadline` has passed; a run still going then is dropped, so a
+/// condition may await events (an MQTT poll, a stream) as well as check a state. The one
+/// deadline loop of the tests: every wait on a condition goes through it.
+pub async fn until<T>(
+    deadline: Duration,
+    mut condition: impl AsyncFnMut() -> Option<T>,
+) -> Option<T> {
+    let runs = async {
+        loop {
+            if let Some(value) = condition().await {
+                return value;
+            }
+            tokio::time::sleep(RETRY).await;
         }
-        assert!(Instant::now() < deadline, "timed out after {DEADLINE:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    };
+    tokio::time::timeout(deadline, runs).await.ok()
+}
+
+/// [`until`] `check` holds, within [`DEADLINE`], or panic naming `what`.
+pub async fn wait_for<T>(what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+    until(DEADLINE, check)
+        .await
+        .unwrap_or_else(|| panic!("timed out after {DEADLINE:?} waiting for {what}"))
 }
 
 /// Find an external tool on PATH or in the Go bin directory, or fail with how to install it.

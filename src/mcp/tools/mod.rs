@@ -73,7 +73,7 @@ impl Tools {
         let detail = match error {
             CallError::Rpc { method, status } => json!({
                 "kind": "rpc", "rpc": method,
-                "code": crate::api::status::code_name(status.code()), "message": status.message(),
+                "code": crate::proto::codes::code_name(status.code()), "message": status.message(),
             }),
             CallError::Unreachable { .. } => {
                 json!({"kind": "unreachable", "message": error.to_string()})
