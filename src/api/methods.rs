@@ -1,19 +1,28 @@
 //! Which gRPC methods stream, read once from the descriptor sets this server serves (rebound,
 //! grpc.health.v1, reflection). The RPC layer counts open streams apart from unary calls with
-//! it, so a drain can report both.
+//! it, so a drain can report both; the gRPC metrics take their (bounded) labels from it.
 
 use prost::Message;
-use std::collections::HashSet;
+use crate::telemetry::metrics::GrpcLabels;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
-static STREAMING: LazyLock<HashSet<String>> = LazyLock::new(|| {
+/// A method this server serves: its service and method names, and whether it streams.
+struct Served {
+    service: String,
+    method: String,
+    streaming: bool,
+}
+
+/// Every method of the served descriptor sets, by path (`/package.Service/Method`).
+static SERVED: LazyLock<HashMap<String, Served>> = LazyLock::new(|| {
     let sets = [
         crate::proto::FILE_DESCRIPTOR_SET,
         tonic_health::pb::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ];
-    let mut streaming = HashSet::new();
+    let mut served = HashMap::new();
     for bytes in sets {
         let Ok(set) = prost_types::FileDescriptorSet::decode(bytes) else {
             tracing::error!("unreadable embedded descriptor set");
@@ -21,20 +30,21 @@ static STREAMING: LazyLock<HashSet<String>> = LazyLock::new(|| {
         };
         for file in &set.file {
             for service in &file.service {
+                let service_name = format!("{}.{}", file.package(), service.name());
                 for method in &service.method {
-                    if method.server_streaming() || method.client_streaming() {
-                        streaming.insert(format!(
-                            "/{}.{}/{}",
-                            file.package(),
-                            service.name(),
-                            method.name()
-                        ));
-                    }
+                    served.insert(
+                        format!("/{service_name}/{}", method.name()),
+                        Served {
+                            service: service_name.clone(),
+                            method: method.name().to_owned(),
+                            streaming: method.server_streaming() || method.client_streaming(),
+                        },
+                    );
                 }
             }
         }
     }
-    streaming
+    served
 });
 
 /// A method of the rebound.v1 contract as its descriptor documents it.
@@ -87,7 +97,16 @@ pub fn contract() -> Vec<ContractMethod> {
 
 /// Whether the method at `path` (`/package.Service/Method`) streams in either direction.
 pub fn is_streaming(path: &str) -> bool {
-    STREAMING.contains(path)
+    SERVED.get(path).is_some_and(|served| served.streaming)
+}
+
+/// The metric labels of the method at `path`: its service and name when this server serves
+/// it, `unknown` for anything else (so a client cannot create label values at will).
+pub fn metric_labels(path: &str) -> GrpcLabels {
+    match SERVED.get(path) {
+        Some(served) => GrpcLabels { grpc_service: &served.service, grpc_method: &served.method },
+        None => GrpcLabels { grpc_service: "unknown", grpc_method: "unknown" },
+    }
 }
 
 #[cfg(test)]
@@ -102,5 +121,13 @@ mod tests {
         assert!(!is_streaming("/grpc.health.v1.Health/Check"));
         assert!(!is_streaming("/rebound.v1.HealthService/GetHealth"));
         assert!(!is_streaming("/nope"));
+    }
+
+    #[test]
+    fn metric_labels_name_served_methods_only() {
+        let labels = metric_labels("/rebound.v1.HealthService/GetHealth");
+        assert_eq!((labels.grpc_service, labels.grpc_method), ("rebound.v1.HealthService", "GetHealth"));
+        let labels = metric_labels("/made.Up/Anything");
+        assert_eq!((labels.grpc_service, labels.grpc_method), ("unknown", "unknown"));
     }
 }

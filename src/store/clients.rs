@@ -144,4 +144,19 @@ pub trait ClientStore {
 
     /// UUIDs of every device, or of one group, ascending.
     async fn client_uuids(&self, group: Option<&str>) -> Result<Vec<Uuid>, StoreError>;
+
+    /// How many devices match `filter`. This default pages through [`Self::list_clients`];
+    /// a backend overrides it with a counting query.
+    async fn count_clients(&self, filter: &ClientFilter) -> Result<u64, StoreError> {
+        const PAGE: u32 = 1000;
+        let (mut count, mut after) = (0u64, None);
+        loop {
+            let page = self.list_clients(filter, after, PAGE).await?;
+            count += page.len() as u64;
+            match page.last() {
+                Some(last) if page.len() == PAGE as usize => after = Some(last.client_uuid),
+                _ => return Ok(count),
+            }
+        }
+    }
 }
