@@ -4,6 +4,7 @@
 //! crash recovery, config reload and device commands. The layering:
 //!
 //! - [`api`]: tonic services — thin adapters from proto to the domain, behind one RPC layer;
+//! - [`http`]: the HTTP listener's adapter (Prometheus `/metrics`, the index page);
 //! - [`config`], [`health`], [`lifecycle`]: the transport-neutral domain;
 //! - [`store`]: the `Store` trait and its SQLite implementation (the source of truth);
 //! - [`server`]: wiring and the documented start-up/shutdown order;
@@ -43,6 +44,7 @@ server_modules! {
     pub mod error;
     pub mod health;
     pub mod hex;
+    pub mod http;
     pub mod ids;
     pub mod lifecycle;
     pub mod mcp;
