@@ -255,14 +255,59 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    /// Every family with one sample.
+    fn populated() -> Metrics {
+        let m = Metrics::new();
+        let grpc = GrpcLabels { grpc_service: "rebound.v1.X", grpc_method: "Y" };
+        let second = Duration::from_secs(1);
+        m.grpc_started(&grpc);
+        m.grpc_handled(&grpc, "OK", second);
+        m.command_issued("restart_app");
+        m.command_ended("restart_app", "completed", second);
+        m.set_devices("online", 1);
+        m.set_mqtt_connected(true);
+        m.mqtt_reconnected();
+        m.ack_ingested("completed");
+        m.payload_malformed("invalid_json");
+        m.rollout_ended("completed");
+        m.restart_ended("succeeded", second);
+        m.reload_ended("success", second);
+        m.store_transaction("fleet_tx", second);
+        m
+    }
+
+    #[test]
+    fn the_grafana_dashboard_queries_only_metrics_this_registry_writes() {
+        let text = populated().encode();
+        let written: std::collections::HashSet<&str> = text
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.split(['{', ' ']).next())
+            .collect();
+        let dashboard = include_str!("../../deploy/grafana/rebound-dashboard.json");
+        let mut queried = 0;
+        for (at, _) in dashboard.match_indices("rebound_") {
+            let name: String = dashboard[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if name == "rebound_" {
+                continue;
+            }
+            assert!(written.contains(name.as_str()), "the dashboard queries {name}: not written");
+            queried += 1;
+        }
+        assert!(queried >= 15, "the dashboard queries {queried} metrics");
+    }
+
     #[test]
     fn families_follow_the_naming_rules() {
         let m = Metrics::new();
-        m.command_ended("reboot", "completed", Duration::from_millis(300));
+        m.command_ended("reboot_host", "completed", Duration::from_millis(300));
         m.grpc_started(&GrpcLabels { grpc_service: "rebound.v1.X", grpc_method: "Y" });
         m.set_devices("online", 3);
         let text = m.encode();
-        assert!(text.contains(r#"rebound_commands_total{action="reboot",outcome="completed"} 1"#));
+        assert!(text.contains(r#"rebound_commands_total{action="reboot_host",outcome="completed"} 1"#));
         assert!(text.contains("# TYPE rebound_command_duration_seconds histogram"), "{text}");
         assert!(text.contains(r#"rebound_devices{state="online"} 3"#), "{text}");
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
