@@ -65,7 +65,10 @@ async fn counters_move_as_commands_complete_and_fail_and_the_gauges_follow_the_d
     })
     .await;
     let value = |name: &str, labels: &[&str]| {
-        sample(&after, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?} in {after:?}"))
+        sample(&after, name, labels).unwrap_or_else(|| {
+            let family: Vec<_> = after.iter().filter(|(n, _, _)| n == name).collect();
+            panic!("no {name} {labels:?}; its samples: {family:?}")
+        })
     };
     assert_eq!(value("rebound_commands_issued_total", &["action=restart_app"]), 2.0);
     assert_eq!(value("rebound_commands_total", &["action=restart_app", "outcome=completed"]), 1.0);

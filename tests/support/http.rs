@@ -7,7 +7,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,6 +22,38 @@ pub async fn get(port: u16, path: &str) -> Result<(u16, String), String> {
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.map_err(|e| e.to_string())?;
     let text = String::from_utf8(response).map_err(|e| e.to_string())?;
+    parse_response(&text)
+}
+
+/// GET `path` from `127.0.0.1:port` over TLS, trusting the CA in `ca` (PEM), with HTTP/1.1:
+/// the negotiated ALPN protocol, the status and the body.
+pub async fn get_tls(port: u16, path: &str, ca: &Path) -> Result<(String, u16, String), String> {
+    let roots = rebound::pem::roots(ca)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp =
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut stream = connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
+    let alpn = stream.get_ref().1.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    // A peer that closes without close_notify still delivered the whole response.
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8(response).map_err(|e| e.to_string())?;
+    let (status, body) = parse_response(&text)?;
+    Ok((alpn.unwrap_or_default(), status, body))
+}
+
+/// The status and body of an HTTP/1.1 response read to its end.
+fn parse_response(text: &str) -> Result<(u16, String), String> {
     let (head, body) = text.split_once("\r\n\r\n").ok_or(format!("no header end: {text:?}"))?;
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
     let status = status.ok_or(format!("no status line: {head:?}"))?;
