@@ -12,7 +12,8 @@
 //! - [`agent`]: `rebound-agent`, the device side of the MQTT contract (also run by fleet-sim);
 //! - [`mcp`]: the `rebound-mcp` stdio MCP adapter (tools over the gRPC API);
 //! - [`proto`]: the generated code, included in one place;
-//! - [`contract`], [`duration`], [`systemd`], [`exit`], [`pem`]: leaves both ends share.
+//! - [`contract`], [`duration`], [`systemd`], [`exit`], [`pem`]: leaves both ends share;
+//! - [`metrics`]: the Prometheus registry, a leaf every layer records through.
 //!
 //! Without the default `server` feature only the agent and those leaves are compiled: the
 //! agent-only build (`cargo build --no-default-features --bin rebound-agent`) has no tonic,
@@ -48,6 +49,7 @@ server_modules! {
     pub mod ids;
     pub mod lifecycle;
     pub mod mcp;
+    pub mod metrics;
     pub mod mqtt;
     pub mod proto;
     pub mod recovery;

@@ -18,7 +18,7 @@ use super::{identity, policy};
 use crate::audit::AuditSlot;
 use crate::auth::{Call, Gate, Refusal, Role};
 use crate::lifecycle::{Drain, RpcGuard};
-use crate::telemetry::metrics::GrpcLabels;
+use crate::metrics::GrpcLabels;
 use bytes::Bytes;
 use http_body::Frame;
 use opentelemetry::propagation::Extractor;
@@ -123,7 +123,7 @@ where
         let auditor = self.auditor.clone();
         let started = Instant::now();
         let labels = super::methods::metric_labels(&path);
-        crate::telemetry::metrics::metrics().grpc_started(&labels);
+        crate::metrics::metrics().grpc_started(&labels);
         Box::pin(
             async move {
                 tracing::debug!("rpc started");
@@ -211,7 +211,7 @@ impl Finish {
     fn complete(self, code: &str, message: Option<String>) {
         self.span.record("rpc.grpc.status_code", code);
         let elapsed = self.started.elapsed();
-        crate::telemetry::metrics::metrics().grpc_handled(&self.labels, code_name(code), elapsed);
+        crate::metrics::metrics().grpc_handled(&self.labels, code_name(code), elapsed);
         {
             let _enter = self.span.enter();
             let elapsed_us = elapsed.as_micros() as u64;

@@ -3,7 +3,7 @@
 //! it, so a drain can report both; the gRPC metrics take their (bounded) labels from it.
 
 use prost::Message;
-use crate::telemetry::metrics::GrpcLabels;
+use crate::metrics::GrpcLabels;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 

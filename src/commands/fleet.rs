@@ -131,7 +131,7 @@ impl Fleet {
 /// Count a created command, or one that reached its terminal state (with the time since it
 /// was issued).
 fn record_metrics(change: &CommandChange) {
-    let metrics = crate::telemetry::metrics::metrics();
+    let metrics = crate::metrics::metrics();
     let command = &change.command;
     match change.event.from_state {
         None => metrics.command_issued(command.action.as_str()),

@@ -2,13 +2,13 @@
 //! small index page naming what this listener offers (the operator console is to come).
 //!
 //! Routes are thin: the scrape handler asks the command domain for the device counts, sets
-//! the gauges and encodes the registry of `crate::telemetry::metrics`; it holds no rule of its
-//! own. Serving (TLS, connection accounting, the drain) is [`serve`]'s.
+//! the gauges and encodes the registry of `crate::metrics`; it holds no rule of its own.
+//! Serving (TLS, connection accounting, the drain) is [`serve`]'s.
 
 pub mod serve;
 
 use crate::commands::Fleet;
-use crate::telemetry::metrics;
+use crate::metrics;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

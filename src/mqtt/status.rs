@@ -39,7 +39,7 @@ impl GatewayStatus {
     }
 
     pub fn set_connected(&self) {
-        let metrics = crate::telemetry::metrics::metrics();
+        let metrics = crate::metrics::metrics();
         if self.connects.fetch_add(1, Ordering::SeqCst) > 0 {
             self.reconnects.fetch_add(1, Ordering::SeqCst);
             metrics.mqtt_reconnected();
@@ -51,7 +51,7 @@ impl GatewayStatus {
 
     pub fn set_disconnected(&self, error: Option<String>) {
         self.connected.store(false, Ordering::SeqCst);
-        crate::telemetry::metrics::metrics().set_mqtt_connected(false);
+        crate::metrics::metrics().set_mqtt_connected(false);
         if let Some(error) = error {
             *lock(&self.last_error) = Some(error);
         }
@@ -66,14 +66,14 @@ impl GatewayStatus {
         self.suspended.store(suspended, Ordering::SeqCst);
         if suspended {
             self.connected.store(false, Ordering::SeqCst);
-            crate::telemetry::metrics::metrics().set_mqtt_connected(false);
+            crate::metrics::metrics().set_mqtt_connected(false);
         }
     }
 
     pub fn count_malformed(&self, reason: Reason) {
         let index = Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0);
         self.malformed[index].fetch_add(1, Ordering::Relaxed);
-        crate::telemetry::metrics::metrics().payload_malformed(reason.as_str());
+        crate::metrics::metrics().payload_malformed(reason.as_str());
     }
 
     /// Dropped payloads per reason.

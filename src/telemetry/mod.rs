@@ -7,7 +7,6 @@
 //! Call [`init`] once, early in `main`; keep the returned [`Telemetry`] alive and call
 //! [`Telemetry::shutdown`] last so buffered spans are exported.
 
-pub mod metrics;
 mod rotate;
 
 use crate::config::{Config, ConfigObserver, LogFormat, TelemetryConfig};

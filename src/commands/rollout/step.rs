@@ -133,7 +133,7 @@ impl Fleet {
                         tx.commit().await?;
                         tracing::info!(rollout.id = %id, "rollout completed");
                         let outcome = RolloutState::Completed.as_str();
-                        crate::telemetry::metrics::metrics().rollout_ended(outcome);
+                        crate::metrics::metrics().rollout_ended(outcome);
                         self.announce_rollout(id);
                     }
                     return Ok(rollout);

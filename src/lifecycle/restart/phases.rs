@@ -79,7 +79,7 @@ impl Run {
         }
         let elapsed_ms = now_ms().saturating_sub(self.record.requested_ms).max(0);
         let elapsed = std::time::Duration::from_millis(elapsed_ms as u64);
-        crate::telemetry::metrics::metrics().restart_ended(outcome.as_str(), elapsed);
+        crate::metrics::metrics().restart_ended(outcome.as_str(), elapsed);
         self.inner.reconnects.finished(&self.record);
         // The outcome is stored before anyone hears of it, so history never lags behind.
         self.persist();

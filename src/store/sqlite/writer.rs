@@ -251,7 +251,7 @@ impl WriterSession {
     /// since.
     pub fn finish(&mut self, result: Result<(), StoreError>) -> Result<(), StoreError> {
         if let Some(begun) = self.begun.take() {
-            crate::telemetry::metrics::metrics().store_transaction("fleet_tx", begun.elapsed());
+            crate::metrics::metrics().store_transaction("fleet_tx", begun.elapsed());
         }
         let result = self.target.writes.record(result);
         if result.is_err() {

@@ -1,4 +1,6 @@
-//! The Prometheus registry of the process and the handle the rest of the code records through.
+//! The Prometheus registry of the process and the handle the rest of the code records through:
+//! a leaf (it imports nothing of the crate), so the store, the domain and the adapters all
+//! record through it without importing upward.
 //!
 //! One [`Metrics`] exists per process ([`metrics`]); every family is registered here, under the
 //! `rebound_` prefix, with `_total` on counters and `_seconds` on durations. Domain modules call
@@ -284,7 +286,7 @@ mod tests {
             .filter(|line| !line.starts_with('#'))
             .filter_map(|line| line.split(['{', ' ']).next())
             .collect();
-        let dashboard = include_str!("../../deploy/grafana/rebound-dashboard.json");
+        let dashboard = include_str!("../deploy/grafana/rebound-dashboard.json");
         let mut queried = 0;
         for (at, _) in dashboard.match_indices("rebound_") {
             let name: String = dashboard[at..]
