@@ -82,18 +82,9 @@ if ! $quick; then
   scripts/package-agent.sh amd64 arm64
 fi
 
-step "cargo test"
-cargo test --locked --all-targets
-
-step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
-cargo run --quiet --locked -- bench reload --smoke
-cargo run --quiet --locked -- bench fanout --smoke
-cargo run --quiet --locked -- bench memory --smoke
-cargo run --quiet --locked -- bench recovery --smoke
-
-# The clients and the MCP adapter are tested against the binaries cargo just built.
-step "clients: Python tools (pinned, in a venv under target/)"
-cargo build --locked --bins
+# Pinned Python packages first: tests/metrics.rs (in `cargo test`) parses /metrics with the
+# official Prometheus parser from this venv ($PYTHON); the clients use it further down.
+step "Python tools (pinned, in a venv under target/)"
 venv=target/pyenv
 if ! python3 -m venv "$venv" 2>/dev/null; then
   if [[ $(id -u) == 0 ]]; then
@@ -108,6 +99,18 @@ fi
 export PYTHON="$PWD/$venv/bin/python"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -r clients/python/requirements-dev.txt
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./clients/python
+
+step "cargo test"
+cargo test --locked --all-targets
+
+step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
+cargo run --quiet --locked -- bench reload --smoke
+cargo run --quiet --locked -- bench fanout --smoke
+cargo run --quiet --locked -- bench memory --smoke
+cargo run --quiet --locked -- bench recovery --smoke
+
+# The clients and the MCP adapter are tested against the binaries cargo just built.
+cargo build --locked --bins
 
 step "clients: generated code is up to date with proto/ (scripts/gen-clients.sh --check)"
 scripts/gen-clients.sh --check

@@ -4,6 +4,7 @@
 //! crash recovery, config reload and device commands. The layering:
 //!
 //! - [`api`]: tonic services — thin adapters from proto to the domain, behind one RPC layer;
+//! - [`http`]: the HTTP listener's adapter (Prometheus `/metrics`, the index page);
 //! - [`config`], [`health`], [`lifecycle`]: the transport-neutral domain;
 //! - [`store`]: the `Store` trait and its SQLite implementation (the source of truth);
 //! - [`server`]: wiring and the documented start-up/shutdown order;
@@ -11,7 +12,8 @@
 //! - [`agent`]: `rebound-agent`, the device side of the MQTT contract (also run by fleet-sim);
 //! - [`mcp`]: the `rebound-mcp` stdio MCP adapter (tools over the gRPC API);
 //! - [`proto`]: the generated code, included in one place;
-//! - [`contract`], [`duration`], [`systemd`], [`exit`], [`pem`]: leaves both ends share.
+//! - [`contract`], [`duration`], [`systemd`], [`exit`], [`pem`]: leaves both ends share;
+//! - [`metrics`]: the Prometheus registry, a leaf every layer records through.
 //!
 //! Without the default `server` feature only the agent and those leaves are compiled: the
 //! agent-only build (`cargo build --no-default-features --bin rebound-agent`) has no tonic,
@@ -43,9 +45,11 @@ server_modules! {
     pub mod error;
     pub mod health;
     pub mod hex;
+    pub mod http;
     pub mod ids;
     pub mod lifecycle;
     pub mod mcp;
+    pub mod metrics;
     pub mod mqtt;
     pub mod proto;
     pub mod recovery;

@@ -333,6 +333,7 @@ async fn port_in_use_exits_69_with_one_clear_line_and_creates_nothing() {
         .args(["serve"])
         .current_dir(dir.path())
         .env("REBOUND_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("REBOUND_SERVER__HTTP_LISTEN", "")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(69));
@@ -351,6 +352,7 @@ async fn unwritable_data_dir_exits_69_and_creates_nothing() {
         .args(["serve"])
         .current_dir(dir.path())
         .env("REBOUND_SERVER__LISTEN", format!("127.0.0.1:{}", support::free_port()))
+        .env("REBOUND_SERVER__HTTP_LISTEN", "")
         .env("REBOUND_STORE__URL", "sqlite://not-a-dir/data/rebound.db")
         .output()
         .unwrap();

@@ -74,6 +74,55 @@ async fn twenty_exec_restarts_under_load_fail_no_rpc() {
     restarts_under_load(pb::RestartMode::Exec, 20).await;
 }
 
+/// Scrapers of `/metrics` on the HTTP listener go on through handover and exec restarts
+/// without one failed request: the successor serves on the inherited HTTP socket, and its
+/// metrics count the restart it completed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_scrapes_fail_none_through_handover_and_exec_restarts() {
+    use pb::RestartMode::{Exec, Handover};
+    use support::http::{ScrapeLoad, get, parse_with_prometheus, sample};
+    let server = Server::start("").await;
+    let (addr, http_port) = (server.addr.clone(), server.http_port);
+    let load = ScrapeLoad::start(http_port, CLIENTS);
+    wait_for("first scrapes", || async { (load.ok() >= 10).then_some(()) }).await;
+    let mut guard = None;
+    for (round, mode) in [Handover, Exec, Handover, Exec, Handover].into_iter().enumerate() {
+        let before = load.ok();
+        let id = request(&addr, mode, "").await;
+        let event = wait_terminal(&addr, &id).await;
+        assert_eq!(event.phase(), pb::RestartPhase::Complete, "round {round}: {event:?}");
+        let (pid, _) = serving(&addr).await;
+        // Replacing a guard kills the pid it held: only for a new pid (exec keeps it).
+        if pid != server.pid() && guard.as_ref().is_none_or(|g: &KillOnDrop| g.0 != pid) {
+            guard = Some(KillOnDrop(pid));
+        }
+        let target = before + 20;
+        wait_for("scrapes after the restart", || async { (load.ok() >= target).then_some(()) })
+            .await;
+    }
+    let (ok, errors) = load.stop().await;
+    assert!(
+        errors.is_empty(),
+        "{} failed scrapes of {}: {errors:?}",
+        errors.len(),
+        ok + errors.len() as u64
+    );
+    let (pid, generation) = serving(&addr).await;
+    assert_eq!(generation, 5);
+    wait_for("the serving process alone holding the http socket", || async {
+        (support::restart::listener_holders(http_port) == [pid]).then_some(())
+    })
+    .await;
+    let (status, body) = get(http_port, "/metrics").await.unwrap();
+    assert_eq!(status, 200);
+    let samples = parse_with_prometheus(&body);
+    let succeeded = sample(&samples, "rebound_restarts_total", &["outcome=succeeded"]);
+    assert!(succeeded >= Some(1.0), "{body}");
+    eprintln!("5 restarts, {ok} scrapes, 0 failed");
+    stop_serving(&addr).await;
+    drop(guard);
+}
+
 #[tokio::test]
 async fn a_successor_that_exits_at_once_is_rolled_back_and_the_old_process_keeps_serving() {
     let server = Server::start("").await;

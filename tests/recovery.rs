@@ -20,8 +20,9 @@ fn integrity_action(report: &pb::RecoveryReport) -> &str {
 
 async fn reload(server: &Server, drain: &str) -> pb::ReloadEvent {
     let content = format!(
-        "version = 1\n[server]\nlisten = \"127.0.0.1:{}\"\ndrain_timeout = \"{drain}\"\n",
-        server.port
+        "version = 1\n[server]\nlisten = \"127.0.0.1:{}\"\nhttp_listen = \"127.0.0.1:{}\"\n\
+         drain_timeout = \"{drain}\"\n",
+        server.port, server.http_port
     );
     ConfigServiceClient::new(server.channel().await)
         .reload(pb::ReloadRequest { content: Some(content), restart_if_required: false })

@@ -258,3 +258,18 @@ async fn the_cli_presents_a_client_certificate() {
     let half = run_rebound(m.dir.path(), &["health", "--addr", &m.addr, "--tls-cert", &cert]);
     assert_eq!(half.status.code(), Some(64), "--tls-cert needs --tls-key: {half:?}");
 }
+
+/// The HTTP listener uses the gRPC listener's certificate: /metrics over TLS (HTTP/1.1 by
+/// ALPN), logged with its https URL; a plaintext request gets no answer.
+#[tokio::test]
+async fn the_http_listener_serves_metrics_over_tls_with_the_same_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, ca) = start(dir.path()).await;
+    let (alpn, status, body) =
+        support::http::get_tls(server.http_port, "/metrics", &ca.pem).await.unwrap();
+    assert_eq!((alpn.as_str(), status), ("http/1.1", 200), "{body}");
+    assert!(body.contains("rebound_grpc_server_started_total"), "{body}");
+    let plain = support::http::get(server.http_port, "/metrics").await;
+    assert!(plain.is_err(), "plaintext must not be served: {plain:?}");
+    server.wait_log(&format!("metrics at https://127.0.0.1:{}/metrics", server.http_port)).await;
+}

@@ -9,6 +9,7 @@
 //! - authentication, authorization and rate limits: the [`Gate`] admits or refuses each call
 //!   against the policy table; a refused call is answered here (its request unread) and the
 //!   admitted [`crate::auth::Principal`] is stored in the request for [`super::identity`];
+//! - the gRPC server metrics (started, handled by code, handling seconds);
 //! - the audit trail of mutating calls and of every refused call (see [`super::audit`]);
 //! - the contract's status for a request tonic could not decode (see [`super::decode`]).
 
@@ -17,6 +18,7 @@ use super::{identity, policy};
 use crate::audit::AuditSlot;
 use crate::auth::{Call, Gate, Refusal, Role};
 use crate::lifecycle::{Drain, RpcGuard};
+use crate::metrics::GrpcLabels;
 use bytes::Bytes;
 use http_body::Frame;
 use opentelemetry::propagation::Extractor;
@@ -120,6 +122,8 @@ where
         let mutating = policy::lookup(&path).is_some_and(|p| p.mutating);
         let auditor = self.auditor.clone();
         let started = Instant::now();
+        let labels = super::methods::metric_labels(&path);
+        crate::metrics::metrics().grpc_started(&labels);
         Box::pin(
             async move {
                 tracing::debug!("rpc started");
@@ -152,7 +156,7 @@ where
                 let (mut parts, body) = response.into_parts();
                 let mut tracked = TrackedBody {
                     inner: body,
-                    finish: Some(Finish { guard, span, started, audit }),
+                    finish: Some(Finish { guard, span, started, labels, audit }),
                     ended: false,
                     streams_closed: Box::pin(streams_closed),
                 };
@@ -199,21 +203,49 @@ struct Finish {
     guard: RpcGuard,
     span: tracing::Span,
     started: Instant,
+    labels: GrpcLabels,
     audit: Option<(Auditor, AuditSlot)>,
 }
 
 impl Finish {
     fn complete(self, code: &str, message: Option<String>) {
         self.span.record("rpc.grpc.status_code", code);
+        let elapsed = self.started.elapsed();
+        crate::metrics::metrics().grpc_handled(&self.labels, code_name(code), elapsed);
         {
             let _enter = self.span.enter();
-            let elapsed_us = self.started.elapsed().as_micros() as u64;
+            let elapsed_us = elapsed.as_micros() as u64;
             tracing::debug!(grpc.status = code, elapsed_us, "rpc finished");
         }
         if let Some((auditor, slot)) = self.audit {
             auditor.record(slot, code, message);
         }
         // Dropping the guard marks the RPC finished for the drain.
+    }
+}
+
+/// The name of gRPC status `code` (`"5"` → `NotFound`, `"0"` → `OK`), as grpc-go's metrics
+/// name them; anything that is not a status code is `Unknown`.
+fn code_name(code: &str) -> &'static str {
+    use tonic::Code;
+    match code.parse::<i32>().map(Code::from_i32) {
+        Ok(Code::Ok) => "OK",
+        Ok(Code::Cancelled) => "Canceled",
+        Ok(Code::InvalidArgument) => "InvalidArgument",
+        Ok(Code::DeadlineExceeded) => "DeadlineExceeded",
+        Ok(Code::NotFound) => "NotFound",
+        Ok(Code::AlreadyExists) => "AlreadyExists",
+        Ok(Code::PermissionDenied) => "PermissionDenied",
+        Ok(Code::ResourceExhausted) => "ResourceExhausted",
+        Ok(Code::FailedPrecondition) => "FailedPrecondition",
+        Ok(Code::Aborted) => "Aborted",
+        Ok(Code::OutOfRange) => "OutOfRange",
+        Ok(Code::Unimplemented) => "Unimplemented",
+        Ok(Code::Internal) => "Internal",
+        Ok(Code::Unavailable) => "Unavailable",
+        Ok(Code::DataLoss) => "DataLoss",
+        Ok(Code::Unauthenticated) => "Unauthenticated",
+        Ok(Code::Unknown) | Err(_) => "Unknown",
     }
 }
 

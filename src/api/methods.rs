@@ -1,6 +1,24 @@
 //! The rebound.v1 methods as the contract documents them (path, streaming, role), read from
 //! the shared descriptor pool ([`crate::proto::descriptors`]). The policy table is checked
-//! against them, and the security tests call each one.
+//! against them, and the security tests call each one. The gRPC metrics take their (bounded)
+//! labels from the same pool.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use crate::metrics::GrpcLabels;
+
+/// (service, method) of every method this server serves, by path (`/package.Service/Method`).
+static SERVED: LazyLock<HashMap<String, (String, String)>> = LazyLock::new(|| {
+    let mut served = HashMap::new();
+    for service in crate::proto::descriptors::pool().services() {
+        for method in service.methods() {
+            let path = format!("/{}/{}", service.full_name(), method.name());
+            served.insert(path, (service.full_name().to_owned(), method.name().to_owned()));
+        }
+    }
+    served
+});
 
 /// A method of the rebound.v1 contract as its descriptor documents it.
 #[derive(Debug, Clone)]
@@ -46,4 +64,26 @@ pub fn contract() -> Vec<ContractMethod> {
         }
     }
     methods
+}
+
+/// The metric labels of the method at `path`: its service and name when this server serves
+/// it, `unknown` for anything else (so a client cannot create label values at will).
+pub fn metric_labels(path: &str) -> GrpcLabels {
+    match SERVED.get(path) {
+        Some((service, method)) => GrpcLabels { grpc_service: service, grpc_method: method },
+        None => GrpcLabels { grpc_service: "unknown", grpc_method: "unknown" },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_labels_name_served_methods_only() {
+        let labels = metric_labels("/rebound.v1.HealthService/GetHealth");
+        assert_eq!((labels.grpc_service, labels.grpc_method), ("rebound.v1.HealthService", "GetHealth"));
+        let labels = metric_labels("/made.Up/Anything");
+        assert_eq!((labels.grpc_service, labels.grpc_method), ("unknown", "unknown"));
+    }
 }

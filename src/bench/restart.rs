@@ -75,7 +75,8 @@ pub async fn run(args: RestartBench) -> Result<(), String> {
         dir.join("rebound.toml"),
         // The benchmark restarts back to back: no per-principal restart limit.
         format!(
-            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\ndrain_timeout = \"10s\"\n\
+            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\nhttp_listen = \"\"\n\
+             drain_timeout = \"10s\"\n\
              [rate_limit]\nrestarts_per_minute = 0\n"
         ),
     )

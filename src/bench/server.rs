@@ -44,7 +44,7 @@ impl ServerProcess {
             .map_err(fail)?
             .port();
         let config = format!(
-            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\n[store]\nurl = \"sqlite://{}/data/rebound.db\"\n\
+            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\nhttp_listen = \"\"\n[store]\nurl = \"sqlite://{}/data/rebound.db\"\n\
              [mqtt]\nurl = \"{}\"\nusername = \"{SERVER_USER}\"\npassword_file = \"{}\"\ncompat_topics = false\n\
              [safety]\nlockout_max = 1000\n[scheduler]\ntick = \"200ms\"\n[telemetry]\nlog_level = \"warn\"\n",
             dir.display(),

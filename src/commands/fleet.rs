@@ -107,6 +107,7 @@ impl Fleet {
         let now = now_ms();
         let mut wake = false;
         for change in pending.changes {
+            record_metrics(&change);
             if let Some(rollout) = change.command.rollout_id {
                 let _ = self.rollouts_tx.send(rollout);
                 wake |= change.command.state.is_terminal();
@@ -124,6 +125,22 @@ impl Fleet {
         if wake {
             self.rollout_wake.notify_one();
         }
+    }
+}
+
+/// Count a created command, or one that reached its terminal state (with the time since it
+/// was issued).
+fn record_metrics(change: &CommandChange) {
+    let metrics = crate::metrics::metrics();
+    let command = &change.command;
+    match change.event.from_state {
+        None => metrics.command_issued(command.action.as_str()),
+        Some(from) if command.state.is_terminal() && !from.is_terminal() => {
+            let elapsed_ms = change.event.at_ms.saturating_sub(command.issued_ms).max(0);
+            let elapsed = std::time::Duration::from_millis(elapsed_ms as u64);
+            metrics.command_ended(command.action.as_str(), command.state.as_str(), elapsed);
+        }
+        Some(_) => {}
     }
 }
 

@@ -207,6 +207,7 @@ impl Fleet {
         ack: &DeviceAck,
         now: i64,
     ) -> Result<()> {
+        crate::metrics::metrics().ack_ingested(ack.status.as_str());
         let command = tx.command(ack.command_id).await?;
         let Some(mut command) = command.filter(|c| c.client_uuid == client.client_uuid) else {
             Stats::bump(&self.stats.unknown_acks);

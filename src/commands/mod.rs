@@ -11,6 +11,7 @@
 //! Background work runs as two supervised loops: the ingest loop (device messages, in
 //! batches) and the scheduler (expiry, timeouts, rollout waves, crash recovery).
 
+mod counts;
 mod crash;
 pub mod device;
 mod fleet;
@@ -23,6 +24,7 @@ mod scheduler;
 mod settings;
 mod startup;
 
+pub use counts::DeviceCounts;
 pub use fleet::{CommandChange, Fleet, Stats, now_ms};
 pub use ingest::MAX_BATCH;
 pub use issue::{IssueRequest, Lockout, MAX_REASON_CHARS};

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 pub const RESTART_REQUIRED: &[&str] = &[
     "version",
     "server.listen",
+    "server.http_listen",
     "server.unix_socket",
     "server.unix_socket_mode",
     "server.reflection",

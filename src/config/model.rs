@@ -21,6 +21,8 @@ use std::time::Duration;
 pub const CONFIG_VERSION: u32 = 1;
 /// Where the gRPC API listens when nothing else is configured.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// Where the HTTP listener (`/metrics`, the console) listens when nothing else is configured.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 /// The SQLite database used when nothing else is configured (relative to the working dir).
 pub const DEFAULT_STORE_URL: &str = "sqlite://rebound-data/rebound.db";
 
@@ -91,6 +93,10 @@ impl Default for Config {
 pub struct ServerConfig {
     /// TCP address of the gRPC API (`host:port`).
     pub listen: String,
+    /// TCP address of the HTTP listener (`host:port`): Prometheus `/metrics` and the console
+    /// index at `/`. Empty turns it off. Served over TLS with `[server.tls]` like the gRPC
+    /// listener, and handed over in a hot restart like it.
+    pub http_listen: String,
     /// Optional extra unix-domain-socket listener serving the same API.
     pub unix_socket: Option<PathBuf>,
     /// Permissions of the unix socket file, in octal (`"0600"`: only the server's user can
@@ -138,6 +144,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: DEFAULT_LISTEN.to_owned(),
+            http_listen: DEFAULT_HTTP_LISTEN.to_owned(),
             unix_socket: None,
             unix_socket_mode: "0600".to_owned(),
             reflection: true,
@@ -152,6 +159,11 @@ impl ServerConfig {
     /// The parsed listen address; only valid after `Config::validate` succeeded.
     pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
         self.listen.parse()
+    }
+
+    /// The parsed HTTP listen address; `None` when the listener is off (empty).
+    pub fn http_listen_addr(&self) -> Option<Result<SocketAddr, std::net::AddrParseError>> {
+        (!self.http_listen.is_empty()).then(|| self.http_listen.parse())
     }
 
     /// `unix_socket_mode` as permission bits; `None` when it is not octal up to 0777.
@@ -341,6 +353,20 @@ impl Config {
             "server.listen",
             format!("{:?} is not a host:port socket address", self.server.listen),
         );
+        if let Some(http) = self.server.http_listen_addr() {
+            let grpc = self.server.listen_addr().ok();
+            let reason = match http {
+                Err(_) => Some(format!(
+                    "{:?} is not a host:port socket address (empty turns the listener off)",
+                    self.server.http_listen
+                )),
+                Ok(http) if http.port() != 0 && grpc == Some(http) => {
+                    Some("must differ from server.listen".to_owned())
+                }
+                Ok(_) => None,
+            };
+            check(reason.is_none(), "server.http_listen", reason.unwrap_or_default());
+        }
         let drain = self.server.drain_timeout;
         check(
             drain >= Duration::from_millis(1) && drain <= Duration::from_secs(300),
@@ -469,9 +495,28 @@ mod tests {
     }
 
     #[test]
+    fn http_listen_is_an_address_apart_from_the_grpc_one_or_empty() {
+        let errors = |http: &str| {
+            let mut config = Config::default();
+            config.server.http_listen = http.into();
+            config.validate().err().unwrap_or_default()
+        };
+        assert!(errors("").is_empty(), "empty turns the listener off");
+        assert!(errors("0.0.0.0:9090").is_empty());
+        let bad = errors("localhost:8080");
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert_eq!(bad[0].path, "server.http_listen");
+        assert!(bad[0].reason.contains("not a host:port socket address"), "{bad:?}");
+        let same = errors(DEFAULT_LISTEN);
+        assert_eq!(same[0].path, "server.http_listen");
+        assert!(same[0].reason.contains("must differ from server.listen"), "{same:?}");
+    }
+
+    #[test]
     fn validate_reports_every_error_with_its_path() {
         let mut config = Config { version: 2, ..Config::default() };
         config.server.listen = "nope".into();
+        config.server.http_listen = "localhost".into();
         config.store.url = "mysql://x".into();
         config.telemetry.log_format = LogFormat::Json;
         config.telemetry.otlp_endpoint = Some("collector:4317".into());
@@ -486,6 +531,7 @@ mod tests {
             [
                 "version",
                 "server.listen",
+                "server.http_listen",
                 "server.shutdown_delay",
                 "server.unix_socket_mode",
                 "store.url",

@@ -39,15 +39,19 @@ impl GatewayStatus {
     }
 
     pub fn set_connected(&self) {
+        let metrics = crate::metrics::metrics();
         if self.connects.fetch_add(1, Ordering::SeqCst) > 0 {
             self.reconnects.fetch_add(1, Ordering::SeqCst);
+            metrics.mqtt_reconnected();
         }
+        metrics.set_mqtt_connected(true);
         self.connected.store(true, Ordering::SeqCst);
         self.suspended.store(false, Ordering::SeqCst);
     }
 
     pub fn set_disconnected(&self, error: Option<String>) {
         self.connected.store(false, Ordering::SeqCst);
+        crate::metrics::metrics().set_mqtt_connected(false);
         if let Some(error) = error {
             *lock(&self.last_error) = Some(error);
         }
@@ -62,12 +66,14 @@ impl GatewayStatus {
         self.suspended.store(suspended, Ordering::SeqCst);
         if suspended {
             self.connected.store(false, Ordering::SeqCst);
+            crate::metrics::metrics().set_mqtt_connected(false);
         }
     }
 
     pub fn count_malformed(&self, reason: Reason) {
         let index = Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0);
         self.malformed[index].fetch_add(1, Ordering::Relaxed);
+        crate::metrics::metrics().payload_malformed(reason.as_str());
     }
 
     /// Dropped payloads per reason.

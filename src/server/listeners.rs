@@ -1,5 +1,5 @@
-//! The gRPC listeners: bound here (the TCP address and the optional unix socket), or
-//! inherited from a hot-restart predecessor.
+//! The listeners: bound here (the gRPC TCP address, the optional unix socket and the optional
+//! HTTP address), or inherited from a hot-restart predecessor.
 //!
 //! The unix socket gets `server.unix_socket_mode` (0600 by default) before it appears at its
 //! path. A stale unix socket file left by a crashed process is replaced; one that a live process
@@ -20,6 +20,8 @@ pub struct Listeners {
     pub tcp: TcpListener,
     pub tcp_addr: SocketAddr,
     pub unix: Option<(UnixListener, PathBuf)>,
+    /// The HTTP listener (`server.http_listen`) and its address, when it is on.
+    pub http: Option<(TcpListener, SocketAddr)>,
     /// The same sockets, for a restart.
     pub sockets: ListenerSockets,
 }
@@ -51,19 +53,35 @@ pub fn bind(config: &ServerConfig) -> Result<Listeners, ServeError> {
         }
     };
     let socket_path = unix.as_ref().map(|(_, path): &(_, PathBuf)| path.clone());
-    assemble(tcp, unix).map_err(|source| {
-        socket_path.as_deref().map(Listeners::remove_socket_file);
+    let remove_socket = || socket_path.as_deref().map(Listeners::remove_socket_file);
+    let http = bind_http(config).inspect_err(|_| {
+        remove_socket();
+    })?;
+    assemble(tcp, unix, http).map_err(|source| {
+        remove_socket();
         bind_error(source)
     })
 }
 
-/// Serve on the sockets a predecessor handed over. A changed `server.listen` or
-/// `server.unix_socket` takes effect at the next cold start; until then the inherited
-/// sockets keep serving (and a warning says so).
+/// Bind `server.http_listen`, unless it is off.
+fn bind_http(config: &ServerConfig) -> Result<Option<std::net::TcpListener>, ServeError> {
+    let bind_error = |source| ServeError::Bind { addr: config.http_listen.clone(), source };
+    match config.http_listen_addr() {
+        None => Ok(None),
+        Some(Err(err)) => Err(bind_error(std::io::Error::other(err))),
+        Some(Ok(addr)) => std::net::TcpListener::bind(addr).map(Some).map_err(bind_error),
+    }
+}
+
+/// Serve on the sockets a predecessor handed over. A changed `server.listen`,
+/// `server.unix_socket` or `server.http_listen` address takes effect at the next cold start;
+/// until then the inherited sockets keep serving (and a warning says so). An HTTP listener
+/// the predecessor did not have is bound here; one that the config now turns off is closed.
 pub fn inherit(
     config: &ServerConfig,
     tcp: OwnedFd,
     unix: Option<(OwnedFd, PathBuf)>,
+    http: Option<OwnedFd>,
 ) -> Result<Listeners, ServeError> {
     let inherit_error = |source| ServeError::Bind { addr: "inherited listener".into(), source };
     let tcp = std::net::TcpListener::from(tcp);
@@ -75,12 +93,28 @@ pub fn inherit(
     if unix.as_ref().map(|(_, path)| path) != config.unix_socket.as_ref() {
         tracing::warn!("server.unix_socket changed; it applies at the next cold start");
     }
-    assemble(tcp, unix).map_err(inherit_error)
+    let http = match (http, config.http_listen_addr()) {
+        (Some(_), None) => {
+            tracing::warn!("server.http_listen is now off; the inherited http listener is closed");
+            None
+        }
+        (Some(fd), Some(wanted)) => {
+            let http = std::net::TcpListener::from(fd);
+            let addr = http.local_addr().map_err(inherit_error)?;
+            if wanted.is_ok_and(|wanted| wanted.port() != 0 && wanted != addr) {
+                tracing::warn!(inherited = %addr, configured = %config.http_listen, "server.http_listen changed; it applies at the next cold start");
+            }
+            Some(http)
+        }
+        (None, _) => bind_http(config)?,
+    };
+    assemble(tcp, unix, http).map_err(inherit_error)
 }
 
 fn assemble(
     tcp: std::net::TcpListener,
     unix: Option<(std::os::unix::net::UnixListener, PathBuf)>,
+    http: Option<std::net::TcpListener>,
 ) -> std::io::Result<Listeners> {
     tcp.set_nonblocking(true)?;
     let tcp_addr = tcp.local_addr()?;
@@ -93,11 +127,21 @@ fn assemble(
             (Some((UnixListener::from_std(listener)?, path.clone())), Some((fd, path)))
         }
     };
+    let (http, http_socket) = match http {
+        None => (None, None),
+        Some(listener) => {
+            listener.set_nonblocking(true)?;
+            let addr = listener.local_addr()?;
+            let fd = OwnedFd::from(listener.try_clone()?);
+            (Some((TcpListener::from_std(listener)?, addr)), Some(fd))
+        }
+    };
     Ok(Listeners {
         tcp: TcpListener::from_std(tcp)?,
         tcp_addr,
         unix,
-        sockets: ListenerSockets { tcp: tcp_fd, tcp_addr, unix: unix_socket },
+        http,
+        sockets: ListenerSockets { tcp: tcp_fd, tcp_addr, unix: unix_socket, http: http_socket },
     })
 }
 

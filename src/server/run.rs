@@ -5,6 +5,7 @@ use super::connections;
 use super::listeners::{self, Listeners};
 use super::probes::Probes;
 use super::shutdown::{Serving, SocketFile};
+use super::tls::Alpn;
 use super::{ProcessInfo, ServeError, ServerContext};
 use crate::api::audit::Auditor;
 use crate::api::client_command::ClientCommandApi;
@@ -107,9 +108,9 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         process,
     });
     let gate = crate::auth::Gate::start(&ctx.config, &ctx.observers, limits)?;
-    let tls = super::tls::Tls::start(&ctx.config, &ctx.observers)?;
+    let tls = super::tls::Tls::start(&ctx.config, &ctx.observers, Alpn::Grpc)?;
     let fleet = super::devices::start(&ctx);
-    let Listeners { tcp, tcp_addr, unix, sockets } = listeners;
+    let Listeners { tcp, tcp_addr, unix, http, sockets } = listeners;
     let (restarter, mut handoffs) = Restarter::new(ctx.clone(), sockets, &startup).await;
     let reload = Arc::new(
         ReloadManager::new(
@@ -164,6 +165,24 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         let unix_incoming = connections::counted(UnixListenerStream::new(unix), drain.clone());
         servers.spawn(router(&ctx)?.serve_with_incoming_shutdown(unix_incoming, drain.started()));
     }
+    let http_url = match http {
+        None => None,
+        Some((listener, addr)) => {
+            let http_tls = super::tls::Tls::start(&ctx.config, &ctx.observers, Alpn::Http)?;
+            let scheme = if config.server.tls.enabled() { "https" } else { "http" };
+            let incoming =
+                connections::counted(super::tls::incoming(listener, http_tls), drain.clone());
+            let routes = crate::http::router(fleet.clone());
+            let serve = crate::http::serve::serve(incoming, routes, drain.clone());
+            servers.spawn(async move {
+                serve.await;
+                Ok(())
+            });
+            let url = format!("{scheme}://{addr}/");
+            tracing::info!(url = %url, "http listener: metrics at {url}metrics, console index at {url}");
+            Some(url)
+        }
+    };
 
     let background = CancellationToken::new();
     systemd::spawn_watchdog(background.clone());
@@ -174,6 +193,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
     systemd::status("serving");
     tracing::info!(
         addr = %tcp_addr,
+        http = http_url.as_deref().unwrap_or("off"),
         unix_socket = socket_path.as_ref().map(|p| p.display().to_string()),
         pid = ctx.process.pid,
         generation = ctx.process.generation,
@@ -231,8 +251,8 @@ async fn second_stop_signal(signals: &mut mpsc::Receiver<signals::Request>) {
 fn open_listeners(config: &Config) -> Result<(Listeners, Startup), ServeError> {
     match Inherited::from_env().map_err(ServeError::Handover)? {
         None => Ok((listeners::bind(&config.server)?, Startup::cold())),
-        Some(Inherited { handover, tcp, unix, control }) => {
-            let listeners = listeners::inherit(&config.server, tcp, unix)?;
+        Some(Inherited { handover, tcp, unix, http, control }) => {
+            let listeners = listeners::inherit(&config.server, tcp, unix, http)?;
             Ok((listeners, Startup::successor(handover, control, config)))
         }
     }

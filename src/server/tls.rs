@@ -1,4 +1,4 @@
-//! TLS on the TCP listener: the acceptor built from `server.tls.cert_file` / `key_file` and,
+//! TLS on the TCP listeners (gRPC, and HTTP with the same files): the acceptor built from `server.tls.cert_file` / `key_file` and,
 //! for mutual TLS, `client_ca_file`, rebuilt on every config reload (so renewed certificates
 //! and CA bundles apply without a restart; a file that does not load refuses the reload and
 //! the old acceptor stays), and the stream of accepted connections that runs handshakes
@@ -37,19 +37,43 @@ const CONCURRENT_HANDSHAKES: usize = 64;
 #[error("server.tls: {0}")]
 pub struct TlsError(String);
 
+/// The application protocols a listener offers in the TLS handshake (ALPN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alpn {
+    /// gRPC: HTTP/2 only.
+    Grpc,
+    /// The HTTP listener: HTTP/2 or HTTP/1.1.
+    Http,
+}
+
+impl Alpn {
+    fn protocols(self) -> Vec<Vec<u8>> {
+        match self {
+            Alpn::Grpc => vec![b"h2".to_vec()],
+            Alpn::Http => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        }
+    }
+}
+
 /// The acceptor in force; `None` serves in clear. Shared by the accept loop and the observer.
 pub struct Tls {
     acceptor: ArcSwapOption<TlsAcceptor>,
+    alpn: Alpn,
 }
 
 impl Tls {
-    /// Load the configured files and follow reloads.
-    pub fn start(config: &ConfigHandle, observers: &Observers) -> Result<Arc<Self>, TlsError> {
-        let acceptor = acceptor(&config.config().server.tls)?;
+    /// Load the configured files and follow reloads, for a listener speaking `alpn`.
+    pub fn start(
+        config: &ConfigHandle,
+        observers: &Observers,
+        alpn: Alpn,
+    ) -> Result<Arc<Self>, TlsError> {
+        let acceptor = acceptor(&config.config().server.tls, alpn)?;
         if acceptor.is_some() {
-            tracing::info!("tls on for the tcp listener");
+            tracing::info!(listener = ?alpn, "tls on for the tcp listener");
         }
-        let tls = Arc::new(Self { acceptor: ArcSwapOption::new(acceptor.map(Arc::new)) });
+        let acceptor = ArcSwapOption::new(acceptor.map(Arc::new));
+        let tls = Arc::new(Self { acceptor, alpn });
         let observed = tls.clone();
         observers.register(file_observer("server.tls", move |config| observed.reload(config)));
         Ok(tls)
@@ -57,7 +81,7 @@ impl Tls {
 }
 
 /// Build the acceptor of `config`; `None` when TLS is off.
-fn acceptor(config: &TlsConfig) -> Result<Option<TlsAcceptor>, TlsError> {
+fn acceptor(config: &TlsConfig, alpn: Alpn) -> Result<Option<TlsAcceptor>, TlsError> {
     let (Some(cert_file), Some(key_file)) = (&config.cert_file, &config.key_file) else {
         return Ok(None);
     };
@@ -76,7 +100,7 @@ fn acceptor(config: &TlsConfig) -> Result<Option<TlsAcceptor>, TlsError> {
     let mut server = builder
         .with_single_cert(certs, key)
         .map_err(|err| TlsError(format!("certificate and key do not fit: {err}")))?;
-    server.alpn_protocols = vec![b"h2".to_vec()];
+    server.alpn_protocols = alpn.protocols();
     Ok(Some(TlsAcceptor::from(Arc::new(server))))
 }
 
@@ -99,7 +123,7 @@ fn client_verifier(
 impl Tls {
     /// Rebuild the acceptor from `config`'s files; on failure the one in force stays.
     fn reload(&self, config: &Config) -> Result<(), String> {
-        let acceptor = acceptor(&config.server.tls).map_err(|err| err.to_string())?;
+        let acceptor = acceptor(&config.server.tls, self.alpn).map_err(|err| err.to_string())?;
         if acceptor.is_some() {
             tracing::info!("tls certificate loaded");
         }

@@ -175,6 +175,16 @@ async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
         expected.sort();
         assert_eq!(candidates, expected, "{url}");
         assert_eq!(store.client_uuids(Some("g")).await.unwrap(), [silent], "{url}");
+        // The counts agree with the lists (the metrics' device gauges read them).
+        let count = |filter: ClientFilter| {
+            let store = store.clone();
+            async move { store.count_clients(&filter).await.unwrap() }
+        };
+        assert_eq!(count(only(CrashFilter::Crashed)).await, 1, "{url}");
+        assert_eq!(count(only(CrashFilter::Stale)).await, 1, "{url}");
+        assert_eq!(count(ClientFilter::default()).await, 4, "{url}");
+        let grouped = ClientFilter { group: Some("g".into()), ..Default::default() };
+        assert_eq!(count(grouped).await, 1, "{url}");
 
         let rollout_id = Uuid::new_v4();
         let rollout = RolloutRecord {

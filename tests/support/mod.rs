@@ -7,6 +7,7 @@ pub mod agent;
 pub mod auth;
 pub mod certs;
 pub mod device;
+pub mod http;
 pub mod mosquitto;
 pub mod restart;
 
@@ -85,6 +86,8 @@ pub struct Server {
     _temp: Option<TempDir>,
     pub port: u16,
     pub addr: String,
+    /// The port of the HTTP listener (`/metrics`), a free one of its own.
+    pub http_port: u16,
     pub log: PathBuf,
 }
 
@@ -109,10 +112,12 @@ impl Server {
     /// Start without waiting in an existing directory `dir` (e.g. the data of an earlier
     /// server), on a fresh port. The caller keeps `dir` alive.
     pub fn spawn_in(dir: &Path, extra: &str, env: &[(&str, &str)]) -> Server {
-        let port = free_port();
+        let (port, http_port) = (free_port(), free_port());
         // `extra` adds other sections; [server] keys go through `env` (REBOUND_SERVER__…).
+        // Every server gets an HTTP port of its own, so parallel tests never meet on 8080.
         let config = format!(
-            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\ndrain_timeout = \"10s\"\n{extra}\n"
+            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\n\
+             http_listen = \"127.0.0.1:{http_port}\"\ndrain_timeout = \"10s\"\n{extra}\n"
         );
         std::fs::write(dir.join("rebound.toml"), config).unwrap();
         let log = dir.join(format!("server-{port}.log"));
@@ -134,6 +139,7 @@ impl Server {
             _temp: None,
             port,
             addr: format!("http://127.0.0.1:{port}"),
+            http_port,
             log,
         }
     }

@@ -329,6 +329,7 @@ impl Fleet {
         tx.put_rollout(&rollout).await?;
         commit_audited(tx, audit, None).await?;
         tracing::warn!(rollout.id = %id, canceled = pending.changes.len(), "rollout aborted: {why}");
+        crate::metrics::metrics().rollout_ended(RolloutState::Aborted.as_str());
         self.finish(pending);
         self.announce_rollout(id);
         Ok(rollout)

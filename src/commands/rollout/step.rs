@@ -132,6 +132,8 @@ impl Fleet {
                         tx.put_rollout(&rollout).await?;
                         tx.commit().await?;
                         tracing::info!(rollout.id = %id, "rollout completed");
+                        let outcome = RolloutState::Completed.as_str();
+                        crate::metrics::metrics().rollout_ended(outcome);
                         self.announce_rollout(id);
                     }
                     return Ok(rollout);

@@ -357,6 +357,7 @@ impl ReloadManager {
     ) -> Result<ReloadEvent, Error> {
         event.id = self.store.insert_reload_event(&event.to_row(), audit.row().as_ref()).await?;
         audit.committed();
+        crate::metrics::metrics().reload_ended(event.result.as_str(), event.duration);
         tracing::Span::current().record("reload.result", event.result.as_str());
         let changed: Vec<&str> = event.changes.iter().map(|c| c.path.as_str()).collect();
         if event.result.is_ok() {

@@ -1,10 +1,11 @@
 //! What crosses from the old process to its successor outside the snapshot: the
 //! [`HANDOVER_ENV`] variable and the descriptors it names.
 //!
-//! The variable holds one JSON object ([`Handover`]) with the descriptor numbers, the
-//! restart id, the generation and the trace context. Numbers are passed explicitly (like
-//! systemd's `LISTEN_FDS`, but named), so nothing depends on descriptors landing at fixed
-//! numbers. This module parses and adopts; it does not decide when to restart.
+//! The variable holds one JSON object ([`Handover`]) with the descriptor numbers (the gRPC
+//! TCP listener, the unix socket, the HTTP listener, the control socket), the restart id, the
+//! generation and the trace context. Numbers are passed explicitly (like systemd's
+//! `LISTEN_FDS`, but named), so nothing depends on descriptors landing at fixed numbers. This
+//! module parses and adopts; it does not decide when to restart.
 
 use crate::lifecycle::fds;
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,10 @@ pub struct Handover {
     /// The unix listening socket and its path, when configured.
     pub unix_fd: Option<RawFd>,
     pub unix_path: Option<PathBuf>,
+    /// The HTTP listening socket (`server.http_listen`), when it is on. Absent in the
+    /// description of a predecessor that had no HTTP listener.
+    #[serde(default)]
+    pub http_fd: Option<RawFd>,
     /// HANDOVER only: the successor's end of the control socket pair.
     pub control_fd: Option<RawFd>,
     /// The snapshot to restore; `None` when state is not preserved.
@@ -56,6 +61,8 @@ pub struct ListenerSockets {
     pub tcp: OwnedFd,
     pub tcp_addr: SocketAddr,
     pub unix: Option<(OwnedFd, PathBuf)>,
+    /// The HTTP listener, when it is on.
+    pub http: Option<OwnedFd>,
 }
 
 impl ListenerSockets {
@@ -68,6 +75,7 @@ impl ListenerSockets {
                 .as_ref()
                 .map(|(fd, path)| fds::inheritable(fd.as_fd()).map(|fd| (fd, path.clone())))
                 .transpose()?,
+            http: self.http.as_ref().map(|fd| fds::inheritable(fd.as_fd())).transpose()?,
         })
     }
 }
@@ -77,6 +85,7 @@ impl ListenerSockets {
 pub struct InheritableSockets {
     pub tcp: OwnedFd,
     pub unix: Option<(OwnedFd, PathBuf)>,
+    pub http: Option<OwnedFd>,
 }
 
 impl InheritableSockets {
@@ -85,6 +94,7 @@ impl InheritableSockets {
         handover.tcp_fd = self.tcp.as_raw_fd();
         handover.unix_fd = self.unix.as_ref().map(|(fd, _)| fd.as_raw_fd());
         handover.unix_path = self.unix.as_ref().map(|(_, path)| path.clone());
+        handover.http_fd = self.http.as_ref().map(AsRawFd::as_raw_fd);
     }
 }
 
@@ -94,6 +104,7 @@ pub struct Inherited {
     pub handover: Handover,
     pub tcp: OwnedFd,
     pub unix: Option<(OwnedFd, PathBuf)>,
+    pub http: Option<OwnedFd>,
     pub control: Option<OwnedFd>,
 }
 
@@ -116,8 +127,9 @@ impl Inherited {
             (None, None) => None,
             _ => return Err(InheritError::Parse("unix_fd and unix_path go together".into())),
         };
+        let http = handover.http_fd.map(|fd| adopt("http listener", fd)).transpose()?;
         let control = handover.control_fd.map(|fd| adopt("control socket", fd)).transpose()?;
-        Ok(Self { handover, tcp, unix, control })
+        Ok(Self { handover, tcp, unix, http, control })
     }
 }
 
@@ -130,7 +142,10 @@ mod tests {
     fn a_handover_description_adopts_the_named_descriptors() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let sockets = ListenerSockets { tcp: listener.into(), tcp_addr: addr, unix: None };
+        let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let http_addr = http.local_addr().unwrap();
+        let sockets =
+            ListenerSockets { tcp: listener.into(), tcp_addr: addr, unix: None, http: Some(http.into()) };
         let inheritable = sockets.inheritable().unwrap();
         let mut handover = Handover {
             restart_id: Uuid::new_v4(),
@@ -140,6 +155,7 @@ mod tests {
             tcp_fd: -1,
             unix_fd: None,
             unix_path: None,
+            http_fd: None,
             control_fd: None,
             snapshot: None,
             traceparent: None,
@@ -148,10 +164,13 @@ mod tests {
         // Hand the descriptor over as a child would receive it: by number.
         let raw = inheritable.tcp.into_raw_fd();
         assert_eq!(handover.tcp_fd, raw);
+        assert_eq!(handover.http_fd, Some(inheritable.http.unwrap().into_raw_fd()));
         let inherited = Inherited::adopt(&serde_json::to_string(&handover).unwrap()).unwrap();
         assert_eq!(inherited.handover, handover);
         let tcp = std::net::TcpListener::from(inherited.tcp);
         assert_eq!(tcp.local_addr().unwrap(), addr);
+        let http = std::net::TcpListener::from(inherited.http.unwrap());
+        assert_eq!(http.local_addr().unwrap(), http_addr);
     }
 
     #[test]

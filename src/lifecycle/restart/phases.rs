@@ -77,6 +77,9 @@ impl Run {
                 tracing::warn!(parent: &self.root, restart.id = %self.record.id, outcome = %outcome, error = %error, "restart finished")
             }
         }
+        let elapsed_ms = now_ms().saturating_sub(self.record.requested_ms).max(0);
+        let elapsed = std::time::Duration::from_millis(elapsed_ms as u64);
+        crate::metrics::metrics().restart_ended(outcome.as_str(), elapsed);
         self.inner.reconnects.finished(&self.record);
         // The outcome is stored before anyone hears of it, so history never lags behind.
         self.persist();
@@ -273,6 +276,7 @@ fn describe(run: &Run, snapshot: Option<PathBuf>) -> Handover {
         generation: run.record.generation_before + 1,
         predecessor_pid: run.record.old_pid,
         tcp_fd: -1,
+        http_fd: None,
         unix_fd: None,
         unix_path: None,
         control_fd: None,

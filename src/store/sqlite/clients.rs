@@ -26,6 +26,50 @@ fn select_clients() -> QueryBuilder<Sqlite> {
 const STALE: &str = " AND process_status IS NOT 'crashed' AND shut_down_ms IS NULL \
     AND last_health_ms < ";
 
+/// The conditions of `filter`, appended to a query that ends in a `WHERE` clause.
+fn push_filter(builder: &mut QueryBuilder<Sqlite>, filter: &ClientFilter) {
+    if let Some(group) = &filter.group {
+        builder.push(" AND group_name = ").push_bind(group.clone());
+    }
+    if let Some(online) = filter.online {
+        builder
+            .push(" AND (last_online_ms IS NOT NULL OR last_offline_ms IS NOT NULL)")
+            .push(" AND online = ")
+            .push_bind(i64::from(online));
+    }
+    if let Some(attention) = filter.needs_attention {
+        builder.push(" AND needs_attention = ").push_bind(i64::from(attention));
+    }
+    match filter.service_failed {
+        Some(true) => {
+            builder.push(" AND service_failed_unit IS NOT NULL");
+        }
+        Some(false) => {
+            builder.push(" AND service_failed_unit IS NULL");
+        }
+        None => {}
+    }
+    if let Some(tier) = filter.capability_tier {
+        builder.push(" AND COALESCE(capability_tier, 'basic') = ").push_bind(tier.as_str());
+    }
+    match filter.crash {
+        Some((CrashFilter::Crashed, _)) => {
+            builder.push(" AND process_status = 'crashed'");
+        }
+        Some((CrashFilter::Stale, bound)) => {
+            builder.push(STALE).push_bind(bound);
+        }
+        Some((CrashFilter::Healthy, bound)) => {
+            builder
+                .push(" AND last_health_ms IS NOT NULL AND process_status IS NOT 'crashed'")
+                .push(" AND (shut_down_ms IS NOT NULL OR last_health_ms >= ")
+                .push_bind(bound)
+                .push(")");
+        }
+        None => {}
+    }
+}
+
 #[async_trait::async_trait]
 impl ClientStore for SqliteStore {
     async fn client(&self, uuid: Uuid) -> Result<Option<ClientRecord>, StoreError> {
@@ -41,46 +85,7 @@ impl ClientStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<ClientRecord>, StoreError> {
         let mut builder = select_clients();
-        if let Some(group) = &filter.group {
-            builder.push(" AND group_name = ").push_bind(group.clone());
-        }
-        if let Some(online) = filter.online {
-            builder
-                .push(" AND (last_online_ms IS NOT NULL OR last_offline_ms IS NOT NULL)")
-                .push(" AND online = ")
-                .push_bind(i64::from(online));
-        }
-        if let Some(attention) = filter.needs_attention {
-            builder.push(" AND needs_attention = ").push_bind(i64::from(attention));
-        }
-        match filter.service_failed {
-            Some(true) => {
-                builder.push(" AND service_failed_unit IS NOT NULL");
-            }
-            Some(false) => {
-                builder.push(" AND service_failed_unit IS NULL");
-            }
-            None => {}
-        }
-        if let Some(tier) = filter.capability_tier {
-            builder.push(" AND COALESCE(capability_tier, 'basic') = ").push_bind(tier.as_str());
-        }
-        match filter.crash {
-            Some((CrashFilter::Crashed, _)) => {
-                builder.push(" AND process_status = 'crashed'");
-            }
-            Some((CrashFilter::Stale, bound)) => {
-                builder.push(STALE).push_bind(bound);
-            }
-            Some((CrashFilter::Healthy, bound)) => {
-                builder
-                    .push(" AND last_health_ms IS NOT NULL AND process_status IS NOT 'crashed'")
-                    .push(" AND (shut_down_ms IS NOT NULL OR last_health_ms >= ")
-                    .push_bind(bound)
-                    .push(")");
-            }
-            None => {}
-        }
+        push_filter(&mut builder, filter);
         if let Some(after) = after {
             builder.push(" AND client_uuid > ").push_bind(after.to_string());
         }
@@ -99,6 +104,18 @@ impl ClientStore for SqliteStore {
             .push_bind(stale_before_ms)
             .push(")) ORDER BY client_uuid");
         fetch_clients(&self.pool, builder, "crash_candidates").await
+    }
+
+    async fn count_clients(&self, filter: &ClientFilter) -> Result<u64, StoreError> {
+        const OP: &str = "count_clients";
+        let mut builder = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM clients WHERE 1 = 1");
+        push_filter(&mut builder, filter);
+        let count: i64 = builder
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        Ok(count.max(0) as u64)
     }
 
     async fn client_uuids(&self, group: Option<&str>) -> Result<Vec<Uuid>, StoreError> {

@@ -94,6 +94,8 @@ pub(super) struct WriterSession {
     /// A transaction was begun and not yet committed: [`WriterTx`] rolls it back when it is
     /// dropped so.
     open: bool,
+    /// When the transaction in progress began (for `rebound_store_transaction_seconds`).
+    begun: Option<std::time::Instant>,
     pub rows: RememberedRows,
 }
 
@@ -158,7 +160,7 @@ impl RememberedRows {
 
 impl WriterSession {
     pub fn new(target: WriterTarget) -> Self {
-        Self { target, conn: None, open: false, rows: RememberedRows::default() }
+        Self { target, conn: None, open: false, begun: None, rows: RememberedRows::default() }
     }
 
     /// Open the connection with the pool's settings (the file exists and is migrated).
@@ -182,6 +184,7 @@ impl WriterSession {
     /// if anybody else committed since they were valid. A failure is recorded as a failed
     /// write.
     fn begin(&mut self) -> Result<(), StoreError> {
+        self.begun = Some(std::time::Instant::now());
         let begun = self.try_begin();
         if let Err(err) = &begun {
             self.target.writes.failed(err);
@@ -247,6 +250,9 @@ impl WriterSession {
     /// is closed, so that the next transaction connects again and sees a file made writable
     /// since.
     pub fn finish(&mut self, result: Result<(), StoreError>) -> Result<(), StoreError> {
+        if let Some(begun) = self.begun.take() {
+            crate::metrics::metrics().store_transaction("fleet_tx", begun.elapsed());
+        }
         let result = self.target.writes.record(result);
         if result.is_err() {
             self.close_if_read_only();

@@ -78,7 +78,8 @@ func StartIn(t testing.TB, dir, extra string) *Server {
 	port := listener.Addr().(*net.TCPAddr).Port
 	listener.Close()
 	s := &Server{t: t, Dir: dir, Port: port, UnixPath: filepath.Join(dir, "rebound.sock"), log: filepath.Join(dir, "server.log")}
-	config := fmt.Sprintf("version = 1\n[server]\nlisten = %q\nunix_socket = %q\ndrain_timeout = \"10s\"\n%s", s.Addr(), s.UnixPath, extra)
+	// http_listen off: parallel test servers must not meet on its default port.
+	config := fmt.Sprintf("version = 1\n[server]\nlisten = %q\nhttp_listen = \"\"\nunix_socket = %q\ndrain_timeout = \"10s\"\n%s", s.Addr(), s.UnixPath, extra)
 	if err := os.WriteFile(filepath.Join(dir, "rebound.toml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}

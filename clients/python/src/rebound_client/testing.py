@@ -141,7 +141,9 @@ class LocalServer:
             )
             auth = '[auth]\ntokens_file = "tokens.toml"\n'
         (self.dir / "rebound.toml").write_text(
-            f'version = 1\n[server]\nlisten = "{self.address}"\ndrain_timeout = "10s"\n'
+            # http_listen off: parallel test servers must not meet on its default port.
+            f'version = 1\n[server]\nlisten = "{self.address}"\nhttp_listen = ""\n'
+            f'drain_timeout = "10s"\n'
             f"{unix}{self.extra_config}\n{auth}"
         )
         with open(self.log, "ab") as log:

@@ -1,0 +1,178 @@
+//! HTTP helpers for the listener on `server.http_listen`: a plain GET (one connection per
+//! request, as curl does), a load of scrapers that counts every failed request (no retries),
+//! and the official Prometheus text parser run over a scrape.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::task::JoinSet;
+
+/// GET `path` from `127.0.0.1:port` on a connection of its own: the status and the body.
+pub async fn get(port: u16, path: &str) -> Result<(u16, String), String> {
+    let mut stream =
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.map_err(|e| e.to_string())?;
+    let text = String::from_utf8(response).map_err(|e| e.to_string())?;
+    parse_response(&text)
+}
+
+/// GET `path` from `127.0.0.1:port` over TLS, trusting the CA in `ca` (PEM), with HTTP/1.1:
+/// the negotiated ALPN protocol, the status and the body.
+pub async fn get_tls(port: u16, path: &str, ca: &Path) -> Result<(String, u16, String), String> {
+    let roots = rebound::pem::roots(ca)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp =
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut stream = connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
+    let alpn = stream.get_ref().1.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    // A peer that closes without close_notify still delivered the whole response.
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8(response).map_err(|e| e.to_string())?;
+    let (status, body) = parse_response(&text)?;
+    Ok((alpn.unwrap_or_default(), status, body))
+}
+
+/// The status and body of an HTTP/1.1 response read to its end.
+fn parse_response(text: &str) -> Result<(u16, String), String> {
+    let (head, body) = text.split_once("\r\n\r\n").ok_or(format!("no header end: {text:?}"))?;
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
+    let status = status.ok_or(format!("no status line: {head:?}"))?;
+    Ok((status, body.to_owned()))
+}
+
+/// Closed-loop scrapers of `/metrics`: half open a connection per request, half keep one
+/// alive (as Prometheus does). Every request that does not end in 200 counts as failed.
+pub struct ScrapeLoad {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    errors: Arc<Mutex<Vec<String>>>,
+    tasks: JoinSet<()>,
+}
+
+impl ScrapeLoad {
+    pub fn start(port: u16, scrapers: usize) -> ScrapeLoad {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = JoinSet::new();
+        for n in 0..scrapers {
+            let (stop, ok, errors) = (stop.clone(), ok.clone(), errors.clone());
+            let keep_alive = n % 2 == 1;
+            tasks.spawn(async move {
+                let client: Client<HttpConnector, Empty<Bytes>> =
+                    Client::builder(TokioExecutor::new()).build_http();
+                let uri: http::Uri = format!("http://127.0.0.1:{port}/metrics").parse().unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    let result = if keep_alive {
+                        keep_alive_get(&client, uri.clone()).await
+                    } else {
+                        get(port, "/metrics").await.map(|(status, _)| status)
+                    };
+                    match result {
+                        Ok(200) => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(status) => errors.lock().unwrap().push(format!("status {status}")),
+                        Err(error) => errors.lock().unwrap().push(error),
+                    }
+                }
+            });
+        }
+        ScrapeLoad { stop, ok, errors, tasks }
+    }
+
+    /// Scrapes that succeeded so far.
+    pub fn ok(&self) -> u64 {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// Stop the scrapers: the successful count and every failure.
+    pub async fn stop(mut self) -> (u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        while self.tasks.join_next().await.is_some() {}
+        let errors = std::mem::take(&mut *self.errors.lock().unwrap());
+        (self.ok.load(Ordering::Relaxed), errors)
+    }
+}
+
+async fn keep_alive_get(
+    client: &Client<HttpConnector, Empty<Bytes>>,
+    uri: http::Uri,
+) -> Result<u16, String> {
+    let response = client.get(uri).await.map_err(|e| format!("{e:?}"))?;
+    let status = response.status().as_u16();
+    response.into_body().collect().await.map_err(|e| e.to_string())?;
+    Ok(status)
+}
+
+/// The Python interpreter with `prometheus_client`: `$PYTHON` (set by scripts/test.sh),
+/// else the venv scripts/test.sh builds at target/pyenv.
+fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
+    assert!(
+        venv.is_file(),
+        "no Python with prometheus_client: set PYTHON or run ./scripts/test.sh (it builds {})",
+        venv.display()
+    );
+    venv
+}
+
+/// Parse `text` with `prometheus_client.parser.text_string_to_metric_families` and return
+/// every sample as `(name, sorted labels as "k=v,…", value)`; panics if it does not parse.
+pub fn parse_with_prometheus(text: &str) -> Vec<(String, String, f64)> {
+    const SCRIPT: &str = "import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = []
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        labels = ','.join(f'{k}={v}' for k, v in sorted(s.labels.items()))
+        out.append([s.name, labels, s.value])
+print(json.dumps(out))
+";
+    let mut child = std::process::Command::new(python())
+        .args(["-c", SCRIPT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the Prometheus parser refused the scrape: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The value of sample `name` whose labels include every `key=value` of `labels`.
+pub fn sample(samples: &[(String, String, f64)], name: &str, labels: &[&str]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|(n, l, _)| n == name && labels.iter().all(|want| l.split(',').any(|kv| kv == *want)))
+        .map(|(_, _, value)| *value)
+}
