@@ -48,10 +48,6 @@ impl crate::store::CommandStore for PostgresStore {
         todo!("postgres: commands")
     }
 
-    async fn open_commands_for(&self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
-        todo!("postgres: commands")
-    }
-
     async fn lockout_entries_of(
         &self,
         clients: &[Uuid],
