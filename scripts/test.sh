@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh machine: installs the tools the tests
-# use (grpc-health-probe and grpcurl via `go install`, buf via npx, Mosquitto from Debian
-# when running as root; pinned Python packages in a venv under target/, the Go protoc
+# use (grpc-health-probe and grpcurl via `go install`, buf via npx, Mosquitto and PostgreSQL 15
+# from Debian when running as root; pinned Python packages in a venv under target/, the Go protoc
 # plugins via scripts/gen-clients.sh), then lint, format, clippy, the rebound-agent .deb
-# packages (amd64, arm64; the arm64 one is run under qemu-user by the tests), the whole cargo test
-# suite, benchmark smoke runs, the generated-clients staleness check, mypy --strict on the
+# packages (amd64, arm64; the arm64 one is run under qemu-user by the tests), a private
+# PostgreSQL 15 (scripts/test-postgres.sh), the whole cargo test suite, benchmark smoke runs, the generated-clients staleness check, mypy --strict on the
 # Python client, the Python, MCP and Go client tests, and the offline checks of deploy/
 # (systemd units, Kubernetes manifests), and the container image, built and run from its root
 # filesystem (scripts/build-image.sh --test).
@@ -29,6 +29,7 @@ command -v grpc-health-probe >/dev/null ||
   go install "github.com/grpc-ecosystem/grpc-health-probe@${GRPC_HEALTH_PROBE_VERSION}"
 command -v grpcurl >/dev/null ||
   go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@${GRPCURL_VERSION}"
+# PostgreSQL 15 (Debian's postgresql-15) is installed by scripts/test-postgres.sh below.
 # Mosquitto (broker + mosquitto_passwd) for the device tests, from Debian. (TLS test
 # certificates are made in the tests with rcgen.)
 missing=()
@@ -81,6 +82,17 @@ if ! $quick; then
   fi
   scripts/package-agent.sh amd64 arm64
 fi
+
+# One PostgreSQL 15 for the whole run: the store suite and the whole-process tests make a
+# fresh database per test on it (tests/support/postgres.rs). Installed with apt when missing;
+# stopped and removed at exit. Under CI=true a test that cannot reach it fails instead of
+# skipping.
+step "PostgreSQL 15 for the tests (scripts/test-postgres.sh)"
+pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/rebound-test-pg.XXXXXX")
+trap 'scripts/test-postgres.sh stop "$pg_dir"' EXIT
+REBOUND_TEST_POSTGRES=$(scripts/test-postgres.sh start "$pg_dir")
+export REBOUND_TEST_POSTGRES
+echo "postgres: $REBOUND_TEST_POSTGRES"
 
 step "cargo test"
 cargo test --locked --all-targets
