@@ -1,16 +1,32 @@
-//! PostgreSQL implementation of [`crate::store::ClientStore`] (placeholder: being written).
-#![allow(unused_variables, unused_imports)]
+//! PostgreSQL implementation of [`ClientStore`]: reads of the device registry.
 
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
-use crate::store::clients::*;
-use crate::store::StoreError;
 
 use super::PostgresStore;
+use super::device_rows::{fetch, select_clients};
+use crate::store::StoreError;
+use crate::store::clients::{ClientFilter, ClientRecord, ClientStore, CrashFilter};
+use crate::store::sqlite::rows::ClientRow;
+
+async fn fetch_clients(
+    store: &PostgresStore,
+    builder: QueryBuilder<Postgres>,
+    op: &'static str,
+) -> Result<Vec<ClientRecord>, StoreError> {
+    fetch(store.pool(), builder, ClientRow::into_record, op).await
+}
+
+/// Stale: a heartbeat older than the bound, not crashed, and not shut down on purpose.
+const STALE: &str = " AND process_status IS DISTINCT FROM 'crashed' AND shut_down_ms IS NULL \
+    AND last_health_ms < ";
 
 #[async_trait::async_trait]
-impl crate::store::ClientStore for PostgresStore {
+impl ClientStore for PostgresStore {
     async fn client(&self, uuid: Uuid) -> Result<Option<ClientRecord>, StoreError> {
-        todo!("postgres: clients")
+        let mut builder = select_clients();
+        builder.push(" AND client_uuid = ").push_bind(uuid.to_string());
+        Ok(fetch_clients(self, builder, "client").await?.into_iter().next())
     }
 
     async fn list_clients(
@@ -19,16 +35,80 @@ impl crate::store::ClientStore for PostgresStore {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<ClientRecord>, StoreError> {
-        todo!("postgres: clients")
+        let mut builder = select_clients();
+        if let Some(group) = &filter.group {
+            builder.push(" AND group_name = ").push_bind(group.clone());
+        }
+        if let Some(online) = filter.online {
+            builder
+                .push(" AND (last_online_ms IS NOT NULL OR last_offline_ms IS NOT NULL)")
+                .push(" AND online = ")
+                .push_bind(i32::from(online));
+        }
+        if let Some(attention) = filter.needs_attention {
+            builder.push(" AND needs_attention = ").push_bind(i32::from(attention));
+        }
+        match filter.service_failed {
+            Some(true) => {
+                builder.push(" AND service_failed_unit IS NOT NULL");
+            }
+            Some(false) => {
+                builder.push(" AND service_failed_unit IS NULL");
+            }
+            None => {}
+        }
+        if let Some(tier) = filter.capability_tier {
+            builder.push(" AND COALESCE(capability_tier, 'basic') = ").push_bind(tier.as_str());
+        }
+        match filter.crash {
+            Some((CrashFilter::Crashed, _)) => {
+                builder.push(" AND process_status = 'crashed'");
+            }
+            Some((CrashFilter::Stale, bound)) => {
+                builder.push(STALE).push_bind(bound);
+            }
+            Some((CrashFilter::Healthy, bound)) => {
+                builder
+                    .push(" AND last_health_ms IS NOT NULL")
+                    .push(" AND process_status IS DISTINCT FROM 'crashed'")
+                    .push(" AND (shut_down_ms IS NOT NULL OR last_health_ms >= ")
+                    .push_bind(bound)
+                    .push(")");
+            }
+            None => {}
+        }
+        if let Some(after) = after {
+            builder.push(" AND client_uuid > ").push_bind(after.to_string());
+        }
+        builder.push(" ORDER BY client_uuid LIMIT ").push_bind(i64::from(limit));
+        fetch_clients(self, builder, "list_clients").await
     }
 
-    async fn crash_candidates(&self, stale_before_ms: i64)
-    -> Result<Vec<ClientRecord>, StoreError> {
-        todo!("postgres: clients")
+    async fn crash_candidates(
+        &self,
+        stale_before_ms: i64,
+    ) -> Result<Vec<ClientRecord>, StoreError> {
+        let mut builder = select_clients();
+        builder
+            .push(" AND (process_status = 'crashed' OR recovery_state <> 'idle' OR (1 = 1")
+            .push(STALE)
+            .push_bind(stale_before_ms)
+            .push(")) ORDER BY client_uuid");
+        fetch_clients(self, builder, "crash_candidates").await
     }
 
     async fn client_uuids(&self, group: Option<&str>) -> Result<Vec<Uuid>, StoreError> {
-        todo!("postgres: clients")
+        const OP: &str = "client_uuids";
+        let mut builder = QueryBuilder::<Postgres>::new("SELECT client_uuid FROM clients");
+        if let Some(group) = group {
+            builder.push(" WHERE group_name = ").push_bind(group.to_owned());
+        }
+        builder.push(" ORDER BY client_uuid");
+        let ids: Vec<String> = builder
+            .build_query_scalar()
+            .fetch_all(self.pool())
+            .await
+            .map_err(StoreError::query(OP))?;
+        ids.iter().map(|id| Uuid::parse_str(id).map_err(|e| StoreError::decode(OP, e))).collect()
     }
-
 }

@@ -41,7 +41,7 @@ impl Decode {
 macro_rules! row_struct {
     ($name:ident { $($field:ident: $ty:ty,)* }) => {
         #[derive(sqlx::FromRow)]
-        pub(in crate::store::sqlite) struct $name {
+        pub(in crate::store) struct $name {
             $($field: $ty,)*
         }
 
@@ -141,7 +141,7 @@ impl CommandRow {
 }
 
 #[derive(sqlx::FromRow)]
-pub(in crate::store::sqlite) struct EventRow {
+pub(in crate::store) struct EventRow {
     id: i64,
     command_id: String,
     at_ms: i64,
