@@ -181,7 +181,7 @@ async fn a_database_restarted_under_load_gives_unavailable_then_recovers_losing_
     load.await.unwrap();
     server.wait_serving().await;
 
-    let seen = seen.lock().unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert!(
         seen.failed.iter().all(|code| *code == tonic::Code::Unavailable),
         "only UNAVAILABLE while the database is away: {:?}",
