@@ -252,3 +252,6 @@ impl Store for PostgresStore {
         debug!(store.location = %self.location, "store closed");
     }
 }
+
+#[cfg(test)]
+mod tests;
