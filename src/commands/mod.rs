@@ -21,6 +21,10 @@ mod operations;
 mod rollout;
 mod scheduler;
 mod settings;
+#[cfg(test)]
+mod lockout_tests;
+#[cfg(test)]
+pub(crate) mod test_link;
 mod startup;
 
 pub use fleet::{CommandChange, Fleet, Stats, now_ms};

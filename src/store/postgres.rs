@@ -263,3 +263,6 @@ impl Store for PostgresStore {
         debug!(store.location = %self.location, "store closed");
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -21,7 +21,7 @@
 //! own statements over the same schema.
 
 mod audit;
-mod clients;
+pub(in crate::store) mod clients;
 mod commands;
 mod files;
 pub(in crate::store) mod fleet_cache;

@@ -6,7 +6,8 @@ use uuid::Uuid;
 use super::PostgresStore;
 use super::device_rows::{fetch, select_clients};
 use crate::store::StoreError;
-use crate::store::clients::{ClientFilter, ClientRecord, ClientStore, CrashFilter};
+use crate::store::clients::{ClientFilter, ClientRecord, ClientStore};
+use crate::store::sqlite::clients::{STALE, push_client_page};
 use crate::store::sqlite::rows::ClientRow;
 
 async fn fetch_clients(
@@ -16,10 +17,6 @@ async fn fetch_clients(
 ) -> Result<Vec<ClientRecord>, StoreError> {
     fetch(store.pool(), builder, ClientRow::into_record, op).await
 }
-
-/// Stale: a heartbeat older than the bound, not crashed, and not shut down on purpose.
-const STALE: &str = " AND process_status IS DISTINCT FROM 'crashed' AND shut_down_ms IS NULL \
-    AND last_health_ms < ";
 
 #[async_trait::async_trait]
 impl ClientStore for PostgresStore {
@@ -36,51 +33,7 @@ impl ClientStore for PostgresStore {
         limit: u32,
     ) -> Result<Vec<ClientRecord>, StoreError> {
         let mut builder = select_clients();
-        if let Some(group) = &filter.group {
-            builder.push(" AND group_name = ").push_bind(group.clone());
-        }
-        if let Some(online) = filter.online {
-            builder
-                .push(" AND (last_online_ms IS NOT NULL OR last_offline_ms IS NOT NULL)")
-                .push(" AND online = ")
-                .push_bind(i32::from(online));
-        }
-        if let Some(attention) = filter.needs_attention {
-            builder.push(" AND needs_attention = ").push_bind(i32::from(attention));
-        }
-        match filter.service_failed {
-            Some(true) => {
-                builder.push(" AND service_failed_unit IS NOT NULL");
-            }
-            Some(false) => {
-                builder.push(" AND service_failed_unit IS NULL");
-            }
-            None => {}
-        }
-        if let Some(tier) = filter.capability_tier {
-            builder.push(" AND COALESCE(capability_tier, 'basic') = ").push_bind(tier.as_str());
-        }
-        match filter.crash {
-            Some((CrashFilter::Crashed, _)) => {
-                builder.push(" AND process_status = 'crashed'");
-            }
-            Some((CrashFilter::Stale, bound)) => {
-                builder.push(STALE).push_bind(bound);
-            }
-            Some((CrashFilter::Healthy, bound)) => {
-                builder
-                    .push(" AND last_health_ms IS NOT NULL")
-                    .push(" AND process_status IS DISTINCT FROM 'crashed'")
-                    .push(" AND (shut_down_ms IS NOT NULL OR last_health_ms >= ")
-                    .push_bind(bound)
-                    .push(")");
-            }
-            None => {}
-        }
-        if let Some(after) = after {
-            builder.push(" AND client_uuid > ").push_bind(after.to_string());
-        }
-        builder.push(" ORDER BY client_uuid LIMIT ").push_bind(i64::from(limit));
+        push_client_page(&mut builder, filter, after, limit);
         fetch_clients(self, builder, "list_clients").await
     }
 
@@ -109,6 +62,6 @@ impl ClientStore for PostgresStore {
             .fetch_all(self.pool())
             .await
             .map_err(StoreError::query(OP))?;
-        ids.iter().map(|id| Uuid::parse_str(id).map_err(|e| StoreError::decode(OP, e))).collect()
+        crate::store::sqlite::rows::uuids(&ids, OP)
     }
 }

@@ -15,7 +15,7 @@ use crate::store::commands::{
     CommandCursor, CommandEvent, CommandFilter, CommandRecord, CommandState, CommandStore, FleetTx,
     StateCount,
 };
-use crate::store::sqlite::rows::{COMMAND_COLUMNS, CommandRow, EventRow};
+use crate::store::sqlite::rows::{COMMAND_COLUMNS, CommandRow, EventRow, state_count};
 
 /// The text of each state.
 fn state_texts(states: &[CommandState]) -> Vec<String> {
@@ -144,15 +144,7 @@ impl CommandStore for PostgresStore {
                     .fetch_all(self.pool())
                     .await
                     .map_err(StoreError::query(OP))?;
-            summary.push(StateCount {
-                state: CommandState::parse(&state)
-                    .ok_or_else(|| StoreError::decode(OP, format!("unknown state {state:?}")))?,
-                count: u64::try_from(count).unwrap_or_default(),
-                ids: ids
-                    .iter()
-                    .map(|id| id.parse().map_err(|e| StoreError::decode(OP, e)))
-                    .collect::<Result<_, _>>()?,
-            });
+            summary.push(state_count(&state, count, &ids, OP)?);
         }
         Ok(summary)
     }

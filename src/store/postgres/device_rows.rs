@@ -20,7 +20,9 @@ use crate::store::commands::{AckTopic, CommandEvent, CommandRecord, Evidence};
 use crate::store::rollouts::{AbortCause, RolloutRecord};
 use crate::store::sqlite::fleet_tx::LOCKOUT_COUNTED;
 use crate::store::sqlite::progress::{self, Row as ProgressRow, SLOTS};
-use crate::store::sqlite::rows::{CLIENT_COLUMNS, COMMAND_COLUMNS, ROLLOUT_COLUMNS};
+use crate::store::sqlite::rows::{
+    CLIENT_COLUMNS, COMMAND_COLUMNS, COMMAND_UPDATABLE, ROLLOUT_COLUMNS,
+};
 
 /// `$1, $2, …, $n`.
 fn params(n: usize) -> String {
@@ -120,17 +122,49 @@ static INSERT_COMMANDS: LazyLock<String> = LazyLock::new(|| {
     format!("INSERT INTO commands ({COMMAND_COLUMNS}) SELECT * FROM UNNEST({})", params(32))
 });
 
+/// Rewrites every column a transition may change (`sqlite::rows::COMMAND_UPDATABLE`) of the
+/// commands bound as for an insert. PostgreSQL writes a whole new row version whichever
+/// columns change, so unlike SQLite one statement serves every kind of update.
+static UPDATE_COMMANDS: LazyLock<String> = LazyLock::new(|| {
+    let sets: Vec<String> =
+        COMMAND_UPDATABLE.iter().map(|c| format!("{0} = v.{0}", c.name)).collect();
+    format!(
+        "UPDATE commands AS c SET {} FROM UNNEST({}) AS v ({COMMAND_COLUMNS}) \
+         WHERE c.command_id = v.command_id",
+        sets.join(", "),
+        params(32)
+    )
+});
+
 /// Inserts `commands` in one statement.
 pub(super) async fn insert_commands(
     conn: &mut PgConnection,
     commands: &[&CommandRecord],
+) -> Result<(), StoreError> {
+    write_commands(conn, &INSERT_COMMANDS, commands, "tx.insert_commands").await
+}
+
+/// Stores the updatable columns of `commands` in one statement.
+pub(super) async fn update_commands(
+    conn: &mut PgConnection,
+    commands: &[&CommandRecord],
+) -> Result<(), StoreError> {
+    write_commands(conn, &UPDATE_COMMANDS, commands, "tx.update_commands").await
+}
+
+/// Runs `sql` with one array per column of `commands` (in [`COMMAND_COLUMNS`] order).
+async fn write_commands(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    commands: &[&CommandRecord],
+    op: &'static str,
 ) -> Result<(), StoreError> {
     if commands.is_empty() {
         return Ok(());
     }
     let c = commands;
     let late = |c: &CommandRecord| c.late_outcome.clone();
-    sqlx::query(INSERT_COMMANDS.as_str())
+    sqlx::query(sql)
         .bind(column(c, |c| c.command_id.to_string()))
         .bind(column(c, |c| c.client_uuid.to_string()))
         .bind(column(c, |c| c.action.as_str()))
@@ -165,65 +199,7 @@ pub(super) async fn insert_commands(
         .bind(column(c, |c| c.updated_ms))
         .execute(conn)
         .await
-        .map_err(StoreError::query("tx.insert_commands"))?;
-    Ok(())
-}
-
-/// Rewrites every column a transition may change (`sqlite::rows::COMMAND_UPDATABLE`) of
-/// `$1`'s commands. PostgreSQL writes a whole new row version whichever columns change, so
-/// unlike SQLite one statement serves every kind of update.
-const UPDATE_COMMANDS: &str = "UPDATE commands AS c SET state = v.state, \
-    published_ms = v.published_ms, accepted_ms = v.accepted_ms, started_ms = v.started_ms, \
-    finished_ms = v.finished_ms, deadline_ms = v.deadline_ms, \
-    offline_seen_ms = v.offline_seen_ms, boot_id_at_issue = v.boot_id_at_issue, \
-    boot_id_at_completion = v.boot_id_at_completion, error_code = v.error_code, \
-    error_message = v.error_message, late_outcome = v.late_outcome, \
-    late_outcome_ms = v.late_outcome_ms, late_error_code = v.late_error_code, \
-    late_error_message = v.late_error_message, late_boot_id = v.late_boot_id, \
-    completion_evidence = v.completion_evidence, ignored_acks = v.ignored_acks, \
-    last_ack_topic = v.last_ack_topic, updated_ms = v.updated_ms \
-    FROM UNNEST($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-    $18, $19, $20, $21) AS v (command_id, state, published_ms, accepted_ms, started_ms, \
-    finished_ms, deadline_ms, offline_seen_ms, boot_id_at_issue, boot_id_at_completion, \
-    error_code, error_message, late_outcome, late_outcome_ms, late_error_code, \
-    late_error_message, late_boot_id, completion_evidence, ignored_acks, last_ack_topic, \
-    updated_ms) WHERE c.command_id = v.command_id";
-
-/// Stores the updatable columns of `commands` in one statement.
-pub(super) async fn update_commands(
-    conn: &mut PgConnection,
-    commands: &[&CommandRecord],
-) -> Result<(), StoreError> {
-    if commands.is_empty() {
-        return Ok(());
-    }
-    let c = commands;
-    let late = |c: &CommandRecord| c.late_outcome.clone();
-    sqlx::query(UPDATE_COMMANDS)
-        .bind(column(c, |c| c.command_id.to_string()))
-        .bind(column(c, |c| c.state.as_str()))
-        .bind(column(c, |c| c.published_ms))
-        .bind(column(c, |c| c.accepted_ms))
-        .bind(column(c, |c| c.started_ms))
-        .bind(column(c, |c| c.finished_ms))
-        .bind(column(c, |c| c.deadline_ms))
-        .bind(column(c, |c| c.offline_seen_ms))
-        .bind(column(c, |c| c.boot_id_at_issue.clone()))
-        .bind(column(c, |c| c.boot_id_at_completion.clone()))
-        .bind(column(c, |c| c.error_code.clone()))
-        .bind(column(c, |c| c.error_message.clone()))
-        .bind(column(c, |c| late(c).map(|l| l.state.as_str())))
-        .bind(column(c, |c| late(c).map(|l| l.received_ms)))
-        .bind(column(c, |c| late(c).and_then(|l| l.error_code)))
-        .bind(column(c, |c| late(c).and_then(|l| l.error_message)))
-        .bind(column(c, |c| late(c).and_then(|l| l.boot_id)))
-        .bind(column(c, |c| c.completion_evidence.map(Evidence::as_str)))
-        .bind(column(c, |c| c.ignored_acks))
-        .bind(column(c, |c| c.last_ack_topic.map(AckTopic::as_str)))
-        .bind(column(c, |c| c.updated_ms))
-        .execute(conn)
-        .await
-        .map_err(StoreError::query("tx.update_commands"))?;
+        .map_err(StoreError::query(op))?;
     Ok(())
 }
 

@@ -29,7 +29,6 @@
 //!   are skipped (ids increase, they are not contiguous).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -42,7 +41,7 @@ use crate::store::commands::{CommandEvent, CommandRecord, CommandState, EventSou
 use crate::store::rollouts::{RolloutMember, RolloutRecord};
 use crate::store::sqlite::fleet_cache::FleetCache;
 use crate::store::sqlite::rows::{ClientRow, CommandRow, RolloutRow};
-use crate::store::{StoreError, WriteHealth};
+use crate::store::StoreError;
 
 /// Key of the advisory lock that serialises the device area's write transactions
 /// (`"rebound"` in ASCII, then 1 for the device area).
@@ -55,7 +54,8 @@ const MAX_ID_BLOCK: i64 = 1024;
 pub(super) struct PgFleetTx {
     tx: Transaction<'static, Postgres>,
     cache: FleetCache,
-    writes: Arc<WriteHealth>,
+    /// The store, to record how the commit went.
+    store: PostgresStore,
     /// Event ids reserved and not handed out yet.
     event_ids: VecDeque<i64>,
     /// How many ids the next reservation takes.
@@ -74,7 +74,7 @@ impl PgFleetTx {
         Ok(Self {
             tx,
             cache: FleetCache::default(),
-            writes: store.writes.clone(),
+            store: store.clone(),
             event_ids: VecDeque::new(),
             next_block: 1,
         })
@@ -305,6 +305,6 @@ impl FleetTx for PgFleetTx {
             Ok(()) => this.tx.commit().await.map_err(StoreError::query("tx.commit")),
             Err(e) => Err(e),
         };
-        this.writes.record(done)
+        this.store.writes().record(done)
     }
 }

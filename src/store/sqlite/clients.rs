@@ -22,9 +22,70 @@ fn select_clients() -> QueryBuilder<Sqlite> {
     QueryBuilder::new(format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE 1 = 1"))
 }
 
-/// Stale: a heartbeat older than the bound, not crashed, and not shut down on purpose.
-const STALE: &str = " AND process_status IS NOT 'crashed' AND shut_down_ms IS NULL \
-    AND last_health_ms < ";
+/// Stale: a heartbeat older than the bound, not crashed, and not shut down on purpose (the
+/// same SQL on both backends).
+pub(in crate::store) const STALE: &str = " AND COALESCE(process_status, '') <> 'crashed' \
+    AND shut_down_ms IS NULL AND last_health_ms < ";
+
+/// Pushes ` AND …` for each filter of `filter`, then the page strictly after `after`, by
+/// client_uuid, at most `limit`: [`ClientStore::list_clients`] on either backend.
+pub(in crate::store) fn push_client_page<DB: sqlx::Database>(
+    builder: &mut QueryBuilder<DB>,
+    filter: &ClientFilter,
+    after: Option<Uuid>,
+    limit: u32,
+) where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    if let Some(group) = &filter.group {
+        builder.push(" AND group_name = ").push_bind(group.clone());
+    }
+    if let Some(online) = filter.online {
+        builder
+            .push(" AND (last_online_ms IS NOT NULL OR last_offline_ms IS NOT NULL)")
+            .push(" AND online = ")
+            .push_bind(i64::from(online));
+    }
+    if let Some(attention) = filter.needs_attention {
+        builder.push(" AND needs_attention = ").push_bind(i64::from(attention));
+    }
+    match filter.service_failed {
+        Some(true) => {
+            builder.push(" AND service_failed_unit IS NOT NULL");
+        }
+        Some(false) => {
+            builder.push(" AND service_failed_unit IS NULL");
+        }
+        None => {}
+    }
+    if let Some(tier) = filter.capability_tier {
+        builder
+            .push(" AND COALESCE(capability_tier, 'basic') = ")
+            .push_bind(tier.as_str().to_owned());
+    }
+    match filter.crash {
+        Some((CrashFilter::Crashed, _)) => {
+            builder.push(" AND process_status = 'crashed'");
+        }
+        Some((CrashFilter::Stale, bound)) => {
+            builder.push(STALE).push_bind(bound);
+        }
+        Some((CrashFilter::Healthy, bound)) => {
+            builder
+                .push(" AND last_health_ms IS NOT NULL")
+                .push(" AND COALESCE(process_status, '') <> 'crashed'")
+                .push(" AND (shut_down_ms IS NOT NULL OR last_health_ms >= ")
+                .push_bind(bound)
+                .push(")");
+        }
+        None => {}
+    }
+    if let Some(after) = after {
+        builder.push(" AND client_uuid > ").push_bind(after.to_string());
+    }
+    builder.push(" ORDER BY client_uuid LIMIT ").push_bind(i64::from(limit));
+}
 
 #[async_trait::async_trait]
 impl ClientStore for SqliteStore {
@@ -41,50 +102,7 @@ impl ClientStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<ClientRecord>, StoreError> {
         let mut builder = select_clients();
-        if let Some(group) = &filter.group {
-            builder.push(" AND group_name = ").push_bind(group.clone());
-        }
-        if let Some(online) = filter.online {
-            builder
-                .push(" AND (last_online_ms IS NOT NULL OR last_offline_ms IS NOT NULL)")
-                .push(" AND online = ")
-                .push_bind(i64::from(online));
-        }
-        if let Some(attention) = filter.needs_attention {
-            builder.push(" AND needs_attention = ").push_bind(i64::from(attention));
-        }
-        match filter.service_failed {
-            Some(true) => {
-                builder.push(" AND service_failed_unit IS NOT NULL");
-            }
-            Some(false) => {
-                builder.push(" AND service_failed_unit IS NULL");
-            }
-            None => {}
-        }
-        if let Some(tier) = filter.capability_tier {
-            builder.push(" AND COALESCE(capability_tier, 'basic') = ").push_bind(tier.as_str());
-        }
-        match filter.crash {
-            Some((CrashFilter::Crashed, _)) => {
-                builder.push(" AND process_status = 'crashed'");
-            }
-            Some((CrashFilter::Stale, bound)) => {
-                builder.push(STALE).push_bind(bound);
-            }
-            Some((CrashFilter::Healthy, bound)) => {
-                builder
-                    .push(" AND last_health_ms IS NOT NULL AND process_status IS NOT 'crashed'")
-                    .push(" AND (shut_down_ms IS NOT NULL OR last_health_ms >= ")
-                    .push_bind(bound)
-                    .push(")");
-            }
-            None => {}
-        }
-        if let Some(after) = after {
-            builder.push(" AND client_uuid > ").push_bind(after.to_string());
-        }
-        builder.push(" ORDER BY client_uuid LIMIT ").push_bind(limit);
+        push_client_page(&mut builder, filter, after, limit);
         fetch_clients(&self.pool, builder, "list_clients").await
     }
 
@@ -113,6 +131,6 @@ impl ClientStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query(OP))?;
-        ids.iter().map(|id| Uuid::parse_str(id).map_err(|e| StoreError::decode(OP, e))).collect()
+        super::rows::uuids(&ids, OP)
     }
 }

@@ -167,15 +167,7 @@ impl CommandStore for SqliteStore {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(StoreError::query(OP))?;
-            summary.push(StateCount {
-                state: CommandState::parse(&state)
-                    .ok_or_else(|| StoreError::decode(OP, format!("unknown state {state:?}")))?,
-                count: u64::try_from(count).unwrap_or_default(),
-                ids: ids
-                    .iter()
-                    .map(|id| id.parse().map_err(|e| StoreError::decode(OP, e)))
-                    .collect::<Result<_, _>>()?,
-            });
+            summary.push(super::rows::state_count(&state, count, &ids, OP)?);
         }
         Ok(summary)
     }

@@ -13,7 +13,9 @@ use crate::store::rollouts::{AbortCause, RolloutRecord};
 
 mod decode;
 
-pub(in crate::store) use self::decode::{ClientRow, CommandRow, EventRow, RolloutRow};
+pub(in crate::store) use self::decode::{
+    ClientRow, CommandRow, EventRow, RolloutRow, members, state_count, uuids,
+};
 
 /// Columns of `commands`, in binding order.
 pub(in crate::store) const COMMAND_COLUMNS: &str = "command_id, client_uuid, action, state, reason, \
@@ -66,7 +68,7 @@ pub(super) fn insert_rows_sql(
 
 /// A column of `commands` that a transition may change: how to tell that it did, and how to
 /// bind its new value. The other columns are set at issue and never change.
-pub(super) struct UpdatableColumn {
+pub(in crate::store) struct UpdatableColumn {
     pub name: &'static str,
     pub changed: fn(&CommandRecord, &CommandRecord) -> bool,
     pub bind: fn(&mut Binder, &CommandRecord),
@@ -85,7 +87,7 @@ macro_rules! updatable {
 }
 
 /// Every column a command update may rewrite (the late outcome's five change together).
-pub(super) static COMMAND_UPDATABLE: [UpdatableColumn; 20] = updatable! {
+pub(in crate::store) static COMMAND_UPDATABLE: [UpdatableColumn; 20] = updatable! {
     "state": state => |c| c.state.as_str(),
     "published_ms": published_ms => |c| c.published_ms,
     "accepted_ms": accepted_ms => |c| c.accepted_ms,
