@@ -130,6 +130,14 @@ async fn recovery_reports_read_back_newest_first_and_filter_by_previous_run() {
         assert_eq!(page, [reports[1].clone()], "{url}");
         let crashed = store.list_recovery_reports(None, 10, Some("crashed")).await.unwrap();
         assert_eq!(crashed, [reports[1].clone()], "{url}");
+        // A check finishing after the report was stored replaces its body, only that.
+        store.update_recovery_report(reports[1].id, r#"{"late":true}"#).await.unwrap();
+        reports[1].report_json = r#"{"late":true}"#.into();
+        let updated = store.get_recovery_report(Some(reports[1].id)).await.unwrap();
+        assert_eq!(updated.as_ref(), Some(&reports[1]), "{url}");
+        let unknown = store.update_recovery_report(reports[2].id + 100, "{}").await;
+        assert!(unknown.is_err(), "{url}: no such report");
+        assert_eq!(store.get_recovery_report(None).await.unwrap().as_ref(), Some(&reports[2]));
         assert_eq!(store.integrity_problems().await.unwrap(), Vec::<String>::new(), "{url}");
         store.close().await;
     }
