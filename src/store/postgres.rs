@@ -68,6 +68,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The URL without user and password, for logs and the health report.
     location: String,
+    /// The database as `pg_dump` takes it: user, host, port and name, never the password.
+    dump_url: String,
     /// How the latest write transactions went.
     writes: Arc<WriteHealth>,
 }
@@ -87,8 +89,15 @@ impl PostgresStore {
             connect = connect.password(password.trim_end_matches(['\r', '\n']));
         }
         connect = connect.application_name("rebound");
+        let dump_url = format!(
+            "postgres://{}@{}:{}/{}",
+            connect.get_username(),
+            connect.get_host(),
+            connect.get_port(),
+            connect.get_database().unwrap_or(connect.get_username())
+        );
         let pool = connect_with_retry(&connect, &location, options.connect_timeout).await?;
-        let store = Self { pool, location, writes: Arc::new(WriteHealth::default()) };
+        let store = Self { pool, location, dump_url, writes: Arc::new(WriteHealth::default()) };
         if let Err(e) = store.migrate().await {
             store.pool.close().await;
             return Err(e);
@@ -134,6 +143,11 @@ impl PostgresStore {
     /// The pool, for the area implementations.
     pub(super) fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The database as `pg_dump` and `psql` take it (no password), for hints to operators.
+    pub(super) fn dump_url(&self) -> &str {
+        &self.dump_url
     }
 
     /// How the latest write transactions went, for the area implementations to record into.
@@ -238,3 +252,6 @@ impl Store for PostgresStore {
         debug!(store.location = %self.location, "store closed");
     }
 }
+
+#[cfg(test)]
+mod tests;
