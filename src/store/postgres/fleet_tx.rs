@@ -3,7 +3,7 @@
 //!
 //! Semantics, and why:
 //! - **One writer at a time, like SQLite.** The transaction's first statement after `BEGIN`
-//!   is `SELECT pg_advisory_xact_lock(DEVICE_AREA_LOCK)`: one transaction-scoped advisory
+//!   is `SELECT pg_advisory_xact_lock(…)` ([`BEGIN_LOCKED`]): one transaction-scoped advisory
 //!   lock for the whole device area, held until commit or rollback. Device-area write
 //!   transactions therefore run one after the other across every connection and every
 //!   server sharing the database, exactly as on SQLite's single writer, and a
@@ -43,9 +43,10 @@ use crate::store::sqlite::fleet_cache::FleetCache;
 use crate::store::sqlite::rows::{ClientRow, CommandRow, RolloutRow};
 use crate::store::StoreError;
 
-/// Key of the advisory lock that serialises the device area's write transactions
-/// (`"rebound"` in ASCII, then 1 for the device area).
-pub(super) const DEVICE_AREA_LOCK: i64 = 0x7265_626f_756e_6401;
+/// Begins a transaction and takes the advisory lock that serialises the device area's write
+/// transactions, in one round trip (key 8243102923822621697: `"rebound"` in ASCII, then 1 for
+/// the device area).
+const BEGIN_LOCKED: &str = "BEGIN; SELECT pg_advisory_xact_lock(8243102923822621697)";
 
 /// Most event ids reserved at once.
 const MAX_ID_BLOCK: i64 = 1024;
@@ -65,12 +66,7 @@ pub(super) struct PgFleetTx {
 impl PgFleetTx {
     /// Begins a transaction and takes the device area's lock.
     pub(super) async fn begin(store: &PostgresStore) -> Result<Self, StoreError> {
-        let mut tx = store.pool().begin().await.map_err(StoreError::query("tx.begin"))?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(DEVICE_AREA_LOCK)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query("tx.lock"))?;
+        let tx = store.pool().begin_with(BEGIN_LOCKED).await.map_err(StoreError::query("tx.begin"))?;
         Ok(Self {
             tx,
             cache: FleetCache::default(),
