@@ -100,6 +100,17 @@ export PYTHON="$PWD/$venv/bin/python"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -r clients/python/requirements-dev.txt
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./clients/python
 
+# One PostgreSQL 15 for the whole run: the store suite and the whole-process tests make a
+# fresh database per test on it (tests/support/postgres.rs). Installed with apt when missing;
+# stopped and removed at exit. Under CI=true a test that cannot reach it fails instead of
+# skipping.
+step "PostgreSQL 15 for the tests (scripts/test-postgres.sh)"
+pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/rebound-test-pg.XXXXXX")
+trap 'scripts/test-postgres.sh stop "$pg_dir"' EXIT
+REBOUND_TEST_POSTGRES=$(scripts/test-postgres.sh start "$pg_dir")
+export REBOUND_TEST_POSTGRES
+echo "postgres: $REBOUND_TEST_POSTGRES"
+
 step "cargo test"
 cargo test --locked --all-targets
 

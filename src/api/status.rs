@@ -29,22 +29,26 @@ pub fn code(err: &Error) -> Code {
 
 /// The status code of a store failure: only a database that cannot be reached right now is
 /// UNAVAILABLE (what clients retry); a constraint conflict is ABORTED; a full disk is
-/// RESOURCE_EXHAUSTED; a statement over the database's limits is INVALID_ARGUMENT; corrupt
-/// data, I/O errors and a read-only database are INTERNAL.
+/// RESOURCE_EXHAUSTED; a statement over the database's limits is INVALID_ARGUMENT; an
+/// operation the backend does not have (a file backup on PostgreSQL) is FAILED_PRECONDITION;
+/// corrupt data, I/O errors and a read-only database are INTERNAL.
 pub fn store_code(kind: StoreErrorKind) -> Code {
     match kind {
         StoreErrorKind::Unavailable => Code::Unavailable,
         StoreErrorKind::Conflict => Code::Aborted,
         StoreErrorKind::ResourceExhausted => Code::ResourceExhausted,
         StoreErrorKind::InvalidInput => Code::InvalidArgument,
+        StoreErrorKind::Unsupported => Code::FailedPrecondition,
         StoreErrorKind::Corrupt | StoreErrorKind::Internal => Code::Internal,
     }
 }
 
 /// What the caller reads: the domain error's text, except for store errors, whose driver
-/// text stays in the server log.
+/// text stays in the server log (an unsupported operation has none: its text says what to do
+/// instead).
 fn message(err: &Error) -> String {
     match err {
+        Error::Store(store) if store.kind() == StoreErrorKind::Unsupported => store.to_string(),
         Error::Store(store) => format!("store {} failed: {}", store.op(), store.kind().describe()),
         other => other.to_string(),
     }
@@ -122,4 +126,19 @@ mod tests {
         assert_eq!(Status::from(failure(rusqlite::ffi::SQLITE_CORRUPT)).code(), Code::Internal);
     }
 
+    #[test]
+    fn an_unsupported_store_operation_is_a_failed_precondition_that_says_what_to_do() {
+        let unsupported = Error::Store(crate::store::StoreError::NotSupported {
+            op: "backup",
+            backend: "PostgreSQL",
+            hint: "run pg_dump --format=custom --file=/b/r.dump postgres://u@h:5432/d".into(),
+        });
+        let status = Status::from(unsupported);
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(
+            status.message(),
+            "backup is not supported on PostgreSQL: \
+             run pg_dump --format=custom --file=/b/r.dump postgres://u@h:5432/d"
+        );
+    }
 }

@@ -102,16 +102,7 @@ pub(super) async fn get_rollout(rpc: &Rpc, id: &str) -> Result<pb::Rollout> {
 pub(super) async fn wait_registered(rpc: &Rpc, n: usize) -> Result<()> {
     let deadline = Instant::now() + PHASE_TIMEOUT;
     loop {
-        let mut count = 0;
-        let mut request = pb::ListClientsRequest { page_size: 500, ..Default::default() };
-        loop {
-            let page = rpc.clone().list_clients(request.clone()).await.map_err(fail)?.into_inner();
-            count += page.clients.iter().filter(|c| c.last_health_at.is_some()).count();
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            request.page_token = page.next_page_token;
-        }
+        let (_, count) = count_registered(rpc).await?;
         if count >= n {
             return Ok(());
         }
@@ -119,5 +110,20 @@ pub(super) async fn wait_registered(rpc: &Rpc, n: usize) -> Result<()> {
             return Err(fail(format!("only {count} of {n} devices registered")));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The devices the server knows, and how many of them sent a health message.
+pub(super) async fn count_registered(rpc: &Rpc) -> Result<(usize, usize)> {
+    let (mut known, mut healthy) = (0, 0);
+    let mut request = pb::ListClientsRequest { page_size: 500, ..Default::default() };
+    loop {
+        let page = rpc.clone().list_clients(request.clone()).await.map_err(fail)?.into_inner();
+        known += page.clients.len();
+        healthy += page.clients.iter().filter(|c| c.last_health_at.is_some()).count();
+        if page.next_page_token.is_empty() {
+            return Ok((known, healthy));
+        }
+        request.page_token = page.next_page_token;
     }
 }

@@ -20,7 +20,8 @@ use uuid::Uuid;
 
 use super::broker::Broker;
 use super::clients::{
-    PHASE_TIMEOUT, PREFIX, await_incoming, connect_client, get_rollout, server_login,
+    PHASE_TIMEOUT, PREFIX, await_incoming, connect_client, count_registered, get_rollout,
+    server_login,
     start_rollout_to_all, wait_registered,
 };
 use super::cpu::CpuSample;
@@ -52,11 +53,14 @@ pub struct FanoutBench {
     pub repeats: usize,
     /// Server binary; default: this executable.
     pub server: Option<PathBuf>,
+    /// The server's store (`store.url`), which must hold no devices yet; default: a new
+    /// SQLite database in a temp directory.
+    pub store_url: Option<String>,
 }
 
 impl FanoutBench {
     pub fn smoke() -> Self {
-        Self { devices: 20, repeats: 1, server: None }
+        Self { devices: 20, repeats: 1, server: None, store_url: None }
     }
 }
 
@@ -84,12 +88,20 @@ pub async fn run(params: FanoutBench) -> Result<()> {
     drop(fleet);
 
     let mut baseline = Vec::new();
-    let server = match &params.server {
-        Some(binary) => ServerProcess::start_binary(binary, &broker)?,
-        None => ServerProcess::start(&broker)?,
+    let binary = match &params.server {
+        Some(binary) => binary.clone(),
+        None => std::env::current_exe().map_err(fail)?,
     };
+    let server = ServerProcess::start_on(&binary, &broker, params.store_url.as_deref())?;
     let result = async {
         let rpc = server.wait_ready().await?;
+        let (known, _) = count_registered(&rpc).await?;
+        if known > 0 {
+            return Err(fail(format!(
+                "store-url: the database already holds {known} devices; the rollout to all \
+                 devices would wait for them: give the benchmark an empty database"
+            )));
+        }
         let fleet = connect_fleet(&broker, &devices).await?;
         wait_registered(&rpc, n).await?;
         let mut runs = Vec::new();

@@ -1,5 +1,5 @@
 //! `rebound serve` as a child process for benchmarks and `rebound demo`: SQLite in a private
-//! temp directory, MQTT through a [`Broker`] with the server's account, a free gRPC port.
+//! temp directory (or the store the benchmark names), MQTT through a [`Broker`] with the server's account, a free gRPC port.
 //! Killed and its directory removed on drop.
 
 use std::path::PathBuf;
@@ -35,6 +35,16 @@ impl ServerProcess {
     /// Like [`ServerProcess::start`] with another `rebound` binary (to compare two builds
     /// under the same harness).
     pub fn start_binary(binary: &std::path::Path, broker: &Broker) -> Result<Self> {
+        Self::start_on(binary, broker, None)
+    }
+
+    /// Like [`ServerProcess::start_binary`] on the store at `store_url` (`store.url`);
+    /// `None`: a new SQLite database in the server's temp directory.
+    pub fn start_on(
+        binary: &std::path::Path,
+        broker: &Broker,
+        store_url: Option<&str>,
+    ) -> Result<Self> {
         let dir = std::env::temp_dir().join(format!("rebound-fanout-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).map_err(fail)?;
         std::fs::write(dir.join("mqtt-password"), SERVER_PASSWORD).map_err(fail)?;
@@ -43,11 +53,14 @@ impl ServerProcess {
             .local_addr()
             .map_err(fail)?
             .port();
+        let store_url = match store_url {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite://{}/data/rebound.db", dir.display()),
+        };
         let config = format!(
-            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\nhttp_listen = \"\"\n[store]\nurl = \"sqlite://{}/data/rebound.db\"\n\
+            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\nhttp_listen = \"\"\n[store]\nurl = {store_url:?}\n\
              [mqtt]\nurl = \"{}\"\nusername = \"{SERVER_USER}\"\npassword_file = \"{}\"\ncompat_topics = false\n\
              [safety]\nlockout_max = 1000\n[scheduler]\ntick = \"200ms\"\n[telemetry]\nlog_level = \"warn\"\n",
-            dir.display(),
             broker.url(),
             dir.join("mqtt-password").display(),
         );

@@ -78,6 +78,10 @@ pub enum BenchCommand {
         /// Server binary; default: this executable (e.g. an older build, to compare).
         #[arg(long)]
         server: Option<std::path::PathBuf>,
+        /// The server's store (`store.url`, e.g. `postgres://HOST/DB`): a database that holds
+        /// no devices yet. Default: a new SQLite database in a temp directory.
+        #[arg(long, value_name = "URL")]
+        store_url: Option<String>,
         /// 20 devices, one run, to check the benchmark works (CI).
         #[arg(long)]
         smoke: bool,
@@ -145,11 +149,15 @@ pub async fn run(args: BenchArgs) -> u8 {
             };
             bench::recovery::run(params).await
         }
-        BenchCommand::Fanout { devices, repeats, server, smoke } => {
+        BenchCommand::Fanout { devices, repeats, server, store_url, smoke } => {
             let params = if smoke {
-                bench::fanout::FanoutBench { server, ..bench::fanout::FanoutBench::smoke() }
+                bench::fanout::FanoutBench {
+                    server,
+                    store_url,
+                    ..bench::fanout::FanoutBench::smoke()
+                }
             } else {
-                bench::fanout::FanoutBench { devices, repeats, server }
+                bench::fanout::FanoutBench { devices, repeats, server, store_url }
             };
             bench::fanout::run(params).await
         }

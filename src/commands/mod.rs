@@ -22,6 +22,10 @@ mod operations;
 mod rollout;
 mod scheduler;
 mod settings;
+#[cfg(test)]
+mod lockout_tests;
+#[cfg(test)]
+pub(crate) mod test_link;
 mod startup;
 
 pub use counts::DeviceCounts;

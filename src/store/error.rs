@@ -68,6 +68,11 @@ pub enum StoreError {
     )]
     SchemaTooNew { location: String, found: i64, supported: i64, binary: &'static str },
 
+    /// The operation does not exist on this backend (a file backup on PostgreSQL); `hint`
+    /// says what to do instead. Holds no driver text: the caller may read all of it.
+    #[error("{op} is not supported on {backend}: {hint}")]
+    NotSupported { op: &'static str, backend: &'static str, hint: String },
+
     #[error("store {op} failed: {source}")]
     Query {
         op: &'static str,
@@ -99,6 +104,8 @@ pub enum StoreErrorKind {
     /// The statement cannot run with these values (a value too large for its column, a
     /// statement over the backend's limits).
     InvalidInput,
+    /// The operation does not exist on this backend; another tool does it (see the message).
+    Unsupported,
     /// Anything else: an I/O error, a read-only or unopenable file, a failed migration, a bug.
     /// Retrying the same call does not help.
     Internal,
@@ -113,6 +120,7 @@ impl StoreErrorKind {
             Self::ResourceExhausted => "database or disk full",
             Self::Corrupt => "stored data is corrupt",
             Self::InvalidInput => "value or statement over the database's limits",
+            Self::Unsupported => "not supported by this store backend",
             Self::Internal => "internal database error",
         }
     }
@@ -127,6 +135,7 @@ impl StoreError {
             | Self::Io { .. }
             | Self::SchemaTooNew { .. } => StoreErrorKind::Internal,
             Self::Unreachable { .. } => StoreErrorKind::Unavailable,
+            Self::NotSupported { .. } => StoreErrorKind::Unsupported,
             Self::Migrate { source, .. } => match source {
                 sqlx::migrate::MigrateError::Execute(source) => sqlx_kind(source),
                 _ => StoreErrorKind::Internal,
@@ -139,7 +148,7 @@ impl StoreError {
     /// The store operation that failed (`begin_run`, `backup`, …), when it was a query.
     pub fn op(&self) -> &'static str {
         match self {
-            Self::Query { op, .. } | Self::Statement { op, .. } => op,
+            Self::Query { op, .. } | Self::Statement { op, .. } | Self::NotSupported { op, .. } => op,
             Self::Migrate { .. } => "migrate",
             Self::Open { .. } | Self::Io { .. } | Self::Unreachable { .. } => "open",
             Self::SchemaTooNew { .. } => "migrate",

@@ -37,6 +37,28 @@ impl RetentionTable {
     }
 }
 
+/// Terminal command states (the contract's lifecycle).
+const TERMINAL: &str = "('completed', 'failed', 'timed_out', 'expired', 'canceled', 'rejected')";
+
+/// The `WHERE` clause selecting expired rows of `table`; the cutoff binds to the one `?`
+/// (a backend with other placeholders replaces it).
+pub(super) fn expired_rows(table: RetentionTable) -> String {
+    match table {
+        RetentionTable::Commands => format!("state IN {TERMINAL} AND finished_ms < ?"),
+        RetentionTable::ReloadEvents | RetentionTable::AuditEvents => "at_ms < ?".to_owned(),
+        RetentionTable::RestartEvents => "finished_ms IS NOT NULL AND finished_ms < ?".to_owned(),
+    }
+}
+
+/// The column that identifies a row of `table`, for deleting a batch by key.
+pub(super) fn retention_key(table: RetentionTable) -> &'static str {
+    match table {
+        RetentionTable::Commands => "command_id",
+        RetentionTable::RestartEvents => "restart_id",
+        RetentionTable::ReloadEvents | RetentionTable::AuditEvents => "id",
+    }
+}
+
 /// Backups and retention.
 #[async_trait::async_trait]
 pub trait MaintenanceStore {

@@ -22,6 +22,7 @@
 mod audit;
 mod clients;
 mod commands;
+mod device_rows;
 mod fleet_tx;
 mod maintenance;
 mod ratelimits;
@@ -36,7 +37,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use tracing::{debug, info, instrument, warn};
 
 use super::url::redact;
@@ -67,6 +69,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The URL without user and password, for logs and the health report.
     location: String,
+    /// The database as `pg_dump` takes it: user, host, port and name, never the password.
+    dump_url: String,
     /// How the latest write transactions went.
     writes: Arc<WriteHealth>,
 }
@@ -86,8 +90,15 @@ impl PostgresStore {
             connect = connect.password(password.trim_end_matches(['\r', '\n']));
         }
         connect = connect.application_name("rebound");
+        let dump_url = format!(
+            "postgres://{}@{}:{}/{}",
+            connect.get_username(),
+            connect.get_host(),
+            connect.get_port(),
+            connect.get_database().unwrap_or(connect.get_username())
+        );
         let pool = connect_with_retry(&connect, &location, options.connect_timeout).await?;
-        let store = Self { pool, location, writes: Arc::new(WriteHealth::default()) };
+        let store = Self { pool, location, dump_url, writes: Arc::new(WriteHealth::default()) };
         if let Err(e) = store.migrate().await {
             store.pool.close().await;
             return Err(e);
@@ -135,6 +146,11 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// The database as `pg_dump` and `psql` take it (no password), for hints to operators.
+    pub(super) fn dump_url(&self) -> &str {
+        &self.dump_url
+    }
+
     /// How the latest write transactions went, for the area implementations to record into.
     pub(super) fn writes(&self) -> &WriteHealth {
         &self.writes
@@ -152,14 +168,24 @@ async fn connect_with_retry(
     let start = Instant::now();
     let mut wait = FIRST_RETRY_WAIT;
     loop {
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .min_connections(1)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(connect.clone())
-            .await;
-        let source = match pool {
-            Ok(pool) => return Ok(pool),
+        // One plain connection per attempt: its error is the cause (refused, unknown host,
+        // authentication), where a pool would only time out waiting for one.
+        let left = timeout.saturating_sub(start.elapsed()).max(FIRST_RETRY_WAIT);
+        let attempt = match tokio::time::timeout(left, PgConnection::connect_with(connect)).await {
+            Ok(attempt) => attempt,
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        };
+        let source = match attempt {
+            Ok(conn) => {
+                conn.close().await.ok();
+                return PgPoolOptions::new()
+                    .max_connections(MAX_CONNECTIONS)
+                    .min_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(connect.clone())
+                    .await
+                    .map_err(|source| StoreError::Open { location: location.to_owned(), source });
+            }
             Err(source) => source,
         };
         let retryable = is_unreachable(&source);
@@ -237,3 +263,6 @@ impl Store for PostgresStore {
         debug!(store.location = %self.location, "store closed");
     }
 }
+
+#[cfg(test)]
+mod tests;

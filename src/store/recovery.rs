@@ -25,6 +25,10 @@ pub struct RecoveryReportRow {
 pub trait RecoveryStore {
     async fn insert_recovery_report(&self, report: &RecoveryReportRow) -> Result<i64, StoreError>;
 
+    /// Replaces the body of the stored report `id` (a check that finished after the report
+    /// was first stored, such as the integrity scan run after SERVING).
+    async fn update_recovery_report(&self, id: i64, report_json: &str) -> Result<(), StoreError>;
+
     /// The report with `id`, or the newest when `None`.
     async fn get_recovery_report(
         &self,

@@ -21,20 +21,20 @@
 //! own statements over the same schema.
 
 mod audit;
-mod clients;
+pub(in crate::store) mod clients;
 mod commands;
 mod files;
-mod fleet_cache;
-mod fleet_tx;
+pub(in crate::store) mod fleet_cache;
+pub(in crate::store) mod fleet_tx;
 mod maintenance;
 pub mod offline;
-mod progress;
+pub(in crate::store) mod progress;
 mod ratelimits;
 mod recovery;
 mod reloads;
 mod restarts;
 mod rollouts;
-mod rows;
+pub(in crate::store) mod rows;
 mod runs;
 mod shapes;
 mod writer;
@@ -45,7 +45,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -231,12 +231,6 @@ async fn refuse_newer_schema(pool: &SqlitePool, location: &str) -> Result<(), St
         });
     }
     Ok(())
-}
-
-/// Converts a stored `*_ms` column back to a timestamp; `op` names the failing operation.
-pub(crate) fn from_ms(op: &'static str, ms: i64) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_millis(ms)
-        .ok_or_else(|| StoreError::decode(op, format!("timestamp {ms} ms out of range")))
 }
 
 #[async_trait::async_trait]

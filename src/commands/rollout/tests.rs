@@ -3,54 +3,20 @@
 //! into pieces, the next step of a paced rollout planned at its start, steps interrupted
 //! between their pieces, and an abort withdrawing what was not sent yet.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tempfile::TempDir;
 use uuid::Uuid;
 
 use super::{Canary, RolloutRequest};
 use crate::audit::AuditSlot;
-use crate::commands::device::{DeviceLink, OutboundCommand};
+use crate::commands::test_link::RecordingLink;
 use crate::commands::{DeviceSettings, Fleet, Settings, now_ms};
 use crate::config::Config;
 use crate::store::clients::ClientRecord;
 use crate::store::commands::Action;
 use crate::store::rollouts::{RolloutState, RolloutTarget};
-
-/// A broker connection that is up or down at the test's word and keeps every command.
-#[derive(Default)]
-struct RecordingLink {
-    connected: AtomicBool,
-    published: Mutex<Vec<OutboundCommand>>,
-    withdrawn: Mutex<Vec<Uuid>>,
-}
-
-impl RecordingLink {
-    fn published(&self) -> usize {
-        self.published.lock().unwrap().len()
-    }
-}
-
-impl DeviceLink for RecordingLink {
-    fn is_configured(&self) -> bool {
-        true
-    }
-
-    fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::SeqCst)
-    }
-
-    fn publish_command(&self, command: OutboundCommand) {
-        self.published.lock().unwrap().push(command);
-    }
-
-    fn withdraw_command(&self, command_id: Uuid) {
-        self.withdrawn.lock().unwrap().push(command_id);
-    }
-
-    fn clear_service_failed(&self, _client: Uuid) {}
-}
 
 /// A fleet of `devices` registered devices on a database file of its own.
 async fn fleet(devices: usize) -> (Arc<Fleet>, Arc<RecordingLink>, TempDir) {

@@ -1,34 +1,96 @@
-//! PostgreSQL implementation of [`crate::store::CommandStore`] (placeholder: being written).
-#![allow(unused_variables, unused_imports)]
+//! PostgreSQL implementation of [`CommandStore`]: command reads and the entry to
+//! [`FleetTx`] (see `fleet_tx.rs` for its semantics).
 
 use std::collections::HashMap;
+
+use sqlx::{Postgres, QueryBuilder};
+use tracing::instrument;
 use uuid::Uuid;
-use crate::store::commands::*;
-use crate::store::StoreError;
 
 use super::PostgresStore;
+use super::device_rows::{self, fetch, push_any, select_commands};
+use super::fleet_tx::PgFleetTx;
+use crate::store::StoreError;
+use crate::store::commands::{
+    CommandCursor, CommandEvent, CommandFilter, CommandRecord, CommandState, CommandStore, FleetTx,
+    StateCount,
+};
+use crate::store::sqlite::rows::{COMMAND_COLUMNS, CommandRow, EventRow, state_count};
+
+/// The text of each state.
+fn state_texts(states: &[CommandState]) -> Vec<String> {
+    states.iter().map(|s| s.as_str().to_owned()).collect()
+}
+
+async fn fetch_commands(
+    store: &PostgresStore,
+    builder: QueryBuilder<Postgres>,
+    op: &'static str,
+) -> Result<Vec<CommandRecord>, StoreError> {
+    fetch(store.pool(), builder, CommandRow::into_record, op).await
+}
 
 #[async_trait::async_trait]
-impl crate::store::CommandStore for PostgresStore {
+impl CommandStore for PostgresStore {
     async fn fleet_tx(&self) -> Result<Box<dyn FleetTx>, StoreError> {
-        todo!("postgres: commands")
+        Ok(Box::new(PgFleetTx::begin(self).await?))
     }
 
+    #[instrument(skip_all, name = "store.command", fields(command.id = %id))]
     async fn command(&self, id: Uuid) -> Result<Option<CommandRecord>, StoreError> {
-        todo!("postgres: commands")
+        let mut builder = select_commands();
+        builder.push(" AND command_id = ").push_bind(id.to_string());
+        Ok(fetch_commands(self, builder, "command").await?.into_iter().next())
     }
 
     async fn command_events(&self, id: Uuid) -> Result<Vec<CommandEvent>, StoreError> {
-        todo!("postgres: commands")
+        const OP: &str = "command_events";
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT id, command_id, at_ms, from_state, to_state, source, detail \
+             FROM command_events WHERE command_id = $1 ORDER BY id",
+        )
+        .bind(id.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(StoreError::query(OP))?;
+        rows.into_iter().map(|r| r.into_event(OP)).collect()
     }
 
+    #[instrument(skip_all, name = "store.list_commands")]
     async fn list_commands(
         &self,
         filter: &CommandFilter,
         after: Option<CommandCursor>,
         limit: u32,
     ) -> Result<Vec<CommandRecord>, StoreError> {
-        todo!("postgres: commands")
+        let mut builder = select_commands();
+        if let Some(client) = filter.client_uuid {
+            builder.push(" AND client_uuid = ").push_bind(client.to_string());
+        }
+        if !filter.states.is_empty() {
+            push_any(&mut builder, "state", state_texts(&filter.states));
+        }
+        if let Some(action) = filter.action {
+            builder.push(" AND action = ").push_bind(action.as_str());
+        }
+        if let Some(rollout) = filter.rollout_id {
+            builder.push(" AND rollout_id = ").push_bind(rollout.to_string());
+        }
+        if let Some(origin) = filter.origin {
+            builder.push(" AND source = ").push_bind(origin.as_str());
+        }
+        if let Some((issued_ms, id)) = after {
+            builder
+                .push(" AND (issued_ms, command_id) < (")
+                .push_bind(issued_ms)
+                .push(", ")
+                .push_bind(id.to_string())
+                .push(")");
+        }
+        builder
+            .push(" ORDER BY issued_ms DESC, command_id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        fetch_commands(self, builder, "list_commands").await
     }
 
     async fn commands_in_states(
@@ -36,20 +98,55 @@ impl crate::store::CommandStore for PostgresStore {
         states: &[CommandState],
         limit: u32,
     ) -> Result<Vec<CommandRecord>, StoreError> {
-        todo!("postgres: commands")
+        let mut builder = select_commands();
+        push_any(&mut builder, "state", state_texts(states));
+        builder.push(" ORDER BY issued_ms, command_id LIMIT ").push_bind(i64::from(limit));
+        fetch_commands(self, builder, "commands_in_states").await
     }
 
-    async fn due_commands(&self, now_ms: i64, limit: u32)
-    -> Result<Vec<CommandRecord>, StoreError> {
-        todo!("postgres: commands")
+    async fn due_commands(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        // Each branch matches a partial timer index (commands_expiry, commands_deadline).
+        let mut builder = QueryBuilder::new(format!(
+            "(SELECT {COMMAND_COLUMNS} FROM commands \
+             WHERE state IN ('queued', 'published') AND expires_ms <= "
+        ));
+        builder.push_bind(now_ms);
+        builder.push(format!(
+            ") UNION ALL (SELECT {COMMAND_COLUMNS} FROM commands \
+             WHERE state IN ('accepted', 'execution_started') AND deadline_ms <= "
+        ));
+        builder.push_bind(now_ms);
+        builder.push(") LIMIT ").push_bind(i64::from(limit));
+        fetch_commands(self, builder, "due_commands").await
     }
 
+    #[instrument(skip_all, name = "store.open_command_summary")]
     async fn open_command_summary(&self, max_ids: u32) -> Result<Vec<StateCount>, StoreError> {
-        todo!("postgres: commands")
-    }
-
-    async fn open_commands_for(&self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
-        todo!("postgres: commands")
+        const OP: &str = "open_command_summary";
+        let counts: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM commands \
+             WHERE state IN ('queued', 'published', 'accepted', 'execution_started') \
+             GROUP BY state",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(StoreError::query(OP))?;
+        let mut summary = Vec::with_capacity(counts.len());
+        for (state, count) in counts {
+            let ids: Vec<String> =
+                sqlx::query_scalar("SELECT command_id FROM commands WHERE state = $1 LIMIT $2")
+                    .bind(&state)
+                    .bind(i64::from(max_ids))
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(StoreError::query(OP))?;
+            summary.push(state_count(&state, count, &ids, OP)?);
+        }
+        Ok(summary)
     }
 
     async fn lockout_entries_of(
@@ -57,7 +154,11 @@ impl crate::store::CommandStore for PostgresStore {
         clients: &[Uuid],
         since_ms: i64,
     ) -> Result<HashMap<Uuid, Vec<i64>>, StoreError> {
-        todo!("postgres: commands")
+        let found = device_rows::lockout(self.pool(), clients, since_ms, "lockout_entries").await?;
+        let mut entries: HashMap<Uuid, Vec<i64>> = HashMap::new();
+        for (client, issued_ms) in found {
+            entries.entry(client).or_default().push(issued_ms);
+        }
+        Ok(entries)
     }
-
 }

@@ -1,1 +1,306 @@
-//! PostgreSQL implementation of [`crate::store::FleetTx`] (placeholder: being written).
+//! PostgreSQL implementation of [`FleetTx`]: the write transaction of the device area
+//! (commands, their events, clients, rollouts).
+//!
+//! Semantics, and why:
+//! - **One writer at a time, like SQLite.** The transaction's first statement after `BEGIN`
+//!   is `SELECT pg_advisory_xact_lock(…)` ([`BEGIN_LOCKED`]): one transaction-scoped advisory
+//!   lock for the whole device area, held until commit or rollback. Device-area write
+//!   transactions therefore run one after the other across every connection and every
+//!   server sharing the database, exactly as on SQLite's single writer, and a
+//!   read-decide-write inside one (the safety lockout: at most 3 disruptive commands per
+//!   device per 15 minutes) cannot interleave with another's. Reads outside a transaction
+//!   (the [`crate::store::CommandStore`] reads, the API's lists) take no lock and see the
+//!   last committed state.
+//! - **No deadlock, no retry.** Every writer takes the same single lock first, so there is
+//!   no lock order to get wrong, and the isolation level stays READ COMMITTED: under the lock
+//!   every statement sees the previous writers' commits, so no serialization failure can
+//!   happen and nothing needs retrying.
+//! - **Poolers.** A transaction-scoped lock is released at commit/rollback (or when the
+//!   connection drops), so it is safe behind a pooler in transaction mode; a lost connection
+//!   rolls the transaction back and frees the lock.
+//! - **Nothing is carried over between transactions.** Another server may have written in
+//!   between, so each transaction starts knowing no rows. [`FleetTx::prefetch`] and
+//!   [`FleetTx::prefetch_lockout`] load rows in bulk (`= ANY($1)`) inside the transaction.
+//! - **Writes are held back and sent in bulk** ([`FleetCache`], shared with SQLite): before a
+//!   read that depends on them and at commit, as one `UNNEST` statement per table (a batch
+//!   of 500 acks costs a few round trips, not a thousand), always inside the transaction.
+//! - **Event ids** come from `command_events`' identity sequence, reserved in blocks that
+//!   grow as a transaction writes more events; ids a transaction reserved and did not use
+//!   are skipped (ids increase, they are not contiguous).
+
+use std::collections::VecDeque;
+
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::PostgresStore;
+use super::device_rows::{self as rows, fetch, push_any, select_clients, select_commands, texts};
+use crate::store::audit::AuditRow;
+use crate::store::clients::ClientRecord;
+use crate::store::commands::{CommandEvent, CommandRecord, CommandState, EventSource, FleetTx};
+use crate::store::rollouts::{RolloutMember, RolloutRecord};
+use crate::store::sqlite::fleet_cache::FleetCache;
+use crate::store::sqlite::rows::{ClientRow, CommandRow, RolloutRow};
+use crate::store::StoreError;
+
+/// Begins a transaction and takes the advisory lock that serialises the device area's write
+/// transactions, in one round trip (key 8243102923822621697: `"rebound"` in ASCII, then 1 for
+/// the device area).
+const BEGIN_LOCKED: &str = "BEGIN; SELECT pg_advisory_xact_lock(8243102923822621697)";
+
+/// Most event ids reserved at once.
+const MAX_ID_BLOCK: i64 = 1024;
+
+/// An open write transaction of the device area.
+pub(super) struct PgFleetTx {
+    tx: Transaction<'static, Postgres>,
+    cache: FleetCache,
+    /// The store, to record how the commit went.
+    store: PostgresStore,
+    /// Event ids reserved and not handed out yet.
+    event_ids: VecDeque<i64>,
+    /// How many ids the next reservation takes.
+    next_block: i64,
+}
+
+impl PgFleetTx {
+    /// Begins a transaction and takes the device area's lock.
+    pub(super) async fn begin(store: &PostgresStore) -> Result<Self, StoreError> {
+        let tx = store.pool().begin_with(BEGIN_LOCKED).await.map_err(StoreError::query("tx.begin"))?;
+        Ok(Self {
+            tx,
+            cache: FleetCache::default(),
+            store: store.clone(),
+            event_ids: VecDeque::new(),
+            next_block: 1,
+        })
+    }
+
+    /// Sends every held-back write, in foreign-key order.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        let pending = self.cache.take_pending();
+        let conn = &mut *self.tx;
+        rows::insert_commands(conn, &pending.inserted).await?;
+        let updated: Vec<&CommandRecord> =
+            pending.updated.into_iter().flat_map(|(_, group)| group).collect();
+        rows::update_commands(conn, &updated).await?;
+        rows::put_clients(conn, &pending.clients).await?;
+        rows::insert_events(conn, &pending.events).await?;
+        rows::set_member_commands(conn, &pending.members).await?;
+        let (deltas, recount) = pending.progress.take();
+        rows::write_progress(conn, deltas, recount).await
+    }
+
+    /// Loads the commands of `ids` the transaction does not know, in one statement.
+    async fn load_commands(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
+        let wanted = unknown(ids, |id| self.cache.commands.contains_key(id));
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut builder = select_commands();
+        push_any(&mut builder, "command_id", texts(&wanted));
+        let found = fetch(&mut *self.tx, builder, CommandRow::into_record, "tx.prefetch").await?;
+        for id in wanted {
+            self.cache.commands.insert(id, None);
+        }
+        for command in found {
+            self.cache.commands.insert(command.command_id, Some(command));
+        }
+        Ok(())
+    }
+
+    /// Loads the clients of `ids` the transaction does not know, in one statement.
+    async fn load_clients(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
+        let wanted = unknown(ids, |id| self.cache.clients.contains_key(id));
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut builder = select_clients();
+        push_any(&mut builder, "client_uuid", texts(&wanted));
+        let found = fetch(&mut *self.tx, builder, ClientRow::into_record, "tx.prefetch").await?;
+        for id in wanted {
+            self.cache.clients.insert(id, None);
+        }
+        for client in found {
+            self.cache.clients.insert(client.client_uuid, Some(client));
+        }
+        Ok(())
+    }
+
+    /// The next event id, reserving a larger block when none is left.
+    async fn event_id(&mut self) -> Result<i64, StoreError> {
+        if self.event_ids.is_empty() {
+            let ids = rows::reserve_event_ids(&mut self.tx, self.next_block).await?;
+            self.next_block = (self.next_block * 2).min(MAX_ID_BLOCK);
+            self.event_ids.extend(ids);
+        }
+        self.event_ids.pop_front().ok_or_else(|| StoreError::decode("tx.insert_event", "no id"))
+    }
+}
+
+/// Ids not yet known, each once.
+fn unknown(ids: &[Uuid], known: impl Fn(&Uuid) -> bool) -> Vec<Uuid> {
+    let mut seen = crate::ids::IdSet::default();
+    ids.iter().filter(|id| !known(id) && seen.insert(**id)).copied().collect()
+}
+
+#[async_trait::async_trait]
+impl FleetTx for PgFleetTx {
+    async fn prefetch(&mut self, commands: &[Uuid], clients: &[Uuid]) -> Result<(), StoreError> {
+        // About one event per command follows: reserve their ids with the first one.
+        self.next_block = self.next_block.max(i64::try_from(commands.len()).unwrap_or(1));
+        self.load_commands(commands).await?;
+        self.load_clients(clients).await
+    }
+
+    async fn prefetch_lockout(
+        &mut self,
+        clients: &[Uuid],
+        since_ms: i64,
+    ) -> Result<(), StoreError> {
+        let lockout = &self.cache.lockout;
+        let wanted = unknown(clients, |id| lockout.get(id).is_some_and(|(s, _)| *s == since_ms));
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        if self.cache.commands_dirty() {
+            self.flush().await?;
+        }
+        let found = rows::lockout(&mut *self.tx, &wanted, since_ms, "tx.prefetch_lockout").await?;
+        for id in &wanted {
+            self.cache.lockout.insert(*id, (since_ms, Vec::new()));
+        }
+        for (client, issued_ms) in found {
+            if let Some((_, entries)) = self.cache.lockout.get_mut(&client) {
+                entries.push(issued_ms);
+            }
+        }
+        Ok(())
+    }
+
+    async fn command(&mut self, id: Uuid) -> Result<Option<CommandRecord>, StoreError> {
+        self.load_commands(&[id]).await?;
+        Ok(self.cache.commands.get(&id).cloned().flatten())
+    }
+
+    async fn insert_command(&mut self, command: &CommandRecord) -> Result<(), StoreError> {
+        self.cache.insert_command(command);
+        Ok(())
+    }
+
+    async fn update_command(&mut self, command: &CommandRecord) -> Result<(), StoreError> {
+        self.cache.update_command(command);
+        Ok(())
+    }
+
+    async fn insert_event(
+        &mut self,
+        command_id: Uuid,
+        at_ms: i64,
+        from_state: Option<CommandState>,
+        to_state: CommandState,
+        source: EventSource,
+        detail: &str,
+    ) -> Result<CommandEvent, StoreError> {
+        let event = CommandEvent {
+            id: self.event_id().await?,
+            command_id,
+            at_ms,
+            from_state,
+            to_state,
+            source,
+            detail: detail.to_owned(),
+        };
+        self.cache.events.push(event.clone());
+        Ok(event)
+    }
+
+    async fn lockout_entries(
+        &mut self,
+        client: Uuid,
+        since_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        if let Some((since, entries)) = self.cache.lockout.get(&client)
+            && *since == since_ms
+        {
+            return Ok(entries.clone());
+        }
+        self.flush().await?;
+        let found = rows::lockout(&mut *self.tx, &[client], since_ms, "tx.lockout_entries").await?;
+        Ok(found.into_iter().map(|(_, issued_ms)| issued_ms).collect())
+    }
+
+    async fn sent_commands_for(&mut self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
+        self.flush().await?;
+        let mut builder = select_commands();
+        builder.push(" AND client_uuid = ").push_bind(client.to_string());
+        builder.push(
+            " AND state IN ('published', 'accepted', 'execution_started') ORDER BY issued_ms",
+        );
+        let records =
+            fetch(&mut *self.tx, builder, CommandRow::into_record, "tx.sent_commands_for").await?;
+        // Flushed above, so these are the transaction's rows: later updates know their state.
+        for record in &records {
+            self.cache.commands.insert(record.command_id, Some(record.clone()));
+        }
+        Ok(records)
+    }
+
+    async fn client(&mut self, uuid: Uuid) -> Result<Option<ClientRecord>, StoreError> {
+        self.load_clients(&[uuid]).await?;
+        Ok(self.cache.clients.get(&uuid).cloned().flatten())
+    }
+
+    async fn put_client(&mut self, client: &ClientRecord) -> Result<(), StoreError> {
+        self.cache.put_client(client);
+        Ok(())
+    }
+
+    async fn rollout(&mut self, id: Uuid) -> Result<Option<RolloutRecord>, StoreError> {
+        let mut builder = rows::select_rollouts();
+        builder.push(" AND rollout_id = ").push_bind(id.to_string());
+        let found = fetch(&mut *self.tx, builder, RolloutRow::into_record, "tx.rollout").await?;
+        Ok(found.into_iter().next())
+    }
+
+    async fn put_rollout(&mut self, rollout: &RolloutRecord) -> Result<(), StoreError> {
+        rows::put_rollout(&mut self.tx, rollout).await
+    }
+
+    async fn insert_members(
+        &mut self,
+        rollout_id: Uuid,
+        members: &[RolloutMember],
+    ) -> Result<(), StoreError> {
+        let clients = members.iter().map(|m| m.client_uuid.to_string()).collect();
+        let waves = members.iter().map(|m| m.wave).collect();
+        rows::insert_members(&mut self.tx, rollout_id, clients, waves).await?;
+        self.cache.progress.members_added(rollout_id, members.len());
+        Ok(())
+    }
+
+    async fn set_member_command(
+        &mut self,
+        rollout_id: Uuid,
+        client: Uuid,
+        command_id: Uuid,
+    ) -> Result<(), StoreError> {
+        self.cache.set_member_command(rollout_id, client, command_id);
+        Ok(())
+    }
+
+    async fn insert_audit(&mut self, row: &AuditRow) -> Result<(), StoreError> {
+        super::audit::insert(&mut self.tx, row).await.map(drop)
+    }
+
+    #[tracing::instrument(name = "store.tx.commit", skip_all)]
+    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        let flushed = self.flush().await;
+        let this = *self;
+        let done = match flushed {
+            Ok(()) => this.tx.commit().await.map_err(StoreError::query("tx.commit")),
+            Err(e) => Err(e),
+        };
+        this.store.writes().record(done)
+    }
+}

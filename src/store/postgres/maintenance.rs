@@ -1,34 +1,76 @@
-//! PostgreSQL implementation of [`crate::store::MaintenanceStore`] (placeholder: being written).
-#![allow(unused_variables, unused_imports)]
+//! PostgreSQL implementation of [`MaintenanceStore`]: batched retention deletes, and a backup
+//! that refuses with the `pg_dump` command to run instead.
+//!
+//! A backup of a PostgreSQL database is PostgreSQL's job: `pg_dump` takes a consistent
+//! snapshot while rebound serves, and the file lands where the operator runs it, not on the
+//! rebound server's disk.
 
-use std::path::Path;
 use chrono::{DateTime, Utc};
-use crate::store::maintenance::*;
-use crate::store::StoreError;
+use sqlx::AssertSqlSafe;
+use std::path::Path;
+use tracing::instrument;
 
 use super::PostgresStore;
+use crate::store::StoreError;
+use crate::store::maintenance::{MaintenanceStore, RetentionTable, expired_rows, retention_key};
+
+/// `expired_rows(table)` with PostgreSQL's placeholder for the cutoff.
+fn expired(table: RetentionTable) -> String {
+    expired_rows(table).replace('?', "$1")
+}
 
 #[async_trait::async_trait]
-impl crate::store::MaintenanceStore for PostgresStore {
+impl MaintenanceStore for PostgresStore {
+    #[instrument(skip_all, name = "store.backup", fields(backup.path = %dest.display()))]
     async fn backup(&self, dest: &Path) -> Result<u64, StoreError> {
-        todo!("postgres: maintenance")
+        Err(StoreError::NotSupported {
+            op: "backup",
+            backend: "PostgreSQL",
+            hint: format!(
+                "back up the database with pg_dump while rebound serves (password from \
+                 PGPASSWORD or ~/.pgpass): pg_dump --format=custom --file={} '{}'",
+                dest.display(),
+                self.dump_url()
+            ),
+        })
     }
 
+    #[instrument(skip_all, name = "store.count_expired", fields(retention.table = table.name()))]
     async fn count_expired(
         &self,
         table: RetentionTable,
         cutoff: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        todo!("postgres: maintenance")
+        let sql = format!("SELECT COUNT(*) FROM {} WHERE {}", table.name(), expired(table));
+        // Safe: built only from the fixed table names and clauses.
+        let count: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(cutoff.timestamp_millis())
+            .fetch_one(self.pool())
+            .await
+            .map_err(StoreError::query("count_expired"))?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
+    #[instrument(skip_all, name = "store.delete_expired", fields(retention.table = table.name()))]
     async fn delete_expired(
         &self,
         table: RetentionTable,
         cutoff: DateTime<Utc>,
         limit: u32,
     ) -> Result<u64, StoreError> {
-        todo!("postgres: maintenance")
+        let (name, key) = (table.name(), retention_key(table));
+        // PostgreSQL has no DELETE … LIMIT: the batch is chosen by a subquery.
+        let sql = format!(
+            "DELETE FROM {name} WHERE {key} IN (SELECT {key} FROM {name} WHERE {} LIMIT $2)",
+            expired(table)
+        );
+        // Safe: built only from the fixed table names and clauses.
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(cutoff.timestamp_millis())
+            .bind(i64::from(limit))
+            .execute(self.pool())
+            .await
+            .map_err(StoreError::query("delete_expired"));
+        Ok(self.writes().record(done)?.rows_affected())
     }
-
 }

@@ -1,19 +1,71 @@
-//! PostgreSQL implementation of [`crate::store::RunStore`] (placeholder: being written).
-#![allow(unused_variables, unused_imports)]
+//! PostgreSQL implementation of [`RunStore`]: the `server_runs` table. The run id comes from
+//! the table's identity column.
 
-use crate::store::runs::*;
-use crate::store::StoreError;
+use chrono::Utc;
+use tracing::{Span, debug, instrument};
 
 use super::PostgresStore;
+use crate::store::rows::RunRow;
+use crate::store::{RunId, RunRecord, RunStore, StoreError};
 
 #[async_trait::async_trait]
-impl crate::store::RunStore for PostgresStore {
+impl RunStore for PostgresStore {
+    #[instrument(skip_all, name = "store.begin_run",
+        fields(run.pid = pid, run.generation = generation, run.id))]
     async fn begin_run(&self, pid: u32, generation: u64) -> Result<RunRecord, StoreError> {
-        todo!("postgres: runs")
+        const OP: &str = "begin_run";
+        let stored_generation = i64::try_from(generation).map_err(|e| StoreError::encode(OP, e))?;
+        let started_at = Utc::now();
+        let begun = async {
+            let mut tx = self.pool().begin().await.map_err(StoreError::query(OP))?;
+            let run_id: i64 = sqlx::query_scalar(
+                "INSERT INTO server_runs \
+                     (started_ms, stopped_ms, clean_shutdown, pid, generation, server_version) \
+                 VALUES ($1, NULL, 0, $2, $3, $4) RETURNING run_id",
+            )
+            .bind(started_at.timestamp_millis())
+            .bind(i64::from(pid))
+            .bind(stored_generation)
+            .bind(env!("CARGO_PKG_VERSION"))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::query(OP))?;
+            let previous: Option<RunRow> = sqlx::query_as(
+                "SELECT run_id, started_ms, stopped_ms, clean_shutdown::BIGINT AS clean_shutdown, \
+                     pid, generation, server_version \
+                 FROM server_runs WHERE run_id < $1 ORDER BY run_id DESC LIMIT 1",
+            )
+            .bind(run_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::query(OP))?;
+            tx.commit().await.map_err(StoreError::query(OP))?;
+            Ok((run_id, previous))
+        };
+        let (run_id, previous) = self.writes().record(begun.await)?;
+
+        Span::current().record("run.id", run_id);
+        let previous = previous.map(|row| row.into_previous(OP)).transpose()?;
+        debug!(previous = previous.as_ref().map_or("none", |p| p.end.as_str()), "run begun");
+        Ok(RunRecord { run_id: RunId(run_id), started_at, pid, generation, previous })
     }
 
+    #[instrument(skip_all, name = "store.end_run", fields(run.id = %run_id, run.clean = clean))]
     async fn end_run(&self, run_id: RunId, clean: bool) -> Result<(), StoreError> {
-        todo!("postgres: runs")
+        const OP: &str = "end_run";
+        let result = sqlx::query(
+            "UPDATE server_runs SET stopped_ms = $1, clean_shutdown = $2 WHERE run_id = $3",
+        )
+        .bind(Utc::now().timestamp_millis())
+        .bind(i32::from(clean))
+        .bind(run_id.0)
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::query(OP));
+        let result = self.writes().record(result)?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::query(OP)(sqlx::Error::RowNotFound));
+        }
+        Ok(())
     }
-
 }

@@ -1,53 +1,18 @@
 //! SQLite implementation of [`AuditStore`]: the `audit_events` table.
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
-use std::time::Duration;
 use tracing::instrument;
 
-use super::{SqliteStore, from_ms};
+use super::SqliteStore;
+use crate::store::rows::{AUDIT_COLUMNS, AuditEventRow, bind_audit};
 use crate::store::StoreError;
 use crate::store::audit::{AuditQuery, AuditRow, AuditStore};
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: i64,
-    at_ms: i64,
-    principal: Option<String>,
-    role: Option<String>,
-    peer: Option<String>,
-    rpc: String,
-    arguments: Option<String>,
-    outcome: String,
-    code: Option<String>,
-    message: Option<String>,
-    trace_id: Option<String>,
-    duration_us: Option<i64>,
-}
 
 /// Inserts an audit row with the next id; [`bind_audit`] binds its values in order.
 const INSERT: &str = "INSERT INTO audit_events (id, at_ms, principal, role, peer, rpc, \
          arguments, outcome, code, message, trace_id, duration_us) \
      SELECT COALESCE(MAX(id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM audit_events \
      RETURNING id";
-
-/// Bind the values of [`INSERT`] for `$event` to `$query` (a sqlx query or the writer's
-/// `Binder`: both bind with `.bind(value)`).
-macro_rules! bind_audit {
-    ($query:expr, $event:expr) => {
-        $query
-            .bind($event.at.timestamp_millis())
-            .bind(&$event.principal)
-            .bind(&$event.role)
-            .bind(&$event.peer)
-            .bind(&$event.rpc)
-            .bind(&$event.arguments)
-            .bind(&$event.outcome)
-            .bind(&$event.code)
-            .bind(&$event.message)
-            .bind(&$event.trace_id)
-            .bind(i64::try_from($event.duration.as_micros()).unwrap_or(i64::MAX))
-    };
-}
 
 /// Store `event` in the device area's writer transaction (it commits with the change it
 /// describes) and return its id.
@@ -103,10 +68,8 @@ impl AuditStore for SqliteStore {
     #[instrument(skip_all, name = "store.list_audit_events")]
     async fn list_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
         const OP: &str = "list_audit_events";
-        let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, at_ms, principal, role, peer, rpc, arguments, outcome, code, message, \
-             trace_id, duration_us FROM audit_events WHERE 1 = 1",
-        );
+        let mut sql: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE 1 = 1"));
         if let Some(before) = query.before_id {
             sql.push(" AND id < ").push_bind(before);
         }
@@ -135,27 +98,9 @@ impl AuditStore for SqliteStore {
             sql.push(" AND outcome = ").push_bind(outcome.clone());
         }
         sql.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit));
-        let rows: Vec<Row> =
+        let rows: Vec<AuditEventRow> =
             sql.build_query_as().fetch_all(&self.pool).await.map_err(StoreError::query(OP))?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(AuditRow {
-                    id: row.id,
-                    at: from_ms(OP, row.at_ms)?,
-                    principal: row.principal.unwrap_or_default(),
-                    role: row.role,
-                    peer: row.peer.unwrap_or_default(),
-                    rpc: row.rpc,
-                    arguments: row.arguments.unwrap_or_default(),
-                    outcome: row.outcome,
-                    code: row.code.unwrap_or_default(),
-                    message: row.message,
-                    trace_id: row.trace_id,
-                    duration: Duration::from_micros(
-                        u64::try_from(row.duration_us.unwrap_or(0)).unwrap_or(0),
-                    ),
-                })
-            })
+        rows.into_iter().map(|row| row.into_audit(OP))
             .collect()
     }
 }

@@ -22,12 +22,38 @@ fn select_clients() -> QueryBuilder<Sqlite> {
     QueryBuilder::new(format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE 1 = 1"))
 }
 
-/// Stale: a heartbeat older than the bound, not crashed, and not shut down on purpose.
-const STALE: &str = " AND process_status IS NOT 'crashed' AND shut_down_ms IS NULL \
-    AND last_health_ms < ";
+/// Stale: a heartbeat older than the bound, not crashed, and not shut down on purpose (the
+/// same SQL on both backends).
+pub(in crate::store) const STALE: &str = " AND COALESCE(process_status, '') <> 'crashed' \
+    AND shut_down_ms IS NULL AND last_health_ms < ";
 
-/// The conditions of `filter`, appended to a query that ends in a `WHERE` clause.
-fn push_filter(builder: &mut QueryBuilder<Sqlite>, filter: &ClientFilter) {
+/// Pushes ` AND …` for each filter of `filter`, then the page strictly after `after`, by
+/// client_uuid, at most `limit`: [`ClientStore::list_clients`] on either backend.
+pub(in crate::store) fn push_client_page<DB: sqlx::Database>(
+    builder: &mut QueryBuilder<DB>,
+    filter: &ClientFilter,
+    after: Option<Uuid>,
+    limit: u32,
+) where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    push_client_filter(builder, filter);
+    if let Some(after) = after {
+        builder.push(" AND client_uuid > ").push_bind(after.to_string());
+    }
+    builder.push(" ORDER BY client_uuid LIMIT ").push_bind(i64::from(limit));
+}
+
+/// Pushes ` AND …` for each filter of `filter`, to a query that ends in a `WHERE` clause
+/// (either backend).
+pub(in crate::store) fn push_client_filter<DB: sqlx::Database>(
+    builder: &mut QueryBuilder<DB>,
+    filter: &ClientFilter,
+) where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
     if let Some(group) = &filter.group {
         builder.push(" AND group_name = ").push_bind(group.clone());
     }
@@ -50,7 +76,9 @@ fn push_filter(builder: &mut QueryBuilder<Sqlite>, filter: &ClientFilter) {
         None => {}
     }
     if let Some(tier) = filter.capability_tier {
-        builder.push(" AND COALESCE(capability_tier, 'basic') = ").push_bind(tier.as_str());
+        builder
+            .push(" AND COALESCE(capability_tier, 'basic') = ")
+            .push_bind(tier.as_str().to_owned());
     }
     match filter.crash {
         Some((CrashFilter::Crashed, _)) => {
@@ -61,7 +89,8 @@ fn push_filter(builder: &mut QueryBuilder<Sqlite>, filter: &ClientFilter) {
         }
         Some((CrashFilter::Healthy, bound)) => {
             builder
-                .push(" AND last_health_ms IS NOT NULL AND process_status IS NOT 'crashed'")
+                .push(" AND last_health_ms IS NOT NULL")
+                .push(" AND COALESCE(process_status, '') <> 'crashed'")
                 .push(" AND (shut_down_ms IS NOT NULL OR last_health_ms >= ")
                 .push_bind(bound)
                 .push(")");
@@ -69,6 +98,7 @@ fn push_filter(builder: &mut QueryBuilder<Sqlite>, filter: &ClientFilter) {
         None => {}
     }
 }
+
 
 #[async_trait::async_trait]
 impl ClientStore for SqliteStore {
@@ -85,11 +115,7 @@ impl ClientStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<ClientRecord>, StoreError> {
         let mut builder = select_clients();
-        push_filter(&mut builder, filter);
-        if let Some(after) = after {
-            builder.push(" AND client_uuid > ").push_bind(after.to_string());
-        }
-        builder.push(" ORDER BY client_uuid LIMIT ").push_bind(limit);
+        push_client_page(&mut builder, filter, after, limit);
         fetch_clients(&self.pool, builder, "list_clients").await
     }
 
@@ -109,7 +135,7 @@ impl ClientStore for SqliteStore {
     async fn count_clients(&self, filter: &ClientFilter) -> Result<u64, StoreError> {
         const OP: &str = "count_clients";
         let mut builder = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM clients WHERE 1 = 1");
-        push_filter(&mut builder, filter);
+        push_client_filter(&mut builder, filter);
         let count: i64 = builder
             .build_query_scalar()
             .fetch_one(&self.pool)
@@ -130,6 +156,6 @@ impl ClientStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query(OP))?;
-        ids.iter().map(|id| Uuid::parse_str(id).map_err(|e| StoreError::decode(OP, e))).collect()
+        super::rows::uuids(&ids, OP)
     }
 }

@@ -167,27 +167,9 @@ impl CommandStore for SqliteStore {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(StoreError::query(OP))?;
-            summary.push(StateCount {
-                state: CommandState::parse(&state)
-                    .ok_or_else(|| StoreError::decode(OP, format!("unknown state {state:?}")))?,
-                count: u64::try_from(count).unwrap_or_default(),
-                ids: ids
-                    .iter()
-                    .map(|id| id.parse().map_err(|e| StoreError::decode(OP, e)))
-                    .collect::<Result<_, _>>()?,
-            });
+            summary.push(super::rows::state_count(&state, count, &ids, OP)?);
         }
         Ok(summary)
-    }
-
-    async fn open_commands_for(&self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
-        let mut builder = select_commands();
-        builder.push(" AND client_uuid = ").push_bind(client.to_string());
-        builder.push(
-            " AND state IN ('queued', 'published', 'accepted', 'execution_started') \
-             ORDER BY issued_ms",
-        );
-        fetch_commands(&self.pool, builder, "open_commands_for").await
     }
 
     async fn lockout_entries_of(

@@ -26,7 +26,7 @@ use crate::store::commands::{CommandEvent, CommandRecord};
 
 /// Rows known to the transaction (`None`: known not to exist) and the pending writes.
 #[derive(Default)]
-pub(super) struct FleetCache {
+pub(in crate::store) struct FleetCache {
     pub commands: IdMap<Option<CommandRecord>>,
     pub clients: IdMap<Option<ClientRecord>>,
     /// Lockout entries per client, valid for the `since_ms` they were read with.
@@ -67,6 +67,42 @@ impl Ordered {
         self.seen.clear();
         std::mem::take(&mut self.order)
     }
+}
+
+/// The writes a [`FleetCache`] holds back, in an order the foreign keys accept: new
+/// commands, updated commands, clients, events, rollout members, then the rollout progress
+/// counters those writes changed.
+pub(in crate::store) struct PendingWrites<'a> {
+    pub inserted: Vec<&'a CommandRecord>,
+    /// Updated commands grouped by the columns they changed (see [`by_columns`]).
+    pub updated: Vec<(ColumnMask, Vec<&'a CommandRecord>)>,
+    pub clients: Vec<&'a ClientRecord>,
+    pub events: Vec<CommandEvent>,
+    /// (rollout, client, command) assignments of rollout members.
+    pub members: Vec<(Uuid, Uuid, Uuid)>,
+    pub progress: &'a mut Progress,
+}
+
+/// The updated commands grouped by the columns they changed (groups in first-seen order,
+/// commands in update order within each); commands that changed nothing are left out.
+fn by_columns<'a>(
+    commands: &'a IdMap<Option<CommandRecord>>,
+    ids: &[Uuid],
+    changed: &IdMap<ColumnMask>,
+) -> Vec<(ColumnMask, Vec<&'a CommandRecord>)> {
+    let mut groups: Vec<(ColumnMask, Vec<&CommandRecord>)> = Vec::new();
+    for id in ids {
+        let columns = changed.get(id).copied().unwrap_or(ALL_UPDATABLE);
+        let Some(Some(command)) = commands.get(id) else { continue };
+        if columns == 0 {
+            continue;
+        }
+        match groups.iter_mut().find(|(c, _)| *c == columns) {
+            Some((_, group)) => group.push(command),
+            None => groups.push((columns, vec![command])),
+        }
+    }
+    groups
 }
 
 impl FleetCache {
@@ -111,45 +147,34 @@ impl FleetCache {
         tx.commands = self.inserted.order.len() + self.updated.order.len(),
         tx.events = self.events.len(), tx.clients = self.dirty_clients.order.len()))]
     pub fn flush(&mut self, tx: &Connection) -> Result<(), StoreError> {
+        let pending = self.take_pending();
+        insert_commands(tx, &pending.inserted)?;
+        update_commands(tx, pending.updated)?;
+        write_clients(tx, &pending.clients)?;
+        write_events(tx, &pending.events)?;
+        write_members(tx, &pending.members)?;
+        pending.progress.flush(tx)
+    }
+
+    /// Take the pending writes (the cache forgets them) for a backend to send, in the order
+    /// the fields of [`PendingWrites`] list them. The rows are borrowed from the cache as
+    /// they are, not copied.
+    pub fn take_pending(&mut self) -> PendingWrites<'_> {
         let inserted = self.inserted.take();
         let updated = self.updated.take();
         let changed = std::mem::take(&mut self.changed);
         let dirty_clients = self.dirty_clients.take();
-        // The rows are bound from the cache as they are, not copied.
-        insert_commands(tx, &self.records(&inserted))?;
-        update_commands(tx, self.by_columns(&updated, &changed))?;
-        let clients: Vec<&ClientRecord> =
-            dirty_clients.iter().filter_map(|id| self.clients.get(id)?.as_ref()).collect();
-        write_clients(tx, &clients)?;
-        write_events(tx, &std::mem::take(&mut self.events))?;
-        write_members(tx, &std::mem::take(&mut self.members))?;
-        self.progress.flush(tx)
-    }
-
-    /// The updated commands grouped by the columns they changed (groups in first-seen order,
-    /// commands in update order within each); commands that changed nothing are left out.
-    fn by_columns(
-        &self,
-        ids: &[Uuid],
-        changed: &IdMap<ColumnMask>,
-    ) -> Vec<(ColumnMask, Vec<&CommandRecord>)> {
-        let mut groups: Vec<(ColumnMask, Vec<&CommandRecord>)> = Vec::new();
-        for id in ids {
-            let columns = changed.get(id).copied().unwrap_or(ALL_UPDATABLE);
-            let Some(Some(command)) = self.commands.get(id) else { continue };
-            if columns == 0 {
-                continue;
-            }
-            match groups.iter_mut().find(|(c, _)| *c == columns) {
-                Some((_, group)) => group.push(command),
-                None => groups.push((columns, vec![command])),
-            }
+        let events = std::mem::take(&mut self.events);
+        let members = std::mem::take(&mut self.members);
+        let Self { commands, clients, progress, .. } = self;
+        PendingWrites {
+            inserted: inserted.iter().filter_map(|id| commands.get(id)?.as_ref()).collect(),
+            updated: by_columns(commands, &updated, &changed),
+            clients: dirty_clients.iter().filter_map(|id| clients.get(id)?.as_ref()).collect(),
+            events,
+            members,
+            progress,
         }
-        groups
-    }
-
-    fn records(&self, ids: &[Uuid]) -> Vec<&CommandRecord> {
-        ids.iter().filter_map(|id| self.commands.get(id)?.as_ref()).collect()
     }
 
     /// Load the commands of `ids` not known yet, in one query per piece.

@@ -27,7 +27,7 @@ use crate::store::commands::{CommandEvent, CommandRecord, CommandState, EventSou
 use crate::store::rollouts::{RolloutMember, RolloutRecord};
 
 /// Which commands count towards the lockout (see `lockout_entries`).
-pub(super) const LOCKOUT_COUNTED: &str = "state <> 'rejected' \
+pub(in crate::store) const LOCKOUT_COUNTED: &str = "state <> 'rejected' \
     AND NOT (state IN ('canceled', 'expired') AND published_ms IS NULL)";
 
 static SENT_COMMANDS: LazyLock<String> = LazyLock::new(|| {

@@ -6,27 +6,7 @@ use tracing::instrument;
 
 use super::SqliteStore;
 use crate::store::StoreError;
-use crate::store::maintenance::{MaintenanceStore, RetentionTable};
-
-/// Terminal command states (the contract's lifecycle).
-const TERMINAL: &str = "('completed', 'failed', 'timed_out', 'expired', 'canceled', 'rejected')";
-
-/// The `WHERE` clause selecting expired rows of `table`; the cutoff binds to `?`.
-fn expired(table: RetentionTable) -> String {
-    match table {
-        RetentionTable::Commands => format!("state IN {TERMINAL} AND finished_ms < ?"),
-        RetentionTable::ReloadEvents | RetentionTable::AuditEvents => "at_ms < ?".to_owned(),
-        RetentionTable::RestartEvents => "finished_ms IS NOT NULL AND finished_ms < ?".to_owned(),
-    }
-}
-
-fn key(table: RetentionTable) -> &'static str {
-    match table {
-        RetentionTable::Commands => "command_id",
-        RetentionTable::RestartEvents => "restart_id",
-        RetentionTable::ReloadEvents | RetentionTable::AuditEvents => "id",
-    }
-}
+use crate::store::maintenance::{MaintenanceStore, RetentionTable, expired_rows, retention_key};
 
 #[async_trait::async_trait]
 impl MaintenanceStore for SqliteStore {
@@ -56,7 +36,7 @@ impl MaintenanceStore for SqliteStore {
         table: RetentionTable,
         cutoff: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let sql = format!("SELECT COUNT(*) FROM {} WHERE {}", table.name(), expired(table));
+        let sql = format!("SELECT COUNT(*) FROM {} WHERE {}", table.name(), expired_rows(table));
         // Safe: built only from the fixed table names and clauses above.
         let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(cutoff.timestamp_millis())
@@ -73,10 +53,10 @@ impl MaintenanceStore for SqliteStore {
         cutoff: DateTime<Utc>,
         limit: u32,
     ) -> Result<u64, StoreError> {
-        let (name, key) = (table.name(), key(table));
+        let (name, key) = (table.name(), retention_key(table));
         let sql = format!(
             "DELETE FROM {name} WHERE {key} IN (SELECT {key} FROM {name} WHERE {} LIMIT ?)",
-            expired(table)
+            expired_rows(table)
         );
         // Safe: built only from the fixed table names and clauses above.
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))

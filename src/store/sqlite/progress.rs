@@ -25,14 +25,14 @@ use crate::store::commands::{CommandRecord, CommandState};
 use crate::store::rollouts::{RolloutCounters, RolloutRecord};
 
 /// Counter slots: total, unissued, then one per command state in [`CommandState::ALL`] order.
-const SLOTS: usize = 12;
+pub(in crate::store) const SLOTS: usize = 12;
 const TOTAL: usize = 0;
 const UNISSUED: usize = 1;
 
-type Row = [i64; SLOTS];
+pub(in crate::store) type Row = [i64; SLOTS];
 
 /// Column of each slot, in slot order.
-fn columns() -> impl Iterator<Item = &'static str> {
+pub(in crate::store) fn columns() -> impl Iterator<Item = &'static str> {
     ["total", "unissued"].into_iter().chain(CommandState::ALL.iter().map(|s| s.as_str()))
 }
 
@@ -61,7 +61,7 @@ const CREATE: &str =
 
 /// Changes of one transaction, not yet added to the rows.
 #[derive(Default)]
-pub(super) struct Progress {
+pub(in crate::store) struct Progress {
     deltas: IdMap<Row>,
     recount: IdSet,
 }
@@ -104,22 +104,32 @@ impl Progress {
         }
     }
 
+    /// Take the collected changes: the counters to add to each rollout's row, and the
+    /// rollouts to count again from their members instead. Added changes that find no row
+    /// mean the rollout must be counted instead.
+    pub fn take(&mut self) -> (Vec<(Uuid, Row)>, Vec<Uuid>) {
+        let recount = std::mem::take(&mut self.recount);
+        let deltas = std::mem::take(&mut self.deltas)
+            .into_iter()
+            .filter(|(rollout, delta)| !recount.contains(rollout) && delta.iter().any(|d| *d != 0))
+            .collect();
+        (deltas, recount.into_iter().collect())
+    }
+
     /// Add the collected changes to the rows (after every other write of the flush).
     pub fn flush(&mut self, conn: &Connection) -> Result<(), StoreError> {
         const OP: &str = "tx.add_progress";
-        for (rollout, delta) in std::mem::take(&mut self.deltas) {
-            if self.recount.contains(&rollout) || delta.iter().all(|d| *d == 0) {
-                continue;
-            }
+        let (deltas, mut recounts) = self.take();
+        for (rollout, delta) in deltas {
             let changed = execute_one(conn, &ADD, OP, |b| {
                 bind_row(b, &delta).uuid(rollout);
                 Ok(())
             })?;
             if changed == 0 {
-                self.recount.insert(rollout);
+                recounts.push(rollout);
             }
         }
-        for rollout in std::mem::take(&mut self.recount) {
+        for rollout in recounts {
             recount(conn, rollout)?;
         }
         Ok(())
@@ -252,7 +262,7 @@ const MEMBERS: &str = members_sql!("");
 const MEMBERS_OF_WAVE: &str = members_sql!(" AND m.wave = ?");
 
 /// The counter row of `MEMBERS` results.
-fn tally(rows: Vec<(String, i64)>, op: &'static str) -> Result<Row, StoreError> {
+pub(in crate::store) fn tally(rows: Vec<(String, i64)>, op: &'static str) -> Result<Row, StoreError> {
     let mut values = [0; SLOTS];
     for (state, n) in rows {
         values[TOTAL] += n;
@@ -325,7 +335,7 @@ fn count(value: i64) -> u32 {
     u32::try_from(value.max(0)).unwrap_or(u32::MAX)
 }
 
-fn counters(row: &Row) -> RolloutCounters {
+pub(in crate::store) fn counters(row: &Row) -> RolloutCounters {
     let state = |s: CommandState| count(row[slot(s)]);
     RolloutCounters {
         total: count(row[TOTAL]),

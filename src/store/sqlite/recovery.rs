@@ -2,40 +2,12 @@
 //! `PRAGMA quick_check`.
 
 use sqlx::{QueryBuilder, Sqlite};
-use std::time::Duration;
 use tracing::instrument;
 
-use super::{SqliteStore, from_ms};
+use super::SqliteStore;
+use crate::store::rows::{RECOVERY_COLUMNS, RecoveryRow};
 use crate::store::recovery::{RecoveryReportRow, RecoveryStore};
-use crate::store::{RunId, StoreError};
-
-const COLUMNS: &str =
-    "id, run_id, started_ms, duration_us, previous_run, previous_run_id, report_json";
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: i64,
-    run_id: i64,
-    started_ms: i64,
-    duration_us: i64,
-    previous_run: String,
-    previous_run_id: Option<i64>,
-    report_json: String,
-}
-
-impl Row {
-    fn into_report(self, op: &'static str) -> Result<RecoveryReportRow, StoreError> {
-        Ok(RecoveryReportRow {
-            id: self.id,
-            run_id: RunId(self.run_id),
-            started_at: from_ms(op, self.started_ms)?,
-            duration: Duration::from_micros(u64::try_from(self.duration_us).unwrap_or(0)),
-            previous_run: self.previous_run,
-            previous_run_id: self.previous_run_id.map(RunId),
-            report_json: self.report_json,
-        })
-    }
-}
+use crate::store::StoreError;
 
 #[async_trait::async_trait]
 impl RecoveryStore for SqliteStore {
@@ -57,6 +29,21 @@ impl RecoveryStore for SqliteStore {
         .map_err(StoreError::query("insert_recovery_report"))
     }
 
+    #[instrument(skip_all, name = "store.update_recovery_report", fields(report.id = id))]
+    async fn update_recovery_report(&self, id: i64, report_json: &str) -> Result<(), StoreError> {
+        const OP: &str = "update_recovery_report";
+        let done = sqlx::query("UPDATE recovery_reports SET report_json = ? WHERE id = ?")
+            .bind(report_json)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::query(OP)(sqlx::Error::RowNotFound));
+        }
+        Ok(())
+    }
+
     #[instrument(skip_all, name = "store.get_recovery_report")]
     async fn get_recovery_report(
         &self,
@@ -64,12 +51,12 @@ impl RecoveryStore for SqliteStore {
     ) -> Result<Option<RecoveryReportRow>, StoreError> {
         const OP: &str = "get_recovery_report";
         let mut sql: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {COLUMNS} FROM recovery_reports"));
+            QueryBuilder::new(format!("SELECT {RECOVERY_COLUMNS} FROM recovery_reports"));
         match id {
             Some(id) => sql.push(" WHERE id = ").push_bind(id),
             None => sql.push(" ORDER BY id DESC LIMIT 1"),
         };
-        let row: Option<Row> =
+        let row: Option<RecoveryRow> =
             sql.build_query_as().fetch_optional(&self.pool).await.map_err(StoreError::query(OP))?;
         row.map(|row| row.into_report(OP)).transpose()
     }
@@ -83,7 +70,7 @@ impl RecoveryStore for SqliteStore {
     ) -> Result<Vec<RecoveryReportRow>, StoreError> {
         const OP: &str = "list_recovery_reports";
         let mut sql: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {COLUMNS} FROM recovery_reports WHERE 1 = 1"));
+            QueryBuilder::new(format!("SELECT {RECOVERY_COLUMNS} FROM recovery_reports WHERE 1 = 1"));
         if let Some(before) = before_id {
             sql.push(" AND id < ").push_bind(before);
         }
@@ -91,7 +78,7 @@ impl RecoveryStore for SqliteStore {
             sql.push(" AND previous_run = ").push_bind(previous.to_owned());
         }
         sql.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
-        let rows: Vec<Row> =
+        let rows: Vec<RecoveryRow> =
             sql.build_query_as().fetch_all(&self.pool).await.map_err(StoreError::query(OP))?;
         rows.into_iter().map(|row| row.into_report(OP)).collect()
     }

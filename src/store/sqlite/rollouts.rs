@@ -106,13 +106,7 @@ impl RolloutStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::query(OP))?;
-        rows.into_iter()
-            .map(|(client, wave)| {
-                let client_uuid =
-                    Uuid::parse_str(&client).map_err(|e| StoreError::decode(OP, e))?;
-                Ok(RolloutMember { client_uuid, wave })
-            })
-            .collect()
+        super::rows::members(rows, OP)
     }
 
     async fn unaccepted_rollout_commands(&self, id: Uuid) -> Result<Vec<Uuid>, StoreError> {
@@ -125,6 +119,6 @@ impl RolloutStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::query(OP))?;
-        ids.iter().map(|id| Uuid::parse_str(id).map_err(|e| StoreError::decode(OP, e))).collect()
+        super::rows::uuids(&ids, OP)
     }
 }

@@ -13,10 +13,12 @@ use crate::store::rollouts::{AbortCause, RolloutRecord};
 
 mod decode;
 
-pub(super) use self::decode::{ClientRow, CommandRow, EventRow, RolloutRow};
+pub(in crate::store) use self::decode::{
+    ClientRow, CommandRow, EventRow, RolloutRow, members, state_count, uuids,
+};
 
 /// Columns of `commands`, in binding order.
-pub(super) const COMMAND_COLUMNS: &str = "command_id, client_uuid, action, state, reason, \
+pub(in crate::store) const COMMAND_COLUMNS: &str = "command_id, client_uuid, action, state, reason, \
     requested_by, source, params_hash, principal, issued_ms, expires_ms, published_ms, \
     accepted_ms, started_ms, finished_ms, deadline_ms, offline_seen_ms, boot_id_at_issue, \
     boot_id_at_completion, error_code, error_message, late_outcome, late_outcome_ms, \
@@ -24,7 +26,7 @@ pub(super) const COMMAND_COLUMNS: &str = "command_id, client_uuid, action, state
     rollout_id, trace_parent, last_ack_topic, updated_ms";
 
 /// Columns of `clients`, in binding order.
-pub(super) const CLIENT_COLUMNS: &str = "client_uuid, group_name, capability_tier, \
+pub(in crate::store) const CLIENT_COLUMNS: &str = "client_uuid, group_name, capability_tier, \
     first_seen_ms, last_seen_ms, online, last_online_ms, last_offline_ms, last_health_ms, \
     boot_id, uptime_s, app_version, process_status, mqtt_reconnect_count, \
     mqtt_last_disconnect_ms, service_failed_unit, service_failed_ms, recovery_state, \
@@ -32,7 +34,7 @@ pub(super) const CLIENT_COLUMNS: &str = "client_uuid, group_name, capability_tie
     needs_attention, attention_reason, shut_down_ms, updated_ms";
 
 /// Columns of `rollouts`, in binding order.
-pub(super) const ROLLOUT_COLUMNS: &str = "rollout_id, action, target_json, canary_count, \
+pub(in crate::store) const ROLLOUT_COLUMNS: &str = "rollout_id, action, target_json, canary_count, \
     canary_percent, canary_size, max_per_minute, abort_failure_percent, min_finished, state, \
     reason, requested_by, principal, params_hash, expires_in_ms, total_members, \
     issued_members, current_wave, last_issue_ms, created_ms, started_ms, canary_finished_ms, \
@@ -66,7 +68,7 @@ pub(super) fn insert_rows_sql(
 
 /// A column of `commands` that a transition may change: how to tell that it did, and how to
 /// bind its new value. The other columns are set at issue and never change.
-pub(super) struct UpdatableColumn {
+pub(in crate::store) struct UpdatableColumn {
     pub name: &'static str,
     pub changed: fn(&CommandRecord, &CommandRecord) -> bool,
     pub bind: fn(&mut Binder, &CommandRecord),
@@ -85,7 +87,7 @@ macro_rules! updatable {
 }
 
 /// Every column a command update may rewrite (the late outcome's five change together).
-pub(super) static COMMAND_UPDATABLE: [UpdatableColumn; 20] = updatable! {
+pub(in crate::store) static COMMAND_UPDATABLE: [UpdatableColumn; 20] = updatable! {
     "state": state => |c| c.state.as_str(),
     "published_ms": published_ms => |c| c.published_ms,
     "accepted_ms": accepted_ms => |c| c.accepted_ms,
@@ -110,12 +112,12 @@ pub(super) static COMMAND_UPDATABLE: [UpdatableColumn; 20] = updatable! {
 };
 
 /// Bit `i` set: [`COMMAND_UPDATABLE`]`[i]` is rewritten.
-pub(super) type ColumnMask = u32;
+pub(in crate::store) type ColumnMask = u32;
 /// Every updatable column.
-pub(super) const ALL_UPDATABLE: ColumnMask = (1 << COMMAND_UPDATABLE.len()) - 1;
+pub(in crate::store) const ALL_UPDATABLE: ColumnMask = (1 << COMMAND_UPDATABLE.len()) - 1;
 
 /// The columns in which `after` differs from `before`.
-pub(super) fn changed_columns(before: &CommandRecord, after: &CommandRecord) -> ColumnMask {
+pub(in crate::store) fn changed_columns(before: &CommandRecord, after: &CommandRecord) -> ColumnMask {
     COMMAND_UPDATABLE
         .iter()
         .enumerate()

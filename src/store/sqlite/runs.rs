@@ -3,37 +3,9 @@
 use chrono::Utc;
 use tracing::{Span, debug, instrument};
 
-use super::{SERVER_VERSION, SqliteStore, from_ms};
-use crate::store::{PreviousRun, RunEnd, RunId, RunRecord, RunStore, StoreError};
-
-#[derive(sqlx::FromRow)]
-struct RunRow {
-    run_id: i64,
-    started_ms: i64,
-    stopped_ms: Option<i64>,
-    clean_shutdown: i64,
-    pid: i64,
-    generation: i64,
-    server_version: String,
-}
-
-impl RunRow {
-    fn into_previous(self, op: &'static str) -> Result<PreviousRun, StoreError> {
-        let end = match self.stopped_ms {
-            None => RunEnd::Crashed,
-            Some(ms) if self.clean_shutdown != 0 => RunEnd::Clean { stopped_at: from_ms(op, ms)? },
-            Some(ms) => RunEnd::Unclean { stopped_at: from_ms(op, ms)? },
-        };
-        Ok(PreviousRun {
-            run_id: RunId(self.run_id),
-            started_at: from_ms(op, self.started_ms)?,
-            pid: u32::try_from(self.pid).map_err(|e| StoreError::decode(op, e))?,
-            generation: u64::try_from(self.generation).map_err(|e| StoreError::decode(op, e))?,
-            server_version: self.server_version,
-            end,
-        })
-    }
-}
+use super::{SERVER_VERSION, SqliteStore};
+use crate::store::rows::RunRow;
+use crate::store::{RunId, RunRecord, RunStore, StoreError};
 
 #[async_trait::async_trait]
 impl RunStore for SqliteStore {

@@ -23,7 +23,7 @@ use crate::store::StoreError;
 
 /// Binds values to the parameters of a statement, one after the other; the first failure is
 /// kept and reported by [`Binder::finish`], so that binding code reads as one chain.
-pub(super) struct Binder<'s, 'c> {
+pub(in crate::store) struct Binder<'s, 'c> {
     statement: &'s mut Statement<'c>,
     next: usize,
     failed: Option<rusqlite::Error>,

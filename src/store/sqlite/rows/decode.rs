@@ -7,9 +7,44 @@ use crate::store::StoreError;
 use crate::store::clients::{CapabilityTier, ClientRecord, ProcessStatus, RecoveryStep};
 use crate::store::commands::{
     AckTopic, Action, CommandEvent, CommandRecord, CommandState, EventSource, Evidence,
-    LateOutcome, Origin,
+    LateOutcome, Origin, StateCount,
 };
-use crate::store::rollouts::{AbortCause, RolloutRecord, RolloutState, RolloutTarget};
+use crate::store::rollouts::{
+    AbortCause, RolloutMember, RolloutRecord, RolloutState, RolloutTarget,
+};
+
+/// The UUIDs of id columns read as text.
+pub(in crate::store) fn uuids(texts: &[String], op: &'static str) -> Result<Vec<Uuid>, StoreError> {
+    texts.iter().map(|t| Uuid::parse_str(t).map_err(|e| StoreError::decode(op, e))).collect()
+}
+
+/// Rollout members read as `(client_uuid, wave)`.
+pub(in crate::store) fn members(
+    rows: Vec<(String, i64)>,
+    op: &'static str,
+) -> Result<Vec<RolloutMember>, StoreError> {
+    rows.into_iter()
+        .map(|(client, wave)| {
+            let client_uuid = Uuid::parse_str(&client).map_err(|e| StoreError::decode(op, e))?;
+            Ok(RolloutMember { client_uuid, wave })
+        })
+        .collect()
+}
+
+/// One state of the open-command summary: the state's text, its count and some of its ids.
+pub(in crate::store) fn state_count(
+    state: &str,
+    count: i64,
+    ids: &[String],
+    op: &'static str,
+) -> Result<StateCount, StoreError> {
+    Ok(StateCount {
+        state: CommandState::parse(state)
+            .ok_or_else(|| StoreError::decode(op, format!("unknown state {state:?}")))?,
+        count: u64::try_from(count).unwrap_or_default(),
+        ids: uuids(ids, op)?,
+    })
+}
 
 /// Decoding helpers that name the failing operation.
 struct Decode(&'static str);
@@ -41,7 +76,7 @@ impl Decode {
 macro_rules! row_struct {
     ($name:ident { $($field:ident: $ty:ty,)* }) => {
         #[derive(sqlx::FromRow)]
-        pub(in crate::store::sqlite) struct $name {
+        pub(in crate::store) struct $name {
             $($field: $ty,)*
         }
 
@@ -141,7 +176,7 @@ impl CommandRow {
 }
 
 #[derive(sqlx::FromRow)]
-pub(in crate::store::sqlite) struct EventRow {
+pub(in crate::store) struct EventRow {
     id: i64,
     command_id: String,
     at_ms: i64,
