@@ -10,7 +10,7 @@ use support::device::{
     Device, event_states, get, issue, issue_id, rpc, wait_client, wait_registered, wait_state,
 };
 use support::mosquitto::Broker;
-use support::{Server, wait_for};
+use support::{Server, postgres_store, wait_for};
 use uuid::Uuid;
 
 use pb::CommandState as S;
@@ -20,9 +20,20 @@ const TIMERS: &str = "[commands]\nack_timeout = \"2s\"\nreconnect_ceiling = \"3s
     [scheduler]\ntick = \"100ms\"\n";
 
 async fn setup(devices: usize, mqtt_extra: &str) -> (Broker, Server, Vec<Uuid>) {
+    setup_on(&[], devices, mqtt_extra).await
+}
+
+/// [`setup`] with the server's store chosen by `store` (empty: the default SQLite; or
+/// [`postgres_store`]).
+async fn setup_on(
+    store: &[(&str, &str)],
+    devices: usize,
+    mqtt_extra: &str,
+) -> (Broker, Server, Vec<Uuid>) {
     let uuids: Vec<Uuid> = (0..devices).map(|_| Uuid::new_v4()).collect();
     let broker = Broker::start(&uuids);
-    let server = Server::start(&format!("{}{TIMERS}", broker.server_config(mqtt_extra))).await;
+    let config = format!("{}{TIMERS}", broker.server_config(mqtt_extra));
+    let server = Server::start_with(&config, store).await;
     (broker, server, uuids)
 }
 
@@ -45,7 +56,17 @@ async fn online(broker: &Broker, rpc: &support::device::Rpc, uuid: Uuid) -> Devi
 
 #[tokio::test]
 async fn completed_and_failed_with_every_transition_stored() {
-    let (broker, server, uuids) = setup(2, "").await;
+    completed_and_failed_with_every_transition_stored_on(&[]).await;
+}
+
+#[tokio::test]
+async fn completed_and_failed_with_every_transition_stored_on_postgres() {
+    let Some((key, url)) = postgres_store().await else { return };
+    completed_and_failed_with_every_transition_stored_on(&[(key, &url)]).await;
+}
+
+async fn completed_and_failed_with_every_transition_stored_on(store: &[(&str, &str)]) {
+    let (broker, server, uuids) = setup_on(store, 2, "").await;
     let mut rpc = rpc(&server).await;
     let mut ok = online(&broker, &rpc, uuids[0]).await;
     let mut bad = online(&broker, &rpc, uuids[1]).await;
@@ -157,7 +178,17 @@ async fn idempotent_command_id_returns_the_existing_command_and_publishes_nothin
 
 #[tokio::test]
 async fn expired_timed_out_and_late_outcome() {
-    let (broker, server, uuids) = setup(2, "").await;
+    expired_timed_out_and_late_outcome_on(&[]).await;
+}
+
+#[tokio::test]
+async fn expired_timed_out_and_late_outcome_on_postgres() {
+    let Some((key, url)) = postgres_store().await else { return };
+    expired_timed_out_and_late_outcome_on(&[(key, &url)]).await;
+}
+
+async fn expired_timed_out_and_late_outcome_on(store: &[(&str, &str)]) {
+    let (broker, server, uuids) = setup_on(store, 2, "").await;
     let mut rpc = rpc(&server).await;
     // Registered (retained status) but never accepts: expires.
     let silent = Device::connect(&broker, uuids[0]).await;
@@ -255,7 +286,17 @@ async fn reboot_needs_proof_by_boot_id_or_reconnect_and_shutdown_completes_offli
 
 #[tokio::test]
 async fn lockout_rejects_the_fourth_command_and_stores_it() {
-    let (broker, server, uuids) = setup(2, "").await;
+    lockout_rejects_the_fourth_command_and_stores_it_on(&[]).await;
+}
+
+#[tokio::test]
+async fn lockout_rejects_the_fourth_command_and_stores_it_on_postgres() {
+    let Some((key, url)) = postgres_store().await else { return };
+    lockout_rejects_the_fourth_command_and_stores_it_on(&[(key, &url)]).await;
+}
+
+async fn lockout_rejects_the_fourth_command_and_stores_it_on(store: &[(&str, &str)]) {
+    let (broker, server, uuids) = setup_on(store, 2, "").await;
     let mut rpc = rpc(&server).await;
     let _device = online(&broker, &rpc, uuids[0]).await;
     let _idle = online(&broker, &rpc, uuids[1]).await;

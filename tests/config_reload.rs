@@ -208,7 +208,18 @@ async fn file_watching_reloads_on_change() {
 
 #[tokio::test]
 async fn history_survives_a_restart_and_pages_newest_first() {
-    let mut server = Server::start("").await;
+    history_survives_a_restart(&[]).await;
+}
+
+#[tokio::test]
+async fn history_survives_a_restart_and_pages_newest_first_on_postgres() {
+    let Some((key, url)) = support::postgres_store().await else { return };
+    history_survives_a_restart(&[(key, &url)]).await;
+}
+
+/// The history scenario with the store `store` names (empty: the default SQLite).
+async fn history_survives_a_restart(store: &[(&str, &str)]) {
+    let mut server = Server::start_with("", store).await;
     let mut config = client(&server).await;
     for value in ["1s", "2s", "3s"] {
         reload_inline(&mut config, with_drain_timeout(&server, value)).await;
@@ -216,7 +227,7 @@ async fn history_survives_a_restart_and_pages_newest_first() {
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit().await.code(), Some(0));
 
-    let again = Server::spawn_in(&server.dir, "", &[]);
+    let again = Server::spawn_in(&server.dir, "", store);
     again.wait_serving().await;
     let mut config = client(&again).await;
     let first = config

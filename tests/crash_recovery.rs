@@ -1,5 +1,6 @@
 //! kill -9 of the server at seeded random points while commands are issued and device acks
-//! arrive, 20 times over one database, a real Mosquitto with authentication and fake devices.
+//! arrive, 20 times over one database (SQLite, and PostgreSQL), a real Mosquitto with
+//! authentication and fake devices.
 //!
 //! After every crash (read straight from the database while no server runs): every command
 //! the API acknowledged is stored, with exactly one audit row of its call. After every restart: the recovery report says the run
@@ -148,9 +149,14 @@ async fn check_audited_once(store: &dyn Store, acknowledged: &[String], context:
     }
 }
 
-async fn open_store(dir: &std::path::Path) -> Arc<dyn Store> {
-    let path = dir.join("rebound-data/rebound.db");
-    rebound::store::open(&format!("sqlite://{}", path.display())).await.unwrap()
+/// The store the servers of the test use: `url` (PostgreSQL), or the default SQLite file in
+/// `dir`.
+async fn open_store(dir: &std::path::Path, url: Option<&str>) -> Arc<dyn Store> {
+    let url = url.map_or_else(
+        || format!("sqlite://{}", dir.join("rebound-data/rebound.db").display()),
+        str::to_owned,
+    );
+    rebound::store::open(&url).await.unwrap()
 }
 
 /// Every acknowledged command is completed, its transitions strictly forward, each once.
@@ -169,6 +175,20 @@ async fn check_completed_once(store: &dyn Store, acknowledged: &[String], contex
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
+    kill_9_at_random_points(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_points_loses_and_duplicates_nothing_on_postgres() {
+    let Some((key, url)) = support::postgres_store().await else { return };
+    kill_9_at_random_points(Some((key, &url))).await;
+}
+
+/// The scenario on the store `store` names (from [`support::postgres_store`]), or on the
+/// default SQLite file.
+async fn kill_9_at_random_points(store: Option<(&str, &str)>) {
+    let env: Vec<(&str, &str)> = store.into_iter().collect();
+    let url = store.map(|(_, url)| url);
     let seed = seed();
     eprintln!("crash recovery seed {seed} (REBOUND_CRASH_SEED={seed} replays this run)");
     let mut rng = Rng(seed);
@@ -185,7 +205,7 @@ async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
 
     for iteration in 0..=ITERATIONS {
         let context = format!("seed {seed}, iteration {iteration}");
-        let mut server = Server::spawn_in(dir.path(), &config, &[]);
+        let mut server = Server::spawn_in(dir.path(), &config, &env);
         server.wait_serving().await;
         let report = latest_report(&server.addr).await;
         match &open_at_crash {
@@ -193,7 +213,7 @@ async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
             Some(open) => check_report(&report, open, &context),
         }
         if iteration == ITERATIONS {
-            let store = open_store(dir.path()).await;
+            let store = open_store(dir.path(), url).await;
             wait_for("every acknowledged command terminal", || async {
                 let open = store.open_command_summary(0).await.unwrap();
                 open.iter().all(|s| s.count == 0).then_some(())
@@ -224,7 +244,7 @@ async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
         server.wait_exit().await;
         issuers.iter().for_each(|issuer| issuer.abort());
 
-        let store = open_store(dir.path()).await;
+        let store = open_store(dir.path(), url).await;
         let issued = acknowledged.lock().unwrap()[before..].to_vec();
         for id in &issued {
             let found = store.command(id.parse().unwrap()).await.unwrap();

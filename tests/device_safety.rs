@@ -22,13 +22,20 @@ const FAST: &str = "[commands]\nack_timeout = \"3s\"\nreconnect_ceiling = \"3s\"
     [scheduler]\ntick = \"100ms\"\n";
 
 async fn setup(devices: usize, extra: &str) -> (Broker, Server, Vec<Uuid>) {
+    setup_on(&[], devices, extra).await
+}
+
+/// [`setup`] with the server's store chosen by `store` (empty: the default SQLite; or
+/// [`support::postgres_store`]).
+async fn setup_on(
+    store: &[(&str, &str)],
+    devices: usize,
+    extra: &str,
+) -> (Broker, Server, Vec<Uuid>) {
     let uuids: Vec<Uuid> = (0..devices).map(|_| Uuid::new_v4()).collect();
     let broker = Broker::start(&uuids);
-    let server = Server::start(&format!(
-        "{}{FAST}{extra}",
-        broker.server_config("max_payload_bytes = 1024")
-    ))
-    .await;
+    let config = format!("{}{FAST}{extra}", broker.server_config("max_payload_bytes = 1024"));
+    let server = Server::start_with(&config, store).await;
     (broker, server, uuids)
 }
 
@@ -260,7 +267,17 @@ async fn crash_recovery_restarts_the_app_then_reboots_then_needs_attention() {
 
 #[tokio::test]
 async fn rollout_aborts_when_the_canary_fails_too_often() {
-    let (broker, server, uuids) = setup(20, "").await;
+    rollout_aborts_when_the_canary_fails_too_often_on(&[]).await;
+}
+
+#[tokio::test]
+async fn rollout_aborts_when_the_canary_fails_too_often_on_postgres() {
+    let Some((key, url)) = support::postgres_store().await else { return };
+    rollout_aborts_when_the_canary_fails_too_often_on(&[(key, &url)]).await;
+}
+
+async fn rollout_aborts_when_the_canary_fails_too_often_on(store: &[(&str, &str)]) {
+    let (broker, server, uuids) = setup_on(store, 20, "").await;
     let mut rpc = rpc(&server).await;
     let mut responders = Vec::new();
     for (i, uuid) in uuids.iter().enumerate() {
@@ -367,7 +384,17 @@ async fn a_rollout_started_while_the_broker_is_away_starts_when_it_is_back() {
 // The CLI runs as a blocking child process: the fake devices need other worker threads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollout_completes_in_waves_and_cli_shows_progress() {
-    let (broker, server, uuids) = setup(6, "").await;
+    rollout_completes_in_waves_and_cli_shows_progress_on(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_completes_in_waves_and_cli_shows_progress_on_postgres() {
+    let Some((key, url)) = support::postgres_store().await else { return };
+    rollout_completes_in_waves_and_cli_shows_progress_on(&[(key, &url)]).await;
+}
+
+async fn rollout_completes_in_waves_and_cli_shows_progress_on(store: &[(&str, &str)]) {
+    let (broker, server, uuids) = setup_on(store, 6, "").await;
     let rpc = rpc(&server).await;
     let mut responders = Vec::new();
     for uuid in &uuids {

@@ -26,8 +26,10 @@ async fn check_successor_report(addr: &str, id: &str, snapshot: pb::SnapshotOutc
     assert_eq!(mismatch.count, u64::from(!restored), "{report:?}");
 }
 
-async fn restarts_under_load(mode: pb::RestartMode, count: usize) {
-    let mut server = Server::start("").await;
+/// `count` restarts in `mode` under load, with the store `store` names (empty: the default
+/// SQLite; or [`support::postgres_store`]: the successor connects to the same database).
+async fn restarts_under_load(mode: pb::RestartMode, count: usize, store: &[(&str, &str)]) {
+    let mut server = Server::start_with("", store).await;
     let addr = server.addr.clone();
     let load = Load::start(&addr, CLIENTS).await;
     let mut last_pid = server.pid();
@@ -65,13 +67,21 @@ async fn restarts_under_load(mode: pb::RestartMode, count: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_handover_and_five_exec_restarts_on_postgres_fail_no_rpc() {
+    let Some((key, url)) = support::postgres_store().await else { return };
+    restarts_under_load(pb::RestartMode::Handover, 5, &[(key, &url)]).await;
+    let Some((key, url)) = support::postgres_store().await else { return };
+    restarts_under_load(pb::RestartMode::Exec, 5, &[(key, &url)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_handover_restarts_under_load_fail_no_rpc() {
-    restarts_under_load(pb::RestartMode::Handover, 20).await;
+    restarts_under_load(pb::RestartMode::Handover, 20, &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_exec_restarts_under_load_fail_no_rpc() {
-    restarts_under_load(pb::RestartMode::Exec, 20).await;
+    restarts_under_load(pb::RestartMode::Exec, 20, &[]).await;
 }
 
 #[tokio::test]

@@ -246,9 +246,6 @@ pub trait CommandStore {
     /// and the ids of at most `max_ids` of them. Start-up recovery reports with it.
     async fn open_command_summary(&self, max_ids: u32) -> Result<Vec<StateCount>, StoreError>;
 
-    /// Non-terminal commands of one device, oldest first.
-    async fn open_commands_for(&self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError>;
-
     /// [`FleetTx::lockout_entries`] of each of `clients` (in bulk, outside a transaction, for
     /// reporting); a client without entries has none in the map.
     async fn lockout_entries_of(

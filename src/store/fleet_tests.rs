@@ -46,7 +46,7 @@ async fn publish(tx: &mut dyn FleetTx, c: &mut CommandRecord, at_ms: i64) -> Com
 
 #[tokio::test]
 async fn commands_round_trip_with_events_in_one_transaction() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let client = Uuid::new_v4();
         let mut tx = store.fleet_tx().await.unwrap();
@@ -80,7 +80,7 @@ async fn commands_round_trip_with_events_in_one_transaction() {
 
 #[tokio::test]
 async fn listing_pages_newest_first_filters_and_finds_due_timers() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let mut tx = store.fleet_tx().await.unwrap();
@@ -127,9 +127,65 @@ async fn listing_pages_newest_first_filters_and_finds_due_timers() {
     }
 }
 
+/// The reads of open commands: by state (oldest first), the per-state summary start-up
+/// recovery reports, and a device's sent commands inside a transaction.
+#[tokio::test]
+async fn open_commands_are_read_by_state_summarised_and_found_per_device() {
+    for (url, _tmp) in backends().await {
+        let store = open_ok(&url).await;
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let rows = [
+            command(a, 0, CommandState::Queued),
+            command(a, 1, CommandState::Published),
+            command(a, 2, CommandState::Accepted),
+            command(a, 3, CommandState::Completed),
+            command(b, 4, CommandState::ExecutionStarted),
+            command(b, 5, CommandState::Queued),
+        ];
+        let mut tx = store.fleet_tx().await.unwrap();
+        for c in &rows {
+            tx.insert_command(c).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let ids = |list: Vec<CommandRecord>| list.iter().map(|c| c.command_id).collect::<Vec<_>>();
+
+        let queued = store.commands_in_states(&[CommandState::Queued], 10).await.unwrap();
+        assert_eq!(ids(queued), [rows[0].command_id, rows[5].command_id], "{url}");
+        let sent = [CommandState::Queued, CommandState::Published];
+        let first = store.commands_in_states(&sent, 2).await.unwrap();
+        assert_eq!(ids(first), [rows[0].command_id, rows[1].command_id], "{url}");
+
+        let mut summary = store.open_command_summary(1).await.unwrap();
+        summary.sort_by_key(|s| s.state.as_str());
+        let counts: Vec<_> = summary.iter().map(|s| (s.state, s.count, s.ids.len())).collect();
+        assert_eq!(
+            counts,
+            [
+                (CommandState::Accepted, 1, 1),
+                (CommandState::ExecutionStarted, 1, 1),
+                (CommandState::Published, 1, 1),
+                (CommandState::Queued, 2, 1),
+            ],
+            "{url}: terminal commands are not open"
+        );
+        let queued_ids = [rows[0].command_id, rows[5].command_id];
+        assert!(queued_ids.contains(&summary[3].ids[0]), "{url}");
+        let without_ids = store.open_command_summary(0).await.unwrap();
+        assert!(without_ids.iter().all(|s| s.ids.is_empty()), "{url}");
+
+        let mut tx = store.fleet_tx().await.unwrap();
+        let of_a = tx.sent_commands_for(a).await.unwrap();
+        assert_eq!(ids(of_a), [rows[1].command_id, rows[2].command_id], "{url}");
+        assert_eq!(ids(tx.sent_commands_for(b).await.unwrap()), [rows[4].command_id], "{url}");
+        assert_eq!(tx.sent_commands_for(Uuid::new_v4()).await.unwrap(), [], "{url}");
+        drop(tx);
+        store.close().await;
+    }
+}
+
 #[tokio::test]
 async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let (fresh, stale, crashed, silent) =
             (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
@@ -201,6 +257,10 @@ async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
         tx.set_member_command(rollout_id, fresh, issued.command_id).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(store.rollout(rollout_id).await.unwrap(), Some(rollout.clone()), "{url}");
+        let mut tx = store.fleet_tx().await.unwrap();
+        assert_eq!(tx.rollout(rollout_id).await.unwrap(), Some(rollout.clone()), "{url}");
+        assert_eq!(tx.rollout(Uuid::new_v4()).await.unwrap(), None, "{url}");
+        drop(tx);
         let all = store.rollout_counters(rollout_id, None).await.unwrap();
         assert_eq!((all.total, all.unissued, all.in_flight), (2, 1, 1), "{url}");
         let joined = store.rollout_with_counters(rollout_id).await.unwrap();
@@ -221,7 +281,7 @@ async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
 
 #[tokio::test]
 async fn held_back_writes_are_read_back_in_bulk_and_a_bad_one_fails_the_commit() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let client = Uuid::new_v4();
         // More rows than one multi-row statement carries.
@@ -261,7 +321,7 @@ async fn held_back_writes_are_read_back_in_bulk_and_a_bad_one_fails_the_commit()
         assert_eq!(events.len(), 1, "{url}");
         assert_eq!(events[0].to_state, CommandState::Published, "{url}");
 
-        // A write that SQLite refuses fails the commit, and the whole transaction is lost.
+        // A write that the database refuses fails the commit, and the whole transaction is lost.
         let mut tx = store.fleet_tx().await.unwrap();
         extra.state = CommandState::Canceled;
         tx.update_command(&extra).await.unwrap();
@@ -276,7 +336,7 @@ async fn held_back_writes_are_read_back_in_bulk_and_a_bad_one_fails_the_commit()
 #[tokio::test]
 async fn updates_that_change_different_columns_read_back_whole() {
     use super::commands::{AckTopic, Evidence, LateOutcome};
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let client = Uuid::new_v4();
         let mut rows: Vec<_> = (0..4).map(|i| command(client, i, CommandState::Queued)).collect();
@@ -339,7 +399,7 @@ async fn updates_that_change_different_columns_read_back_whole() {
     }
 }
 
-fn audit_row(rpc: &str) -> AuditRow {
+pub(super) fn audit_row(rpc: &str) -> AuditRow {
     AuditRow {
         id: 0,
         at: chrono::Utc::now(),
@@ -358,7 +418,7 @@ fn audit_row(rpc: &str) -> AuditRow {
 
 #[tokio::test]
 async fn audit_rows_commit_and_roll_back_with_the_change() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let audited = || async {
             store
@@ -394,7 +454,7 @@ async fn audit_rows_commit_and_roll_back_with_the_change() {
 /// must be what the next one reads, and an abandoned one must leave nothing behind.
 #[tokio::test]
 async fn fleet_transactions_read_what_anybody_else_committed_in_between() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let uuid = Uuid::new_v4();
         let mut c = command(uuid, 10, CommandState::Queued);
@@ -459,7 +519,7 @@ async fn fleet_transactions_read_what_anybody_else_committed_in_between() {
 /// (`RolloutMember::issue_order`), whatever order they were inserted in.
 #[tokio::test]
 async fn unissued_members_come_in_issue_order() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let rollout_id = Uuid::new_v4();
         let mut members: Vec<RolloutMember> = (0..300)

@@ -12,7 +12,7 @@
 //!
 //! Backends: SQLite (`sqlite://PATH`, WAL; `sqlite.rs`), the default that needs no set-up, and
 //! PostgreSQL (`postgres://…`; `postgres.rs`). The same conformance suite (`tests.rs`,
-//! `fleet_tests.rs`, `progress_tests.rs`) runs against both.
+//! `fleet_tests.rs`, `progress_tests.rs`, `history_tests.rs`) runs against both.
 
 pub mod audit;
 pub mod clients;
@@ -37,6 +37,8 @@ pub(crate) mod test_postgres;
 
 #[cfg(test)]
 mod fleet_tests;
+#[cfg(test)]
+mod history_tests;
 #[cfg(test)]
 mod progress_tests;
 #[cfg(test)]

@@ -37,7 +37,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use tracing::{debug, info, instrument, warn};
 
 use super::url::redact;
@@ -167,14 +168,24 @@ async fn connect_with_retry(
     let start = Instant::now();
     let mut wait = FIRST_RETRY_WAIT;
     loop {
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .min_connections(1)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(connect.clone())
-            .await;
-        let source = match pool {
-            Ok(pool) => return Ok(pool),
+        // One plain connection per attempt: its error is the cause (refused, unknown host,
+        // authentication), where a pool would only time out waiting for one.
+        let left = timeout.saturating_sub(start.elapsed()).max(FIRST_RETRY_WAIT);
+        let attempt = match tokio::time::timeout(left, PgConnection::connect_with(connect)).await {
+            Ok(attempt) => attempt,
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        };
+        let source = match attempt {
+            Ok(conn) => {
+                conn.close().await.ok();
+                return PgPoolOptions::new()
+                    .max_connections(MAX_CONNECTIONS)
+                    .min_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(connect.clone())
+                    .await
+                    .map_err(|source| StoreError::Open { location: location.to_owned(), source });
+            }
             Err(source) => source,
         };
         let retryable = is_unreachable(&source);

@@ -76,7 +76,7 @@ async fn counters(store: &dyn Store, id: Uuid, waves: i64) -> RolloutCounters {
 
 #[tokio::test]
 async fn progress_counters_follow_members_and_command_states() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let id = Uuid::new_v4();
         let clients: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();

@@ -1,9 +1,10 @@
 //! The backend-neutral store test suite.
 //!
 //! Every test here goes through [`open`] and the [`Store`] trait only, and runs against each
-//! backend URL from [`backends`] — today an in-memory and a file SQLite database; a PostgreSQL
-//! URL joins the list when that backend exists. Backend-specific behaviour (files, pragmas) is
-//! tested beside the backend.
+//! backend URL from [`backends`]: an in-memory and a file SQLite database, and a fresh database
+//! on the test PostgreSQL (`tests/support/postgres.rs`; skipped where PostgreSQL is missing,
+//! except under `CI=true`). Backend-specific behaviour (files, pragmas) is tested beside the
+//! backend.
 
 use std::sync::Arc;
 
@@ -11,11 +12,16 @@ use tempfile::TempDir;
 
 use super::{RunEnd, RunId, Store, StoreError, open};
 
-/// Store URLs to run the suite against, with the temp dir that must outlive the store.
-pub(super) fn backends() -> Vec<(String, Option<TempDir>)> {
+/// Store URLs to run the suite against, with the temp dir that must outlive the store: each
+/// call gives new, empty databases.
+pub(super) async fn backends() -> Vec<(String, Option<TempDir>)> {
     let tmp = tempfile::tempdir().expect("temp dir");
     let file = format!("sqlite://{}", tmp.path().join("data/rebound.db").display());
-    vec![("sqlite::memory:".to_owned(), None), (file, Some(tmp))]
+    let mut urls = vec![("sqlite::memory:".to_owned(), None), (file, Some(tmp))];
+    if let Some(postgres) = super::test_postgres::database().await {
+        urls.push((postgres, None));
+    }
+    urls
 }
 
 pub(super) async fn open_ok(url: &str) -> Arc<dyn Store> {
@@ -27,11 +33,12 @@ pub(super) async fn open_ok(url: &str) -> Arc<dyn Store> {
 
 #[tokio::test]
 async fn ping_reports_backend_and_schema_version() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let status = store.ping().await.expect("ping");
         assert_eq!(status.backend, store.backend(), "{url}");
-        assert_eq!(status.schema_version, super::sqlite::latest_schema_version(), "{url}");
+        assert_eq!(status.schema_version, 9, "{url}: both backends' schemas are at version 9");
+        assert_eq!(super::sqlite::latest_schema_version(), super::postgres::latest_schema_version());
         assert!(!status.location.is_empty(), "{url}");
         store.close().await;
     }
@@ -39,7 +46,7 @@ async fn ping_reports_backend_and_schema_version() {
 
 #[tokio::test]
 async fn first_run_has_no_previous_run() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let run = store.begin_run(4242, 0).await.expect("begin_run");
         assert_eq!(run.previous, None, "{url}");
@@ -50,7 +57,7 @@ async fn first_run_has_no_previous_run() {
 
 #[tokio::test]
 async fn previous_run_is_clean_unclean_or_crashed() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
 
         let first = store.begin_run(100, 0).await.expect("begin first");
@@ -82,7 +89,7 @@ async fn previous_run_is_clean_unclean_or_crashed() {
 
 #[tokio::test]
 async fn ending_an_unknown_run_is_an_error() {
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let err = store.end_run(RunId(999), true).await.unwrap_err();
         assert!(matches!(err, StoreError::Query { op: "end_run", .. }), "{url}: {err}");
@@ -98,12 +105,14 @@ async fn invalid_url_is_refused() {
     }
 }
 
+/// The location a store reports (health, logs) never carries the password of its URL.
 #[tokio::test]
-async fn postgres_is_not_supported_yet() {
-    let err = open("postgres://rebound:secret@localhost/rebound").await.err().expect("must fail");
-    assert!(matches!(err, StoreError::Unsupported { ref scheme } if scheme == "postgres"), "{err}");
-    let msg = err.to_string();
-    assert!(msg.contains("not implemented yet") && !msg.contains("secret"), "{msg}");
+async fn the_reported_location_has_no_password() {
+    let Some(url) = super::test_postgres::database().await else { return };
+    let store = open_ok(&url.replacen("postgres@", "postgres:s3cret-pw@", 1)).await;
+    let location = store.ping().await.expect("ping").location;
+    assert!(!location.contains("s3cret-pw") && location.contains("127.0.0.1"), "{location}");
+    store.close().await;
 }
 
 mod restarts {
@@ -113,7 +122,7 @@ mod restarts {
 
     #[tokio::test]
     async fn a_saved_restart_reads_back_whole_and_is_replaced_by_later_saves() {
-        for (url, _tmp) in backends() {
+        for (url, _tmp) in backends().await {
             let store = open_ok(&url).await;
             let mut record = sample_record(1_000);
             store.save_restart(&record, None).await.expect("insert");
@@ -137,7 +146,7 @@ mod restarts {
 
     #[tokio::test]
     async fn history_pages_newest_first_and_filters_by_outcome() {
-        for (url, _tmp) in backends() {
+        for (url, _tmp) in backends().await {
             let store = open_ok(&url).await;
             let mut ids = Vec::new();
             for (ms, outcome) in [
@@ -187,7 +196,7 @@ mod restarts {
 
     #[tokio::test]
     async fn unfinished_restarts_are_interrupted_except_the_one_kept_and_totals_add_up() {
-        for (url, _tmp) in backends() {
+        for (url, _tmp) in backends().await {
             let store = open_ok(&url).await;
             let run = store.begin_run(1, 0).await.unwrap();
             let dead = sample_record(1_000);
@@ -228,7 +237,7 @@ async fn rate_limit_admissions_are_replaced_by_each_save_and_loaded_from_a_time(
         class: class.into(),
         admitted_ms,
     };
-    for (url, _tmp) in backends() {
+    for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         assert_eq!(store.load_admissions(0).await.unwrap(), [], "{url}");
         let first = [admission("ops", "restart", 1_000), admission("ops", "command", 2_000)];

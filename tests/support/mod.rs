@@ -8,6 +8,7 @@ pub mod auth;
 pub mod certs;
 pub mod device;
 pub mod mosquitto;
+pub mod postgres;
 pub mod restart;
 
 use std::path::{Path, PathBuf};
@@ -81,6 +82,13 @@ impl Server {
     /// `grpc.health.v1` reports SERVING.
     pub async fn start(extra: &str) -> Server {
         let server = Self::spawn(extra, &[]);
+        server.wait_serving().await;
+        server
+    }
+
+    /// [`Server::start`] with `env` added to the child's environment (e.g. [`postgres_store`]).
+    pub async fn start_with(extra: &str, env: &[(&str, &str)]) -> Server {
+        let server = Self::spawn(extra, env);
         server.wait_serving().await;
         server
     }
@@ -194,6 +202,13 @@ impl Drop for Server {
             eprintln!("--- server log ---\n{}--- end of server log ---", self.logs());
         }
     }
+}
+
+/// The environment variable that puts a server's store on a fresh, empty PostgreSQL database
+/// (`store.url`), or `None` where PostgreSQL is missing: the caller skips (under `CI=true`
+/// this fails instead).
+pub async fn postgres_store() -> Option<(&'static str, String)> {
+    postgres::database().await.map(|url| ("REBOUND_STORE__URL", url))
 }
 
 /// The latest startup recovery report of the server at `addr`.

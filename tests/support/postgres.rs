@@ -189,3 +189,155 @@ fn start_postgres(bin: &Path, dir: &Path, data: &str, port: u16) -> Result<Strin
     }
     Err(format!("postgres on port {port} not ready after {START_DEADLINE:?}"))
 }
+
+/// A private PostgreSQL 15 that a test may stop and start again on the same port (a database
+/// going away under a running server), with password (SCRAM) authentication over TCP. The
+/// superuser is `postgres` with password [`Cluster::ADMIN_PASSWORD`]. Stopped (immediately)
+/// and removed on drop.
+pub struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    pub port: u16,
+}
+
+impl Cluster {
+    pub const ADMIN_PASSWORD: &str = "cluster-admin-pw";
+
+    /// initdb and start, or `None` where PostgreSQL is missing (under `CI=true`: panics).
+    pub fn start() -> Option<Cluster> {
+        let Some(bin) = pg_bin() else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "PostgreSQL is required under CI=true: no binaries in /usr/lib/postgresql/15/bin"
+            );
+            eprintln!("skipping: no PostgreSQL 15 binaries");
+            return None;
+        };
+        let dir = tempfile::Builder::new().prefix("rebound-pgc-").tempdir().unwrap().keep();
+        if is_root() {
+            assert!(Command::new("chown").arg("postgres").arg(&dir).status().unwrap().success());
+        }
+        let pwfile = dir.join("pwfile");
+        std::fs::write(&pwfile, Self::ADMIN_PASSWORD).unwrap();
+        if is_root() {
+            assert!(Command::new("chown").arg("postgres").arg(&pwfile).status().unwrap().success());
+        }
+        let data = dir.join("data");
+        let out = as_postgres(
+            &bin.join("initdb"),
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                &format!("--pwfile={}", pwfile.display()),
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+        )
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        let mut cluster = Cluster { bin, dir, port: 0 };
+        for _ in 0..5 {
+            cluster.port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap()
+                .port();
+            if cluster.pg_ctl_start() {
+                return Some(cluster);
+            }
+        }
+        panic!("private PostgreSQL did not start: {}", cluster.log());
+    }
+
+    /// The URL of `database` as `user` with `password` (none: no password in the URL).
+    pub fn url(&self, user: &str, password: Option<&str>, database: &str) -> String {
+        let auth = password.map_or_else(|| user.to_owned(), |p| format!("{user}:{p}"));
+        format!("postgres://{auth}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The superuser's URL of `database`.
+    pub fn admin_url(&self, database: &str) -> String {
+        self.url("postgres", Some(Self::ADMIN_PASSWORD), database)
+    }
+
+    /// Runs `sql` as the superuser on `database`.
+    pub async fn execute(&self, database: &str, sql: &str) {
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url(database))
+            .await
+            .unwrap_or_else(|e| panic!("connect to the private PostgreSQL: {e}"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        conn.close().await.ok();
+    }
+
+    /// Stops the server (fast shutdown: every connection is cut).
+    pub fn stop(&self) {
+        let data = self.dir.join("data");
+        let out = as_postgres(
+            &self.bin.join("pg_ctl"),
+            &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
+        )
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "pg_ctl stop: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&self) {
+        assert!(self.pg_ctl_start(), "PostgreSQL did not start again: {}", self.log());
+    }
+
+    fn pg_ctl_start(&self) -> bool {
+        let data = self.dir.join("data");
+        let log = self.dir.join("postgres.log");
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        as_postgres(
+            &self.bin.join("pg_ctl"),
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                &options,
+                "start",
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = as_postgres(
+            &self.bin.join("pg_ctl"),
+            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -149,16 +149,6 @@ impl CommandStore for PostgresStore {
         Ok(summary)
     }
 
-    async fn open_commands_for(&self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
-        let mut builder = select_commands();
-        builder.push(" AND client_uuid = ").push_bind(client.to_string());
-        builder.push(
-            " AND state IN ('queued', 'published', 'accepted', 'execution_started') \
-             ORDER BY issued_ms",
-        );
-        fetch_commands(self, builder, "open_commands_for").await
-    }
-
     async fn lockout_entries_of(
         &self,
         clients: &[Uuid],

@@ -209,66 +209,6 @@ async fn memory_store_is_private_per_open() {
     assert_eq!(a.ping().await.unwrap().location, ":memory:");
 }
 
-/// Retention deletes only terminal commands finished before the cutoff, with their events,
-/// in bounded batches; dry runs count the same rows.
-#[tokio::test]
-async fn retention_deletes_only_old_terminal_commands_with_their_events() {
-    use crate::store::MaintenanceStore;
-    use crate::store::maintenance::RetentionTable;
-    let store = SqliteStore::open(SqliteTarget::Memory, Durability::Full).await.unwrap();
-    let now = chrono::Utc::now().timestamp_millis();
-    let old = now - 10 * 86_400_000;
-    let rows = [
-        ("old-completed", "completed", Some(old)),
-        ("old-failed", "failed", Some(old)),
-        ("old-rejected", "rejected", Some(old)),
-        ("old-but-running", "accepted", None),
-        ("new-completed", "completed", Some(now)),
-    ];
-    for (id, state, finished) in rows {
-        sqlx::query(
-            "INSERT INTO commands (command_id, client_uuid, action, state, source, params_hash, \
-             issued_ms, expires_ms, finished_ms, updated_ms) \
-             VALUES (?, 'c', 'restart_app', ?, 'api', 'h', ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(state)
-        .bind(old)
-        .bind(old)
-        .bind(finished)
-        .bind(old)
-        .execute(&store.pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO command_events (id, command_id, at_ms, from_state, to_state, source) \
-                     SELECT COALESCE(MAX(id), 0) + 1, ?, ?, 'queued', ?, 'api' FROM command_events",
-        )
-        .bind(id)
-        .bind(old)
-        .bind(state)
-        .execute(&store.pool)
-        .await
-        .unwrap();
-    }
-    let cutoff = chrono::Utc::now() - chrono::Duration::days(7);
-    assert_eq!(store.count_expired(RetentionTable::Commands, cutoff).await.unwrap(), 3);
-    assert_eq!(store.delete_expired(RetentionTable::Commands, cutoff, 2).await.unwrap(), 2);
-    assert_eq!(store.delete_expired(RetentionTable::Commands, cutoff, 2).await.unwrap(), 1);
-    assert_eq!(store.delete_expired(RetentionTable::Commands, cutoff, 2).await.unwrap(), 0);
-    let left: Vec<String> =
-        sqlx::query_scalar("SELECT command_id FROM commands ORDER BY command_id")
-            .fetch_all(&store.pool)
-            .await
-            .unwrap();
-    assert_eq!(left, ["new-completed", "old-but-running"]);
-    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM command_events")
-        .fetch_one(&store.pool)
-        .await
-        .unwrap();
-    assert_eq!(events, 2, "events of deleted commands go with them");
-}
-
 #[tokio::test]
 async fn backup_is_a_consistent_openable_copy_and_never_overwrites() {
     use crate::store::MaintenanceStore;
