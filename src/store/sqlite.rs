@@ -22,7 +22,7 @@
 
 mod audit;
 pub(in crate::store) mod clients;
-mod commands;
+pub(in crate::store) mod commands;
 mod files;
 pub(in crate::store) mod fleet_cache;
 pub(in crate::store) mod fleet_tx;

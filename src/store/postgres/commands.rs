@@ -15,6 +15,7 @@ use crate::store::commands::{
     CommandCursor, CommandEvent, CommandFilter, CommandRecord, CommandState, CommandStore, FleetTx,
     StateCount,
 };
+use crate::store::sqlite::commands::push_command_page;
 use crate::store::sqlite::rows::{COMMAND_COLUMNS, CommandRow, EventRow, state_count};
 
 /// The text of each state.
@@ -64,32 +65,7 @@ impl CommandStore for PostgresStore {
         limit: u32,
     ) -> Result<Vec<CommandRecord>, StoreError> {
         let mut builder = select_commands();
-        if let Some(client) = filter.client_uuid {
-            builder.push(" AND client_uuid = ").push_bind(client.to_string());
-        }
-        if !filter.states.is_empty() {
-            push_any(&mut builder, "state", state_texts(&filter.states));
-        }
-        if let Some(action) = filter.action {
-            builder.push(" AND action = ").push_bind(action.as_str());
-        }
-        if let Some(rollout) = filter.rollout_id {
-            builder.push(" AND rollout_id = ").push_bind(rollout.to_string());
-        }
-        if let Some(origin) = filter.origin {
-            builder.push(" AND source = ").push_bind(origin.as_str());
-        }
-        if let Some((issued_ms, id)) = after {
-            builder
-                .push(" AND (issued_ms, command_id) < (")
-                .push_bind(issued_ms)
-                .push(", ")
-                .push_bind(id.to_string())
-                .push(")");
-        }
-        builder
-            .push(" ORDER BY issued_ms DESC, command_id DESC LIMIT ")
-            .push_bind(i64::from(limit));
+        push_command_page(&mut builder, filter, after, limit);
         fetch_commands(self, builder, "list_commands").await
     }
 

@@ -15,18 +15,60 @@ use crate::store::commands::{
     StateCount,
 };
 
-/// Pushes ` AND column IN (?, …)` for text values.
-pub(super) fn push_in(
-    builder: &mut QueryBuilder<Sqlite>,
+/// Pushes ` AND column IN (?, …)` for text values (either backend).
+pub(in crate::store) fn push_in<DB: sqlx::Database>(
+    builder: &mut QueryBuilder<DB>,
     column: &str,
     values: impl IntoIterator<Item = &'static str>,
-) {
+) where
+    for<'t> &'static str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
     builder.push(format!(" AND {column} IN ("));
     let mut list = builder.separated(", ");
     for value in values {
         list.push_bind(value);
     }
     list.push_unseparated(")");
+}
+
+/// Pushes the filters of [`CommandStore::list_commands`], the page strictly after `after`,
+/// newest first, at most `limit` (either backend).
+pub(in crate::store) fn push_command_page<DB: sqlx::Database>(
+    builder: &mut QueryBuilder<DB>,
+    filter: &CommandFilter,
+    after: Option<CommandCursor>,
+    limit: u32,
+) where
+    for<'t> &'static str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    if let Some(client) = filter.client_uuid {
+        builder.push(" AND client_uuid = ").push_bind(client.to_string());
+    }
+    if !filter.states.is_empty() {
+        push_in(builder, "state", filter.states.iter().map(|s| s.as_str()));
+    }
+    if let Some(action) = filter.action {
+        builder.push(" AND action = ").push_bind(action.as_str());
+    }
+    if let Some(rollout) = filter.rollout_id {
+        builder.push(" AND rollout_id = ").push_bind(rollout.to_string());
+    }
+    if let Some(origin) = filter.origin {
+        builder.push(" AND source = ").push_bind(origin.as_str());
+    }
+    if let Some((issued_ms, id)) = after {
+        builder
+            .push(" AND (issued_ms < ")
+            .push_bind(issued_ms)
+            .push(" OR (issued_ms = ")
+            .push_bind(issued_ms)
+            .push(" AND command_id < ")
+            .push_bind(id.to_string())
+            .push("))");
+    }
+    builder.push(" ORDER BY issued_ms DESC, command_id DESC LIMIT ").push_bind(i64::from(limit));
 }
 
 async fn fetch_commands(
@@ -83,32 +125,7 @@ impl CommandStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<CommandRecord>, StoreError> {
         let mut builder = select_commands();
-        if let Some(client) = filter.client_uuid {
-            builder.push(" AND client_uuid = ").push_bind(client.to_string());
-        }
-        if !filter.states.is_empty() {
-            push_in(&mut builder, "state", filter.states.iter().map(|s| s.as_str()));
-        }
-        if let Some(action) = filter.action {
-            builder.push(" AND action = ").push_bind(action.as_str());
-        }
-        if let Some(rollout) = filter.rollout_id {
-            builder.push(" AND rollout_id = ").push_bind(rollout.to_string());
-        }
-        if let Some(origin) = filter.origin {
-            builder.push(" AND source = ").push_bind(origin.as_str());
-        }
-        if let Some((issued_ms, id)) = after {
-            builder
-                .push(" AND (issued_ms < ")
-                .push_bind(issued_ms)
-                .push(" OR (issued_ms = ")
-                .push_bind(issued_ms)
-                .push(" AND command_id < ")
-                .push_bind(id.to_string())
-                .push("))");
-        }
-        builder.push(" ORDER BY issued_ms DESC, command_id DESC LIMIT ").push_bind(limit);
+        push_command_page(&mut builder, filter, after, limit);
         fetch_commands(&self.pool, builder, "list_commands").await
     }
 
