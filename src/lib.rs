@@ -19,6 +19,7 @@
 #![deny(unsafe_code)]
 
 pub mod agent;
+pub mod clock;
 pub mod contract;
 pub mod duration;
 pub mod exit;
@@ -46,6 +47,7 @@ server_modules! {
     pub mod ids;
     pub mod lifecycle;
     pub mod mcp;
+    pub mod model;
     pub mod mqtt;
     pub mod proto;
     pub mod recovery;

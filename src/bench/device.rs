@@ -237,7 +237,7 @@ mod tests {
             let command = crate::commands::device::OutboundCommand {
                 command_id: Uuid::new_v4(),
                 client_uuid: device,
-                action: crate::store::commands::Action::RestartApp,
+                action: crate::contract::Action::RestartApp,
                 issued_ms: 1,
                 expires_ms: i64::MAX / 2,
                 requested_by: None,

@@ -224,7 +224,7 @@ async fn transport_rate(broker: &Broker, devices: &[Uuid]) -> Result<f64> {
             let command = crate::commands::device::OutboundCommand {
                 command_id: Uuid::new_v4(),
                 client_uuid: *uuid,
-                action: crate::store::commands::Action::RestartApp,
+                action: crate::contract::Action::RestartApp,
                 issued_ms: now,
                 expires_ms: now + 600_000,
                 requested_by: None,

@@ -182,7 +182,7 @@ async fn generate(path: &Path, params: &RecoveryBench) -> Result<(), Error> {
     }
     store::open(&url(path)).await?.close().await;
     let mut conn = raw(path, SqliteSynchronous::Off).await?;
-    let now = crate::commands::now_ms();
+    let now = crate::clock::now_ms();
     for start in (0..params.devices).step_by(CHUNK as usize) {
         let end = (start + CHUNK).min(params.devices);
         let sql = format!(

@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::fleet::{Fleet, Pending, commit_audited, duration_ms, now_ms};
+use super::fleet::{Fleet, Pending, commit_audited, duration_ms};
+
+use crate::clock::now_ms;
 use crate::audit::AuditSlot;
 use crate::config::SafetyConfig;
 use crate::error::{Error, Result};
-use crate::store::commands::{Action, CommandRecord, CommandState, EventSource, FleetTx, Origin};
+use crate::store::commands::FleetTx;
+use crate::contract::Action;
+use crate::model::commands::{CommandRecord, CommandState, EventSource, Origin};
 
 /// Longest `reason` the contract allows.
 pub const MAX_REASON_CHARS: usize = 2000;

@@ -23,7 +23,7 @@ mod scheduler;
 mod settings;
 mod startup;
 
-pub use fleet::{CommandChange, Fleet, Stats, now_ms};
+pub use fleet::{CommandChange, Fleet, Stats};
 pub use ingest::MAX_BATCH;
 pub use issue::{IssueRequest, Lockout, MAX_REASON_CHARS};
 pub use lifecycle::terminal_timeout;

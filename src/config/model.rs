@@ -182,12 +182,12 @@ pub struct StoreConfig {
     /// `full`: every commit reaches the disk before it is acknowledged (survives kill -9 and
     /// power loss); `normal`: survives kill -9 of the server, may lose the last commits on
     /// power loss, and commits far faster.
-    pub durability: crate::store::Durability,
+    pub durability: crate::model::durability::Durability,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: DEFAULT_STORE_URL.to_owned(), durability: crate::store::Durability::Full }
+        Self { url: DEFAULT_STORE_URL.to_owned(), durability: crate::model::durability::Durability::Full }
     }
 }
 

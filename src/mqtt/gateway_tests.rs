@@ -19,7 +19,7 @@ use crate::commands::device::{Delivery, DeviceLink, GatewayEvent, OutboundComman
 use crate::commands::{DeviceSettings, Settings};
 use crate::config::Config;
 use crate::lifecycle::Tasks;
-use crate::store::commands::Action;
+use crate::contract::Action;
 
 const LIMIT: Duration = Duration::from_secs(10);
 

@@ -14,7 +14,7 @@ pub use crate::contract::wire::{
     CommandWire, Malformed, Reason, SCHEMA_VERSION, decode_command, rfc3339,
 };
 use crate::contract::wire::{MAX_TEXT, malformed, parse, parse_time};
-use crate::store::clients::ProcessStatus;
+use crate::model::clients::ProcessStatus;
 
 /// Longest identifier-like field accepted from a device (error code, boot id, unit, version).
 const MAX_TOKEN: usize = 256;

@@ -14,7 +14,8 @@ use uuid::Uuid;
 use super::report::{Category, MAX_IDS, PreviousRun, RecoveryReport, ReportBuilder, SnapshotCheck};
 use crate::commands::{Found, StartupSummary, recover_at_start};
 use crate::error::Error;
-use crate::lifecycle::restart::{SnapshotOutcome, Startup, now_ms};
+use crate::lifecycle::restart::{SnapshotOutcome, Startup};
+use crate::clock::now_ms;
 use crate::server::ProcessInfo;
 use crate::store::{RunRecord, Store};
 

@@ -58,6 +58,7 @@ pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
 pub use self::sqlite::offline::{self, DatabaseFile};
 use self::url::StoreUrl;
+use crate::model::durability::Durability;
 pub use self::writes::{WriteFailure, WriteHealth};
 
 /// The backend-neutral store interface: a few whole-store operations, plus one supertrait
@@ -137,18 +138,6 @@ pub fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreOptions {
     pub durability: Durability,
-}
-
-/// When a commit counts as done.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Durability {
-    /// Every commit is on disk before it returns: survives kill -9 and power loss.
-    #[default]
-    Full,
-    /// Commits survive kill -9 of the server; the last ones may be lost on power loss or
-    /// a kernel crash. Much cheaper per commit (see docs/benchmarks.md).
-    Normal,
 }
 
 /// What [`Store::ping`] found.

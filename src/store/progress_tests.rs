@@ -4,8 +4,9 @@
 use uuid::Uuid;
 
 use super::Store;
-use super::commands::{Action, CommandRecord, CommandState, Origin};
-use super::rollouts::{RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
+use crate::contract::Action;
+use crate::model::commands::{CommandRecord, CommandState, Origin};
+use crate::model::rollouts::{RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
 use super::tests::{backends, open_ok};
 
 /// A rollout of `restart_app` to every device, one canary, nothing issued yet.

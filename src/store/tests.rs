@@ -108,7 +108,7 @@ async fn postgres_is_not_supported_yet() {
 
 mod restarts {
     use super::*;
-    use crate::lifecycle::restart::{DrainStats, Outcome, Phase, sample_record};
+    use crate::model::restart::{DrainStats, Outcome, Phase, sample_record};
     use crate::store::{RestartQuery, RestartTotals};
 
     #[tokio::test]

@@ -19,9 +19,9 @@ use crate::error::{Error, Result};
 use crate::lifecycle::Drain;
 use crate::proto::v1 as pb;
 use crate::proto::v1::client_command_service_server::ClientCommandService;
-use crate::store::clients::{ClientFilter, ClientRecord, CrashFilter};
-use crate::store::commands::{CommandFilter, CommandRecord};
-use crate::store::rollouts::{RolloutRecord, RolloutTarget};
+use crate::model::clients::{ClientFilter, ClientRecord, CrashFilter};
+use crate::model::commands::{CommandFilter, CommandRecord};
+use crate::model::rollouts::{RolloutRecord, RolloutTarget};
 
 /// Serves [`Fleet`] over gRPC.
 #[derive(Clone)]
@@ -210,7 +210,7 @@ impl ClientCommandService for ClientCommandApi {
                     crate::commands::validate_group(&r.group)?;
                 }
                 let stale_after = self.fleet.settings().current().crash_recovery.stale_after;
-                let bound = crate::commands::now_ms() - stale_after.as_millis() as i64;
+                let bound = crate::clock::now_ms() - stale_after.as_millis() as i64;
                 let crash = match pb::CrashState::try_from(r.crash_state).map_err(|_| {
                     Error::invalid_argument(
                         "crash_state",

@@ -17,7 +17,8 @@ use crate::commands::{CommandChange, Fleet, is_settled};
 use crate::error::{Error, Result};
 use crate::lifecycle::Drain;
 use crate::proto::v1 as pb;
-use crate::store::commands::{Action, CommandRecord, CommandState};
+use crate::contract::Action;
+use crate::model::commands::{CommandRecord, CommandState};
 
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = std::result::Result<T, Status>> + Send>>;
 

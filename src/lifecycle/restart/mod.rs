@@ -48,7 +48,6 @@ mod coordinator;
 mod exec;
 mod handover;
 mod inherit;
-mod model;
 mod phases;
 mod prepare;
 mod stats;
@@ -57,11 +56,9 @@ mod successor;
 pub use coordinator::{AfterDrain, Handoff, RestartRequest, Restarter, Transition};
 pub use exec::ExecPlan;
 pub use inherit::{HANDOVER_ENV, Handover, InheritError, Inherited, ListenerSockets};
-#[cfg(test)]
-pub(crate) use model::sample_record;
-pub use model::{
+pub use crate::model::restart::{
     DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord,
-    SnapshotOutcome, now_ms,
+    SnapshotOutcome,
 };
 pub use prepare::{Checks, Issue, IssueCode, Readiness};
 pub use stats::{ReconnectStats, SessionView};

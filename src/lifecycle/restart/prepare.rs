@@ -159,7 +159,7 @@ pub async fn check(ctx: &ServerContext, subject: Subject<'_>) -> Readiness {
             restart_in_progress: subject.running,
         },
         mode: subject.mode,
-        checked_ms: super::now_ms(),
+        checked_ms: crate::clock::now_ms(),
     }
 }
 

@@ -6,7 +6,8 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::rows::{CLIENT_COLUMNS, ClientRow};
 use crate::store::StoreError;
-use crate::store::clients::{ClientFilter, ClientRecord, ClientStore, CrashFilter};
+use crate::store::clients::ClientStore;
+use crate::model::clients::{ClientFilter, ClientRecord, CrashFilter};
 
 async fn fetch_clients(
     pool: &sqlx::SqlitePool,

@@ -21,8 +21,8 @@ use super::rows::{
 use super::shapes::{Binder, Shapes, VariantShapes, id_list, pieces};
 use crate::ids::{IdMap, IdSet};
 use crate::store::StoreError;
-use crate::store::clients::ClientRecord;
-use crate::store::commands::{CommandEvent, CommandRecord};
+use crate::model::clients::ClientRecord;
+use crate::model::commands::{CommandEvent, CommandRecord};
 
 /// Rows known to the transaction (`None`: known not to exist) and the pending writes.
 #[derive(Default)]

@@ -21,8 +21,8 @@ use super::shapes::{Binder, execute_one, select_by_id};
 
 use crate::ids::{IdMap, IdSet};
 use crate::store::StoreError;
-use crate::store::commands::{CommandRecord, CommandState};
-use crate::store::rollouts::{RolloutCounters, RolloutRecord};
+use crate::model::commands::{CommandRecord, CommandState};
+use crate::model::rollouts::{RolloutCounters, RolloutRecord};
 
 /// Counter slots: total, unissued, then one per command state in [`CommandState::ALL`] order.
 const SLOTS: usize = 12;

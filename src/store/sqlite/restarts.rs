@@ -8,10 +8,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::SqliteStore;
-use crate::lifecycle::restart::{
-    DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord,
-    SnapshotOutcome,
-};
+use crate::model::restart::{DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord, SnapshotOutcome};
 use crate::store::audit::AuditRow;
 use crate::store::{
     RestartCursor, RestartPage, RestartQuery, RestartStore, RestartTotals, StoreError,
@@ -171,7 +168,7 @@ impl RestartStore for SqliteStore {
         .bind(int(OP, record.drain.streams_told_to_reconnect)?)
         .bind(int(OP, record.drain.rpcs_completed)?)
         .bind(int(OP, record.drain.rpcs_canceled)?)
-        .bind(crate::lifecycle::restart::now_ms())
+        .bind(crate::clock::now_ms())
         .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;

@@ -9,10 +9,9 @@ use super::commands::push_in;
 use super::progress;
 use super::rows::{ROLLOUT_COLUMNS, RolloutRow};
 use crate::store::StoreError;
-use crate::store::commands::Action;
-use crate::store::rollouts::{
-    RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutStore,
-};
+use crate::contract::Action;
+use crate::store::rollouts::RolloutStore;
+use crate::model::rollouts::{RolloutCounters, RolloutMember, RolloutRecord, RolloutState};
 
 async fn fetch_rollouts(
     pool: &sqlx::SqlitePool,

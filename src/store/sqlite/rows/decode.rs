@@ -4,12 +4,10 @@
 use uuid::Uuid;
 
 use crate::store::StoreError;
-use crate::store::clients::{CapabilityTier, ClientRecord, ProcessStatus, RecoveryStep};
-use crate::store::commands::{
-    AckTopic, Action, CommandEvent, CommandRecord, CommandState, EventSource, Evidence,
-    LateOutcome, Origin,
-};
-use crate::store::rollouts::{AbortCause, RolloutRecord, RolloutState, RolloutTarget};
+use crate::model::clients::{CapabilityTier, ClientRecord, ProcessStatus, RecoveryStep};
+use crate::model::commands::{AckTopic, CommandEvent, CommandRecord, CommandState, EventSource, Evidence, LateOutcome, Origin};
+use crate::contract::Action;
+use crate::model::rollouts::{AbortCause, RolloutRecord, RolloutState, RolloutTarget};
 
 /// Decoding helpers that name the failing operation.
 struct Decode(&'static str);
