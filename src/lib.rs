@@ -53,5 +53,6 @@ server_modules! {
     pub mod recovery;
     pub mod server;
     pub mod store;
+    pub mod tasks;
     pub mod telemetry;
 }

@@ -8,7 +8,7 @@
 
 use super::stats::{figure, median};
 use crate::error::Error;
-use crate::server::ProcessInfo;
+use crate::model::process::ProcessInfo;
 use crate::store::{self, Store};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, ConnectOptions, SqliteConnection};

@@ -17,7 +17,7 @@ use super::fleet::{Fleet, Pending, Stats, outbound};
 use crate::clock::now_ms;
 use super::lifecycle::{self, AckEffect};
 use crate::error::Result;
-use crate::lifecycle::TaskControl;
+use crate::tasks::TaskControl;
 use crate::model::clients::{ClientRecord, ProcessStatus, RecoveryStep};
 use crate::store::commands::FleetTx;
 use crate::model::commands::{AckTopic, CommandState, EventSource};

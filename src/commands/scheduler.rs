@@ -19,7 +19,7 @@ use super::fleet::{Fleet, Pending};
 use crate::clock::now_ms;
 use super::lifecycle;
 use crate::error::Result;
-use crate::lifecycle::TaskControl;
+use crate::tasks::TaskControl;
 use crate::store::Store;
 use crate::model::commands::{CommandRecord, EventSource};
 

@@ -1,5 +1,5 @@
-//! The domain's records and enums: commands and their events, devices, rollouts, restarts, and
-//! the store's durability setting.
+//! The domain's records and enums: commands and their events, devices, rollouts, restarts, the
+//! serving process's identity, and the store's durability setting.
 //!
 //! Plain data with their storage names and small derivations (a state's rank, a rollout's
 //! failure share, a restart's progress). The store keeps them, the domain decides what happens
@@ -9,5 +9,6 @@
 pub mod clients;
 pub mod commands;
 pub mod durability;
+pub mod process;
 pub mod restart;
 pub mod rollouts;

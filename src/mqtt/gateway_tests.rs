@@ -18,7 +18,7 @@ use super::{GatewayStatus, MqttLink, next_packet, start};
 use crate::commands::device::{Delivery, DeviceLink, GatewayEvent, OutboundCommand};
 use crate::commands::{DeviceSettings, Settings};
 use crate::config::Config;
-use crate::lifecycle::Tasks;
+use crate::tasks::Tasks;
 use crate::contract::Action;
 
 const LIMIT: Duration = Duration::from_secs(10);

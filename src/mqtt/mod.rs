@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::commands::Settings;
 use crate::commands::device::{Delivery, DeviceLink, OutboundCommand};
-use crate::lifecycle::Tasks;
+use crate::tasks::Tasks;
 
 pub(crate) use connection::next_packet;
 pub use options::PASSWORD_ENV;

@@ -4,7 +4,7 @@
 
 use crate::config::ConfigHandle;
 use crate::error::Error;
-use crate::lifecycle::Tasks;
+use crate::tasks::Tasks;
 use crate::store::Store;
 use crate::store::maintenance::RetentionTable;
 use chrono::{DateTime, Utc};

@@ -16,7 +16,7 @@ use crate::commands::{Found, StartupSummary, recover_at_start};
 use crate::error::Error;
 use crate::lifecycle::restart::{SnapshotOutcome, Startup};
 use crate::clock::now_ms;
-use crate::server::ProcessInfo;
+use crate::model::process::ProcessInfo;
 use crate::store::{RunRecord, Store};
 
 /// Run every start-up check, store the report and return it.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::ServerContext;
+use crate::lifecycle::ServerContext;
 use crate::commands::{DeviceSettings, Fleet, MAX_BATCH, Settings};
 use crate::health::{Component, ComponentStatus, HealthSource};
 

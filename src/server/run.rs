@@ -5,7 +5,9 @@ use super::connections;
 use super::listeners::{self, Listeners};
 use super::probes::Probes;
 use super::shutdown::{Serving, SocketFile};
-use super::{ProcessInfo, ServeError, ServerContext};
+use super::ServeError;
+use crate::lifecycle::ServerContext;
+use crate::model::process::ProcessInfo;
 use crate::api::audit::Auditor;
 use crate::api::client_command::ClientCommandApi;
 use crate::api::config::ConfigApi;
@@ -19,7 +21,9 @@ use crate::config::{Config, ConfigHandle, LoadedConfig, Observers, Source};
 use crate::lifecycle::restart::{
     AfterDrain, ExecPlan, Handoff, Inherited, Reason, RestartRequest, Restarter, Startup,
 };
-use crate::lifecycle::{Drain, Tasks, signals, systemd};
+use crate::lifecycle::{Drain, signals};
+use crate::systemd;
+use crate::tasks::Tasks;
 use crate::proto::v1::client_command_service_server::ClientCommandServiceServer;
 use crate::proto::v1::config_service_server::ConfigServiceServer;
 use crate::proto::v1::health_service_server::HealthServiceServer;

@@ -6,7 +6,7 @@
 //! restart's `closing_connections` use the same drain.
 
 use super::ServeError;
-use super::ServerContext;
+use crate::lifecycle::ServerContext;
 use super::listeners::Listeners;
 use super::probes::Probes;
 use crate::lifecycle::restart::DrainStats;

@@ -19,7 +19,7 @@ pub use stats::{ReloadStats, percentile, reload_stats};
 use super::{Change, ConfigHandle, FieldError, LoadedConfig, Observers, Source, diff, parse_str};
 use crate::audit::AuditSlot;
 use crate::error::Error;
-use crate::lifecycle::systemd;
+use crate::systemd;
 use crate::store::Store;
 use crate::store::reloads::ReloadEventQuery;
 use chrono::Utc;

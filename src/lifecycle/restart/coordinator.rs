@@ -12,7 +12,7 @@ use super::{DrainStats, Mode, Phase, Reason, RequestedMode, RestartRecord};
 use crate::clock::now_ms;
 use crate::audit::AuditSlot;
 use crate::error::Error;
-use crate::server::ServerContext;
+use crate::lifecycle::ServerContext;
 use crate::store::{RestartPage, RestartQuery};
 use opentelemetry::trace::TraceContextExt;
 use std::ffi::OsString;

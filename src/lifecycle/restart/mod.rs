@@ -11,7 +11,7 @@
 //! **Handover** (the default; the pid changes):
 //!
 //! 1. `preparing` — the PrepareShutdown checks ([`prepare`]); the mode is resolved.
-//! 2. `suspending_tasks` — background loops park at a safe point ([`crate::lifecycle::Tasks`]).
+//! 2. `suspending_tasks` — background loops park at a safe point ([`crate::tasks::Tasks`]).
 //! 3. `serializing_state` — the snapshot ([`crate::lifecycle::snapshot`]) is written, unless
 //!    `preserve_state` is false.
 //! 4. `starting_successor` — the rate limit windows are saved to the store (the successor

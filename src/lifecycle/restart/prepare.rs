@@ -6,7 +6,7 @@
 use super::Mode;
 use crate::error::echo;
 use crate::lifecycle::snapshot;
-use crate::server::ServerContext;
+use crate::lifecycle::ServerContext;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -11,7 +11,7 @@ use super::{Mode, Outcome, Phase, RestartRecord, SnapshotOutcome};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::lifecycle::snapshot::{self, SnapshotKey, StateSections};
-use crate::lifecycle::systemd;
+use crate::systemd;
 use opentelemetry::propagation::TextMapPropagator;
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
