@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::api::convert::optional_duration;
 use crate::api::identity::{audit, principal};
 use crate::api::page;
+use crate::contract::limits::check_reason;
 use crate::commands::{Canary, Fleet, IssueRequest, RolloutRequest};
 use crate::error::{Error, Result};
 use crate::lifecycle::Drain;
@@ -178,9 +179,7 @@ impl ClientCommandService for ClientCommandApi {
             async {
                 self.refuse_while_draining()?;
                 let id = fields::uuid("command_id", &r.command_id)?;
-                if r.reason.chars().count() > crate::commands::MAX_REASON_CHARS {
-                    return Err(Error::invalid_argument("reason", "longer than 2000 characters"));
-                }
+                check_reason(&r.reason).map_err(|why| Error::invalid_argument("reason", why))?;
                 self.fleet.cancel(id, &who, &r.reason, &audit).await?;
                 Ok(pb::CancelCommandResponse { command: Some(self.command_message(id).await?) })
             }
@@ -432,9 +431,7 @@ impl ClientCommandService for ClientCommandApi {
             async {
                 self.refuse_while_draining()?;
                 let id = fields::uuid("rollout_id", &r.rollout_id)?;
-                if r.reason.chars().count() > crate::commands::MAX_REASON_CHARS {
-                    return Err(Error::invalid_argument("reason", "longer than 2000 characters"));
-                }
+                check_reason(&r.reason).map_err(|why| Error::invalid_argument("reason", why))?;
                 self.fleet.abort_rollout(id, &who, &r.reason, &audit).await?;
                 let (rollout, counters) = self.fleet.rollout(id).await?;
                 Ok(pb::AbortRolloutResponse {
