@@ -103,8 +103,7 @@ pub struct Inputs<'a> {
 
 /// Compute the report now.
 pub async fn report(inputs: Inputs<'_>) -> HealthReport {
-    let mut components =
-        vec![store_component(inputs.store).await, config_component(inputs.config)];
+    let mut components = vec![store_component(inputs.store).await, config_component(inputs.config)];
     components.extend(inputs.sources.components());
     let overall = overall(inputs.draining, &components);
     HealthReport {

@@ -1,9 +1,9 @@
 //! `rebound.v1.HealthService`: the rich health report over gRPC.
 
 use crate::health::{self, ComponentStatus, Overall};
+use crate::lifecycle::ServerContext;
 use crate::proto::v1 as pb;
 use crate::proto::v1::health_service_server::HealthService;
-use crate::lifecycle::ServerContext;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 

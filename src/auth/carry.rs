@@ -9,8 +9,8 @@
 //! does not decide when to save; the restart and the shutdown call it.
 
 use super::ratelimit::{Admitted, Class, RateLimiter};
-use crate::store::{Admission, Store};
 use crate::clock::now_ms;
+use crate::store::{Admission, Store};
 use std::time::Instant;
 
 /// Save the admissions inside the window, replacing what the store held.

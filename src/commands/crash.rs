@@ -12,16 +12,16 @@ use uuid::Uuid;
 
 use super::fleet::{Fleet, Pending, duration_ms};
 
-use crate::clock::now_ms;
 use super::issue::{IssueOrigin, IssueOutcome, IssueRequest, Lockout};
 use super::operations::{CrashState, crash_state};
 use super::settings::DeviceSettings;
 use crate::audit::AuditSlot;
+use crate::clock::now_ms;
+use crate::contract::Action;
 use crate::error::Result;
 use crate::model::clients::{CapabilityTier, ClientRecord, RecoveryStep};
-use crate::store::commands::FleetTx;
-use crate::contract::Action;
 use crate::model::commands::{EventSource, Origin};
+use crate::store::commands::FleetTx;
 
 /// What the ladder does next for one device.
 enum Next {

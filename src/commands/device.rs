@@ -8,9 +8,9 @@
 
 use uuid::Uuid;
 
+use crate::contract::Action;
 use crate::model::clients::ProcessStatus;
 use crate::model::commands::AckTopic;
-use crate::contract::Action;
 
 /// `status` of a device ack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

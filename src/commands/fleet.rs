@@ -16,8 +16,8 @@ use super::lifecycle::Transition;
 use super::settings::Settings;
 use crate::audit::AuditSlot;
 use crate::clock::now_ms;
-use crate::store::commands::FleetTx;
 use crate::model::commands::{CommandEvent, CommandRecord, CommandState, EventSource};
+use crate::store::commands::FleetTx;
 use crate::store::{Store, StoreError};
 
 /// How many changes a slow watcher may fall behind before its stream ends.

@@ -8,15 +8,14 @@ use uuid::Uuid;
 
 use super::fleet::{Fleet, Pending, commit_audited, duration_ms};
 
-use crate::clock::now_ms;
 use crate::audit::AuditSlot;
+use crate::clock::now_ms;
 use crate::config::SafetyConfig;
-use crate::error::{Error, Result};
-use crate::store::commands::FleetTx;
 use crate::contract::Action;
 use crate::contract::limits::{MAX_EXPIRY, MIN_EXPIRY, check_reason};
+use crate::error::{Error, Result};
 use crate::model::commands::{CommandRecord, CommandState, EventSource, Origin};
-
+use crate::store::commands::FleetTx;
 
 /// What the caller asks for.
 #[derive(Debug, Clone)]

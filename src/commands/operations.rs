@@ -6,10 +6,10 @@ use uuid::Uuid;
 
 use super::fleet::{Fleet, Pending, commit_audited, duration_ms};
 
-use crate::clock::now_ms;
 use super::issue::Lockout;
 use super::lifecycle;
 use crate::audit::AuditSlot;
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::model::clients::{CapabilityTier, ClientRecord, ProcessStatus};
 use crate::model::commands::{CommandEvent, CommandRecord, EventSource};

@@ -16,12 +16,12 @@ use tokio::time::MissedTickBehavior;
 
 use super::fleet::{Fleet, Pending};
 
-use crate::clock::now_ms;
 use super::lifecycle;
+use crate::clock::now_ms;
 use crate::error::Result;
-use crate::tasks::TaskControl;
-use crate::store::Store;
 use crate::model::commands::{CommandRecord, EventSource};
+use crate::store::Store;
+use crate::tasks::TaskControl;
 
 /// Most timer transitions per transaction (the rest wait for the next tick).
 const SWEEP_LIMIT: u32 = 2000;

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::clock::now_ms;
 use super::scheduler::apply_timers;
+use crate::clock::now_ms;
 use crate::error::Result;
-use crate::store::Store;
 use crate::model::commands::{CommandState, EventSource};
+use crate::store::Store;
 
 /// Most timer transitions per transaction.
 const BATCH: u32 = 2000;

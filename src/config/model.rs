@@ -187,7 +187,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: DEFAULT_STORE_URL.to_owned(), durability: crate::model::durability::Durability::Full }
+        Self {
+            url: DEFAULT_STORE_URL.to_owned(),
+            durability: crate::model::durability::Durability::Full,
+        }
     }
 }
 

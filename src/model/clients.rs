@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use crate::macros::text_enum;
 
-
 text_enum! {
     /// What the crash recovery ladder may do to a device beyond MQTT commands.
     CapabilityTier { Basic = "basic", ManagedPower = "managed_power" }

@@ -9,7 +9,6 @@ use uuid::Uuid;
 use crate::contract::Action;
 use crate::macros::text_enum;
 
-
 text_enum! {
     /// State of a command (the contract's lifecycle).
     CommandState {

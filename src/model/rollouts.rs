@@ -9,7 +9,6 @@ use uuid::Uuid;
 use crate::contract::Action;
 use crate::macros::text_enum;
 
-
 text_enum! {
     /// State of a rollout (`rollouts.state`; `running` is the API's WAVES).
     RolloutState {

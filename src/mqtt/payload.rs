@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use super::topics::Inbound;
 use crate::commands::device::{AckStatus, DeviceAck, DeviceHealth, DeviceMessage, OutboundCommand};
+use crate::contract::limits::MAX_DEVICE_TEXT_CHARS;
 pub use crate::contract::wire::{
     CommandWire, Malformed, Reason, SCHEMA_VERSION, decode_command, rfc3339,
 };
-use crate::contract::limits::MAX_DEVICE_TEXT_CHARS;
 use crate::contract::wire::{malformed, parse, parse_time};
 use crate::model::clients::ProcessStatus;
 

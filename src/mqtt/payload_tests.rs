@@ -1,8 +1,8 @@
 //! Unit tests of the wire format.
 
 use super::*;
-use crate::model::commands::AckTopic;
 use crate::contract::Action;
+use crate::model::commands::AckTopic;
 
 fn reason(result: Result<Option<DeviceMessage>, Malformed>) -> Reason {
     result.unwrap_err().reason

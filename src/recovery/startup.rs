@@ -12,10 +12,10 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::report::{Category, MAX_IDS, PreviousRun, RecoveryReport, ReportBuilder, SnapshotCheck};
+use crate::clock::now_ms;
 use crate::commands::{Found, StartupSummary, recover_at_start};
 use crate::error::Error;
 use crate::lifecycle::restart::{SnapshotOutcome, Startup};
-use crate::clock::now_ms;
 use crate::model::process::ProcessInfo;
 use crate::store::{RunRecord, Store};
 

@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::StoreError;
 use super::audit::AuditRow;
 use crate::model::clients::ClientRecord;
-use crate::model::commands::{CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, StateCount};
+use crate::model::commands::{
+    CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, StateCount,
+};
 use crate::model::rollouts::{RolloutMember, RolloutRecord};
 
 /// Position after which a newest-first listing continues: (issued_ms, command_id).

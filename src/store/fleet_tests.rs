@@ -4,14 +4,16 @@
 use uuid::Uuid;
 
 use super::audit::{AuditQuery, AuditRow};
-use crate::model::clients::{ClientFilter, ClientRecord, CrashFilter, ProcessStatus};
 use super::commands::FleetTx;
-use crate::contract::Action;
-use crate::model::commands::{CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, Origin};
 use super::progress_tests::rollout_record;
 use super::reloads::ReloadEventRow;
-use crate::model::rollouts::{RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
 use super::tests::{backends, open_ok};
+use crate::contract::Action;
+use crate::model::clients::{ClientFilter, ClientRecord, CrashFilter, ProcessStatus};
+use crate::model::commands::{
+    CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, Origin,
+};
+use crate::model::rollouts::{RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
 
 fn command(client: Uuid, issued_ms: i64, state: CommandState) -> CommandRecord {
     CommandRecord {

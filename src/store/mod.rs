@@ -58,8 +58,8 @@ pub use self::runs::{PreviousRun, RunEnd, RunId, RunRecord, RunStore};
 pub use self::sqlite::SqliteStore;
 pub use self::sqlite::offline::{self, DatabaseFile};
 use self::url::StoreUrl;
-use crate::model::durability::Durability;
 pub use self::writes::{WriteFailure, WriteHealth};
+use crate::model::durability::Durability;
 
 /// The backend-neutral store interface: a few whole-store operations, plus one supertrait
 /// per area of the schema (runs, and later commands, reloads, restarts, …). Each area lives

@@ -3,8 +3,8 @@
 
 use crate::error::Error;
 use crate::lifecycle::restart::{
-    DrainStats, IssueCode, Mode, Outcome, Phase, Readiness, Reason, ReconnectStats,
-    RequestedMode, RestartRecord, SessionView, SnapshotOutcome,
+    DrainStats, IssueCode, Mode, Outcome, Phase, Readiness, Reason, ReconnectStats, RequestedMode,
+    RestartRecord, SessionView, SnapshotOutcome,
 };
 use crate::proto::v1 as pb;
 use std::time::Duration;

@@ -22,14 +22,16 @@ use uuid::Uuid;
 
 use self::plan::{canary_size, pieces};
 use super::fleet::{Fleet, Pending, commit_audited, duration_ms};
-use crate::clock::now_ms;
 use super::issue::validate;
 use super::lifecycle;
 use crate::audit::AuditSlot;
-use crate::error::{Error, Result};
+use crate::clock::now_ms;
 use crate::contract::Action;
+use crate::error::{Error, Result};
 use crate::model::commands::EventSource;
-use crate::model::rollouts::{AbortCause, RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
+use crate::model::rollouts::{
+    AbortCause, RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutTarget,
+};
 
 /// Most devices a client list may name.
 pub const MAX_LISTED_CLIENTS: usize = 10_000;

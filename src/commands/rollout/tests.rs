@@ -11,12 +11,12 @@ use uuid::Uuid;
 
 use super::{Canary, RolloutRequest};
 use crate::audit::AuditSlot;
+use crate::clock::now_ms;
 use crate::commands::device::{DeviceLink, OutboundCommand};
 use crate::commands::{DeviceSettings, Fleet, Settings};
-use crate::clock::now_ms;
 use crate::config::Config;
-use crate::model::clients::ClientRecord;
 use crate::contract::Action;
+use crate::model::clients::ClientRecord;
 use crate::model::rollouts::{RolloutState, RolloutTarget};
 
 /// A broker connection that is up or down at the test's word and keeps every command.

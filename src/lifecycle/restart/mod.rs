@@ -53,13 +53,13 @@ mod prepare;
 mod stats;
 mod successor;
 
-pub use coordinator::{AfterDrain, Handoff, RestartRequest, Restarter, Transition};
-pub use exec::ExecPlan;
-pub use inherit::{HANDOVER_ENV, Handover, InheritError, Inherited, ListenerSockets};
 pub use crate::model::restart::{
     DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord,
     SnapshotOutcome,
 };
+pub use coordinator::{AfterDrain, Handoff, RestartRequest, Restarter, Transition};
+pub use exec::ExecPlan;
+pub use inherit::{HANDOVER_ENV, Handover, InheritError, Inherited, ListenerSockets};
 pub use prepare::{Checks, Issue, IssueCode, Readiness};
 pub use stats::{ReconnectStats, SessionView};
 pub use successor::Startup;

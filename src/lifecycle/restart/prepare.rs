@@ -5,8 +5,8 @@
 
 use super::Mode;
 use crate::error::echo;
-use crate::lifecycle::snapshot;
 use crate::lifecycle::ServerContext;
+use crate::lifecycle::snapshot;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::rows::{CLIENT_COLUMNS, ClientRow};
+use crate::model::clients::{ClientFilter, ClientRecord, CrashFilter};
 use crate::store::StoreError;
 use crate::store::clients::ClientStore;
-use crate::model::clients::{ClientFilter, ClientRecord, CrashFilter};
 
 async fn fetch_clients(
     pool: &sqlx::SqlitePool,

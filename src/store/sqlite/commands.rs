@@ -9,9 +9,11 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::fleet_tx::SqliteFleetTx;
 use super::rows::{COMMAND_COLUMNS, CommandRow, EventRow};
+use crate::model::commands::{
+    CommandEvent, CommandFilter, CommandRecord, CommandState, StateCount,
+};
 use crate::store::StoreError;
 use crate::store::commands::{CommandCursor, CommandStore, FleetTx};
-use crate::model::commands::{CommandEvent, CommandFilter, CommandRecord, CommandState, StateCount};
 
 /// Pushes ` AND column IN (?, …)` for text values.
 pub(super) fn push_in(

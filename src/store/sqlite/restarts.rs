@@ -8,7 +8,10 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::SqliteStore;
-use crate::model::restart::{DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord, SnapshotOutcome};
+use crate::model::restart::{
+    DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord,
+    SnapshotOutcome,
+};
 use crate::store::audit::AuditRow;
 use crate::store::{
     RestartCursor, RestartPage, RestartQuery, RestartStore, RestartTotals, StoreError,

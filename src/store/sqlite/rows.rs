@@ -6,10 +6,10 @@
 //! query decides anything.
 
 use super::shapes::Binder;
-use crate::store::StoreError;
 use crate::model::clients::{CapabilityTier, ClientRecord, ProcessStatus};
 use crate::model::commands::{AckTopic, CommandRecord, Evidence};
 use crate::model::rollouts::{AbortCause, RolloutRecord};
+use crate::store::StoreError;
 
 mod decode;
 

@@ -3,11 +3,13 @@
 
 use uuid::Uuid;
 
-use crate::store::StoreError;
-use crate::model::clients::{CapabilityTier, ClientRecord, ProcessStatus, RecoveryStep};
-use crate::model::commands::{AckTopic, CommandEvent, CommandRecord, CommandState, EventSource, Evidence, LateOutcome, Origin};
 use crate::contract::Action;
+use crate::model::clients::{CapabilityTier, ClientRecord, ProcessStatus, RecoveryStep};
+use crate::model::commands::{
+    AckTopic, CommandEvent, CommandRecord, CommandState, EventSource, Evidence, LateOutcome, Origin,
+};
 use crate::model::rollouts::{AbortCause, RolloutRecord, RolloutState, RolloutTarget};
+use crate::store::StoreError;
 
 /// Decoding helpers that name the failing operation.
 struct Decode(&'static str);
