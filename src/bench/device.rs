@@ -184,8 +184,8 @@ fn invalid(err: PacketError) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::broker::Broker;
     use crate::bench::server::{SERVER_PASSWORD, SERVER_USER};
+    use crate::mosquitto::Broker;
     use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions};
 
     const LIMIT: Duration = Duration::from_secs(10);

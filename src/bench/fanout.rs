@@ -18,7 +18,6 @@ use rumqttc::{Packet, QoS};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::broker::Broker;
 use super::clients::{
     PHASE_TIMEOUT, PREFIX, await_incoming, connect_client, get_rollout, server_login,
     start_rollout_to_all, wait_registered,
@@ -29,6 +28,7 @@ use super::fail;
 use super::server::{Rpc, SERVER_PASSWORD, SERVER_USER, ServerProcess};
 use super::stats::{figure, median, percentile};
 use crate::error::{Error, Result};
+use crate::mosquitto::Broker;
 use crate::proto::v1 as pb;
 
 /// Outbound QoS 1 publishes in flight for the baseline publisher.

@@ -97,10 +97,10 @@ pub fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::broker::Broker;
     use crate::commands::DeviceSettings;
     use crate::commands::device::GatewayEvent;
     use crate::config::Config;
+    use crate::mosquitto::Broker;
     use std::time::Duration;
 
     const LIMIT: Duration = Duration::from_secs(10);
