@@ -10,7 +10,8 @@
 //! again: the probes monitor (`server/probes.rs`) recomputes the report every few seconds and
 //! `grpc.health.v1` says NOT_SERVING while any component is UNHEALTHY.
 
-use crate::server::ServerContext;
+use crate::config::ConfigHandle;
+use crate::model::process::ProcessInfo;
 use crate::store::{Store, StoreErrorKind, WriteFailure};
 use std::time::{Duration, SystemTime};
 
@@ -88,20 +89,32 @@ impl std::fmt::Debug for Sources {
     }
 }
 
+/// What the report reads: narrow handles on the running server's parts (the server context
+/// lends them, see `lifecycle::ServerContext::health_inputs`).
+pub struct Inputs<'a> {
+    pub store: &'a dyn Store,
+    pub config: &'a ConfigHandle,
+    /// Components that report their own health.
+    pub sources: &'a Sources,
+    /// The process is shutting down or handing over.
+    pub draining: bool,
+    pub process: &'a ProcessInfo,
+}
+
 /// Compute the report now.
-pub async fn report(ctx: &ServerContext) -> HealthReport {
-    let mut components = vec![store_component(ctx.store.as_ref()).await, config_component(ctx)];
-    components.extend(ctx.health.components());
-    let overall = overall(ctx.drain.is_stopping(), &components);
+pub async fn report(inputs: Inputs<'_>) -> HealthReport {
+    let mut components = vec![store_component(inputs.store).await, config_component(inputs.config)];
+    components.extend(inputs.sources.components());
+    let overall = overall(inputs.draining, &components);
     HealthReport {
         overall,
         components,
         version: VERSION,
         git_sha: GIT_SHA,
-        started_at: ctx.process.started_at,
-        uptime: ctx.process.started.elapsed(),
-        pid: ctx.process.pid,
-        generation: ctx.process.generation,
+        started_at: inputs.process.started_at,
+        uptime: inputs.process.started.elapsed(),
+        pid: inputs.process.pid,
+        generation: inputs.process.generation,
     }
 }
 
@@ -168,8 +181,8 @@ fn write_detail(failure: &WriteFailure, answers: &str) -> String {
     )
 }
 
-fn config_component(ctx: &ServerContext) -> Component {
-    let current = ctx.config.load();
+fn config_component(config: &ConfigHandle) -> Component {
+    let current = config.load();
     Component {
         name: "config",
         status: ComponentStatus::Healthy,

@@ -1,18 +1,42 @@
 //! rebound — a restart-and-recovery control plane.
 //!
 //! One process (`rebound serve`) serves a gRPC API (`proto/rebound/v1`) for hot restarts,
-//! crash recovery, config reload and device commands. The layering:
+//! crash recovery, config reload and device commands. The modules stand in layers, and a
+//! module imports only the layers below it (`tests/layers.rs` checks this, and that no
+//! top-level modules import each other in a loop):
+//!
+//! ```text
+//!  entry points   cli, bench                  (and src/bin)     may import anything
+//!       |
+//!  server         server                      wires listeners, services and loops
+//!       |
+//!  adapters       api (gRPC), mqtt, http       independent of each other
+//!       |
+//!  domain         commands, config, lifecycle, recovery, health, auth, audit, error
+//!       |                                     no tonic, no rumqttc; no loop among them
+//!  store          store                       the Store traits, the SQLite and PostgreSQL backends
+//!       |
+//!  model          model                       records and enums: commands, clients,
+//!       |                                     rollouts, restarts, process, durability
+//!  leaves         proto, contract, ids, hex, pem, clock, tasks, duration, systemd, exit,
+//!                 macros, mosquitto, telemetry, metrics
+//!
+//!  client side    client, mcp, agent, the admin half of cli: leaves (and client) only
+//! ```
 //!
 //! - [`api`]: tonic services — thin adapters from proto to the domain, behind one RPC layer;
 //! - [`http`]: the HTTP listener's adapter (Prometheus `/metrics`, the index page);
-//! - [`config`], [`health`], [`lifecycle`]: the transport-neutral domain;
-//! - [`store`]: the `Store` trait and its SQLite implementation (the source of truth);
+//! - [`commands`], [`config`], [`health`], [`lifecycle`], [`recovery`]: the transport-neutral
+//!   domain; [`lifecycle::ServerContext`] is what every service shares;
+//! - [`model`]: the records the domain decides about and the store keeps;
+//! - [`store`]: the `Store` traits, the SQLite and PostgreSQL backends (the source of truth);
 //! - [`server`]: wiring and the documented start-up/shutdown order;
 //! - [`cli`], [`client`]: the admin command line and the gRPC connection helper;
 //! - [`agent`]: `rebound-agent`, the device side of the MQTT contract (also run by fleet-sim);
 //! - [`mcp`]: the `rebound-mcp` stdio MCP adapter (tools over the gRPC API);
 //! - [`proto`]: the generated code, included in one place;
-//! - [`contract`], [`duration`], [`systemd`], [`exit`], [`pem`]: leaves both ends share;
+//! - [`contract`], [`clock`], [`duration`], [`systemd`], [`exit`], [`pem`]: leaves both ends
+//!   share;
 //! - [`metrics`]: the Prometheus registry, a leaf every layer records through.
 //!
 //! Without the default `server` feature only the agent and those leaves are compiled: the
@@ -21,6 +45,7 @@
 #![deny(unsafe_code)]
 
 pub mod agent;
+pub mod clock;
 pub mod contract;
 pub mod duration;
 pub mod exit;
@@ -50,10 +75,13 @@ server_modules! {
     pub mod lifecycle;
     pub mod mcp;
     pub mod metrics;
+    pub mod model;
+    pub mod mosquitto;
     pub mod mqtt;
     pub mod proto;
     pub mod recovery;
     pub mod server;
     pub mod store;
+    pub mod tasks;
     pub mod telemetry;
 }

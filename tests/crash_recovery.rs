@@ -16,10 +16,10 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rebound::model::commands::CommandState;
 use rebound::proto::v1 as pb;
 use rebound::store::Store;
 use rebound::store::audit::AuditQuery;
-use rebound::store::commands::CommandState;
 use support::device::{Device, Rpc, rpc};
 use support::mosquitto::Broker;
 use support::{Server, latest_report, wait_for};

@@ -233,7 +233,7 @@ async fn provisioned_devices_connect_after_a_reload_and_existing_accounts_and_ac
 
 /// The TLS listener of the shipped mosquitto.conf, uncommented, on `port` with these files.
 fn shipped_tls_listener(port: u16, cert: &Path, key: &Path) -> String {
-    let conf = rebound::bench::broker::SHIPPED_CONF;
+    let conf = rebound::mosquitto::SHIPPED_CONF;
     let start = conf.find("#listener 8883").expect("a TLS listener example in mosquitto.conf");
     let mut out = String::new();
     for line in conf[start..].lines().take_while(|line| line.starts_with('#')) {

@@ -4,7 +4,7 @@
 
 mod support;
 
-use rebound::bench::broker::Broker;
+use rebound::mosquitto::Broker;
 use rebound::proto::v1 as pb;
 use rebound::proto::v1::health_service_client::HealthServiceClient;
 use support::certs::Ca;

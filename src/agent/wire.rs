@@ -119,7 +119,4 @@ pub fn service_failed(unit: &str, now_ms: i64) -> Vec<u8> {
     serde_json::json!({"unit": unit, "failed_at": rfc3339(now_ms)}).to_string().into_bytes()
 }
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub use crate::clock::now_ms;

@@ -1,9 +1,9 @@
 //! `rebound.v1.HealthService`: the rich health report over gRPC.
 
 use crate::health::{self, ComponentStatus, Overall};
+use crate::lifecycle::ServerContext;
 use crate::proto::v1 as pb;
 use crate::proto::v1::health_service_server::HealthService;
-use crate::server::ServerContext;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -26,7 +26,7 @@ impl HealthService for HealthApi {
         &self,
         _request: Request<pb::GetHealthRequest>,
     ) -> Result<Response<pb::GetHealthResponse>, Status> {
-        let report = health::report(&self.ctx).await;
+        let report = health::report(self.ctx.health_inputs()).await;
         let status = match report.overall {
             Overall::Serving => pb::ServingStatus::Serving,
             Overall::NotServing => pb::ServingStatus::NotServing,

@@ -9,15 +9,9 @@
 //! does not decide when to save; the restart and the shutdown call it.
 
 use super::ratelimit::{Admitted, Class, RateLimiter};
+use crate::clock::now_ms;
 use crate::store::{Admission, Store};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// The wall clock in unix milliseconds.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
-}
+use std::time::Instant;
 
 /// Save the admissions inside the window, replacing what the store held.
 pub async fn save(limiter: &RateLimiter, store: &dyn Store) {

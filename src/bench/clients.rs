@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet};
 use uuid::Uuid;
 
-use super::broker::Broker;
 use super::fail;
 use super::server::{Rpc, SERVER_PASSWORD, SERVER_USER};
 use crate::error::{Error, Result};
+use crate::mosquitto::Broker;
 use crate::proto::v1 as pb;
 
 /// Topic prefix of the shipped broker ACL.

@@ -184,8 +184,8 @@ fn invalid(err: PacketError) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::broker::Broker;
     use crate::bench::server::{SERVER_PASSWORD, SERVER_USER};
+    use crate::mosquitto::Broker;
     use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions};
 
     const LIMIT: Duration = Duration::from_secs(10);
@@ -237,7 +237,7 @@ mod tests {
             let command = crate::commands::device::OutboundCommand {
                 command_id: Uuid::new_v4(),
                 client_uuid: device,
-                action: crate::store::commands::Action::RestartApp,
+                action: crate::contract::Action::RestartApp,
                 issued_ms: 1,
                 expires_ms: i64::MAX / 2,
                 requested_by: None,

@@ -18,7 +18,6 @@ use rumqttc::{Packet, QoS};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::broker::Broker;
 use super::clients::{
     PHASE_TIMEOUT, PREFIX, await_incoming, connect_client, count_registered, get_rollout,
     server_login,
@@ -30,6 +29,7 @@ use super::fail;
 use super::server::{Rpc, SERVER_PASSWORD, SERVER_USER, ServerProcess};
 use super::stats::{figure, median, percentile};
 use crate::error::{Error, Result};
+use crate::mosquitto::Broker;
 use crate::proto::v1 as pb;
 
 /// Outbound QoS 1 publishes in flight for the baseline publisher.
@@ -236,7 +236,7 @@ async fn transport_rate(broker: &Broker, devices: &[Uuid]) -> Result<f64> {
             let command = crate::commands::device::OutboundCommand {
                 command_id: Uuid::new_v4(),
                 client_uuid: *uuid,
-                action: crate::store::commands::Action::RestartApp,
+                action: crate::contract::Action::RestartApp,
                 issued_ms: now,
                 expires_ms: now + 600_000,
                 requested_by: None,

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use rumqttc::{Packet, QoS};
 use uuid::Uuid;
 
-use super::broker::Broker;
 use super::clients::{
     PHASE_TIMEOUT, PREFIX, await_incoming, connect_client, get_rollout, health_payload,
     server_login, start_rollout_to_all, wait_registered,
@@ -24,6 +23,7 @@ use super::fail;
 use super::server::{Rpc, SERVER_PASSWORD, SERVER_USER, ServerProcess};
 use super::stats::figure;
 use crate::error::Result;
+use crate::mosquitto::Broker;
 use crate::proto::v1 as pb;
 
 /// Health messages the loader keeps in flight.

@@ -4,7 +4,6 @@
 //! BENCHMARKS.md), prints one `name=value unit` line per figure followed by a table for
 //! people, and has a `--smoke` mode small enough for the test command.
 
-pub mod broker;
 mod clients;
 mod cpu;
 mod device;

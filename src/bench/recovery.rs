@@ -8,7 +8,7 @@
 
 use super::stats::{figure, median};
 use crate::error::Error;
-use crate::server::ProcessInfo;
+use crate::model::process::ProcessInfo;
 use crate::store::{self, Store};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, ConnectOptions, SqliteConnection};
@@ -182,7 +182,7 @@ async fn generate(path: &Path, params: &RecoveryBench) -> Result<(), Error> {
     }
     store::open(&url(path)).await?.close().await;
     let mut conn = raw(path, SqliteSynchronous::Off).await?;
-    let now = crate::commands::now_ms();
+    let now = crate::clock::now_ms();
     for start in (0..params.devices).step_by(CHUNK as usize) {
         let end = (start + CHUNK).min(params.devices);
         let sql = format!(

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::broker::Broker;
 use super::fail;
 use crate::error::Result;
+use crate::mosquitto::Broker;
 use crate::proto::v1 as pb;
 use crate::proto::v1::client_command_service_client::ClientCommandServiceClient;
 

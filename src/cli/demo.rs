@@ -1,5 +1,5 @@
 //! `rebound demo`: the whole system on one machine in one command. It starts a local
-//! Mosquitto (generated accounts, the shipped config and ACL: [`crate::bench::broker`]),
+//! Mosquitto (generated accounts, the shipped config and ACL: [`crate::mosquitto`]),
 //! `rebound serve` on SQLite ([`crate::bench::server`]), a simulated
 //! fleet (real agent sessions, simulated executor), runs a canary rollout of `restart_app`
 //! to every device with live progress, and prints the outcome table and throughput figures.
@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::rollout::progress;
 use crate::agent::fleet::{Fleet, FleetSpec, rss_bytes};
-use crate::bench::broker::Broker;
 use crate::bench::server::{Rpc, SERVER_PASSWORD, SERVER_USER, ServerProcess};
 use crate::exit;
+use crate::mosquitto::Broker;
 use crate::proto::v1 as pb;
 
 const DEADLINE: Duration = Duration::from_secs(600);

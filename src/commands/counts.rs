@@ -3,7 +3,7 @@
 
 use super::Fleet;
 use crate::store::StoreError;
-use crate::store::clients::{ClientFilter, CrashFilter};
+use crate::model::clients::{ClientFilter, CrashFilter};
 
 /// Device counts per state. A device may count in several (offline and crashed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

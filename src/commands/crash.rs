@@ -10,14 +10,18 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::fleet::{Fleet, Pending, duration_ms, now_ms};
+use super::fleet::{Fleet, Pending, duration_ms};
+
 use super::issue::{IssueOrigin, IssueOutcome, IssueRequest, Lockout};
 use super::operations::{CrashState, crash_state};
 use super::settings::DeviceSettings;
 use crate::audit::AuditSlot;
+use crate::clock::now_ms;
+use crate::contract::Action;
 use crate::error::Result;
-use crate::store::clients::{CapabilityTier, ClientRecord, RecoveryStep};
-use crate::store::commands::{Action, EventSource, FleetTx, Origin};
+use crate::model::clients::{CapabilityTier, ClientRecord, RecoveryStep};
+use crate::model::commands::{EventSource, Origin};
+use crate::store::commands::{FleetTx};
 
 /// What the ladder does next for one device.
 enum Next {

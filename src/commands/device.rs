@@ -8,8 +8,9 @@
 
 use uuid::Uuid;
 
-use crate::store::clients::ProcessStatus;
-use crate::store::commands::{AckTopic, Action};
+use crate::contract::Action;
+use crate::model::clients::ProcessStatus;
+use crate::model::commands::AckTopic;
 
 /// `status` of a device ack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,9 @@ use super::device::{DeviceLink, OutboundCommand};
 use super::lifecycle::Transition;
 use super::settings::Settings;
 use crate::audit::AuditSlot;
-use crate::store::commands::{CommandEvent, CommandRecord, CommandState, EventSource, FleetTx};
+use crate::clock::now_ms;
+use crate::model::commands::{CommandEvent, CommandRecord, CommandState, EventSource};
+use crate::store::commands::{FleetTx};
 use crate::store::{Store, StoreError};
 
 /// How many changes a slow watcher may fall behind before its stream ends.
@@ -239,10 +241,6 @@ pub(super) async fn commit_audited(
     tx.commit().await?;
     audit.committed();
     Ok(())
-}
-
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// A duration in whole milliseconds, saturating.

@@ -13,12 +13,15 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::device::{Delivery, DeviceAck, DeviceHealth, DeviceMessage, GatewayEvent};
-use super::fleet::{Fleet, Pending, Stats, now_ms, outbound};
+use super::fleet::{Fleet, Pending, Stats, outbound};
 use super::lifecycle::{self, AckEffect};
+use crate::clock::now_ms;
+use crate::contract::Action;
 use crate::error::Result;
-use crate::lifecycle::TaskControl;
-use crate::store::clients::{ClientRecord, ProcessStatus, RecoveryStep};
-use crate::store::commands::{AckTopic, Action, CommandState, EventSource, FleetTx};
+use crate::model::clients::{ClientRecord, ProcessStatus, RecoveryStep};
+use crate::model::commands::{AckTopic, CommandState, EventSource};
+use crate::store::commands::{FleetTx};
+use crate::tasks::TaskControl;
 
 /// Most deliveries stored in one transaction. The shipped broker keeps up to 1000 QoS 1
 /// messages in flight to the server (`max_inflight_messages`), so a batch this size fills

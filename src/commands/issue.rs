@@ -6,17 +6,16 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::fleet::{Fleet, Pending, commit_audited, duration_ms, now_ms};
-use crate::audit::AuditSlot;
-use crate::config::SafetyConfig;
-use crate::error::{Error, Result};
-use crate::store::commands::{Action, CommandRecord, CommandState, EventSource, FleetTx, Origin};
+use super::fleet::{Fleet, Pending, commit_audited, duration_ms};
 
-/// Longest `reason` the contract allows.
-pub const MAX_REASON_CHARS: usize = 2000;
-/// Bounds of a command's lifetime before acceptance.
-pub const MIN_EXPIRY: Duration = Duration::from_secs(1);
-pub const MAX_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+use crate::audit::AuditSlot;
+use crate::clock::now_ms;
+use crate::config::SafetyConfig;
+use crate::contract::Action;
+use crate::contract::limits::{MAX_EXPIRY, MIN_EXPIRY, check_reason};
+use crate::error::{Error, Result};
+use crate::model::commands::{CommandRecord, CommandState, EventSource, Origin};
+use crate::store::commands::{FleetTx};
 
 /// What the caller asks for.
 #[derive(Debug, Clone)]
@@ -82,8 +81,8 @@ pub(super) fn validate(
     requested_by: Option<i64>,
     expires_in: Option<Duration>,
 ) -> Result<()> {
-    if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
-        return Err(Error::invalid_argument("reason", "longer than 2000 characters"));
+    if let Some(reason) = reason {
+        check_reason(reason).map_err(|why| Error::invalid_argument("reason", why))?;
     }
     if requested_by.is_some_and(|id| id < 1) {
         return Err(Error::invalid_argument("requested_by", "must be at least 1"));
@@ -231,6 +230,7 @@ impl Fleet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::limits::MAX_REASON_CHARS;
 
     #[test]
     fn lockout_frees_when_the_oldest_counted_command_leaves_the_window() {

@@ -11,10 +11,9 @@ use std::time::Duration;
 
 use super::device::{AckStatus, DeviceAck};
 use crate::config::CommandsConfig;
+use crate::contract::Action;
 use crate::error::Error;
-use crate::store::commands::{
-    AckTopic, Action, CommandRecord, CommandState, Evidence, LateOutcome,
-};
+use crate::model::commands::{AckTopic, CommandRecord, CommandState, Evidence, LateOutcome};
 
 /// A stored state change (from == to for a late outcome).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Unit tests of the pure state machine.
 
 use super::*;
-use crate::store::commands::Origin;
+use crate::model::commands::Origin;
 use uuid::Uuid;
 
 fn command(action: Action, state: CommandState) -> CommandRecord {

@@ -11,11 +11,13 @@ use uuid::Uuid;
 use crate::audit::AuditSlot;
 use crate::commands::IssueRequest;
 use crate::commands::test_link::RecordingLink;
-use crate::commands::{DeviceSettings, Fleet, Settings, now_ms};
+use crate::clock::now_ms;
+use crate::commands::{DeviceSettings, Fleet, Settings};
 use crate::config::Config;
 use crate::error::Error;
-use crate::store::clients::ClientRecord;
-use crate::store::commands::{Action, CommandFilter, CommandState};
+use crate::model::clients::{ClientRecord};
+use crate::contract::Action;
+use crate::model::commands::{CommandFilter, CommandState};
 
 /// Concurrent issues per store.
 const ISSUES_PER_STORE: usize = 12;

@@ -29,9 +29,9 @@ pub(crate) mod test_link;
 mod startup;
 
 pub use counts::DeviceCounts;
-pub use fleet::{CommandChange, Fleet, Stats, now_ms};
+pub use fleet::{CommandChange, Fleet, Stats};
 pub use ingest::MAX_BATCH;
-pub use issue::{IssueRequest, Lockout, MAX_REASON_CHARS};
+pub use issue::{IssueRequest, Lockout};
 pub use lifecycle::terminal_timeout;
 pub use operations::{CrashState, crash_state, validate_group};
 pub use rollout::{Canary, RolloutRequest, is_settled, reported_counters};

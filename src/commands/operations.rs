@@ -4,13 +4,15 @@
 
 use uuid::Uuid;
 
-use super::fleet::{Fleet, Pending, commit_audited, duration_ms, now_ms};
+use super::fleet::{Fleet, Pending, commit_audited, duration_ms};
+
 use super::issue::Lockout;
 use super::lifecycle;
 use crate::audit::AuditSlot;
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
-use crate::store::clients::{CapabilityTier, ClientRecord, ProcessStatus};
-use crate::store::commands::{CommandEvent, CommandRecord, EventSource};
+use crate::model::clients::{CapabilityTier, ClientRecord, ProcessStatus};
+use crate::model::commands::{CommandEvent, CommandRecord, EventSource};
 
 /// Longest group name.
 pub const MAX_GROUP_CHARS: usize = 64;

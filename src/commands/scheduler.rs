@@ -14,12 +14,14 @@ use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
 
-use super::fleet::{Fleet, Pending, now_ms};
+use super::fleet::{Fleet, Pending};
+
 use super::lifecycle;
+use crate::clock::now_ms;
 use crate::error::Result;
-use crate::lifecycle::TaskControl;
+use crate::model::commands::{CommandRecord, EventSource};
 use crate::store::Store;
-use crate::store::commands::{CommandRecord, EventSource};
+use crate::tasks::TaskControl;
 
 /// Most timer transitions per transaction (the rest wait for the next tick).
 const SWEEP_LIMIT: u32 = 2000;

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::fleet::now_ms;
 use super::scheduler::apply_timers;
+use crate::clock::now_ms;
 use crate::error::Result;
+use crate::model::commands::{CommandState, EventSource};
 use crate::store::Store;
-use crate::store::commands::{CommandState, EventSource};
 
 /// Most timer transitions per transaction.
 const BATCH: u32 = 2000;
@@ -111,7 +111,8 @@ pub async fn recover_at_start(store: &Arc<dyn Store>, max_ids: usize) -> Result<
 mod tests {
     use super::*;
     use crate::commands::fleet::Pending;
-    use crate::store::commands::{Action, CommandRecord, Origin};
+    use crate::contract::Action;
+    use crate::model::commands::{CommandRecord, Origin};
 
     async fn insert(store: &Arc<dyn Store>, command: CommandRecord) {
         let mut tx = store.fleet_tx().await.unwrap();

@@ -196,7 +196,7 @@ pub struct StoreConfig {
     /// SQLite: `full`: every commit reaches the disk before it is acknowledged (survives
     /// kill -9 and power loss); `normal`: survives kill -9 of the server, may lose the last
     /// commits on power loss, and commits far faster. PostgreSQL commits by its own settings.
-    pub durability: crate::store::Durability,
+    pub durability: crate::model::durability::Durability,
     /// PostgreSQL: a file whose first line is the password, so that neither the URL nor the
     /// config holds it.
     pub password_file: Option<PathBuf>,
@@ -210,7 +210,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             url: DEFAULT_STORE_URL.to_owned(),
-            durability: crate::store::Durability::Full,
+            durability: crate::model::durability::Durability::Full,
             password_file: None,
             connect_timeout: crate::store::DEFAULT_CONNECT_TIMEOUT,
         }

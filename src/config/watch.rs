@@ -6,7 +6,7 @@
 //! turning watching on or off is itself a live reload.
 
 use super::reload::{ReloadManager, ReloadRequest, Trigger};
-use crate::lifecycle::Tasks;
+use crate::tasks::Tasks;
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -5,6 +5,7 @@
 //! `rebound-agent` builds on it without the server's dependency tree (the `server` feature).
 
 pub mod broker;
+pub mod limits;
 pub mod wire;
 
 use crate::macros::text_enum;

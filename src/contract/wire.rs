@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Action;
+use super::limits::check_reason;
 
 /// The schema version of the contract.
 pub const SCHEMA_VERSION: &str = "1.0";
-/// Longest free-text field accepted from a device.
-pub(crate) const MAX_TEXT: usize = 2000;
 
 /// Why an inbound payload was dropped (the counter's name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,8 +118,9 @@ pub fn decode_command(payload: &[u8]) -> Result<CommandWire, Malformed> {
     if wire.requested_by.is_some_and(|id| id < 1) {
         return Err(malformed(Reason::WrongSchema, "requested_by: must be >= 1"));
     }
-    if wire.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_TEXT) {
-        return Err(malformed(Reason::WrongSchema, "reason: longer than 2000 characters"));
+    if let Some(reason) = &wire.reason {
+        check_reason(reason)
+            .map_err(|why| malformed(Reason::WrongSchema, format!("reason: {why}")))?;
     }
     Ok(wire)
 }

@@ -1,7 +1,7 @@
 //! The store component against a real SQLite file whose writes start failing and recover.
 
 use super::*;
-use crate::store::clients::ClientRecord;
+use crate::model::clients::ClientRecord;
 use crate::store::writes::write_protect;
 
 async fn write_a_client(store: &dyn Store) -> Result<(), crate::store::StoreError> {

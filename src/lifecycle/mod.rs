@@ -12,23 +12,24 @@
 //! 4. after a short flush grace, [`Drain::close_streams`] ends open server streams with
 //!    UNAVAILABLE and a "reconnect" message;
 //! 5. the process waits for in-flight RPCs up to `server.drain_timeout`;
-//! 6. background loops ([`Tasks`]) are told to stop and awaited;
+//! 6. background loops ([`crate::tasks::Tasks`]) are told to stop and awaited;
 //! 7. the rate limit windows are saved (`auth::carry`), the run is marked clean in the store
 //!    and the process exits.
 //!
 //! A hot restart ([`restart`]) replaces steps 1 and 7: the successor is started first and
 //! the old process drains the same way once it serves.
 //!
-//! Apart from [`restart`] (which drives the store and the server context through a restart),
-//! this module knows nothing about gRPC or the store; it only provides the handles.
+//! It also owns the [`ServerContext`], the handles every service shares, which `server` builds
+//! and hands down. Apart from [`restart`] (which drives the store and the server context
+//! through a restart), this module knows nothing about gRPC or the store; it only provides the
+//! handles.
 
+mod context;
 mod drain;
 pub mod fds;
 pub mod restart;
 pub mod signals;
 pub mod snapshot;
-pub use crate::systemd;
-mod tasks;
 
+pub use context::ServerContext;
 pub use drain::{ConnectionGuard, Drain, RpcGuard};
-pub use tasks::{TaskControl, TaskState, Tasks};

@@ -18,8 +18,8 @@ use super::{GatewayStatus, MqttLink, next_packet, start};
 use crate::commands::device::{Delivery, DeviceLink, GatewayEvent, OutboundCommand};
 use crate::commands::{DeviceSettings, Settings};
 use crate::config::Config;
-use crate::lifecycle::Tasks;
-use crate::store::commands::Action;
+use crate::contract::Action;
+use crate::tasks::Tasks;
 
 const LIMIT: Duration = Duration::from_secs(10);
 

@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::commands::Settings;
 use crate::commands::device::{Delivery, DeviceLink, OutboundCommand};
-use crate::lifecycle::Tasks;
+use crate::tasks::Tasks;
 
 pub(crate) use connection::next_packet;
 pub use options::PASSWORD_ENV;
@@ -97,10 +97,10 @@ pub fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::broker::Broker;
     use crate::commands::DeviceSettings;
     use crate::commands::device::GatewayEvent;
     use crate::config::Config;
+    use crate::mosquitto::Broker;
     use std::time::Duration;
 
     const LIMIT: Duration = Duration::from_secs(10);

@@ -252,7 +252,7 @@ mod tests {
         Outbound::Command(crate::commands::device::OutboundCommand {
             command_id: id,
             client_uuid: Uuid::nil(),
-            action: crate::store::commands::Action::RestartApp,
+            action: crate::contract::Action::RestartApp,
             issued_ms: 0,
             expires_ms,
             requested_by: None,

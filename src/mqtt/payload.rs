@@ -10,11 +10,12 @@ use uuid::Uuid;
 
 use super::topics::Inbound;
 use crate::commands::device::{AckStatus, DeviceAck, DeviceHealth, DeviceMessage, OutboundCommand};
+use crate::contract::limits::MAX_DEVICE_TEXT_CHARS;
 pub use crate::contract::wire::{
     CommandWire, Malformed, Reason, SCHEMA_VERSION, decode_command, rfc3339,
 };
-use crate::contract::wire::{MAX_TEXT, malformed, parse, parse_time};
-use crate::store::clients::ProcessStatus;
+use crate::contract::wire::{malformed, parse, parse_time};
+use crate::model::clients::ProcessStatus;
 
 /// Longest identifier-like field accepted from a device (error code, boot id, unit, version).
 const MAX_TOKEN: usize = 256;
@@ -142,7 +143,7 @@ fn decode_ack(payload: &[u8]) -> Result<DeviceAck, Malformed> {
         command_id: wire.command_id,
         status,
         error_code: bounded(wire.error_code, "error_code", MAX_TOKEN)?,
-        error_message: bounded(wire.error_message, "error_message", MAX_TEXT)?,
+        error_message: bounded(wire.error_message, "error_message", MAX_DEVICE_TEXT_CHARS)?,
         boot_id: bounded(wire.boot_id, "boot_id", MAX_TOKEN)?,
     })
 }

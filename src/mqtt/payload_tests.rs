@@ -1,7 +1,8 @@
 //! Unit tests of the wire format.
 
 use super::*;
-use crate::store::commands::{AckTopic, Action};
+use crate::contract::Action;
+use crate::model::commands::AckTopic;
 
 fn reason(result: Result<Option<DeviceMessage>, Malformed>) -> Reason {
     result.unwrap_err().reason

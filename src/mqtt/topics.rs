@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use crate::store::commands::AckTopic;
+use crate::model::commands::AckTopic;
 
 /// What an inbound topic carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //! action taken, so the report accounts for everything.
 
 use crate::error::Error;
-use crate::server::ProcessInfo;
+use crate::model::process::ProcessInfo;
 use crate::store::recovery::RecoveryReportRow;
 use crate::store::{RunEnd, RunId, RunRecord, Store};
 use chrono::{DateTime, Utc};

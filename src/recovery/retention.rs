@@ -4,9 +4,9 @@
 
 use crate::config::ConfigHandle;
 use crate::error::Error;
-use crate::lifecycle::Tasks;
 use crate::store::Store;
 use crate::store::maintenance::RetentionTable;
+use crate::tasks::Tasks;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -12,10 +12,11 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::report::{Category, MAX_IDS, PreviousRun, RecoveryReport, ReportBuilder, SnapshotCheck};
+use crate::clock::now_ms;
 use crate::commands::{Found, StartupSummary, recover_at_start};
 use crate::error::Error;
-use crate::lifecycle::restart::{SnapshotOutcome, Startup, now_ms};
-use crate::server::ProcessInfo;
+use crate::lifecycle::restart::{SnapshotOutcome, Startup};
+use crate::model::process::ProcessInfo;
 use crate::store::{RunRecord, Store};
 
 /// Run every start-up check, store the report and return it.

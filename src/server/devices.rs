@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::ServerContext;
 use crate::commands::{DeviceSettings, Fleet, MAX_BATCH, Settings};
 use crate::health::{Component, ComponentStatus, HealthSource};
+use crate::lifecycle::ServerContext;
 
 /// Deliveries the gateway may queue ahead of the ingest loop (backpressure beyond this).
 const INGEST_QUEUE: usize = 8 * MAX_BATCH;

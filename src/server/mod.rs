@@ -3,7 +3,6 @@
 //! `lifecycle`) or the end of a hot restart.
 
 mod connections;
-mod context;
 mod devices;
 mod error;
 mod listeners;
@@ -12,6 +11,5 @@ mod run;
 mod shutdown;
 mod tls;
 
-pub use context::{ProcessInfo, ServerContext};
 pub use error::ServeError;
 pub use run::{Stopped, run};

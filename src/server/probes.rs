@@ -5,7 +5,7 @@
 //! the report says serving, NOT_SERVING when a component is unhealthy or the server drains.
 
 use crate::health::{self, Overall};
-use crate::server::ServerContext;
+use crate::lifecycle::ServerContext;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic_health::ServingStatus;
@@ -44,7 +44,7 @@ impl Probes {
                     _ = ctx.drain.stopping() => break,
                     _ = ticker.tick() => {}
                 }
-                let report = health::report(&ctx).await;
+                let report = health::report(ctx.health_inputs()).await;
                 if report.overall == last || ctx.drain.is_stopping() {
                     continue;
                 }

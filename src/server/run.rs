@@ -1,12 +1,12 @@
 //! `rebound serve`: start-up (cold, or as a hot-restart successor), serving, and the exits:
 //! the ordered shutdown, or the end of a hot restart (handover or exec).
 
+use super::ServeError;
 use super::connections;
 use super::listeners::{self, Listeners};
 use super::probes::Probes;
 use super::shutdown::{Serving, SocketFile};
 use super::tls::Alpn;
-use super::{ProcessInfo, ServeError, ServerContext};
 use crate::api::audit::Auditor;
 use crate::api::client_command::ClientCommandApi;
 use crate::api::config::ConfigApi;
@@ -17,10 +17,12 @@ use crate::api::restart::RestartApi;
 use crate::auth::{RateLimiter, carry};
 use crate::config::reload::{ReloadManager, ReloadRequest, Trigger};
 use crate::config::{Config, ConfigHandle, LoadedConfig, Observers, Source};
+use crate::lifecycle::ServerContext;
 use crate::lifecycle::restart::{
     AfterDrain, ExecPlan, Handoff, Inherited, Reason, RestartRequest, Restarter, Startup,
 };
-use crate::lifecycle::{Drain, Tasks, signals, systemd};
+use crate::lifecycle::{Drain, signals};
+use crate::model::process::ProcessInfo;
 use crate::proto::v1::client_command_service_server::ClientCommandServiceServer;
 use crate::proto::v1::config_service_server::ConfigServiceServer;
 use crate::proto::v1::health_service_server::HealthServiceServer;
@@ -28,6 +30,8 @@ use crate::proto::v1::recovery_service_server::RecoveryServiceServer;
 use crate::proto::v1::restart_service_server::RestartServiceServer;
 use crate::recovery::retention;
 use crate::store;
+use crate::systemd;
+use crate::tasks::Tasks;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;

@@ -6,9 +6,9 @@
 //! restart's `closing_connections` use the same drain.
 
 use super::ServeError;
-use super::ServerContext;
 use super::listeners::Listeners;
 use super::probes::Probes;
+use crate::lifecycle::ServerContext;
 use crate::lifecycle::restart::DrainStats;
 use crate::store::RunId;
 use std::path::PathBuf;

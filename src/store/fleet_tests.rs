@@ -4,14 +4,16 @@
 use uuid::Uuid;
 
 use super::audit::{AuditQuery, AuditRow};
-use super::clients::{ClientFilter, ClientRecord, CrashFilter, ProcessStatus};
-use super::commands::{
-    Action, CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, FleetTx, Origin,
-};
+use super::commands::{FleetTx};
 use super::progress_tests::rollout_record;
 use super::reloads::ReloadEventRow;
-use super::rollouts::{RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
 use super::tests::{backends, open_ok};
+use crate::contract::Action;
+use crate::model::clients::{ClientFilter, ClientRecord, CrashFilter, ProcessStatus};
+use crate::model::commands::{
+    CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, Origin,
+};
+use crate::model::rollouts::{RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
 
 fn command(client: Uuid, issued_ms: i64, state: CommandState) -> CommandRecord {
     CommandRecord {
@@ -345,7 +347,7 @@ async fn held_back_writes_are_read_back_in_bulk_and_a_bad_one_fails_the_commit()
 
 #[tokio::test]
 async fn updates_that_change_different_columns_read_back_whole() {
-    use super::commands::{AckTopic, Evidence, LateOutcome};
+    use crate::model::commands::{AckTopic, Evidence, LateOutcome};
     for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let client = Uuid::new_v4();

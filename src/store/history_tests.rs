@@ -8,15 +8,15 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::audit::AuditQuery;
-use super::clients::ClientRecord;
-use super::commands::{CommandFilter, CommandState, EventSource};
+use crate::model::clients::{ClientRecord};
+use crate::model::commands::{CommandFilter, CommandState, EventSource};
 use super::fleet_tests::audit_row;
 use super::maintenance::RetentionTable;
 use super::recovery::RecoveryReportRow;
 use super::reloads::{ReloadEventQuery, ReloadEventRow};
 use super::tests::{backends, open_ok};
 use super::{RestartQuery, Store, StoreErrorKind};
-use crate::lifecycle::restart::{Outcome, sample_record};
+use crate::model::restart::{Outcome, sample_record};
 
 fn at(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).expect("time")
@@ -162,11 +162,11 @@ async fn retention_deletes_only_old_finished_rows_in_batches() {
             (CommandState::Accepted, None),
             (CommandState::Completed, Some(9_000)),
         ] {
-            let mut c = super::commands::CommandRecord::new(
+            let mut c = crate::model::commands::CommandRecord::new(
                 Uuid::new_v4(),
                 client,
-                super::commands::Action::RestartApp,
-                super::commands::Origin::Api,
+                crate::contract::Action::RestartApp,
+                crate::model::commands::Origin::Api,
                 1_000,
                 2_000,
             );
@@ -284,11 +284,11 @@ async fn the_write_probe_commits_and_a_conflict_is_no_write_failure() {
         store.probe_write().await.unwrap();
         assert!(store.write_failure().is_none(), "{url}");
         let client = Uuid::new_v4();
-        let c = super::commands::CommandRecord::new(
+        let c = crate::model::commands::CommandRecord::new(
             Uuid::new_v4(),
             client,
-            super::commands::Action::RestartApp,
-            super::commands::Origin::Api,
+            crate::contract::Action::RestartApp,
+            crate::model::commands::Origin::Api,
             1,
             2,
         );

@@ -69,6 +69,7 @@ pub use self::sqlite::offline::{self, DatabaseFile};
 use self::url::StoreUrl;
 pub use self::url::redact as redact_url;
 pub use self::writes::{WriteFailure, WriteHealth};
+use crate::model::durability::Durability;
 
 /// The backend-neutral store interface: a few whole-store operations, plus one supertrait
 /// per area of the schema (runs, and later commands, reloads, restarts, …). Each area lives
@@ -173,18 +174,6 @@ impl Default for StoreOptions {
 
 /// Default of `store.connect_timeout`.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// When a commit counts as done.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Durability {
-    /// Every commit is on disk before it returns: survives kill -9 and power loss.
-    #[default]
-    Full,
-    /// Commits survive kill -9 of the server; the last ones may be lost on power loss or
-    /// a kernel crash. Much cheaper per commit (see docs/benchmarks.md).
-    Normal,
-}
 
 /// What [`Store::ping`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -4,9 +4,12 @@
 use uuid::Uuid;
 
 use super::Store;
-use super::commands::{Action, CommandRecord, CommandState, Origin};
-use super::rollouts::{RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutTarget};
 use super::tests::{backends, open_ok};
+use crate::contract::Action;
+use crate::model::commands::{CommandRecord, CommandState, Origin};
+use crate::model::rollouts::{
+    RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutTarget,
+};
 
 /// A rollout of `restart_app` to every device, one canary, nothing issued yet.
 pub(super) fn rollout_record(rollout_id: Uuid) -> RolloutRecord {

@@ -3,15 +3,15 @@
 //!
 //! Ownership passes from the old process to the successor with the handover message, so the
 //! row has one writer at a time and is saved whole. A cold start marks rows left unfinished
-//! by a process that died as interrupted. The records are the domain's
-//! ([`crate::lifecycle::restart::RestartRecord`]); this file holds the backend-neutral trait
+//! by a process that died as interrupted. The records are the model's
+//! ([`crate::model::restart::RestartRecord`]); this file holds the backend-neutral trait
 //! and query types, the SQL lives in each backend.
 
 use uuid::Uuid;
 
 use super::StoreError;
 use super::audit::AuditRow;
-use crate::lifecycle::restart::{DrainStats, Outcome, RestartRecord};
+use crate::model::restart::{DrainStats, Outcome, RestartRecord};
 
 /// Restart bookkeeping.
 #[async_trait::async_trait]

@@ -280,7 +280,7 @@ macro_rules! bind_restart {
             .bind(int($op, record.drain.streams_told_to_reconnect)?)
             .bind(int($op, record.drain.rpcs_completed)?)
             .bind(int($op, record.drain.rpcs_canceled)?)
-            .bind($crate::lifecycle::restart::now_ms())
+            .bind($crate::clock::now_ms())
     }};
 }
 pub(crate) use bind_restart;

@@ -53,7 +53,8 @@ use sqlx::sqlite::{
 use tracing::{Span, debug, info, instrument, warn};
 
 use super::url::SqliteTarget;
-use super::{Durability, Store, StoreError, StoreStatus, WriteFailure, WriteHealth};
+use super::{Store, StoreError, StoreStatus, WriteFailure, WriteHealth};
+use crate::model::durability::Durability;
 
 /// The schema, embedded at compile time from `migrations/sqlite/`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -117,7 +117,7 @@ async fn the_reported_location_has_no_password() {
 
 mod restarts {
     use super::*;
-    use crate::lifecycle::restart::{DrainStats, Outcome, Phase, sample_record};
+    use crate::model::restart::{DrainStats, Outcome, Phase, sample_record};
     use crate::store::{RestartQuery, RestartTotals};
 
     #[tokio::test]

@@ -1,8 +1,8 @@
 //! A real Mosquitto for the device tests, started from the shipped `deploy/mosquitto` config
-//! and ACL (see `rebound::bench::broker`), with the server's account and one account per
+//! and ACL (see `rebound::mosquitto`), with the server's account and one account per
 //! device, on a free port.
 
-use rebound::bench::broker;
+use rebound::mosquitto as broker;
 
 /// The server's broker account.
 pub const SERVER_USER: &str = "rebound-server";

@@ -1,14 +1,15 @@
 //! Domain records → proto messages.
 
 use crate::commands::{CrashState, Lockout, reported_counters};
-use crate::proto::v1 as pb;
-use crate::store::clients::{CapabilityTier, ClientRecord, ProcessStatus, RecoveryStep};
-use crate::store::commands::{
-    Action, CommandEvent, CommandRecord, CommandState, EventSource, Evidence, Origin,
+use crate::contract::Action;
+use crate::model::clients::{CapabilityTier, ClientRecord, ProcessStatus, RecoveryStep};
+use crate::model::commands::{
+    CommandEvent, CommandRecord, CommandState, EventSource, Evidence, Origin,
 };
-use crate::store::rollouts::{
+use crate::model::rollouts::{
     AbortCause, RolloutCounters, RolloutRecord, RolloutState, RolloutTarget,
 };
+use crate::proto::v1 as pb;
 
 pub fn ts(ms: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {

@@ -3,11 +3,12 @@
 
 use uuid::Uuid;
 
+use crate::contract::Action;
 use crate::error::{Error, Result};
+use crate::model::clients::CapabilityTier;
+use crate::model::commands::{CommandState, Origin};
+use crate::model::rollouts::RolloutState;
 use crate::proto::v1 as pb;
-use crate::store::clients::CapabilityTier;
-use crate::store::commands::{Action, CommandState, Origin};
-use crate::store::rollouts::RolloutState;
 
 /// A required UUID.
 pub fn uuid(field: &str, text: &str) -> Result<Uuid> {

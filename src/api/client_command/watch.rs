@@ -14,10 +14,11 @@ use tonic::Status;
 
 use super::{convert, fields};
 use crate::commands::{CommandChange, Fleet, is_settled};
+use crate::contract::Action;
 use crate::error::{Error, Result};
 use crate::lifecycle::Drain;
+use crate::model::commands::{CommandRecord, CommandState};
 use crate::proto::v1 as pb;
-use crate::store::commands::{Action, CommandRecord, CommandState};
 
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = std::result::Result<T, Status>> + Send>>;
 

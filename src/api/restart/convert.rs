@@ -3,8 +3,8 @@
 
 use crate::error::Error;
 use crate::lifecycle::restart::{
-    self as domain, DrainStats, IssueCode, Mode, Outcome, Phase, Readiness, Reason, ReconnectStats,
-    RequestedMode, RestartRecord, SessionView, SnapshotOutcome,
+    DrainStats, IssueCode, Mode, Outcome, Phase, Readiness, Reason, ReconnectStats, RequestedMode,
+    RestartRecord, SessionView, SnapshotOutcome,
 };
 use crate::proto::v1 as pb;
 use std::time::Duration;
@@ -146,7 +146,7 @@ fn drain(stats: &DrainStats) -> pb::DrainStats {
 }
 
 pub fn event(record: &RestartRecord) -> pb::RestartEvent {
-    let now = domain::now_ms();
+    let now = crate::clock::now_ms();
     pb::RestartEvent {
         restart_id: record.id.to_string(),
         requested_mode: requested(record.requested_mode) as i32,

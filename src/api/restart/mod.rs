@@ -6,10 +6,10 @@ mod reconnect;
 
 use crate::api::page;
 use crate::error::Error;
+use crate::lifecycle::ServerContext;
 use crate::lifecycle::restart::{RestartRecord, RestartRequest, Restarter};
 use crate::proto::v1 as pb;
 use crate::proto::v1::restart_service_server::RestartService;
-use crate::server::ServerContext;
 use crate::store::{RestartCursor, RestartQuery};
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -21,13 +21,15 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use self::plan::{canary_size, pieces};
-use super::fleet::{Fleet, Pending, commit_audited, duration_ms, now_ms};
+use super::fleet::{Fleet, Pending, commit_audited, duration_ms};
 use super::issue::validate;
 use super::lifecycle;
 use crate::audit::AuditSlot;
+use crate::clock::now_ms;
+use crate::contract::Action;
 use crate::error::{Error, Result};
-use crate::store::commands::{Action, EventSource};
-use crate::store::rollouts::{
+use crate::model::commands::EventSource;
+use crate::model::rollouts::{
     AbortCause, RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutTarget,
 };
 

@@ -2,7 +2,7 @@
 //! may issue and when, how a step is cut into transactions, and the abort rule.
 
 use super::Canary;
-use crate::store::rollouts::{RolloutCounters, RolloutRecord};
+use crate::model::rollouts::{RolloutCounters, RolloutRecord};
 
 /// Most commands one tick issues for one rollout.
 const MAX_ISSUE_PER_TICK: i64 = 5_000;
@@ -104,8 +104,8 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::store::commands::Action;
-    use crate::store::rollouts::{RolloutState, RolloutTarget};
+    use crate::contract::Action;
+    use crate::model::rollouts::{RolloutState, RolloutTarget};
 
     #[test]
     fn canary_sizes_round_up_and_clamp() {

@@ -9,11 +9,13 @@ use uuid::Uuid;
 
 use super::plan::{next_step_ms, pieces, threshold_crossed, wave_allowance, wave_step};
 use crate::audit::AuditSlot;
-use crate::commands::fleet::{Fleet, Pending, now_ms};
+use crate::clock::now_ms;
+use crate::commands::fleet::{Fleet, Pending};
 use crate::commands::issue::{IssueOrigin, IssueOutcome, IssueRequest};
 use crate::error::{Error, Result};
-use crate::store::commands::{EventSource, FleetTx, Origin};
-use crate::store::rollouts::{RolloutMember, RolloutRecord, RolloutState};
+use crate::model::commands::{EventSource, Origin};
+use crate::model::rollouts::{RolloutMember, RolloutRecord, RolloutState};
+use crate::store::commands::{FleetTx};
 
 impl Fleet {
     /// Advance every active rollout one step.

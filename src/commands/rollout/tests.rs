@@ -11,12 +11,13 @@ use uuid::Uuid;
 
 use super::{Canary, RolloutRequest};
 use crate::audit::AuditSlot;
+use crate::clock::now_ms;
 use crate::commands::test_link::RecordingLink;
-use crate::commands::{DeviceSettings, Fleet, Settings, now_ms};
+use crate::commands::{DeviceSettings, Fleet, Settings};
 use crate::config::Config;
-use crate::store::clients::ClientRecord;
-use crate::store::commands::Action;
-use crate::store::rollouts::{RolloutState, RolloutTarget};
+use crate::contract::Action;
+use crate::model::clients::ClientRecord;
+use crate::model::rollouts::{RolloutState, RolloutTarget};
 
 /// A fleet of `devices` registered devices on a database file of its own.
 async fn fleet(devices: usize) -> (Arc<Fleet>, Arc<RecordingLink>, TempDir) {

@@ -11,7 +11,7 @@
 //! **Handover** (the default; the pid changes):
 //!
 //! 1. `preparing` — the PrepareShutdown checks ([`prepare`]); the mode is resolved.
-//! 2. `suspending_tasks` — background loops park at a safe point ([`crate::lifecycle::Tasks`]).
+//! 2. `suspending_tasks` — background loops park at a safe point ([`crate::tasks::Tasks`]).
 //! 3. `serializing_state` — the snapshot ([`crate::lifecycle::snapshot`]) is written, unless
 //!    `preserve_state` is false.
 //! 4. `starting_successor` — the rate limit windows are saved to the store (the successor
@@ -48,21 +48,18 @@ mod coordinator;
 mod exec;
 mod handover;
 mod inherit;
-mod model;
 mod phases;
 mod prepare;
 mod stats;
 mod successor;
 
+pub use crate::model::restart::{
+    DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord,
+    SnapshotOutcome,
+};
 pub use coordinator::{AfterDrain, Handoff, RestartRequest, Restarter, Transition};
 pub use exec::ExecPlan;
 pub use inherit::{HANDOVER_ENV, Handover, InheritError, Inherited, ListenerSockets};
-#[cfg(test)]
-pub(crate) use model::sample_record;
-pub use model::{
-    DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord,
-    SnapshotOutcome, now_ms,
-};
 pub use prepare::{Checks, Issue, IssueCode, Readiness};
 pub use stats::{ReconnectStats, SessionView};
 pub use successor::Startup;

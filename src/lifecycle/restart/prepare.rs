@@ -5,8 +5,8 @@
 
 use super::Mode;
 use crate::error::echo;
+use crate::lifecycle::ServerContext;
 use crate::lifecycle::snapshot;
-use crate::server::ServerContext;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -159,7 +159,7 @@ pub async fn check(ctx: &ServerContext, subject: Subject<'_>) -> Readiness {
             restart_in_progress: subject.running,
         },
         mode: subject.mode,
-        checked_ms: super::now_ms(),
+        checked_ms: crate::clock::now_ms(),
     }
 }
 

@@ -27,7 +27,7 @@ use super::topics::Topics;
 use crate::commands::DeviceSettings;
 use crate::commands::device::{Delivery, GatewayEvent};
 use crate::config::MqttConfig;
-use crate::lifecycle::TaskControl;
+use crate::tasks::TaskControl;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// How long a clean disconnect may take before the connection is just dropped.

@@ -6,7 +6,8 @@ use uuid::Uuid;
 use super::PostgresStore;
 use super::device_rows::{fetch, select_clients};
 use crate::store::StoreError;
-use crate::store::clients::{ClientFilter, ClientRecord, ClientStore};
+use crate::store::clients::{ClientStore};
+use crate::model::clients::{ClientFilter, ClientRecord};
 use crate::store::sqlite::clients::{STALE, push_client_page};
 use crate::store::sqlite::rows::ClientRow;
 

@@ -11,10 +11,8 @@ use super::PostgresStore;
 use super::device_rows::{self, fetch, push_any, select_commands};
 use super::fleet_tx::PgFleetTx;
 use crate::store::StoreError;
-use crate::store::commands::{
-    CommandCursor, CommandEvent, CommandFilter, CommandRecord, CommandState, CommandStore, FleetTx,
-    StateCount,
-};
+use crate::store::commands::{CommandCursor, CommandStore, FleetTx};
+use crate::model::commands::{CommandEvent, CommandFilter, CommandRecord, CommandState, StateCount};
 use crate::store::sqlite::commands::push_command_page;
 use crate::store::sqlite::rows::{COMMAND_COLUMNS, CommandRow, EventRow, state_count};
 

@@ -15,9 +15,9 @@ use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::store::StoreError;
-use crate::store::clients::{CapabilityTier, ClientRecord, ProcessStatus};
-use crate::store::commands::{AckTopic, CommandEvent, CommandRecord, Evidence};
-use crate::store::rollouts::{AbortCause, RolloutRecord};
+use crate::model::clients::{CapabilityTier, ClientRecord, ProcessStatus};
+use crate::model::commands::{AckTopic, CommandEvent, CommandRecord, Evidence};
+use crate::model::rollouts::{AbortCause, RolloutRecord};
 use crate::store::sqlite::fleet_tx::LOCKOUT_COUNTED;
 use crate::store::sqlite::progress::{self, Row as ProgressRow, SLOTS};
 use crate::store::sqlite::rows::{

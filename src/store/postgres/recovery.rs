@@ -12,7 +12,7 @@ use tracing::instrument;
 
 use super::PostgresStore;
 use crate::store::StoreError;
-use crate::store::commands::CommandState;
+use crate::model::commands::{CommandState};
 use crate::store::recovery::{RecoveryReportRow, RecoveryStore};
 use crate::store::rows::{RECOVERY_COLUMNS, RecoveryRow};
 

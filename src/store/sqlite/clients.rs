@@ -5,8 +5,9 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::rows::{CLIENT_COLUMNS, ClientRow};
+use crate::model::clients::{ClientFilter, ClientRecord, CrashFilter};
 use crate::store::StoreError;
-use crate::store::clients::{ClientFilter, ClientRecord, ClientStore, CrashFilter};
+use crate::store::clients::{ClientStore};
 
 async fn fetch_clients(
     pool: &sqlx::SqlitePool,

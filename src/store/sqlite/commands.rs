@@ -9,11 +9,11 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::fleet_tx::SqliteFleetTx;
 use super::rows::{COMMAND_COLUMNS, CommandRow, EventRow};
-use crate::store::StoreError;
-use crate::store::commands::{
-    CommandCursor, CommandEvent, CommandFilter, CommandRecord, CommandState, CommandStore, FleetTx,
-    StateCount,
+use crate::model::commands::{
+    CommandEvent, CommandFilter, CommandRecord, CommandState, StateCount,
 };
+use crate::store::StoreError;
+use crate::store::commands::{CommandCursor, CommandStore, FleetTx};
 
 /// Pushes ` AND column IN (?, …)` for text values (either backend).
 pub(in crate::store) fn push_in<DB: sqlx::Database>(

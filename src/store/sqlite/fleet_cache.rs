@@ -20,9 +20,9 @@ use super::rows::{
 };
 use super::shapes::{Binder, Shapes, VariantShapes, id_list, pieces};
 use crate::ids::{IdMap, IdSet};
+use crate::model::clients::ClientRecord;
+use crate::model::commands::{CommandEvent, CommandRecord};
 use crate::store::StoreError;
-use crate::store::clients::ClientRecord;
-use crate::store::commands::{CommandEvent, CommandRecord};
 
 /// Rows known to the transaction (`None`: known not to exist) and the pending writes.
 #[derive(Default)]

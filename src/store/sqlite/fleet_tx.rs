@@ -20,11 +20,12 @@ use super::rows::{
 };
 use super::shapes::{Binder, Shapes, execute_one, select_by_id};
 use super::writer::{WriterTx, blocking};
+use crate::model::clients::ClientRecord;
+use crate::model::commands::{CommandEvent, CommandRecord, CommandState, EventSource};
+use crate::model::rollouts::{RolloutMember, RolloutRecord};
 use crate::store::StoreError;
 use crate::store::audit::AuditRow;
-use crate::store::clients::ClientRecord;
-use crate::store::commands::{CommandEvent, CommandRecord, CommandState, EventSource, FleetTx};
-use crate::store::rollouts::{RolloutMember, RolloutRecord};
+use crate::store::commands::{FleetTx};
 
 /// Which commands count towards the lockout (see `lockout_entries`).
 pub(in crate::store) const LOCKOUT_COUNTED: &str = "state <> 'rejected' \

@@ -20,9 +20,9 @@ use super::rows::{ROLLOUT_COLUMNS, RolloutRow};
 use super::shapes::{Binder, execute_one, select_by_id};
 
 use crate::ids::{IdMap, IdSet};
+use crate::model::commands::{CommandRecord, CommandState};
+use crate::model::rollouts::{RolloutCounters, RolloutRecord};
 use crate::store::StoreError;
-use crate::store::commands::{CommandRecord, CommandState};
-use crate::store::rollouts::{RolloutCounters, RolloutRecord};
 
 /// Counter slots: total, unissued, then one per command state in [`CommandState::ALL`] order.
 pub(in crate::store) const SLOTS: usize = 12;

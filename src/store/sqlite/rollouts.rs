@@ -8,11 +8,10 @@ use super::SqliteStore;
 use super::commands::push_in;
 use super::progress;
 use super::rows::{ROLLOUT_COLUMNS, RolloutRow};
+use crate::contract::Action;
+use crate::model::rollouts::{RolloutCounters, RolloutMember, RolloutRecord, RolloutState};
 use crate::store::StoreError;
-use crate::store::commands::Action;
-use crate::store::rollouts::{
-    RolloutCounters, RolloutMember, RolloutRecord, RolloutState, RolloutStore,
-};
+use crate::store::rollouts::{RolloutStore};
 
 async fn fetch_rollouts(
     pool: &sqlx::SqlitePool,

@@ -6,10 +6,10 @@
 //! query decides anything.
 
 use super::shapes::Binder;
+use crate::model::clients::{CapabilityTier, ClientRecord, ProcessStatus};
+use crate::model::commands::{AckTopic, CommandRecord, Evidence};
+use crate::model::rollouts::{AbortCause, RolloutRecord};
 use crate::store::StoreError;
-use crate::store::clients::{CapabilityTier, ClientRecord, ProcessStatus};
-use crate::store::commands::{AckTopic, CommandRecord, Evidence};
-use crate::store::rollouts::{AbortCause, RolloutRecord};
 
 mod decode;
 
@@ -267,7 +267,8 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::store::commands::{Action, CommandState, LateOutcome, Origin};
+    use crate::contract::Action;
+    use crate::model::commands::{CommandState, LateOutcome, Origin};
 
     fn command() -> CommandRecord {
         CommandRecord::new(Uuid::new_v4(), Uuid::new_v4(), Action::RestartApp, Origin::Api, 1, 2)

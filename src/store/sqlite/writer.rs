@@ -45,9 +45,10 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::ids::IdMap;
-use crate::store::clients::ClientRecord;
-use crate::store::commands::CommandRecord;
-use crate::store::{Durability, StoreError, WriteHealth};
+use crate::model::clients::ClientRecord;
+use crate::model::commands::CommandRecord;
+use crate::model::durability::Durability;
+use crate::store::{StoreError, WriteHealth};
 
 /// Most open commands remembered; past this they are forgotten and read again.
 const MAX_COMMANDS: usize = 200_000;

@@ -3,15 +3,16 @@
 
 use uuid::Uuid;
 
-use crate::store::StoreError;
-use crate::store::clients::{CapabilityTier, ClientRecord, ProcessStatus, RecoveryStep};
-use crate::store::commands::{
-    AckTopic, Action, CommandEvent, CommandRecord, CommandState, EventSource, Evidence,
-    LateOutcome, Origin, StateCount,
+use crate::contract::Action;
+use crate::model::clients::{CapabilityTier, ClientRecord, ProcessStatus, RecoveryStep};
+use crate::model::commands::{
+    AckTopic, CommandEvent, CommandRecord, CommandState, EventSource, Evidence, LateOutcome,
+    Origin, StateCount,
 };
-use crate::store::rollouts::{
+use crate::model::rollouts::{
     AbortCause, RolloutMember, RolloutRecord, RolloutState, RolloutTarget,
 };
+use crate::store::StoreError;
 
 /// The UUIDs of id columns read as text.
 pub(in crate::store) fn uuids(texts: &[String], op: &'static str) -> Result<Vec<Uuid>, StoreError> {

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use uuid::Uuid;
 
 use crate::macros::text_enum;
@@ -253,11 +253,6 @@ impl RestartRecord {
         self.error = error;
         self.finished_ms = Some(now_ms);
     }
-}
-
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A restart record for tests: handover, requested at `requested_ms`, in `preparing`.

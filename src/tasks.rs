@@ -189,7 +189,9 @@ mod tests {
         });
     }
 
-    #[tokio::test]
+    /// With the clock paused, the 20 ms sleep auto-advances only once every runnable task has
+    /// run: a loop that was not parked ticks about 20 times, however slow the machine is.
+    #[tokio::test(start_paused = true)]
     async fn suspend_parks_every_loop_and_resume_lets_them_continue() {
         let tasks = Tasks::new();
         let counters: Vec<_> = (0..3).map(|_| Arc::new(AtomicUsize::new(0))).collect();

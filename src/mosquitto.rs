@@ -2,14 +2,17 @@
 //! ACL (listener, file paths and persistence directory rewritten into a private directory,
 //! every other setting kept), a password file hashed by `mosquitto_passwd`, a free port on
 //! 127.0.0.1. The broker is killed and its directory removed on drop.
+//!
+//! A leaf (it imports nothing of the crate), so that the benchmarks, the demo and the tests of
+//! any layer (the MQTT gateway's) can start one without importing each other.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The shipped broker configuration and ACL.
-pub const SHIPPED_CONF: &str = include_str!("../../deploy/mosquitto/mosquitto.conf");
-pub const SHIPPED_ACL: &str = include_str!("../../deploy/mosquitto/rebound.acl");
+pub const SHIPPED_CONF: &str = include_str!("../deploy/mosquitto/mosquitto.conf");
+pub const SHIPPED_ACL: &str = include_str!("../deploy/mosquitto/rebound.acl");
 /// How long the broker may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 

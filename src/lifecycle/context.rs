@@ -1,13 +1,19 @@
 //! What every service of a running server shares: configuration, store, drain handle and
 //! facts about this process.
+//!
+//! It lives here rather than in `server` because the domain needs it (a restart drives the
+//! whole server through it; the health report reads parts of it): `server` builds one at
+//! start-up and hands it down. Plain handles, no behaviour beyond lending narrow views.
 
+use super::Drain;
+use super::snapshot::StateSections;
 use crate::auth::RateLimiter;
 use crate::config::{ConfigHandle, Observers};
-use crate::lifecycle::snapshot::StateSections;
-use crate::lifecycle::{Drain, Tasks};
+use crate::health;
+use crate::model::process::ProcessInfo;
 use crate::store::Store;
+use crate::tasks::Tasks;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
 
 /// Shared, read-mostly state handed to every gRPC service.
 pub struct ServerContext {
@@ -21,7 +27,7 @@ pub struct ServerContext {
     /// The background loops (suspended for hot restarts, stopped at shutdown).
     pub tasks: Tasks,
     /// Components that report their own health (MQTT gateway, …).
-    pub health: crate::health::Sources,
+    pub health: health::Sources,
     /// Volatile state carried over hot restarts: register a section to contribute to the
     /// snapshot; take what the predecessor saved at start-up.
     pub state: StateSections,
@@ -31,23 +37,15 @@ pub struct ServerContext {
     pub process: ProcessInfo,
 }
 
-/// Facts about the serving process.
-#[derive(Debug, Clone)]
-pub struct ProcessInfo {
-    pub started_at: SystemTime,
-    pub started: Instant,
-    pub pid: u32,
-    /// 0 for a fresh start; each hot restart hands over `generation + 1`.
-    pub generation: u64,
-}
-
-impl ProcessInfo {
-    pub fn current(generation: u64) -> Self {
-        Self {
-            started_at: SystemTime::now(),
-            started: Instant::now(),
-            pid: std::process::id(),
-            generation,
+impl ServerContext {
+    /// What the health report reads of this server.
+    pub fn health_inputs(&self) -> health::Inputs<'_> {
+        health::Inputs {
+            store: self.store.as_ref(),
+            config: &self.config,
+            sources: &self.health,
+            draining: self.drain.is_stopping(),
+            process: &self.process,
         }
     }
 }
