@@ -29,7 +29,7 @@ async fn backup_refuses_with_the_pg_dump_command_and_no_password() {
     assert!(
         text.starts_with("backup is not supported on PostgreSQL: ")
             && text.contains(&format!("pg_dump --format=custom --file={}", dest.display()))
-            && text.contains(&format!("'postgres://postgres@127.0.0.1:"))
+            && text.contains("'postgres://postgres@127.0.0.1:")
             && text.contains(&format!("/{database}'")),
         "{text}"
     );
