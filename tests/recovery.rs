@@ -14,8 +14,21 @@ async fn recovery(server: &Server) -> RecoveryServiceClient<Channel> {
     RecoveryServiceClient::new(server.channel().await)
 }
 
+fn integrity(report: &pb::RecoveryReport) -> &pb::RecoveryCategory {
+    report.categories.iter().find(|c| c.name == "store_integrity").unwrap()
+}
+
 fn integrity_action(report: &pb::RecoveryReport) -> &str {
-    &report.categories.iter().find(|c| c.name == "store_integrity").unwrap().action
+    &integrity(report).action
+}
+
+/// The latest report once the integrity scan that runs after SERVING has updated it.
+async fn scanned_report(server: &Server) -> pb::RecoveryReport {
+    support::wait_for("the integrity scan to update the report", || async {
+        let report = latest_report(&server.addr).await;
+        (!integrity_action(&report).starts_with("pending")).then_some(report)
+    })
+    .await
 }
 
 async fn reload(server: &Server, drain: &str) -> pb::ReloadEvent {
@@ -55,7 +68,7 @@ async fn the_startup_report_tells_a_clean_stop_from_a_crash() {
 
     let after_crash = Server::spawn_in(&server.dir, "", &[]);
     after_crash.wait_serving().await;
-    let report = latest_report(&after_crash.addr).await;
+    let report = scanned_report(&after_crash).await;
     assert_eq!(report.previous_run(), pb::PreviousRun::Crashed);
     assert_eq!(integrity_action(&report), "integrity check passed");
     let out = run_rebound(&server.dir, &["recovery", "report", "--addr", &after_crash.addr]);
@@ -86,6 +99,40 @@ async fn the_startup_report_tells_a_clean_stop_from_a_crash() {
         .await
         .unwrap_err();
     assert_eq!(missing.code(), tonic::Code::NotFound);
+}
+
+/// After a crash the integrity scan runs once the server serves, and what it finds lands in
+/// the stored report: here a table whose rows break a NOT NULL its schema now declares.
+#[tokio::test]
+async fn the_integrity_scan_after_serving_puts_its_findings_in_the_report() {
+    let mut first = Server::start("").await;
+    first.signal(libc::SIGKILL);
+    first.wait_exit().await;
+    // The first report has no previous run: declare that column NOT NULL behind SQLite's
+    // back, which only an integrity scan notices.
+    let db = first.dir.join("rebound-data/rebound.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "PRAGMA writable_schema = ON; \
+         UPDATE sqlite_schema SET sql = replace(sql, 'previous_run_id BIGINT,', \
+             'previous_run_id BIGINT NOT NULL,') WHERE name = 'recovery_reports'; \
+         PRAGMA writable_schema = OFF;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let after_crash = Server::spawn_in(&first.dir, "", &[]);
+    after_crash.wait_serving().await;
+    let report = scanned_report(&after_crash).await;
+    assert_eq!(report.previous_run(), pb::PreviousRun::Crashed);
+    let found = integrity(&report);
+    assert_eq!(found.count, 1, "{report:?}");
+    assert!(found.ids[0].contains("recovery_reports.previous_run_id"), "{report:?}");
+    assert!(found.action.starts_with("the database reports damage"), "{report:?}");
+    assert!(
+        report.warnings.iter().any(|w| w == "store integrity check found 1 problem(s)"),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]

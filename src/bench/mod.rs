@@ -12,6 +12,7 @@ pub mod fanout;
 mod load;
 pub mod memory;
 pub mod recovery;
+mod recovery_target;
 pub mod reload;
 pub mod restart;
 pub mod server;

@@ -60,6 +60,11 @@ pub enum BenchCommand {
         /// Only write the generated database to PATH (e.g. to start `rebound serve` on it).
         #[arg(long, value_name = "PATH")]
         generate: Option<std::path::PathBuf>,
+        /// Where to measure: a PostgreSQL server (`postgres://USER@HOST:PORT/DB`; the bench
+        /// creates and drops its own databases there) or a `sqlite://` source file. Default:
+        /// SQLite files in a temp dir.
+        #[arg(long, value_name = "URL")]
+        store_url: Option<String>,
         /// 20,000 commands, one measurement, to check the benchmark works (CI).
         #[arg(long)]
         smoke: bool,
@@ -138,14 +143,22 @@ pub async fn run(args: BenchArgs) -> u8 {
             bench::durability::run(bench::durability::DurabilityBench { writes: writes.max(1) })
                 .await
         }
-        BenchCommand::Recovery { commands, devices, open, repeats, generate, smoke } => {
+        BenchCommand::Recovery { commands, devices, open, repeats, generate, store_url, smoke } => {
             let params = if smoke {
                 bench::recovery::RecoveryBench {
                     generate,
+                    store_url,
                     ..bench::recovery::RecoveryBench::smoke()
                 }
             } else {
-                bench::recovery::RecoveryBench { commands, devices, open, repeats, generate }
+                bench::recovery::RecoveryBench {
+                    commands,
+                    devices,
+                    open,
+                    repeats,
+                    generate,
+                    store_url,
+                }
             };
             bench::recovery::run(params).await
         }

@@ -1,5 +1,6 @@
 //! The startup recovery report: how the previous run ended, what start-up found and did,
-//! category by category, stored before the server reports SERVING.
+//! category by category, stored before the server reports SERVING. The store's integrity
+//! scan may finish after SERVING: its category says `pending` until it updates the report.
 //!
 //! Each subsystem that recovers something at start-up (the store itself here; commands,
 //! rollouts and restarts in their own modules) adds a [`Category`] with counts, ids and the
@@ -149,6 +150,70 @@ impl RecoveryReport {
     }
 }
 
+/// The category of the store's own integrity check.
+pub const STORE_INTEGRITY: &str = "store_integrity";
+/// Its action while the check runs after SERVING.
+pub const INTEGRITY_PENDING: &str = "pending: the integrity scan runs after the server reports \
+    SERVING; this report is updated with its findings when it ends";
+
+/// What the integrity check covers on a backend other than SQLite (whose check is its own
+/// page-by-page scan), said in its category's action.
+fn integrity_scope(backend: &str) -> &'static str {
+    match backend {
+        "postgres" => {
+            " (rollout counters against their members, members against their commands; \
+             page-level integrity is PostgreSQL's own: data checksums, amcheck)"
+        }
+        _ => "",
+    }
+}
+
+impl RecoveryReport {
+    /// Whether the store's integrity check is still to run (deferred until after SERVING).
+    pub fn store_check_pending(&self) -> bool {
+        self.categories.iter().any(|c| c.name == STORE_INTEGRITY && c.action == INTEGRITY_PENDING)
+    }
+
+    /// Put the integrity check's findings in the report, replacing a pending entry.
+    fn set_store_check(&mut self, problems: Vec<String>, backend: &str) {
+        let scope = integrity_scope(backend);
+        let action = if problems.is_empty() {
+            format!("integrity check passed{scope}")
+        } else {
+            self.warnings.push(format!("store integrity check found {} problem(s)", problems.len()));
+            format!("the database reports damage{scope}: stop the server and restore from a backup")
+        };
+        let category = Category::new(STORE_INTEGRITY, problems, action);
+        match self.categories.iter_mut().find(|c| c.name == STORE_INTEGRITY) {
+            Some(pending) => *pending = category,
+            None => self.categories.push(category),
+        }
+    }
+
+    /// Run the integrity check left pending at start-up and store its findings in this
+    /// (already stored) report.
+    pub async fn finish_store_check(&mut self, store: &dyn Store) -> Result<(), Error> {
+        let problems = store.integrity_problems().await?;
+        self.set_store_check(problems, store.backend());
+        store.update_recovery_report(self.id, &self.body_json()?).await?;
+        Ok(())
+    }
+
+    /// The stored JSON body.
+    fn body_json(&self) -> Result<String, Error> {
+        let body = Body {
+            categories: self.categories.clone(),
+            pid: self.pid,
+            generation: self.generation,
+            version: self.version.clone(),
+            warnings: self.warnings.clone(),
+            restart_id: self.restart_id.clone(),
+            snapshot: self.snapshot.clone(),
+        };
+        serde_json::to_string(&body).map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
 /// Collects categories during start-up, then stores the report.
 pub struct ReportBuilder {
     started: Instant,
@@ -222,34 +287,23 @@ impl ReportBuilder {
         self.report.warnings.push(warning.into());
     }
 
-    /// Check the store's own integrity (always part of the report).
+    /// Check the store's own integrity now (always part of the report).
     pub async fn check_store(&mut self, store: &dyn Store) -> Result<(), Error> {
         let problems = store.integrity_problems().await?;
-        let action = if problems.is_empty() {
-            "integrity check passed"
-        } else {
-            "the database reports damage: stop the server and restore from a backup"
-        };
-        if !problems.is_empty() {
-            self.warn(format!("store integrity check found {} problem(s)", problems.len()));
-        }
-        self.add(Category::new("store_integrity", problems, action));
+        self.report.set_store_check(problems, store.backend());
         Ok(())
+    }
+
+    /// Leave the store's integrity check for after SERVING ([`RecoveryReport::finish_store_check`]
+    /// updates the stored report): the report says it is pending meanwhile.
+    pub fn defer_store_check(&mut self) {
+        self.add(Category::new(STORE_INTEGRITY, Vec::new(), INTEGRITY_PENDING));
     }
 
     /// Store the report and return it with its id.
     pub async fn finish(mut self, store: &dyn Store) -> Result<RecoveryReport, Error> {
         self.report.duration = self.started.elapsed();
         let report = &self.report;
-        let body = Body {
-            categories: report.categories.clone(),
-            pid: report.pid,
-            generation: report.generation,
-            version: report.version.clone(),
-            warnings: report.warnings.clone(),
-            restart_id: report.restart_id.clone(),
-            snapshot: report.snapshot.clone(),
-        };
         let row = RecoveryReportRow {
             id: 0,
             run_id: report.run_id,
@@ -257,8 +311,7 @@ impl ReportBuilder {
             duration: report.duration,
             previous_run: report.previous_run.as_str().to_owned(),
             previous_run_id: report.previous_run_id,
-            report_json: serde_json::to_string(&body)
-                .map_err(|e| Error::Internal(e.to_string()))?,
+            report_json: report.body_json()?,
         };
         self.report.id = store.insert_recovery_report(&row).await?;
         Ok(self.report)

@@ -1,8 +1,8 @@
-//! The start-up recovery pass, run before the server serves: the store's integrity, the
-//! commands and rollouts a previous run left open (re-evaluated by `crate::commands`), hot
+//! The start-up recovery pass, run before the server serves: the commands and rollouts a previous run left open (re-evaluated by `crate::commands`), hot
 //! restarts a dead process left half-done, and, in a hot-restart successor, whether the
 //! handover and snapshot agree with the store. Everything found goes into the stored
-//! [`RecoveryReport`].
+//! [`RecoveryReport`]. The store's integrity scan after a crash (seconds on a large SQLite
+//! database) runs once the server serves ([`spawn_store_check`]) and updates the report.
 //!
 //! It decides nothing about commands itself (`crate::commands::recover_at_start` does); it
 //! turns what each subsystem did into report categories.
@@ -17,6 +17,7 @@ use crate::commands::{Found, StartupSummary, recover_at_start};
 use crate::error::Error;
 use crate::lifecycle::restart::{SnapshotOutcome, Startup};
 use crate::model::process::ProcessInfo;
+use crate::tasks::Tasks;
 use crate::store::{RunRecord, Store};
 
 /// Run every start-up check, store the report and return it.
@@ -37,7 +38,9 @@ pub async fn recover(
         let action = "skipped: the previous run ended cleanly (checked after a crash)";
         builder.add(Category::new("store_integrity", Vec::new(), action));
     } else {
-        builder.check_store(store.as_ref()).await?;
+        // After a crash: the scan runs once the server serves (`spawn_store_check`), so a
+        // large database does not hold start-up back; the report says it is pending.
+        builder.defer_store_check();
     }
     let commands = recover_at_start(store, MAX_IDS).await?;
     add_commands(&mut builder, &commands);
@@ -65,6 +68,32 @@ pub async fn recover(
         tracing::warn!(%warning, "startup recovery");
     }
     Ok(report)
+}
+
+/// Run the integrity scan [`recover`] left pending, once the server serves, and store its
+/// findings in `report`. Does nothing when no scan is pending. A server that stops or hands
+/// over first abandons the scan; the report then keeps saying it is pending.
+pub fn spawn_store_check(tasks: &Tasks, store: Arc<dyn Store>, mut report: RecoveryReport) {
+    if !report.store_check_pending() {
+        return;
+    }
+    tasks.spawn("recovery.integrity_scan", move |mut control| async move {
+        let started = std::time::Instant::now();
+        tokio::select! {
+            done = report.finish_store_check(store.as_ref()) => match done {
+                Ok(()) => tracing::info!(
+                    report.id = report.id,
+                    warnings = report.warnings.len(),
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "store integrity scan finished"
+                ),
+                Err(err) => tracing::warn!(error = %err, "store integrity scan failed"),
+            },
+            _ = control.changed() => {
+                tracing::info!("store integrity scan abandoned: the server is stopping or handing over");
+            }
+        }
+    });
 }
 
 fn strings(ids: &[Uuid]) -> Vec<String> {
@@ -187,6 +216,25 @@ mod tests {
     fn found(count: u64) -> Found {
         let ids: Vec<Uuid> = (0..count.min(MAX_IDS as u64)).map(|_| Uuid::new_v4()).collect();
         Found { count, ids }
+    }
+
+    #[tokio::test]
+    async fn after_a_crash_the_integrity_check_is_pending_until_it_runs_after_serving() {
+        let store = crate::store::open("sqlite::memory:").await.unwrap();
+        let process = ProcessInfo::current(0);
+        store.begin_run(process.pid, 0).await.unwrap();
+        let run = store.begin_run(process.pid, 0).await.unwrap();
+        let mut report = recover(&run, &process, &Startup::cold(), &store).await.unwrap();
+        assert!(report.store_check_pending(), "{report:?}");
+
+        report.finish_store_check(store.as_ref()).await.unwrap();
+        assert!(!report.store_check_pending());
+        let stored = RecoveryReport::from_row(
+            store.get_recovery_report(Some(report.id)).await.unwrap().unwrap(),
+        );
+        let integrity = stored.categories.iter().find(|c| c.name == "store_integrity").unwrap();
+        assert_eq!((integrity.count, integrity.action.as_str()), (0, "integrity check passed"));
+        assert_eq!(stored.categories.len(), report.categories.len());
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
     let run = store.begin_run(process.pid, process.generation).await?;
     let previous = run.previous.as_ref().map_or("none", |previous| previous.end.as_str());
     tracing::info!(run.id = run.run_id.0, previous_run = %previous, generation = process.generation, "store ready");
-    crate::recovery::startup::recover(&run, &process, &startup, &store)
+    let report = crate::recovery::startup::recover(&run, &process, &startup, &store)
         .await
         .map_err(ServeError::Recovery)?;
 
@@ -136,6 +136,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let probes = Probes::new(reporter, SERVICES.to_vec());
     probes.set(ServingStatus::Serving).await;
+    crate::recovery::startup::spawn_store_check(&ctx.tasks, store.clone(), report);
 
     let router = |ctx: &Arc<ServerContext>| -> Result<_, ServeError> {
         let reflection = config.server.reflection.then(reflection_services).transpose()?;

@@ -25,6 +25,7 @@ pub mod reloads;
 mod restarts;
 pub mod rollouts;
 mod postgres;
+mod listing;
 mod rows;
 mod runs;
 mod sqlite;

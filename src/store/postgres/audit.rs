@@ -5,7 +5,7 @@ use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder, Transaction};
 use tracing::instrument;
 
 use super::PostgresStore;
-use crate::store::StoreError;
+use crate::store::{StoreError, listing};
 use crate::store::audit::{AuditQuery, AuditRow, AuditStore};
 use crate::store::rows::{AUDIT_COLUMNS, AUDIT_INSERT_COLUMNS, AuditEventRow, bind_audit};
 
@@ -49,37 +49,7 @@ impl AuditStore for PostgresStore {
     #[instrument(skip_all, name = "store.list_audit_events")]
     async fn list_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
         const OP: &str = "list_audit_events";
-        let mut sql: QueryBuilder<Postgres> =
-            QueryBuilder::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE 1 = 1"));
-        if let Some(before) = query.before_id {
-            sql.push(" AND id < ").push_bind(before);
-        }
-        if let Some(principal) = &query.principal {
-            sql.push(" AND principal = ").push_bind(principal.clone());
-        }
-        match &query.rpc {
-            Some(prefix) if prefix.ends_with('/') => {
-                // A plain prefix comparison, as on SQLite: no LIKE wildcards to escape.
-                sql.push(" AND substr(rpc, 1, ")
-                    .push_bind(prefix.chars().count() as i32)
-                    .push(") = ")
-                    .push_bind(prefix.clone());
-            }
-            Some(rpc) => {
-                sql.push(" AND rpc = ").push_bind(rpc.clone());
-            }
-            None => {}
-        }
-        if let Some(since) = query.since {
-            sql.push(" AND at_ms >= ").push_bind(since.timestamp_millis());
-        }
-        if let Some(until) = query.until {
-            sql.push(" AND at_ms < ").push_bind(until.timestamp_millis());
-        }
-        if let Some(outcome) = &query.outcome {
-            sql.push(" AND outcome = ").push_bind(outcome.clone());
-        }
-        sql.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit));
+        let mut sql: QueryBuilder<Postgres> = listing::audit_events(AUDIT_COLUMNS, query);
         let rows: Vec<AuditEventRow> =
             sql.build_query_as().fetch_all(self.pool()).await.map_err(StoreError::query(OP))?;
         rows.into_iter().map(|row| row.into_audit(OP)).collect()

@@ -11,8 +11,8 @@ use sqlx::{AssertSqlSafe, Postgres, QueryBuilder};
 use tracing::instrument;
 
 use super::PostgresStore;
-use crate::store::StoreError;
-use crate::model::commands::{CommandState};
+use crate::model::commands::CommandState;
+use crate::store::{StoreError, listing};
 use crate::store::recovery::{RecoveryReportRow, RecoveryStore};
 use crate::store::rows::{RECOVERY_COLUMNS, RecoveryRow};
 
@@ -118,14 +118,7 @@ impl RecoveryStore for PostgresStore {
     ) -> Result<Vec<RecoveryReportRow>, StoreError> {
         const OP: &str = "list_recovery_reports";
         let mut sql: QueryBuilder<Postgres> =
-            QueryBuilder::new(format!("SELECT {RECOVERY_COLUMNS} FROM recovery_reports WHERE 1 = 1"));
-        if let Some(before) = before_id {
-            sql.push(" AND id < ").push_bind(before);
-        }
-        if let Some(previous) = previous_run {
-            sql.push(" AND previous_run = ").push_bind(previous.to_owned());
-        }
-        sql.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+            listing::recovery_reports(RECOVERY_COLUMNS, before_id, limit, previous_run);
         let rows: Vec<RecoveryRow> =
             sql.build_query_as().fetch_all(self.pool()).await.map_err(StoreError::query(OP))?;
         rows.into_iter().map(|row| row.into_report(OP)).collect()

@@ -11,7 +11,7 @@ use crate::store::rows::{
     LAST_FINISHED_RESTART, RESTART_COLUMNS, RestartRow, RestartSums, bind_restart, restart_ids,
     restart_page,
 };
-use crate::store::{RestartPage, RestartQuery, RestartStore, RestartTotals, StoreError};
+use crate::store::{listing, RestartPage, RestartQuery, RestartStore, RestartTotals, StoreError};
 
 /// [`RESTART_COLUMNS`] as read on PostgreSQL: the INTEGER flag widened to the row's `i64`.
 fn select_columns() -> String {
@@ -80,29 +80,7 @@ impl RestartStore for PostgresStore {
     async fn list_restarts(&self, query: &RestartQuery) -> Result<RestartPage, StoreError> {
         const OP: &str = "list_restarts";
         let limit = query.limit.max(1);
-        let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-            "SELECT {} FROM restart_events WHERE 1 = 1",
-            select_columns()
-        ));
-        if let Some(after) = &query.after {
-            sql.push(" AND (started_ms, restart_id) < (")
-                .push_bind(after.requested_ms)
-                .push(", ")
-                .push_bind(after.id.to_string())
-                .push(")");
-        }
-        if !query.outcomes.is_empty() {
-            sql.push(" AND (FALSE");
-            for outcome in &query.outcomes {
-                match outcome {
-                    None => sql.push(" OR outcome IS NULL"),
-                    Some(outcome) => sql.push(" OR outcome = ").push_bind(outcome.as_str()),
-                };
-            }
-            sql.push(")");
-        }
-        sql.push(" ORDER BY started_ms DESC, restart_id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
+        let mut sql: QueryBuilder<Postgres> = listing::restarts(&select_columns(), query, limit);
         let rows: Vec<RestartRow> =
             sql.build_query_as().fetch_all(self.pool()).await.map_err(StoreError::query(OP))?;
         restart_page(rows, limit, OP)

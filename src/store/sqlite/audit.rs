@@ -5,7 +5,7 @@ use tracing::instrument;
 
 use super::SqliteStore;
 use crate::store::rows::{AUDIT_COLUMNS, AuditEventRow, bind_audit};
-use crate::store::StoreError;
+use crate::store::{StoreError, listing};
 use crate::store::audit::{AuditQuery, AuditRow, AuditStore};
 
 /// Inserts an audit row with the next id; [`bind_audit`] binds its values in order.
@@ -68,36 +68,7 @@ impl AuditStore for SqliteStore {
     #[instrument(skip_all, name = "store.list_audit_events")]
     async fn list_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
         const OP: &str = "list_audit_events";
-        let mut sql: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE 1 = 1"));
-        if let Some(before) = query.before_id {
-            sql.push(" AND id < ").push_bind(before);
-        }
-        if let Some(principal) = &query.principal {
-            sql.push(" AND principal = ").push_bind(principal.clone());
-        }
-        match &query.rpc {
-            Some(prefix) if prefix.ends_with('/') => {
-                sql.push(" AND substr(rpc, 1, ")
-                    .push_bind(prefix.len() as i64)
-                    .push(") = ")
-                    .push_bind(prefix.clone());
-            }
-            Some(rpc) => {
-                sql.push(" AND rpc = ").push_bind(rpc.clone());
-            }
-            None => {}
-        }
-        if let Some(since) = query.since {
-            sql.push(" AND at_ms >= ").push_bind(since.timestamp_millis());
-        }
-        if let Some(until) = query.until {
-            sql.push(" AND at_ms < ").push_bind(until.timestamp_millis());
-        }
-        if let Some(outcome) = &query.outcome {
-            sql.push(" AND outcome = ").push_bind(outcome.clone());
-        }
-        sql.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit));
+        let mut sql: QueryBuilder<Sqlite> = listing::audit_events(AUDIT_COLUMNS, query);
         let rows: Vec<AuditEventRow> =
             sql.build_query_as().fetch_all(&self.pool).await.map_err(StoreError::query(OP))?;
         rows.into_iter().map(|row| row.into_audit(OP))

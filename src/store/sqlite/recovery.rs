@@ -7,7 +7,7 @@ use tracing::instrument;
 use super::SqliteStore;
 use crate::store::rows::{RECOVERY_COLUMNS, RecoveryRow};
 use crate::store::recovery::{RecoveryReportRow, RecoveryStore};
-use crate::store::StoreError;
+use crate::store::{StoreError, listing};
 
 #[async_trait::async_trait]
 impl RecoveryStore for SqliteStore {
@@ -70,14 +70,7 @@ impl RecoveryStore for SqliteStore {
     ) -> Result<Vec<RecoveryReportRow>, StoreError> {
         const OP: &str = "list_recovery_reports";
         let mut sql: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {RECOVERY_COLUMNS} FROM recovery_reports WHERE 1 = 1"));
-        if let Some(before) = before_id {
-            sql.push(" AND id < ").push_bind(before);
-        }
-        if let Some(previous) = previous_run {
-            sql.push(" AND previous_run = ").push_bind(previous.to_owned());
-        }
-        sql.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+            listing::recovery_reports(RECOVERY_COLUMNS, before_id, limit, previous_run);
         let rows: Vec<RecoveryRow> =
             sql.build_query_as().fetch_all(&self.pool).await.map_err(StoreError::query(OP))?;
         rows.into_iter().map(|row| row.into_report(OP)).collect()

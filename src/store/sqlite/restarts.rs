@@ -11,7 +11,7 @@ use crate::store::rows::{
     LAST_FINISHED_RESTART, RESTART_COLUMNS, RestartRow, RestartSums, bind_restart, restart_ids,
     restart_page,
 };
-use crate::store::{
+use crate::store::{listing, 
     RestartPage, RestartQuery, RestartStore, RestartTotals, StoreError,
 };
 
@@ -57,29 +57,7 @@ impl RestartStore for SqliteStore {
     async fn list_restarts(&self, query: &RestartQuery) -> Result<RestartPage, StoreError> {
         const OP: &str = "list_restarts";
         let limit = query.limit.max(1);
-        let mut sql: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {RESTART_COLUMNS} FROM restart_events WHERE 1 = 1"));
-        if let Some(after) = &query.after {
-            sql.push(" AND (started_ms < ")
-                .push_bind(after.requested_ms)
-                .push(" OR (started_ms = ")
-                .push_bind(after.requested_ms)
-                .push(" AND restart_id < ")
-                .push_bind(after.id.to_string())
-                .push("))");
-        }
-        if !query.outcomes.is_empty() {
-            sql.push(" AND (0 = 1");
-            for outcome in &query.outcomes {
-                match outcome {
-                    None => sql.push(" OR outcome IS NULL"),
-                    Some(outcome) => sql.push(" OR outcome = ").push_bind(outcome.as_str()),
-                };
-            }
-            sql.push(")");
-        }
-        sql.push(" ORDER BY started_ms DESC, restart_id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
+        let mut sql: QueryBuilder<Sqlite> = listing::restarts(RESTART_COLUMNS, query, limit);
         let rows: Vec<RestartRow> =
             sql.build_query_as().fetch_all(&self.pool).await.map_err(StoreError::query(OP))?;
         restart_page(rows, limit, OP)
