@@ -10,8 +10,6 @@
 //! command-line options of every program that connects (the admin CLI, `rebound-mcp`).
 
 mod args;
-#[cfg(test)]
-mod imports;
 mod tls;
 mod transport;
 

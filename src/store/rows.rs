@@ -18,7 +18,7 @@ use super::{
     PreviousRun, RestartCursor, RestartPage, RestartTotals, RunEnd, RunId, StoreError,
 };
 use uuid::Uuid;
-use crate::lifecycle::restart::{
+use crate::model::restart::{
     DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord,
     SnapshotOutcome,
 };
@@ -247,7 +247,7 @@ pub(super) const LAST_FINISHED_RESTART: &str = "SELECT restart_id, finished_ms \
 /// `$query`; evaluates to the query, or returns an encode error from the enclosing function.
 macro_rules! bind_restart {
     ($query:expr, $record:expr, $op:expr) => {{
-        use $crate::lifecycle::restart::{Outcome, Phase, SnapshotOutcome};
+        use $crate::model::restart::{Outcome, Phase, SnapshotOutcome};
         use $crate::store::rows::int;
         let record = $record;
         let phases =

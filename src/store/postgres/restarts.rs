@@ -5,7 +5,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::PostgresStore;
-use crate::lifecycle::restart::RestartRecord;
+use crate::model::restart::RestartRecord;
 use crate::store::audit::AuditRow;
 use crate::store::rows::{
     LAST_FINISHED_RESTART, RESTART_COLUMNS, RestartRow, RestartSums, bind_restart, restart_ids,
