@@ -78,7 +78,17 @@ async fn a_renewed_certificate_applies_on_reload_and_a_broken_one_is_refused() {
     std::fs::write(dir.path().join("server.pem"), "not a certificate").unwrap();
     let addr = format!("https://127.0.0.1:{}", server.port);
     let ca = second.pem.to_str().unwrap();
-    let reload = run_rebound(dir.path(), &["config", "reload", "--addr", &addr, "--tls-ca", ca]);
+    // The SIGHUP reload may still be finishing (recording its event) after the certificate
+    // applied: wait until the server takes this reload rather than answering that another
+    // one is in progress.
+    let reload = wait_for("the reload RPC to be taken", || async {
+        let reload =
+            run_rebound(dir.path(), &["config", "reload", "--addr", &addr, "--tls-ca", ca]);
+        let busy = String::from_utf8_lossy(&reload.stdout).contains("already_in_progress")
+            || String::from_utf8_lossy(&reload.stderr).contains("already_in_progress");
+        (!busy).then_some(reload)
+    })
+    .await;
     assert!(!reload.status.success(), "{reload:?}");
     let text = format!(
         "{}{}",

@@ -12,6 +12,9 @@ use tokio::task::JoinSet;
 
 /// Pause after a failed call, so a refused connection does not spin the loop.
 const ERROR_PAUSE: Duration = Duration::from_millis(5);
+/// Longest a call may take before it counts as failed: a call that never answers fails the
+/// run with a message instead of holding the benchmark (and its caller) forever.
+const CALL_DEADLINE: Duration = Duration::from_secs(30);
 
 /// One call.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +44,13 @@ impl Load {
                 let (mut samples, mut errors) = (Vec::new(), Vec::new());
                 while !stop.load(Ordering::Relaxed) {
                     let started = Instant::now();
-                    let result = client.get_health(pb::GetHealthRequest {}).await;
+                    let call = client.get_health(pb::GetHealthRequest {});
+                    let result = match tokio::time::timeout(CALL_DEADLINE, call).await {
+                        Ok(result) => result,
+                        Err(_) => Err(tonic::Status::deadline_exceeded(format!(
+                            "no answer within {CALL_DEADLINE:?}"
+                        ))),
+                    };
                     samples.push(Sample {
                         start: started - epoch,
                         latency: started.elapsed(),
