@@ -116,6 +116,31 @@ pub trait Store:
     async fn close(&self);
 }
 
+/// Store operations running right now on `pool` (connections checked out): [`Store::busy`]
+/// of either backend.
+pub(crate) fn pool_busy<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> usize {
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+    pool.size().saturating_sub(idle) as usize
+}
+
+/// Refuses a database whose schema (`found`, the latest applied migration) is newer than the
+/// `supported` one this build carries: the check both backends make before migrating.
+pub(crate) fn refuse_newer_schema(
+    location: &str,
+    found: i64,
+    supported: i64,
+) -> Result<(), StoreError> {
+    if found > supported {
+        return Err(StoreError::SchemaTooNew {
+            location: location.to_owned(),
+            found,
+            supported,
+            binary: env!("CARGO_PKG_VERSION"),
+        });
+    }
+    Ok(())
+}
+
 /// Opens the store named by `url` (config `store.url`), creating the database if needed and
 /// applying pending migrations.
 ///

@@ -111,15 +111,7 @@ impl PostgresStore {
     /// Refuses a schema newer than this build's, then applies the pending migrations.
     async fn migrate(&self) -> Result<(), StoreError> {
         let found = self.schema_version().await?;
-        let supported = latest_schema_version();
-        if found > supported {
-            return Err(StoreError::SchemaTooNew {
-                location: self.location.clone(),
-                found,
-                supported,
-                binary: env!("CARGO_PKG_VERSION"),
-            });
-        }
+        super::refuse_newer_schema(&self.location, found, latest_schema_version())?;
         MIGRATOR
             .run(&self.pool)
             .await
@@ -222,8 +214,7 @@ impl Store for PostgresStore {
     }
 
     fn busy(&self) -> usize {
-        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
-        self.pool.size().saturating_sub(idle) as usize
+        super::pool_busy(&self.pool)
     }
 
     #[instrument(skip_all, name = "store.ping")]
@@ -247,9 +238,7 @@ impl Store for PostgresStore {
     /// and commit that readers cannot see.
     #[instrument(skip_all, name = "store.probe_write")]
     async fn probe_write(&self) -> Result<(), StoreError> {
-        const PROBE: &str = "UPDATE server_runs SET pid = pid \
-                             WHERE run_id = (SELECT MAX(run_id) FROM server_runs)";
-        let written = sqlx::query(PROBE)
+        let written = sqlx::query(super::writes::PROBE_WRITE)
             .execute(&self.pool)
             .await
             .map(drop)

@@ -160,7 +160,7 @@ impl SqliteStore {
             Ok(pool) => pool,
             Err(source) => return Err(StoreError::Open { location, source }),
         };
-        if let Err(e) = refuse_newer_schema(&pool, &location).await {
+        if let Err(e) = check_schema_version(&pool, &location).await {
             pool.close().await;
             return Err(e);
         }
@@ -204,7 +204,7 @@ impl SqliteStore {
 }
 
 /// Fails with [`StoreError::SchemaTooNew`] when a newer rebound migrated the file.
-async fn refuse_newer_schema(pool: &SqlitePool, location: &str) -> Result<(), StoreError> {
+async fn check_schema_version(pool: &SqlitePool, location: &str) -> Result<(), StoreError> {
     const OP: &str = "schema_version";
     let exists: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' \
@@ -222,16 +222,7 @@ async fn refuse_newer_schema(pool: &SqlitePool, location: &str) -> Result<(), St
     .fetch_one(pool)
     .await
     .map_err(StoreError::query(OP))?;
-    let supported = latest_schema_version();
-    if found > supported {
-        return Err(StoreError::SchemaTooNew {
-            location: location.to_owned(),
-            found,
-            supported,
-            binary: SERVER_VERSION,
-        });
-    }
-    Ok(())
+    super::refuse_newer_schema(location, found, latest_schema_version())
 }
 
 #[async_trait::async_trait]
@@ -241,8 +232,7 @@ impl Store for SqliteStore {
     }
 
     fn busy(&self) -> usize {
-        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
-        self.pool.size().saturating_sub(idle) as usize
+        super::pool_busy(&self.pool)
     }
 
     #[instrument(skip_all, name = "store.ping")]
@@ -266,14 +256,12 @@ impl Store for SqliteStore {
     /// write and commit (a full disk or a read-only file fail it), invisible to readers.
     #[instrument(skip_all, name = "store.probe_write")]
     async fn probe_write(&self) -> Result<(), StoreError> {
-        const PROBE: &str = "UPDATE server_runs SET pid = pid \
-                             WHERE run_id = (SELECT MAX(run_id) FROM server_runs)";
         let mut tx = writer::WriterTx::begin(self.writer.clone()).await?;
         writer::blocking(|| {
             let written = tx
                 .conn()
                 .and_then(|conn| {
-                    conn.execute(PROBE, []).map_err(StoreError::statement("probe_write"))
+                    conn.execute(super::writes::PROBE_WRITE, []).map_err(StoreError::statement("probe_write"))
                 })
                 .and_then(|_| tx.commit());
             tx.finish(written)

@@ -13,6 +13,12 @@ use std::time::Instant;
 
 use super::{StoreError, StoreErrorKind};
 
+/// The write probe of [`super::Store::probe_write`] on either backend: rewrites one column of
+/// the newest `server_runs` row with its own value, a real write and commit that changes
+/// nothing anyone reads.
+pub(crate) const PROBE_WRITE: &str =
+    "UPDATE server_runs SET pid = pid WHERE run_id = (SELECT MAX(run_id) FROM server_runs)";
+
 /// Writes are failing: since when, how often, and the latest failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteFailure {
