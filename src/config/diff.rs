@@ -22,6 +22,7 @@ pub const RESTART_REQUIRED: &[&str] = &[
     "telemetry.log_dir",
     "telemetry.log_max_bytes",
     "telemetry.log_keep",
+    "cluster.replica_id",
 ];
 
 /// Placeholder shown instead of a secret value.

@@ -331,6 +331,27 @@ mod tests {
     }
 
     #[test]
+    fn cluster_settings_are_checked_with_their_paths() {
+        let err = parse_str(
+            "version = 1\n[cluster]\nreplica_id = \"a b\"\nlease_ttl = \"6s\"\nlease_renew = \"5s\"\n",
+            Source::Inline,
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cluster.replica_id"), "{err}");
+        assert!(err.contains("cluster.lease_ttl"), "{err}");
+        let loaded = parse_str(
+            "version = 1\n[cluster]\nreplica_id = \"r-1\"\n",
+            Source::Inline,
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(loaded.config.cluster.replica_id, "r-1");
+        assert_eq!(loaded.config.cluster.lease_ttl, Duration::from_secs(15));
+    }
+
+    #[test]
     fn unknown_env_key_names_the_variable() {
         let err = parse_str("version = 1", Source::Inline, env(&[("REBOUND_SERVR__LISTEN", "x")]))
             .unwrap_err()

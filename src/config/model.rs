@@ -62,6 +62,8 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
+    #[serde(default)]
+    pub cluster: ClusterConfig,
 }
 
 impl Default for Config {
@@ -83,6 +85,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -331,6 +334,39 @@ impl RetentionConfig {
     }
 }
 
+/// `[cluster]`: several replicas on one PostgreSQL (docs/cluster.md). On SQLite there is one
+/// process and it is always the leader; these settings are then unused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// This replica's id: letters, digits, `-` and `_`, at most 64. Empty (the default): a
+    /// new random id at every start, logged; a hot-restart successor keeps its predecessor's.
+    /// The MQTT client id on PostgreSQL is `<mqtt.client_id>-<replica id>`.
+    pub replica_id: String,
+    /// How long a lease lasts without renewal, by the database's clock.
+    #[serde(with = "duration")]
+    pub lease_ttl: Duration,
+    /// How often the leader renews its lease (and every replica its heartbeat).
+    #[serde(with = "duration")]
+    pub lease_renew: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            replica_id: String::new(),
+            lease_ttl: Duration::from_secs(15),
+            lease_renew: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Whether `id` is a well-formed replica id (letters, digits, `-`, `_`; 1 to 64 characters).
+pub fn valid_replica_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl Config {
     /// Semantic checks that serde cannot express. Returns every problem found.
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
@@ -466,6 +502,25 @@ impl Config {
             (1..=100_000).contains(&self.retention.batch_size),
             "retention.batch_size",
             "must be between 1 and 100000".to_owned(),
+        );
+        check(
+            self.cluster.replica_id.is_empty() || valid_replica_id(&self.cluster.replica_id),
+            "cluster.replica_id",
+            format!(
+                "{:?} must be 1 to 64 letters, digits, '-' or '_' (or empty for a random id)",
+                crate::error::echo(&self.cluster.replica_id)
+            ),
+        );
+        check(
+            self.cluster.lease_renew >= Duration::from_millis(100),
+            "cluster.lease_renew",
+            "must be at least 100ms".to_owned(),
+        );
+        check(
+            self.cluster.lease_ttl >= self.cluster.lease_renew * 2
+                && self.cluster.lease_ttl <= Duration::from_secs(600),
+            "cluster.lease_ttl",
+            "must be at least twice cluster.lease_renew and at most 600s".to_owned(),
         );
         self.device_sections().validate(&mut errors);
         super::security::validate(self, &mut errors);
