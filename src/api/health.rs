@@ -50,6 +50,9 @@ impl HealthService for HealthApi {
             uptime: prost_types::Duration::try_from(report.uptime).ok(),
             pid: report.pid,
             generation: report.generation,
+            // Filled by the cluster module (issue 24); until then the one process is the
+            // whole cluster and clients see no cluster section.
+            cluster: None,
         }))
     }
 }

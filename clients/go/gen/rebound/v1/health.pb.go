@@ -217,7 +217,10 @@ type GetHealthResponse struct {
 	// Restart generation: 0 for a fresh (cold) start, +1 for each completed hot
 	// restart (handover or exec). Carried in the state snapshot; after a cold
 	// start it is 0 again.
-	Generation    uint64 `protobuf:"varint,8,opt,name=generation,proto3" json:"generation,omitempty"`
+	Generation uint64 `protobuf:"varint,8,opt,name=generation,proto3" json:"generation,omitempty"`
+	// The cluster as this replica sees it. On SQLite there is one replica and it
+	// is always the leader (lease_epoch 0, replicas holds only itself).
+	Cluster       *ClusterStatus `protobuf:"bytes,9,opt,name=cluster,proto3" json:"cluster,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -308,6 +311,180 @@ func (x *GetHealthResponse) GetGeneration() uint64 {
 	return 0
 }
 
+func (x *GetHealthResponse) GetCluster() *ClusterStatus {
+	if x != nil {
+		return x.Cluster
+	}
+	return nil
+}
+
+// Replicas of one PostgreSQL store (docs/cluster.md).
+type ClusterStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This replica's id (`cluster.replica_id`, or the random one it started with).
+	ReplicaId string `protobuf:"bytes,1,opt,name=replica_id,json=replicaId,proto3" json:"replica_id,omitempty"`
+	// Whether this replica holds the lease and runs the singleton loops (expiry
+	// sweep, command timeouts, crash recovery ladder, rollout scheduler,
+	// retention).
+	Leader bool `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"`
+	// The lease's epoch (fencing token) as this replica last saw it; it grows by
+	// one on each takeover.
+	LeaseEpoch uint64 `protobuf:"varint,3,opt,name=lease_epoch,json=leaseEpoch,proto3" json:"lease_epoch,omitempty"`
+	// The replicas whose heartbeat is younger than the lease TTL, this one
+	// included, ordered by replica id.
+	Replicas      []*ReplicaStatus `protobuf:"bytes,4,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatus) Reset() {
+	*x = ClusterStatus{}
+	mi := &file_rebound_v1_health_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatus) ProtoMessage() {}
+
+func (x *ClusterStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_rebound_v1_health_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatus.ProtoReflect.Descriptor instead.
+func (*ClusterStatus) Descriptor() ([]byte, []int) {
+	return file_rebound_v1_health_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ClusterStatus) GetReplicaId() string {
+	if x != nil {
+		return x.ReplicaId
+	}
+	return ""
+}
+
+func (x *ClusterStatus) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+func (x *ClusterStatus) GetLeaseEpoch() uint64 {
+	if x != nil {
+		return x.LeaseEpoch
+	}
+	return 0
+}
+
+func (x *ClusterStatus) GetReplicas() []*ReplicaStatus {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+// One live replica, from the replicas table.
+type ReplicaStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The replica's id.
+	ReplicaId string `protobuf:"bytes,1,opt,name=replica_id,json=replicaId,proto3" json:"replica_id,omitempty"`
+	// The gRPC address it serves on (`server.listen` as it resolved).
+	Listen string `protobuf:"bytes,2,opt,name=listen,proto3" json:"listen,omitempty"`
+	// Whether it holds the lease.
+	Leader bool `protobuf:"varint,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	// Its last heartbeat, by the database's clock.
+	HeartbeatAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=heartbeat_at,json=heartbeatAt,proto3" json:"heartbeat_at,omitempty"`
+	// Its process id and restart generation.
+	Pid           uint32 `protobuf:"varint,5,opt,name=pid,proto3" json:"pid,omitempty"`
+	Generation    uint64 `protobuf:"varint,6,opt,name=generation,proto3" json:"generation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaStatus) Reset() {
+	*x = ReplicaStatus{}
+	mi := &file_rebound_v1_health_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaStatus) ProtoMessage() {}
+
+func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_rebound_v1_health_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
+func (*ReplicaStatus) Descriptor() ([]byte, []int) {
+	return file_rebound_v1_health_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ReplicaStatus) GetReplicaId() string {
+	if x != nil {
+		return x.ReplicaId
+	}
+	return ""
+}
+
+func (x *ReplicaStatus) GetListen() string {
+	if x != nil {
+		return x.Listen
+	}
+	return ""
+}
+
+func (x *ReplicaStatus) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+func (x *ReplicaStatus) GetHeartbeatAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.HeartbeatAt
+	}
+	return nil
+}
+
+func (x *ReplicaStatus) GetPid() uint32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
 // Health of one component of the server.
 type ComponentHealth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -324,7 +501,7 @@ type ComponentHealth struct {
 
 func (x *ComponentHealth) Reset() {
 	*x = ComponentHealth{}
-	mi := &file_rebound_v1_health_proto_msgTypes[2]
+	mi := &file_rebound_v1_health_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +513,7 @@ func (x *ComponentHealth) String() string {
 func (*ComponentHealth) ProtoMessage() {}
 
 func (x *ComponentHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_health_proto_msgTypes[2]
+	mi := &file_rebound_v1_health_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +526,7 @@ func (x *ComponentHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComponentHealth.ProtoReflect.Descriptor instead.
 func (*ComponentHealth) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_health_proto_rawDescGZIP(), []int{2}
+	return file_rebound_v1_health_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ComponentHealth) GetName() string {
@@ -379,7 +556,7 @@ const file_rebound_v1_health_proto_rawDesc = "" +
 	"\n" +
 	"\x17rebound/v1/health.proto\x12\n" +
 	"rebound.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n" +
-	"\x10GetHealthRequest\"\xd6\x02\n" +
+	"\x10GetHealthRequest\"\x8b\x03\n" +
 	"\x11GetHealthResponse\x121\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x19.rebound.v1.ServingStatusR\x06status\x12;\n" +
 	"\n" +
@@ -393,6 +570,24 @@ const file_rebound_v1_health_proto_rawDesc = "" +
 	"\x03pid\x18\a \x01(\rR\x03pid\x12\x1e\n" +
 	"\n" +
 	"generation\x18\b \x01(\x04R\n" +
+	"generation\x123\n" +
+	"\acluster\x18\t \x01(\v2\x19.rebound.v1.ClusterStatusR\acluster\"\x9e\x01\n" +
+	"\rClusterStatus\x12\x1d\n" +
+	"\n" +
+	"replica_id\x18\x01 \x01(\tR\treplicaId\x12\x16\n" +
+	"\x06leader\x18\x02 \x01(\bR\x06leader\x12\x1f\n" +
+	"\vlease_epoch\x18\x03 \x01(\x04R\n" +
+	"leaseEpoch\x125\n" +
+	"\breplicas\x18\x04 \x03(\v2\x19.rebound.v1.ReplicaStatusR\breplicas\"\xcf\x01\n" +
+	"\rReplicaStatus\x12\x1d\n" +
+	"\n" +
+	"replica_id\x18\x01 \x01(\tR\treplicaId\x12\x16\n" +
+	"\x06listen\x18\x02 \x01(\tR\x06listen\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\bR\x06leader\x12=\n" +
+	"\fheartbeat_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vheartbeatAt\x12\x10\n" +
+	"\x03pid\x18\x05 \x01(\rR\x03pid\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x06 \x01(\x04R\n" +
 	"generation\"r\n" +
 	"\x0fComponentHealth\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
@@ -425,29 +620,34 @@ func file_rebound_v1_health_proto_rawDescGZIP() []byte {
 }
 
 var file_rebound_v1_health_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_rebound_v1_health_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_rebound_v1_health_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_rebound_v1_health_proto_goTypes = []any{
 	(ServingStatus)(0),            // 0: rebound.v1.ServingStatus
 	(ComponentStatus)(0),          // 1: rebound.v1.ComponentStatus
 	(*GetHealthRequest)(nil),      // 2: rebound.v1.GetHealthRequest
 	(*GetHealthResponse)(nil),     // 3: rebound.v1.GetHealthResponse
-	(*ComponentHealth)(nil),       // 4: rebound.v1.ComponentHealth
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 6: google.protobuf.Duration
+	(*ClusterStatus)(nil),         // 4: rebound.v1.ClusterStatus
+	(*ReplicaStatus)(nil),         // 5: rebound.v1.ReplicaStatus
+	(*ComponentHealth)(nil),       // 6: rebound.v1.ComponentHealth
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
 }
 var file_rebound_v1_health_proto_depIdxs = []int32{
 	0, // 0: rebound.v1.GetHealthResponse.status:type_name -> rebound.v1.ServingStatus
-	4, // 1: rebound.v1.GetHealthResponse.components:type_name -> rebound.v1.ComponentHealth
-	5, // 2: rebound.v1.GetHealthResponse.started_at:type_name -> google.protobuf.Timestamp
-	6, // 3: rebound.v1.GetHealthResponse.uptime:type_name -> google.protobuf.Duration
-	1, // 4: rebound.v1.ComponentHealth.status:type_name -> rebound.v1.ComponentStatus
-	2, // 5: rebound.v1.HealthService.GetHealth:input_type -> rebound.v1.GetHealthRequest
-	3, // 6: rebound.v1.HealthService.GetHealth:output_type -> rebound.v1.GetHealthResponse
-	6, // [6:7] is the sub-list for method output_type
-	5, // [5:6] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	6, // 1: rebound.v1.GetHealthResponse.components:type_name -> rebound.v1.ComponentHealth
+	7, // 2: rebound.v1.GetHealthResponse.started_at:type_name -> google.protobuf.Timestamp
+	8, // 3: rebound.v1.GetHealthResponse.uptime:type_name -> google.protobuf.Duration
+	4, // 4: rebound.v1.GetHealthResponse.cluster:type_name -> rebound.v1.ClusterStatus
+	5, // 5: rebound.v1.ClusterStatus.replicas:type_name -> rebound.v1.ReplicaStatus
+	7, // 6: rebound.v1.ReplicaStatus.heartbeat_at:type_name -> google.protobuf.Timestamp
+	1, // 7: rebound.v1.ComponentHealth.status:type_name -> rebound.v1.ComponentStatus
+	2, // 8: rebound.v1.HealthService.GetHealth:input_type -> rebound.v1.GetHealthRequest
+	3, // 9: rebound.v1.HealthService.GetHealth:output_type -> rebound.v1.GetHealthResponse
+	9, // [9:10] is the sub-list for method output_type
+	8, // [8:9] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_rebound_v1_health_proto_init() }
@@ -461,7 +661,7 @@ func file_rebound_v1_health_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rebound_v1_health_proto_rawDesc), len(file_rebound_v1_health_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

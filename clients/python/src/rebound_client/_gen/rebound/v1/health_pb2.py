@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17rebound/v1/health.proto\x12\nrebound.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n\x10GetHealthRequest\"\x8d\x02\n\x11GetHealthResponse\x12)\n\x06status\x18\x01 \x01(\x0e\x32\x19.rebound.v1.ServingStatus\x12/\n\ncomponents\x18\x02 \x03(\x0b\x32\x1b.rebound.v1.ComponentHealth\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07git_sha\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06uptime\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0b\n\x03pid\x18\x07 \x01(\r\x12\x12\n\ngeneration\x18\x08 \x01(\x04\"\\\n\x0f\x43omponentHealth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.rebound.v1.ComponentStatus\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*\x88\x01\n\rServingStatus\x12\x1e\n\x1aSERVING_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SERVING_STATUS_SERVING\x10\x01\x12\x1e\n\x1aSERVING_STATUS_NOT_SERVING\x10\x02\x12\x1b\n\x17SERVING_STATUS_DRAINING\x10\x03*\xaf\x01\n\x0f\x43omponentStatus\x12 \n\x1c\x43OMPONENT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43OMPONENT_STATUS_HEALTHY\x10\x01\x12\x1d\n\x19\x43OMPONENT_STATUS_DEGRADED\x10\x02\x12\x1e\n\x1a\x43OMPONENT_STATUS_UNHEALTHY\x10\x03\x12\x1d\n\x19\x43OMPONENT_STATUS_DISABLED\x10\x04\x32Y\n\rHealthService\x12H\n\tGetHealth\x12\x1c.rebound.v1.GetHealthRequest\x1a\x1d.rebound.v1.GetHealthResponseBDZBgithub.com/rebound-dev/rebound/clients/go/gen/rebound/v1;reboundv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17rebound/v1/health.proto\x12\nrebound.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n\x10GetHealthRequest\"\xb9\x02\n\x11GetHealthResponse\x12)\n\x06status\x18\x01 \x01(\x0e\x32\x19.rebound.v1.ServingStatus\x12/\n\ncomponents\x18\x02 \x03(\x0b\x32\x1b.rebound.v1.ComponentHealth\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07git_sha\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06uptime\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0b\n\x03pid\x18\x07 \x01(\r\x12\x12\n\ngeneration\x18\x08 \x01(\x04\x12*\n\x07\x63luster\x18\t \x01(\x0b\x32\x19.rebound.v1.ClusterStatus\"u\n\rClusterStatus\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\x0e\n\x06leader\x18\x02 \x01(\x08\x12\x13\n\x0blease_epoch\x18\x03 \x01(\x04\x12+\n\x08replicas\x18\x04 \x03(\x0b\x32\x19.rebound.v1.ReplicaStatus\"\x96\x01\n\rReplicaStatus\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\x0e\n\x06listen\x18\x02 \x01(\t\x12\x0e\n\x06leader\x18\x03 \x01(\x08\x12\x30\n\x0cheartbeat_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03pid\x18\x05 \x01(\r\x12\x12\n\ngeneration\x18\x06 \x01(\x04\"\\\n\x0f\x43omponentHealth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.rebound.v1.ComponentStatus\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*\x88\x01\n\rServingStatus\x12\x1e\n\x1aSERVING_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SERVING_STATUS_SERVING\x10\x01\x12\x1e\n\x1aSERVING_STATUS_NOT_SERVING\x10\x02\x12\x1b\n\x17SERVING_STATUS_DRAINING\x10\x03*\xaf\x01\n\x0f\x43omponentStatus\x12 \n\x1c\x43OMPONENT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43OMPONENT_STATUS_HEALTHY\x10\x01\x12\x1d\n\x19\x43OMPONENT_STATUS_DEGRADED\x10\x02\x12\x1e\n\x1a\x43OMPONENT_STATUS_UNHEALTHY\x10\x03\x12\x1d\n\x19\x43OMPONENT_STATUS_DISABLED\x10\x04\x32Y\n\rHealthService\x12H\n\tGetHealth\x12\x1c.rebound.v1.GetHealthRequest\x1a\x1d.rebound.v1.GetHealthResponseBDZBgithub.com/rebound-dev/rebound/clients/go/gen/rebound/v1;reboundv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,16 +34,20 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rebound.v1.health_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZBgithub.com/rebound-dev/rebound/clients/go/gen/rebound/v1;reboundv1'
-  _globals['_SERVINGSTATUS']._serialized_start=491
-  _globals['_SERVINGSTATUS']._serialized_end=627
-  _globals['_COMPONENTSTATUS']._serialized_start=630
-  _globals['_COMPONENTSTATUS']._serialized_end=805
+  _globals['_SERVINGSTATUS']._serialized_start=807
+  _globals['_SERVINGSTATUS']._serialized_end=943
+  _globals['_COMPONENTSTATUS']._serialized_start=946
+  _globals['_COMPONENTSTATUS']._serialized_end=1121
   _globals['_GETHEALTHREQUEST']._serialized_start=104
   _globals['_GETHEALTHREQUEST']._serialized_end=122
   _globals['_GETHEALTHRESPONSE']._serialized_start=125
-  _globals['_GETHEALTHRESPONSE']._serialized_end=394
-  _globals['_COMPONENTHEALTH']._serialized_start=396
-  _globals['_COMPONENTHEALTH']._serialized_end=488
-  _globals['_HEALTHSERVICE']._serialized_start=807
-  _globals['_HEALTHSERVICE']._serialized_end=896
+  _globals['_GETHEALTHRESPONSE']._serialized_end=438
+  _globals['_CLUSTERSTATUS']._serialized_start=440
+  _globals['_CLUSTERSTATUS']._serialized_end=557
+  _globals['_REPLICASTATUS']._serialized_start=560
+  _globals['_REPLICASTATUS']._serialized_end=710
+  _globals['_COMPONENTHEALTH']._serialized_start=712
+  _globals['_COMPONENTHEALTH']._serialized_end=804
+  _globals['_HEALTHSERVICE']._serialized_start=1123
+  _globals['_HEALTHSERVICE']._serialized_end=1212
 # @@protoc_insertion_point(module_scope)

@@ -40,7 +40,7 @@ class GetHealthRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetHealthResponse(_message.Message):
-    __slots__ = ("status", "components", "version", "git_sha", "started_at", "uptime", "pid", "generation")
+    __slots__ = ("status", "components", "version", "git_sha", "started_at", "uptime", "pid", "generation", "cluster")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     COMPONENTS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +49,7 @@ class GetHealthResponse(_message.Message):
     UPTIME_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
     status: ServingStatus
     components: _containers.RepeatedCompositeFieldContainer[ComponentHealth]
     version: str
@@ -57,7 +58,36 @@ class GetHealthResponse(_message.Message):
     uptime: _duration_pb2.Duration
     pid: int
     generation: int
-    def __init__(self, status: _Optional[_Union[ServingStatus, str]] = ..., components: _Optional[_Iterable[_Union[ComponentHealth, _Mapping]]] = ..., version: _Optional[str] = ..., git_sha: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uptime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., pid: _Optional[int] = ..., generation: _Optional[int] = ...) -> None: ...
+    cluster: ClusterStatus
+    def __init__(self, status: _Optional[_Union[ServingStatus, str]] = ..., components: _Optional[_Iterable[_Union[ComponentHealth, _Mapping]]] = ..., version: _Optional[str] = ..., git_sha: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uptime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., pid: _Optional[int] = ..., generation: _Optional[int] = ..., cluster: _Optional[_Union[ClusterStatus, _Mapping]] = ...) -> None: ...
+
+class ClusterStatus(_message.Message):
+    __slots__ = ("replica_id", "leader", "lease_epoch", "replicas")
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    replica_id: str
+    leader: bool
+    lease_epoch: int
+    replicas: _containers.RepeatedCompositeFieldContainer[ReplicaStatus]
+    def __init__(self, replica_id: _Optional[str] = ..., leader: _Optional[bool] = ..., lease_epoch: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaStatus, _Mapping]]] = ...) -> None: ...
+
+class ReplicaStatus(_message.Message):
+    __slots__ = ("replica_id", "listen", "leader", "heartbeat_at", "pid", "generation")
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
+    LISTEN_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    replica_id: str
+    listen: str
+    leader: bool
+    heartbeat_at: _timestamp_pb2.Timestamp
+    pid: int
+    generation: int
+    def __init__(self, replica_id: _Optional[str] = ..., listen: _Optional[str] = ..., leader: _Optional[bool] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pid: _Optional[int] = ..., generation: _Optional[int] = ...) -> None: ...
 
 class ComponentHealth(_message.Message):
     __slots__ = ("name", "status", "detail")
