@@ -406,8 +406,9 @@ type ReplicaStatus struct {
 	Leader bool `protobuf:"varint,3,opt,name=leader,proto3" json:"leader,omitempty"`
 	// Its last heartbeat, by the database's clock.
 	HeartbeatAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=heartbeat_at,json=heartbeatAt,proto3" json:"heartbeat_at,omitempty"`
-	// Its process id and restart generation.
-	Pid           uint32 `protobuf:"varint,5,opt,name=pid,proto3" json:"pid,omitempty"`
+	// Its operating-system process id.
+	Pid uint32 `protobuf:"varint,5,opt,name=pid,proto3" json:"pid,omitempty"`
+	// Its restart generation (see GetHealthResponse.generation).
 	Generation    uint64 `protobuf:"varint,6,opt,name=generation,proto3" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
