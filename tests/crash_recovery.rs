@@ -215,7 +215,7 @@ async fn kill_9_at_random_points(store: Option<(&str, &str)>) {
         if iteration == ITERATIONS {
             let store = open_store(dir.path(), url).await;
             wait_for("every acknowledged command terminal", || async {
-                let open = store.open_command_summary(0).await.unwrap();
+                let open = store.open_command_summary(0, 0).await.unwrap();
                 open.iter().all(|s| s.count == 0).then_some(())
             })
             .await;
@@ -252,7 +252,7 @@ async fn kill_9_at_random_points(store: Option<(&str, &str)>) {
         }
         check_audited_once(store.as_ref(), &issued, &context).await;
         let mut open = BTreeSet::new();
-        for state in store.open_command_summary(1000).await.unwrap() {
+        for state in store.open_command_summary(1000, 0).await.unwrap() {
             assert_eq!(state.count, state.ids.len() as u64, "{context}");
             open.extend(state.ids.iter().map(Uuid::to_string));
         }

@@ -85,26 +85,36 @@ impl Fleet {
     }
 
     /// Expire and time out every command whose timer ran out.
+    ///
+    /// A full batch is followed by the next at once, so the first sweep after a start drains
+    /// every command whose timer ran out while no server ran (start-up recovery only counts
+    /// them, `commands::startup`) in consecutive transactions of [`SWEEP_LIMIT`].
     pub async fn sweep_timers(&self) -> Result<usize> {
         let now = now_ms();
-        let due = self.store.due_commands(now, SWEEP_LIMIT).await?;
-        if due.is_empty() {
-            return Ok(0);
+        let mut swept = 0;
+        loop {
+            let due = self.store.due_commands(now, SWEEP_LIMIT).await?;
+            if due.is_empty() {
+                return Ok(swept);
+            }
+            let full = due.len() >= SWEEP_LIMIT as usize;
+            let pending = apply_timers(&self.store, &due, now, EventSource::Scheduler).await?;
+            for change in &pending.changes {
+                tracing::info!(command.id = %change.command.command_id, to = %change.event.to_state,
+                    "{}", change.event.detail);
+            }
+            let progressed = !pending.changes.is_empty();
+            swept += pending.changes.len();
+            self.finish(pending);
+            if !full || !progressed {
+                return Ok(swept);
+            }
         }
-        let pending = apply_timers(&self.store, &due, now, EventSource::Scheduler).await?;
-        for change in &pending.changes {
-            tracing::info!(command.id = %change.command.command_id, to = %change.event.to_state,
-                "{}", change.event.detail);
-        }
-        let count = pending.changes.len();
-        self.finish(pending);
-        Ok(count)
     }
 }
 
 /// Store the timer transitions (`expired`, `timed_out`) of the `due` commands at `now`, in
 /// one transaction that reads them again in one go (an ack may have arrived since the scan).
-/// The scheduler and start-up recovery share it.
 pub(super) async fn apply_timers(
     store: &Arc<dyn Store>,
     due: &[CommandRecord],
@@ -123,4 +133,44 @@ pub(super) async fn apply_timers(
     }
     tx.commit().await?;
     Ok(pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::test_link::RecordingLink;
+    use crate::commands::{DeviceSettings, Settings};
+    use crate::config::Config;
+    use crate::contract::Action;
+    use crate::model::commands::{CommandState, Origin};
+    use uuid::Uuid;
+
+    /// Start-up only counts the commands whose timers ran out during an outage; the first
+    /// sweep must then apply every one of them, not one batch per tick.
+    #[tokio::test]
+    async fn one_sweep_drains_more_than_a_batch_of_due_commands() {
+        let store = crate::store::open("sqlite::memory:").await.unwrap();
+        let due = SWEEP_LIMIT as usize + 50;
+        let mut tx = store.fleet_tx().await.unwrap();
+        let now = now_ms();
+        for _ in 0..due {
+            let command = CommandRecord::new(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                Action::RestartApp,
+                Origin::Api,
+                now - 10_000,
+                now - 1,
+            );
+            tx.insert_command(&command).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let settings = Settings::new(DeviceSettings::from_config(&Config::default()));
+        let fleet = Fleet::new(store.clone(), settings, Arc::new(RecordingLink::default()));
+        assert_eq!(fleet.sweep_timers().await.unwrap(), due);
+        assert!(store.due_commands(now_ms(), 10).await.unwrap().is_empty());
+        let expired = store.commands_in_states(&[CommandState::Expired], 10).await.unwrap();
+        assert_eq!(expired.len(), 10);
+        assert_eq!(fleet.sweep_timers().await.unwrap(), 0);
+    }
 }

@@ -1,24 +1,24 @@
-//! Start-up re-evaluation of the commands and rollouts a previous run left open, before the
-//! server serves: timers that ran out while no process was running are applied from the
-//! stored timestamps (`expired`, `timed_out`), and what is still open is counted by what
-//! happens to it next (its timers are re-armed by the scheduler; `queued` commands are
-//! published once the gateway connects; active rollouts continue their waves).
+//! Start-up accounting of the commands and rollouts a previous run left open, before the
+//! server serves: every open command is counted by what happens to it next. Those whose
+//! timer ran out while no process was running are `expired` / `timed_out` by the
+//! scheduler's first sweep, which runs as soon as the server serves and keeps sweeping until
+//! none is due ([`crate::commands::Fleet::sweep_timers`]); the others have their timers
+//! re-armed by the scheduler, `queued` ones are published once the gateway connects, and
+//! active rollouts continue their waves.
 //!
-//! It returns a [`StartupSummary`] for the recovery report and does nothing else: no
-//! announcements (nobody watches yet), no publishing (the gateway is not started).
+//! Applying the timers here, before SERVING, made start-up time grow with the number of
+//! commands that ran out during the outage (25,000 of them: several seconds on PostgreSQL,
+//! docs/benchmarks.md); counting them reads the open commands once. It returns a
+//! [`StartupSummary`] for the recovery report and changes nothing.
 
 use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::scheduler::apply_timers;
 use crate::clock::now_ms;
 use crate::error::Result;
-use crate::model::commands::{CommandState, EventSource};
+use crate::model::commands::CommandState;
 use crate::store::Store;
-
-/// Most timer transitions per transaction.
-const BATCH: u32 = 2000;
 
 /// A count and (at most `max_ids` of) the ids it counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,13 +28,6 @@ pub struct Found {
 }
 
 impl Found {
-    fn push(&mut self, id: Uuid, max_ids: usize) {
-        self.count += 1;
-        if self.ids.len() < max_ids {
-            self.ids.push(id);
-        }
-    }
-
     fn add(&mut self, count: u64, ids: Vec<Uuid>, max_ids: usize) {
         self.count += count;
         let room = max_ids.saturating_sub(self.ids.len());
@@ -47,9 +40,9 @@ impl Found {
 pub struct StartupSummary {
     /// Non-terminal commands found before anything was changed.
     pub open_at_start: u64,
-    /// `queued`/`published` past `expires_at`: now `expired`.
+    /// `queued`/`published` past `expires_at`: expired by the scheduler's first sweep.
     pub expired: Found,
-    /// `accepted`/`execution_started` past their deadline: now `timed_out`.
+    /// `accepted`/`execution_started` past their deadline: timed out by the first sweep.
     pub timed_out: Found,
     /// `published`, `accepted` or `execution_started` with time left: the scheduler's
     /// timers cover them again.
@@ -72,35 +65,41 @@ impl StartupSummary {
     }
 }
 
-/// Re-evaluate every non-terminal command and list the active rollouts.
+/// Count every non-terminal command by what happens to it next, and list the active
+/// rollouts.
 #[tracing::instrument(name = "recovery.commands", skip_all)]
 pub async fn recover_at_start(store: &Arc<dyn Store>, max_ids: usize) -> Result<StartupSummary> {
-    let mut summary = StartupSummary {
-        open_at_start: store.open_command_summary(0).await?.iter().map(|s| s.count).sum(),
-        ..StartupSummary::default()
-    };
+    let mut summary = StartupSummary::default();
     let now = now_ms();
-    loop {
-        let due = store.due_commands(now, BATCH).await?;
-        if due.is_empty() {
-            break;
-        }
-        let pending = apply_timers(store, &due, now, EventSource::Recovery).await?;
-        for change in &pending.changes {
-            let found = match change.command.state {
-                CommandState::Expired => &mut summary.expired,
-                _ => &mut summary.timed_out,
-            };
-            found.push(change.command.command_id, max_ids);
-        }
-    }
     let ids = u32::try_from(max_ids).unwrap_or(u32::MAX);
-    for open in store.open_command_summary(ids).await? {
-        let found = match open.state {
-            CommandState::Queued => &mut summary.queued_for_publish,
-            _ => &mut summary.rearmed,
+    for open in store.open_command_summary(ids, now).await? {
+        summary.open_at_start += open.count;
+        let (due, waiting) = match open.state {
+            CommandState::Queued => (&mut summary.expired, &mut summary.queued_for_publish),
+            CommandState::Published => (&mut summary.expired, &mut summary.rearmed),
+            _ => (&mut summary.timed_out, &mut summary.rearmed),
         };
-        found.add(open.count, open.ids, max_ids);
+        due.count += open.due;
+        waiting.add(open.count.saturating_sub(open.due), open.ids, max_ids);
+    }
+    // Ids of due commands of each kind. The query reads the expiring ones first, so the
+    // timed-out ones are listed only when the expiring ones are few; a short list only
+    // makes the category's ids_truncated true.
+    let max = max_ids as u64;
+    let expiring = summary.expired.count;
+    let wanted = if expiring <= 10 * max {
+        expiring + summary.timed_out.count.min(max)
+    } else {
+        max
+    };
+    for command in store.due_commands(now, u32::try_from(wanted).unwrap_or(u32::MAX)).await? {
+        let found = match command.state {
+            CommandState::Queued | CommandState::Published => &mut summary.expired,
+            _ => &mut summary.timed_out,
+        };
+        if found.ids.len() < max_ids {
+            found.ids.push(command.command_id);
+        }
     }
     summary.rollouts_resumed =
         store.active_rollouts().await?.into_iter().map(|r| r.rollout_id).collect();
@@ -112,7 +111,7 @@ mod tests {
     use super::*;
     use crate::commands::fleet::Pending;
     use crate::contract::Action;
-    use crate::model::commands::{CommandRecord, Origin};
+    use crate::model::commands::{CommandRecord, EventSource, Origin};
 
     async fn insert(store: &Arc<dyn Store>, command: CommandRecord) {
         let mut tx = store.fleet_tx().await.unwrap();
@@ -156,16 +155,16 @@ mod tests {
         assert_eq!(summary.open_at_start, 6);
         assert_eq!(summary.unaccounted(), 0);
         assert_eq!((summary.expired.count, summary.expired.ids.len()), (2, 1));
+        assert!(ids[..2].contains(&summary.expired.ids[0]));
         assert_eq!(summary.timed_out, Found { count: 1, ids: vec![ids[2]] });
         assert_eq!(summary.rearmed.count, 2);
+        assert!(ids[3..5].contains(&summary.rearmed.ids[0]), "a due command is not re-armed");
         assert_eq!(summary.queued_for_publish, Found { count: 1, ids: vec![ids[5]] });
-        let timed_out = store.command(ids[2]).await.unwrap().unwrap();
-        assert_eq!(timed_out.state, CommandState::TimedOut);
-        let events = store.command_events(ids[2]).await.unwrap();
-        assert_eq!(events.last().unwrap().source, EventSource::Recovery);
-
-        // A second start finds the transitions done.
+        // Counting changes nothing: the scheduler's first sweep applies the timers.
+        let untouched = store.command(ids[2]).await.unwrap().unwrap();
+        assert_eq!(untouched.state, CommandState::Accepted);
         let again = recover_at_start(&store, 10).await.unwrap();
-        assert_eq!((again.open_at_start, again.expired.count, again.timed_out.count), (3, 0, 0));
+        let counts = |s: &StartupSummary| (s.open_at_start, s.expired.count, s.timed_out.count);
+        assert_eq!(counts(&again), (6, 2, 1));
     }
 }

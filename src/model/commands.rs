@@ -188,10 +188,13 @@ pub struct CommandFilter {
     pub origin: Option<Origin>,
 }
 
-/// How many commands are in one state, with some of their ids.
+/// How many commands are in one state, how many of them are due (their timer ran out: the
+/// expiry of a queued or published command, the ack deadline of an accepted or started one),
+/// and some ids of those that are not due.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateCount {
     pub state: CommandState,
     pub count: u64,
+    pub due: u64,
     pub ids: Vec<Uuid>,
 }

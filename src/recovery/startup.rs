@@ -1,4 +1,6 @@
-//! The start-up recovery pass, run before the server serves: the commands and rollouts a previous run left open (re-evaluated by `crate::commands`), hot
+//! The start-up recovery pass, run before the server serves: the commands and rollouts a
+//! previous run left open (counted by `crate::commands`; the scheduler's first sweep after
+//! SERVING applies the timers that ran out), hot
 //! restarts a dead process left half-done, and, in a hot-restart successor, whether the
 //! handover and snapshot agree with the store. Everything found goes into the stored
 //! [`RecoveryReport`]. The store's integrity scan after a crash (seconds on a large SQLite
@@ -126,12 +128,12 @@ fn add_commands(builder: &mut ReportBuilder, summary: &StartupSummary) {
     builder.add(category(
         "commands_expired",
         &summary.expired,
-        "expires_at passed while no server ran: marked expired",
+        "expires_at passed while no server ran: marked expired by the scheduler's first sweep once the server serves",
     ));
     builder.add(category(
         "commands_timed_out",
         &summary.timed_out,
-        "the terminal ack deadline passed while no server ran: marked timed_out",
+        "the terminal ack deadline passed while no server ran: marked timed_out by the scheduler's first sweep once the server serves",
     ));
     builder.add(category(
         "commands_rearmed",

@@ -54,9 +54,15 @@ pub trait CommandStore {
     async fn due_commands(&self, now_ms: i64, limit: u32)
     -> Result<Vec<CommandRecord>, StoreError>;
 
-    /// The non-terminal commands, per state (only states that have some): the exact count
-    /// and the ids of at most `max_ids` of them. Start-up recovery reports with it.
-    async fn open_command_summary(&self, max_ids: u32) -> Result<Vec<StateCount>, StoreError>;
+    /// The non-terminal commands, per state (only states that have some): the exact count,
+    /// how many of them are due at `now_ms` (as [`CommandStore::due_commands`] would return
+    /// them), and the ids of at most `max_ids` of those not due. Start-up recovery reports
+    /// with it.
+    async fn open_command_summary(
+        &self,
+        max_ids: u32,
+        now_ms: i64,
+    ) -> Result<Vec<StateCount>, StoreError>;
 
     /// [`FleetTx::lockout_entries`] of each of `clients` (in bulk, outside a transaction, for
     /// reporting); a client without entries has none in the map.

@@ -136,7 +136,7 @@ async fn open_commands_are_read_by_state_summarised_and_found_per_device() {
     for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let rows = [
+        let mut rows = [
             command(a, 0, CommandState::Queued),
             command(a, 1, CommandState::Published),
             command(a, 2, CommandState::Accepted),
@@ -144,6 +144,7 @@ async fn open_commands_are_read_by_state_summarised_and_found_per_device() {
             command(b, 4, CommandState::ExecutionStarted),
             command(b, 5, CommandState::Queued),
         ];
+        rows[2].deadline_ms = Some(5_000);
         let mut tx = store.fleet_tx().await.unwrap();
         for c in &rows {
             tx.insert_command(c).await.unwrap();
@@ -157,22 +158,31 @@ async fn open_commands_are_read_by_state_summarised_and_found_per_device() {
         let first = store.commands_in_states(&sent, 2).await.unwrap();
         assert_eq!(ids(first), [rows[0].command_id, rows[1].command_id], "{url}");
 
-        let mut summary = store.open_command_summary(1).await.unwrap();
+        let mut summary = store.open_command_summary(1, 0).await.unwrap();
         summary.sort_by_key(|s| s.state.as_str());
-        let counts: Vec<_> = summary.iter().map(|s| (s.state, s.count, s.ids.len())).collect();
+        let counts: Vec<_> =
+            summary.iter().map(|s| (s.state, s.count, s.due, s.ids.len())).collect();
         assert_eq!(
             counts,
             [
-                (CommandState::Accepted, 1, 1),
-                (CommandState::ExecutionStarted, 1, 1),
-                (CommandState::Published, 1, 1),
-                (CommandState::Queued, 2, 1),
+                (CommandState::Accepted, 1, 0, 1),
+                (CommandState::ExecutionStarted, 1, 0, 1),
+                (CommandState::Published, 1, 0, 1),
+                (CommandState::Queued, 2, 0, 1),
             ],
             "{url}: terminal commands are not open"
         );
+        // Later, every timer has run out (the started command has no ack deadline): the
+        // due counts are what `due_commands` returns, and due commands are not listed.
+        let later = 1_000_000;
+        let mut due = store.open_command_summary(10, later).await.unwrap();
+        due.sort_by_key(|s| s.state.as_str());
+        let counts: Vec<_> = due.iter().map(|s| (s.count, s.due, s.ids.len())).collect();
+        assert_eq!(counts, [(1, 1, 0), (1, 0, 1), (1, 1, 0), (2, 2, 0)], "{url}");
+        assert_eq!(store.due_commands(later, 100).await.unwrap().len(), 4, "{url}");
         let queued_ids = [rows[0].command_id, rows[5].command_id];
         assert!(queued_ids.contains(&summary[3].ids[0]), "{url}");
-        let without_ids = store.open_command_summary(0).await.unwrap();
+        let without_ids = store.open_command_summary(0, 0).await.unwrap();
         assert!(without_ids.iter().all(|s| s.ids.is_empty()), "{url}");
 
         let mut tx = store.fleet_tx().await.unwrap();

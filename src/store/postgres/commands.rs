@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{AssertSqlSafe, Postgres, QueryBuilder};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -14,7 +14,9 @@ use crate::store::StoreError;
 use crate::store::commands::{CommandCursor, CommandStore, FleetTx};
 use crate::model::commands::{CommandEvent, CommandFilter, CommandRecord, CommandState, StateCount};
 use crate::store::sqlite::commands::push_command_page;
-use crate::store::sqlite::rows::{COMMAND_COLUMNS, CommandRow, EventRow, state_count};
+use crate::store::sqlite::rows::{
+    COMMAND_COLUMNS, CommandRow, EventRow, open_ids_sql, open_summary_sql, state_count,
+};
 
 /// The text of each state.
 fn state_texts(states: &[CommandState]) -> Vec<String> {
@@ -99,26 +101,27 @@ impl CommandStore for PostgresStore {
     }
 
     #[instrument(skip_all, name = "store.open_command_summary")]
-    async fn open_command_summary(&self, max_ids: u32) -> Result<Vec<StateCount>, StoreError> {
+    async fn open_command_summary(
+        &self,
+        max_ids: u32,
+        now_ms: i64,
+    ) -> Result<Vec<StateCount>, StoreError> {
         const OP: &str = "open_command_summary";
-        let counts: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM commands \
-             WHERE state IN ('queued', 'published', 'accepted', 'execution_started') \
-             GROUP BY state",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(StoreError::query(OP))?;
+        let counts: Vec<(String, i64, i64)> = sqlx::query_as(AssertSqlSafe(open_summary_sql("$1")))
+            .bind(now_ms)
+            .fetch_all(self.pool())
+            .await
+            .map_err(StoreError::query(OP))?;
         let mut summary = Vec::with_capacity(counts.len());
-        for (state, count) in counts {
-            let ids: Vec<String> =
-                sqlx::query_scalar("SELECT command_id FROM commands WHERE state = $1 LIMIT $2")
-                    .bind(&state)
-                    .bind(i64::from(max_ids))
-                    .fetch_all(self.pool())
-                    .await
-                    .map_err(StoreError::query(OP))?;
-            summary.push(state_count(&state, count, &ids, OP)?);
+        for (state, count, due) in counts {
+            let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(open_ids_sql("$1", "$2", "$3")))
+                .bind(&state)
+                .bind(now_ms)
+                .bind(i64::from(max_ids))
+                .fetch_all(self.pool())
+                .await
+                .map_err(StoreError::query(OP))?;
+            summary.push(state_count(&state, (count, due), &ids, OP)?);
         }
         Ok(summary)
     }

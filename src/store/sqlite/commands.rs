@@ -164,27 +164,30 @@ impl CommandStore for SqliteStore {
     }
 
     #[instrument(skip_all, name = "store.open_command_summary")]
-    async fn open_command_summary(&self, max_ids: u32) -> Result<Vec<StateCount>, StoreError> {
+    async fn open_command_summary(
+        &self,
+        max_ids: u32,
+        now_ms: i64,
+    ) -> Result<Vec<StateCount>, StoreError> {
         const OP: &str = "open_command_summary";
-        let counts: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM commands \
-             WHERE state IN ('queued', 'published', 'accepted', 'execution_started') \
-             GROUP BY state",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
+        let counts: Vec<(String, i64, i64)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(super::rows::open_summary_sql("?1")))
+                .bind(now_ms)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query(OP))?;
         let mut summary = Vec::with_capacity(counts.len());
-        for (state, count) in counts {
+        for (state, count, due) in counts {
             // No ORDER BY: the `commands_state` index gives any `max_ids` rows without a sort.
             let ids: Vec<String> =
-                sqlx::query_scalar("SELECT command_id FROM commands WHERE state = ? LIMIT ?")
+                sqlx::query_scalar(sqlx::AssertSqlSafe(super::rows::open_ids_sql("?1", "?2", "?3")))
                     .bind(&state)
+                    .bind(now_ms)
                     .bind(max_ids)
                     .fetch_all(&self.pool)
                     .await
                     .map_err(StoreError::query(OP))?;
-            summary.push(super::rows::state_count(&state, count, &ids, OP)?);
+            summary.push(super::rows::state_count(&state, (count, due), &ids, OP)?);
         }
         Ok(summary)
     }

@@ -14,7 +14,8 @@ use crate::store::StoreError;
 mod decode;
 
 pub(in crate::store) use self::decode::{
-    ClientRow, CommandRow, EventRow, RolloutRow, members, state_count, uuids,
+    ClientRow, CommandRow, EventRow, RolloutRow, members, open_ids_sql, open_summary_sql, state_count,
+    uuids,
 };
 
 /// Columns of `commands`, in binding order.

@@ -32,10 +32,33 @@ pub(in crate::store) fn members(
         .collect()
 }
 
-/// One state of the open-command summary: the state's text, its count and some of its ids.
+/// Whether an open command's timer ran out at the bound time `{now}` (the condition of
+/// `due_commands`), never NULL. `{now}` is replaced by the backend's placeholder.
+pub(in crate::store) const DUE: &str = "COALESCE(CASE WHEN state IN ('queued', 'published') \
+     THEN expires_ms <= {now} ELSE deadline_ms <= {now} END, FALSE)";
+
+/// The open-command summary's counts per state, with how many are due (`DUE`).
+pub(in crate::store) fn open_summary_sql(placeholder: &str) -> String {
+    format!(
+        "SELECT state, COUNT(*), SUM(CASE WHEN {} THEN 1 ELSE 0 END) FROM commands \
+         WHERE state IN ('queued', 'published', 'accepted', 'execution_started') \
+         GROUP BY state",
+        DUE.replace("{now}", placeholder)
+    )
+}
+
+/// Some ids of the open commands of one state that are not due.
+pub(in crate::store) fn open_ids_sql(state: &str, now: &str, limit: &str) -> String {
+    format!(
+        "SELECT command_id FROM commands WHERE state = {state} AND NOT {} LIMIT {limit}",
+        DUE.replace("{now}", now)
+    )
+}
+
+/// One state of the open-command summary: the state's text, its counts and some of its ids.
 pub(in crate::store) fn state_count(
     state: &str,
-    count: i64,
+    (count, due): (i64, i64),
     ids: &[String],
     op: &'static str,
 ) -> Result<StateCount, StoreError> {
@@ -43,6 +66,7 @@ pub(in crate::store) fn state_count(
         state: CommandState::parse(state)
             .ok_or_else(|| StoreError::decode(op, format!("unknown state {state:?}")))?,
         count: u64::try_from(count).unwrap_or_default(),
+        due: u64::try_from(due).unwrap_or_default(),
         ids: uuids(ids, op)?,
     })
 }
