@@ -133,7 +133,7 @@ async fn the_server_password_can_come_from_the_environment_alone() {
     let broker = Broker::start(&uuids);
     let config = format!("{}{FAST}", broker.server_config_without_password());
     // A wrong password in the environment: the broker refuses, health says why.
-    let refused = Server::spawn(&config, &[("REBOUND_MQTT_PASSWORD", "not-the-password")]);
+    let refused = Server::spawn(&config, &[("REBOUND_MQTT_PASSWORD", "not-the-password")]).await;
     refused.wait_serving().await;
     let why = wait_for("refused connection reported", || async {
         let mqtt = mqtt_health(&refused).await;
@@ -143,7 +143,7 @@ async fn the_server_password_can_come_from_the_environment_alone() {
     assert!(!why.starts_with("connected"), "{why}");
     drop(refused);
 
-    let server = Server::spawn(&config, &[("REBOUND_MQTT_PASSWORD", SERVER_PASSWORD)]);
+    let server = Server::spawn(&config, &[("REBOUND_MQTT_PASSWORD", SERVER_PASSWORD)]).await;
     server.wait_serving().await;
     wait_for("gateway connected with the password from the environment", || async {
         mqtt_health(&server).await.detail.starts_with("connected").then_some(())
@@ -190,7 +190,7 @@ async fn acks_sent_while_the_server_is_down_are_delivered_after_restart() {
     device.ack(&id, "completed", None).await;
     device.health("running", Some("boot-1")).await;
 
-    let second = Server::spawn_in(&first.dir, &config, &[]);
+    let second = Server::spawn_in(&first.dir, &config, &[]).await;
     second.wait_serving().await;
     let rpc_second = rpc(&second).await;
     let done = wait_state(&rpc_second, &id, S::Completed).await;
