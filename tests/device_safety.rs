@@ -581,3 +581,51 @@ async fn safety_limits_follow_a_config_reload() {
     assert!(!client.lockout.unwrap().locked_out);
     issue_id(&mut rpc, uuids[0], pb::Action::RestartApp).await;
 }
+
+/// Issue 23: the safety lockout (3 disruptive commands per device per 15 minutes) holds when
+/// two servers share one PostgreSQL database and 24 reboots for one device reach them at once,
+/// half through each: exactly 3 are admitted, every other one is RESOURCE_EXHAUSTED naming the
+/// lockout.
+#[tokio::test]
+async fn concurrent_reboots_through_two_servers_on_postgres_admit_exactly_three() {
+    const PER_SERVER: usize = 12;
+    let Some((key, url)) = support::postgres_store().await else { return };
+    let store = [(key, url.as_str())];
+    let (broker, first, uuids) = setup_on(&store, 1, "").await;
+    let config = format!("{}{FAST}", broker.server_config("max_payload_bytes = 1024"));
+    let second = Server::start_with(&config, &store).await;
+    let _device = Device::connect(&broker, uuids[0]).await;
+    wait_registered(&rpc(&first).await, uuids[0]).await;
+    wait_registered(&rpc(&second).await, uuids[0]).await;
+
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2 * PER_SERVER));
+    let mut issues = tokio::task::JoinSet::new();
+    for server in [&first, &second] {
+        for _ in 0..PER_SERVER {
+            let (mut rpc, barrier, uuid) = (rpc(server).await, barrier.clone(), uuids[0]);
+            issues.spawn(async move {
+                barrier.wait().await;
+                issue(&mut rpc, uuid, pb::Action::RebootHost).await
+            });
+        }
+    }
+    let (mut admitted, mut refused) = (0, 0);
+    while let Some(outcome) = issues.join_next().await {
+        match outcome.unwrap() {
+            Ok(_) => admitted += 1,
+            Err(status)
+                if status.code() == tonic::Code::ResourceExhausted
+                    && status.message().contains("safety lockout") =>
+            {
+                refused += 1
+            }
+            Err(status) => panic!("unexpected answer {status:?}"),
+        }
+    }
+    assert_eq!((admitted, refused), (3, 2 * PER_SERVER - 3));
+    let client = wait_client(&rpc(&second).await, uuids[0], "locked out", |c| {
+        c.lockout.as_ref().is_some_and(|lockout| lockout.locked_out)
+    })
+    .await;
+    assert_eq!(client.lockout.unwrap().max, 3);
+}
