@@ -32,10 +32,10 @@ async fn scanned_report(server: &Server) -> pb::RecoveryReport {
 }
 
 async fn reload(server: &Server, drain: &str) -> pb::ReloadEvent {
+    // The listeners as the server's config file has them (port 0), so only the drain changes.
     let content = format!(
-        "version = 1\n[server]\nlisten = \"127.0.0.1:{}\"\nhttp_listen = \"127.0.0.1:{}\"\n\
-         drain_timeout = \"{drain}\"\n",
-        server.port, server.http_port
+        "version = 1\n[server]\nlisten = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\n\
+         drain_timeout = \"{drain}\"\n"
     );
     ConfigServiceClient::new(server.channel().await)
         .reload(pb::ReloadRequest { content: Some(content), restart_if_required: false })
