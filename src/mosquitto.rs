@@ -1,7 +1,7 @@
 //! A throw-away Mosquitto for benchmarks and tests: the shipped `deploy/mosquitto` config and
 //! ACL (listener, file paths and persistence directory rewritten into a private directory,
 //! every other setting kept), a password file hashed by `mosquitto_passwd`, a free port on
-//! 127.0.0.1. The broker is killed and its directory removed on drop.
+//! 127.0.0.1 (another one when that was taken before the broker bound it). The broker is killed and its directory removed on drop.
 //!
 //! A leaf (it imports nothing of the crate), so that the benchmarks, the demo and the tests of
 //! any layer (the MQTT gateway's) can start one without importing each other.
@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 /// The shipped broker configuration and ACL.
 pub const SHIPPED_CONF: &str = include_str!("../deploy/mosquitto/mosquitto.conf");
 pub const SHIPPED_ACL: &str = include_str!("../deploy/mosquitto/rebound.acl");
+/// How many ports a start tries before it gives up (each taken by someone else first).
+const BIND_ATTEMPTS: u32 = 5;
 /// How long the broker may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -27,6 +29,8 @@ pub enum BrokerError {
     Passwd(String),
     #[error("mosquitto did not listen within {START_TIMEOUT:?}: {0}")]
     NotListening(String),
+    #[error("mosquitto exited before it listened: {0}")]
+    Exited(String),
 }
 
 /// Find a Mosquitto program (Debian puts the broker in /usr/sbin).
@@ -68,13 +72,24 @@ impl Broker {
             return Err(BrokerError::Passwd(String::from_utf8_lossy(&out.stderr).into_owned()));
         }
         std::fs::write(dir.join("rebound.acl"), SHIPPED_ACL)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(&conf, rewrite(SHIPPED_CONF, &dir, port) + extra)?;
-        let child = spawn(&dir)?;
-        let mut broker = Broker { child, dir, port };
-        broker.wait_listening()?;
-        Ok(broker)
+        // Mosquitto cannot bind port 0 and report it: take a port that was free a moment ago
+        // and, when someone else took it first (the broker exits, unable to bind), another.
+        let mut attempt = 1;
+        loop {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            std::fs::write(dir.join("mosquitto.conf"), rewrite(SHIPPED_CONF, &dir, port) + extra)?;
+            let mut child = spawn(&dir)?;
+            match wait_listening(&mut child, &dir, port) {
+                Err(BrokerError::Exited(_)) if attempt < BIND_ATTEMPTS => attempt += 1,
+                Err(err) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(err);
+                }
+                Ok(()) => return Ok(Broker { child, dir, port }),
+            }
+        }
     }
 
     /// Stop the broker at once (SIGKILL: its connections drop without a goodbye, as in a
@@ -87,18 +102,7 @@ impl Broker {
     /// Start it again after [`Broker::stop`]: same port, accounts and persistence.
     pub fn restart(&mut self) -> Result<(), BrokerError> {
         self.child = spawn(&self.dir)?;
-        self.wait_listening()
-    }
-
-    fn wait_listening(&mut self) -> Result<(), BrokerError> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(BrokerError::NotListening(self.log()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
+        wait_listening(&mut self.child, &self.dir, self.port)
     }
 
     /// The broker's private directory (config, passwords, log, persistence).
@@ -116,8 +120,7 @@ impl Broker {
 
     /// The broker's log so far (its log file, then anything it printed).
     pub fn log(&self) -> String {
-        let read = |name: &str| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
-        read("mosquitto.log") + &read("mosquitto.err")
+        log(&self.dir)
     }
 }
 
@@ -127,6 +130,28 @@ impl Drop for Broker {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The log of the broker in `dir` (its log file, then anything it printed).
+fn log(dir: &Path) -> String {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    read("mosquitto.log") + &read("mosquitto.err")
+}
+
+/// Wait until the broker `child` accepts connections on `port`; [`BrokerError::Exited`] when
+/// it exits first (a port it could not bind, say).
+fn wait_listening(child: &mut Child, dir: &Path, port: u16) -> Result<(), BrokerError> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if child.try_wait()?.is_some() {
+            return Err(BrokerError::Exited(log(dir)));
+        }
+        if Instant::now() > deadline {
+            return Err(BrokerError::NotListening(log(dir)));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 /// Run mosquitto on the config in `dir`, its output appended to `dir/mosquitto.err`.

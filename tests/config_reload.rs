@@ -227,7 +227,7 @@ async fn history_survives_a_restart(store: &[(&str, &str)]) {
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit().await.code(), Some(0));
 
-    let again = Server::spawn_in(&server.dir, "", store);
+    let again = Server::spawn_in(&server.dir, "", store).await;
     again.wait_serving().await;
     let mut config = client(&again).await;
     let first = config

@@ -205,7 +205,7 @@ async fn kill_9_at_random_points(store: Option<(&str, &str)>) {
 
     for iteration in 0..=ITERATIONS {
         let context = format!("seed {seed}, iteration {iteration}");
-        let mut server = Server::spawn_in(dir.path(), &config, &env);
+        let mut server = Server::spawn_in(dir.path(), &config, &env).await;
         server.wait_serving().await;
         let report = latest_report(&server.addr).await;
         match &open_at_crash {

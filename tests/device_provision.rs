@@ -12,7 +12,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use support::certs::Ca;
 use support::device::{PREFIX, observe, try_connect};
 use support::mosquitto::{Broker, SERVER_PASSWORD, SERVER_USER, device_password};
-use support::{DEADLINE, free_port, run_rebound, wait_for};
+use support::{DEADLINE, run_rebound, wait_for};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -259,8 +259,8 @@ async fn a_provisioned_agent_connects_over_the_shipped_tls_listener() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let tls_port = free_port();
-    let broker = Broker::start_with(&[], &shipped_tls_listener(tls_port, &pair.cert, &pair.key));
+    let (broker, tls_port) =
+        Broker::start_with_listener(&[], |port| shipped_tls_listener(port, &pair.cert, &pair.key));
     let work = tempfile::tempdir().unwrap();
     let uuid = Uuid::new_v4();
     let (id, url, out) =

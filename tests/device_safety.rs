@@ -133,7 +133,7 @@ async fn the_server_password_can_come_from_the_environment_alone() {
     let broker = Broker::start(&uuids);
     let config = format!("{}{FAST}", broker.server_config_without_password());
     // A wrong password in the environment: the broker refuses, health says why.
-    let refused = Server::spawn(&config, &[("REBOUND_MQTT_PASSWORD", "not-the-password")]);
+    let refused = Server::spawn(&config, &[("REBOUND_MQTT_PASSWORD", "not-the-password")]).await;
     refused.wait_serving().await;
     let why = wait_for("refused connection reported", || async {
         let mqtt = mqtt_health(&refused).await;
@@ -143,7 +143,7 @@ async fn the_server_password_can_come_from_the_environment_alone() {
     assert!(!why.starts_with("connected"), "{why}");
     drop(refused);
 
-    let server = Server::spawn(&config, &[("REBOUND_MQTT_PASSWORD", SERVER_PASSWORD)]);
+    let server = Server::spawn(&config, &[("REBOUND_MQTT_PASSWORD", SERVER_PASSWORD)]).await;
     server.wait_serving().await;
     wait_for("gateway connected with the password from the environment", || async {
         mqtt_health(&server).await.detail.starts_with("connected").then_some(())
@@ -190,7 +190,7 @@ async fn acks_sent_while_the_server_is_down_are_delivered_after_restart() {
     device.ack(&id, "completed", None).await;
     device.health("running", Some("boot-1")).await;
 
-    let second = Server::spawn_in(&first.dir, &config, &[]);
+    let second = Server::spawn_in(&first.dir, &config, &[]).await;
     second.wait_serving().await;
     let rpc_second = rpc(&second).await;
     let done = wait_state(&rpc_second, &id, S::Completed).await;
@@ -580,4 +580,52 @@ async fn safety_limits_follow_a_config_reload() {
         wait_client(&rpc, uuids[0], "lockout max 5", |c| c.lockout.unwrap().max == 5).await;
     assert!(!client.lockout.unwrap().locked_out);
     issue_id(&mut rpc, uuids[0], pb::Action::RestartApp).await;
+}
+
+/// Issue 23: the safety lockout (3 disruptive commands per device per 15 minutes) holds when
+/// two servers share one PostgreSQL database and 24 reboots for one device reach them at once,
+/// half through each: exactly 3 are admitted, every other one is RESOURCE_EXHAUSTED naming the
+/// lockout.
+#[tokio::test]
+async fn concurrent_reboots_through_two_servers_on_postgres_admit_exactly_three() {
+    const PER_SERVER: usize = 12;
+    let Some((key, url)) = support::postgres_store().await else { return };
+    let store = [(key, url.as_str())];
+    let (broker, first, uuids) = setup_on(&store, 1, "").await;
+    let config = format!("{}{FAST}", broker.server_config("max_payload_bytes = 1024"));
+    let second = Server::start_with(&config, &store).await;
+    let _device = Device::connect(&broker, uuids[0]).await;
+    wait_registered(&rpc(&first).await, uuids[0]).await;
+    wait_registered(&rpc(&second).await, uuids[0]).await;
+
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2 * PER_SERVER));
+    let mut issues = tokio::task::JoinSet::new();
+    for server in [&first, &second] {
+        for _ in 0..PER_SERVER {
+            let (mut rpc, barrier, uuid) = (rpc(server).await, barrier.clone(), uuids[0]);
+            issues.spawn(async move {
+                barrier.wait().await;
+                issue(&mut rpc, uuid, pb::Action::RebootHost).await
+            });
+        }
+    }
+    let (mut admitted, mut refused) = (0, 0);
+    while let Some(outcome) = issues.join_next().await {
+        match outcome.unwrap() {
+            Ok(_) => admitted += 1,
+            Err(status)
+                if status.code() == tonic::Code::ResourceExhausted
+                    && status.message().contains("safety lockout") =>
+            {
+                refused += 1
+            }
+            Err(status) => panic!("unexpected answer {status:?}"),
+        }
+    }
+    assert_eq!((admitted, refused), (3, 2 * PER_SERVER - 3));
+    let client = wait_client(&rpc(&second).await, uuids[0], "locked out", |c| {
+        c.lockout.as_ref().is_some_and(|lockout| lockout.locked_out)
+    })
+    .await;
+    assert_eq!(client.lockout.unwrap().max, 3);
 }

@@ -56,7 +56,7 @@ async fn rollout_progress_survives_a_restart_and_an_abort_cancels_what_was_not_a
 
     first.signal(libc::SIGTERM);
     assert!(first.wait_exit().await.success());
-    let second = Server::spawn_in(&first.dir, &config, &[]);
+    let second = Server::spawn_in(&first.dir, &config, &[]).await;
     second.wait_serving().await;
     let rpc_second = rpc(&second).await;
     // Issued (pending 0) and published (queued 0): a wave's commands are stored first and

@@ -171,7 +171,7 @@ async fn sigterm_lets_a_slow_in_flight_rpc_finish_then_exits_0() {
 /// while RPCs are still answered, on new connections too; a second SIGTERM ends the wait.
 #[tokio::test]
 async fn during_the_shutdown_delay_probes_see_not_serving_while_rpcs_are_served() {
-    let mut server = Server::spawn("", &[("REBOUND_SERVER__SHUTDOWN_DELAY", "60s")]);
+    let mut server = Server::spawn("", &[("REBOUND_SERVER__SHUTDOWN_DELAY", "60s")]).await;
     server.wait_serving().await;
     let addr = format!("-addr=127.0.0.1:{}", server.port);
     let probe = || {
@@ -247,7 +247,7 @@ async fn cli_health_over_tcp_and_unix_socket_and_its_exit_codes() {
     let socket = tempfile::tempdir().unwrap();
     let socket_path = socket.path().join("rebound.sock");
     let mut server =
-        Server::spawn("", &[("REBOUND_SERVER__UNIX_SOCKET", socket_path.to_str().unwrap())]);
+        Server::spawn("", &[("REBOUND_SERVER__UNIX_SOCKET", socket_path.to_str().unwrap())]).await;
     server.wait_serving().await;
 
     let out =
@@ -351,7 +351,7 @@ async fn unwritable_data_dir_exits_69_and_creates_nothing() {
     let out = std::process::Command::new(support::rebound_bin())
         .args(["serve"])
         .current_dir(dir.path())
-        .env("REBOUND_SERVER__LISTEN", format!("127.0.0.1:{}", support::free_port()))
+        .env("REBOUND_SERVER__LISTEN", "127.0.0.1:0")
         .env("REBOUND_SERVER__HTTP_LISTEN", "")
         .env("REBOUND_STORE__URL", "sqlite://not-a-dir/data/rebound.db")
         .output()
@@ -372,7 +372,7 @@ async fn clean_shutdown_is_remembered_by_the_next_start() {
     // Start a second server on the same data directory.
     let out = run_rebound(&server.dir, &["--version"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
-    let mut again = Server::spawn_in(&server.dir, "", &[]);
+    let mut again = Server::spawn_in(&server.dir, "", &[]).await;
     again.wait_serving().await;
     again.wait_log("previous_run=clean").await;
     again.signal(libc::SIGTERM);

@@ -199,7 +199,7 @@ async fn a_tampered_snapshot_is_discarded_and_the_successor_serves_from_the_stor
 #[tokio::test]
 async fn an_encrypted_snapshot_is_restored_and_a_wrong_key_makes_it_undecryptable() {
     let key_config = "[restart]\nsnapshot_key_file = \"snapshot.key\"";
-    let server = Server::spawn(key_config, &[]);
+    let server = Server::spawn(key_config, &[]).await;
     std::fs::write(server.dir.join("snapshot.key"), format!("{}\n", "5a".repeat(32))).unwrap();
     server.wait_serving().await;
     let id = request(&server.addr, pb::RestartMode::Handover, "").await;
@@ -362,7 +362,7 @@ async fn sigusr2_restarts_and_the_history_and_sessions_survive() {
     wait_terminal(&addr, &id).await;
     stop_serving(&addr).await;
     drop(successor);
-    let cold = Server::spawn_in(&server.dir, "", &[]);
+    let cold = Server::spawn_in(&server.dir, "", &[]).await;
     cold.wait_serving().await;
     let mut client = restart_client(&cold.addr).await;
     let page = client

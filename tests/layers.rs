@@ -73,6 +73,7 @@ const LAYERS: &[(&str, Layer)] = &[
 
 /// Files of `cli` that are its admin half (talking to a server over gRPC): client-side rules.
 const CLI_ADMIN: &[&str] = &[
+    "cli/auth.rs",
     "cli/clients.rs",
     "cli/command.rs",
     "cli/config.rs",

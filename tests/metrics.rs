@@ -112,10 +112,8 @@ async fn the_index_names_metrics_and_other_paths_are_not_found() {
 #[tokio::test]
 async fn an_http_listen_that_is_not_an_address_is_refused_with_its_field_path() {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "version = 1\n[server]\nlisten = \"127.0.0.1:{}\"\nhttp_listen = \"localhost:http\"\n",
-        support::free_port()
-    );
+    let config =
+        "version = 1\n[server]\nlisten = \"127.0.0.1:0\"\nhttp_listen = \"localhost:http\"\n";
     std::fs::write(dir.path().join("bad.toml"), config).unwrap();
     let out = run_rebound(dir.path(), &["serve", "--config", "bad.toml"]);
     assert_eq!(out.status.code(), Some(64));

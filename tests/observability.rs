@@ -24,7 +24,8 @@ async fn systemd_gets_ready_watchdog_and_stopping() {
     let mut server = Server::spawn(
         "",
         &[("NOTIFY_SOCKET", socket_path.to_str().unwrap()), ("WATCHDOG_USEC", "200000")],
-    );
+    )
+    .await;
     let mut seen: Vec<String> = Vec::new();
     let mut buf = vec![0u8; 4096];
     let mut receive = async |seen: &mut Vec<String>, want: &str| {
@@ -103,7 +104,8 @@ impl Collector {
 async fn rpc_spans_are_exported_over_otlp_and_continue_the_callers_trace() {
     let (collector, endpoint) = Collector::start().await;
 
-    let mut server = Server::spawn("", &[("REBOUND_TELEMETRY__OTLP_ENDPOINT", endpoint.as_str())]);
+    let mut server =
+        Server::spawn("", &[("REBOUND_TELEMETRY__OTLP_ENDPOINT", endpoint.as_str())]).await;
     server.wait_serving().await;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let mut request = tonic::Request::new(pb::GetHealthRequest {});
@@ -144,7 +146,8 @@ async fn logs_go_to_rotated_files_with_a_separate_error_log() {
             ("REBOUND_TELEMETRY__LOG_MAX_BYTES", "4096"),
             ("REBOUND_TELEMETRY__LOG_KEEP", "2"),
         ],
-    );
+    )
+    .await;
     server.wait_serving().await;
     // The harness logs every RPC at debug level: enough calls fill several files.
     let mut client = HealthServiceClient::new(server.channel().await);
@@ -183,7 +186,8 @@ async fn one_hot_restart_is_one_trace_across_both_processes_and_systemd_learns_t
             ("REBOUND_TELEMETRY__OTLP_ENDPOINT", endpoint.as_str()),
             ("NOTIFY_SOCKET", notify_path.to_str().unwrap()),
         ],
-    );
+    )
+    .await;
     server.wait_serving().await;
     let trace_id = "0af7651916cd43dd8448eb211c80319c";
     let mut request = tonic::Request::new(pb::RestartRequest {

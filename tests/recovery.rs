@@ -32,10 +32,10 @@ async fn scanned_report(server: &Server) -> pb::RecoveryReport {
 }
 
 async fn reload(server: &Server, drain: &str) -> pb::ReloadEvent {
+    // The listeners as the server's config file has them (port 0), so only the drain changes.
     let content = format!(
-        "version = 1\n[server]\nlisten = \"127.0.0.1:{}\"\nhttp_listen = \"127.0.0.1:{}\"\n\
-         drain_timeout = \"{drain}\"\n",
-        server.port, server.http_port
+        "version = 1\n[server]\nlisten = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\n\
+         drain_timeout = \"{drain}\"\n"
     );
     ConfigServiceClient::new(server.channel().await)
         .reload(pb::ReloadRequest { content: Some(content), restart_if_required: false })
@@ -57,7 +57,7 @@ async fn the_startup_report_tells_a_clean_stop_from_a_crash() {
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit().await.code(), Some(0));
 
-    let mut clean = Server::spawn_in(&server.dir, "", &[]);
+    let mut clean = Server::spawn_in(&server.dir, "", &[]).await;
     clean.wait_serving().await;
     let report = latest_report(&clean.addr).await;
     assert_eq!(report.previous_run(), pb::PreviousRun::CleanShutdown);
@@ -66,7 +66,7 @@ async fn the_startup_report_tells_a_clean_stop_from_a_crash() {
     clean.signal(libc::SIGKILL);
     clean.wait_exit().await;
 
-    let after_crash = Server::spawn_in(&server.dir, "", &[]);
+    let after_crash = Server::spawn_in(&server.dir, "", &[]).await;
     after_crash.wait_serving().await;
     let report = scanned_report(&after_crash).await;
     assert_eq!(report.previous_run(), pb::PreviousRun::Crashed);
@@ -121,7 +121,7 @@ async fn the_integrity_scan_after_serving_puts_its_findings_in_the_report() {
     .unwrap();
     drop(conn);
 
-    let after_crash = Server::spawn_in(&first.dir, "", &[]);
+    let after_crash = Server::spawn_in(&first.dir, "", &[]).await;
     after_crash.wait_serving().await;
     let report = scanned_report(&after_crash).await;
     assert_eq!(report.previous_run(), pb::PreviousRun::Crashed);
@@ -166,7 +166,7 @@ async fn backup_while_serving_restores_the_same_state() {
     let restored_dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", copy.display());
     let restored =
-        Server::spawn_in(restored_dir.path(), "", &[("REBOUND_STORE__URL", url.as_str())]);
+        Server::spawn_in(restored_dir.path(), "", &[("REBOUND_STORE__URL", url.as_str())]).await;
     restored.wait_serving().await;
     assert_eq!(drain_values(&restored).await, ["\"3s\"", "\"2s\"", "\"1s\""]);
 }
@@ -281,7 +281,7 @@ async fn a_restart_left_half_done_by_a_dead_process_is_marked_interrupted_and_re
     store.save_restart(&record, None).await.unwrap();
     store.close().await;
 
-    let restarted = Server::spawn_in(&server.dir, "", &[]);
+    let restarted = Server::spawn_in(&server.dir, "", &[]).await;
     restarted.wait_serving().await;
     let report = latest_report(&restarted.addr).await;
     assert_eq!(report.previous_run(), pb::PreviousRun::Crashed);
@@ -409,13 +409,14 @@ async fn restore_swaps_in_a_verified_backup_and_keeps_the_old_database_aside() {
     assert!(aside.iter().all(|n| n.starts_with(kept.as_str())), "side files go with it: {aside:?}");
 
     // The server starts on the backup's state; the old database is intact aside.
-    let restored = Server::spawn_in(&server.dir, "", &[]);
+    let restored = Server::spawn_in(&server.dir, "", &[]).await;
     restored.wait_serving().await;
     assert_eq!(drain_values(&restored).await, ["\"1s\""]);
     let kept = data.join(kept);
     let kept_url = format!("sqlite://{}", kept.display());
     let old_dir = tempfile::tempdir().unwrap();
-    let old = Server::spawn_in(old_dir.path(), "", &[("REBOUND_STORE__URL", kept_url.as_str())]);
+    let old =
+        Server::spawn_in(old_dir.path(), "", &[("REBOUND_STORE__URL", kept_url.as_str())]).await;
     old.wait_serving().await;
     assert_eq!(drain_values(&old).await, ["\"2s\"", "\"1s\""]);
 }

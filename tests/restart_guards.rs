@@ -64,7 +64,7 @@ async fn restart(
 /// With `restarts_per_minute = 1`, a second restart right after the first completed is
 /// refused by the successor: the window crossed the restart.
 async fn the_successor_refuses_a_second_restart(mode: pb::RestartMode, preserve_state: bool) {
-    let server = Server::spawn("", &[("REBOUND_RATE_LIMIT__RESTARTS_PER_MINUTE", "1")]);
+    let server = Server::spawn("", &[("REBOUND_RATE_LIMIT__RESTARTS_PER_MINUTE", "1")]).await;
     server.wait_serving().await;
     let first = restart(&server.addr, mode, preserve_state).await.expect("first restart");
     let event = wait_terminal(&server.addr, &first.restart_id).await;

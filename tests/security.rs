@@ -246,12 +246,13 @@ async fn an_empty_tokens_file_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tokens.toml"), "").unwrap();
     let auth = "[auth]\ntokens_file = \"tokens.toml\"\n";
-    let mut refused = Server::spawn_in(dir.path(), auth, &[]);
+    let mut refused = Server::spawn_in(dir.path(), auth, &[]).await;
     assert_eq!(refused.wait_exit().await.code(), Some(64), "{}", refused.logs());
     let said = refused.logs();
     assert!(said.contains("tokens.toml") && said.contains("allow_empty_tokens"), "{said}");
 
-    let allowed = Server::spawn_in(dir.path(), &format!("{auth}allow_empty_tokens = true\n"), &[]);
+    let allowed =
+        Server::spawn_in(dir.path(), &format!("{auth}allow_empty_tokens = true\n"), &[]).await;
     allowed.wait_serving().await;
     drop(allowed);
 
@@ -306,9 +307,7 @@ async fn the_cli_authenticates_with_a_flag_or_the_environment() {
 /// Serving without authentication beyond loopback is warned about loudly.
 #[tokio::test]
 async fn serving_without_auth_off_loopback_warns() {
-    let port = support::free_port();
-    let listen = format!("0.0.0.0:{port}");
-    let server = Server::spawn("", &[("REBOUND_SERVER__LISTEN", &listen)]);
+    let server = Server::spawn("", &[("REBOUND_SERVER__LISTEN", "0.0.0.0:0")]).await;
     server.wait_log("AUTHENTICATION IS OFF").await;
     let (_dir, with_auth) = auth::server("", &[]).await;
     assert!(!with_auth.logs().contains("AUTHENTICATION IS OFF"));
@@ -362,7 +361,7 @@ async fn the_unix_socket_gets_its_configured_mode() {
         if let Some(mode) = mode {
             env.push(("REBOUND_SERVER__UNIX_SOCKET_MODE", mode));
         }
-        let server = Server::spawn("", &env);
+        let server = Server::spawn("", &env).await;
         server.wait_serving().await;
         let actual = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(actual, expected, "{}", path.display());

@@ -10,7 +10,7 @@ use rebound::proto::v1 as pb;
 use rebound::proto::v1::config_service_client::ConfigServiceClient;
 use sqlx::Connection;
 use support::postgres::Cluster;
-use support::{Server, free_port, postgres_store, wait_for};
+use support::{Server, closed_port, postgres_store, wait_for};
 
 /// `rebound serve`'s exit code for an unusable store (EX_UNAVAILABLE).
 const EXIT_UNAVAILABLE: i32 = 69;
@@ -19,14 +19,15 @@ const EXIT_USAGE: i32 = 64;
 
 #[tokio::test]
 async fn an_unreachable_database_is_retried_then_exit_69_naming_the_host_and_the_cause() {
-    let port = free_port();
+    let port = closed_port();
     let mut server = Server::spawn(
         &format!(
             "[store]\nurl = \"postgres://rebound:hunter2-pw@127.0.0.1:{port}/rebound\"\n\
              connect_timeout = \"2s\"\n"
         ),
         &[],
-    );
+    )
+    .await;
     let status = server.wait_exit().await;
     let logs = server.logs();
     assert_eq!(status.code(), Some(EXIT_UNAVAILABLE), "{logs}");
@@ -54,7 +55,7 @@ async fn a_wrong_password_exits_64_or_69_without_printing_it_and_the_right_one_s
         password_file.display()
     );
     for (config, password) in [(&in_url, "wrong-url-pw"), (&in_file, "wrong-file-pw")] {
-        let mut server = Server::spawn(config, &[]);
+        let mut server = Server::spawn(config, &[]).await;
         let status = server.wait_exit().await;
         let logs = server.logs();
         assert!(matches!(status.code(), Some(EXIT_USAGE | EXIT_UNAVAILABLE)), "{status:?}: {logs}");
@@ -75,12 +76,12 @@ const FUTURE_MIGRATION: &str = "INSERT INTO _sqlx_migrations \
 /// Starts a server on `env`'s store in `dir`, stops it, runs `mark` on the database, and
 /// checks that the next start refuses the newer schema naming both versions.
 async fn a_newer_schema_is_refused(dir: &std::path::Path, env: &[(&str, &str)], mark: impl Future) {
-    let mut first = Server::spawn_in(dir, "", env);
+    let mut first = Server::spawn_in(dir, "", env).await;
     first.wait_serving().await;
     first.signal(libc::SIGTERM);
     assert_eq!(first.wait_exit().await.code(), Some(0), "{}", first.logs());
     mark.await;
-    let mut second = Server::spawn_in(dir, "", env);
+    let mut second = Server::spawn_in(dir, "", env).await;
     let status = second.wait_exit().await;
     let logs = second.logs();
     assert_eq!(status.code(), Some(EXIT_UNAVAILABLE), "{logs}");

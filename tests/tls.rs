@@ -33,7 +33,7 @@ const TLS: &str = "[server.tls]\ncert_file = \"server.pem\"\nkey_file = \"server
 async fn start(dir: &Path) -> (Server, Ca) {
     let ca = Ca::new(dir, "first");
     install(dir, &ca.server());
-    let server = Server::spawn_in(dir, TLS, &[]);
+    let server = Server::spawn_in(dir, TLS, &[]).await;
     wait_for("health over tls", || async {
         health(dir, &server, &ca.pem).status.success().then_some(())
     })
@@ -130,7 +130,7 @@ impl Mtls {
         let config = format!(
             "{TLS}client_ca_file = \"client-cas.pem\"\n[auth]\ntokens_file = \"tokens.toml\"\n"
         );
-        let server = Server::spawn_in(dir.path(), &config, &[]);
+        let server = Server::spawn_in(dir.path(), &config, &[]).await;
         let addr = format!("https://127.0.0.1:{}", server.port);
         let mtls = Self { dir, server, server_ca, clients, addr };
         wait_for("health over mutual tls", || async {

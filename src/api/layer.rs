@@ -9,6 +9,8 @@
 //! - authentication, authorization and rate limits: the [`Gate`] admits or refuses each call
 //!   against the policy table; a refused call is answered here (its request unread) and the
 //!   admitted [`crate::auth::Principal`] is stored in the request for [`super::identity`];
+//! - refusing, with UNAVAILABLE, the calls the policy table keeps from a draining server
+//!   (audited like any mutating call);
 //! - the gRPC server metrics (started, handled by code, handling seconds);
 //! - the audit trail of mutating calls and of every refused call (see [`super::audit`]);
 //! - the contract's status for a request tonic could not decode (see [`super::decode`]).
@@ -38,6 +40,8 @@ const CANCELLED: &str = "1";
 /// Message sent with that status; clients and operators read it (printable ASCII, so it
 /// needs no percent-encoding on the wire).
 const RECONNECT_MESSAGE: &str = "server is shutting down or restarting; reconnect";
+/// Message of the UNAVAILABLE answered to a call refused while draining.
+const DRAINING_MESSAGE: &str = "server is draining; retry against its successor";
 
 /// Wraps every service of the server.
 #[derive(Clone)]
@@ -119,7 +123,10 @@ where
             .find(|context| context.is_valid())
             .map(|context| context.trace_id().to_string());
         let verdict = self.admit(&request, &path);
-        let mutating = policy::lookup(&path).is_some_and(|p| p.mutating);
+        let policy = policy::lookup(&path);
+        let mutating = policy.is_some_and(|p| p.mutating);
+        let refuses_draining = policy.is_some_and(|p| p.refused_while_draining);
+        let drain = refuses_draining.then(|| self.drain.clone());
         let auditor = self.auditor.clone();
         let started = Instant::now();
         let labels = super::methods::metric_labels(&path);
@@ -132,11 +139,18 @@ where
                         let mut request = request;
                         request.extensions_mut().insert(principal.clone());
                         if !mutating {
-                            (inner.call(request).await?, None)
+                            match refusal_while_draining(drain.as_ref()) {
+                                Some(status) => (status.into_http(), None),
+                                None => (inner.call(request).await?, None),
+                            }
                         } else {
                             match auditor.capture(request, principal, trace_id).await {
                                 Ok((request, slot)) => {
-                                    (inner.call(request).await?, Some((auditor, slot)))
+                                    let response = match refusal_while_draining(drain.as_ref()) {
+                                        Some(status) => status.into_http(),
+                                        None => inner.call(request).await?,
+                                    };
+                                    (response, Some((auditor, slot)))
                                 }
                                 // Too large to buffer: answered here, as tonic would have.
                                 Err((error, slot)) => {
@@ -171,6 +185,14 @@ where
             .instrument(span),
         )
     }
+}
+
+/// UNAVAILABLE when `drain` (the drain of a call the policy refuses while draining) has
+/// begun; the caller retries against the successor.
+fn refusal_while_draining(drain: Option<&Drain>) -> Option<tonic::Status> {
+    drain
+        .filter(|drain| drain.is_draining())
+        .map(|_| crate::error::Error::Unavailable(DRAINING_MESSAGE.into()).into())
 }
 
 impl<S> RpcService<S> {
@@ -359,3 +381,7 @@ impl Extractor for HeaderExtractor<'_> {
         self.0.keys().map(http::HeaderName::as_str).collect()
     }
 }
+
+#[cfg(test)]
+#[path = "layer_tests.rs"]
+mod tests;

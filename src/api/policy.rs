@@ -1,6 +1,7 @@
 //! The per-RPC policy table: for every method of the v1 API, the least role allowed to call
-//! it and whether it changes state (and so is audited). The RPC layer is the only reader;
-//! authentication (roles) and the audit log both enforce this one table.
+//! it, whether it changes state (and so is audited) and whether it is refused while the
+//! server drains. The RPC layer is the only reader; authentication (roles), the audit log and
+//! the drain refusal all enforce this one table, so no handler repeats them.
 
 use crate::auth::Class;
 pub use crate::auth::Role;
@@ -11,25 +12,34 @@ pub struct Policy {
     pub role: Role,
     /// Changes state: recorded in the audit log.
     pub mutating: bool,
+    /// Answered UNAVAILABLE while the server drains (the caller retries against the
+    /// successor): what would start work that outlives the drain, or prepare for one.
+    pub refused_while_draining: bool,
 }
 
 const fn read(role: Role) -> Policy {
-    Policy { role, mutating: false }
+    Policy { role, mutating: false, refused_while_draining: false }
 }
 
 const fn write(role: Role) -> Policy {
-    Policy { role, mutating: true }
+    Policy { role, mutating: true, refused_while_draining: false }
+}
+
+impl Policy {
+    const fn not_while_draining(self) -> Policy {
+        Policy { refused_while_draining: true, ..self }
+    }
 }
 
 /// Every rebound.v1 method (`Service/Method`).
 pub const TABLE: &[(&str, Policy)] = &[
     ("rebound.v1.HealthService/GetHealth", read(Role::Viewer)),
-    ("rebound.v1.RestartService/Restart", write(Role::Admin)),
-    ("rebound.v1.RestartService/PrepareShutdown", read(Role::Viewer)),
+    ("rebound.v1.RestartService/Restart", write(Role::Admin).not_while_draining()),
+    ("rebound.v1.RestartService/PrepareShutdown", read(Role::Viewer).not_while_draining()),
     ("rebound.v1.RestartService/GetRestartStatus", read(Role::Viewer)),
     ("rebound.v1.RestartService/ListRestartEvents", read(Role::Viewer)),
-    ("rebound.v1.RestartService/WatchRestart", read(Role::Viewer)),
-    ("rebound.v1.RestartService/TestReconnect", read(Role::Viewer)),
+    ("rebound.v1.RestartService/WatchRestart", read(Role::Viewer).not_while_draining()),
+    ("rebound.v1.RestartService/TestReconnect", read(Role::Viewer).not_while_draining()),
     ("rebound.v1.ConfigService/GetConfig", read(Role::Viewer)),
     ("rebound.v1.ConfigService/Reload", write(Role::Operator)),
     ("rebound.v1.ConfigService/Validate", read(Role::Operator)),
@@ -41,19 +51,19 @@ pub const TABLE: &[(&str, Policy)] = &[
     ("rebound.v1.RecoveryService/RunCleanup", write(Role::Admin)),
     ("rebound.v1.RecoveryService/Backup", write(Role::Admin)),
     ("rebound.v1.RecoveryService/ListAuditEvents", read(Role::Viewer)),
-    ("rebound.v1.ClientCommandService/IssueCommand", write(Role::Operator)),
+    ("rebound.v1.ClientCommandService/IssueCommand", write(Role::Operator).not_while_draining()),
     ("rebound.v1.ClientCommandService/GetCommand", read(Role::Viewer)),
     ("rebound.v1.ClientCommandService/ListCommands", read(Role::Viewer)),
-    ("rebound.v1.ClientCommandService/CancelCommand", write(Role::Operator)),
+    ("rebound.v1.ClientCommandService/CancelCommand", write(Role::Operator).not_while_draining()),
     ("rebound.v1.ClientCommandService/WatchCommands", read(Role::Viewer)),
     ("rebound.v1.ClientCommandService/ListClients", read(Role::Viewer)),
     ("rebound.v1.ClientCommandService/GetClient", read(Role::Viewer)),
-    ("rebound.v1.ClientCommandService/ClearServiceFailed", write(Role::Operator)),
-    ("rebound.v1.ClientCommandService/UpdateClient", write(Role::Operator)),
-    ("rebound.v1.ClientCommandService/StartRollout", write(Role::Operator)),
+    ("rebound.v1.ClientCommandService/ClearServiceFailed", write(Role::Operator).not_while_draining()),
+    ("rebound.v1.ClientCommandService/UpdateClient", write(Role::Operator).not_while_draining()),
+    ("rebound.v1.ClientCommandService/StartRollout", write(Role::Operator).not_while_draining()),
     ("rebound.v1.ClientCommandService/GetRollout", read(Role::Viewer)),
     ("rebound.v1.ClientCommandService/ListRollouts", read(Role::Viewer)),
-    ("rebound.v1.ClientCommandService/AbortRollout", write(Role::Operator)),
+    ("rebound.v1.ClientCommandService/AbortRollout", write(Role::Operator).not_while_draining()),
     ("rebound.v1.ClientCommandService/WatchRollout", read(Role::Viewer)),
 ];
 
@@ -111,6 +121,32 @@ mod tests {
         }
         assert_eq!(limit("/rebound.v1.RestartService/Restart"), Some(Class::Restart));
         assert!(is_reflection("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
+    }
+
+    /// The calls refused while draining: the restart calls that start or prepare one, and
+    /// the ones that send devices work (commands, rollouts, client changes).
+    #[test]
+    fn calls_that_start_work_are_refused_while_draining() {
+        let refused: Vec<_> = TABLE
+            .iter()
+            .filter(|(_, policy)| policy.refused_while_draining)
+            .map(|(name, _)| name.rsplit_once('/').unwrap().1)
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                "Restart",
+                "PrepareShutdown",
+                "WatchRestart",
+                "TestReconnect",
+                "IssueCommand",
+                "CancelCommand",
+                "ClearServiceFailed",
+                "UpdateClient",
+                "StartRollout",
+                "AbortRollout",
+            ]
+        );
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! `rebound auth`: make tokens for `auth.tokens_file` without a server. Tokens never go
 //! through argv: `new-token` prints a fresh one, `hash-token` reads one from stdin.
 
-use crate::auth::{Role, hash_token};
 use crate::exit;
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Read;
@@ -29,6 +28,7 @@ enum AuthCommand {
     HashToken,
 }
 
+/// The roles of the tokens file, spelled as it spells them (`role = "operator"`).
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum RoleArg {
     Viewer,
@@ -36,14 +36,15 @@ enum RoleArg {
     Admin,
 }
 
-impl From<RoleArg> for Role {
-    fn from(role: RoleArg) -> Self {
-        match role {
-            RoleArg::Viewer => Role::Viewer,
-            RoleArg::Operator => Role::Operator,
-            RoleArg::Admin => Role::Admin,
-        }
+impl RoleArg {
+    fn name(self) -> String {
+        self.to_possible_value().expect("no role is skipped").get_name().to_owned()
     }
+}
+
+/// The tokens file's digest of `token`: its hex SHA-256 (what `auth` compares against).
+fn hash_token(token: &str) -> String {
+    crate::hex::sha256(token)
 }
 
 pub fn run(args: AuthArgs) -> u8 {
@@ -56,7 +57,7 @@ pub fn run(args: AuthArgs) -> u8 {
                     return exit::FAILURE;
                 }
             };
-            let role = Role::from(role).as_str();
+            let role = role.name();
             println!("{token}");
             println!(
                 "\n# add to auth.tokens_file, then reload the config:\n[[tokens]]\nname = {name:?}\nrole = {role:?}\nsha256 = {:?}",

@@ -73,6 +73,14 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
     let mut signals = signals::listen().map_err(ServeError::Signals)?;
     let config = loaded.config.clone();
     let (listeners, mut startup) = open_listeners(&config)?;
+    // The addresses actually bound (`server.listen = "127.0.0.1:0"` picks a free port): the
+    // first line that names them, before anything that may take long or fail.
+    let http_addr = listeners.http.as_ref().map(|(_, addr)| addr.to_string());
+    tracing::info!(
+        addr = %listeners.tcp_addr,
+        http = %http_addr.as_deref().unwrap_or("off"),
+        "listening"
+    );
     let socket_path = listeners.unix.as_ref().map(|(_, path)| path.clone());
     let options = config.store.options();
     let store = match store::open_with(&config.store.url, &options).await {

@@ -39,7 +39,7 @@ pub async fn server(extra: &str, env: &[(&str, &str)]) -> (TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     write_tokens(&dir.path().join("tokens.toml"), &TOKENS);
     let config = format!("[auth]\ntokens_file = \"tokens.toml\"\n{extra}");
-    let server = Server::spawn_in(dir.path(), &config, env);
+    let server = Server::spawn_in(dir.path(), &config, env).await;
     server.wait_serving().await;
     (dir, server)
 }

@@ -1,6 +1,6 @@
-//! Test harness shared by the whole-process tests: starts the real `rebound` binary on a
-//! free port in a temp dir, waits on conditions with deadlines (never bare sleeps), and
-//! cleans up after itself.
+//! Test harness shared by the whole-process tests: starts the real `rebound` binary on
+//! port 0 in a temp dir (reading back the port it bound), waits on conditions with deadlines
+//! (never bare sleeps), and cleans up after itself.
 #![allow(dead_code)]
 
 pub mod agent;
@@ -28,8 +28,10 @@ pub fn rebound_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rebound"))
 }
 
-/// A TCP port that was free a moment ago (bound to port 0, then released).
-pub fn free_port() -> u16 {
+/// A TCP port that nothing listened on a moment ago (bound to port 0, then released), for a
+/// test that needs a refused connection. Never for something to listen on: a server binds
+/// port 0 and reports the port it got (see [`Server::spawn_in`]).
+pub fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -93,42 +95,46 @@ pub struct Server {
 }
 
 impl Server {
-    /// Start on a free port with `extra` (whole TOML sections other than `[server]`) appended
-    /// to the generated config, and wait until
-    /// `grpc.health.v1` reports SERVING.
+    /// Start on a port of its own with `extra` (whole TOML sections other than `[server]`)
+    /// appended to the generated config, and wait until `grpc.health.v1` reports SERVING.
     pub async fn start(extra: &str) -> Server {
-        let server = Self::spawn(extra, &[]);
+        let server = Self::spawn(extra, &[]).await;
         server.wait_serving().await;
         server
     }
 
     /// [`Server::start`] with `env` added to the child's environment (e.g. [`postgres_store`]).
     pub async fn start_with(extra: &str, env: &[(&str, &str)]) -> Server {
-        let server = Self::spawn(extra, env);
+        let server = Self::spawn(extra, env).await;
         server.wait_serving().await;
         server
     }
 
-    /// Start without waiting; `env` is added to the child's environment.
-    pub fn spawn(extra: &str, env: &[(&str, &str)]) -> Server {
+    /// Start without waiting for SERVING; `env` is added to the child's environment.
+    pub async fn spawn(extra: &str, env: &[(&str, &str)]) -> Server {
         let temp = tempfile::tempdir().unwrap();
-        let mut server = Self::spawn_in(temp.path(), extra, env);
+        let mut server = Self::spawn_in(temp.path(), extra, env).await;
         server._temp = Some(temp);
         server
     }
 
-    /// Start without waiting in an existing directory `dir` (e.g. the data of an earlier
-    /// server), on a fresh port. The caller keeps `dir` alive.
-    pub fn spawn_in(dir: &Path, extra: &str, env: &[(&str, &str)]) -> Server {
-        let (port, http_port) = (free_port(), free_port());
+    /// Start without waiting for SERVING in an existing directory `dir` (e.g. the data of an
+    /// earlier server). The caller keeps `dir` alive.
+    ///
+    /// The server binds `127.0.0.1:0` (gRPC and HTTP) and this reads the ports it got from its
+    /// "listening" log line, so no port is chosen here and released for someone else to take.
+    /// A server that exits before binding (bad config, say) keeps port 0: such a test only
+    /// looks at its exit and its log.
+    pub async fn spawn_in(dir: &Path, extra: &str, env: &[(&str, &str)]) -> Server {
         // `extra` adds other sections; [server] keys go through `env` (REBOUND_SERVER__…).
         // Every server gets an HTTP port of its own, so parallel tests never meet on 8080.
-        let config = format!(
-            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\n\
-             http_listen = \"127.0.0.1:{http_port}\"\ndrain_timeout = \"10s\"\n{extra}\n"
-        );
+        let config = "version = 1\n[server]\nlisten = \"127.0.0.1:0\"\n\
+             http_listen = \"127.0.0.1:0\"\ndrain_timeout = \"10s\"\n"
+            .to_owned()
+            + extra
+            + "\n";
         std::fs::write(dir.join("rebound.toml"), config).unwrap();
-        let log = dir.join(format!("server-{port}.log"));
+        let log = unused_log_file(dir);
         let child = Command::new(rebound_bin())
             .args(["serve", "--config", "rebound.toml"])
             .current_dir(dir)
@@ -141,15 +147,34 @@ impl Server {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        Server {
+        let mut server = Server {
             child,
             dir: dir.to_owned(),
             _temp: None,
-            port,
-            addr: format!("http://127.0.0.1:{port}"),
-            http_port,
+            port: 0,
+            addr: String::new(),
+            http_port: 0,
             log,
-        }
+        };
+        let bound = server.wait_bound().await;
+        server.port = bound.map_or(0, |(grpc, _)| grpc);
+        server.http_port = bound.and_then(|(_, http)| http).unwrap_or(0);
+        server.addr = format!("http://127.0.0.1:{}", server.port);
+        server
+    }
+
+    /// The gRPC and HTTP ports from the server's "listening" line, or `None` once it has
+    /// exited without one.
+    async fn wait_bound(&mut self) -> Option<(u16, Option<u16>)> {
+        let (log, child) = (&self.log, &mut self.child);
+        wait_for("the server's \"listening\" line (or its exit)", || {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let bound = text.lines().find_map(listening_ports).map(Some);
+            let exited = || child.try_wait().unwrap().map(|_| None);
+            let found = bound.or_else(exited);
+            async move { found }
+        })
+        .await
     }
 
     pub fn pid(&self) -> u32 {
@@ -221,6 +246,30 @@ impl Drop for Server {
             eprintln!("--- server log ---\n{}--- end of server log ---", self.logs());
         }
     }
+}
+
+/// A log file name in `dir` that no earlier server there used.
+fn unused_log_file(dir: &Path) -> PathBuf {
+    (1..).map(|n| dir.join(format!("server-{n}.log"))).find(|path| !path.exists()).unwrap()
+}
+
+/// The ports of a "listening" log line (`addr=127.0.0.1:PORT http=127.0.0.1:PORT`, `http=off`
+/// when the HTTP listener is off), text or JSON format.
+fn listening_ports(line: &str) -> Option<(u16, Option<u16>)> {
+    if !line.contains("listening") {
+        return None;
+    }
+    let field = |name: &str| {
+        let start = [format!("{name}="), format!("\"{name}\":\"")]
+            .iter()
+            .find_map(|key| line.find(key.as_str()).map(|at| at + key.len()))?;
+        let value = line[start..].trim_start_matches('"');
+        let end = value.find([' ', '"']).unwrap_or(value.len());
+        Some(value[..end].to_owned())
+    };
+    let port = |addr: String| addr.rsplit_once(':').and_then(|(_, port)| port.parse().ok());
+    let grpc = port(field("addr")?)?;
+    Some((grpc, field("http").and_then(port)))
 }
 
 /// The environment variable that puts a server's store on a fresh, empty PostgreSQL database

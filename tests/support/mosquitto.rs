@@ -13,6 +13,9 @@ pub fn device_password(uuid: &uuid::Uuid) -> String {
     format!("pw-{}", &uuid.to_string()[..8])
 }
 
+/// How many ports [`Broker::start_with_listener`] tries for its second listener.
+const BIND_ATTEMPTS: usize = 5;
+
 /// A running broker.
 pub struct Broker {
     inner: broker::Broker,
@@ -27,13 +30,36 @@ impl Broker {
 
     /// [`Broker::start`] with `extra` appended to the config (e.g. a TLS listener).
     pub fn start_with(devices: &[uuid::Uuid], extra: &str) -> Broker {
+        Self::try_start_with(devices, extra)
+            .unwrap_or_else(|err| panic!("{err} (./scripts/test.sh installs mosquitto)"))
+    }
+
+    /// [`Broker::start_with`] with a second listener: `listener(port)` is the extra config for
+    /// it on `port`, and the port it got is returned. Mosquitto cannot bind port 0 and say which
+    /// port it got, so this takes a port that was free a moment ago and tries another when
+    /// someone else took it first.
+    pub fn start_with_listener(
+        devices: &[uuid::Uuid],
+        listener: impl Fn(u16) -> String,
+    ) -> (Broker, u16) {
+        let mut last = None;
+        for _ in 0..BIND_ATTEMPTS {
+            let port = super::closed_port();
+            match Self::try_start_with(devices, &listener(port)) {
+                Ok(broker) => return (broker, port),
+                Err(err) => last = Some(err),
+            }
+        }
+        panic!("{} (./scripts/test.sh installs mosquitto)", last.unwrap())
+    }
+
+    fn try_start_with(devices: &[uuid::Uuid], extra: &str) -> Result<Broker, broker::BrokerError> {
         let mut users = vec![(SERVER_USER.to_owned(), SERVER_PASSWORD.to_owned())];
         users.extend(devices.iter().map(|uuid| (uuid.to_string(), device_password(uuid))));
-        let inner = broker::Broker::start_with(&users, extra)
-            .unwrap_or_else(|err| panic!("{err} (./scripts/test.sh installs mosquitto)"));
+        let inner = broker::Broker::start_with(&users, extra)?;
         std::fs::write(inner.dir().join("server-password"), SERVER_PASSWORD).unwrap();
         let port = inner.port;
-        Broker { inner, port }
+        Ok(Broker { inner, port })
     }
 
     pub fn log(&self) -> String {

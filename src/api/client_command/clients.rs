@@ -93,7 +93,6 @@ pub(super) async fn update(
     audit: AuditSlot,
     r: pb::UpdateClientRequest,
 ) -> Result<pb::UpdateClientResponse> {
-    api.refuse_while_draining()?;
     let uuid = fields::uuid("client_uuid", &r.client_uuid)?;
     let tier = fields::tier("capability_tier", r.capability_tier)?;
     let record = api.fleet.update_client(uuid, r.group, tier, &audit).await?;
@@ -105,7 +104,6 @@ pub(super) async fn clear_service_failed(
     audit: AuditSlot,
     r: pb::ClearServiceFailedRequest,
 ) -> Result<pb::ClearServiceFailedResponse> {
-    api.refuse_while_draining()?;
     let (record, cleared) = api
         .fleet
         .clear_service_failed(fields::uuid("client_uuid", &r.client_uuid)?, &audit)

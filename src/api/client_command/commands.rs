@@ -35,7 +35,6 @@ pub(super) async fn issue(
     audit: AuditSlot,
     r: pb::IssueCommandRequest,
 ) -> Result<pb::IssueCommandResponse> {
-    api.refuse_while_draining()?;
     let req = IssueRequest {
         command_id: fields::optional_uuid("command_id", &r.command_id)?,
         client_uuid: fields::uuid("client_uuid", &r.client_uuid)?,
@@ -95,7 +94,6 @@ pub(super) async fn cancel(
     audit: AuditSlot,
     r: pb::CancelCommandRequest,
 ) -> Result<pb::CancelCommandResponse> {
-    api.refuse_while_draining()?;
     let id = fields::uuid("command_id", &r.command_id)?;
     check_reason(&r.reason).map_err(|why| Error::invalid_argument("reason", why))?;
     api.fleet.cancel(id, &who, &r.reason, &audit).await?;

@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 
 use crate::api::identity::{audit, principal};
 use crate::commands::Fleet;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lifecycle::Drain;
 use crate::proto::v1 as pb;
 use crate::proto::v1::client_command_service_server::ClientCommandService;
@@ -32,15 +32,6 @@ pub struct ClientCommandApi {
 impl ClientCommandApi {
     pub fn new(fleet: Arc<Fleet>, drain: Drain) -> Self {
         Self { fleet, drain }
-    }
-
-    fn refuse_while_draining(&self) -> Result<()> {
-        if self.drain.is_draining() {
-            return Err(Error::Unavailable(
-                "server is draining; retry against its successor".into(),
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -18,7 +18,6 @@ pub(super) async fn start(
     audit: AuditSlot,
     r: pb::StartRolloutRequest,
 ) -> Result<pb::StartRolloutResponse> {
-    api.refuse_while_draining()?;
     use pb::rollout_target::Target;
     let target = match r.target.and_then(|t| t.target) {
         None => {
@@ -99,7 +98,6 @@ pub(super) async fn abort(
     audit: AuditSlot,
     r: pb::AbortRolloutRequest,
 ) -> Result<pb::AbortRolloutResponse> {
-    api.refuse_while_draining()?;
     let id = fields::uuid("rollout_id", &r.rollout_id)?;
     check_reason(&r.reason).map_err(|why| Error::invalid_argument("reason", why))?;
     api.fleet.abort_rollout(id, &who, &r.reason, &audit).await?;

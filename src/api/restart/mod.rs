@@ -5,7 +5,6 @@ pub(super) mod convert;
 mod reconnect;
 
 use crate::api::page;
-use crate::error::Error;
 use crate::lifecycle::ServerContext;
 use crate::lifecycle::restart::{RestartRecord, RestartRequest, Restarter};
 use crate::proto::v1 as pb;
@@ -38,16 +37,6 @@ impl RestartApi {
     ) -> Self {
         Self { ctx, restarter, tcp_addr, unix_socket }
     }
-
-    fn unavailable_while_draining(&self) -> Result<(), Status> {
-        if self.ctx.drain.is_draining() {
-            return Err(Error::Unavailable(
-                "the server is draining; retry against its successor".into(),
-            )
-            .into());
-        }
-        Ok(())
-    }
 }
 
 fn binary(text: &str) -> Option<PathBuf> {
@@ -63,7 +52,6 @@ impl RestartService for RestartApi {
         &self,
         request: Request<pb::RestartRequest>,
     ) -> Result<Response<pb::RestartResponse>, Status> {
-        self.unavailable_while_draining()?;
         let principal = crate::api::identity::principal(&request);
         let audit = crate::api::identity::audit(&request);
         let request = request.into_inner();
@@ -91,7 +79,6 @@ impl RestartService for RestartApi {
         &self,
         request: Request<pb::PrepareShutdownRequest>,
     ) -> Result<Response<pb::PrepareShutdownResponse>, Status> {
-        self.unavailable_while_draining()?;
         let request = request.into_inner();
         let mode = convert::requested_mode(request.mode)?;
         let report = self.restarter.prepare(mode, binary(&request.binary)).await?;
@@ -140,7 +127,6 @@ impl RestartService for RestartApi {
         &self,
         request: Request<pb::WatchRestartRequest>,
     ) -> Result<Response<Self::WatchRestartStream>, Status> {
-        self.unavailable_while_draining()?;
         let id = convert::optional_uuid("restart_id", &request.into_inner().restart_id)?;
         // Subscribe before reading the current state, so no transition falls in between.
         let mut events = self.restarter.subscribe();
@@ -185,7 +171,6 @@ impl RestartService for RestartApi {
         &self,
         request: Request<pb::TestReconnectRequest>,
     ) -> Result<Response<pb::TestReconnectResponse>, Status> {
-        self.unavailable_while_draining()?;
         let request = request.into_inner();
         let session_id = reconnect::validate_session(&request.session_id)?;
         let timeout = reconnect::validate_timeout(request.timeout)?;
