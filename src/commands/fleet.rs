@@ -37,6 +37,9 @@ pub struct Stats {
     pub ignored_acks: AtomicU64,
     /// Acks naming a command the store does not have, or another device's command.
     pub unknown_acks: AtomicU64,
+    /// Device messages another replica had already applied (each replica receives every
+    /// device message): no-ops.
+    pub replica_copies: AtomicU64,
 }
 
 impl Stats {
@@ -53,6 +56,8 @@ pub struct Fleet {
     commands_tx: broadcast::Sender<Arc<CommandChange>>,
     rollouts_tx: broadcast::Sender<Uuid>,
     pub(super) stats: Stats,
+    /// This process among the replicas sharing the store, for counting message copies.
+    pub(super) process: Uuid,
     /// Serializes rollout starts and aborts (at most one active rollout).
     pub(super) rollout_lock: tokio::sync::Mutex<()>,
     /// Woken when a rollout's command became terminal, so that the scheduler advances the
@@ -72,6 +77,7 @@ impl Fleet {
             commands_tx: broadcast::Sender::new(BUS_CAPACITY),
             rollouts_tx: broadcast::Sender::new(BUS_CAPACITY),
             stats: Stats::default(),
+            process: Uuid::new_v4(),
             rollout_lock: tokio::sync::Mutex::new(()),
             rollout_wake: tokio::sync::Notify::new(),
             next_step_ms: std::sync::Mutex::new(None),

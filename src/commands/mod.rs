@@ -23,6 +23,8 @@ mod rollout;
 mod scheduler;
 mod settings;
 #[cfg(test)]
+mod copies_tests;
+#[cfg(test)]
 mod lockout_tests;
 #[cfg(test)]
 pub(crate) mod test_link;

@@ -40,9 +40,11 @@ impl HealthSource for CommandsHealth {
             name: "commands",
             status: ComponentStatus::Healthy,
             detail: format!(
-                "ignored acks {}, unknown acks {}, crash recovery {}",
+                "ignored acks {}, unknown acks {}, copies applied by another replica {}, \
+                 crash recovery {}",
                 stats.ignored_acks.load(Relaxed),
                 stats.unknown_acks.load(Relaxed),
+                stats.replica_copies.load(Relaxed),
                 if settings.crash_recovery.enabled { "on" } else { "off" },
             ),
         }

@@ -22,6 +22,7 @@
 mod audit;
 mod clients;
 mod commands;
+mod copies;
 mod device_rows;
 mod fleet_tx;
 mod maintenance;

@@ -294,6 +294,15 @@ impl FleetTx for PgFleetTx {
         super::audit::insert(&mut self.tx, row).await.map(drop)
     }
 
+    async fn copies_seen_elsewhere(
+        &mut self,
+        process: Uuid,
+        now_ms: i64,
+        digests: &[String],
+    ) -> Result<Vec<bool>, StoreError> {
+        super::copies::seen_elsewhere(&mut self.tx, process, now_ms, digests).await
+    }
+
     #[tracing::instrument(name = "store.tx.commit", skip_all)]
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let flushed = self.flush().await;
