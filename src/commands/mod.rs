@@ -19,6 +19,7 @@ mod ingest;
 mod issue;
 mod lifecycle;
 mod operations;
+mod replicas;
 mod rollout;
 mod scheduler;
 mod settings;
