@@ -12,6 +12,7 @@
 //! counter) and every rollout watcher re-reads its rollout.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,14 +74,16 @@ impl Fleet {
                         self.announce_change(change);
                         continue;
                     }
-                    if !read.contains_key(&command_id) {
-                        let Some(command) = self.store.command(command_id).await? else {
-                            continue;
-                        };
-                        let events = self.store.command_events(command_id).await?;
-                        read.insert(command_id, (command, events));
-                    }
-                    let (command, events) = &read[&command_id];
+                    let (command, events) = match read.entry(command_id) {
+                        Entry::Occupied(known) => known.into_mut(),
+                        Entry::Vacant(slot) => {
+                            let Some(command) = self.store.command(command_id).await? else {
+                                continue;
+                            };
+                            let events = self.store.command_events(command_id).await?;
+                            slot.insert((command, events))
+                        }
+                    };
                     let Some(event) = events.iter().find(|e| e.id == event_id) else { continue };
                     let mut command = command.clone();
                     command.state = event.to_state;
