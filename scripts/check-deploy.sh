@@ -91,9 +91,10 @@ check_kubernetes() {
   fi
   local version
   for version in "${K8S_VERSIONS[@]}"; do
-    "$venv"/bin/kubernetes-validate --strict --quiet -k "$version" deploy/kubernetes/*.yaml
+    "$venv"/bin/kubernetes-validate --strict --quiet -k "$version" deploy/kubernetes/*.yaml \
+      deploy/kubernetes/cluster/*.yaml
   done
-  echo "kubernetes-validate --strict: deploy/kubernetes/*.yaml valid for ${K8S_VERSIONS[0]} to ${K8S_VERSIONS[-1]}"
+  echo "kubernetes-validate --strict: deploy/kubernetes/*.yaml and cluster/*.yaml valid for ${K8S_VERSIONS[0]} to ${K8S_VERSIONS[-1]}"
   # 1.28 lacks preStop sleep: the check must be able to fail.
   if "$venv"/bin/kubernetes-validate --strict --quiet --no-warn -k 1.28.0 deploy/kubernetes/rebound.yaml \
     >/dev/null 2>&1; then
@@ -103,12 +104,14 @@ check_kubernetes() {
   # What the schemas cannot say: the hardening every pod must have, and the pieces around it.
   "$venv"/bin/python - <<'PY'
 import json, re, sys, yaml
-docs = [d for f in ("rebound", "mosquitto")
+# Both variants: the single server (checked further below) first, then the cluster
+# (check_kubernetes_cluster); every pod of either gets the same hardening.
+docs = [d for f in ("rebound", "mosquitto", "cluster/rebound", "cluster/postgres")
         for d in yaml.safe_load_all(open(f"deploy/kubernetes/{f}.yaml"))]
 errors = []
 def kinds(kind):
     return [d for d in docs if d["kind"] == kind]
-for deploy in kinds("Deployment"):
+for deploy in kinds("Deployment") + kinds("StatefulSet"):
     name, pod = deploy["metadata"]["name"], deploy["spec"]["template"]["spec"]
     ctx = pod.get("securityContext", {})
     if ctx.get("runAsNonRoot") is not True:
@@ -161,6 +164,49 @@ if data["rebound.acl"] != open("deploy/mosquitto/rebound.acl").read():
 if errors:
     sys.exit("deploy/kubernetes:\n  " + "\n  ".join(errors))
 print("deploy/kubernetes: hardened pods, resources, PDB, NetworkPolicies, auth, shipped broker config, the image's user, volume and entrypoint")
+PY
+  check_kubernetes_cluster "$venv"
+}
+
+# The cluster variant (deploy/kubernetes/cluster/): what docs/cluster.md promises of it.
+check_kubernetes_cluster() {
+  "$1"/bin/python - <<'PY'
+import re, sys, yaml
+docs = [d for f in ("rebound", "postgres")
+        for d in yaml.safe_load_all(open(f"deploy/kubernetes/cluster/{f}.yaml"))]
+errors = []
+def kinds(kind):
+    return [d for d in docs if d["kind"] == kind]
+rebound = next(d for d in kinds("Deployment") if d["metadata"]["name"] == "rebound")
+spec = rebound["spec"]
+if spec["replicas"] < 3 or spec["strategy"]["type"] != "RollingUpdate":
+    errors.append("rebound: not 3 replicas with a RollingUpdate")
+if spec["strategy"].get("rollingUpdate", {}).get("maxUnavailable") != 0:
+    errors.append("rebound: a rolling update may take a replica down before its successor is ready")
+container = spec["template"]["spec"]["containers"][0]
+for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+    if "grpc" not in container.get(probe, {}):
+        errors.append(f"rebound: {probe} is not a gRPC probe")
+env = {e["name"]: e for e in container.get("env", [])}
+if "secretKeyRef" not in env.get("REBOUND_STORE__URL", {}).get("valueFrom", {}):
+    errors.append("rebound: store.url (REBOUND_STORE__URL) does not come from a Secret")
+if "$(POD_NAME)" not in env.get("REBOUND_MQTT__CLIENT_ID", {}).get("value", ""):
+    errors.append("rebound: replicas share one MQTT client id")
+version = re.search(r'^version = "(.*)"', open("Cargo.toml").read(), re.M)[1]
+if container["image"] != f"localhost/rebound:{version}":
+    errors.append(f"rebound: image is not localhost/rebound:{version}")
+config = next(d for d in kinds("ConfigMap") if d["metadata"]["name"] == "rebound-config")
+toml = config["data"]["rebound.toml"]
+if "tokens_file" not in toml or re.search(r"^url = \"(sqlite|postgres)", toml, re.M):
+    errors.append("rebound: authentication off, or a store URL in the ConfigMap")
+pdb = [p for p in kinds("PodDisruptionBudget") if p["spec"]["selector"]["matchLabels"] == {"app": "rebound"}]
+if not pdb or pdb[0]["spec"].get("maxUnavailable") != 1:
+    errors.append("rebound: no PodDisruptionBudget keeping all but one replica")
+if not kinds("StatefulSet") or not kinds("StatefulSet")[0]["spec"].get("volumeClaimTemplates"):
+    errors.append("postgres: no StatefulSet with its own volume")
+if errors:
+    sys.exit("deploy/kubernetes/cluster:\n  " + "\n  ".join(errors))
+print("deploy/kubernetes/cluster: 3 hardened replicas, RollingUpdate, PDB, gRPC probes, store URL from a Secret, a client id per pod, PostgreSQL StatefulSet")
 PY
 }
 

@@ -76,8 +76,10 @@ pub enum DeviceMessage {
 /// Everything the gateway reports to the domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayEvent {
-    /// A valid message from device `client`, received on `topic`.
-    Device { client: Uuid, topic: String, message: DeviceMessage },
+    /// A valid message from device `client`, received on `topic`. `digest` (hex SHA-256 of
+    /// the topic and the payload) names the message across replicas, which all receive it;
+    /// `None` for a retained replay, which the broker sends to each subscriber anew.
+    Device { client: Uuid, topic: String, message: DeviceMessage, digest: Option<String> },
     /// The broker acknowledged (PUBACK) the publish of a command.
     Published { command_id: Uuid },
     /// The gateway (re)connected. Without `session_present` every publish that was not

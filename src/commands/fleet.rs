@@ -37,6 +37,9 @@ pub struct Stats {
     pub ignored_acks: AtomicU64,
     /// Acks naming a command the store does not have, or another device's command.
     pub unknown_acks: AtomicU64,
+    /// Device messages another replica had already applied (each replica receives every
+    /// device message): no-ops.
+    pub replica_copies: AtomicU64,
 }
 
 impl Stats {
@@ -52,7 +55,15 @@ pub struct Fleet {
     pub(super) link: Arc<dyn DeviceLink>,
     commands_tx: broadcast::Sender<Arc<CommandChange>>,
     rollouts_tx: broadcast::Sender<Uuid>,
+    /// Counts the times the bus missed changes made by other replicas.
+    gaps_tx: tokio::sync::watch::Sender<u64>,
+    /// On a store other processes share: this process's changes by event id, waiting for
+    /// their own notice so that the bus carries every replica's changes in commit order
+    /// (`replicas`). `None`: announced at once (SQLite).
+    pub(super) unannounced: Option<std::sync::Mutex<Unannounced>>,
     pub(super) stats: Stats,
+    /// This process among the replicas sharing the store, for counting message copies.
+    pub(super) process: Uuid,
     /// Serializes rollout starts and aborts (at most one active rollout).
     pub(super) rollout_lock: tokio::sync::Mutex<()>,
     /// Woken when a rollout's command became terminal, so that the scheduler advances the
@@ -65,13 +76,17 @@ pub struct Fleet {
 
 impl Fleet {
     pub fn new(store: Arc<dyn Store>, settings: Settings, link: Arc<dyn DeviceLink>) -> Self {
+        let unannounced = store.change_feed().map(|_| Default::default());
         Self {
             store,
             settings,
             link,
             commands_tx: broadcast::Sender::new(BUS_CAPACITY),
             rollouts_tx: broadcast::Sender::new(BUS_CAPACITY),
+            gaps_tx: tokio::sync::watch::Sender::new(0),
+            unannounced,
             stats: Stats::default(),
+            process: Uuid::new_v4(),
             rollout_lock: tokio::sync::Mutex::new(()),
             rollout_wake: tokio::sync::Notify::new(),
             next_step_ms: std::sync::Mutex::new(None),
@@ -95,13 +110,34 @@ impl Fleet {
         self.commands_tx.subscribe()
     }
 
-    /// Ids of rollouts whose state or counters may have changed, from now on.
+    /// Ids of rollouts whose state or counters may have changed, from now on; the nil id
+    /// when any may have.
     pub fn subscribe_rollouts(&self) -> broadcast::Receiver<Uuid> {
         self.rollouts_tx.subscribe()
     }
 
+    /// Changes when the command bus missed changes another replica made: a watcher that
+    /// promised every transition must start again.
+    pub fn subscribe_gaps(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.gaps_tx.subscribe()
+    }
+
     pub(super) fn announce_rollout(&self, id: Uuid) {
         let _ = self.rollouts_tx.send(id);
+    }
+
+    /// Announce a change stored by another replica.
+    pub(super) fn announce_change(&self, change: CommandChange) {
+        if let Some(rollout) = change.command.rollout_id {
+            self.announce_rollout(rollout);
+        }
+        let _ = self.commands_tx.send(Arc::new(change));
+    }
+
+    /// Tell watchers that changes of other replicas were missed.
+    pub(super) fn announce_gap(&self) {
+        self.gaps_tx.send_modify(|gaps| *gaps += 1);
+        self.announce_rollout(Uuid::nil());
     }
 
     /// Announce committed changes and publish the commands they created.
@@ -122,10 +158,31 @@ impl Fleet {
             } else if unsent_and_ended(&change) {
                 self.link.withdraw_command(change.command.command_id);
             }
-            let _ = self.commands_tx.send(Arc::new(change));
+            match &self.unannounced {
+                Some(unannounced) => unannounced.lock().unwrap_or_else(|e| e.into_inner()).wait(change),
+                None => {
+                    let _ = self.commands_tx.send(Arc::new(change));
+                }
+            }
         }
         if wake {
             self.rollout_wake.notify_one();
+        }
+    }
+}
+
+/// This process's committed changes whose notice has not arrived yet, and the ids of those
+/// whose notice arrived before the change was handed over (announced from the store then).
+#[derive(Default)]
+pub(super) struct Unannounced {
+    pub waiting: std::collections::BTreeMap<i64, CommandChange>,
+    pub announced: std::collections::HashSet<i64>,
+}
+
+impl Unannounced {
+    fn wait(&mut self, change: CommandChange) {
+        if !self.announced.remove(&change.event.id) {
+            self.waiting.insert(change.event.id, change);
         }
     }
 }

@@ -87,9 +87,14 @@ impl Fleet {
         let mut tx = self.store.fleet_tx().await?;
         let (commands, clients) = batch_keys(batch);
         tx.prefetch(&commands, &clients).await?;
+        let copies = self.replica_copies(&mut *tx, batch, now).await?;
         let mut pending = Pending::default();
         let mut reconnected = false;
-        for delivery in batch.iter() {
+        for (delivery, copy) in batch.iter().zip(copies) {
+            if copy {
+                Stats::bump(&self.stats.replica_copies);
+                continue;
+            }
             match &delivery.event {
                 GatewayEvent::Published { command_id } => {
                     if let Some(mut command) = tx.command(*command_id).await?
@@ -99,7 +104,7 @@ impl Fleet {
                     }
                 }
                 GatewayEvent::Connected { .. } => reconnected = true,
-                GatewayEvent::Device { client, topic, message } => {
+                GatewayEvent::Device { client, topic, message, .. } => {
                     self.device_message(&mut *tx, &mut pending, *client, topic, message, now)
                         .await?;
                 }
@@ -116,6 +121,23 @@ impl Fleet {
             self.republish_queued().await?;
         }
         Ok(())
+    }
+
+    /// Which deliveries of `batch` are device messages another replica already applied.
+    async fn replica_copies(
+        &self,
+        tx: &mut dyn FleetTx,
+        batch: &[Delivery],
+        now: i64,
+    ) -> Result<Vec<bool>> {
+        let digest = |d: &Delivery| match &d.event {
+            GatewayEvent::Device { digest, .. } => digest.clone(),
+            _ => None,
+        };
+        let digests: Vec<String> = batch.iter().filter_map(digest).collect();
+        let mut seen = tx.copies_seen_elsewhere(self.process, now, &digests).await?.into_iter();
+        let copies = batch.iter().map(|d| digest(d).is_some() && seen.next().unwrap_or(false));
+        Ok(copies.collect())
     }
 
     /// Send every queued, unexpired command again (after the gateway connected).

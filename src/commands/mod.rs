@@ -19,9 +19,12 @@ mod ingest;
 mod issue;
 mod lifecycle;
 mod operations;
+mod replicas;
 mod rollout;
 mod scheduler;
 mod settings;
+#[cfg(test)]
+mod copies_tests;
 #[cfg(test)]
 mod lockout_tests;
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Wiring of the device side: the live settings and their config observer, the MQTT gateway,
-//! the command domain with its ingest and scheduler loops, and their health components.
+//! the command domain with its ingest and scheduler loops (and, on a store other processes
+//! share, the loop following their changes), and their health components.
 
 use std::sync::Arc;
 
@@ -23,6 +24,12 @@ pub fn start(ctx: &Arc<ServerContext>) -> Arc<Fleet> {
     ctx.health.register(Arc::new(CommandsHealth(fleet.clone())));
     let ingest = fleet.clone();
     ctx.tasks.spawn("commands.ingest", move |control| ingest.run_ingest(inbox, control));
+    if let Some(feed) = ctx.store.change_feed() {
+        let follower = fleet.clone();
+        ctx.tasks.spawn("commands.replica_changes", move |control| {
+            follower.run_change_feed(feed, control)
+        });
+    }
     let scheduler = fleet.clone();
     ctx.tasks.spawn("commands.scheduler", move |control| scheduler.run_scheduler(control));
     fleet
@@ -40,9 +47,11 @@ impl HealthSource for CommandsHealth {
             name: "commands",
             status: ComponentStatus::Healthy,
             detail: format!(
-                "ignored acks {}, unknown acks {}, crash recovery {}",
+                "ignored acks {}, unknown acks {}, copies applied by another replica {}, \
+                 crash recovery {}",
                 stats.ignored_acks.load(Relaxed),
                 stats.unknown_acks.load(Relaxed),
+                stats.replica_copies.load(Relaxed),
                 if settings.crash_recovery.enabled { "on" } else { "off" },
             ),
         }

@@ -137,5 +137,20 @@ pub trait FleetTx: Send {
     /// Stores the audit row of the call making this change, so that it commits with it.
     async fn insert_audit(&mut self, row: &AuditRow) -> Result<(), StoreError>;
 
+    /// Counts this process's copies of the device messages of one ingest batch (`digests`,
+    /// in arrival order, repeats allowed) and says of each whether it is a copy another
+    /// process on the database already counted: every replica receives every device
+    /// message, and the k-th copy of a message is the device's k-th send only for the first
+    /// process to count it. Copies seen elsewhere change nothing. A backend only one process
+    /// uses (SQLite) has nothing elsewhere: the default counts nothing and finds no copy.
+    async fn copies_seen_elsewhere(
+        &mut self,
+        _process: Uuid,
+        _now_ms: i64,
+        digests: &[String],
+    ) -> Result<Vec<bool>, StoreError> {
+        Ok(vec![false; digests.len()])
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }

@@ -15,6 +15,7 @@
 //! `fleet_tests.rs`, `progress_tests.rs`, `history_tests.rs`) runs against both.
 
 pub mod audit;
+pub mod changes;
 pub mod clients;
 pub mod commands;
 mod error;
@@ -111,6 +112,12 @@ pub trait Store:
     /// drain would wait for. Writes are committed before an RPC answers, so there is no
     /// queue of acknowledged-but-unwritten changes behind this number.
     fn busy(&self) -> usize;
+
+    /// Changes other processes sharing the database commit, for the Watch streams; `None`
+    /// when no other process can write to it (SQLite).
+    fn change_feed(&self) -> Option<Box<dyn changes::ChangeFeed>> {
+        None
+    }
 
     /// Waits for in-flight queries and closes every connection. Later calls fail.
     async fn close(&self);

@@ -22,6 +22,8 @@
 mod audit;
 mod clients;
 mod commands;
+mod copies;
+mod notify;
 mod device_rows;
 mod fleet_tx;
 mod maintenance;
@@ -41,6 +43,7 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use tracing::{debug, info, instrument, warn};
 
+use super::changes::ChangeFeed;
 use super::url::redact;
 use super::error::postgres_kind;
 use super::{
@@ -73,6 +76,9 @@ pub struct PostgresStore {
     dump_url: String,
     /// How the latest write transactions went.
     writes: Arc<WriteHealth>,
+    /// This process among those sharing the database (drawn at open): the writer named in
+    /// its change notices.
+    process: String,
 }
 
 impl PostgresStore {
@@ -98,7 +104,9 @@ impl PostgresStore {
             connect.get_database().unwrap_or(connect.get_username())
         );
         let pool = connect_with_retry(&connect, &location, options.connect_timeout).await?;
-        let store = Self { pool, location, dump_url, writes: Arc::new(WriteHealth::default()) };
+        let writes = Arc::new(WriteHealth::default());
+        let process = uuid::Uuid::new_v4().to_string();
+        let store = Self { pool, location, dump_url, writes, process };
         if let Err(e) = store.migrate().await {
             store.pool.close().await;
             return Err(e);
@@ -131,6 +139,11 @@ impl PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::query("schema_version"))
+    }
+
+    /// This process's name in change notices.
+    pub(super) fn process(&self) -> &str {
+        &self.process
     }
 
     /// The pool, for the area implementations.
@@ -215,6 +228,10 @@ impl Store for PostgresStore {
 
     fn busy(&self) -> usize {
         super::pool_busy(&self.pool)
+    }
+
+    fn change_feed(&self) -> Option<Box<dyn ChangeFeed>> {
+        Some(Box::new(notify::PgChangeFeed::new(self.pool.clone(), self.process.clone())))
     }
 
     #[instrument(skip_all, name = "store.ping")]

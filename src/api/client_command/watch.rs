@@ -40,6 +40,13 @@ fn lagged() -> Status {
     Status::from(Error::Unavailable("watcher fell behind the change stream; call again".into()))
 }
 
+fn missed() -> Status {
+    Status::from(Error::Unavailable(
+        "changes made by another replica were missed (database connection lost); call again"
+            .into(),
+    ))
+}
+
 /// Filters of one WatchCommands call.
 struct CommandWatch {
     command_id: Option<uuid::Uuid>,
@@ -76,6 +83,7 @@ pub async fn commands(
         rollout_id: fields::optional_uuid("rollout_id", &r.rollout_id)?,
     };
     let mut rx = fleet.subscribe_commands();
+    let mut gaps = fleet.subscribe_gaps();
     let mut current = Vec::new();
     let mut finished = false;
     if let Some(id) = watch.command_id {
@@ -107,10 +115,18 @@ pub async fn commands(
         let closed = drain.streams_closed();
         tokio::pin!(closed);
         loop {
+            let mut gap = false;
             let next = tokio::select! {
                 _ = &mut closed => None,
+                _ = gaps.changed() => {
+                    gap = true;
+                    None
+                }
                 change = rx.recv() => Some(change),
             };
+            if gap {
+                Err(missed())?;
+            }
             let change = match next {
                 None | Some(Err(RecvError::Closed)) => return,
                 Some(Err(RecvError::Lagged(_))) => Err(lagged())?,
@@ -161,7 +177,7 @@ pub async fn rollout(
                     _ = &mut closed => return,
                     _ = &mut refresh => break,
                     notice = rx.recv() => match notice {
-                        Ok(changed) if changed == id => break,
+                        Ok(changed) if changed == id || changed.is_nil() => break,
                         Ok(_) | Err(RecvError::Lagged(_)) => {}
                         Err(RecvError::Closed) => return,
                     },

@@ -83,7 +83,8 @@ impl Gateway {
         match decoded {
             Ok(Some((client, message))) => {
                 let receipt = Receipt::new(move || ack_now(ack));
-                let event = GatewayEvent::Device { client, topic: publish.topic, message };
+                let digest = (!publish.retain).then(|| message_digest(&publish));
+                let event = GatewayEvent::Device { client, topic: publish.topic, message, digest };
                 self.deliver(Delivery { event, receipt: Some(receipt) }).await;
             }
             Ok(None) => ack_now(ack),
@@ -99,4 +100,14 @@ impl Gateway {
             tracing::debug!("ingest loop gone; delivery dropped (the broker redelivers it)");
         }
     }
+}
+
+/// Hex SHA-256 of a message's topic and payload: equal for the copies every replica's
+/// session receives of one device message.
+fn message_digest(publish: &Publish) -> String {
+    let mut named = Vec::with_capacity(publish.topic.len() + 1 + publish.payload.len());
+    named.extend_from_slice(publish.topic.as_bytes());
+    named.push(0);
+    named.extend_from_slice(&publish.payload);
+    crate::hex::sha256(named)
 }

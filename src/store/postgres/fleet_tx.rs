@@ -24,6 +24,8 @@
 //! - **Writes are held back and sent in bulk** ([`FleetCache`], shared with SQLite): before a
 //!   read that depends on them and at commit, as one `UNNEST` statement per table (a batch
 //!   of 500 acks costs a few round trips, not a thousand), always inside the transaction.
+//! - **Other processes hear of the changes** at commit: the transaction ends with a
+//!   `pg_notify` naming every event it stored and every rollout it wrote (`notify`).
 //! - **Event ids** come from `command_events`' identity sequence, reserved in blocks that
 //!   grow as a transaction writes more events; ids a transaction reserved and did not use
 //!   are skipped (ids increase, they are not contiguous).
@@ -34,6 +36,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::PostgresStore;
+use super::notify::Notices;
 use super::device_rows::{self as rows, fetch, push_any, select_clients, select_commands, texts};
 use crate::store::audit::AuditRow;
 use crate::model::clients::{ClientRecord};
@@ -62,6 +65,8 @@ pub(super) struct PgFleetTx {
     event_ids: VecDeque<i64>,
     /// How many ids the next reservation takes.
     next_block: i64,
+    /// The changes to announce to the other processes at commit.
+    notices: Notices,
 }
 
 impl PgFleetTx {
@@ -74,6 +79,7 @@ impl PgFleetTx {
             store: store.clone(),
             event_ids: VecDeque::new(),
             next_block: 1,
+            notices: Notices::default(),
         })
     }
 
@@ -87,6 +93,9 @@ impl PgFleetTx {
         rows::update_commands(conn, &updated).await?;
         rows::put_clients(conn, &pending.clients).await?;
         rows::insert_events(conn, &pending.events).await?;
+        for event in &pending.events {
+            self.notices.event(event.command_id, event.id);
+        }
         rows::set_member_commands(conn, &pending.members).await?;
         let (deltas, recount) = pending.progress.take();
         rows::write_progress(conn, deltas, recount).await
@@ -265,6 +274,7 @@ impl FleetTx for PgFleetTx {
     }
 
     async fn put_rollout(&mut self, rollout: &RolloutRecord) -> Result<(), StoreError> {
+        self.notices.rollout(rollout.rollout_id);
         rows::put_rollout(&mut self.tx, rollout).await
     }
 
@@ -276,6 +286,7 @@ impl FleetTx for PgFleetTx {
         let clients = members.iter().map(|m| m.client_uuid.to_string()).collect();
         let waves = members.iter().map(|m| m.wave).collect();
         rows::insert_members(&mut self.tx, rollout_id, clients, waves).await?;
+        self.notices.rollout(rollout_id);
         self.cache.progress.members_added(rollout_id, members.len());
         Ok(())
     }
@@ -294,9 +305,22 @@ impl FleetTx for PgFleetTx {
         super::audit::insert(&mut self.tx, row).await.map(drop)
     }
 
+    async fn copies_seen_elsewhere(
+        &mut self,
+        process: Uuid,
+        now_ms: i64,
+        digests: &[String],
+    ) -> Result<Vec<bool>, StoreError> {
+        super::copies::seen_elsewhere(&mut self.tx, process, now_ms, digests).await
+    }
+
     #[tracing::instrument(name = "store.tx.commit", skip_all)]
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        let flushed = self.flush().await;
+        let mut flushed = self.flush().await;
+        if flushed.is_ok() {
+            let notices = std::mem::take(&mut self.notices);
+            flushed = notices.send(&mut self.tx, self.store.process()).await;
+        }
         let this = *self;
         let done = match flushed {
             Ok(()) => this.tx.commit().await.map_err(StoreError::query("tx.commit")),

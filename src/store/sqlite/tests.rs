@@ -9,12 +9,13 @@ use crate::model::durability::Durability;
 use crate::store::commands::{CommandStore};
 use crate::store::{RunEnd, RunStore};
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "audit_events",
     "clients",
     "command_events",
     "commands",
     "config_reload_events",
+    "device_message_copies",
     "rate_limit_admissions",
     "recovery_reports",
     "restart_events",
