@@ -85,7 +85,8 @@ pub async fn recover_at_start(store: &Arc<dyn Store>, max_ids: usize) -> Result<
         if due.is_empty() {
             break;
         }
-        let pending = apply_timers(store, &due, now, EventSource::Recovery).await?;
+        let pending =
+            apply_timers(store.fleet_tx().await?, &due, now, EventSource::Recovery).await?;
         for change in &pending.changes {
             let found = match change.command.state {
                 CommandState::Expired => &mut summary.expired,

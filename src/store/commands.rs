@@ -131,5 +131,13 @@ pub trait FleetTx: Send {
     /// Stores the audit row of the call making this change, so that it commits with it.
     async fn insert_audit(&mut self, row: &AuditRow) -> Result<(), StoreError>;
 
+    /// Checks, before this transaction writes anything, that `fence` still holds the cluster
+    /// lease, and keeps the lease from moving on until the transaction ends: a leader's loops
+    /// call it first. [`StoreError::Fenced`] when the lease moved on. A store without a
+    /// cluster area (SQLite, one process, always the leader) has nothing to check.
+    async fn fence(&mut self, _fence: &super::Fence) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }

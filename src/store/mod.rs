@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod cluster;
 pub mod commands;
 mod error;
 pub mod maintenance;
@@ -53,6 +54,7 @@ use tracing::{Span, instrument};
 
 pub use self::audit::AuditStore;
 pub use self::clients::ClientStore;
+pub use self::cluster::{ClusterStore, Fence};
 pub use self::commands::{CommandStore, FleetTx};
 #[cfg(test)]
 pub(crate) use self::error::sqlite_failure;
@@ -111,6 +113,12 @@ pub trait Store:
     /// drain would wait for. Writes are committed before an RPC answers, so there is no
     /// queue of acknowledged-but-unwritten changes behind this number.
     fn busy(&self) -> usize;
+
+    /// The cluster area (replicas, the lease), on a store that several processes share;
+    /// `None` on SQLite, where the one process is always the leader with epoch 0.
+    fn cluster(&self) -> Option<&dyn ClusterStore> {
+        None
+    }
 
     /// Waits for in-flight queries and closes every connection. Later calls fail.
     async fn close(&self);
@@ -186,6 +194,9 @@ pub struct StoreOptions {
     pub password_file: Option<std::path::PathBuf>,
     /// PostgreSQL only: how long start-up keeps trying to reach the database.
     pub connect_timeout: Duration,
+    /// PostgreSQL only: this replica's id, set on every connection (`rebound.replica_id`) so
+    /// that the commands it creates name it as their owner.
+    pub replica_id: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -194,6 +205,7 @@ impl Default for StoreOptions {
             durability: Durability::default(),
             password_file: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            replica_id: None,
         }
     }
 }

@@ -294,6 +294,10 @@ impl FleetTx for PgFleetTx {
         super::audit::insert(&mut self.tx, row).await.map(drop)
     }
 
+    async fn fence(&mut self, fence: &crate::store::Fence) -> Result<(), StoreError> {
+        super::cluster::check_fence(&mut self.tx, fence).await
+    }
+
     #[tracing::instrument(name = "store.tx.commit", skip_all)]
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let flushed = self.flush().await;
