@@ -72,14 +72,19 @@ fn spawn(config: &str, store: &[(&str, &str)]) -> Server {
     Server::spawn(&format!("{CLUSTER}{config}"), store)
 }
 
-#[tokio::test]
-async fn three_replicas_elect_one_leader_and_a_sigterm_moves_the_lease_within_a_second() {
-    let Some(store) = postgres_store().await else { return };
-    let url = store.1.clone();
-    let servers: Vec<Server> = (0..3).map(|_| spawn("", &[(store.0, &url)])).collect();
+/// `n` replicas without a broker on a fresh database, serving; `None` without PostgreSQL.
+async fn replicas(n: usize) -> Option<(String, Vec<Server>)> {
+    let (variable, url) = postgres_store().await?;
+    let servers: Vec<Server> = (0..n).map(|_| spawn("", &[(variable, &url)])).collect();
     for server in &servers {
         server.wait_serving().await;
     }
+    Some((url, servers))
+}
+
+#[tokio::test]
+async fn three_replicas_elect_one_leader_and_a_sigterm_moves_the_lease_within_a_second() {
+    let Some((url, servers)) = replicas(3).await else { return };
     let all: Vec<&Server> = servers.iter().collect();
     let leader = one_leader(&all, 3).await;
     let old = replica_id(&servers[leader]).await;
@@ -111,12 +116,7 @@ async fn three_replicas_elect_one_leader_and_a_sigterm_moves_the_lease_within_a_
 
 #[tokio::test]
 async fn after_pg_terminate_backend_on_every_connection_exactly_one_replica_leads() {
-    let Some(store) = postgres_store().await else { return };
-    let url = store.1.clone();
-    let servers: Vec<Server> = (0..2).map(|_| spawn("", &[(store.0, &url)])).collect();
-    for server in &servers {
-        server.wait_serving().await;
-    }
+    let Some((url, servers)) = replicas(2).await else { return };
     let all: Vec<&Server> = servers.iter().collect();
     one_leader(&all, 2).await;
     let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
