@@ -190,8 +190,8 @@ for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
 env = {e["name"]: e for e in container.get("env", [])}
 if "secretKeyRef" not in env.get("REBOUND_STORE__URL", {}).get("valueFrom", {}):
     errors.append("rebound: store.url (REBOUND_STORE__URL) does not come from a Secret")
-if "$(POD_NAME)" not in env.get("REBOUND_MQTT__CLIENT_ID", {}).get("value", ""):
-    errors.append("rebound: replicas share one MQTT client id")
+if "$(POD_NAME)" not in env.get("REBOUND_CLUSTER__REPLICA_ID", {}).get("value", ""):
+    errors.append("rebound: the replica id (and with it the MQTT client id) is not the pod's name")
 version = re.search(r'^version = "(.*)"', open("Cargo.toml").read(), re.M)[1]
 if container["image"] != f"localhost/rebound:{version}":
     errors.append(f"rebound: image is not localhost/rebound:{version}")

@@ -10,6 +10,7 @@
 //! again: the probes monitor (`server/probes.rs`) recomputes the report every few seconds and
 //! `grpc.health.v1` says NOT_SERVING while any component is UNHEALTHY.
 
+use crate::cluster::{Cluster, ClusterStatus};
 use crate::config::ConfigHandle;
 use crate::model::process::ProcessInfo;
 use crate::store::{Store, StoreErrorKind, WriteFailure};
@@ -52,6 +53,9 @@ pub struct HealthReport {
     pub uptime: Duration,
     pub pid: u32,
     pub generation: u64,
+    /// This replica, whether it leads, and the live replicas; `None` when the database did
+    /// not answer.
+    pub cluster: Option<ClusterStatus>,
 }
 
 /// Crate version, as built.
@@ -99,6 +103,7 @@ pub struct Inputs<'a> {
     /// The process is shutting down or handing over.
     pub draining: bool,
     pub process: &'a ProcessInfo,
+    pub cluster: &'a Cluster,
 }
 
 /// Compute the report now.
@@ -115,6 +120,18 @@ pub async fn report(inputs: Inputs<'_>) -> HealthReport {
         uptime: inputs.process.started.elapsed(),
         pid: inputs.process.pid,
         generation: inputs.process.generation,
+        cluster: cluster_status(inputs.cluster).await,
+    }
+}
+
+async fn cluster_status(cluster: &Cluster) -> Option<ClusterStatus> {
+    match tokio::time::timeout(STORE_PING_TIMEOUT, cluster.status()).await {
+        Ok(Ok(status)) => Some(status),
+        Ok(Err(err)) => {
+            tracing::debug!(error = %err, "health: no cluster status");
+            None
+        }
+        Err(_) => None,
     }
 }
 

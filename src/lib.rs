@@ -65,6 +65,7 @@ server_modules! {
     pub mod bench;
     pub mod cli;
     pub mod client;
+    pub mod cluster;
     pub mod commands;
     pub mod config;
     pub mod error;

@@ -1,5 +1,7 @@
 //! `rebound.v1.HealthService`: the rich health report over gRPC.
 
+use crate::api::client_command::convert::ts;
+use crate::cluster::ClusterStatus;
 use crate::health::{self, ComponentStatus, Overall};
 use crate::lifecycle::ServerContext;
 use crate::proto::v1 as pb;
@@ -50,10 +52,28 @@ impl HealthService for HealthApi {
             uptime: prost_types::Duration::try_from(report.uptime).ok(),
             pid: report.pid,
             generation: report.generation,
-            // Filled by the cluster module (issue 24); until then the one process is the
-            // whole cluster and clients see no cluster section.
-            cluster: None,
+            cluster: report.cluster.map(cluster_status),
         }))
+    }
+}
+
+fn cluster_status(cluster: ClusterStatus) -> pb::ClusterStatus {
+    pb::ClusterStatus {
+        replica_id: cluster.replica_id,
+        leader: cluster.leader,
+        lease_epoch: u64::try_from(cluster.lease_epoch).unwrap_or(0),
+        replicas: cluster
+            .replicas
+            .into_iter()
+            .map(|r| pb::ReplicaStatus {
+                replica_id: r.replica_id,
+                listen: r.listen,
+                leader: r.leader,
+                heartbeat_at: Some(ts(r.heartbeat_ms)),
+                pid: r.pid,
+                generation: r.generation,
+            })
+            .collect(),
     }
 }
 

@@ -34,7 +34,7 @@ pub fn code(err: &Error) -> Code {
 /// corrupt data, I/O errors and a read-only database are INTERNAL.
 pub fn store_code(kind: StoreErrorKind) -> Code {
     match kind {
-        StoreErrorKind::Unavailable => Code::Unavailable,
+        StoreErrorKind::Unavailable | StoreErrorKind::Fenced => Code::Unavailable,
         StoreErrorKind::Conflict => Code::Aborted,
         StoreErrorKind::ResourceExhausted => Code::ResourceExhausted,
         StoreErrorKind::InvalidInput => Code::InvalidArgument,

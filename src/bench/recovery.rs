@@ -150,7 +150,7 @@ async fn count_rows(target: &Target, url: &str) -> Result<f64, Error> {
 async fn startup_recovery(url: &str) -> Result<(f64, f64, String), Error> {
     let started = Instant::now();
     let store = store::open(url).await?;
-    let process = ProcessInfo::current(0);
+    let process = ProcessInfo::current(0, String::new());
     let run = store.begin_run(process.pid, 0).await?;
     let mut report = crate::recovery::startup::recover(
         &run,

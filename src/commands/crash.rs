@@ -52,7 +52,7 @@ impl Fleet {
 
     #[tracing::instrument(name = "crash_recovery.step", skip_all, fields(client.uuid = %uuid))]
     async fn ladder_step(&self, uuid: Uuid, now: i64, settings: &DeviceSettings) -> Result<()> {
-        let mut tx = self.store.fleet_tx().await?;
+        let mut tx = self.leader_tx().await?;
         let Some(mut client) = tx.client(uuid).await? else { return Ok(()) };
         let state = crash_state(&client, now, duration_ms(settings.crash_recovery.stale_after));
         let next = self.decide(&mut *tx, &client, state, now, settings).await?;

@@ -15,6 +15,7 @@ use super::device::{DeviceLink, OutboundCommand};
 use super::lifecycle::Transition;
 use super::settings::Settings;
 use crate::audit::AuditSlot;
+use crate::cluster::Leadership;
 use crate::clock::now_ms;
 use crate::model::commands::{CommandEvent, CommandRecord, CommandState, EventSource};
 use crate::store::commands::{FleetTx};
@@ -72,6 +73,8 @@ pub struct Fleet {
     /// When a paced rollout may issue its next step (unix ms): the scheduler advances
     /// rollouts then instead of waiting for its next tick.
     pub(super) next_step_ms: std::sync::Mutex<Option<i64>>,
+    /// Whether this replica runs the scheduler's duties, and the epoch fencing their writes.
+    pub(super) leadership: Leadership,
 }
 
 impl Fleet {
@@ -90,7 +93,15 @@ impl Fleet {
             rollout_lock: tokio::sync::Mutex::new(()),
             rollout_wake: tokio::sync::Notify::new(),
             next_step_ms: std::sync::Mutex::new(None),
+            leadership: Leadership::always(""),
         }
+    }
+
+    /// The same domain, running the scheduler's duties only while `leadership` leads (the
+    /// default: always, the one process of a SQLite store).
+    pub fn with_leadership(mut self, leadership: Leadership) -> Self {
+        self.leadership = leadership;
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

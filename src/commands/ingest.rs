@@ -140,11 +140,17 @@ impl Fleet {
         Ok(copies.collect())
     }
 
-    /// Send every queued, unexpired command again (after the gateway connected).
+    /// Send every queued, unexpired command this replica owns again (after the gateway
+    /// connected); the leader adopts those of replicas that died (`leader.rs`).
     async fn republish_queued(&self) -> Result<()> {
         let now = now_ms();
-        let queued =
-            self.store.commands_in_states(&[CommandState::Queued], REPUBLISH_LIMIT).await?;
+        let queued = match self.store.cluster() {
+            None => self.store.commands_in_states(&[CommandState::Queued], REPUBLISH_LIMIT).await?,
+            Some(cluster) => {
+                let ids = cluster.owned_queued(self.leadership.replica_id(), now).await?;
+                self.commands_by_id(&ids).await?
+            }
+        };
         let mut sent = 0usize;
         for command in queued.iter().filter(|c| c.expires_ms > now) {
             self.link.publish_command(outbound(command));

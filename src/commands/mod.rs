@@ -17,6 +17,7 @@ pub mod device;
 mod fleet;
 mod ingest;
 mod issue;
+mod leader;
 mod lifecycle;
 mod operations;
 mod replicas;

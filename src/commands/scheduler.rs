@@ -20,7 +20,7 @@ use super::lifecycle;
 use crate::clock::now_ms;
 use crate::error::Result;
 use crate::model::commands::{CommandRecord, EventSource};
-use crate::store::Store;
+use crate::store::FleetTx;
 use crate::tasks::TaskControl;
 
 /// Most timer transitions per transaction (the rest wait for the next tick).
@@ -38,7 +38,7 @@ impl Fleet {
                 let next_step = self.until_next_step(now_ms());
                 tokio::select! {
                     _ = interval.tick() => self.tick().await,
-                    _ = self.rollouts_due(next_step) => {
+                    _ = self.rollouts_due(next_step), if self.leadership.is_leader() => {
                         if let Err(err) = self.advance_rollouts().await {
                             tracing::error!(error = %err, "scheduler: rollout step failed");
                         }
@@ -70,9 +70,13 @@ impl Fleet {
         }
     }
 
-    /// One pass of every scheduled duty. Failures are logged; the next tick tries again.
+    /// One pass of every scheduled duty, while this replica leads (`crate::cluster`).
+    /// Failures are logged; the next tick tries again.
     #[tracing::instrument(name = "scheduler.tick", skip_all)]
     pub async fn tick(&self) {
+        if !self.leadership.is_leader() {
+            return;
+        }
         if let Err(err) = self.sweep_timers().await {
             tracing::error!(error = %err, "scheduler: expiry/timeout sweep failed");
         }
@@ -81,6 +85,9 @@ impl Fleet {
         }
         if let Err(err) = self.recover_crashes().await {
             tracing::error!(error = %err, "scheduler: crash recovery failed");
+        }
+        if let Err(err) = self.adopt_orphans().await {
+            tracing::error!(error = %err, "scheduler: adopting orphaned commands failed");
         }
     }
 
@@ -98,7 +105,8 @@ impl Fleet {
                 return Ok(swept);
             }
             let full = due.len() >= SWEEP_LIMIT as usize;
-            let pending = apply_timers(&self.store, &due, now, EventSource::Scheduler).await?;
+            let tx = self.leader_tx().await?;
+            let pending = apply_timers(tx, &due, now, EventSource::Scheduler).await?;
             for change in &pending.changes {
                 tracing::info!(command.id = %change.command.command_id, to = %change.event.to_state,
                     "{}", change.event.detail);
@@ -114,14 +122,13 @@ impl Fleet {
 }
 
 /// Store the timer transitions (`expired`, `timed_out`) of the `due` commands at `now`, in
-/// one transaction that reads them again in one go (an ack may have arrived since the scan).
+/// `tx`, which reads them again in one go (an ack may have arrived since the scan).
 pub(super) async fn apply_timers(
-    store: &Arc<dyn Store>,
+    mut tx: Box<dyn FleetTx>,
     due: &[CommandRecord],
     now: i64,
     source: EventSource,
 ) -> Result<Pending> {
-    let mut tx = store.fleet_tx().await?;
     let ids: Vec<_> = due.iter().map(|c| c.command_id).collect();
     tx.prefetch(&ids, &[]).await?;
     let mut pending = Pending::default();

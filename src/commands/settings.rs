@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::config::{
+    ClusterConfig,
     CommandsConfig, Config, ConfigObserver, CrashRecoveryConfig, EscalationConfig, MqttConfig,
     RolloutConfig, SafetyConfig, SchedulerConfig,
 };
@@ -23,6 +24,8 @@ pub struct DeviceSettings {
     pub escalation: EscalationConfig,
     pub rollout: RolloutConfig,
     pub scheduler: SchedulerConfig,
+    /// The lease TTL tells the leader when an orphaned command's owner is gone.
+    pub cluster: ClusterConfig,
 }
 
 impl DeviceSettings {
@@ -35,6 +38,7 @@ impl DeviceSettings {
             escalation: config.escalation.clone(),
             rollout: config.rollout.clone(),
             scheduler: config.scheduler.clone(),
+            cluster: config.cluster.clone(),
         }
     }
 }

@@ -227,6 +227,7 @@ impl StoreConfig {
             durability: self.durability,
             password_file: self.password_file.clone(),
             connect_timeout: self.connect_timeout,
+            replica_id: None,
         }
     }
 }

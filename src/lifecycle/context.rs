@@ -8,6 +8,7 @@
 use super::Drain;
 use super::snapshot::StateSections;
 use crate::auth::RateLimiter;
+use crate::cluster::Cluster;
 use crate::config::{ConfigHandle, Observers};
 use crate::health;
 use crate::model::process::ProcessInfo;
@@ -35,6 +36,8 @@ pub struct ServerContext {
     /// (`auth::carry`) when this one hands over or stops.
     pub limits: Arc<RateLimiter>,
     pub process: ProcessInfo,
+    /// This replica's side of the cluster: its id and whether it leads.
+    pub cluster: Arc<Cluster>,
 }
 
 impl ServerContext {
@@ -46,6 +49,7 @@ impl ServerContext {
             sources: &self.health,
             draining: self.drain.is_stopping(),
             process: &self.process,
+            cluster: &self.cluster,
         }
     }
 }

@@ -101,7 +101,7 @@ impl Gateway {
         let settings = Settings::new(DeviceSettings::from_config(&config));
         let tasks = Tasks::new();
         let (tx, deliveries) = mpsc::channel(64);
-        let (link, status) = start(&tasks, &settings, tx);
+        let (link, status) = start(&tasks, &settings, tx, None);
         Gateway { tasks, _settings: settings, link, status, deliveries }
     }
 

@@ -74,11 +74,13 @@ impl DeviceLink for MqttLink {
 }
 
 /// Start the gateway loop as the background task `mqtt.gateway`. Valid inbound messages are
-/// sent to `deliveries`. Returns the link for the domain and the status for health.
+/// sent to `deliveries`. `replica`: this replica's id, for a client id of its own in a
+/// cluster. Returns the link for the domain and the status for health.
 pub fn start(
     tasks: &Tasks,
     settings: &Settings,
     deliveries: mpsc::Sender<Delivery>,
+    replica: Option<String>,
 ) -> (Arc<MqttLink>, Arc<GatewayStatus>) {
     let status = Arc::new(GatewayStatus::default());
     status.set_configured(settings.current().mqtt.url.as_deref());
@@ -88,6 +90,7 @@ pub fn start(
         outbound,
         deliveries,
         backlog: Default::default(),
+        replica,
     };
     let updates = settings.subscribe();
     tasks.spawn("mqtt.gateway", move |control| gateway.run(control, updates));
@@ -129,7 +132,7 @@ mod tests {
         let settings = Settings::new(DeviceSettings::from_config(&config));
         let tasks = Tasks::new();
         let (tx, mut rx) = mpsc::channel(16);
-        let (_link, status) = start(&tasks, &settings, tx);
+        let (_link, status) = start(&tasks, &settings, tx, None);
         let first = tokio::time::timeout(LIMIT, rx.recv()).await.unwrap().unwrap();
         assert_eq!(first.event, GatewayEvent::Connected { session_present: false });
         until("connected", || status.is_connected()).await;

@@ -51,8 +51,13 @@ fn tls_config(config: &MqttConfig) -> Result<Arc<rustls::ClientConfig>, OptionsE
 }
 
 /// Where and how the gateway connects for `config`, whose `url` must be set. Read at every
-/// (re)connect, so a rotated password is picked up.
-pub fn connect_params(config: &MqttConfig) -> Result<ConnectParams, OptionsError> {
+/// (re)connect, so a rotated password is picked up. A replica of a cluster (PostgreSQL)
+/// connects as `<mqtt.client_id>-<replica id>` (`replica`), so that replicas do not take each
+/// other's session.
+pub fn connect_params(
+    config: &MqttConfig,
+    replica: Option<&str>,
+) -> Result<ConnectParams, OptionsError> {
     let url = config.url.as_deref().ok_or_else(|| OptionsError::Url("not set".into()))?;
     let broker = BrokerUrl::parse(url).map_err(OptionsError::Url)?;
     let login = match &config.username {
@@ -63,7 +68,10 @@ pub fn connect_params(config: &MqttConfig) -> Result<ConnectParams, OptionsError
         tls: if broker.tls { Some(tls_config(config)?) } else { None },
         host: broker.host,
         port: broker.port,
-        client_id: config.client_id.clone(),
+        client_id: match replica {
+            Some(replica) => format!("{}-{replica}", config.client_id),
+            None => config.client_id.clone(),
+        },
         keep_alive: config.keep_alive,
         login,
     })
@@ -85,12 +93,15 @@ mod tests {
             ..MqttConfig::default()
         };
         assert_eq!(password(&config).unwrap().as_deref(), Some("s3cret"));
-        let params = connect_params(&config).unwrap();
+        let params = connect_params(&config, None).unwrap();
         assert_eq!((params.host.as_str(), params.port), ("127.0.0.1", 1883));
+        assert_eq!(params.client_id, config.client_id);
+        let replica = connect_params(&config, Some("a1b2c3d4")).unwrap();
+        assert_eq!(replica.client_id, format!("{}-a1b2c3d4", config.client_id));
         assert!(params.tls.is_none());
         assert_eq!(params.login, Some(("rebound".into(), "s3cret".into())));
         config.password_file = Some(dir.path().join("missing"));
-        let err = connect_params(&config).err().unwrap().to_string();
+        let err = connect_params(&config, None).err().unwrap().to_string();
         assert!(err.starts_with("mqtt.password_file") && !err.contains("s3cret"), "{err}");
     }
 
@@ -104,7 +115,7 @@ mod tests {
             ca_file: Some(file),
             ..MqttConfig::default()
         };
-        let err = connect_params(&config).err().unwrap().to_string();
+        let err = connect_params(&config, None).err().unwrap().to_string();
         assert!(err.starts_with("mqtt.ca_file"), "{err}");
     }
 }

@@ -325,7 +325,7 @@ mod tests {
     #[tokio::test]
     async fn reports_say_how_the_previous_run_ended_and_are_stored() {
         let store = crate::store::open("sqlite::memory:").await.unwrap();
-        let process = ProcessInfo::current(0);
+        let process = ProcessInfo::current(0, String::new());
         let first = store.begin_run(1, 0).await.unwrap();
         let mut builder = ReportBuilder::new(&first, &process);
         assert_eq!(builder.previous_run(), PreviousRun::FirstStart);

@@ -1,7 +1,10 @@
 //! Retention: delete terminal commands (and their events), reload, restart and audit events
 //! older than `retention.days`, in small batches so RPCs never wait behind a long delete.
-//! Runs as a background loop every `retention.interval`, and on demand (`RunCleanup`).
+//! Runs as a background loop every `retention.interval` on the replica that leads
+//! (`crate::cluster`; on SQLite the one process), and on demand (`RunCleanup`). Its deletes
+//! are not fenced: deleting rows past the cutoff twice deletes nothing more.
 
+use crate::cluster::Leadership;
 use crate::config::ConfigHandle;
 use crate::error::Error;
 use crate::store::Store;
@@ -66,16 +69,16 @@ pub async fn run_cleanup(
     Ok(report)
 }
 
-/// Run the cleanup every `retention.interval` as a background loop. The interval, age and
-/// batch size are read from the live config each time, so reloads apply.
-pub fn spawn(tasks: &Tasks, config: ConfigHandle, store: Arc<dyn Store>) {
+/// Run the cleanup every `retention.interval` as a background loop, while `leadership` leads.
+/// The interval, age and batch size are read from the live config each time, so reloads apply.
+pub fn spawn(tasks: &Tasks, config: ConfigHandle, store: Arc<dyn Store>, leadership: Leadership) {
     tasks.spawn("retention", move |mut control| async move {
         loop {
             let settings = config.config().retention;
             tokio::select! {
                 _ = control.changed() => {}
                 _ = tokio::time::sleep(settings.interval) => {
-                    if !settings.enabled() {
+                    if !settings.enabled() || !leadership.is_leader() {
                         continue;
                     }
                     match run_cleanup(store.as_ref(), settings.max_age(), settings.batch_size, false).await {

@@ -223,7 +223,7 @@ mod tests {
     #[tokio::test]
     async fn after_a_crash_the_integrity_check_is_pending_until_it_runs_after_serving() {
         let store = crate::store::open("sqlite::memory:").await.unwrap();
-        let process = ProcessInfo::current(0);
+        let process = ProcessInfo::current(0, String::new());
         store.begin_run(process.pid, 0).await.unwrap();
         let run = store.begin_run(process.pid, 0).await.unwrap();
         let mut report = recover(&run, &process, &Startup::cold(), &store).await.unwrap();

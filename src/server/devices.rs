@@ -18,9 +18,13 @@ pub fn start(ctx: &Arc<ServerContext>) -> Arc<Fleet> {
     let settings = Settings::new(DeviceSettings::from_config(&ctx.config.config()));
     ctx.observers.register(settings.observer());
     let (deliveries, inbox) = mpsc::channel(INGEST_QUEUE);
-    let (link, gateway) = crate::mqtt::start(&ctx.tasks, &settings, deliveries);
+    // In a cluster each replica has a broker session of its own.
+    let replica = ctx.store.cluster().map(|_| ctx.process.replica_id.clone());
+    let (link, gateway) = crate::mqtt::start(&ctx.tasks, &settings, deliveries, replica);
     ctx.health.register(gateway);
-    let fleet = Arc::new(Fleet::new(ctx.store.clone(), settings, link));
+    let leadership = ctx.cluster.leadership().clone();
+    let fleet =
+        Arc::new(Fleet::new(ctx.store.clone(), settings, link).with_leadership(leadership));
     ctx.health.register(Arc::new(CommandsHealth(fleet.clone())));
     let ingest = fleet.clone();
     ctx.tasks.spawn("commands.ingest", move |control| ingest.run_ingest(inbox, control));

@@ -15,6 +15,7 @@ use crate::api::layer::RpcLayer;
 use crate::api::recovery::RecoveryApi;
 use crate::api::restart::RestartApi;
 use crate::auth::{RateLimiter, carry};
+use crate::cluster::Cluster;
 use crate::config::reload::{ReloadManager, ReloadRequest, Trigger};
 use crate::config::{Config, ConfigHandle, LoadedConfig, Observers, Source};
 use crate::lifecycle::ServerContext;
@@ -30,6 +31,7 @@ use crate::proto::v1::recovery_service_server::RecoveryServiceServer;
 use crate::proto::v1::restart_service_server::RestartServiceServer;
 use crate::recovery::retention;
 use crate::store;
+use crate::store::cluster::ReplicaBeat;
 use crate::systemd;
 use crate::tasks::Tasks;
 use std::sync::Arc;
@@ -82,7 +84,9 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         "listening"
     );
     let socket_path = listeners.unix.as_ref().map(|(_, path)| path.clone());
-    let options = config.store.options();
+    let replica_id = crate::cluster::identity::choose(&config.cluster, startup.replica_id());
+    let mut options = config.store.options();
+    options.replica_id = Some(replica_id.clone());
     let store = match store::open_with(&config.store.url, &options).await {
         Ok(store) => store,
         Err(err) => {
@@ -93,7 +97,7 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
             return Err(err.into());
         }
     };
-    let process = ProcessInfo::current(startup.generation());
+    let process = ProcessInfo::current(startup.generation(), replica_id);
     let run = store.begin_run(process.pid, process.generation).await?;
     let previous = run.previous.as_ref().map_or("none", |previous| previous.end.as_str());
     tracing::info!(run.id = run.run_id.0, previous_run = %previous, generation = process.generation, "store ready");
@@ -108,16 +112,26 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         Source::File(path) => Some(path.clone()),
         Source::Defaults | Source::Inline => None,
     };
+    let config_handle = ConfigHandle::new(loaded);
+    let tasks = Tasks::new();
+    let beat = ReplicaBeat {
+        replica_id: process.replica_id.clone(),
+        listen: listeners.tcp_addr.to_string(),
+        pid: process.pid,
+        generation: process.generation,
+    };
+    let cluster = Cluster::start(&tasks, store.clone(), config_handle.clone(), beat);
     let ctx = Arc::new(ServerContext {
-        config: ConfigHandle::new(loaded),
+        config: config_handle,
         observers,
         store: store.clone(),
         drain: drain.clone(),
-        tasks: Tasks::new(),
+        tasks,
         health: Default::default(),
         state: startup.state_sections(),
         limits: limits.clone(),
         process,
+        cluster,
     });
     let gate = crate::auth::Gate::start(&ctx.config, &ctx.observers, limits)?;
     let tls = super::tls::Tls::start(&ctx.config, &ctx.observers, Alpn::Grpc)?;
@@ -140,7 +154,8 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         tracing::warn!(error = %err, "config file watching is unavailable");
     }
     let auditor = Auditor::new(store.clone());
-    retention::spawn(&ctx.tasks, ctx.config.clone(), store.clone());
+    let leadership = ctx.cluster.leadership().clone();
+    retention::spawn(&ctx.tasks, ctx.config.clone(), store.clone(), leadership);
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let probes = Probes::new(reporter, SERVICES.to_vec());
     probes.set(ServingStatus::Serving).await;
@@ -280,6 +295,8 @@ async fn stop(
 ) -> Result<Stopped, ServeError> {
     match exit {
         Exit::Shutdown | Exit::ServerEnded(_) => {
+            // First of all: another replica takes the lease over while this one drains.
+            serving.ctx.cluster.leave().await;
             restarter.shutdown().await;
             systemd::stopping();
             let early = match exit {

@@ -152,5 +152,13 @@ pub trait FleetTx: Send {
         Ok(vec![false; digests.len()])
     }
 
+    /// Checks, before this transaction writes anything, that `fence` still holds the cluster
+    /// lease, and keeps the lease from moving on until the transaction ends: a leader's loops
+    /// call it first. [`StoreError::Fenced`] when the lease moved on. A store without a
+    /// cluster area (SQLite, one process, always the leader) has nothing to check.
+    async fn fence(&mut self, _fence: &super::Fence) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }

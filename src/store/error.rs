@@ -80,6 +80,11 @@ pub enum StoreError {
         source: sqlx::Error,
     },
 
+    /// A leader's write was refused: `holder` no longer holds the lease at `epoch` (another
+    /// replica took it over). Nothing was written.
+    #[error("lease lost: {holder} no longer holds the lease at epoch {epoch}")]
+    Fenced { holder: String, epoch: i64 },
+
     /// A statement on the device area's writer connection failed; `op` names the operation.
     #[error("store {op} failed: {source}")]
     Statement {
@@ -106,6 +111,8 @@ pub enum StoreErrorKind {
     InvalidInput,
     /// The operation does not exist on this backend; another tool does it (see the message).
     Unsupported,
+    /// This replica lost the lease: a leader's write was refused (see [`StoreError::Fenced`]).
+    Fenced,
     /// Anything else: an I/O error, a read-only or unopenable file, a failed migration, a bug.
     /// Retrying the same call does not help.
     Internal,
@@ -121,6 +128,7 @@ impl StoreErrorKind {
             Self::Corrupt => "stored data is corrupt",
             Self::InvalidInput => "value or statement over the database's limits",
             Self::Unsupported => "not supported by this store backend",
+            Self::Fenced => "this replica no longer holds the lease",
             Self::Internal => "internal database error",
         }
     }
@@ -136,6 +144,7 @@ impl StoreError {
             | Self::SchemaTooNew { .. } => StoreErrorKind::Internal,
             Self::Unreachable { .. } => StoreErrorKind::Unavailable,
             Self::NotSupported { .. } => StoreErrorKind::Unsupported,
+            Self::Fenced { .. } => StoreErrorKind::Fenced,
             Self::Migrate { source, .. } => match source {
                 sqlx::migrate::MigrateError::Execute(source) => sqlx_kind(source),
                 _ => StoreErrorKind::Internal,
@@ -153,6 +162,7 @@ impl StoreError {
             Self::Open { .. } | Self::Io { .. } | Self::Unreachable { .. } => "open",
             Self::SchemaTooNew { .. } => "migrate",
             Self::InvalidUrl { .. } | Self::Unsupported { .. } => "url",
+            Self::Fenced { .. } => "tx.fence",
         }
     }
 

@@ -17,6 +17,7 @@
 pub mod audit;
 pub mod changes;
 pub mod clients;
+pub mod cluster;
 pub mod commands;
 mod error;
 pub mod maintenance;
@@ -54,6 +55,7 @@ use tracing::{Span, instrument};
 
 pub use self::audit::AuditStore;
 pub use self::clients::ClientStore;
+pub use self::cluster::{ClusterStore, Fence};
 pub use self::commands::{CommandStore, FleetTx};
 #[cfg(test)]
 pub(crate) use self::error::sqlite_failure;
@@ -116,6 +118,12 @@ pub trait Store:
     /// Changes other processes sharing the database commit, for the Watch streams; `None`
     /// when no other process can write to it (SQLite).
     fn change_feed(&self) -> Option<Box<dyn changes::ChangeFeed>> {
+        None
+    }
+
+    /// The cluster area (replicas, the lease), on a store that several processes share;
+    /// `None` on SQLite, where the one process is always the leader with epoch 0.
+    fn cluster(&self) -> Option<&dyn ClusterStore> {
         None
     }
 
@@ -193,6 +201,9 @@ pub struct StoreOptions {
     pub password_file: Option<std::path::PathBuf>,
     /// PostgreSQL only: how long start-up keeps trying to reach the database.
     pub connect_timeout: Duration,
+    /// PostgreSQL only: this replica's id, set on every connection (`rebound.replica_id`) so
+    /// that the commands it creates name it as their owner.
+    pub replica_id: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -201,6 +212,7 @@ impl Default for StoreOptions {
             durability: Durability::default(),
             password_file: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            replica_id: None,
         }
     }
 }

@@ -21,6 +21,7 @@
 
 mod audit;
 mod clients;
+mod cluster;
 mod commands;
 mod copies;
 mod notify;
@@ -96,6 +97,9 @@ impl PostgresStore {
             connect = connect.password(password.trim_end_matches(['\r', '\n']));
         }
         connect = connect.application_name("rebound");
+        if let Some(replica_id) = &options.replica_id {
+            connect = connect.options([("rebound.replica_id", replica_id.as_str())]);
+        }
         let dump_url = format!(
             "postgres://{}@{}:{}/{}",
             connect.get_username(),
@@ -263,6 +267,10 @@ impl Store for PostgresStore {
         self.writes.record(written)
     }
 
+    fn cluster(&self) -> Option<&dyn super::ClusterStore> {
+        Some(self)
+    }
+
     #[instrument(skip_all, name = "store.close")]
     async fn close(&self) {
         self.pool.close().await;
@@ -270,5 +278,7 @@ impl Store for PostgresStore {
     }
 }
 
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod tests;

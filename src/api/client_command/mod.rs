@@ -6,7 +6,7 @@
 
 mod clients;
 mod commands;
-mod convert;
+pub(crate) mod convert;
 mod fields;
 mod rollouts;
 mod watch;

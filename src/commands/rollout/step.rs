@@ -130,7 +130,7 @@ impl Fleet {
                         rollout.state = RolloutState::Completed;
                         rollout.finished_ms = Some(now);
                         rollout.updated_ms = now;
-                        let mut tx = self.store.fleet_tx().await?;
+                        let mut tx = self.leader_tx().await?;
                         tx.put_rollout(&rollout).await?;
                         tx.commit().await?;
                         tracing::info!(rollout.id = %id, "rollout completed");

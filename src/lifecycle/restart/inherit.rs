@@ -42,6 +42,10 @@ pub struct Handover {
     pub snapshot: Option<PathBuf>,
     /// W3C trace context of the restart, continued by the successor.
     pub traceparent: Option<String>,
+    /// The predecessor's replica id (`cluster.replica_id`, or the random one it drew), kept
+    /// by the successor. Absent in the description of an older predecessor.
+    #[serde(default)]
+    pub replica_id: Option<String>,
 }
 
 /// Why the inherited state could not be taken over. The process then refuses to start
@@ -159,6 +163,7 @@ mod tests {
             control_fd: None,
             snapshot: None,
             traceparent: None,
+            replica_id: Some("r-1".into()),
         };
         inheritable.describe(&mut handover);
         // Hand the descriptor over as a child would receive it: by number.

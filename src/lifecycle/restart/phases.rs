@@ -283,6 +283,7 @@ fn describe(run: &Run, snapshot: Option<PathBuf>) -> Handover {
         control_fd: None,
         snapshot,
         traceparent: run.traceparent(),
+        replica_id: Some(run.inner.ctx.process.replica_id.clone()),
     }
 }
 

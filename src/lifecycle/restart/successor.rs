@@ -67,6 +67,11 @@ impl Startup {
         self.predecessor.as_ref().map(|p| p.handover.restart_id)
     }
 
+    /// The predecessor's replica id, for a successor whose predecessor named one.
+    pub fn replica_id(&self) -> Option<&str> {
+        self.predecessor.as_ref().and_then(|p| p.handover.replica_id.as_deref())
+    }
+
     /// The process that handed over, for a successor.
     pub fn predecessor_pid(&self) -> Option<u32> {
         self.predecessor.as_ref().map(|p| p.handover.predecessor_pid)

@@ -44,6 +44,8 @@ pub(super) struct Gateway {
     pub outbound: mpsc::UnboundedReceiver<Outbound>,
     pub deliveries: mpsc::Sender<Delivery>,
     pub backlog: Backlog,
+    /// The replica id the client id ends with, in a cluster (see `options::connect_params`).
+    pub replica: Option<String>,
 }
 
 /// How a connect attempt ended.
@@ -274,7 +276,7 @@ impl Gateway {
         settings: &mut watch::Receiver<Arc<DeviceSettings>>,
     ) -> Attempt {
         let attempt = async {
-            let params = options::connect_params(config).map_err(|e| e.to_string())?;
+            let params = options::connect_params(config, self.replica.as_deref()).map_err(|e| e.to_string())?;
             Link::connect(&params).await.map_err(|e| e.to_string())
         };
         tokio::pin!(attempt);

@@ -314,6 +314,10 @@ impl FleetTx for PgFleetTx {
         super::copies::seen_elsewhere(&mut self.tx, process, now_ms, digests).await
     }
 
+    async fn fence(&mut self, fence: &crate::store::Fence) -> Result<(), StoreError> {
+        super::cluster::check_fence(&mut self.tx, fence).await
+    }
+
     #[tracing::instrument(name = "store.tx.commit", skip_all)]
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let mut flushed = self.flush().await;

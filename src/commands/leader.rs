@@ -1,0 +1,74 @@
+//! The command domain's side of the cluster (`crate::cluster`): the scheduler's fenced write
+//! transactions, and the adoption of orphaned commands.
+//!
+//! A command is published by the replica that created it (its `owner`). When that replica
+//! dies before the broker acknowledged the publish, the command stays `queued` with an owner
+//! nobody hears from: the leader adopts it (becomes its owner, in a transaction fenced by its
+//! epoch) and publishes it again with the same command id, so it reaches the device within
+//! one lease time; the device's dedupe by command id makes it run once.
+
+use uuid::Uuid;
+
+use super::fleet::{Fleet, outbound};
+use crate::clock::now_ms;
+use crate::error::Result;
+use crate::model::commands::CommandRecord;
+use crate::store::{FleetTx, StoreError};
+
+/// Most orphaned commands adopted per scheduler tick.
+const ADOPT_LIMIT: u32 = 1000;
+
+impl Fleet {
+    /// A write transaction of the leader's duties: fenced by this replica's lease epoch, so
+    /// that it writes nothing once another replica took the lease over. A replica that finds
+    /// itself fenced steps down.
+    pub(super) async fn leader_tx(&self) -> Result<Box<dyn FleetTx>> {
+        let Some(fence) = self.leadership.fence() else {
+            let holder = self.leadership.replica_id().to_owned();
+            return Err(StoreError::Fenced { holder, epoch: 0 }.into());
+        };
+        let mut tx = self.store.fleet_tx().await?;
+        match tx.fence(&fence).await {
+            Ok(()) => Ok(tx),
+            Err(err) => {
+                if matches!(err, StoreError::Fenced { .. }) {
+                    self.leadership.step_down(fence.epoch, "a write was fenced off");
+                }
+                Err(err.into())
+            }
+        }
+    }
+
+    /// Adopt the queued commands of replicas that are gone and publish them again. The
+    /// number adopted (always 0 on a store without a cluster area).
+    pub async fn adopt_orphans(&self) -> Result<usize> {
+        let Some(cluster) = self.store.cluster() else { return Ok(0) };
+        let Some(fence) = self.leadership.fence() else { return Ok(0) };
+        let ttl = self.settings.current().cluster.lease_ttl;
+        let now = now_ms();
+        let adopted = match cluster.adopt_orphans(&fence, ttl, now, ADOPT_LIMIT).await {
+            Err(err @ StoreError::Fenced { .. }) => {
+                self.leadership.step_down(fence.epoch, "a write was fenced off");
+                return Err(err.into());
+            }
+            other => other?,
+        };
+        let commands = self.commands_by_id(&adopted).await?;
+        for command in &commands {
+            tracing::info!(command.id = %command.command_id, "adopted an orphaned command; publishing it again");
+            self.link.publish_command(outbound(command));
+        }
+        Ok(commands.len())
+    }
+
+    /// The stored records of `ids`, in that order, skipping unknown ones.
+    pub(super) async fn commands_by_id(&self, ids: &[Uuid]) -> Result<Vec<CommandRecord>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(command) = self.store.command(*id).await? {
+                found.push(command);
+            }
+        }
+        Ok(found)
+    }
+}
