@@ -14,7 +14,7 @@ use rebound::proto::v1::health_service_client::HealthServiceClient;
 use sqlx::Connection;
 use support::device::{Device, eavesdrop, rpc, wait_registered, wait_state};
 use support::mosquitto::Broker;
-use support::{Server, free_port, postgres_store, until, wait_for};
+use support::{Server, closed_port, postgres_store, until, wait_for};
 use uuid::Uuid;
 
 const TTL: Duration = Duration::from_secs(2);
@@ -68,14 +68,17 @@ async fn replica_id(server: &Server) -> String {
     wait_for("GetHealth with a cluster section", || cluster(server)).await.replica_id
 }
 
-fn spawn(config: &str, store: &[(&str, &str)]) -> Server {
-    Server::spawn(&format!("{CLUSTER}{config}"), store)
+async fn spawn(config: &str, store: &[(&str, &str)]) -> Server {
+    Server::spawn(&format!("{CLUSTER}{config}"), store).await
 }
 
 /// `n` replicas without a broker on a fresh database, serving; `None` without PostgreSQL.
 async fn replicas(n: usize) -> Option<(String, Vec<Server>)> {
     let (variable, url) = postgres_store().await?;
-    let servers: Vec<Server> = (0..n).map(|_| spawn("", &[(variable, &url)])).collect();
+    let mut servers = Vec::new();
+    for _ in 0..n {
+        servers.push(spawn("", &[(variable, &url)]).await);
+    }
     for server in &servers {
         server.wait_serving().await;
     }
@@ -143,10 +146,10 @@ async fn a_leader_paused_past_its_lease_writes_nothing_with_its_old_epoch_and_st
     let device = Uuid::new_v4();
     let broker = Broker::start(&[device]);
     let config = broker.server_config("");
-    let first = spawn(&config, &[(store.0, &url)]);
+    let first = spawn(&config, &[(store.0, &url)]).await;
     first.wait_serving().await;
     one_leader(&[&first], 1).await;
-    let second = spawn(&config, &[(store.0, &url)]);
+    let second = spawn(&config, &[(store.0, &url)]).await;
     second.wait_serving().await;
     let (old, new) = (&first, &second);
     assert_eq!(one_leader(&[old, new], 2).await, 0);
@@ -201,15 +204,15 @@ async fn a_command_whose_replica_died_before_publishing_is_published_by_the_lead
     let url = store.1.clone();
     let device = Uuid::new_v4();
     let broker = Broker::start(&[device]);
-    let leader = spawn(&broker.server_config(""), &[(store.0, &url)]);
+    let leader = spawn(&broker.server_config(""), &[(store.0, &url)]).await;
     leader.wait_serving().await;
     one_leader(&[&leader], 1).await;
     // This replica's broker is unreachable: what it issues stays queued.
     let cut_off = format!(
         "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\nusername = \"rebound-server\"\n",
-        free_port()
+        closed_port()
     );
-    let mut doomed = spawn(&cut_off, &[(store.0, &url)]);
+    let mut doomed = spawn(&cut_off, &[(store.0, &url)]).await;
     doomed.wait_serving().await;
     one_leader(&[&leader, &doomed], 2).await;
 
