@@ -98,13 +98,21 @@ async fn unary(
 }
 
 /// Who the request's credentials are, as the auth gate sees them: `{"principal": "ops",
-/// "role": "operator", "auth": true}`; `role` is null when authentication is off.
+/// "role": "operator", "auth": true}`; `role` is null when authentication is off. A request
+/// without credentials to a server that checks them is told so (`principal` null) rather
+/// than refused: that is how the console knows to ask for a token.
 async fn whoami(State(gateway): State<Gateway>, request: Request) -> Response {
     let headers = request.headers();
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let certificate = identity::certificate(request.extensions());
+    let auth = gateway.gate.enabled();
+    if auth && authorization.is_none() && certificate.is_none() {
+        return json_response(StatusCode::OK, &json!({ "principal": null, "role": null, "auth": auth }));
+    }
     let admitted = gateway.gate.admit(Call {
         method: "console/whoami",
-        authorization: headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
-        certificate: identity::certificate(request.extensions()),
+        authorization,
+        certificate,
         peer: identity::peer(request.extensions()),
         required: Some(Role::Viewer),
         limit: None,
@@ -115,7 +123,7 @@ async fn whoami(State(gateway): State<Gateway>, request: Request) -> Response {
             &json!({
                 "principal": principal.name,
                 "role": principal.role.map(Role::as_str),
-                "auth": gateway.gate.enabled(),
+                "auth": auth,
             }),
         ),
         Err(refusal) => error(&Status::from(refusal.error)),

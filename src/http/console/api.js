@@ -121,10 +121,11 @@ export async function whoami() {
 
 const RANK = { viewer: 1, operator: 2, admin: 3 };
 
-/** The token's role: 'viewer', 'operator' or 'admin' ('admin' when auth is off: the server refuses nothing). */
+/** The token's role: 'viewer', 'operator' or 'admin' ('admin' when auth is off: the
+ * server refuses nothing); null when the server wants a token and has none. */
 export async function role() {
   const me = await whoami();
-  return me.role || 'admin';
+  return me.auth ? me.role : 'admin';
 }
 
 /** Whether the token's role is at least `needed`; false when the token is refused. */

@@ -42,20 +42,23 @@ async function route() {
 /** Show who the token is; when the server refuses it (or wants one), ask for a token. */
 async function signedIn(root) {
   const box = document.getElementById('identity');
+  let refused = null;
   try {
     const me = await api.whoami();
+    if (me.auth && !me.principal) throw null; // no token yet: ask for one
     fill(box,
       me.auth ? el('span', {}, `${me.principal} · `, el('strong', { id: 'role' }, me.role)) : el('span', { class: 'muted' }, 'auth off'),
       me.auth && el('button', { name: 'sign-out', onclick: () => { api.setToken(''); route(); } }, 'Sign out'));
     return true;
   } catch (err) {
+    refused = err;
     fill(box);
     const input = el('input', { type: 'password', name: 'token', placeholder: 'bearer token', autocomplete: 'off' });
     const submit = (e) => { e.preventDefault(); api.setToken(input.value.trim()); route(); };
     fill(root, el('div', { class: 'card' },
       el('h1', {}, 'Sign in'),
       el('p', {}, 'This server checks tokens. Paste a token from its tokens file; it is kept for this browser tab only.'),
-      api.token() && el('p', { class: 'error' }, `${err.code}: ${err.message}`),
+      refused && el('p', { class: 'error' }, `${refused.code}: ${refused.message}`),
       el('form', { onsubmit: submit }, input, ' ', el('button', { class: 'primary', type: 'submit' }, 'Sign in'))));
     input.focus();
     return false;
