@@ -35,6 +35,10 @@ missing=()
 command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
 # systemd-analyze, systemd-sysusers and systemd-tmpfiles check deploy/ offline.
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+# The console's browser tests (tests/console.rs) drive Debian's Chromium through chromedriver;
+# no browser is ever downloaded.
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 if (( ${#missing[@]} )); then
   if [[ "$(id -u)" == 0 ]]; then
     apt-get update

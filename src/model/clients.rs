@@ -119,4 +119,6 @@ pub struct ClientFilter {
     pub capability_tier: Option<CapabilityTier>,
     /// With the staleness bound: heartbeats older than this (unix ms) are stale.
     pub crash: Option<(CrashFilter, i64)>,
+    /// Only devices whose uuid starts with this (lowercase hex digits and dashes only).
+    pub uuid_prefix: Option<String>,
 }

@@ -253,6 +253,16 @@ async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
         assert_eq!(count(ClientFilter::default()).await, 4, "{url}");
         let grouped = ClientFilter { group: Some("g".into()), ..Default::default() };
         assert_eq!(count(grouped).await, 1, "{url}");
+        // A uuid prefix (the console's search) lists and counts only the devices it starts.
+        let prefix = |text: &str| ClientFilter {
+            uuid_prefix: Some(text.to_owned()),
+            ..Default::default()
+        };
+        let head = crashed.to_string()[..9].to_owned();
+        let found = ids(store.list_clients(&prefix(&head), None, 10).await.unwrap());
+        assert_eq!(found, [crashed], "{url}");
+        assert_eq!(count(prefix(&head)).await, 1, "{url}");
+        assert_eq!(count(prefix(&crashed.to_string())).await, 1, "{url}");
 
         let rollout_id = Uuid::new_v4();
         let rollout = RolloutRecord {

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod auth;
+pub mod browser;
 pub mod certs;
 pub mod device;
 pub mod http;

@@ -62,6 +62,7 @@ pub(super) async fn list(
         service_failed: r.service_failed,
         capability_tier: fields::tier("capability_tier", r.capability_tier)?,
         crash,
+        uuid_prefix: uuid_prefix(&r.uuid_prefix)?,
     };
     // The staleness bound moves with time; the token fingerprints the rest.
     let fingerprint = (
@@ -71,13 +72,31 @@ pub(super) async fn list(
         filter.service_failed,
         filter.capability_tier,
         filter.crash.map(|(c, _)| c),
+        &filter.uuid_prefix,
     );
     let after = page::decode::<Uuid>(&r.page_token, &fingerprint)?;
     let records = api.fleet.store().list_clients(&filter, after, limit).await?;
     let mut clients = api.client_messages(&records).await?;
     let key = |c: &ClientRecord| c.client_uuid;
     let next_page_token = page::finish(&mut clients, &records, limit, key, &fingerprint);
-    Ok(pb::ListClientsResponse { clients, next_page_token })
+    let total_size = match r.include_total_size {
+        true => api.fleet.store().count_clients(&filter).await?,
+        false => 0,
+    };
+    Ok(pb::ListClientsResponse { clients, next_page_token, total_size })
+}
+
+/// The `uuid_prefix` filter: `None` when empty; lowercase hex digits and dashes, at most a
+/// whole uuid long.
+fn uuid_prefix(prefix: &str) -> Result<Option<String>> {
+    let prefix = prefix.trim().to_ascii_lowercase();
+    if prefix.len() > 36 {
+        return Err(Error::invalid_argument("uuid_prefix", "longer than a uuid (36 characters)"));
+    }
+    if !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(Error::invalid_argument("uuid_prefix", "only hex digits and dashes"));
+    }
+    Ok((!prefix.is_empty()).then_some(prefix))
 }
 
 pub(super) async fn get(
@@ -109,4 +128,18 @@ pub(super) async fn clear_service_failed(
         .clear_service_failed(fields::uuid("client_uuid", &r.client_uuid)?, &audit)
         .await?;
     Ok(pb::ClearServiceFailedResponse { client: Some(api.client_message(&record).await?), cleared })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uuid_prefix_is_hex_and_dashes_up_to_a_uuid() {
+        assert_eq!(uuid_prefix("").unwrap(), None);
+        assert_eq!(uuid_prefix(" 0A1b-").unwrap().as_deref(), Some("0a1b-"));
+        let err = uuid_prefix("ab%").unwrap_err().to_string();
+        assert!(err.starts_with("uuid_prefix: "), "{err}");
+        assert!(uuid_prefix(&"a".repeat(37)).is_err());
+    }
 }

@@ -58,6 +58,10 @@ pub(in crate::store) fn push_client_filter<DB: sqlx::Database>(
     if let Some(group) = &filter.group {
         builder.push(" AND group_name = ").push_bind(group.clone());
     }
+    if let Some(prefix) = &filter.uuid_prefix {
+        // Hex digits and dashes only (the API checks), so no LIKE wildcard inside.
+        builder.push(" AND client_uuid LIKE ").push_bind(format!("{prefix}%"));
+    }
     if let Some(online) = filter.online {
         builder
             .push(" AND (last_online_ms IS NOT NULL OR last_offline_ms IS NOT NULL)")

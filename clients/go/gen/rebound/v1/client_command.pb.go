@@ -2286,9 +2286,14 @@ type ListClientsRequest struct {
 	// Only devices of this tier. UNSPECIFIED: all.
 	CapabilityTier CapabilityTier `protobuf:"varint,7,opt,name=capability_tier,json=capabilityTier,proto3,enum=rebound.v1.CapabilityTier" json:"capability_tier,omitempty"`
 	// Only devices with this crash state. UNSPECIFIED: all.
-	CrashState    CrashState `protobuf:"varint,8,opt,name=crash_state,json=crashState,proto3,enum=rebound.v1.CrashState" json:"crash_state,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CrashState CrashState `protobuf:"varint,8,opt,name=crash_state,json=crashState,proto3,enum=rebound.v1.CrashState" json:"crash_state,omitempty"`
+	// Only devices whose client_uuid starts with this text (hex digits and dashes,
+	// at most 36; upper case is read as lower case), e.g. a search box. Empty: all.
+	UuidPrefix string `protobuf:"bytes,9,opt,name=uuid_prefix,json=uuidPrefix,proto3" json:"uuid_prefix,omitempty"`
+	// Also count the devices that match the filters, over all pages (total_size).
+	IncludeTotalSize bool `protobuf:"varint,10,opt,name=include_total_size,json=includeTotalSize,proto3" json:"include_total_size,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ListClientsRequest) Reset() {
@@ -2377,6 +2382,20 @@ func (x *ListClientsRequest) GetCrashState() CrashState {
 	return CrashState_CRASH_STATE_UNSPECIFIED
 }
 
+func (x *ListClientsRequest) GetUuidPrefix() string {
+	if x != nil {
+		return x.UuidPrefix
+	}
+	return ""
+}
+
+func (x *ListClientsRequest) GetIncludeTotalSize() bool {
+	if x != nil {
+		return x.IncludeTotalSize
+	}
+	return false
+}
+
 // Response for ClientCommandService.ListClients.
 type ListClientsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2384,6 +2403,9 @@ type ListClientsResponse struct {
 	Clients []*Client `protobuf:"bytes,1,rep,name=clients,proto3" json:"clients,omitempty"`
 	// Cursor for the next page; empty when this is the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many devices match the filters over all pages, when include_total_size
+	// was set; 0 otherwise.
+	TotalSize     uint64 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2430,6 +2452,13 @@ func (x *ListClientsResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+func (x *ListClientsResponse) GetTotalSize() uint64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
 }
 
 // Request for ClientCommandService.GetClient.
@@ -4066,7 +4095,7 @@ const file_rebound_v1_client_command_proto_rawDesc = "" +
 	"\alockout\x18\x13 \x01(\v2\x19.rebound.v1.LockoutStatusR\alockout\x12?\n" +
 	"\rregistered_at\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\fregisteredAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x97\x03\n" +
+	"updated_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xe6\x03\n" +
 	"\x12ListClientsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -4077,12 +4106,18 @@ const file_rebound_v1_client_command_proto_rawDesc = "" +
 	"\x0eservice_failed\x18\x06 \x01(\bH\x01R\rserviceFailed\x88\x01\x01\x12C\n" +
 	"\x0fcapability_tier\x18\a \x01(\x0e2\x1a.rebound.v1.CapabilityTierR\x0ecapabilityTier\x127\n" +
 	"\vcrash_state\x18\b \x01(\x0e2\x16.rebound.v1.CrashStateR\n" +
-	"crashStateB\x12\n" +
+	"crashState\x12\x1f\n" +
+	"\vuuid_prefix\x18\t \x01(\tR\n" +
+	"uuidPrefix\x12,\n" +
+	"\x12include_total_size\x18\n" +
+	" \x01(\bR\x10includeTotalSizeB\x12\n" +
 	"\x10_needs_attentionB\x11\n" +
-	"\x0f_service_failed\"k\n" +
+	"\x0f_service_failed\"\x8a\x01\n" +
 	"\x13ListClientsResponse\x12,\n" +
 	"\aclients\x18\x01 \x03(\v2\x12.rebound.v1.ClientR\aclients\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"3\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x04R\ttotalSize\"3\n" +
 	"\x10GetClientRequest\x12\x1f\n" +
 	"\vclient_uuid\x18\x01 \x01(\tR\n" +
 	"clientUuid\"?\n" +

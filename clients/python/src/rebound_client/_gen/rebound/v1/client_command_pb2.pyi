@@ -422,7 +422,7 @@ class Client(_message.Message):
     def __init__(self, client_uuid: _Optional[str] = ..., group: _Optional[str] = ..., capability_tier: _Optional[_Union[CapabilityTier, str]] = ..., presence: _Optional[_Union[Presence, str]] = ..., presence_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_health_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., boot_id: _Optional[str] = ..., uptime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., app_version: _Optional[str] = ..., process_status: _Optional[_Union[ProcessStatus, str]] = ..., mqtt_reconnect_count: _Optional[int] = ..., mqtt_last_disconnect_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., service_failed_unit: _Optional[str] = ..., service_failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., crash_state: _Optional[_Union[CrashState, str]] = ..., needs_attention: _Optional[bool] = ..., crash_recovery: _Optional[_Union[CrashRecovery, _Mapping]] = ..., lockout: _Optional[_Union[LockoutStatus, _Mapping]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListClientsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "group", "presence", "needs_attention", "service_failed", "capability_tier", "crash_state")
+    __slots__ = ("page_size", "page_token", "group", "presence", "needs_attention", "service_failed", "capability_tier", "crash_state", "uuid_prefix", "include_total_size")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
@@ -431,6 +431,8 @@ class ListClientsRequest(_message.Message):
     SERVICE_FAILED_FIELD_NUMBER: _ClassVar[int]
     CAPABILITY_TIER_FIELD_NUMBER: _ClassVar[int]
     CRASH_STATE_FIELD_NUMBER: _ClassVar[int]
+    UUID_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     group: str
@@ -439,15 +441,19 @@ class ListClientsRequest(_message.Message):
     service_failed: bool
     capability_tier: CapabilityTier
     crash_state: CrashState
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., group: _Optional[str] = ..., presence: _Optional[_Union[Presence, str]] = ..., needs_attention: _Optional[bool] = ..., service_failed: _Optional[bool] = ..., capability_tier: _Optional[_Union[CapabilityTier, str]] = ..., crash_state: _Optional[_Union[CrashState, str]] = ...) -> None: ...
+    uuid_prefix: str
+    include_total_size: bool
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., group: _Optional[str] = ..., presence: _Optional[_Union[Presence, str]] = ..., needs_attention: _Optional[bool] = ..., service_failed: _Optional[bool] = ..., capability_tier: _Optional[_Union[CapabilityTier, str]] = ..., crash_state: _Optional[_Union[CrashState, str]] = ..., uuid_prefix: _Optional[str] = ..., include_total_size: _Optional[bool] = ...) -> None: ...
 
 class ListClientsResponse(_message.Message):
-    __slots__ = ("clients", "next_page_token")
+    __slots__ = ("clients", "next_page_token", "total_size")
     CLIENTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     clients: _containers.RepeatedCompositeFieldContainer[Client]
     next_page_token: str
-    def __init__(self, clients: _Optional[_Iterable[_Union[Client, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    total_size: int
+    def __init__(self, clients: _Optional[_Iterable[_Union[Client, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class GetClientRequest(_message.Message):
     __slots__ = ("client_uuid",)

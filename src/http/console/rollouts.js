@@ -1,0 +1,7 @@
+// Placeholder for the rollouts page (w2 writes it): render(root, params) -> cleanup().
+import { el } from './util.js';
+
+export function render(root) {
+  root.append(el('h1', {}, 'Rollouts'), el('p', { class: 'muted' }, 'This page is coming.'));
+  return () => {};
+}
