@@ -106,7 +106,7 @@ async fn the_index_names_metrics_and_other_paths_are_not_found() {
     let (status, _) = get(server.http_port, "/console/secret").await.unwrap();
     assert_eq!(status, 404);
     let url = format!("http://127.0.0.1:{}/", server.http_port);
-    server.wait_log(&format!("http listener: metrics at {url}metrics")).await;
+    server.wait_log(&format!("http listener: console at {url}, metrics at {url}metrics")).await;
 }
 
 #[tokio::test]

@@ -1,39 +1,43 @@
-//! The HTTP adapter on `server.http_listen`: Prometheus metrics at `/metrics` and, at `/`, a
-//! small index page naming what this listener offers (the operator console is to come).
+//! The HTTP adapter on `server.http_listen`: the operator console at `/` (its files under
+//! `/console/`), the console's JSON gateway to the gRPC API under `/api/`, and Prometheus
+//! metrics at `/metrics`.
 //!
-//! Routes are thin: the scrape handler asks the command domain for the device counts, sets
-//! the gauges and encodes the registry of `crate::metrics`; it holds no rule of its own.
-//! Serving (TLS, connection accounting, the drain) is [`serve`]'s.
+//! Routes are thin: the gateway runs the same gRPC services (and the same auth, policy,
+//! audit and drain layer) as the gRPC listener; the scrape handler asks the command domain
+//! for the device counts, sets the gauges and encodes the registry of `crate::metrics`.
+//! Nothing here holds a rule of its own. Serving (TLS, connection accounting, the drain) is
+//! [`serve`]'s.
 
+mod assets;
+pub mod gateway;
+pub mod grpc;
+mod json;
 pub mod serve;
+mod sse;
 
 use crate::commands::Fleet;
 use crate::metrics;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use gateway::Gateway;
 use std::sync::Arc;
 
-/// The index page at `/`.
-const INDEX: &str = include_str!("index.html");
-
 /// The routes of the HTTP listener.
-pub fn router(fleet: Arc<Fleet>) -> Router {
+pub fn router(fleet: Arc<Fleet>, gateway: Gateway) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(assets::index))
+        .route("/console/{file}", get(assets::file))
         .route("/metrics", get(scrape))
-        .fallback(not_found)
         .with_state(fleet)
-}
-
-async fn index() -> Html<&'static str> {
-    Html(INDEX)
+        .merge(gateway::routes(gateway))
+        .fallback(not_found)
 }
 
 async fn not_found() -> (StatusCode, &'static str) {
-    (StatusCode::NOT_FOUND, "not found: this listener serves / and /metrics\n")
+    (StatusCode::NOT_FOUND, "not found: this listener serves /, /console/, /api/ and /metrics\n")
 }
 
 /// Read the state gauges from the domain, then encode every family. A store that cannot

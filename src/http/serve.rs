@@ -6,7 +6,9 @@
 //! carry: every response sent while the server is stopping says `Connection: close`, so a
 //! client's next request goes to a new connection (the successor's), and a connection that
 //! is still open after [`CLOSE_GRACE`] is shut down gracefully. Transport only; the caller
-//! hands in the connections (in clear or after TLS) already counted for the drain.
+//! hands in the connections (in clear or after TLS) already counted for the drain. Each
+//! request carries its connection's `ConnectInfo` (the peer and its verified client
+//! certificate) in its extensions, as tonic's requests do, for the gateway's auth gate.
 
 use crate::lifecycle::Drain;
 use axum::Router;
@@ -19,7 +21,8 @@ use hyper_util::service::TowerToHyperService;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
-use tower::util::MapResponseLayer;
+use tonic::transport::server::Connected;
+use tower::util::{MapRequestLayer, MapResponseLayer};
 
 /// How long an accepted connection may go on after the drain began before it is closed.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -33,7 +36,8 @@ pub async fn serve<S, T, E>(incoming: S, router: Router, drain: Drain)
 where
     S: Stream<Item = Result<T, E>>,
     E: std::fmt::Display,
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+    T::ConnectInfo: Send + Sync + 'static,
 {
     let stopping = drain.clone();
     let router = router.layer(MapResponseLayer::new(move |mut response: Response| {
@@ -77,8 +81,14 @@ where
 /// Serve one connection until it ends, or until [`CLOSE_GRACE`] after the drain began.
 async fn connection<T>(io: T, router: Router, drain: Drain)
 where
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+    T::ConnectInfo: Send + Sync + 'static,
 {
+    let info = io.connect_info();
+    let router = router.layer(MapRequestLayer::new(move |mut request: axum::extract::Request| {
+        request.extensions_mut().insert(info.clone());
+        request
+    }));
     let builder = auto::Builder::new(TokioExecutor::new());
     let service = TowerToHyperService::new(router);
     let mut connection = std::pin::pin!(builder.serve_connection(TokioIo::new(io), service));

@@ -38,6 +38,8 @@ use tokio::task::JoinSet;
 use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
+use tonic::service::Routes;
+use tower::Layer;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
@@ -138,37 +140,39 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
     probes.set(ServingStatus::Serving).await;
     crate::recovery::startup::spawn_store_check(&ctx.tasks, store.clone(), report);
 
-    let router = |ctx: &Arc<ServerContext>| -> Result<_, ServeError> {
-        let reflection = config.server.reflection.then(reflection_services).transpose()?;
-        let (v1, v1alpha) = reflection.unzip();
-        Ok(Server::builder()
-            .layer(RpcLayer::new(ctx.drain.clone(), auditor.clone(), gate.clone()))
-            .add_service(health_service.clone())
-            .add_service(HealthServiceServer::new(HealthApi::new(ctx.clone())))
-            .add_service(ClientCommandServiceServer::new(ClientCommandApi::new(
-                fleet.clone(),
-                ctx.drain.clone(),
-            )))
-            .add_service(RestartServiceServer::new(RestartApi::new(
-                ctx.clone(),
-                restarter.clone(),
-                tcp_addr,
-                socket_path.clone(),
-            )))
-            .add_service(ConfigServiceServer::new(ConfigApi::new(reload.clone())))
-            .add_service(RecoveryServiceServer::new(RecoveryApi::new(
-                ctx.store.clone(),
-                ctx.config.clone(),
-            )))
-            .add_optional_service(v1)
-            .add_optional_service(v1alpha))
+    // The rebound.v1 services, once: every gRPC listener and the console's gateway serve
+    // these same instances behind the same layer.
+    let api = Routes::new(HealthServiceServer::new(HealthApi::new(ctx.clone())))
+        .add_service(ClientCommandServiceServer::new(ClientCommandApi::new(
+            fleet.clone(),
+            ctx.drain.clone(),
+        )))
+        .add_service(RestartServiceServer::new(RestartApi::new(
+            ctx.clone(),
+            restarter.clone(),
+            tcp_addr,
+            socket_path.clone(),
+        )))
+        .add_service(ConfigServiceServer::new(ConfigApi::new(reload.clone())))
+        .add_service(RecoveryServiceServer::new(RecoveryApi::new(
+            ctx.store.clone(),
+            ctx.config.clone(),
+        )));
+    let layer = RpcLayer::new(ctx.drain.clone(), auditor.clone(), gate.clone());
+    let router = || -> Result<_, ServeError> {
+        let mut routes = api.clone().add_service(health_service.clone());
+        if config.server.reflection {
+            let (v1, v1alpha) = reflection_services()?;
+            routes = routes.add_service(v1).add_service(v1alpha);
+        }
+        Ok(Server::builder().layer(layer.clone()).add_routes(routes))
     };
     let mut servers = JoinSet::new();
     let tcp_incoming = connections::counted(super::tls::incoming(tcp, tls), drain.clone());
-    servers.spawn(router(&ctx)?.serve_with_incoming_shutdown(tcp_incoming, drain.started()));
+    servers.spawn(router()?.serve_with_incoming_shutdown(tcp_incoming, drain.started()));
     if let Some((unix, _)) = unix {
         let unix_incoming = connections::counted(UnixListenerStream::new(unix), drain.clone());
-        servers.spawn(router(&ctx)?.serve_with_incoming_shutdown(unix_incoming, drain.started()));
+        servers.spawn(router()?.serve_with_incoming_shutdown(unix_incoming, drain.started()));
     }
     let http_url = match http {
         None => None,
@@ -177,14 +181,16 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
             let scheme = if config.server.tls.enabled() { "https" } else { "http" };
             let incoming =
                 connections::counted(super::tls::incoming(listener, http_tls), drain.clone());
-            let routes = crate::http::router(fleet.clone());
+            let grpc = crate::http::grpc::boxed(layer.layer(api.clone().prepare()));
+            let gateway = crate::http::gateway::Gateway::new(grpc, gate.clone());
+            let routes = crate::http::router(fleet.clone(), gateway);
             let serve = crate::http::serve::serve(incoming, routes, drain.clone());
             servers.spawn(async move {
                 serve.await;
                 Ok(())
             });
             let url = format!("{scheme}://{addr}/");
-            tracing::info!(url = %url, "http listener: metrics at {url}metrics, console index at {url}");
+            tracing::info!(url = %url, "http listener: console at {url}, metrics at {url}metrics");
             Some(url)
         }
     };
