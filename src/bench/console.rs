@@ -125,14 +125,14 @@ async fn fleet_first_rows(port: u16) -> Result<Duration> {
     let started = Instant::now();
     let (status, body) = post_json(port, &format!("{CLIENTS}/ListClients"), FLEET_PAGE).await?;
     let elapsed = started.elapsed();
-    if status != 200 || !body.contains("clientUuid") {
+    if status != 200 || !body.contains("client_uuid") {
         return Err(fail(format!("ListClients through the gateway: {status} {body:.200}")));
     }
     Ok(elapsed)
 }
 
 /// The fleet page's first request: its first page of devices.
-const FLEET_PAGE: &str = r#"{"pageSize":50}"#;
+const FLEET_PAGE: &str = r#"{"page_size":50}"#;
 
 /// One rollout to every device with `consoles` consoles following it; the server's CPU
 /// time (seconds) from the StartRollout call until the rollout's terminal snapshot, and the
@@ -149,7 +149,7 @@ async fn rollout_cpu(
     let mut streams = Vec::new();
     let mut pollers = JoinSet::new();
     for _ in 0..consoles {
-        let request = encode_query(&format!(r#"{{"rolloutId":"{id}"}}"#));
+        let request = encode_query(&format!(r#"{{"rollout_id":"{id}"}}"#));
         streams.push(EventStream::open(port, &format!("{CLIENTS}/WatchRollout?request={request}")).await?);
         pollers.spawn(fleet_page(port));
     }

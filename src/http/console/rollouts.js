@@ -13,10 +13,10 @@ const TERMINAL = ['completed', 'aborted', 'failed'];
 const COUNTERS = [
   ['pending', 'not issued yet'],
   ['queued', 'queued'],
-  ['inFlight', 'in flight'],
+  ['in_flight', 'in flight'],
   ['completed', 'completed'],
   ['failed', 'failed'],
-  ['timedOut', 'timed out'],
+  ['timed_out', 'timed out'],
   ['expired', 'expired'],
   ['canceled', 'canceled'],
   ['rejected', 'rejected'],
@@ -53,36 +53,38 @@ function renderList(root) {
   // The first page is refreshed in place every POLL_MS; "More" appends older pages.
   async function load(token) {
     try {
-      const reply = await call(SERVICE, 'ListRollouts', { pageSize: 50, pageToken: token });
+      const reply = await call(SERVICE, 'ListRollouts', { page_size: 50, page_token: token });
       if (stopped) return;
       if (!token) fill(rows);
       for (const r of reply.rollouts || []) rows.append(listRow(r));
       if (!token && !(reply.rollouts || []).length) {
         rows.append(el('tr', {}, el('td', { colspan: 6, class: 'empty' }, 'No rollouts yet')));
       }
-      nextToken = reply.nextPageToken || '';
+      nextToken = reply.next_page_token || '';
       more.hidden = !nextToken;
       listError.hidden = true;
     } catch (err) {
       showError(listError, err);
     }
   }
-  more.addEventListener('click', () => load(nextToken));
+  // Once older pages are shown the list stops refreshing (it would drop them).
+  let expanded = false;
+  more.addEventListener('click', () => { expanded = true; load(nextToken); });
   load('');
-  const timer = setInterval(() => { if (!nextToken) load(''); }, POLL_MS);
+  const timer = setInterval(() => { if (!expanded) load(''); }, POLL_MS);
   return () => { stopped = true; clearInterval(timer); };
 }
 
 function listRow(r) {
   const c = counters(r);
-  const done = c.total - c.pending - c.queued - c.inFlight;
-  return el('tr', { 'data-rollout': r.rolloutId },
-    el('td', {}, el('a', { href: `#/rollout/${r.rolloutId}` }, r.rolloutId.slice(0, 8))),
+  const done = c.total - c.pending - c.queued - c.in_flight;
+  return el('tr', { 'data-rollout': r.rollout_id },
+    el('td', {}, el('a', { href: `#/rollout/${r.rollout_id}` }, r.rollout_id.slice(0, 8))),
     el('td', {}, enumName(r.action, 'ACTION_')),
     el('td', {}, stateBadge(r.state)),
     el('td', {}, stackedBar(c), el('span', { class: 'muted' }, ` ${done} / ${c.total}`)),
-    el('td', {}, `${percent(r.failurePercent)} (limit ${percent(r.abortFailurePercent)})`),
-    el('td', {}, time(r.createdAt)));
+    el('td', {}, `${percent(r.failure_percent)} (limit ${percent(r.abort_failure_percent)})`),
+    el('td', {}, time(r.created_at)));
 }
 
 // The start form: target, canary, rate and threshold. Omitted fields take the server's
@@ -103,7 +105,7 @@ function startForm() {
   const canaryValue = el('input', { name: 'canary', type: 'number', min: 0, size: 6 });
   const rate = el('input', { name: 'max-per-minute', type: 'number', min: 1, placeholder: '60', size: 6 });
   const threshold = el('input', { name: 'abort-failure-percent', type: 'number', min: 0, max: 100, step: 'any', placeholder: 'server default', size: 8 });
-  const minFinished = el('input', { name: 'min-finished', type: 'number', min: 1, placeholder: 'server default', size: 8 });
+  const min_finished = el('input', { name: 'min-finished', type: 'number', min: 1, placeholder: 'server default', size: 8 });
   const submit = el('button', { type: 'submit', 'data-testid': 'start-rollout' }, 'Start rollout');
   const syncTarget = () => { targetValue.disabled = targetKind.value === 'all'; };
   targetKind.addEventListener('change', syncTarget);
@@ -116,7 +118,7 @@ function startForm() {
     field('Canary', canaryKind, canaryValue),
     field('Max per minute', rate),
     field('Abort above failure %', threshold),
-    field('… after finished', minFinished),
+    field('… after finished', min_finished),
     el('div', {}, submit),
     error);
   guard(submit, 'operator');
@@ -125,16 +127,16 @@ function startForm() {
     event.preventDefault();
     const body = { action: action.value, target: target(targetKind.value, targetValue.value) };
     if (canaryKind.value && canaryValue.value !== '') {
-      body[canaryKind.value === 'count' ? 'canaryCount' : 'canaryPercent'] = Number(canaryValue.value);
+      body[canaryKind.value === 'count' ? 'canary_count' : 'canary_percent'] = Number(canaryValue.value);
     }
-    if (rate.value !== '') body.maxPerMinute = Number(rate.value);
-    if (threshold.value !== '') body.abortFailurePercent = Number(threshold.value);
-    if (minFinished.value !== '') body.minFinished = Number(minFinished.value);
+    if (rate.value !== '') body.max_per_minute = Number(rate.value);
+    if (threshold.value !== '') body.abort_failure_percent = Number(threshold.value);
+    if (min_finished.value !== '') body.min_finished = Number(min_finished.value);
     submit.disabled = true;
     try {
       const reply = await call(SERVICE, 'StartRollout', body);
       error.hidden = true;
-      location.hash = `#/rollout/${reply.rollout.rolloutId}`;
+      location.hash = `#/rollout/${reply.rollout.rollout_id}`;
     } catch (err) {
       showError(error, err);
     } finally {
@@ -146,8 +148,8 @@ function startForm() {
 
 function target(kind, value) {
   if (kind === 'group') return { group: value.trim() };
-  if (kind === 'clients') return { clients: { clientUuids: value.split(/[\s,]+/).filter(Boolean) } };
-  return { allClients: true };
+  if (kind === 'clients') return { clients: { client_uuids: value.split(/[\s,]+/).filter(Boolean) } };
+  return { all_clients: true };
 }
 
 function field(label, ...inputs) {
@@ -179,7 +181,7 @@ function renderDetail(root, id) {
   let timer = null;
   const poll = async () => {
     try {
-      const reply = await call(SERVICE, 'GetRollout', { rolloutId: id });
+      const reply = await call(SERVICE, 'GetRollout', { rollout_id: id });
       error.hidden = true;
       show(reply.rollout);
       if (terminal() && timer) clearInterval(timer);
@@ -187,7 +189,7 @@ function renderDetail(root, id) {
       showError(error, err);
     }
   };
-  const close = watch(SERVICE, 'WatchRollout', { rolloutId: id }, (message) => {
+  const close = watch(SERVICE, 'WatchRollout', { rollout_id: id }, (message) => {
     if (message && message.rollout) show(message.rollout);
   }, (err) => {
     showError(error, err);
@@ -202,19 +204,19 @@ function detail(r) {
   const rows = [
     ['Action', enumName(r.action, 'ACTION_')],
     ['Target', describeTarget(r)],
-    ['Canary', `${r.canarySize || 0} devices${r.canaryFinishedAt ? `, finished ${time(r.canaryFinishedAt)}` : ''}`],
-    ['Max per minute', String(r.maxPerMinute || 0)],
+    ['Canary', `${r.canary_size || 0} devices${r.canary_finished_at ? `, finished ${time(r.canary_finished_at)}` : ''}`],
+    ['Max per minute', String(r.max_per_minute || 0)],
     ['Started by', r.principal || '—'],
-    ['Created', time(r.createdAt)],
-    ['Started', time(r.startedAt)],
-    ['Finished', time(r.finishedAt)],
+    ['Created', time(r.created_at)],
+    ['Started', time(r.started_at)],
+    ['Finished', time(r.finished_at)],
   ];
   const parts = [
     el('p', {}, 'State ', stateBadge(r.state)),
   ];
   if (state === 'aborted') {
     parts.push(el('p', { class: 'abort-reason', 'data-testid': 'abort-reason' },
-      `Aborted (${enumName(r.abortCause, 'ROLLOUT_ABORT_CAUSE_').replace('_', ' ')}): ${r.abortReason || ''}`));
+      `Aborted (${enumName(r.abort_cause, 'ROLLOUT_ABORT_CAUSE_').replace('_', ' ')}): ${r.abort_reason || ''}`));
   }
   if (r.error) parts.push(el('p', { class: 'error' }, r.error));
   parts.push(
@@ -234,22 +236,22 @@ function detail(r) {
 function describeTarget(r) {
   const t = r.target || {};
   if (t.group) return `group ${t.group}`;
-  if (t.allClients) return `all devices (${counters(r).total})`;
+  if (t.all_clients) return `all devices (${counters(r).total})`;
   return `${counters(r).total} listed devices`;
 }
 
 // The failure rate against the abort threshold: a bar filled to the rate, a mark at the
 // threshold, and the numbers the server's abort rule uses.
 function failureGauge(r, c) {
-  const rate = Number(r.failurePercent || 0);
-  const limit = Number(r.abortFailurePercent || 0);
-  const finished = c.completed + c.failed + c.timedOut;
-  const over = rate > limit && finished >= (r.minFinished || 0);
+  const rate = Number(r.failure_percent || 0);
+  const limit = Number(r.abort_failure_percent || 0);
+  const finished = c.completed + c.failed + c.timed_out;
+  const over = rate > limit && finished >= (r.min_finished || 0);
   return el('div', { class: 'failure-gauge', 'data-testid': 'failure-rate' },
     el('div', { class: 'gauge' },
       el('div', { class: `gauge-fill${over ? ' over' : ''}`, style: `width:${Math.min(rate, 100)}%` }),
       el('div', { class: 'gauge-mark', style: `left:${Math.min(limit, 100)}%`, title: `abort threshold ${percent(limit)}` })),
-    el('p', {}, `${percent(rate)} failed of ${finished} finished; aborts above ${percent(limit)} once ${r.minFinished || 0} have finished`));
+    el('p', {}, `${percent(rate)} failed of ${finished} finished; aborts above ${percent(limit)} once ${r.min_finished || 0} have finished`));
 }
 
 // Abort with a confirmation; only operators may press it. The reason is optional.
@@ -268,7 +270,7 @@ function abortControl(id, error, onAborted) {
     if (!sure) return;
     button.disabled = true;
     try {
-      const reply = await call(SERVICE, 'AbortRollout', { rolloutId: id, reason: reason.value });
+      const reply = await call(SERVICE, 'AbortRollout', { rollout_id: id, reason: reason.value });
       error.hidden = true;
       onAborted(reply.rollout);
     } catch (err) {

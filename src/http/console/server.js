@@ -25,15 +25,15 @@ export function render(root) {
 
   let stopped = false;
   const refresh = () => Promise.all([
-    fill(sections.health, () => call(HEALTH, 'GetHealth', {}), health),
-    fill(sections.restarts, () => call(RESTART, 'ListRestartEvents', { pageSize: 20 }), restarts),
-    fill(sections.reloads, () => call(CONFIG, 'ListReloadEvents', { pageSize: 20 }), reloads),
-    fill(sections.recovery, () => call(RECOVERY, 'GetRecoveryReport', {}), recovery),
-    fill(sections.audit, () => call(RECOVERY, 'ListAuditEvents', { pageSize: 50 }), audit),
+    load(sections.health, () => call(HEALTH, 'GetHealth', {}), health),
+    load(sections.restarts, () => call(RESTART, 'ListRestartEvents', { page_size: 20 }), restarts),
+    load(sections.reloads, () => call(CONFIG, 'ListReloadEvents', { page_size: 20 }), reloads),
+    load(sections.recovery, () => call(RECOVERY, 'GetRecoveryReport', {}), recovery),
+    load(sections.audit, () => call(RECOVERY, 'ListAuditEvents', { page_size: 50 }), audit),
   ]);
 
   // Each section shows its own error; a refused audit log is hidden with a note.
-  async function fill(s, fetch, view) {
+  async function load(s, fetch, view) {
     try {
       const reply = await fetch();
       if (stopped) return;
@@ -73,23 +73,23 @@ function health(h) {
       ['Generation', el('span', { 'data-testid': 'generation' }, String(h.generation || 0))],
       ['PID', String(h.pid || '')],
       ['Uptime', duration(h.uptime)],
-      ['Started', time(h.startedAt)],
-      ['Version', `${h.version || ''} (${(h.gitSha || '').slice(0, 12)})`],
+      ['Started', time(h.started_at)],
+      ['Version', `${h.version || ''} (${(h.git_sha || '').slice(0, 12)})`],
     ]),
     table(['Component', 'Status', 'Detail'], (h.components || []).map((c) =>
       [c.name, enumName(c.status, 'COMPONENT_STATUS_'), c.detail || ''])),
   ];
   const cluster = h.cluster;
-  if (cluster && cluster.replicaId) {
+  if (cluster && cluster.replica_id) {
     parts.push(el('h3', {}, 'Cluster'),
       facts([
-        ['Replica', cluster.replicaId],
+        ['Replica', cluster.replica_id],
         ['Leader', cluster.leader ? 'this replica' : 'another replica'],
-        ['Lease epoch', String(cluster.leaseEpoch || 0)],
+        ['Lease epoch', String(cluster.lease_epoch || 0)],
       ]),
       table(['Replica', 'Listen', 'Leader', 'PID', 'Generation', 'Heartbeat'],
-        (cluster.replicas || []).map((r) => [r.replicaId, r.listen || '', r.leader ? 'yes' : '',
-          String(r.pid || ''), String(r.generation || 0), time(r.heartbeatAt)])));
+        (cluster.replicas || []).map((r) => [r.replica_id, r.listen || '', r.leader ? 'yes' : '',
+          String(r.pid || ''), String(r.generation || 0), time(r.heartbeat_at)])));
   }
   return el('div', {}, ...parts);
 }
@@ -99,14 +99,14 @@ function restarts(reply) {
   if (!events.length) return el('p', { class: 'muted' }, 'No restarts recorded');
   return table(['Requested', 'Mode', 'Reason', 'Outcome', 'Generation', 'PID', 'Duration', 'Phases'],
     events.map((e) => [
-      time(e.requestedAt),
+      time(e.requested_at),
       enumName(e.mode, 'RESTART_MODE_'),
       enumName(e.reason, 'RESTART_REASON_'),
       outcome(e),
-      `${e.generationBefore || 0} → ${e.generationAfter || 0}`,
-      `${e.oldPid || ''} → ${e.newPid || ''}`,
+      `${e.generation_before || 0} → ${e.generation_after || 0}`,
+      `${e.old_pid || ''} → ${e.new_pid || ''}`,
       duration(e.duration),
-      phases(e.phaseTimings || []),
+      phases(e.phase_timings || []),
     ]), 'restart-events');
 }
 
@@ -133,12 +133,12 @@ function reloads(reply) {
   if (!events.length) return el('p', { class: 'muted' }, 'No reloads recorded');
   return table(['Started', 'Result', 'Trigger', 'By', 'Version', 'Duration', 'Changes'],
     events.map((e) => [
-      time(e.startedAt),
+      time(e.started_at),
       el('span', {}, enumName(e.result, 'RELOAD_RESULT_'),
         e.error ? el('div', { class: 'error' }, e.error) : ''),
       enumName(e.trigger, 'RELOAD_TRIGGER_'),
       e.principal || '',
-      `${e.versionBefore || 0} → ${e.versionAfter || 0}`,
+      `${e.version_before || 0} → ${e.version_after || 0}`,
       duration(e.duration),
       diff(e.changes || []),
     ]), 'reload-events');
@@ -149,9 +149,9 @@ function diff(changes) {
   if (!changes.length) return '';
   return el('ul', { class: 'diff' }, ...changes.map((c) => el('li', {},
     el('code', {}, c.path),
-    c.restartRequired ? el('span', { class: 'badge' }, 'restart required') : '',
-    c.oldValue ? el('div', { class: 'del' }, `- ${c.oldValue}`) : '',
-    c.newValue ? el('div', { class: 'add' }, `+ ${c.newValue}`) : '')));
+    c.restart_required ? el('span', { class: 'badge' }, 'restart required') : '',
+    c.old_value ? el('div', { class: 'del' }, `- ${c.old_value}`) : '',
+    c.new_value ? el('div', { class: 'add' }, `+ ${c.new_value}`) : '')));
 }
 
 function recovery(reply) {
@@ -159,8 +159,8 @@ function recovery(reply) {
   const snapshot = r.snapshot || {};
   return el('div', {},
     facts([
-      ['Previous run', enumName(r.previousRun, 'PREVIOUS_RUN_')],
-      ['Started', time(r.startedAt)],
+      ['Previous run', enumName(r.previous_run, 'PREVIOUS_RUN_')],
+      ['Started', time(r.started_at)],
       ['Took', duration(r.duration)],
       ['PID / generation', `${r.pid || ''} / ${r.generation || 0}`],
       ['Snapshot', `${enumName(snapshot.snapshot, 'SNAPSHOT_OUTCOME_')}${snapshot.checked ? (snapshot.consistent ? ', consistent' : ', inconsistent') : ''}`],
@@ -174,7 +174,7 @@ function audit(reply) {
   const events = reply.events || [];
   if (!events.length) return el('p', { class: 'muted' }, 'No audit events');
   return table(['When', 'Principal', 'Role', 'Call', 'Outcome', 'Code', 'Message'],
-    events.map((e) => [time(e.occurredAt), e.principal || '', e.role || '',
+    events.map((e) => [time(e.occurred_at), e.principal || '', e.role || '',
       (e.rpc || '').replace('/rebound.v1.', ''), enumName(e.outcome, 'AUDIT_OUTCOME_'),
       e.code || '', e.message || '']), 'audit-events');
 }
@@ -202,7 +202,7 @@ function restartControl() {
     try {
       const reply = await call(RESTART, 'Restart', {});
       error.hidden = true;
-      fill(result, `Restart ${reply.restartId} started`);
+      fill(result, `Restart ${reply.restart_id} started`);
       result.hidden = false;
     } catch (err) {
       showError(error, err);
