@@ -191,5 +191,12 @@ async fn fleet_page(port: u16) -> Result<()> {
     }
 }
 
-/// The requests of one fleet page refresh.
-const FLEET_REQUESTS: &[(&str, &str)] = &[("ListClients", FLEET_PAGE)];
+/// The requests of one fleet page refresh: its page of devices, the service-failed and the
+/// crashed panels, and a count per presence filter.
+const FLEET_REQUESTS: &[(&str, &str)] = &[
+    ("ListClients", FLEET_PAGE),
+    ("ListClients", r#"{"page_size":50,"service_failed":true}"#),
+    ("ListClients", r#"{"page_size":50,"crash_state":"CRASH_STATE_CRASHED"}"#),
+    ("ListClients", r#"{"page_size":1,"presence":"PRESENCE_ONLINE"}"#),
+    ("ListClients", r#"{"page_size":1,"presence":"PRESENCE_OFFLINE"}"#),
+];
