@@ -121,6 +121,7 @@ cargo test --locked --all-targets
 step "benchmark smoke runs (figures need release builds: see docs/benchmarks.md)"
 cargo run --quiet --locked -- bench reload --smoke
 cargo run --quiet --locked -- bench fanout --smoke
+cargo run --quiet --locked -- bench console --smoke
 cargo run --quiet --locked -- bench memory --smoke
 cargo run --quiet --locked -- bench recovery --smoke
 

@@ -5,10 +5,12 @@
 //! people, and has a `--smoke` mode small enough for the test command.
 
 mod clients;
+pub mod console;
 mod cpu;
 mod device;
 pub mod durability;
 pub mod fanout;
+mod http;
 mod load;
 pub mod memory;
 pub mod recovery;

@@ -25,6 +25,8 @@ pub struct ServerProcess {
     child: Child,
     dir: PathBuf,
     addr: String,
+    /// Port of `server.http_listen` (the console and its JSON gateway) when it is on.
+    http_port: Option<u16>,
 }
 
 impl ServerProcess {
@@ -45,20 +47,33 @@ impl ServerProcess {
         broker: &Broker,
         store_url: Option<&str>,
     ) -> Result<Self> {
+        Self::spawn(binary, broker, store_url, false)
+    }
+
+    /// Like [`ServerProcess::start_binary`] with the HTTP listener (the console) on a free
+    /// port: see [`ServerProcess::http_port`].
+    pub fn start_with_console(binary: &std::path::Path, broker: &Broker) -> Result<Self> {
+        Self::spawn(binary, broker, None, true)
+    }
+
+    fn spawn(
+        binary: &std::path::Path,
+        broker: &Broker,
+        store_url: Option<&str>,
+        console: bool,
+    ) -> Result<Self> {
         let dir = std::env::temp_dir().join(format!("rebound-fanout-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).map_err(fail)?;
         std::fs::write(dir.join("mqtt-password"), SERVER_PASSWORD).map_err(fail)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(fail)?
-            .local_addr()
-            .map_err(fail)?
-            .port();
+        let port = free_port()?;
+        let http_port = if console { Some(free_port()?) } else { None };
+        let http_listen = http_port.map(|p| format!("127.0.0.1:{p}")).unwrap_or_default();
         let store_url = match store_url {
             Some(url) => url.to_owned(),
             None => format!("sqlite://{}/data/rebound.db", dir.display()),
         };
         let config = format!(
-            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\nhttp_listen = \"\"\n[store]\nurl = {store_url:?}\n\
+            "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\nhttp_listen = {http_listen:?}\n[store]\nurl = {store_url:?}\n\
              [mqtt]\nurl = \"{}\"\nusername = \"{SERVER_USER}\"\npassword_file = \"{}\"\ncompat_topics = false\n\
              [safety]\nlockout_max = 1000\n[scheduler]\ntick = \"200ms\"\n[telemetry]\nlog_level = \"warn\"\n",
             broker.url(),
@@ -74,7 +89,12 @@ impl ServerProcess {
             .stderr(log)
             .spawn()
             .map_err(fail)?;
-        Ok(Self { child, dir, addr: format!("http://127.0.0.1:{port}") })
+        Ok(Self { child, dir, addr: format!("http://127.0.0.1:{port}"), http_port })
+    }
+
+    /// The port of the HTTP listener, when started with it.
+    pub fn http_port(&self) -> Option<u16> {
+        self.http_port
     }
 
     /// The server's resident set size (`VmRSS` in `/proc/<pid>/status`).
@@ -126,6 +146,12 @@ impl ServerProcess {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// A port free on 127.0.0.1 right now.
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(fail)?;
+    Ok(listener.local_addr().map_err(fail)?.port())
 }
 
 impl Drop for ServerProcess {

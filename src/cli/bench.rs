@@ -91,6 +91,27 @@ pub enum BenchCommand {
         #[arg(long)]
         smoke: bool,
     },
+    /// What consoles watching cost: the server's CPU time per rollout to N simulated devices
+    /// with no console open against C consoles following the rollout and the fleet page
+    /// through the JSON gateway, and the time until the fleet page's first rows. Needs
+    /// mosquitto and mosquitto_passwd.
+    Console {
+        /// Simulated devices.
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        /// Consoles watching in the watched arm.
+        #[arg(long, default_value_t = 5)]
+        consoles: usize,
+        /// Rollouts per arm, alternating (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Server binary; default: this executable.
+        #[arg(long)]
+        server: Option<std::path::PathBuf>,
+        /// 20 devices, 2 consoles, one rollout per arm, to check the benchmark works (CI).
+        #[arg(long)]
+        smoke: bool,
+    },
     /// Resident memory of a real server idle, with N devices registered, and with one open
     /// command per device. Needs mosquitto and mosquitto_passwd.
     Memory {
@@ -173,6 +194,14 @@ pub async fn run(args: BenchArgs) -> u8 {
                 bench::fanout::FanoutBench { devices, repeats, server, store_url }
             };
             bench::fanout::run(params).await
+        }
+        BenchCommand::Console { devices, consoles, repeats, server, smoke } => {
+            let params = if smoke {
+                bench::console::ConsoleBench { server, ..bench::console::ConsoleBench::smoke() }
+            } else {
+                bench::console::ConsoleBench { devices, consoles, repeats, server }
+            };
+            bench::console::run(params).await
         }
         BenchCommand::Memory { devices, smoke } => {
             let params = if smoke {

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 /// Every file of the console: name, content type, contents.
 const FILES: &[(&str, &str, &[u8])] = &[
     ("index.html", HTML, include_bytes!("console/index.html")),
-    ("style.css", "text/css; charset=utf-8", include_bytes!("console/style.css")),
+    ("style.css", CSS, include_bytes!("console/style.css")),
+    ("rollouts.css", CSS, include_bytes!("console/rollouts.css")),
     ("api.js", JS, include_bytes!("console/api.js")),
     ("app.js", JS, include_bytes!("console/app.js")),
     ("commands.js", JS, include_bytes!("console/commands.js")),
@@ -22,6 +23,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
 ];
 
 const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// The console page, at `/`.

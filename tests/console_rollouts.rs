@@ -1,0 +1,165 @@
+//! The console's rollouts and server pages in a real browser (Debian's headless Chromium)
+//! against a real `rebound serve`, a real Mosquitto and simulated devices: a rollout where
+//! 20 % of the devices fail shows as aborted by its failure threshold, and the server page
+//! shows the new generation and the restart after a hot restart. Each check loads the page
+//! afresh and reads the DOM the console rendered from the server's answers, until the
+//! condition holds or the deadline passes.
+//!
+//! With `REBOUND_SCREENSHOTS=1` the pages are also saved as docs/console/rollout.png and
+//! docs/console/server.png.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rebound::proto::v1 as pb;
+use support::device::{Device, rpc, wait_registered};
+use support::mosquitto::Broker;
+use support::{Server, restart, wait_for};
+use uuid::Uuid;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Chromium, or `None` (outside CI) when it is not installed; under `CI=true` a missing
+/// browser fails the test.
+fn chromium() -> Option<&'static Path> {
+    let path = Path::new(CHROMIUM);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{CHROMIUM} is missing: apt-get install chromium chromium-driver"
+    );
+    eprintln!("skipped: {CHROMIUM} is not installed");
+    None
+}
+
+/// Load the console page `fragment` (`#/server`) in headless Chromium, let it run its
+/// requests, and return the DOM it rendered.
+fn render(browser: &Path, port: u16, fragment: &str, extra: &[String]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let output = Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1000"])
+        .arg("--virtual-time-budget=3000")
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg("--dump-dom")
+        .arg(format!("http://127.0.0.1:{port}/{fragment}"))
+        .output()
+        .expect("chromium runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Wait until the page's DOM satisfies `check`; returns it.
+async fn wait_page(
+    browser: &Path,
+    port: u16,
+    fragment: &str,
+    what: &str,
+    check: impl Fn(&str) -> bool,
+) -> String {
+    let check = &check;
+    wait_for(what, || async move {
+        let dom = render(browser, port, fragment, &[]);
+        check(&dom).then_some(dom)
+    })
+    .await
+}
+
+/// Save the page as docs/console/<name>.png when REBOUND_SCREENSHOTS=1.
+fn screenshot(browser: &Path, port: u16, fragment: &str, name: &str) {
+    if std::env::var("REBOUND_SCREENSHOTS").as_deref() != Ok("1") {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/console");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.png"));
+    render(browser, port, fragment, &[format!("--screenshot={}", file.display())]);
+    assert!(file.exists(), "no screenshot at {}", file.display());
+}
+
+/// The text of the first element with `data-testid="<id>"` (no nested elements).
+fn test_text<'a>(dom: &'a str, id: &str) -> Option<&'a str> {
+    let start = dom.find(&format!("data-testid=\"{id}\""))?;
+    let rest = &dom[start..];
+    let open = rest.find('>')? + 1;
+    let close = rest[open..].find('<')?;
+    Some(&rest[open..open + close])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_where_a_fifth_of_the_devices_fail_shows_as_aborted() {
+    let Some(browser) = chromium() else { return };
+    let uuids: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
+    let broker = Broker::start(&uuids);
+    let server = Server::start(&broker.server_config("")).await;
+    let rpc = rpc(&server).await;
+    let mut responders = Vec::new();
+    for (i, uuid) in uuids.iter().enumerate() {
+        let device = Device::connect(&broker, *uuid).await;
+        device.health("running", Some("boot-1")).await;
+        wait_registered(&rpc, *uuid).await;
+        // Two of ten devices fail every command: 20 %.
+        responders.push(device.respond_forever(i < 2));
+    }
+    let request = pb::StartRolloutRequest {
+        action: pb::Action::RestartApp as i32,
+        target: Some(pb::RolloutTarget {
+            target: Some(pb::rollout_target::Target::AllClients(true)),
+        }),
+        canary: Some(pb::start_rollout_request::Canary::CanaryCount(10)),
+        max_per_minute: 600,
+        abort_failure_percent: Some(10.0),
+        min_finished: Some(5),
+        ..Default::default()
+    };
+    let rollout = rpc.clone().start_rollout(request).await.unwrap().into_inner().rollout.unwrap();
+    let id = rollout.rollout_id;
+
+    let fragment = format!("#/rollout/{id}");
+    let dom = wait_page(browser, server.http_port, &fragment, "the rollout page: aborted", |dom| {
+        test_text(dom, "rollout-state") == Some("aborted")
+    })
+    .await;
+    let reason = test_text(&dom, "abort-reason").expect("an abort reason");
+    assert!(reason.contains("failure threshold") && reason.contains("&gt; 10.0%"), "{reason}");
+    // Every command was sent; the failure rate stands above the threshold.
+    let gauge = &dom[dom.find("data-testid=\"failure-rate\"").unwrap()..];
+    assert!(gauge.contains("aborts above 10.0 %"), "{gauge:.600}");
+    assert!(dom.contains("class=\"abort\" hidden"), "the Abort button is hidden once aborted");
+    screenshot(browser, server.http_port, &fragment, "rollout");
+
+    let list = wait_page(browser, server.http_port, "#/rollouts", "the list: the rollout", |dom| {
+        dom.contains(&format!("data-rollout=\"{id}\""))
+    })
+    .await;
+    let row = &list[list.find(&format!("data-rollout=\"{id}\"")).unwrap()..];
+    assert_eq!(test_text(row, "rollout-state"), Some("aborted"), "{row:.600}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_page_shows_the_generation_and_the_restart_after_a_hot_restart() {
+    let Some(browser) = chromium() else { return };
+    let server = Server::start("").await;
+    let dom = wait_page(browser, server.http_port, "#/server", "the server page", |dom| {
+        test_text(dom, "generation").is_some()
+    })
+    .await;
+    assert_eq!(test_text(&dom, "generation"), Some("0"));
+    assert!(dom.contains("No restarts recorded"), "{dom:.2000}");
+
+    let id = restart::request(&server.addr, pb::RestartMode::Handover, "").await;
+    let event = restart::wait_terminal(&server.addr, &id).await;
+    assert_eq!(event.outcome(), pb::RestartOutcome::Succeeded, "{event:?}");
+
+    let dom = wait_page(browser, server.http_port, "#/server", "generation 1 on the page", |dom| {
+        test_text(dom, "generation") == Some("1") && dom.contains("data-testid=\"restart-events\"")
+    })
+    .await;
+    let events = &dom[dom.find("data-testid=\"restart-events\"").unwrap()..];
+    assert!(events.contains("succeeded") && events.contains("0 → 1"), "{events:.1500}");
+    assert!(events.contains("ms</li>"), "phase durations listed: {events:.1500}");
+    screenshot(browser, server.http_port, "#/server", "server");
+}
