@@ -44,7 +44,8 @@ impl Browser {
             eprintln!("skipping: {why}");
             return None;
         }
-        let port = super::free_port();
+        // chromedriver cannot report a port it chose: take one nothing listens on.
+        let port = super::closed_port();
         let driver = {
             use std::os::unix::process::CommandExt;
             Command::new(CHROMEDRIVER)
