@@ -12,7 +12,8 @@
 //!       |
 //!  adapters       api (gRPC), mqtt, http       independent of each other
 //!       |
-//!  domain         commands, config, lifecycle, recovery, health, auth, audit, error
+//!  domain         commands, config, lifecycle, recovery, health, auth, audit, error,
+//!                 cluster
 //!       |                                     no tonic, no rumqttc; no loop among them
 //!  store          store                       the Store traits, the SQLite and PostgreSQL backends
 //!       |
@@ -25,9 +26,11 @@
 //! ```
 //!
 //! - [`api`]: tonic services — thin adapters from proto to the domain, behind one RPC layer;
-//! - [`http`]: the HTTP listener's adapter (Prometheus `/metrics`, the index page);
-//! - [`commands`], [`config`], [`health`], [`lifecycle`], [`recovery`]: the transport-neutral
-//!   domain; [`lifecycle::ServerContext`] is what every service shares;
+//! - [`http`]: the HTTP listener's adapter (the operator console, its JSON gateway to the
+//!   same gRPC services, Prometheus `/metrics`);
+//! - [`commands`], [`config`], [`health`], [`lifecycle`], [`recovery`], [`cluster`] (replica
+//!   id, the lease, who leads): the transport-neutral domain; [`lifecycle::ServerContext`]
+//!   is what every service shares;
 //! - [`model`]: the records the domain decides about and the store keeps;
 //! - [`store`]: the `Store` traits, the SQLite and PostgreSQL backends (the source of truth);
 //! - [`server`]: wiring and the documented start-up/shutdown order;

@@ -53,6 +53,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("model", Layer::Model),
     ("store", Layer::Store),
     ("audit", Layer::Domain),
+    ("cluster", Layer::Domain),
     ("auth", Layer::Domain),
     ("commands", Layer::Domain),
     ("config", Layer::Domain),
