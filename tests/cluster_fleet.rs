@@ -45,9 +45,12 @@ fn ms(at: &Option<prost_types::Timestamp>) -> i64 {
     at.seconds * 1000 + i64::from(at.nanos) / 1_000_000
 }
 
-/// One replica on `url` and `broker`, with MQTT client id `rebound-<name>`.
+/// One replica on `url` and `broker` with replica id `name`, kept across its restarts (and
+/// with it its MQTT client id `rebound-<name>-<name>` and so its persistent session).
 async fn replica(broker: &Broker, url: &str, name: &str) -> Server {
-    let config = broker.server_config(&format!("client_id = \"rebound-{name}\""));
+    let config = broker.server_config(&format!(
+        "client_id = \"rebound-{name}\"\n[cluster]\nreplica_id = \"{name}\""
+    ));
     Server::start_with(&config, &[("REBOUND_STORE__URL", url)]).await
 }
 
