@@ -340,8 +340,9 @@ impl RetentionConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
-    /// This replica's id: letters, digits, `-` and `_`, at most 64. Empty (the default): a
-    /// new random id at every start, logged; a hot-restart successor keeps its predecessor's.
+    /// This replica's id: letters, digits, `-` and `_`, at most 64. Empty (the default): an id
+    /// derived from the host name, the config file's path and `server.listen`, the same at
+    /// every start of this instance (logged); a hot-restart successor keeps its predecessor's.
     /// The MQTT client id on PostgreSQL is `<mqtt.client_id>-<replica id>`.
     pub replica_id: String,
     /// How long a lease lasts without renewal, by the database's clock.

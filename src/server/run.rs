@@ -86,7 +86,13 @@ pub async fn run(loaded: LoadedConfig, observers: Observers) -> Result<Stopped, 
         "listening"
     );
     let socket_path = listeners.unix.as_ref().map(|(_, path)| path.clone());
-    let replica_id = crate::cluster::identity::choose(&config.cluster, startup.replica_id());
+    let file = match &loaded.source {
+        Source::File(path) => Some(path.as_path()),
+        Source::Defaults | Source::Inline => None,
+    };
+    let instance = crate::cluster::identity::instance(file, &config.server.listen);
+    let replica_id =
+        crate::cluster::identity::choose(&config.cluster, startup.replica_id(), &instance);
     let mut options = config.store.options();
     options.replica_id = Some(replica_id.clone());
     let store = match store::open_with(&config.store.url, &options).await {
