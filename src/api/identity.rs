@@ -5,21 +5,14 @@
 //! Nothing here decides whether a call is allowed.
 
 use crate::audit::AuditSlot;
-use crate::auth::{ClientCert, Principal, Role};
-use std::net::SocketAddr;
+pub use crate::auth::peer::{TcpPeer, certificate};
+use crate::auth::peer::tcp_addr;
+use crate::auth::{Principal, Role};
 use tonic::transport::server::UdsConnectInfo;
-
-/// What a TCP connection tells about its caller (the `ConnectInfo` of the TCP listener).
-#[derive(Debug, Clone)]
-pub struct TcpPeer {
-    pub remote_addr: Option<SocketAddr>,
-    /// The client certificate verified in the TLS handshake (mutual TLS), if one was sent.
-    pub certificate: Option<ClientCert>,
-}
 
 /// The caller's address: `ip:port`, `unix`, or `unknown`.
 pub fn peer(extensions: &http::Extensions) -> String {
-    if let Some(addr) = extensions.get::<TcpPeer>().and_then(|info| info.remote_addr) {
+    if let Some(addr) = tcp_addr(extensions) {
         return addr.to_string();
     }
     if extensions.get::<UdsConnectInfo>().is_some() {
@@ -28,10 +21,6 @@ pub fn peer(extensions: &http::Extensions) -> String {
     "unknown".to_owned()
 }
 
-/// The verified client certificate of the call's connection, if any.
-pub fn certificate(extensions: &http::Extensions) -> Option<&ClientCert> {
-    extensions.get::<TcpPeer>().and_then(|info| info.certificate.as_ref())
-}
 
 /// The principal of a call: the one the RPC layer admitted, or the bare peer for a request
 /// that did not pass through it (unit tests).

@@ -16,6 +16,7 @@
 
 pub mod carry;
 mod certificate;
+pub mod peer;
 mod ratelimit;
 mod tokens;
 

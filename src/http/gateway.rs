@@ -12,7 +12,7 @@
 
 use super::grpc::{self, GrpcService};
 use super::{json, sse};
-use crate::api::identity;
+use crate::auth::peer;
 use crate::auth::{Call, Gate, Role};
 use crate::proto::codes::{code_name, http_status};
 use crate::proto::descriptors::pool;
@@ -104,7 +104,7 @@ async fn unary(
 async fn whoami(State(gateway): State<Gateway>, request: Request) -> Response {
     let headers = request.headers();
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let certificate = identity::certificate(request.extensions());
+    let certificate = peer::certificate(request.extensions());
     let auth = gateway.gate.enabled();
     if auth && authorization.is_none() && certificate.is_none() {
         return json_response(StatusCode::OK, &json!({ "principal": null, "role": null, "auth": auth }));
@@ -113,7 +113,8 @@ async fn whoami(State(gateway): State<Gateway>, request: Request) -> Response {
         method: "console/whoami",
         authorization,
         certificate,
-        peer: identity::peer(request.extensions()),
+        peer: peer::tcp_addr(request.extensions())
+            .map_or_else(|| "unknown".to_owned(), |addr| addr.to_string()),
         required: Some(Role::Viewer),
         limit: None,
     });

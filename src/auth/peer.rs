@@ -1,0 +1,25 @@
+//! What a TCP connection tells about its caller: its address and the client certificate
+//! verified in the TLS handshake ([`TcpPeer`], the `ConnectInfo` of the TCP and HTTP
+//! listeners, which every request carries in its extensions). The gRPC adapter and the HTTP
+//! gateway both read it here; who the caller is allowed to be is the gate's.
+
+use super::ClientCert;
+use std::net::SocketAddr;
+
+/// What a TCP connection tells about its caller (the `ConnectInfo` of the TCP listener).
+#[derive(Debug, Clone)]
+pub struct TcpPeer {
+    pub remote_addr: Option<SocketAddr>,
+    /// The client certificate verified in the TLS handshake (mutual TLS), if one was sent.
+    pub certificate: Option<ClientCert>,
+}
+
+/// The caller's TCP address, when the request came over TCP.
+pub fn tcp_addr(extensions: &http::Extensions) -> Option<SocketAddr> {
+    extensions.get::<TcpPeer>().and_then(|info| info.remote_addr)
+}
+
+/// The client certificate verified for the caller's connection, if any.
+pub fn certificate(extensions: &http::Extensions) -> Option<&ClientCert> {
+    extensions.get::<TcpPeer>().and_then(|info| info.certificate.as_ref())
+}
