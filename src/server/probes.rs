@@ -19,14 +19,23 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 pub struct Probes {
     reporter: HealthReporter,
     services: Vec<&'static str>,
+    /// The status last published. Setting the same status again publishes nothing: a
+    /// `Health/Watch` stream sends one message per change (the announce and the drain both
+    /// say NOT_SERVING; a watcher used to see it twice, depending on timing).
+    current: Arc<tokio::sync::Mutex<Option<ServingStatus>>>,
 }
 
 impl Probes {
     pub fn new(reporter: HealthReporter, services: Vec<&'static str>) -> Self {
-        Self { reporter, services }
+        Self { reporter, services, current: Arc::default() }
     }
 
     pub async fn set(&self, status: ServingStatus) {
+        let mut current = self.current.lock().await;
+        if *current == Some(status) {
+            return;
+        }
+        *current = Some(status);
         self.reporter.set_service_status("", status).await;
         for service in &self.services {
             self.reporter.set_service_status(*service, status).await;
@@ -57,5 +66,43 @@ impl Probes {
                 last = report.overall;
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_stream::StreamExt;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    #[tokio::test]
+    async fn setting_the_same_status_twice_sends_a_watcher_one_message() {
+        let (reporter, service) = tonic_health::server::health_reporter();
+        let probes = Probes::new(reporter, vec!["rebound.v1.HealthService"]);
+        probes.set(ServingStatus::Serving).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let server = tonic::transport::Server::builder().add_service(service);
+        tokio::spawn(server.serve_with_incoming(incoming));
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = HealthClient::new(channel);
+        let request = HealthCheckRequest { service: String::new() };
+        let mut watch = client.watch(request).await.unwrap().into_inner();
+        let mut next = async || watch.next().await.unwrap().unwrap().status();
+        assert_eq!(next().await, ServingStatus::Serving.into());
+        probes.set(ServingStatus::NotServing).await;
+        assert_eq!(next().await, ServingStatus::NotServing.into());
+        // The same status again: no message (a duplicate would arrive at once).
+        probes.set(ServingStatus::NotServing).await;
+        let quiet = tokio::time::timeout(Duration::from_millis(300), next()).await;
+        assert!(quiet.is_err(), "a repeated status reached the watcher: {quiet:?}");
+        probes.set(ServingStatus::Serving).await;
+        assert_eq!(next().await, ServingStatus::Serving.into());
     }
 }
