@@ -7,6 +7,7 @@ pub mod agent;
 pub mod auth;
 pub mod browser;
 pub mod certs;
+pub mod cluster;
 pub mod device;
 pub mod http;
 pub mod mosquitto;
