@@ -20,7 +20,7 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rebound::mqtt::payload::decode_command;
@@ -29,6 +29,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use support::cluster::{FAST_LEASE, one_leader, replica, status};
 use support::device::{Device, PREFIX, rpc};
 use support::mosquitto::{Broker, SERVER_PASSWORD, SERVER_USER};
+use support::rng::{Rng, seed};
 use support::{Server, postgres_store, until, wait_for};
 use uuid::Uuid;
 
@@ -39,26 +40,6 @@ const LEASE_TTL: Duration = Duration::from_secs(2);
 /// The rollout's pace: about 50 s for the waves, long enough for ten failovers.
 const PER_MINUTE: u32 = 1200;
 const NAMES: [&str; 3] = ["a", "b", "c"];
-
-/// splitmix64: a small seeded generator, enough to place the kills.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
-fn seed() -> u64 {
-    std::env::var("REBOUND_CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64)
-}
 
 /// What the simulated devices did.
 #[derive(Default)]
@@ -153,13 +134,12 @@ async fn new_leader(servers: &[Server], not: usize) -> Option<usize> {
 async fn a_rollout_to_a_thousand_devices_survives_ten_leader_kills() {
     let Some((_, url)) = postgres_store().await else { return };
     let began = Instant::now();
-    let seed = seed();
+    let seed = seed("REBOUND_CHAOS_SEED");
     eprintln!("chaos seed {seed} (REBOUND_CHAOS_SEED={seed} repeats this run)");
     let mut rng = Rng(seed);
     // The kill points: fractions of the devices done, from 2 % to 90 %, in order.
-    let mut points: Vec<usize> = (0..KILLS)
-        .map(|_| DEVICES / 50 + (rng.next() % (DEVICES as u64 * 88 / 100)) as usize)
-        .collect();
+    let mut points: Vec<usize> =
+        (0..KILLS).map(|_| DEVICES / 50 + rng.below(DEVICES as u64 * 88 / 100) as usize).collect();
     points.sort_unstable();
     eprintln!("kill points (devices done): {points:?}");
 

@@ -13,6 +13,7 @@ pub mod http;
 pub mod mosquitto;
 pub mod postgres;
 pub mod restart;
+pub mod rng;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::{Canary, RolloutRequest};
-use crate::audit::AuditSlot;
+use super::RolloutRequest;
+use super::tests::to_all;
 use crate::clock::now_ms;
 use crate::cluster::Leadership;
 use crate::commands::copies_tests::ack;
@@ -19,9 +19,8 @@ use crate::commands::device::AckStatus;
 use crate::commands::test_link::RecordingLink;
 use crate::commands::{DeviceSettings, Fleet, Settings};
 use crate::config::Config;
-use crate::contract::Action;
 use crate::model::clients::ClientRecord;
-use crate::model::rollouts::{RolloutState, RolloutTarget};
+use crate::model::rollouts::RolloutState;
 use crate::store::cluster::Fence;
 use crate::store::test_postgres::database;
 use crate::store::{Store, StoreOptions, open_with};
@@ -65,21 +64,10 @@ async fn take_over(a: &Arc<dyn Store>, b: &Arc<dyn Store>, fence: &Fence) -> i64
     b.cluster().unwrap().try_acquire("b", TTL).await.unwrap().expect("b takes the lease")
 }
 
+/// To every device, 60 a minute after a canary of `canary`, aborted once more than 10 % of
+/// at least one finished command failed.
 fn rollout(canary: u32) -> RolloutRequest {
-    RolloutRequest {
-        rollout_id: None,
-        action: Action::RestartApp,
-        target: RolloutTarget::All,
-        canary: Canary::Count(canary),
-        max_per_minute: 60,
-        abort_failure_percent: Some(10.0),
-        min_finished: Some(1),
-        reason: None,
-        requested_by: None,
-        expires_in: None,
-        principal: "test".into(),
-        audit: AuditSlot::default(),
-    }
+    RolloutRequest { abort_failure_percent: Some(10.0), min_finished: Some(1), ..to_all(canary) }
 }
 
 #[tokio::test]

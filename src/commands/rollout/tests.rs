@@ -35,7 +35,7 @@ async fn fleet(devices: usize) -> (Arc<Fleet>, Arc<RecordingLink>, TempDir) {
     (Arc::new(Fleet::new(store, settings, link.clone())), link, dir)
 }
 
-fn to_all(canary: u32) -> RolloutRequest {
+pub(super) fn to_all(canary: u32) -> RolloutRequest {
     RolloutRequest {
         rollout_id: None,
         action: Action::RestartApp,
