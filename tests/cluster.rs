@@ -10,47 +10,14 @@ mod support;
 use std::time::{Duration, Instant};
 
 use rebound::proto::v1 as pb;
-use rebound::proto::v1::health_service_client::HealthServiceClient;
 use sqlx::Connection;
+use support::cluster::{FAST_LEASE, one_leader, status as cluster};
 use support::device::{Device, eavesdrop, rpc, wait_registered, wait_state};
 use support::mosquitto::Broker;
 use support::{Server, closed_port, postgres_store, until, wait_for};
 use uuid::Uuid;
 
 const TTL: Duration = Duration::from_secs(2);
-const CLUSTER: &str =
-    "[cluster]\nlease_ttl = \"2s\"\nlease_renew = \"500ms\"\n[scheduler]\ntick = \"100ms\"\n";
-
-/// The cluster section of `server`'s GetHealth, when it answers with one.
-async fn cluster(server: &Server) -> Option<pb::ClusterStatus> {
-    let channel = rebound::client::connect(&server.addr).await.ok()?;
-    let response = HealthServiceClient::new(channel).get_health(pb::GetHealthRequest {}).await;
-    response.ok()?.into_inner().cluster
-}
-
-/// Waits until each of `servers` lists `live` replicas and exactly one of them leads, all
-/// agreeing on who; the leader's index.
-async fn one_leader(servers: &[&Server], live: usize) -> usize {
-    wait_for(&format!("{live} live replicas and one leader"), || async {
-        let mut leaders = Vec::new();
-        let mut named = Vec::new();
-        for (i, server) in servers.iter().enumerate() {
-            let status = cluster(server).await?;
-            if status.replicas.len() != live {
-                return None;
-            }
-            named.extend(status.replicas.iter().filter(|r| r.leader).map(|r| r.replica_id.clone()));
-            if status.leader {
-                leaders.push((i, status.replica_id));
-            }
-        }
-        match leaders.as_slice() {
-            [(i, id)] if named.iter().all(|n| n == id) && named.len() == servers.len() => Some(*i),
-            _ => None,
-        }
-    })
-    .await
-}
 
 /// Who holds an unexpired lease, by the database.
 async fn holder(url: &str) -> Option<String> {
@@ -69,7 +36,7 @@ async fn replica_id(server: &Server) -> String {
 }
 
 async fn spawn(config: &str, store: &[(&str, &str)]) -> Server {
-    Server::spawn(&format!("{CLUSTER}{config}"), store).await
+    Server::spawn(&format!("{FAST_LEASE}{config}"), store).await
 }
 
 /// `n` replicas without a broker on a fresh database, serving; `None` without PostgreSQL.

@@ -1,12 +1,16 @@
-//! The device side of several replicas (issue 24): two `rebound serve` processes on one
+//! The device side of several replicas (issue 24): two or three `rebound serve` processes on one
 //! PostgreSQL database and one Mosquitto (with authentication), each with its own persistent
 //! MQTT session, and simulated devices speaking the contract.
 //!
 //! - Watches opened on one replica see, within 1 s and in order, every transition of a
 //!   command issued on the other, and a rollout started there (PostgreSQL LISTEN/NOTIFY).
-//! - Every replica ingests every device message: with one replica killed (`kill -9`) while a
-//!   rollout's acks flow, and started again, every command still ends terminal with one event
-//!   per transition and no ack counted twice.
+//! - Every replica ingests every device message: with one of three replicas killed
+//!   (`kill -9`) while a rollout's acks flow, and started again, every command still ends
+//!   terminal with one event per transition and no ack counted twice.
+//! - The change listener reconnects: after `pg_terminate_backend` on every replica's
+//!   `LISTEN rebound_changes` connection, a watch on one replica ends with `UNAVAILABLE`
+//!   (changes may have been missed), and a new watch there sees a command issued on the
+//!   other replica completing within a few seconds.
 //!
 //! Skipped without PostgreSQL (`REBOUND_TEST_POSTGRES`), like every PostgreSQL test.
 
@@ -17,6 +21,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::StreamExt;
 use rebound::proto::v1 as pb;
 use rebound::proto::v1::health_service_client::HealthServiceClient;
+use sqlx::Connection;
+use support::cluster::replica;
 use support::device::{Device, Rpc, event_states, get, rpc, wait_client, wait_registered};
 use support::mosquitto::Broker;
 use support::{Server, postgres_store, wait_for};
@@ -45,15 +51,6 @@ fn ms(at: &Option<prost_types::Timestamp>) -> i64 {
     at.seconds * 1000 + i64::from(at.nanos) / 1_000_000
 }
 
-/// One replica on `url` and `broker` with replica id `name`, kept across its restarts (and
-/// with it its MQTT client id `rebound-<name>-<name>` and so its persistent session).
-async fn replica(broker: &Broker, url: &str, name: &str) -> Server {
-    let config = broker.server_config(&format!(
-        "client_id = \"rebound-{name}\"\n[cluster]\nreplica_id = \"{name}\""
-    ));
-    Server::start_with(&config, &[("REBOUND_STORE__URL", url)]).await
-}
-
 /// `devices` connected and online, registered (seen by `rpc`).
 async fn devices(broker: &Broker, rpc: &Rpc, uuids: &[Uuid]) -> Vec<Device> {
     let mut devices = Vec::new();
@@ -71,8 +68,8 @@ async fn a_command_and_a_rollout_started_on_one_replica_are_watched_on_another()
     let Some((_, url)) = postgres_store().await else { return };
     let uuids: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
     let broker = Broker::start(&uuids);
-    let a = replica(&broker, &url, "a").await;
-    let b = replica(&broker, &url, "b").await;
+    let a = replica(&broker, &url, "a", "").await;
+    let b = replica(&broker, &url, "b", "").await;
     let (mut on_a, on_b) = (rpc(&a).await, rpc(&b).await);
     let mut devices = devices(&broker, &on_b, &uuids).await.into_iter();
     let first = devices.next().unwrap();
@@ -165,14 +162,17 @@ async fn a_replica_killed_while_acks_flow_loses_no_ack_and_doubles_none() {
     let Some((_, url)) = postgres_store().await else { return };
     let uuids: Vec<Uuid> = (0..DEVICES).map(|_| Uuid::new_v4()).collect();
     let broker = Broker::start(&uuids);
-    let a = replica(&broker, &url, "a").await;
-    let mut b = replica(&broker, &url, "b").await;
+    let a = replica(&broker, &url, "a", "").await;
+    let mut b = replica(&broker, &url, "b", "").await;
+    let c = replica(&broker, &url, "c", "").await;
     let mut on_a = rpc(&a).await;
     let devices = devices(&broker, &on_a, &uuids).await;
-    // Both replicas know every device before the rollout starts (each ingests every status).
-    let on_b = rpc(&b).await;
-    for uuid in &uuids {
-        wait_client(&on_b, *uuid, "online", |c| c.presence() == pb::Presence::Online).await;
+    // Every replica knows every device before the rollout starts (each ingests every status).
+    for other in [&b, &c] {
+        let on_other = rpc(other).await;
+        for uuid in &uuids {
+            wait_client(&on_other, *uuid, "online", |c| c.presence() == pb::Presence::Online).await;
+        }
     }
     // Acks spread over about 4 s: 0 to 1.3 s between a device's acks.
     let answering: Vec<_> = devices
@@ -218,7 +218,7 @@ async fn a_replica_killed_while_acks_flow_loses_no_ack_and_doubles_none() {
         connected.push(handle.await.unwrap());
     }
     // Replica b back with its session: the acks queued for it meanwhile are copies.
-    let b = replica(&broker, &url, "b").await;
+    let b = replica(&broker, &url, "b", "").await;
     wait_for("replica b replayed its session's acks as copies", || async {
         let detail = commands_health(&b).await;
         let copies = detail.split("copies applied by another replica ").nth(1)?;
@@ -233,4 +233,65 @@ async fn a_replica_killed_while_acks_flow_loses_no_ack_and_doubles_none() {
         assert_eq!(command.ignored_acks, 0, "no ack counted twice: {command:?}");
     }
     drop(connected);
+    drop(c);
+}
+
+/// Cuts every replica's `LISTEN rebound_changes` connection; how many were cut.
+async fn cut_change_listeners(url: &str) -> usize {
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'listen%rebound_changes%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    cut.into_iter().filter(|killed| *killed).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_its_change_listener_is_cut_a_replica_sees_the_other_replicas_changes_again() {
+    let Some((_, url)) = postgres_store().await else { return };
+    let uuid = Uuid::new_v4();
+    let broker = Broker::start(&[uuid]);
+    let a = replica(&broker, &url, "a", "").await;
+    let b = replica(&broker, &url, "b", "").await;
+    let (mut on_a, on_b) = (rpc(&a).await, rpc(&b).await);
+    let responder = devices(&broker, &on_b, &[uuid]).await.pop().unwrap().respond_forever(false);
+    let request = pb::WatchCommandsRequest { client_uuid: uuid.to_string(), ..Default::default() };
+    let mut before = on_b.clone().watch_commands(request.clone()).await.unwrap().into_inner();
+
+    assert!(cut_change_listeners(&url).await >= 2, "both replicas listen");
+    // Back on a new connection, replica b ends its watches: notices sent meanwhile are lost.
+    let ended = tokio::time::timeout(support::DEADLINE, async {
+        loop {
+            match before.next().await {
+                Some(Ok(_)) => {}
+                Some(Err(status)) => return Some(status),
+                None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the watch on replica b ends once its listener is back");
+    let status = ended.expect("it ends with a status");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("missed"), "{status:?}");
+
+    // A new watch on b sees a command issued on a, every transition within a few seconds.
+    let mut watch = on_b.clone().watch_commands(request).await.unwrap().into_inner();
+    let command = support::device::issue_id(&mut on_a, uuid, pb::Action::RestartApp).await;
+    let mut seen = Vec::new();
+    while seen.last() != Some(&S::Completed) {
+        let message = tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .expect("the watch on replica b sees replica a's changes again")
+            .expect("stream open")
+            .unwrap();
+        let (changed, event) = (message.command.unwrap(), message.event.unwrap());
+        assert_eq!(changed.command_id, command);
+        seen.push(event.to_state());
+    }
+    assert_completed_once(&seen, "watched on replica b after its listener reconnected");
+    responder.abort();
 }

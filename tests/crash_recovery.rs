@@ -22,6 +22,7 @@ use rebound::store::Store;
 use rebound::store::audit::AuditQuery;
 use support::device::{Device, Rpc, rpc};
 use support::mosquitto::Broker;
+use support::rng::{Rng, seed};
 use support::{Server, latest_report, wait_for};
 use uuid::Uuid;
 
@@ -35,33 +36,6 @@ const CONFIG: &str = "[commands]\ndefault_expiry = \"1h\"\nack_timeout = \"1h\"\
 /// Categories that together hold every command open at start.
 const COMMAND_CATEGORIES: &[&str] =
     &["commands_expired", "commands_timed_out", "commands_rearmed", "commands_to_publish"];
-
-/// splitmix64: a small seeded generator, so a failing run replays exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-}
-
-fn seed() -> u64 {
-    match std::env::var("REBOUND_CRASH_SEED") {
-        Ok(text) => text.parse().expect("REBOUND_CRASH_SEED is a u64"),
-        Err(_) => {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-        }
-    }
-}
 
 type Acknowledged = Arc<Mutex<Vec<String>>>;
 
@@ -189,7 +163,7 @@ async fn kill_9_at_random_points_loses_and_duplicates_nothing_on_postgres() {
 async fn kill_9_at_random_points(store: Option<(&str, &str)>) {
     let env: Vec<(&str, &str)> = store.into_iter().collect();
     let url = store.map(|(_, url)| url);
-    let seed = seed();
+    let seed = seed("REBOUND_CRASH_SEED");
     eprintln!("crash recovery seed {seed} (REBOUND_CRASH_SEED={seed} replays this run)");
     let mut rng = Rng(seed);
     let uuids: Vec<Uuid> = (0..DEVICES).map(|_| Uuid::new_v4()).collect();

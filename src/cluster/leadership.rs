@@ -39,6 +39,13 @@ impl Leadership {
         Self::with(replica_id, Role::Follower)
     }
 
+    /// A replica that takes itself for the leader at `epoch`, whatever the store says (one
+    /// paused past its lease, say), with no deadline: for the fencing tests of the loops.
+    #[cfg(test)]
+    pub fn leading(replica_id: &str, epoch: i64) -> Self {
+        Self::with(replica_id, Role::Leader { epoch })
+    }
+
     fn with(replica_id: &str, role: Role) -> Self {
         Self {
             replica_id: replica_id.into(),

@@ -30,7 +30,7 @@ async fn fleets(url: &str) -> Vec<Arc<Fleet>> {
 }
 
 /// The delivery of one ack message, as each replica's gateway hands it over.
-fn ack(client: Uuid, command_id: Uuid, status: AckStatus) -> Delivery {
+pub(super) fn ack(client: Uuid, command_id: Uuid, status: AckStatus) -> Delivery {
     let topic = format!("rebound/{client}/commands/ack");
     let ack = DeviceAck { command_id, status, error_code: None, error_message: None, boot_id: None };
     let digest = Some(crate::hex::sha256(format!("{topic}\0{command_id}{}", status.as_str())));

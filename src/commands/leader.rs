@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::fleet::{Fleet, outbound};
 use crate::clock::now_ms;
 use crate::error::Result;
-use crate::model::commands::CommandRecord;
+use crate::model::commands::{CommandRecord, EventSource};
 use crate::store::{FleetTx, StoreError};
 
 /// Most orphaned commands adopted per scheduler tick.
@@ -36,6 +36,16 @@ impl Fleet {
                 }
                 Err(err.into())
             }
+        }
+    }
+
+    /// The write transaction of a rollout step taken by `source`: fenced when the scheduler
+    /// takes it (a singleton duty: wave issuing, an automatic abort), a plain one when an RPC
+    /// does (any replica serves those: a rollout's start, an operator's abort).
+    pub(super) async fn step_tx(&self, source: EventSource) -> Result<Box<dyn FleetTx>> {
+        match source {
+            EventSource::Scheduler => self.leader_tx().await,
+            _ => Ok(self.store.fleet_tx().await?),
         }
     }
 

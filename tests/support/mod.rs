@@ -7,11 +7,13 @@ pub mod agent;
 pub mod auth;
 pub mod browser;
 pub mod certs;
+pub mod cluster;
 pub mod device;
 pub mod http;
 pub mod mosquitto;
 pub mod postgres;
 pub mod restart;
+pub mod rng;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};

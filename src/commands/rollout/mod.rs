@@ -12,6 +12,8 @@
 mod plan;
 mod step;
 #[cfg(test)]
+mod fence_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
@@ -245,7 +247,7 @@ impl Fleet {
         self.announce_rollout(rollout_id);
         // The rollout exists from here on: a later piece that fails is the scheduler's to
         // issue again (its next step takes the members still unissued), not the caller's.
-        match self.issue_pieces(rollout.clone(), rest, later, now).await {
+        match self.issue_pieces(rollout.clone(), rest, later, now, EventSource::Api).await {
             Ok(rollout) => {
                 self.plan_next_step(&rollout, 0);
                 Ok((rollout, true))
@@ -312,7 +314,7 @@ impl Fleet {
         let id = rollout.rollout_id;
         let unaccepted = self.store.unaccepted_rollout_commands(id).await?;
         let now = now_ms();
-        let mut tx = self.store.fleet_tx().await?;
+        let mut tx = self.step_tx(source).await?;
         tx.prefetch(&unaccepted, &[]).await?;
         let mut pending = Pending::default();
         for command_id in unaccepted {

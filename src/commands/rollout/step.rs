@@ -15,7 +15,7 @@ use crate::commands::issue::{IssueOrigin, IssueOutcome, IssueRequest};
 use crate::error::{Error, Result};
 use crate::model::commands::{EventSource, Origin};
 use crate::model::rollouts::{RolloutMember, RolloutRecord, RolloutState};
-use crate::store::commands::{FleetTx};
+use crate::store::commands::FleetTx;
 
 impl Fleet {
     /// Advance every active rollout one step.
@@ -161,40 +161,44 @@ impl Fleet {
         count: i64,
         now: i64,
     ) -> Result<RolloutRecord> {
+        let by = EventSource::Scheduler;
         let members = match u32::try_from(count).unwrap_or(u32::MAX) {
             0 => Vec::new(),
             limit => self.store.unissued_members(rollout.rollout_id, limit).await?,
         };
-        self.issue_pieces(rollout, &members, &pieces(members.len()), now).await
+        self.issue_pieces(rollout, &members, &pieces(members.len()), now, by).await
     }
 
     /// Issue `members` in pieces of `sizes`, one transaction each: each piece's commands go
     /// to the broker as soon as it commits, so the devices answer the first ones while the
-    /// next are being stored.
+    /// next are being stored. `by` is who takes the step (see [`Fleet::step_tx`]).
     pub(super) async fn issue_pieces(
         &self,
         mut rollout: RolloutRecord,
         members: &[RolloutMember],
         sizes: &[usize],
         now: i64,
+        by: EventSource,
     ) -> Result<RolloutRecord> {
         let mut rest = members;
         for &size in sizes {
             let (piece, tail) = rest.split_at(size);
-            rollout = self.issue_piece(rollout, piece, now).await?;
+            rollout = self.issue_piece(rollout, piece, now, by).await?;
             rest = tail;
         }
         Ok(rollout)
     }
 
-    /// Issue `members` and store the rollout in one transaction, then publish.
+    /// Issue `members` and store the rollout in one transaction, then publish. Taken by the
+    /// scheduler (`by`), the transaction is fenced: an old leader issues nothing.
     pub(super) async fn issue_piece(
         &self,
         mut rollout: RolloutRecord,
         members: &[RolloutMember],
         now: i64,
+        by: EventSource,
     ) -> Result<RolloutRecord> {
-        let mut tx = self.store.fleet_tx().await?;
+        let mut tx = self.step_tx(by).await?;
         let mut pending = Pending::default();
         self.issue_into(&mut *tx, &mut pending, &mut rollout, members, now).await?;
         rollout.updated_ms = now;

@@ -17,6 +17,7 @@ use crate::commands::{DeviceSettings, Fleet, Settings};
 use crate::config::Config;
 use crate::contract::Action;
 use crate::model::clients::ClientRecord;
+use crate::model::commands::EventSource;
 use crate::model::rollouts::{RolloutState, RolloutTarget};
 
 /// A fleet of `devices` registered devices on a database file of its own.
@@ -34,7 +35,7 @@ async fn fleet(devices: usize) -> (Arc<Fleet>, Arc<RecordingLink>, TempDir) {
     (Arc::new(Fleet::new(store, settings, link.clone())), link, dir)
 }
 
-fn to_all(canary: u32) -> RolloutRequest {
+pub(super) fn to_all(canary: u32) -> RolloutRequest {
     RolloutRequest {
         rollout_id: None,
         action: Action::RestartApp,
@@ -67,7 +68,7 @@ async fn a_canary_step_stopped_between_its_pieces_is_finished_by_the_next_step()
     let mut rollout = fleet.store.rollout(id).await.unwrap().unwrap();
     assert_eq!(fleet.first_step(&mut rollout, now), Some(500));
     let first = fleet.store.unissued_members(id, 64).await.unwrap();
-    let rollout = fleet.issue_piece(rollout, &first, now).await.unwrap();
+    let rollout = fleet.issue_piece(rollout, &first, now, EventSource::Scheduler).await.unwrap();
     assert_eq!((rollout.state, rollout.issued_members), (RolloutState::Canary, 64));
     assert_eq!(link.published(), 64);
 
