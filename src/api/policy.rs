@@ -123,6 +123,7 @@ mod tests {
             }
         }
         assert_eq!(limit("/rebound.v1.RestartService/Restart"), Some(Class::Restart));
+        assert_eq!(limit("/rebound.v1.RestartService/RollingRestart"), Some(Class::Restart));
         assert!(is_reflection("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
     }
 
@@ -142,6 +143,7 @@ mod tests {
                 "PrepareShutdown",
                 "WatchRestart",
                 "TestReconnect",
+                "RollingRestart",
                 "IssueCommand",
                 "CancelCommand",
                 "ClearServiceFailed",
