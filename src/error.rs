@@ -33,6 +33,10 @@ pub enum Error {
     /// The caller is known but its role does not allow the request.
     #[error("{0}")]
     PermissionDenied(String),
+    /// A multi-step operation stopped at a step that failed (a rolling restart's replica);
+    /// the message names the step and why.
+    #[error("{0}")]
+    Aborted(String),
     /// The server is draining or a dependency is down; retrying later may work.
     #[error("{0}")]
     Unavailable(String),

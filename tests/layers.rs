@@ -81,6 +81,7 @@ const CLI_ADMIN: &[&str] = &[
     "cli/display.rs",
     "cli/health.rs",
     "cli/restart.rs",
+    "cli/restart_all.rs",
     "cli/rollout.rs",
     "cli/rpc.rs",
 ];

@@ -40,6 +40,7 @@ pub const TABLE: &[(&str, Policy)] = &[
     ("rebound.v1.RestartService/ListRestartEvents", read(Role::Viewer)),
     ("rebound.v1.RestartService/WatchRestart", read(Role::Viewer).not_while_draining()),
     ("rebound.v1.RestartService/TestReconnect", read(Role::Viewer).not_while_draining()),
+    ("rebound.v1.RestartService/RollingRestart", write(Role::Admin).not_while_draining()),
     ("rebound.v1.ConfigService/GetConfig", read(Role::Viewer)),
     ("rebound.v1.ConfigService/Reload", write(Role::Operator)),
     ("rebound.v1.ConfigService/Validate", read(Role::Operator)),
@@ -78,7 +79,9 @@ pub fn lookup(path: &str) -> Option<Policy> {
 /// commands.
 pub fn limit(path: &str) -> Option<Class> {
     match path.strip_prefix('/').unwrap_or(path) {
-        "rebound.v1.RestartService/Restart" => Some(Class::Restart),
+        "rebound.v1.RestartService/Restart" | "rebound.v1.RestartService/RollingRestart" => {
+            Some(Class::Restart)
+        }
         "rebound.v1.ClientCommandService/IssueCommand"
         | "rebound.v1.ClientCommandService/StartRollout" => Some(Class::Command),
         _ => None,
@@ -120,6 +123,7 @@ mod tests {
             }
         }
         assert_eq!(limit("/rebound.v1.RestartService/Restart"), Some(Class::Restart));
+        assert_eq!(limit("/rebound.v1.RestartService/RollingRestart"), Some(Class::Restart));
         assert!(is_reflection("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
     }
 
@@ -139,6 +143,7 @@ mod tests {
                 "PrepareShutdown",
                 "WatchRestart",
                 "TestReconnect",
+                "RollingRestart",
                 "IssueCommand",
                 "CancelCommand",
                 "ClearServiceFailed",

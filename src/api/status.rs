@@ -22,6 +22,7 @@ pub fn code(err: &Error) -> Code {
         Error::Unauthenticated(_) => Code::Unauthenticated,
         Error::PermissionDenied(_) => Code::PermissionDenied,
         Error::Unavailable(_) => Code::Unavailable,
+        Error::Aborted(_) => Code::Aborted,
         Error::Store(err) => store_code(err.kind()),
         Error::Internal(_) => Code::Internal,
     }

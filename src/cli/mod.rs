@@ -16,6 +16,7 @@ mod fleet_sim;
 mod health;
 mod recovery;
 mod restart;
+mod restart_all;
 mod rollout;
 mod rpc;
 mod serve;
@@ -51,7 +52,8 @@ pub enum Command {
     /// Rollouts of one action to many devices: start, get, list, watch, abort.
     Rollout(rollout::RolloutArgs),
     /// Hot-restart a running server (--wait follows the phases; exit 1 on failure or
-    /// rollback), or report on restarts: status, history, prepare.
+    /// rollback), every replica of a cluster one at a time (--all), or report on restarts:
+    /// status, history, prepare.
     Restart(restart::RestartArgs),
     /// Inspect, validate and reload the server's configuration without restarting it.
     Config(config::ConfigArgs),

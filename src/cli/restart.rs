@@ -77,6 +77,16 @@ pub struct StartArgs {
     /// Follow the phases live; exit 1 when the restart fails or rolls back.
     #[arg(long)]
     wait: bool,
+    /// Restart every live replica of the cluster one at a time (RollingRestart): the others
+    /// first, each once the previous one serves again with a new generation, the one at
+    /// --addr last; prints each replica's id, address, old -> new generation and time to
+    /// SERVING, waits for all, and exits non-zero naming the replica that failed (nothing
+    /// after it is restarted). On SQLite: this one server. See docs/cluster.md.
+    #[arg(long)]
+    all: bool,
+    /// With --all: how long each replica may take to serve again (1s–600s; default 120s).
+    #[arg(long, value_parser = humantime::parse_duration, requires = "all")]
+    replica_timeout: Option<Duration>,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -151,6 +161,9 @@ async fn start(args: StartArgs) -> Outcome {
         preserve_state: Some(!args.no_preserve_state),
         binary: args.binary.unwrap_or_default(),
     };
+    if args.all {
+        return super::restart_all::run(&args.client, request, args.replica_timeout).await;
+    }
     let response = client(&args.client)
         .await?
         .restart(request)

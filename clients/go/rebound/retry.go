@@ -22,6 +22,7 @@ var Services = []string{
 // rollout_id: set it before calling IssueCommand or StartRollout).
 var NotRetried = []string{
 	"rebound.v1.RestartService/Restart",
+	"rebound.v1.RestartService/RollingRestart",
 	"rebound.v1.ConfigService/Reload",
 	"rebound.v1.RecoveryService/RunCleanup",
 	"rebound.v1.RecoveryService/Backup",

@@ -2,9 +2,12 @@
 //! stream and the reconnect self-test, over the restart domain (`lifecycle::restart`).
 
 pub(super) mod convert;
+mod peer;
 mod reconnect;
+mod rolling;
 
 use crate::api::page;
+use crate::error::Error;
 use crate::lifecycle::ServerContext;
 use crate::lifecycle::restart::{RestartRecord, RestartRequest, Restarter};
 use crate::proto::v1 as pb;
@@ -43,7 +46,28 @@ fn binary(text: &str) -> Option<PathBuf> {
     (!text.is_empty()).then(|| PathBuf::from(text))
 }
 
+/// The restart `message` asks for, on behalf of the caller of `call`.
+fn domain_request<T>(
+    call: &Request<T>,
+    message: &pb::RestartRequest,
+) -> Result<RestartRequest, Error> {
+    Ok(RestartRequest {
+        mode: convert::requested_mode(message.mode)?,
+        reason: convert::reason(message.reason)?,
+        drain_timeout: crate::api::convert::optional_duration(
+            "drain_timeout",
+            message.drain_timeout,
+        )?,
+        preserve_state: message.preserve_state.unwrap_or(true),
+        binary: binary(&message.binary),
+        principal: crate::api::identity::principal(call),
+        audit: crate::api::identity::audit(call),
+    })
+}
+
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRestartResponse, Status>> + Send>>;
+type RollingStream =
+    Pin<Box<dyn Stream<Item = Result<pb::RollingRestartResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl RestartService for RestartApi {
@@ -52,21 +76,7 @@ impl RestartService for RestartApi {
         &self,
         request: Request<pb::RestartRequest>,
     ) -> Result<Response<pb::RestartResponse>, Status> {
-        let principal = crate::api::identity::principal(&request);
-        let audit = crate::api::identity::audit(&request);
-        let request = request.into_inner();
-        let domain = RestartRequest {
-            mode: convert::requested_mode(request.mode)?,
-            reason: convert::reason(request.reason)?,
-            drain_timeout: crate::api::convert::optional_duration(
-                "drain_timeout",
-                request.drain_timeout,
-            )?,
-            preserve_state: request.preserve_state.unwrap_or(true),
-            binary: binary(&request.binary),
-            principal,
-            audit,
-        };
+        let domain = domain_request(&request, request.get_ref())?;
         let record = self.restarter.start(domain).await?;
         Ok(Response::new(pb::RestartResponse {
             restart_id: record.id.to_string(),
@@ -187,5 +197,16 @@ impl RestartService for RestartApi {
             stats: Some(convert::stats(&self.restarter.stats())),
             session,
         }))
+    }
+
+    type RollingRestartStream = RollingStream;
+
+    #[tracing::instrument(name = "restart.rolling", skip_all)]
+    async fn rolling_restart(
+        &self,
+        request: Request<pb::RollingRestartRequest>,
+    ) -> Result<Response<Self::RollingRestartStream>, Status> {
+        let rolling = rolling::Rolling::plan(&self.ctx, &request).await?;
+        Ok(Response::new(Box::pin(rolling.run(self.restarter.clone()))))
     }
 }

@@ -58,7 +58,8 @@ impl RestartRequest {
         }
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    /// The checks [`Restarter::start`] runs first: drain timeout and binary path.
+    pub fn validate(&self) -> Result<(), Error> {
         if let Some(timeout) = self.drain_timeout
             && !(DRAIN_TIMEOUT_MIN..=DRAIN_TIMEOUT_MAX).contains(&timeout)
         {

@@ -29,6 +29,7 @@ SERVICES = (
 #: a read, or idempotent on a key the helpers always set (command_id, rollout_id).
 NOT_RETRIED = (
     ("rebound.v1.RestartService", "Restart"),
+    ("rebound.v1.RestartService", "RollingRestart"),
     ("rebound.v1.ConfigService", "Reload"),
     ("rebound.v1.RecoveryService", "RunCleanup"),
     ("rebound.v1.RecoveryService", "Backup"),

@@ -180,6 +180,28 @@ class ReboundClient:
             request.preserve_state = preserve_state
         return self._unary(RESTART, "Restart", request)
 
+    def rolling_restart(
+        self,
+        *,
+        mode: Optional[EnumValue] = None,
+        reason: Optional[EnumValue] = None,
+        drain_timeout: Optional[Seconds] = None,
+        replica_timeout: Optional[Seconds] = None,
+    ) -> Iterator[Reply[restart_pb2.RollingRestartResponse]]:
+        """Hot-restart every replica of a cluster one at a time, the one at this address
+        last (docs/cluster.md). Yields each step; the last (``RESTARTING_SELF``) carries the
+        restart_id of this replica's own restart: follow it with :meth:`restart_status`.
+        Not retried automatically."""
+        request = restart_pb2.RollingRestartRequest(
+            restart=restart_pb2.RestartRequest(
+                mode=enum(restart_pb2.RestartMode, mode),
+                reason=enum(restart_pb2.RestartReason, reason),
+                drain_timeout=duration(drain_timeout),
+            ),
+            replica_timeout=duration(replica_timeout),
+        )
+        return self._stream(RESTART, "RollingRestart", request)
+
     def prepare_shutdown(
         self, *, mode: Optional[EnumValue] = None, binary: str = ""
     ) -> Reply[restart_pb2.PrepareShutdownResponse]:

@@ -409,6 +409,69 @@ func (BlockingIssueCode) EnumDescriptor() ([]byte, []int) {
 	return file_rebound_v1_restart_proto_rawDescGZIP(), []int{4}
 }
 
+// What a RollingRestartResponse reports.
+type RollingRestartStep int32
+
+const (
+	// Not set; never sent by the server.
+	RollingRestartStep_ROLLING_RESTART_STEP_UNSPECIFIED RollingRestartStep = 0
+	// The first message: every replica to restart, in order (this one last),
+	// each reachable, with its current generation.
+	RollingRestartStep_ROLLING_RESTART_STEP_PLANNED RollingRestartStep = 1
+	// A replica accepted its Restart (replica.restart_id is set).
+	RollingRestartStep_ROLLING_RESTART_STEP_RESTARTING RollingRestartStep = 2
+	// The replica serves again with generation_after > generation_before.
+	RollingRestartStep_ROLLING_RESTART_STEP_SERVING RollingRestartStep = 3
+	// The last message: this replica's own restart has begun (restart_id set);
+	// the stream ends with OK and this connection goes away with the old process.
+	RollingRestartStep_ROLLING_RESTART_STEP_RESTARTING_SELF RollingRestartStep = 4
+)
+
+// Enum value maps for RollingRestartStep.
+var (
+	RollingRestartStep_name = map[int32]string{
+		0: "ROLLING_RESTART_STEP_UNSPECIFIED",
+		1: "ROLLING_RESTART_STEP_PLANNED",
+		2: "ROLLING_RESTART_STEP_RESTARTING",
+		3: "ROLLING_RESTART_STEP_SERVING",
+		4: "ROLLING_RESTART_STEP_RESTARTING_SELF",
+	}
+	RollingRestartStep_value = map[string]int32{
+		"ROLLING_RESTART_STEP_UNSPECIFIED":     0,
+		"ROLLING_RESTART_STEP_PLANNED":         1,
+		"ROLLING_RESTART_STEP_RESTARTING":      2,
+		"ROLLING_RESTART_STEP_SERVING":         3,
+		"ROLLING_RESTART_STEP_RESTARTING_SELF": 4,
+	}
+)
+
+func (x RollingRestartStep) Enum() *RollingRestartStep {
+	p := new(RollingRestartStep)
+	*p = x
+	return p
+}
+
+func (x RollingRestartStep) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RollingRestartStep) Descriptor() protoreflect.EnumDescriptor {
+	return file_rebound_v1_restart_proto_enumTypes[5].Descriptor()
+}
+
+func (RollingRestartStep) Type() protoreflect.EnumType {
+	return &file_rebound_v1_restart_proto_enumTypes[5]
+}
+
+func (x RollingRestartStep) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RollingRestartStep.Descriptor instead.
+func (RollingRestartStep) EnumDescriptor() ([]byte, []int) {
+	return file_rebound_v1_restart_proto_rawDescGZIP(), []int{5}
+}
+
 // Request for RestartService.Restart.
 type RestartRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2067,6 +2130,238 @@ func (x *DrainStats) GetRpcsCanceled() uint32 {
 	return 0
 }
 
+// Request for RestartService.RollingRestart.
+type RollingRestartRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The restart every replica runs (sent as each one's Restart; binary, when
+	// set, must exist on every replica's host). Default when unset: AUTO mode,
+	// MANUAL_REQUEST, state preserved.
+	Restart *RestartRequest `protobuf:"bytes,1,opt,name=restart,proto3" json:"restart,omitempty"`
+	// How long each replica may take from its Restart being accepted until it
+	// serves again with a higher generation and its restart is COMPLETE. Bounds
+	// 1 s to 600 s inclusive. Default when unset: 120 s.
+	ReplicaTimeout *durationpb.Duration `protobuf:"bytes,2,opt,name=replica_timeout,json=replicaTimeout,proto3" json:"replica_timeout,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RollingRestartRequest) Reset() {
+	*x = RollingRestartRequest{}
+	mi := &file_rebound_v1_restart_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollingRestartRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollingRestartRequest) ProtoMessage() {}
+
+func (x *RollingRestartRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rebound_v1_restart_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollingRestartRequest.ProtoReflect.Descriptor instead.
+func (*RollingRestartRequest) Descriptor() ([]byte, []int) {
+	return file_rebound_v1_restart_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RollingRestartRequest) GetRestart() *RestartRequest {
+	if x != nil {
+		return x.Restart
+	}
+	return nil
+}
+
+func (x *RollingRestartRequest) GetReplicaTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.ReplicaTimeout
+	}
+	return nil
+}
+
+// One replica in a rolling restart.
+type ReplicaRestart struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The replica's id (`cluster.replica_id`).
+	ReplicaId string `protobuf:"bytes,1,opt,name=replica_id,json=replicaId,proto3" json:"replica_id,omitempty"`
+	// The gRPC address it was dialled at (its `listen` from the replicas table).
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// Its place in the order, from 1; the replica serving the call is last.
+	Position uint32 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
+	// Its generation before the restart.
+	GenerationBefore uint64 `protobuf:"varint,4,opt,name=generation_before,json=generationBefore,proto3" json:"generation_before,omitempty"`
+	// Its generation once serving again; 0 until SERVING.
+	GenerationAfter uint64 `protobuf:"varint,5,opt,name=generation_after,json=generationAfter,proto3" json:"generation_after,omitempty"`
+	// Id of its restart (UUID); empty in PLANNED.
+	RestartId string `protobuf:"bytes,6,opt,name=restart_id,json=restartId,proto3" json:"restart_id,omitempty"`
+	// From its Restart being accepted until it served again; unset until SERVING.
+	TimeToServing *durationpb.Duration `protobuf:"bytes,7,opt,name=time_to_serving,json=timeToServing,proto3" json:"time_to_serving,omitempty"`
+	// True for the replica serving the RollingRestart call.
+	Coordinator   bool `protobuf:"varint,8,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaRestart) Reset() {
+	*x = ReplicaRestart{}
+	mi := &file_rebound_v1_restart_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaRestart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaRestart) ProtoMessage() {}
+
+func (x *ReplicaRestart) ProtoReflect() protoreflect.Message {
+	mi := &file_rebound_v1_restart_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaRestart.ProtoReflect.Descriptor instead.
+func (*ReplicaRestart) Descriptor() ([]byte, []int) {
+	return file_rebound_v1_restart_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ReplicaRestart) GetReplicaId() string {
+	if x != nil {
+		return x.ReplicaId
+	}
+	return ""
+}
+
+func (x *ReplicaRestart) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *ReplicaRestart) GetPosition() uint32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *ReplicaRestart) GetGenerationBefore() uint64 {
+	if x != nil {
+		return x.GenerationBefore
+	}
+	return 0
+}
+
+func (x *ReplicaRestart) GetGenerationAfter() uint64 {
+	if x != nil {
+		return x.GenerationAfter
+	}
+	return 0
+}
+
+func (x *ReplicaRestart) GetRestartId() string {
+	if x != nil {
+		return x.RestartId
+	}
+	return ""
+}
+
+func (x *ReplicaRestart) GetTimeToServing() *durationpb.Duration {
+	if x != nil {
+		return x.TimeToServing
+	}
+	return nil
+}
+
+func (x *ReplicaRestart) GetCoordinator() bool {
+	if x != nil {
+		return x.Coordinator
+	}
+	return false
+}
+
+// One message of the RestartService.RollingRestart stream.
+type RollingRestartResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What happened.
+	Step RollingRestartStep `protobuf:"varint,1,opt,name=step,proto3,enum=rebound.v1.RollingRestartStep" json:"step,omitempty"`
+	// The replica it happened to; unset in PLANNED.
+	Replica *ReplicaRestart `protobuf:"bytes,2,opt,name=replica,proto3" json:"replica,omitempty"`
+	// In PLANNED: every replica, in order. Empty otherwise.
+	Plan          []*ReplicaRestart `protobuf:"bytes,3,rep,name=plan,proto3" json:"plan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollingRestartResponse) Reset() {
+	*x = RollingRestartResponse{}
+	mi := &file_rebound_v1_restart_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollingRestartResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollingRestartResponse) ProtoMessage() {}
+
+func (x *RollingRestartResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rebound_v1_restart_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollingRestartResponse.ProtoReflect.Descriptor instead.
+func (*RollingRestartResponse) Descriptor() ([]byte, []int) {
+	return file_rebound_v1_restart_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RollingRestartResponse) GetStep() RollingRestartStep {
+	if x != nil {
+		return x.Step
+	}
+	return RollingRestartStep_ROLLING_RESTART_STEP_UNSPECIFIED
+}
+
+func (x *RollingRestartResponse) GetReplica() *ReplicaRestart {
+	if x != nil {
+		return x.Replica
+	}
+	return nil
+}
+
+func (x *RollingRestartResponse) GetPlan() []*ReplicaRestart {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
+
 var File_rebound_v1_restart_proto protoreflect.FileDescriptor
 
 const file_rebound_v1_restart_proto_rawDesc = "" +
@@ -2213,7 +2508,25 @@ const file_rebound_v1_restart_proto_rawDesc = "" +
 	"\x13connections_drained\x18\x01 \x01(\rR\x12connectionsDrained\x129\n" +
 	"\x19streams_told_to_reconnect\x18\x02 \x01(\rR\x16streamsToldToReconnect\x12%\n" +
 	"\x0erpcs_completed\x18\x03 \x01(\rR\rrpcsCompleted\x12#\n" +
-	"\rrpcs_canceled\x18\x04 \x01(\rR\frpcsCanceled*t\n" +
+	"\rrpcs_canceled\x18\x04 \x01(\rR\frpcsCanceled\"\x91\x01\n" +
+	"\x15RollingRestartRequest\x124\n" +
+	"\arestart\x18\x01 \x01(\v2\x1a.rebound.v1.RestartRequestR\arestart\x12B\n" +
+	"\x0freplica_timeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0ereplicaTimeout\"\xc1\x02\n" +
+	"\x0eReplicaRestart\x12\x1d\n" +
+	"\n" +
+	"replica_id\x18\x01 \x01(\tR\treplicaId\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1a\n" +
+	"\bposition\x18\x03 \x01(\rR\bposition\x12+\n" +
+	"\x11generation_before\x18\x04 \x01(\x04R\x10generationBefore\x12)\n" +
+	"\x10generation_after\x18\x05 \x01(\x04R\x0fgenerationAfter\x12\x1d\n" +
+	"\n" +
+	"restart_id\x18\x06 \x01(\tR\trestartId\x12A\n" +
+	"\x0ftime_to_serving\x18\a \x01(\v2\x19.google.protobuf.DurationR\rtimeToServing\x12 \n" +
+	"\vcoordinator\x18\b \x01(\bR\vcoordinator\"\xb2\x01\n" +
+	"\x16RollingRestartResponse\x122\n" +
+	"\x04step\x18\x01 \x01(\x0e2\x1e.rebound.v1.RollingRestartStepR\x04step\x124\n" +
+	"\areplica\x18\x02 \x01(\v2\x1a.rebound.v1.ReplicaRestartR\areplica\x12.\n" +
+	"\x04plan\x18\x03 \x03(\v2\x1a.rebound.v1.ReplicaRestartR\x04plan*t\n" +
 	"\vRestartMode\x12\x1c\n" +
 	"\x18RESTART_MODE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15RESTART_MODE_HANDOVER\x10\x01\x12\x15\n" +
@@ -2253,14 +2566,21 @@ const file_rebound_v1_restart_proto_rawDesc = "" +
 	"&BLOCKING_ISSUE_CODE_RELOAD_IN_PROGRESS\x10\x05\x12'\n" +
 	"#BLOCKING_ISSUE_CODE_STORE_UNHEALTHY\x10\x06\x12+\n" +
 	"'BLOCKING_ISSUE_CODE_SNAPSHOT_UNWRITABLE\x10\a\x121\n" +
-	"-BLOCKING_ISSUE_CODE_LISTENERS_NOT_INHERITABLE\x10\b2\x9c\x04\n" +
+	"-BLOCKING_ISSUE_CODE_LISTENERS_NOT_INHERITABLE\x10\b*\xcd\x01\n" +
+	"\x12RollingRestartStep\x12$\n" +
+	" ROLLING_RESTART_STEP_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cROLLING_RESTART_STEP_PLANNED\x10\x01\x12#\n" +
+	"\x1fROLLING_RESTART_STEP_RESTARTING\x10\x02\x12 \n" +
+	"\x1cROLLING_RESTART_STEP_SERVING\x10\x03\x12(\n" +
+	"$ROLLING_RESTART_STEP_RESTARTING_SELF\x10\x042\xf7\x04\n" +
 	"\x0eRestartService\x12B\n" +
 	"\aRestart\x12\x1a.rebound.v1.RestartRequest\x1a\x1b.rebound.v1.RestartResponse\x12Z\n" +
 	"\x0fPrepareShutdown\x12\".rebound.v1.PrepareShutdownRequest\x1a#.rebound.v1.PrepareShutdownResponse\x12]\n" +
 	"\x10GetRestartStatus\x12#.rebound.v1.GetRestartStatusRequest\x1a$.rebound.v1.GetRestartStatusResponse\x12`\n" +
 	"\x11ListRestartEvents\x12$.rebound.v1.ListRestartEventsRequest\x1a%.rebound.v1.ListRestartEventsResponse\x12S\n" +
 	"\fWatchRestart\x12\x1f.rebound.v1.WatchRestartRequest\x1a .rebound.v1.WatchRestartResponse0\x01\x12T\n" +
-	"\rTestReconnect\x12 .rebound.v1.TestReconnectRequest\x1a!.rebound.v1.TestReconnectResponseBDZBgithub.com/rebound-dev/rebound/clients/go/gen/rebound/v1;reboundv1b\x06proto3"
+	"\rTestReconnect\x12 .rebound.v1.TestReconnectRequest\x1a!.rebound.v1.TestReconnectResponse\x12Y\n" +
+	"\x0eRollingRestart\x12!.rebound.v1.RollingRestartRequest\x1a\".rebound.v1.RollingRestartResponse0\x01BDZBgithub.com/rebound-dev/rebound/clients/go/gen/rebound/v1;reboundv1b\x06proto3"
 
 var (
 	file_rebound_v1_restart_proto_rawDescOnce sync.Once
@@ -2274,96 +2594,108 @@ func file_rebound_v1_restart_proto_rawDescGZIP() []byte {
 	return file_rebound_v1_restart_proto_rawDescData
 }
 
-var file_rebound_v1_restart_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_rebound_v1_restart_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_rebound_v1_restart_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_rebound_v1_restart_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_rebound_v1_restart_proto_goTypes = []any{
 	(RestartMode)(0),                  // 0: rebound.v1.RestartMode
 	(RestartReason)(0),                // 1: rebound.v1.RestartReason
 	(RestartPhase)(0),                 // 2: rebound.v1.RestartPhase
 	(RestartOutcome)(0),               // 3: rebound.v1.RestartOutcome
 	(BlockingIssueCode)(0),            // 4: rebound.v1.BlockingIssueCode
-	(*RestartRequest)(nil),            // 5: rebound.v1.RestartRequest
-	(*RestartResponse)(nil),           // 6: rebound.v1.RestartResponse
-	(*PrepareShutdownRequest)(nil),    // 7: rebound.v1.PrepareShutdownRequest
-	(*PrepareShutdownResponse)(nil),   // 8: rebound.v1.PrepareShutdownResponse
-	(*BlockingIssue)(nil),             // 9: rebound.v1.BlockingIssue
-	(*ShutdownChecks)(nil),            // 10: rebound.v1.ShutdownChecks
-	(*GetRestartStatusRequest)(nil),   // 11: rebound.v1.GetRestartStatusRequest
-	(*GetRestartStatusResponse)(nil),  // 12: rebound.v1.GetRestartStatusResponse
-	(*ListRestartEventsRequest)(nil),  // 13: rebound.v1.ListRestartEventsRequest
-	(*ListRestartEventsResponse)(nil), // 14: rebound.v1.ListRestartEventsResponse
-	(*WatchRestartRequest)(nil),       // 15: rebound.v1.WatchRestartRequest
-	(*WatchRestartResponse)(nil),      // 16: rebound.v1.WatchRestartResponse
-	(*TestReconnectRequest)(nil),      // 17: rebound.v1.TestReconnectRequest
-	(*TestReconnectResponse)(nil),     // 18: rebound.v1.TestReconnectResponse
-	(*ReconnectStats)(nil),            // 19: rebound.v1.ReconnectStats
-	(*ReconnectSession)(nil),          // 20: rebound.v1.ReconnectSession
-	(*RestartEvent)(nil),              // 21: rebound.v1.RestartEvent
-	(*RestartPhaseTiming)(nil),        // 22: rebound.v1.RestartPhaseTiming
-	(*DrainStats)(nil),                // 23: rebound.v1.DrainStats
-	(*durationpb.Duration)(nil),       // 24: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 25: google.protobuf.Timestamp
-	(SnapshotOutcome)(0),              // 26: rebound.v1.SnapshotOutcome
+	(RollingRestartStep)(0),           // 5: rebound.v1.RollingRestartStep
+	(*RestartRequest)(nil),            // 6: rebound.v1.RestartRequest
+	(*RestartResponse)(nil),           // 7: rebound.v1.RestartResponse
+	(*PrepareShutdownRequest)(nil),    // 8: rebound.v1.PrepareShutdownRequest
+	(*PrepareShutdownResponse)(nil),   // 9: rebound.v1.PrepareShutdownResponse
+	(*BlockingIssue)(nil),             // 10: rebound.v1.BlockingIssue
+	(*ShutdownChecks)(nil),            // 11: rebound.v1.ShutdownChecks
+	(*GetRestartStatusRequest)(nil),   // 12: rebound.v1.GetRestartStatusRequest
+	(*GetRestartStatusResponse)(nil),  // 13: rebound.v1.GetRestartStatusResponse
+	(*ListRestartEventsRequest)(nil),  // 14: rebound.v1.ListRestartEventsRequest
+	(*ListRestartEventsResponse)(nil), // 15: rebound.v1.ListRestartEventsResponse
+	(*WatchRestartRequest)(nil),       // 16: rebound.v1.WatchRestartRequest
+	(*WatchRestartResponse)(nil),      // 17: rebound.v1.WatchRestartResponse
+	(*TestReconnectRequest)(nil),      // 18: rebound.v1.TestReconnectRequest
+	(*TestReconnectResponse)(nil),     // 19: rebound.v1.TestReconnectResponse
+	(*ReconnectStats)(nil),            // 20: rebound.v1.ReconnectStats
+	(*ReconnectSession)(nil),          // 21: rebound.v1.ReconnectSession
+	(*RestartEvent)(nil),              // 22: rebound.v1.RestartEvent
+	(*RestartPhaseTiming)(nil),        // 23: rebound.v1.RestartPhaseTiming
+	(*DrainStats)(nil),                // 24: rebound.v1.DrainStats
+	(*RollingRestartRequest)(nil),     // 25: rebound.v1.RollingRestartRequest
+	(*ReplicaRestart)(nil),            // 26: rebound.v1.ReplicaRestart
+	(*RollingRestartResponse)(nil),    // 27: rebound.v1.RollingRestartResponse
+	(*durationpb.Duration)(nil),       // 28: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 29: google.protobuf.Timestamp
+	(SnapshotOutcome)(0),              // 30: rebound.v1.SnapshotOutcome
 }
 var file_rebound_v1_restart_proto_depIdxs = []int32{
 	0,  // 0: rebound.v1.RestartRequest.mode:type_name -> rebound.v1.RestartMode
 	1,  // 1: rebound.v1.RestartRequest.reason:type_name -> rebound.v1.RestartReason
-	24, // 2: rebound.v1.RestartRequest.drain_timeout:type_name -> google.protobuf.Duration
-	21, // 3: rebound.v1.RestartResponse.restart:type_name -> rebound.v1.RestartEvent
+	28, // 2: rebound.v1.RestartRequest.drain_timeout:type_name -> google.protobuf.Duration
+	22, // 3: rebound.v1.RestartResponse.restart:type_name -> rebound.v1.RestartEvent
 	0,  // 4: rebound.v1.PrepareShutdownRequest.mode:type_name -> rebound.v1.RestartMode
-	9,  // 5: rebound.v1.PrepareShutdownResponse.blocking_issues:type_name -> rebound.v1.BlockingIssue
-	10, // 6: rebound.v1.PrepareShutdownResponse.checks:type_name -> rebound.v1.ShutdownChecks
+	10, // 5: rebound.v1.PrepareShutdownResponse.blocking_issues:type_name -> rebound.v1.BlockingIssue
+	11, // 6: rebound.v1.PrepareShutdownResponse.checks:type_name -> rebound.v1.ShutdownChecks
 	0,  // 7: rebound.v1.PrepareShutdownResponse.resolved_mode:type_name -> rebound.v1.RestartMode
-	25, // 8: rebound.v1.PrepareShutdownResponse.checked_at:type_name -> google.protobuf.Timestamp
+	29, // 8: rebound.v1.PrepareShutdownResponse.checked_at:type_name -> google.protobuf.Timestamp
 	4,  // 9: rebound.v1.BlockingIssue.code:type_name -> rebound.v1.BlockingIssueCode
-	21, // 10: rebound.v1.GetRestartStatusResponse.restart:type_name -> rebound.v1.RestartEvent
+	22, // 10: rebound.v1.GetRestartStatusResponse.restart:type_name -> rebound.v1.RestartEvent
 	3,  // 11: rebound.v1.ListRestartEventsRequest.outcomes:type_name -> rebound.v1.RestartOutcome
-	21, // 12: rebound.v1.ListRestartEventsResponse.events:type_name -> rebound.v1.RestartEvent
-	21, // 13: rebound.v1.WatchRestartResponse.restart:type_name -> rebound.v1.RestartEvent
+	22, // 12: rebound.v1.ListRestartEventsResponse.events:type_name -> rebound.v1.RestartEvent
+	22, // 13: rebound.v1.WatchRestartResponse.restart:type_name -> rebound.v1.RestartEvent
 	2,  // 14: rebound.v1.WatchRestartResponse.previous_phase:type_name -> rebound.v1.RestartPhase
-	24, // 15: rebound.v1.TestReconnectRequest.timeout:type_name -> google.protobuf.Duration
-	24, // 16: rebound.v1.TestReconnectResponse.connect_latency:type_name -> google.protobuf.Duration
-	24, // 17: rebound.v1.TestReconnectResponse.call_latency:type_name -> google.protobuf.Duration
-	19, // 18: rebound.v1.TestReconnectResponse.stats:type_name -> rebound.v1.ReconnectStats
-	20, // 19: rebound.v1.TestReconnectResponse.session:type_name -> rebound.v1.ReconnectSession
-	25, // 20: rebound.v1.ReconnectStats.last_restart_at:type_name -> google.protobuf.Timestamp
-	25, // 21: rebound.v1.ReconnectStats.counting_since:type_name -> google.protobuf.Timestamp
-	25, // 22: rebound.v1.ReconnectSession.first_seen_at:type_name -> google.protobuf.Timestamp
-	25, // 23: rebound.v1.ReconnectSession.previous_call_at:type_name -> google.protobuf.Timestamp
+	28, // 15: rebound.v1.TestReconnectRequest.timeout:type_name -> google.protobuf.Duration
+	28, // 16: rebound.v1.TestReconnectResponse.connect_latency:type_name -> google.protobuf.Duration
+	28, // 17: rebound.v1.TestReconnectResponse.call_latency:type_name -> google.protobuf.Duration
+	20, // 18: rebound.v1.TestReconnectResponse.stats:type_name -> rebound.v1.ReconnectStats
+	21, // 19: rebound.v1.TestReconnectResponse.session:type_name -> rebound.v1.ReconnectSession
+	29, // 20: rebound.v1.ReconnectStats.last_restart_at:type_name -> google.protobuf.Timestamp
+	29, // 21: rebound.v1.ReconnectStats.counting_since:type_name -> google.protobuf.Timestamp
+	29, // 22: rebound.v1.ReconnectSession.first_seen_at:type_name -> google.protobuf.Timestamp
+	29, // 23: rebound.v1.ReconnectSession.previous_call_at:type_name -> google.protobuf.Timestamp
 	0,  // 24: rebound.v1.RestartEvent.requested_mode:type_name -> rebound.v1.RestartMode
 	0,  // 25: rebound.v1.RestartEvent.mode:type_name -> rebound.v1.RestartMode
 	1,  // 26: rebound.v1.RestartEvent.reason:type_name -> rebound.v1.RestartReason
 	2,  // 27: rebound.v1.RestartEvent.phase:type_name -> rebound.v1.RestartPhase
 	3,  // 28: rebound.v1.RestartEvent.outcome:type_name -> rebound.v1.RestartOutcome
 	2,  // 29: rebound.v1.RestartEvent.failed_phase:type_name -> rebound.v1.RestartPhase
-	22, // 30: rebound.v1.RestartEvent.phase_timings:type_name -> rebound.v1.RestartPhaseTiming
-	26, // 31: rebound.v1.RestartEvent.snapshot:type_name -> rebound.v1.SnapshotOutcome
-	24, // 32: rebound.v1.RestartEvent.drain_timeout:type_name -> google.protobuf.Duration
-	25, // 33: rebound.v1.RestartEvent.requested_at:type_name -> google.protobuf.Timestamp
-	25, // 34: rebound.v1.RestartEvent.successor_ready_at:type_name -> google.protobuf.Timestamp
-	25, // 35: rebound.v1.RestartEvent.finished_at:type_name -> google.protobuf.Timestamp
-	24, // 36: rebound.v1.RestartEvent.duration:type_name -> google.protobuf.Duration
-	23, // 37: rebound.v1.RestartEvent.drain:type_name -> rebound.v1.DrainStats
+	23, // 30: rebound.v1.RestartEvent.phase_timings:type_name -> rebound.v1.RestartPhaseTiming
+	30, // 31: rebound.v1.RestartEvent.snapshot:type_name -> rebound.v1.SnapshotOutcome
+	28, // 32: rebound.v1.RestartEvent.drain_timeout:type_name -> google.protobuf.Duration
+	29, // 33: rebound.v1.RestartEvent.requested_at:type_name -> google.protobuf.Timestamp
+	29, // 34: rebound.v1.RestartEvent.successor_ready_at:type_name -> google.protobuf.Timestamp
+	29, // 35: rebound.v1.RestartEvent.finished_at:type_name -> google.protobuf.Timestamp
+	28, // 36: rebound.v1.RestartEvent.duration:type_name -> google.protobuf.Duration
+	24, // 37: rebound.v1.RestartEvent.drain:type_name -> rebound.v1.DrainStats
 	2,  // 38: rebound.v1.RestartPhaseTiming.phase:type_name -> rebound.v1.RestartPhase
-	25, // 39: rebound.v1.RestartPhaseTiming.started_at:type_name -> google.protobuf.Timestamp
-	24, // 40: rebound.v1.RestartPhaseTiming.duration:type_name -> google.protobuf.Duration
-	5,  // 41: rebound.v1.RestartService.Restart:input_type -> rebound.v1.RestartRequest
-	7,  // 42: rebound.v1.RestartService.PrepareShutdown:input_type -> rebound.v1.PrepareShutdownRequest
-	11, // 43: rebound.v1.RestartService.GetRestartStatus:input_type -> rebound.v1.GetRestartStatusRequest
-	13, // 44: rebound.v1.RestartService.ListRestartEvents:input_type -> rebound.v1.ListRestartEventsRequest
-	15, // 45: rebound.v1.RestartService.WatchRestart:input_type -> rebound.v1.WatchRestartRequest
-	17, // 46: rebound.v1.RestartService.TestReconnect:input_type -> rebound.v1.TestReconnectRequest
-	6,  // 47: rebound.v1.RestartService.Restart:output_type -> rebound.v1.RestartResponse
-	8,  // 48: rebound.v1.RestartService.PrepareShutdown:output_type -> rebound.v1.PrepareShutdownResponse
-	12, // 49: rebound.v1.RestartService.GetRestartStatus:output_type -> rebound.v1.GetRestartStatusResponse
-	14, // 50: rebound.v1.RestartService.ListRestartEvents:output_type -> rebound.v1.ListRestartEventsResponse
-	16, // 51: rebound.v1.RestartService.WatchRestart:output_type -> rebound.v1.WatchRestartResponse
-	18, // 52: rebound.v1.RestartService.TestReconnect:output_type -> rebound.v1.TestReconnectResponse
-	47, // [47:53] is the sub-list for method output_type
-	41, // [41:47] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	29, // 39: rebound.v1.RestartPhaseTiming.started_at:type_name -> google.protobuf.Timestamp
+	28, // 40: rebound.v1.RestartPhaseTiming.duration:type_name -> google.protobuf.Duration
+	6,  // 41: rebound.v1.RollingRestartRequest.restart:type_name -> rebound.v1.RestartRequest
+	28, // 42: rebound.v1.RollingRestartRequest.replica_timeout:type_name -> google.protobuf.Duration
+	28, // 43: rebound.v1.ReplicaRestart.time_to_serving:type_name -> google.protobuf.Duration
+	5,  // 44: rebound.v1.RollingRestartResponse.step:type_name -> rebound.v1.RollingRestartStep
+	26, // 45: rebound.v1.RollingRestartResponse.replica:type_name -> rebound.v1.ReplicaRestart
+	26, // 46: rebound.v1.RollingRestartResponse.plan:type_name -> rebound.v1.ReplicaRestart
+	6,  // 47: rebound.v1.RestartService.Restart:input_type -> rebound.v1.RestartRequest
+	8,  // 48: rebound.v1.RestartService.PrepareShutdown:input_type -> rebound.v1.PrepareShutdownRequest
+	12, // 49: rebound.v1.RestartService.GetRestartStatus:input_type -> rebound.v1.GetRestartStatusRequest
+	14, // 50: rebound.v1.RestartService.ListRestartEvents:input_type -> rebound.v1.ListRestartEventsRequest
+	16, // 51: rebound.v1.RestartService.WatchRestart:input_type -> rebound.v1.WatchRestartRequest
+	18, // 52: rebound.v1.RestartService.TestReconnect:input_type -> rebound.v1.TestReconnectRequest
+	25, // 53: rebound.v1.RestartService.RollingRestart:input_type -> rebound.v1.RollingRestartRequest
+	7,  // 54: rebound.v1.RestartService.Restart:output_type -> rebound.v1.RestartResponse
+	9,  // 55: rebound.v1.RestartService.PrepareShutdown:output_type -> rebound.v1.PrepareShutdownResponse
+	13, // 56: rebound.v1.RestartService.GetRestartStatus:output_type -> rebound.v1.GetRestartStatusResponse
+	15, // 57: rebound.v1.RestartService.ListRestartEvents:output_type -> rebound.v1.ListRestartEventsResponse
+	17, // 58: rebound.v1.RestartService.WatchRestart:output_type -> rebound.v1.WatchRestartResponse
+	19, // 59: rebound.v1.RestartService.TestReconnect:output_type -> rebound.v1.TestReconnectResponse
+	27, // 60: rebound.v1.RestartService.RollingRestart:output_type -> rebound.v1.RollingRestartResponse
+	54, // [54:61] is the sub-list for method output_type
+	47, // [47:54] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_rebound_v1_restart_proto_init() }
@@ -2378,8 +2710,8 @@ func file_rebound_v1_restart_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rebound_v1_restart_proto_rawDesc), len(file_rebound_v1_restart_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   19,
+			NumEnums:      6,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -36,6 +36,7 @@ const (
 	RestartService_ListRestartEvents_FullMethodName = "/rebound.v1.RestartService/ListRestartEvents"
 	RestartService_WatchRestart_FullMethodName      = "/rebound.v1.RestartService/WatchRestart"
 	RestartService_TestReconnect_FullMethodName     = "/rebound.v1.RestartService/TestReconnect"
+	RestartService_RollingRestart_FullMethodName    = "/rebound.v1.RestartService/RollingRestart"
 )
 
 // RestartServiceClient is the client API for RestartService service.
@@ -85,6 +86,27 @@ type RestartServiceClient interface {
 	// Errors: INVALID_ARGUMENT naming session_id or timeout; UNAVAILABLE while
 	// draining. Role: viewer.
 	TestReconnect(ctx context.Context, in *TestReconnectRequest, opts ...grpc.CallOption) (*TestReconnectResponse, error)
+	// Hot-restarts every live replica of a cluster (the `replicas` table), one
+	// at a time: the others first, in replica id order, each only after the
+	// previous one answers GetHealth SERVING with a higher generation and its
+	// restart is COMPLETE; the replica serving this call last. Before restarting
+	// anything it dials every other replica (GetHealth) at its `listen`
+	// address, forwarding the caller's `authorization` metadata. Streams one
+	// message per step. The last message, RESTARTING_SELF, carries the restart_id
+	// of this replica's own restart, which begins as the stream ends with OK:
+	// follow it with WatchRestart (or poll GetHealth for a higher generation). On
+	// SQLite (one process) that is the only message. The first failure stops
+	// it; nothing after it is restarted.
+	// Errors: INVALID_ARGUMENT naming a field of restart (as Restart) or
+	// replica_timeout (outside 1–600 s); FAILED_PRECONDITION when a replica listens on a
+	// wildcard address (0.0.0.0, [::]: it cannot be dialled; the message names
+	// it) or when `server.tls` is on and there are other replicas (replicas are
+	// dialled in clear text only), or as Restart for this replica; UNAVAILABLE
+	// naming the replica that cannot be reached; ABORTED naming the replica
+	// whose restart was refused, failed, rolled back or did not serve again
+	// within replica_timeout, and why; RESOURCE_EXHAUSTED as Restart;
+	// UNAVAILABLE while draining. Role: admin.
+	RollingRestart(ctx context.Context, in *RollingRestartRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RollingRestartResponse], error)
 }
 
 type restartServiceClient struct {
@@ -164,6 +186,25 @@ func (c *restartServiceClient) TestReconnect(ctx context.Context, in *TestReconn
 	return out, nil
 }
 
+func (c *restartServiceClient) RollingRestart(ctx context.Context, in *RollingRestartRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RollingRestartResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RestartService_ServiceDesc.Streams[1], RestartService_RollingRestart_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RollingRestartRequest, RollingRestartResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RestartService_RollingRestartClient = grpc.ServerStreamingClient[RollingRestartResponse]
+
 // RestartServiceServer is the server API for RestartService service.
 // All implementations must embed UnimplementedRestartServiceServer
 // for forward compatibility.
@@ -211,6 +252,27 @@ type RestartServiceServer interface {
 	// Errors: INVALID_ARGUMENT naming session_id or timeout; UNAVAILABLE while
 	// draining. Role: viewer.
 	TestReconnect(context.Context, *TestReconnectRequest) (*TestReconnectResponse, error)
+	// Hot-restarts every live replica of a cluster (the `replicas` table), one
+	// at a time: the others first, in replica id order, each only after the
+	// previous one answers GetHealth SERVING with a higher generation and its
+	// restart is COMPLETE; the replica serving this call last. Before restarting
+	// anything it dials every other replica (GetHealth) at its `listen`
+	// address, forwarding the caller's `authorization` metadata. Streams one
+	// message per step. The last message, RESTARTING_SELF, carries the restart_id
+	// of this replica's own restart, which begins as the stream ends with OK:
+	// follow it with WatchRestart (or poll GetHealth for a higher generation). On
+	// SQLite (one process) that is the only message. The first failure stops
+	// it; nothing after it is restarted.
+	// Errors: INVALID_ARGUMENT naming a field of restart (as Restart) or
+	// replica_timeout (outside 1–600 s); FAILED_PRECONDITION when a replica listens on a
+	// wildcard address (0.0.0.0, [::]: it cannot be dialled; the message names
+	// it) or when `server.tls` is on and there are other replicas (replicas are
+	// dialled in clear text only), or as Restart for this replica; UNAVAILABLE
+	// naming the replica that cannot be reached; ABORTED naming the replica
+	// whose restart was refused, failed, rolled back or did not serve again
+	// within replica_timeout, and why; RESOURCE_EXHAUSTED as Restart;
+	// UNAVAILABLE while draining. Role: admin.
+	RollingRestart(*RollingRestartRequest, grpc.ServerStreamingServer[RollingRestartResponse]) error
 	mustEmbedUnimplementedRestartServiceServer()
 }
 
@@ -238,6 +300,9 @@ func (UnimplementedRestartServiceServer) WatchRestart(*WatchRestartRequest, grpc
 }
 func (UnimplementedRestartServiceServer) TestReconnect(context.Context, *TestReconnectRequest) (*TestReconnectResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method TestReconnect not implemented")
+}
+func (UnimplementedRestartServiceServer) RollingRestart(*RollingRestartRequest, grpc.ServerStreamingServer[RollingRestartResponse]) error {
+	return status.Error(codes.Unimplemented, "method RollingRestart not implemented")
 }
 func (UnimplementedRestartServiceServer) mustEmbedUnimplementedRestartServiceServer() {}
 func (UnimplementedRestartServiceServer) testEmbeddedByValue()                        {}
@@ -361,6 +426,17 @@ func _RestartService_TestReconnect_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RestartService_RollingRestart_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(RollingRestartRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RestartServiceServer).RollingRestart(m, &grpc.GenericServerStream[RollingRestartRequest, RollingRestartResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RestartService_RollingRestartServer = grpc.ServerStreamingServer[RollingRestartResponse]
+
 // RestartService_ServiceDesc is the grpc.ServiceDesc for RestartService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -393,6 +469,11 @@ var RestartService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchRestart",
 			Handler:       _RestartService_WatchRestart_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "RollingRestart",
+			Handler:       _RestartService_RollingRestart_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -61,6 +61,14 @@ class BlockingIssueCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BLOCKING_ISSUE_CODE_STORE_UNHEALTHY: _ClassVar[BlockingIssueCode]
     BLOCKING_ISSUE_CODE_SNAPSHOT_UNWRITABLE: _ClassVar[BlockingIssueCode]
     BLOCKING_ISSUE_CODE_LISTENERS_NOT_INHERITABLE: _ClassVar[BlockingIssueCode]
+
+class RollingRestartStep(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROLLING_RESTART_STEP_UNSPECIFIED: _ClassVar[RollingRestartStep]
+    ROLLING_RESTART_STEP_PLANNED: _ClassVar[RollingRestartStep]
+    ROLLING_RESTART_STEP_RESTARTING: _ClassVar[RollingRestartStep]
+    ROLLING_RESTART_STEP_SERVING: _ClassVar[RollingRestartStep]
+    ROLLING_RESTART_STEP_RESTARTING_SELF: _ClassVar[RollingRestartStep]
 RESTART_MODE_UNSPECIFIED: RestartMode
 RESTART_MODE_HANDOVER: RestartMode
 RESTART_MODE_EXEC: RestartMode
@@ -96,6 +104,11 @@ BLOCKING_ISSUE_CODE_RELOAD_IN_PROGRESS: BlockingIssueCode
 BLOCKING_ISSUE_CODE_STORE_UNHEALTHY: BlockingIssueCode
 BLOCKING_ISSUE_CODE_SNAPSHOT_UNWRITABLE: BlockingIssueCode
 BLOCKING_ISSUE_CODE_LISTENERS_NOT_INHERITABLE: BlockingIssueCode
+ROLLING_RESTART_STEP_UNSPECIFIED: RollingRestartStep
+ROLLING_RESTART_STEP_PLANNED: RollingRestartStep
+ROLLING_RESTART_STEP_RESTARTING: RollingRestartStep
+ROLLING_RESTART_STEP_SERVING: RollingRestartStep
+ROLLING_RESTART_STEP_RESTARTING_SELF: RollingRestartStep
 
 class RestartRequest(_message.Message):
     __slots__ = ("mode", "reason", "drain_timeout", "preserve_state", "binary")
@@ -374,3 +387,41 @@ class DrainStats(_message.Message):
     rpcs_completed: int
     rpcs_canceled: int
     def __init__(self, connections_drained: _Optional[int] = ..., streams_told_to_reconnect: _Optional[int] = ..., rpcs_completed: _Optional[int] = ..., rpcs_canceled: _Optional[int] = ...) -> None: ...
+
+class RollingRestartRequest(_message.Message):
+    __slots__ = ("restart", "replica_timeout")
+    RESTART_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    restart: RestartRequest
+    replica_timeout: _duration_pb2.Duration
+    def __init__(self, restart: _Optional[_Union[RestartRequest, _Mapping]] = ..., replica_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ReplicaRestart(_message.Message):
+    __slots__ = ("replica_id", "address", "position", "generation_before", "generation_after", "restart_id", "time_to_serving", "coordinator")
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_AFTER_FIELD_NUMBER: _ClassVar[int]
+    RESTART_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_TO_SERVING_FIELD_NUMBER: _ClassVar[int]
+    COORDINATOR_FIELD_NUMBER: _ClassVar[int]
+    replica_id: str
+    address: str
+    position: int
+    generation_before: int
+    generation_after: int
+    restart_id: str
+    time_to_serving: _duration_pb2.Duration
+    coordinator: bool
+    def __init__(self, replica_id: _Optional[str] = ..., address: _Optional[str] = ..., position: _Optional[int] = ..., generation_before: _Optional[int] = ..., generation_after: _Optional[int] = ..., restart_id: _Optional[str] = ..., time_to_serving: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., coordinator: _Optional[bool] = ...) -> None: ...
+
+class RollingRestartResponse(_message.Message):
+    __slots__ = ("step", "replica", "plan")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    step: RollingRestartStep
+    replica: ReplicaRestart
+    plan: _containers.RepeatedCompositeFieldContainer[ReplicaRestart]
+    def __init__(self, step: _Optional[_Union[RollingRestartStep, str]] = ..., replica: _Optional[_Union[ReplicaRestart, _Mapping]] = ..., plan: _Optional[_Iterable[_Union[ReplicaRestart, _Mapping]]] = ...) -> None: ...

@@ -65,6 +65,11 @@ class RestartServiceStub:
                 request_serializer=rebound_dot_v1_dot_restart__pb2.TestReconnectRequest.SerializeToString,
                 response_deserializer=rebound_dot_v1_dot_restart__pb2.TestReconnectResponse.FromString,
                 _registered_method=True)
+        self.RollingRestart = channel.unary_stream(
+                '/rebound.v1.RestartService/RollingRestart',
+                request_serializer=rebound_dot_v1_dot_restart__pb2.RollingRestartRequest.SerializeToString,
+                response_deserializer=rebound_dot_v1_dot_restart__pb2.RollingRestartResponse.FromString,
+                _registered_method=True)
 
 
 class RestartServiceServicer:
@@ -142,6 +147,32 @@ class RestartServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RollingRestart(self, request, context):
+        """Hot-restarts every live replica of a cluster (the `replicas` table), one
+        at a time: the others first, in replica id order, each only after the
+        previous one answers GetHealth SERVING with a higher generation and its
+        restart is COMPLETE; the replica serving this call last. Before restarting
+        anything it dials every other replica (GetHealth) at its `listen`
+        address, forwarding the caller's `authorization` metadata. Streams one
+        message per step. The last message, RESTARTING_SELF, carries the restart_id
+        of this replica's own restart, which begins as the stream ends with OK:
+        follow it with WatchRestart (or poll GetHealth for a higher generation). On
+        SQLite (one process) that is the only message. The first failure stops
+        it; nothing after it is restarted.
+        Errors: INVALID_ARGUMENT naming a field of restart (as Restart) or
+        replica_timeout (outside 1–600 s); FAILED_PRECONDITION when a replica listens on a
+        wildcard address (0.0.0.0, [::]: it cannot be dialled; the message names
+        it) or when `server.tls` is on and there are other replicas (replicas are
+        dialled in clear text only), or as Restart for this replica; UNAVAILABLE
+        naming the replica that cannot be reached; ABORTED naming the replica
+        whose restart was refused, failed, rolled back or did not serve again
+        within replica_timeout, and why; RESOURCE_EXHAUSTED as Restart;
+        UNAVAILABLE while draining. Role: admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RestartServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -174,6 +205,11 @@ def add_RestartServiceServicer_to_server(servicer, server):
                     servicer.TestReconnect,
                     request_deserializer=rebound_dot_v1_dot_restart__pb2.TestReconnectRequest.FromString,
                     response_serializer=rebound_dot_v1_dot_restart__pb2.TestReconnectResponse.SerializeToString,
+            ),
+            'RollingRestart': grpc.unary_stream_rpc_method_handler(
+                    servicer.RollingRestart,
+                    request_deserializer=rebound_dot_v1_dot_restart__pb2.RollingRestartRequest.FromString,
+                    response_serializer=rebound_dot_v1_dot_restart__pb2.RollingRestartResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -339,6 +375,33 @@ class RestartService:
             '/rebound.v1.RestartService/TestReconnect',
             rebound_dot_v1_dot_restart__pb2.TestReconnectRequest.SerializeToString,
             rebound_dot_v1_dot_restart__pb2.TestReconnectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollingRestart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rebound.v1.RestartService/RollingRestart',
+            rebound_dot_v1_dot_restart__pb2.RollingRestartRequest.SerializeToString,
+            rebound_dot_v1_dot_restart__pb2.RollingRestartResponse.FromString,
             options,
             channel_credentials,
             insecure,
