@@ -200,6 +200,12 @@ fn report(params: &ClusterBench, fanouts: &[FanoutFigures], failover: &Failover)
     if failed > 0 {
         return Err(fail(format!("{failed} commands did not complete")));
     }
+    let miscounted: u64 = fanouts.iter().map(|f| f.miscounted).sum();
+    if miscounted > 0 {
+        return Err(fail(format!(
+            "rollout counters: `completed` is off by {miscounted} from the commands listed COMPLETED"
+        )));
+    }
     Ok(())
 }
 

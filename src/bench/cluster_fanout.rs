@@ -38,6 +38,8 @@ pub(super) struct FanoutFigures {
     pub replicas_cpu: Duration,
     pub broker_cpu: Duration,
     pub not_completed: u64,
+    /// Rollout `completed` counters off from the commands listed COMPLETED, summed.
+    pub miscounted: u64,
 }
 
 /// Fan-out with `replicas` replicas on database copy `index`.
@@ -103,6 +105,7 @@ pub(super) async fn measure(
         replicas_cpu: cpu.process("replicas") / count as u32,
         broker_cpu: cpu.process("broker") / count as u32,
         not_completed: rounds.iter().map(|r| u64::from(r.not_completed)).sum(),
+        miscounted: rounds.iter().map(|r| u64::from(r.miscounted)).sum(),
     })
 }
 
@@ -126,6 +129,7 @@ impl FanoutFigures {
         figure(&name("cpu.replicas_per_round"), ms(self.replicas_cpu), "ms");
         figure(&name("cpu.broker_per_round"), ms(self.broker_cpu), "ms");
         figure(&name("commands_not_completed"), self.not_completed as f64, "commands");
+        figure(&name("rollout_counter_miscounted"), self.miscounted as f64, "commands");
     }
 
     /// One column per replica count.
@@ -148,5 +152,8 @@ impl FanoutFigures {
             format!("{} / {}", ms(f.replicas_cpu), ms(f.broker_cpu))
         });
         row("commands not completed (must be 0)", &|f| f.not_completed.to_string());
+        row("rollout's `completed` counter − commands COMPLETED (must be 0)", &|f| {
+            f.miscounted.to_string()
+        });
     }
 }

@@ -67,7 +67,11 @@ impl FanoutBench {
 pub(super) struct Run {
     pub elapsed: Duration,
     pub latencies: Vec<Duration>,
+    /// Commands not COMPLETED, by their listed states.
     pub not_completed: u32,
+    /// How far the rollout's `completed` counter is from the commands listed COMPLETED (must
+    /// be 0).
+    pub miscounted: u32,
 }
 
 pub async fn run(params: FanoutBench) -> Result<()> {
@@ -298,6 +302,13 @@ pub(super) async fn rollout_once(rpc: &Rpc) -> Result<Run> {
     let elapsed = started.elapsed();
     let c = finished.counters.unwrap_or_default();
     let request = pb::ListCommandsRequest { rollout_id: id, ..Default::default() };
-    let latencies = list_commands(rpc, request).await?.iter().filter_map(issue_to_accepted).collect();
-    Ok(Run { elapsed, latencies, not_completed: c.total - c.completed })
+    let commands = list_commands(rpc, request).await?;
+    let completed = commands.iter().filter(|c| c.state == pb::CommandState::Completed as i32);
+    let completed = u32::try_from(completed.count()).unwrap_or(u32::MAX);
+    Ok(Run {
+        elapsed,
+        latencies: commands.iter().filter_map(issue_to_accepted).collect(),
+        not_completed: c.total.saturating_sub(completed),
+        miscounted: c.completed.abs_diff(completed),
+    })
 }
