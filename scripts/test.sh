@@ -124,6 +124,7 @@ cargo run --quiet --locked -- bench fanout --smoke
 cargo run --quiet --locked -- bench console --smoke
 cargo run --quiet --locked -- bench memory --smoke
 cargo run --quiet --locked -- bench recovery --smoke
+cargo run --quiet --locked -- bench cluster --smoke --store-url "$REBOUND_TEST_POSTGRES"
 
 # The clients and the MCP adapter are tested against the binaries cargo just built.
 cargo build --locked --bins

@@ -98,6 +98,31 @@ pub(super) async fn get_rollout(rpc: &Rpc, id: &str) -> Result<pb::Rollout> {
     Ok(response.rollout.unwrap_or_default())
 }
 
+/// Every command `request` lists, all pages of it.
+pub(super) async fn list_commands(
+    rpc: &Rpc,
+    mut request: pb::ListCommandsRequest,
+) -> Result<Vec<pb::Command>> {
+    request.page_size = 500;
+    let mut commands = Vec::new();
+    loop {
+        let page = rpc.clone().list_commands(request.clone()).await.map_err(fail)?.into_inner();
+        commands.extend(page.commands);
+        if page.next_page_token.is_empty() {
+            return Ok(commands);
+        }
+        request.page_token = page.next_page_token;
+    }
+}
+
+/// A command's issue → accepted time by the server's timestamps; `None` before `accepted`.
+pub(super) fn issue_to_accepted(command: &pb::Command) -> Option<Duration> {
+    let (issued, accepted) = (command.issued_at.as_ref()?, command.accepted_at.as_ref()?);
+    let ms = (accepted.seconds - issued.seconds) * 1000
+        + i64::from((accepted.nanos - issued.nanos) / 1_000_000);
+    Some(Duration::from_millis(ms.max(0) as u64))
+}
+
 /// Wait until `n` devices have reported health (listed with `last_health_at`).
 pub(super) async fn wait_registered(rpc: &Rpc, n: usize) -> Result<()> {
     let deadline = Instant::now() + PHASE_TIMEOUT;

@@ -20,8 +20,7 @@ use uuid::Uuid;
 
 use super::clients::{
     PHASE_TIMEOUT, PREFIX, await_incoming, connect_client, count_registered, get_rollout,
-    server_login,
-    start_rollout_to_all, wait_registered,
+    issue_to_accepted, list_commands, server_login, start_rollout_to_all, wait_registered,
 };
 use super::cpu::CpuSample;
 use super::device;
@@ -36,7 +35,7 @@ use crate::proto::v1 as pb;
 pub const BASELINE_INFLIGHT: u16 = 200;
 /// Baseline measurements before each rollout. One takes the broker 50–200 ms, short enough
 /// for a scheduling hiccup to halve it, so several per rollout keep the median steady.
-const BASELINES_PER_RUN: usize = 3;
+pub(super) const BASELINES_PER_RUN: usize = 3;
 /// Process labels of the CPU figures.
 const SERVER: &str = "server";
 const BROKER: &str = "broker";
@@ -65,10 +64,14 @@ impl FanoutBench {
 }
 
 /// One rollout's measurements.
-struct Run {
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-    not_completed: u32,
+pub(super) struct Run {
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+    /// Commands not COMPLETED, by their listed states.
+    pub not_completed: u32,
+    /// How far the rollout's `completed` counter is from the commands listed COMPLETED (must
+    /// be 0).
+    pub miscounted: u32,
 }
 
 pub async fn run(params: FanoutBench) -> Result<()> {
@@ -186,7 +189,7 @@ pub async fn run(params: FanoutBench) -> Result<()> {
 }
 
 /// Messages per second the broker moves from one pipelined publisher to one subscriber.
-async fn baseline_rate(broker: &Broker, count: usize) -> Result<f64> {
+pub(super) async fn baseline_rate(broker: &Broker, count: usize) -> Result<f64> {
     let topic = format!("{PREFIX}/bench-baseline-{}", Uuid::new_v4());
     let (subscriber, mut sub_loop) = connect_client(server_login(broker, "baseline-sub"), 10);
     subscriber.subscribe(format!("{topic}/#"), QoS::AtLeastOnce).await.map_err(fail)?;
@@ -278,7 +281,9 @@ pub(super) async fn connect_fleet(broker: &Broker, devices: &[Uuid]) -> Result<V
     Ok(fleet)
 }
 
-async fn rollout_once(rpc: &Rpc) -> Result<Run> {
+/// One rollout to every registered device, started through `rpc`; returns once every
+/// command is terminal.
+pub(super) async fn rollout_once(rpc: &Rpc) -> Result<Run> {
     let started = Instant::now();
     let id = start_rollout_to_all(rpc, 100_000, 600).await?;
     let finished = loop {
@@ -296,22 +301,14 @@ async fn rollout_once(rpc: &Rpc) -> Result<Run> {
     };
     let elapsed = started.elapsed();
     let c = finished.counters.unwrap_or_default();
-    let mut latencies = Vec::new();
-    let mut request =
-        pb::ListCommandsRequest { rollout_id: id, page_size: 500, ..Default::default() };
-    loop {
-        let page = rpc.clone().list_commands(request.clone()).await.map_err(fail)?.into_inner();
-        for command in &page.commands {
-            if let (Some(issued), Some(accepted)) = (&command.issued_at, &command.accepted_at) {
-                let ms = (accepted.seconds - issued.seconds) * 1000
-                    + i64::from((accepted.nanos - issued.nanos) / 1_000_000);
-                latencies.push(Duration::from_millis(ms.max(0) as u64));
-            }
-        }
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        request.page_token = page.next_page_token;
-    }
-    Ok(Run { elapsed, latencies, not_completed: c.total - c.completed })
+    let request = pb::ListCommandsRequest { rollout_id: id, ..Default::default() };
+    let commands = list_commands(rpc, request).await?;
+    let completed = commands.iter().filter(|c| c.state == pb::CommandState::Completed as i32);
+    let completed = u32::try_from(completed.count()).unwrap_or(u32::MAX);
+    Ok(Run {
+        elapsed,
+        latencies: commands.iter().filter_map(issue_to_accepted).collect(),
+        not_completed: c.total.saturating_sub(completed),
+        miscounted: c.completed.abs_diff(completed),
+    })
 }

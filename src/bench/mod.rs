@@ -5,6 +5,9 @@
 //! people, and has a `--smoke` mode small enough for the test command.
 
 mod clients;
+pub mod cluster;
+mod cluster_failover;
+mod cluster_fanout;
 pub mod console;
 mod cpu;
 mod device;

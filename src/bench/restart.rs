@@ -7,6 +7,7 @@
 //! windows vs outside them.
 
 use super::load::{self, Load, Sample};
+use super::server::signal as kill;
 use super::stats::percentile;
 use crate::client::Transport;
 use crate::proto::v1 as pb;
@@ -131,10 +132,6 @@ async fn wait_serving(addr: &str) -> Result<u32, String> {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     Err(format!("server at {addr} not serving within {DEADLINE:?}"))
-}
-
-fn kill(pid: u32, signal: &str) {
-    let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
 }
 
 async fn hot(args: &RestartBench, binary: &Path, dir: &Path, addr: &str) -> Result<Phase, String> {

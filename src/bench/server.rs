@@ -1,6 +1,7 @@
 //! `rebound serve` as a child process for benchmarks and `rebound demo`: SQLite in a private
 //! temp directory (or the store the benchmark names), MQTT through a [`Broker`] with the server's account, a free gRPC port.
-//! Killed and its directory removed on drop.
+//! A replica of a cluster bench can be killed or stopped and started again on the same
+//! config (so with the same replica id). Killed and its directory removed on drop.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -23,6 +24,7 @@ pub type Rpc = ClientCommandServiceClient<tonic::transport::Channel>;
 /// `rebound serve` as a child process of the benchmark.
 pub struct ServerProcess {
     child: Child,
+    binary: PathBuf,
     dir: PathBuf,
     addr: String,
     /// Port of `server.http_listen` (the console and its JSON gateway) when it is on.
@@ -47,13 +49,24 @@ impl ServerProcess {
         broker: &Broker,
         store_url: Option<&str>,
     ) -> Result<Self> {
-        Self::spawn(binary, broker, store_url, false)
+        Self::spawn(binary, broker, store_url, false, "")
+    }
+
+    /// Like [`ServerProcess::start_on`] with `extra` appended to the config file (TOML
+    /// sections, e.g. `[cluster]`).
+    pub fn start_with(
+        binary: &std::path::Path,
+        broker: &Broker,
+        store_url: &str,
+        extra: &str,
+    ) -> Result<Self> {
+        Self::spawn(binary, broker, Some(store_url), false, extra)
     }
 
     /// Like [`ServerProcess::start_binary`] with the HTTP listener (the console) on a free
     /// port: see [`ServerProcess::http_port`].
     pub fn start_with_console(binary: &std::path::Path, broker: &Broker) -> Result<Self> {
-        Self::spawn(binary, broker, None, true)
+        Self::spawn(binary, broker, None, true, "")
     }
 
     fn spawn(
@@ -61,6 +74,7 @@ impl ServerProcess {
         broker: &Broker,
         store_url: Option<&str>,
         console: bool,
+        extra: &str,
     ) -> Result<Self> {
         let dir = std::env::temp_dir().join(format!("rebound-fanout-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).map_err(fail)?;
@@ -75,21 +89,43 @@ impl ServerProcess {
         let config = format!(
             "version = 1\n[server]\nlisten = \"127.0.0.1:{port}\"\nhttp_listen = {http_listen:?}\n[store]\nurl = {store_url:?}\n\
              [mqtt]\nurl = \"{}\"\nusername = \"{SERVER_USER}\"\npassword_file = \"{}\"\ncompat_topics = false\n\
-             [safety]\nlockout_max = 1000\n[scheduler]\ntick = \"200ms\"\n[telemetry]\nlog_level = \"warn\"\n",
+             [safety]\nlockout_max = 1000\n[scheduler]\ntick = \"200ms\"\n[telemetry]\nlog_level = \"warn\"\n{extra}",
             broker.url(),
             dir.join("mqtt-password").display(),
         );
         std::fs::write(dir.join("rebound.toml"), config).map_err(fail)?;
-        let log = std::fs::File::create(dir.join("server.log")).map_err(fail)?;
-        let child = Command::new(binary)
-            .args(["serve", "--config"])
-            .arg(dir.join("rebound.toml"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(fail)?;
-        Ok(Self { child, dir, addr: format!("http://127.0.0.1:{port}"), http_port })
+        let child = launch(binary, &dir)?;
+        Ok(Self {
+            child,
+            binary: binary.to_owned(),
+            dir,
+            addr: format!("http://127.0.0.1:{port}"),
+            http_port,
+        })
+    }
+
+    /// The gRPC address (`http://127.0.0.1:PORT`).
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// `kill -9`, and reap the process.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM (a graceful stop); returns without waiting for the process to exit.
+    pub fn terminate(&self) {
+        signal(self.child.id(), "TERM");
+    }
+
+    /// Start the server again after it stopped or was killed (waiting for the old process
+    /// first): the same binary, config (so the same replica id) and store; its log goes on.
+    pub fn start_again(&mut self) -> Result<()> {
+        let _ = self.child.wait();
+        self.child = launch(&self.binary, &self.dir)?;
+        Ok(())
     }
 
     /// The port of the HTTP listener, when started with it.
@@ -146,6 +182,28 @@ impl ServerProcess {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// `rebound serve` on the config in `dir`, its stderr appended to `dir/server.log`.
+fn launch(binary: &std::path::Path, dir: &std::path::Path) -> Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .map_err(fail)?;
+    Command::new(binary)
+        .args(["serve", "--config"])
+        .arg(dir.join("rebound.toml"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(fail)
+}
+
+/// Send signal `name` (`TERM`, `KILL`, …) to process `pid` with kill(1).
+pub(super) fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status();
 }
 
 /// A port free on 127.0.0.1 right now.

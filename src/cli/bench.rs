@@ -91,6 +91,13 @@ pub enum BenchCommand {
         #[arg(long)]
         smoke: bool,
     },
+    /// Several replicas on one PostgreSQL and one broker (docs/cluster.md). Fan-out: the
+    /// rollout of `bench fanout` with 1, 2, 3… replicas, each round started through the next
+    /// replica; time to all terminal and acks/s, against the broker's raw rate. Failover: the
+    /// leader of 3 replicas killed (kill -9) N times, time until another reports leader; then
+    /// SIGTERM handovers.
+    /// Needs mosquitto, mosquitto_passwd and a PostgreSQL server.
+    Cluster(ClusterArgs),
     /// What consoles watching cost: the server's CPU time per rollout to N simulated devices
     /// with no console open against C consoles following the rollout and the fleet page
     /// through the JSON gateway, and the time until the fleet page's first rows. Needs
@@ -144,6 +151,64 @@ pub enum BenchCommand {
     },
 }
 
+/// `rebound bench cluster`'s flags.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Simulated devices of the fan-out phase.
+    #[arg(long, default_value_t = 1000)]
+    devices: usize,
+    /// Replica counts of the fan-out phase, comma-separated, measured in this order
+    /// (a fresh database and broker for each).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    replicas: Vec<usize>,
+    /// Kills of the leader (kill -9) in the failover phase; the killed replica is started
+    /// again each time, so 3 replicas run throughout.
+    #[arg(long, default_value_t = 20)]
+    kills: usize,
+    /// Graceful stops (SIGTERM) of the leader after the kills: the handover time.
+    #[arg(long, default_value_t = 5)]
+    handovers: usize,
+    /// `cluster.lease_ttl` of every replica (`lease_renew` is a quarter of it); a crashed
+    /// leader's lease runs out after it, so it sets the failover time.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    lease_ttl: Duration,
+    /// The PostgreSQL server (required): its maintenance URL,
+    /// `postgres://USER@HOST:PORT/postgres`. The bench creates a fresh database there for
+    /// each replica count and for the failover phase, and drops them at the end.
+    #[arg(long, value_name = "URL")]
+    store_url: Option<String>,
+    /// Rollouts per replica count, each after three baseline runs (medians are
+    /// reported).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Binary every replica runs (`rebound serve`); default: this executable.
+    #[arg(long, value_name = "PATH")]
+    server: Option<std::path::PathBuf>,
+    /// 50 devices, replicas 1,2, one round, 2 kills, 1 handover, to check the benchmark
+    /// works (CI; still needs --store-url).
+    #[arg(long)]
+    smoke: bool,
+}
+
+impl ClusterArgs {
+    fn params(self) -> bench::cluster::ClusterBench {
+        if self.smoke {
+            let smoke = bench::cluster::ClusterBench::smoke(self.store_url);
+            return bench::cluster::ClusterBench { server: self.server, ..smoke };
+        }
+        bench::cluster::ClusterBench {
+            devices: self.devices,
+            replicas: self.replicas,
+            kills: self.kills,
+            handovers: self.handovers,
+            lease_ttl: self.lease_ttl,
+            store_url: self.store_url,
+            repeats: self.repeats,
+            server: self.server,
+        }
+    }
+}
+
 pub async fn run(args: BenchArgs) -> u8 {
     let result = match args.command {
         BenchCommand::Reload { reloads, readers, rate, phase_secs, repeats, smoke } => {
@@ -195,6 +260,7 @@ pub async fn run(args: BenchArgs) -> u8 {
             };
             bench::fanout::run(params).await
         }
+        BenchCommand::Cluster(args) => bench::cluster::run(args.params()).await,
         BenchCommand::Console { devices, consoles, repeats, server, smoke } => {
             let params = if smoke {
                 bench::console::ConsoleBench { server, ..bench::console::ConsoleBench::smoke() }
