@@ -43,10 +43,7 @@ async fn commands(rpc: &mut Rpc, uuids: &[Uuid], action: pb::Action) -> usize {
 
 /// Sign in to the console at `url` with the token of `role` and wait for the fleet page.
 async fn sign_in(browser: &Browser, url: &str, role: &str) {
-    browser.open(url, "input[name=token]").await;
-    browser.element("input[name=token]").await.send_keys(token(role)).await.unwrap();
-    browser.click("form button[type=submit]").await;
-    browser.element("#fleet-table").await;
+    browser.sign_in(url, token(role)).await;
 }
 
 /// Save a screenshot under docs/console/ when `REBOUND_SCREENSHOTS=1`.

@@ -169,6 +169,12 @@ async fn the_server_page_shows_the_generation_and_the_restart_after_a_hot_restar
     screenshot(browser, server.http_port, "#/server", "server");
 }
 
+/// The rollout `id` as the server has it, asked with the operator's token.
+async fn get_rollout(rpc: &support::device::Rpc, id: &str) -> pb::Rollout {
+    let request = authed("operator", pb::GetRolloutRequest { rollout_id: id.to_owned() });
+    rpc.clone().get_rollout(request).await.unwrap().into_inner().rollout.unwrap()
+}
+
 /// The finished-count of the state bar `counter` on the rollout page (`3 / 10` → 3).
 fn bar_count(counter: &str) -> String {
     format!(
@@ -200,10 +206,7 @@ async fn an_operator_starts_watches_and_aborts_a_rollout_in_the_browser() {
         .await;
     }
     let url = format!("http://127.0.0.1:{}/", server.http_port);
-    browser.open(&url, "input[name=token]").await;
-    browser.element("input[name=token]").await.send_keys(token("operator")).await.unwrap();
-    browser.click("form button[type=submit]").await;
-    browser.element("#fleet-table").await;
+    browser.sign_in(&url, token("operator")).await;
     browser.client.goto(&format!("{url}#/rollouts")).await.unwrap();
     browser
         .until(
@@ -257,14 +260,7 @@ async fn an_operator_starts_watches_and_aborts_a_rollout_in_the_browser() {
         .until("the rollout's page", "location.hash.startsWith('#/rollout/') && location.hash")
         .await;
     let id = hash.as_str().unwrap().trim_start_matches("#/rollout/").to_owned();
-    let rollout = rpc
-        .clone()
-        .get_rollout(authed("operator", pb::GetRolloutRequest { rollout_id: id.clone() }))
-        .await
-        .unwrap()
-        .into_inner()
-        .rollout
-        .unwrap();
+    let rollout = get_rollout(&rpc, &id).await;
     assert_eq!((rollout.canary_size, rollout.max_per_minute), (2, 20), "{rollout:?}");
     assert_eq!(rollout.abort_failure_percent, 50.0, "{rollout:?}");
     assert_eq!(rollout.counters.as_ref().map(|c| c.total), Some(10), "{rollout:?}");
@@ -288,17 +284,9 @@ async fn an_operator_starts_watches_and_aborts_a_rollout_in_the_browser() {
     browser.element("dialog.confirm button[name=cancel]").await;
     browser.click("dialog.confirm button[name=cancel]").await;
     browser.until("the dialog closed", "document.querySelector('dialog.confirm') === null").await;
-    let get = || rpc.clone();
-    let state = |rollout: &pb::Rollout| rollout.state();
-    let after_cancel = get()
-        .get_rollout(authed("operator", pb::GetRolloutRequest { rollout_id: id.clone() }))
-        .await
-        .unwrap()
-        .into_inner()
-        .rollout
-        .unwrap();
+    let after_cancel = get_rollout(&rpc, &id).await;
     assert!(
-        matches!(state(&after_cancel), pb::RolloutState::Canary | pb::RolloutState::Waves),
+        matches!(after_cancel.state(), pb::RolloutState::Canary | pb::RolloutState::Waves),
         "cancelled abort left it running: {after_cancel:?}"
     );
     assert_eq!(after_cancel.abort_cause(), pb::RolloutAbortCause::Unspecified);
@@ -320,13 +308,7 @@ async fn an_operator_starts_watches_and_aborts_a_rollout_in_the_browser() {
         )
         .await;
     assert!(reason.as_str().unwrap().contains("seen enough"), "{reason}");
-    let aborted = get()
-        .get_rollout(authed("operator", pb::GetRolloutRequest { rollout_id: id.clone() }))
-        .await
-        .unwrap()
-        .into_inner()
-        .rollout
-        .unwrap();
+    let aborted = get_rollout(&rpc, &id).await;
     assert_eq!(aborted.state(), pb::RolloutState::Aborted, "{aborted:?}");
     assert_eq!(aborted.abort_cause(), pb::RolloutAbortCause::Operator, "{aborted:?}");
     let counters = aborted.counters.unwrap();
