@@ -4,7 +4,8 @@
 //! the orange panel without a reload and Acknowledge clears it for good; a command's
 //! timeline shows its states in order; a bulk restart_app creates no command when the
 //! confirmation is cancelled and exactly one per selected device when it is confirmed; a
-//! viewer's issue button is disabled and a request forced from the page is refused.
+//! viewer's issue button is disabled and a request forced from the page is refused; the
+//! server page shows the audit log to admins only.
 //!
 //! With `REBOUND_SCREENSHOTS=1` the fleet and device pages are saved under docs/console/.
 
@@ -12,21 +13,13 @@ mod support;
 
 use rebound::proto::v1 as pb;
 use serde_json::Value;
-use support::auth::token;
+use support::auth::{authed, token};
 use support::browser::Browser;
 use support::device::{Device, Rpc, rpc};
 use support::mosquitto::Broker;
 use uuid::Uuid;
 
 const FAST: &str = "[commands]\nack_timeout = \"5s\"\n[scheduler]\ntick = \"100ms\"\n";
-
-/// `message` with the bearer token of `role`.
-fn authed<T>(role: &str, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    let value = format!("Bearer {}", token(role)).parse().unwrap();
-    request.metadata_mut().insert("authorization", value);
-    request
-}
 
 /// How many `action` commands the devices `uuids` have, read over gRPC.
 async fn commands(rpc: &mut Rpc, uuids: &[Uuid], action: pb::Action) -> usize {
@@ -50,10 +43,7 @@ async fn commands(rpc: &mut Rpc, uuids: &[Uuid], action: pb::Action) -> usize {
 
 /// Sign in to the console at `url` with the token of `role` and wait for the fleet page.
 async fn sign_in(browser: &Browser, url: &str, role: &str) {
-    browser.open(url, "input[name=token]").await;
-    browser.element("input[name=token]").await.send_keys(token(role)).await.unwrap();
-    browser.click("form button[type=submit]").await;
-    browser.element("#fleet-table").await;
+    browser.sign_in(url, token(role)).await;
 }
 
 /// Save a screenshot under docs/console/ when `REBOUND_SCREENSHOTS=1`.
@@ -243,6 +233,89 @@ async fn a_viewer_sees_disabled_buttons_and_a_forced_request_is_refused() {
         .unwrap();
     assert_eq!(bare[0], 401, "{bare}");
     assert_eq!(bare[1]["code"], "UNAUTHENTICATED", "{bare}");
+    browser.close().await;
+}
+
+/// POST `body` to the gateway's `method` from the page with the tab's token: `[status, json]`.
+async fn forced(browser: &Browser, method: &str, body: Value) -> Value {
+    browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/api/' + arguments[0], {
+               method: 'POST',
+               headers: {'content-type': 'application/json',
+                         authorization: 'Bearer ' + sessionStorage.getItem('rebound.token')},
+               body: JSON.stringify(arguments[1]),
+             }).then(async r => done([r.status, await r.json()]));",
+            vec![Value::String(method.to_owned()), body],
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn only_admins_see_the_audit_log() {
+    let Some(browser) = Browser::start().await else { return };
+    let (_dir, server) = support::auth::server("", &[]).await;
+    let url = format!("http://127.0.0.1:{}/", server.http_port);
+    let audit = "rebound.v1.RecoveryService/ListAuditEvents";
+    let section = "document.querySelector('[data-testid=server-audit]')";
+
+    // A viewer and an operator: the section says "admins only", lists nothing, and the
+    // server refuses the call from the page.
+    for role in ["viewer", "operator"] {
+        browser.client.goto(&url).await.unwrap();
+        browser.eval("sessionStorage.clear(), true").await;
+        sign_in(&browser, &url, role).await;
+        browser.client.goto(&format!("{url}#/server")).await.unwrap();
+        browser
+            .until(
+                &format!("{role}: the audit section says admins only"),
+                &format!("{section}.querySelector('[data-testid=audit-admins-only]') !== null"),
+            )
+            .await;
+        browser
+            .until(
+                &format!("{role}: the generation"),
+                "document.querySelector('[data-testid=generation]') !== null",
+            )
+            .await;
+        assert_eq!(
+            browser.eval(&format!("{section}.querySelector('[data-testid=audit-events]')")).await,
+            Value::Null
+        );
+        let text = browser.eval(&format!("{section}.textContent")).await;
+        assert!(text.as_str().unwrap().contains("Admins only"), "{role}: {text}");
+        // The page itself asked for nothing it may not have.
+        assert_no_errors(browser.errors().await);
+        let refused = forced(&browser, audit, serde_json::json!({})).await;
+        assert_eq!(refused[0], 403, "{role}: {refused}");
+        assert_eq!(refused[1]["code"], "PERMISSION_DENIED", "{role}: {refused}");
+        assert!(refused[1]["message"].as_str().unwrap().contains("needs role admin"), "{refused}");
+        // The browser logs the forced request's 403, and nothing else.
+        let errors = browser.errors().await;
+        assert!(
+            errors.iter().all(|e| e.contains("ListAuditEvents") && e.contains("403")),
+            "{errors:#?}"
+        );
+    }
+
+    // An admin sees the log, with the refusals just made in it.
+    browser.eval("sessionStorage.clear(), true").await;
+    sign_in(&browser, &url, "admin").await;
+    browser.client.goto(&format!("{url}#/server")).await.unwrap();
+    let denied = format!(
+        "[...{section}.querySelectorAll('[data-testid=audit-events] tbody tr')]
+           .filter(tr => tr.textContent.includes('ListAuditEvents')
+                         && tr.textContent.includes('denied')).length"
+    );
+    browser.until("the admin sees both refusals in the audit log", &format!("{denied} >= 2")).await;
+    assert_eq!(
+        browser.eval(&format!("{section}.querySelector('[data-testid=audit-admins-only]')")).await,
+        Value::Null
+    );
+    assert_no_errors(browser.errors().await);
     browser.close().await;
 }
 

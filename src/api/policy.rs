@@ -51,7 +51,7 @@ pub const TABLE: &[(&str, Policy)] = &[
     ("rebound.v1.RecoveryService/ListRecoveryReports", read(Role::Viewer)),
     ("rebound.v1.RecoveryService/RunCleanup", write(Role::Admin)),
     ("rebound.v1.RecoveryService/Backup", write(Role::Admin)),
-    ("rebound.v1.RecoveryService/ListAuditEvents", read(Role::Viewer)),
+    ("rebound.v1.RecoveryService/ListAuditEvents", read(Role::Admin)),
     ("rebound.v1.ClientCommandService/IssueCommand", write(Role::Operator).not_while_draining()),
     ("rebound.v1.ClientCommandService/GetCommand", read(Role::Viewer)),
     ("rebound.v1.ClientCommandService/ListCommands", read(Role::Viewer)),
@@ -152,6 +152,14 @@ mod tests {
                 "AbortRollout",
             ]
         );
+    }
+
+    /// The audit log names every caller and what they tried: admins only, for gRPC, the
+    /// console's gateway and MCP alike (they all read this table).
+    #[test]
+    fn the_audit_log_is_for_admins() {
+        let audit = lookup("/rebound.v1.RecoveryService/ListAuditEvents").unwrap();
+        assert_eq!((audit.role, audit.mutating), (Role::Admin, false));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! (the fan-out bench's); one rollout of `restart_app` to all of them at a time. Measured side
 //! by side, alternating: the server's CPU time per rollout with no console open, and with C
 //! consoles open, each following the rollout's detail page (the `WatchRollout` event stream
-//! through the JSON gateway) and the fleet page (its requests every 5 s, as `fleet.js` makes
-//! them), over HTTP, so the cost is the server's real cost. Also: the time until the fleet
-//! page's first rows (its first `ListClients` page through the gateway) with N devices.
+//! through the JSON gateway) and the fleet page (its refresh every 3 s, the same requests
+//! `fleet.js` makes, concurrently as the page does: the two panels, its page of devices and
+//! a count per filter), over HTTP, so the cost is the server's real cost. Also: the time
+//! until the fleet page's first rows (its page of devices, answered while the page's other
+//! first requests are in flight) with N devices.
 //!
 //! The rollout's end is awaited the same way in both arms (one gRPC `WatchRollout` stream),
 //! so the only difference between them is the consoles.
@@ -29,8 +31,8 @@ use crate::proto::v1 as pb;
 
 /// The gateway's path of a `ClientCommandService` method.
 const CLIENTS: &str = "/api/rebound.v1.ClientCommandService";
-/// How often the fleet page refreshes (its polling period).
-const FLEET_POLL: Duration = Duration::from_secs(5);
+/// How often the fleet page refreshes (its polling period, `POLL_MS` in fleet.js).
+const FLEET_POLL: Duration = Duration::from_secs(3);
 /// Label of the server in the CPU samples.
 const SERVER: &str = "server";
 
@@ -120,19 +122,27 @@ pub async fn run(params: ConsoleBench) -> Result<()> {
     Ok(())
 }
 
-/// Time from sending the fleet page's first request until its answer (the first rows) is in.
+/// Time from the fleet page's first refresh until its page of devices (the first rows) is
+/// in; the refresh's other requests (panels, counts) go out with it, as in the browser.
 async fn fleet_first_rows(port: u16) -> Result<Duration> {
     let started = Instant::now();
-    let (status, body) = post_json(port, &format!("{CLIENTS}/ListClients"), FLEET_PAGE).await?;
-    let elapsed = started.elapsed();
+    let (rows, others) = tokio::join!(
+        async {
+            let answer = post_json(port, &format!("{CLIENTS}/ListClients"), FLEET_PAGE).await;
+            (answer, started.elapsed())
+        },
+        fleet_refresh(port, &FLEET_REQUESTS[1..]),
+    );
+    let ((status, body), elapsed) = (rows.0?, rows.1);
+    others?;
     if status != 200 || !body.contains("client_uuid") {
         return Err(fail(format!("ListClients through the gateway: {status} {body:.200}")));
     }
     Ok(elapsed)
 }
 
-/// The fleet page's first request: its first page of devices.
-const FLEET_PAGE: &str = r#"{"page_size":50}"#;
+/// The fleet page's page of devices: the first of its requests.
+const FLEET_PAGE: &str = r#"{"page_size":50,"page_token":""}"#;
 
 /// One rollout to every device with `consoles` consoles following it; the server's CPU
 /// time (seconds) from the StartRollout call until the rollout's terminal snapshot, and the
@@ -181,22 +191,36 @@ async fn rollout_cpu(
 /// The fleet page's refresh loop until aborted: its requests every [`FLEET_POLL`].
 async fn fleet_page(port: u16) -> Result<()> {
     loop {
-        for (method, body) in FLEET_REQUESTS {
-            let (status, text) = post_json(port, &format!("{CLIENTS}/{method}"), body).await?;
-            if status != 200 {
-                return Err(fail(format!("{method} through the gateway: {status} {text:.200}")));
-            }
-        }
+        fleet_refresh(port, FLEET_REQUESTS).await?;
         tokio::time::sleep(FLEET_POLL).await;
     }
 }
 
-/// The requests of one fleet page refresh: its page of devices, the service-failed and the
-/// crashed panels, and a count per presence filter.
+/// Send `requests` at once, as the page's `Promise.all` does; fails on any non-200.
+async fn fleet_refresh(port: u16, requests: &[(&str, &str)]) -> Result<()> {
+    let calls = requests.iter().map(|(method, body)| async move {
+        let (status, text) = post_json(port, &format!("{CLIENTS}/{method}"), body).await?;
+        if status != 200 {
+            return Err(fail(format!("{method} through the gateway: {status} {text:.200}")));
+        }
+        Ok(())
+    });
+    futures::future::try_join_all(calls).await.map(drop)
+}
+
+/// The requests of one fleet page refresh, as fleet.js makes them: its page of devices, the
+/// service-failed and crashed panels (up to 100 each), and the count of each filter (all,
+/// online, offline, crashed, service-failed: a page of 1 with its total size).
 const FLEET_REQUESTS: &[(&str, &str)] = &[
     ("ListClients", FLEET_PAGE),
-    ("ListClients", r#"{"page_size":50,"service_failed":true}"#),
-    ("ListClients", r#"{"page_size":50,"crash_state":"CRASH_STATE_CRASHED"}"#),
-    ("ListClients", r#"{"page_size":1,"presence":"PRESENCE_ONLINE"}"#),
-    ("ListClients", r#"{"page_size":1,"presence":"PRESENCE_OFFLINE"}"#),
+    ("ListClients", r#"{"service_failed":true,"page_size":100}"#),
+    ("ListClients", r#"{"crash_state":"CRASH_STATE_CRASHED","page_size":100}"#),
+    ("ListClients", r#"{"page_size":1,"include_total_size":true}"#),
+    ("ListClients", r#"{"presence":"PRESENCE_ONLINE","page_size":1,"include_total_size":true}"#),
+    ("ListClients", r#"{"presence":"PRESENCE_OFFLINE","page_size":1,"include_total_size":true}"#),
+    (
+        "ListClients",
+        r#"{"crash_state":"CRASH_STATE_CRASHED","page_size":1,"include_total_size":true}"#,
+    ),
+    ("ListClients", r#"{"service_failed":true,"page_size":1,"include_total_size":true}"#),
 ];

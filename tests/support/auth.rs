@@ -20,6 +20,14 @@ pub fn token(role: &str) -> &'static str {
     TOKENS.iter().find(|(_, r, _)| *r == role).map(|(_, _, t)| *t).unwrap()
 }
 
+/// `message` with the bearer token of `role`.
+pub fn authed<T>(role: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value = format!("Bearer {}", token(role)).parse().unwrap();
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
 /// Write a tokens file of `(name, role, token)` entries at `path`.
 pub fn write_tokens(path: &Path, entries: &[(&str, &str, &str)]) {
     let text: String = entries

@@ -86,6 +86,14 @@ impl Browser {
         self.element(css).await;
     }
 
+    /// Open the console at `url`, give it `token` when it asks, and wait for the fleet page.
+    pub async fn sign_in(&self, url: &str, token: &str) {
+        self.open(url, "input[name=token]").await;
+        self.element("input[name=token]").await.send_keys(token).await.unwrap();
+        self.click("form button[type=submit]").await;
+        self.element("#fleet-table").await;
+    }
+
     /// The element `css`, waiting up to [`PATIENCE`] for it to appear.
     pub async fn element(&self, css: &str) -> fantoccini::elements::Element {
         self.client

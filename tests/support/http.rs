@@ -1,6 +1,7 @@
 //! HTTP helpers for the listener on `server.http_listen`: a plain GET (one connection per
-//! request, as curl does), a load of scrapers that counts every failed request (no retries),
-//! and the official Prometheus text parser run over a scrape.
+//! request, as curl does), a kept-alive connection for the JSON gateway's requests and
+//! streams ([`Connection`]), a load of scrapers that counts every failed request (no
+//! retries), and the official Prometheus text parser run over a scrape.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -10,7 +11,7 @@ use hyper_util::rt::TokioExecutor;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::task::JoinSet;
 
 /// GET `path` from `127.0.0.1:port` on a connection of its own: the status and the body.
@@ -58,6 +59,128 @@ fn parse_response(text: &str) -> Result<(u16, String), String> {
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
     let status = status.ok_or(format!("no status line: {head:?}"))?;
     Ok((status, body.to_owned()))
+}
+
+/// One answer read off a [`Connection`].
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    /// Header names in lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON; panics when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {} {}", self.status, self.body))
+    }
+}
+
+/// A kept-alive HTTP/1.1 connection to `127.0.0.1:port`: requests go one after another on
+/// it, and each answer is read whole (by its length, its chunks, or to the close), so a
+/// server-sent event stream is read until the server ends it.
+pub struct Connection {
+    stream: BufReader<tokio::net::TcpStream>,
+}
+
+impl Connection {
+    pub async fn open(port: u16) -> Result<Connection, String> {
+        let stream =
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+        Ok(Connection { stream: BufReader::new(stream) })
+    }
+
+    /// Send `method path` with `headers` and `body`, and read the answer.
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<Response, String> {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        head.push_str(body);
+        let stream = self.stream.get_mut();
+        stream.write_all(head.as_bytes()).await.map_err(|e| e.to_string())?;
+        self.read_response().await
+    }
+
+    async fn read_response(&mut self) -> Result<Response, String> {
+        let status_line = self.line().await?;
+        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok());
+        let status = status.ok_or(format!("no status line: {status_line:?}"))?;
+        let mut headers = Vec::new();
+        loop {
+            let line = self.line().await?;
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':').ok_or(format!("bad header {line:?}"))?;
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+        let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let mut body = Vec::new();
+        if let Some(length) = find("content-length") {
+            let length: usize = length.parse().map_err(|_| format!("content-length {length}"))?;
+            body.resize(length, 0);
+            self.stream.read_exact(&mut body).await.map_err(|e| e.to_string())?;
+        } else if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            loop {
+                let size = self.line().await?;
+                let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+                    .map_err(|_| format!("bad chunk size {size:?}"))?;
+                let mut chunk = vec![0; size + 2];
+                self.stream.read_exact(&mut chunk).await.map_err(|e| e.to_string())?;
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            self.stream.read_to_end(&mut body).await.map_err(|e| e.to_string())?;
+        }
+        let body = String::from_utf8(body).map_err(|e| e.to_string())?;
+        Ok(Response { status, headers, body })
+    }
+
+    /// One header line without its CRLF; an error at the end of the stream.
+    async fn line(&mut self) -> Result<String, String> {
+        let mut line = String::new();
+        let read = self.stream.read_line(&mut line).await.map_err(|e| e.to_string())?;
+        if read == 0 {
+            return Err("the connection closed".into());
+        }
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+/// POST the JSON `body` to the gateway's `/api/<method>` on a connection of its own, with
+/// `authorization` when given.
+pub async fn post_api(
+    port: u16,
+    method: &str,
+    authorization: Option<&str>,
+    body: &str,
+) -> Response {
+    let mut headers = vec![("content-type", "application/json"), ("connection", "close")];
+    if let Some(value) = authorization {
+        headers.push(("authorization", value));
+    }
+    let mut connection = Connection::open(port).await.unwrap();
+    connection.request("POST", &format!("/api/{method}"), &headers, body).await.unwrap()
 }
 
 /// Closed-loop scrapers of `/metrics`: half open a connection per request, half keep one

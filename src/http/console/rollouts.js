@@ -88,7 +88,8 @@ function listRow(r) {
 }
 
 // The start form: target, canary, rate and threshold. Omitted fields take the server's
-// defaults; the server validates and its error is shown as it is, naming the field.
+// defaults; the server validates (novalidate: no browser bubble that vanishes) and its error
+// is shown inline as it is, naming the field.
 function startForm() {
   const error = el('p', { class: 'inline-error', hidden: true, 'data-testid': 'start-error' });
   const action = el('select', { name: 'action' },
@@ -111,7 +112,7 @@ function startForm() {
   targetKind.addEventListener('change', syncTarget);
   syncTarget();
 
-  const form = el('form', { class: 'panel start-rollout' },
+  const form = el('form', { class: 'panel start-rollout', novalidate: true },
     el('h2', {}, 'Start a rollout'),
     field('Action', action),
     field('Target', targetKind, targetValue),

@@ -1,6 +1,7 @@
 // Server page (#/server): health with the cluster section, restart history with phase
-// durations, config reload history with diffs, the latest recovery report and the audit log.
-// Refreshed every 5 s. The restart button is for admins; the server decides either way.
+// durations, config reload history with diffs, the latest recovery report and, for admins, the
+// audit log. Refreshed every 5 s. The restart button and the audit log are for admins (the
+// policy table's roles, asked of the server through can()); the server decides either way.
 
 import { call, can } from './api.js';
 import { el, fill, time, enumName, confirmDialog } from './util.js';
@@ -24,15 +25,19 @@ export function render(root) {
     ...Object.values(sections).map((s) => s.element));
 
   let stopped = false;
+  // The audit log is for admins: other roles get a short line instead, and no request.
+  const auditor = can('admin');
   const refresh = () => Promise.all([
     load(sections.health, () => call(HEALTH, 'GetHealth', {}), health),
     load(sections.restarts, () => call(RESTART, 'ListRestartEvents', { page_size: 20 }), restarts),
     load(sections.reloads, () => call(CONFIG, 'ListReloadEvents', { page_size: 20 }), reloads),
     load(sections.recovery, () => call(RECOVERY, 'GetRecoveryReport', {}), recovery),
-    load(sections.audit, () => call(RECOVERY, 'ListAuditEvents', { page_size: 50 }), audit),
+    auditor.then((admin) => (admin
+      ? load(sections.audit, () => call(RECOVERY, 'ListAuditEvents', { page_size: 50 }), audit)
+      : adminsOnly(sections.audit))),
   ]);
 
-  // Each section shows its own error; a refused audit log is hidden with a note.
+  // Each section shows its own error; a section the token may not read is hidden with a note.
   async function load(s, fetch, view) {
     try {
       const reply = await fetch();
@@ -55,6 +60,12 @@ export function render(root) {
   refresh();
   const timer = setInterval(refresh, POLL_MS);
   return () => { stopped = true; clearInterval(timer); };
+}
+
+// A section only admins may read, for another role: its heading and one line, no table.
+function adminsOnly(s) {
+  fill(s.body, el('p', { class: 'muted', 'data-testid': `${s.name}-admins-only` }, 'Admins only.'));
+  s.error.hidden = true;
 }
 
 function section(title, name) {

@@ -67,7 +67,7 @@ type RecoveryServiceClient interface {
 	// Lists audit events (every mutating RPC, and every denied call), newest
 	// first (by occurred_at), paginated (default 50, max 500 per page), with
 	// filters. Errors: INVALID_ARGUMENT naming page_size, page_token or until
-	// (not after since). Role: viewer.
+	// (not after since). Role: admin.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 }
 
@@ -162,7 +162,7 @@ type RecoveryServiceServer interface {
 	// Lists audit events (every mutating RPC, and every denied call), newest
 	// first (by occurred_at), paginated (default 50, max 500 per page), with
 	// filters. Errors: INVALID_ARGUMENT naming page_size, page_token or until
-	// (not after since). Role: viewer.
+	// (not after since). Role: admin.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	mustEmbedUnimplementedRecoveryServiceServer()
 }

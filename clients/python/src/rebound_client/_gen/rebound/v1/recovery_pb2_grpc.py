@@ -114,7 +114,7 @@ class RecoveryServiceServicer:
         """Lists audit events (every mutating RPC, and every denied call), newest
         first (by occurred_at), paginated (default 50, max 500 per page), with
         filters. Errors: INVALID_ARGUMENT naming page_size, page_token or until
-        (not after since). Role: viewer.
+        (not after since). Role: admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
