@@ -20,7 +20,7 @@
 //!  model          model                       records and enums: commands, clients,
 //!       |                                     rollouts, restarts, process, durability
 //!  leaves         proto, contract, ids, hex, pem, clock, tasks, duration, systemd, exit,
-//!                 macros, mosquitto, telemetry, metrics
+//!                 macros, mosquitto, telemetry, metrics, testing (unit tests only)
 //!
 //!  client side    client, mcp, agent, the admin half of cli: leaves (and client) only
 //! ```
@@ -55,6 +55,9 @@ pub mod exit;
 mod macros;
 pub mod pem;
 pub mod systemd;
+/// The unit tests' helpers (their users are all in the `server` feature).
+#[cfg(all(test, feature = "server"))]
+mod testing;
 
 /// Declares the modules of the `server` feature (everything but the agent and its leaves).
 macro_rules! server_modules {

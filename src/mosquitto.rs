@@ -1,7 +1,9 @@
 //! A throw-away Mosquitto for benchmarks and tests: the shipped `deploy/mosquitto` config and
 //! ACL (listener, file paths and persistence directory rewritten into a private directory,
 //! every other setting kept), a password file hashed by `mosquitto_passwd`, a free port on
-//! 127.0.0.1 (another one when that was taken before the broker bound it). The broker is killed and its directory removed on drop.
+//! 127.0.0.1 (another one when that was taken before the broker bound it: a start waits for
+//! the broker to say it bound its listeners, not for the port to answer). The broker is killed
+//! and its directory removed on drop.
 //!
 //! A leaf (it imports nothing of the crate), so that the benchmarks, the demo and the tests of
 //! any layer (the MQTT gateway's) can start one without importing each other.
@@ -78,16 +80,13 @@ impl Broker {
         loop {
             let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
             std::fs::write(dir.join("mosquitto.conf"), rewrite(SHIPPED_CONF, &dir, port) + extra)?;
-            let mut child = spawn(&dir)?;
-            match wait_listening(&mut child, &dir, port) {
+            match launch(&dir) {
                 Err(BrokerError::Exited(_)) if attempt < BIND_ATTEMPTS => attempt += 1,
                 Err(err) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
                     let _ = std::fs::remove_dir_all(&dir);
                     return Err(err);
                 }
-                Ok(()) => return Ok(Broker { child, dir, port }),
+                Ok(child) => return Ok(Broker { child, dir, port }),
             }
         }
     }
@@ -101,8 +100,8 @@ impl Broker {
 
     /// Start it again after [`Broker::stop`]: same port, accounts and persistence.
     pub fn restart(&mut self) -> Result<(), BrokerError> {
-        self.child = spawn(&self.dir)?;
-        wait_listening(&mut self.child, &self.dir, self.port)
+        self.child = launch(&self.dir)?;
+        Ok(())
     }
 
     /// The broker's private directory (config, passwords, log, persistence).
@@ -138,20 +137,36 @@ fn log(dir: &Path) -> String {
     read("mosquitto.log") + &read("mosquitto.err")
 }
 
-/// Wait until the broker `child` accepts connections on `port`; [`BrokerError::Exited`] when
-/// it exits first (a port it could not bind, say).
-fn wait_listening(child: &mut Child, dir: &Path, port: u16) -> Result<(), BrokerError> {
+/// The line Mosquitto logs (at `information`) once it has bound every listener of its config:
+/// `mosquitto version 2.0.11 running`.
+const RUNNING: &str = " running";
+
+/// How many times the broker in `dir` has logged [`RUNNING`] so far.
+fn runs(dir: &Path) -> usize {
+    log(dir).lines().filter(|line| line.ends_with(RUNNING)).count()
+}
+
+/// Run mosquitto on the config in `dir` and wait until it says it bound its listeners, so a
+/// port someone else holds is not mistaken for the broker's: that broker exits instead
+/// ([`BrokerError::Exited`]). The killed child is reaped on every error.
+fn launch(dir: &Path) -> Result<Child, BrokerError> {
+    let before = runs(dir);
+    let mut child = spawn(dir)?;
     let deadline = Instant::now() + START_TIMEOUT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if child.try_wait()?.is_some() {
-            return Err(BrokerError::Exited(log(dir)));
+    let failed = loop {
+        if runs(dir) > before {
+            return Ok(child);
         }
-        if Instant::now() > deadline {
-            return Err(BrokerError::NotListening(log(dir)));
+        match child.try_wait() {
+            Ok(Some(_)) => break BrokerError::Exited(log(dir)),
+            Err(err) => break err.into(),
+            Ok(None) if Instant::now() > deadline => break BrokerError::NotListening(log(dir)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(failed)
 }
 
 /// Run mosquitto on the config in `dir`, its output appended to `dir/mosquitto.err`.
@@ -182,7 +197,8 @@ pub fn rewrite(shipped: &str, dir: &Path, port: u16) -> String {
         out.push('\n');
     }
     out.push_str(&format!("log_dest file {}\n", dir.join("mosquitto.log").display()));
-    out.push_str("log_type error\nlog_type warning\nlog_type notice\n");
+    // `information` for the line that says every listener is bound (see [`launch`]).
+    out.push_str("log_type error\nlog_type warning\nlog_type notice\nlog_type information\n");
     out
 }
 
@@ -200,5 +216,17 @@ mod tests {
         // Only the commented-out examples (the TLS listener) may still name host paths.
         let mut settings = conf.lines().filter(|line| !line.starts_with('#'));
         assert!(!settings.any(|line| line.contains("/etc/mosquitto")));
+    }
+
+    /// A broker that cannot bind its port is not mistaken for one that listens because
+    /// something else accepts connections there.
+    #[test]
+    fn a_port_held_by_someone_else_is_an_exit_not_a_broker() {
+        let mut broker = Broker::start(&[("u".into(), "pw".into())]).unwrap();
+        broker.stop();
+        let _holder = std::net::TcpListener::bind(("127.0.0.1", broker.port)).unwrap();
+        let err = broker.restart().unwrap_err();
+        assert!(matches!(err, BrokerError::Exited(_)), "{err}");
+        assert!(err.to_string().contains("Address already in use"), "{err}");
     }
 }

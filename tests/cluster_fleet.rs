@@ -16,9 +16,10 @@
 
 mod support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::StreamExt;
+use rebound::clock::now_ms;
 use rebound::proto::v1 as pb;
 use rebound::proto::v1::health_service_client::HealthServiceClient;
 use sqlx::Connection;
@@ -40,10 +41,6 @@ fn assert_completed_once(states: &[S], what: &str) {
     let full = [S::Queued, S::Published, S::Accepted, S::ExecutionStarted, S::Completed];
     let unpublished = [S::Queued, S::Accepted, S::ExecutionStarted, S::Completed];
     assert!(states == full || states == unpublished, "{what}: {states:?}");
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 fn ms(at: &Option<prost_types::Timestamp>) -> i64 {

@@ -50,6 +50,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("systemd", Layer::Leaf),
     ("tasks", Layer::Leaf),
     ("telemetry", Layer::Leaf),
+    ("testing", Layer::Leaf),
     ("model", Layer::Model),
     ("store", Layer::Store),
     ("audit", Layer::Domain),

@@ -6,19 +6,16 @@
 
 use crate::audit::AuditSlot;
 pub use crate::auth::peer::{TcpPeer, certificate};
-use crate::auth::peer::tcp_addr;
+use crate::auth::peer::{tcp_addr, tcp_name};
 use crate::auth::{Principal, Role};
 use tonic::transport::server::UdsConnectInfo;
 
 /// The caller's address: `ip:port`, `unix`, or `unknown`.
 pub fn peer(extensions: &http::Extensions) -> String {
-    if let Some(addr) = tcp_addr(extensions) {
-        return addr.to_string();
-    }
-    if extensions.get::<UdsConnectInfo>().is_some() {
+    if tcp_addr(extensions).is_none() && extensions.get::<UdsConnectInfo>().is_some() {
         return "unix".to_owned();
     }
-    "unknown".to_owned()
+    tcp_name(extensions)
 }
 
 

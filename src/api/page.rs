@@ -24,7 +24,7 @@ pub const MAX_PAGE_BYTES: usize = 1 << 20;
 /// Page size used when a request leaves `page_size` at 0.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Largest page served; larger requests are clamped.
-pub const MAX_PAGE_SIZE: u32 = 500;
+pub use crate::contract::limits::MAX_PAGE_SIZE;
 
 /// The page size a request asks for: 0 means the default, larger values are clamped.
 pub fn size(page_size: i32) -> Result<u32> {

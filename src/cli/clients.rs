@@ -60,6 +60,11 @@ fn line(c: &pb::Client) -> String {
     )
 }
 
+/// A device's details as `get` and `update` print them.
+fn shown(client: Option<pb::Client>) -> String {
+    details(&client.unwrap_or_default()).trim_end().to_owned()
+}
+
 fn details(c: &pb::Client) -> String {
     let lockout = c.lockout.unwrap_or_default();
     let recovery = c.crash_recovery.clone().unwrap_or_default();
@@ -95,18 +100,10 @@ pub async fn run(args: ClientsArgs) -> u8 {
         Ok(rpc) => rpc,
         Err(code) => return code,
     };
-    let print = |response: Result<Option<pb::Client>, tonic::Status>, rpc_name: &str| match response
-    {
-        Ok(client) => {
-            print!("{}", details(&client.unwrap_or_default()));
-            exit::OK
-        }
-        Err(status) => failed(rpc_name, &status),
-    };
     match args.verb {
         Verb::List { group, needs_attention, service_failed, limit } => {
             let request = pb::ListClientsRequest {
-                page_size: limit.min(500) as i32,
+                page_size: display::page_size(limit),
                 group: group.unwrap_or_default(),
                 needs_attention: needs_attention.then_some(true),
                 service_failed: service_failed.then_some(true),
@@ -124,7 +121,7 @@ pub async fn run(args: ClientsArgs) -> u8 {
         }
         Verb::Get { client_uuid } => {
             let response = rpc.get_client(pb::GetClientRequest { client_uuid }).await;
-            print(response.map(|r| r.into_inner().client), "GetClient")
+            display::print_reply("GetClient", response, |r| shown(r.client))
         }
         Verb::Update { client_uuid, group, tier } => {
             let capability_tier = match tier.as_deref() {
@@ -142,7 +139,7 @@ pub async fn run(args: ClientsArgs) -> u8 {
                 capability_tier: capability_tier as i32,
             };
             let response = rpc.update_client(request).await;
-            print(response.map(|r| r.into_inner().client), "UpdateClient")
+            display::print_reply("UpdateClient", response, |r| shown(r.client))
         }
         Verb::ClearServiceFailed { client_uuid } => {
             match rpc.clear_service_failed(pb::ClearServiceFailedRequest { client_uuid }).await {

@@ -186,7 +186,7 @@ pub async fn run(args: CommandArgs) -> u8 {
                 Err(code) => return code,
             };
             let request = pb::ListCommandsRequest {
-                page_size: limit.min(500) as i32,
+                page_size: display::page_size(limit),
                 client_uuid: client_uuid.unwrap_or_default(),
                 rollout_id: rollout.unwrap_or_default(),
                 states,

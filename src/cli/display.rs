@@ -58,6 +58,12 @@ pub fn parse_action(text: &str) -> Result<i32, String> {
     }
 }
 
+/// The page size to ask for when listing up to `limit` items: the largest page the server
+/// returns at most.
+pub fn page_size(limit: usize) -> i32 {
+    limit.min(crate::contract::limits::MAX_PAGE_SIZE as usize) as i32
+}
+
 /// Print every item of a paged listing up to `limit`. `fetch(page_token)` returns one page and
 /// the next token.
 pub async fn print_pages<T, F, Fut>(

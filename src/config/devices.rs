@@ -7,6 +7,7 @@
 //! checks values; the gateway and the command domain apply them.
 
 use super::duration;
+use crate::contract::limits::{MAX_EXPIRY, MIN_EXPIRY};
 use super::load::FieldError;
 pub use crate::contract::broker::BrokerUrl;
 use serde::{Deserialize, Serialize};
@@ -64,7 +65,8 @@ impl Default for MqttConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CommandsConfig {
-    /// Lifetime of a command before the device must accept it, when the request sets none.
+    /// Lifetime of a command before the device must accept it, when the request sets none;
+    /// within the bounds a request may set (`contract::limits::MIN_EXPIRY..=MAX_EXPIRY`).
     #[serde(with = "duration")]
     pub default_expiry: Duration,
     /// `restart_app` and `shutdown_host`: terminal ack due this long after execution_started.
@@ -243,7 +245,7 @@ impl DeviceSections<'_> {
         );
         let c = self.commands;
         check(
-            within(c.default_expiry, secs(1), secs(86_400)),
+            within(c.default_expiry, MIN_EXPIRY, MAX_EXPIRY),
             "commands.default_expiry",
             "must be between 1s and 24h",
         );

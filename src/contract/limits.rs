@@ -16,6 +16,9 @@ pub const MAX_EXPIRY_SECS: u32 = 86_400;
 pub const MIN_EXPIRY: Duration = Duration::from_secs(MIN_EXPIRY_SECS as u64);
 pub const MAX_EXPIRY: Duration = Duration::from_secs(MAX_EXPIRY_SECS as u64);
 
+/// Largest page of a listing the server returns; a larger `page_size` is clamped to it.
+pub const MAX_PAGE_SIZE: u32 = 500;
+
 /// Why `reason` is refused (`longer than 2000 characters`), or `Ok` when it fits.
 pub fn check_reason(reason: &str) -> Result<(), String> {
     if reason.chars().count() > MAX_REASON_CHARS {

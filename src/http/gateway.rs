@@ -113,8 +113,7 @@ async fn whoami(State(gateway): State<Gateway>, request: Request) -> Response {
         method: "console/whoami",
         authorization,
         certificate,
-        peer: peer::tcp_addr(request.extensions())
-            .map_or_else(|| "unknown".to_owned(), |addr| addr.to_string()),
+        peer: peer::tcp_name(request.extensions()),
         required: Some(Role::Viewer),
         limit: None,
     });

@@ -359,13 +359,8 @@ mod tests {
             }
         });
         // Wait until the first call is held (a condition with a deadline).
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while gateway.buffer_status().held_now == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await
-        .expect("the first call is held");
+        crate::testing::until("the first call is held", || gateway.buffer_status().held_now > 0)
+            .await;
         let second: Result<(), _> = gateway
             .call("/test/B", Replay::Safe, |_t| async { Ok(tonic::Response::new(())) })
             .await;

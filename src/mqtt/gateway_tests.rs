@@ -200,13 +200,8 @@ async fn withdrawn_and_expired_commands_are_not_sent_when_the_broker_is_back() {
 
 /// Until the gateway has failed to connect at least once.
 async fn wait_for_error(gateway: &Gateway) {
-    tokio::time::timeout(LIMIT, async {
-        while gateway.status.last_error().is_none() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("a failed connection attempt");
+    crate::testing::until("a failed connection attempt", || gateway.status.last_error().is_some())
+        .await;
 }
 
 /// A broker that stops answering PINGREQ is given up after one keep-alive interval more,

@@ -104,19 +104,8 @@ mod tests {
     use crate::commands::device::GatewayEvent;
     use crate::config::Config;
     use crate::mosquitto::Broker;
-    use std::time::Duration;
 
-    const LIMIT: Duration = Duration::from_secs(10);
-
-    async fn until(what: &str, check: impl Fn() -> bool) {
-        tokio::time::timeout(LIMIT, async {
-            while !check() {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
-    }
+    use crate::testing::{LIMIT, until};
 
     /// Hot restart: suspending releases the broker session (a clean disconnect) before the
     /// loop parks; resuming reconnects to the same session; stopping disconnects and returns.

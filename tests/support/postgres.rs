@@ -6,8 +6,9 @@
 //!   whole run (`scripts/test-postgres.sh`);
 //! - otherwise a private cluster, started on first use by this test process: `initdb` into a
 //!   temp dir and `postgres` on a free port, run as the `postgres` user when the tests run as
-//!   root (PostgreSQL refuses to run as root). A watchdog stops it and removes the directory
-//!   when this process exits.
+//!   root (PostgreSQL refuses to run as root). It is ready when its own log says so (a port
+//!   that answers may be another server's, which took it first; then another port is tried).
+//!   A watchdog stops it and removes the directory when this process exits.
 //!
 //! Without PostgreSQL binaries (`/usr/lib/postgresql/15/bin`, or `REBOUND_TEST_PG_BIN`) the
 //! tests that need it are skipped with a message, except under `CI=true`, where a skipped
@@ -172,16 +173,14 @@ fn start_postgres(bin: &Path, dir: &Path, data: &str, port: u16) -> Result<Strin
         .spawn()
         .map_err(|e| format!("start postgres: {e}"))?;
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    // Ready when this postgres says so in its own log: a port that answers may be someone
+    // else's server that took it first (this one then fails to bind and says that instead).
     let deadline = Instant::now() + START_DEADLINE;
     while Instant::now() < deadline {
-        let ready = Command::new(bin.join("pg_isready"))
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if ready {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("database system is ready to accept connections") {
             return Ok(url);
         }
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
         if text.contains("could not bind") || text.contains("FATAL") {
             return Err(format!("postgres on port {port} failed: {text}"));
         }

@@ -4,7 +4,7 @@
 //! gives none), so a call held and retried while the server restarts never acts twice.
 
 use super::{Invalid, UUID, check_range, seconds};
-use crate::contract::limits::{MAX_EXPIRY_SECS, MAX_REASON_CHARS, MIN_EXPIRY_SECS};
+use crate::contract::limits::{MAX_EXPIRY_SECS, MAX_PAGE_SIZE, MAX_REASON_CHARS, MIN_EXPIRY_SECS};
 use crate::proto::v1 as pb;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,7 @@ pub struct ClientsList {
     pub needs_attention: Option<bool>,
     /// Devices per page, 1 to 500.
     #[serde(default = "fifty")]
-    #[schemars(range(min = 1, max = 500))]
+    #[schemars(range(min = 1, max = MAX_PAGE_SIZE))]
     pub page_size: u32,
     /// next_page_token of the previous page, to continue.
     pub page_token: Option<String>,
@@ -60,14 +60,14 @@ pub struct ClientsList {
 
 impl ClientsList {
     pub fn request(&self) -> Result<pb::ListClientsRequest, Invalid> {
-        check_range("page_size", self.page_size, 1, 500, "")?;
+        check_range("page_size", self.page_size, 1, MAX_PAGE_SIZE, "")?;
         let presence = match self.presence {
             None => pb::Presence::Unspecified,
             Some(Presence::Online) => pb::Presence::Online,
             Some(Presence::Offline) => pb::Presence::Offline,
         };
         Ok(pb::ListClientsRequest {
-            page_size: i32::try_from(self.page_size).unwrap_or(500),
+            page_size: i32::try_from(self.page_size).unwrap_or(MAX_PAGE_SIZE as i32),
             page_token: self.page_token.clone().unwrap_or_default(),
             group: self.group.clone().unwrap_or_default(),
             presence: presence.into(),
@@ -104,18 +104,24 @@ pub struct CommandIssue {
 
 impl CommandIssue {
     pub fn request(&self) -> Result<pb::IssueCommandRequest, Invalid> {
-        if let Some(secs) = self.expires_in_seconds {
-            check_range("expires_in_seconds", secs, MIN_EXPIRY_SECS, MAX_EXPIRY_SECS, " seconds")?;
-        }
+        let expires_in = expires_in(self.expires_in_seconds)?;
         Ok(pb::IssueCommandRequest {
             command_id: self.command_id.clone().unwrap_or_else(new_id),
             client_uuid: self.client_uuid.clone(),
             action: pb::Action::from(self.action).into(),
             reason: self.reason.clone(),
             requested_by: self.requested_by,
-            expires_in: self.expires_in_seconds.and_then(seconds),
+            expires_in,
         })
     }
+}
+
+/// `expires_in_seconds` of a command or rollout as the request's `expires_in`, within the
+/// bounds the server accepts.
+fn expires_in(secs: Option<u32>) -> Result<Option<prost_types::Duration>, Invalid> {
+    let Some(secs) = secs else { return Ok(None) };
+    check_range("expires_in_seconds", secs, MIN_EXPIRY_SECS, MAX_EXPIRY_SECS, " seconds")?;
+    Ok(seconds(secs))
 }
 
 /// A fresh idempotency key, so that a call retried while the server restarts cannot
@@ -224,9 +230,7 @@ impl RolloutStart {
                 "abort_failure_percent: must be greater than 0 and at most 100, got {percent}"
             ));
         }
-        if let Some(secs) = self.expires_in_seconds {
-            check_range("expires_in_seconds", secs, MIN_EXPIRY_SECS, MAX_EXPIRY_SECS, " seconds")?;
-        }
+        let expires_in = expires_in(self.expires_in_seconds)?;
         Ok(pb::StartRolloutRequest {
             rollout_id: self.rollout_id.clone().unwrap_or_else(new_id),
             action: pb::Action::from(self.action).into(),
@@ -237,7 +241,7 @@ impl RolloutStart {
             min_finished: self.min_finished,
             reason: self.reason.clone(),
             requested_by: self.requested_by,
-            expires_in: self.expires_in_seconds.and_then(seconds),
+            expires_in,
         })
     }
 }
