@@ -85,7 +85,7 @@ async fn a_newer_schema_is_refused(dir: &std::path::Path, env: &[(&str, &str)], 
     let status = second.wait_exit().await;
     let logs = second.logs();
     assert_eq!(status.code(), Some(EXIT_UNAVAILABLE), "{logs}");
-    assert!(logs.contains("schema version 999") && logs.contains("(version 11)"), "{logs}");
+    assert!(logs.contains("schema version 999") && logs.contains("(version 12)"), "{logs}");
 }
 
 #[tokio::test]

@@ -11,6 +11,8 @@ use super::audit::AuditQuery;
 use crate::model::clients::{ClientRecord};
 use crate::model::commands::{CommandFilter, CommandState, EventSource};
 use super::fleet_tests::audit_row;
+use super::progress_tests::rollout_record;
+use crate::model::rollouts::RolloutMember;
 use super::maintenance::RetentionTable;
 use super::recovery::RecoveryReportRow;
 use super::reloads::{ReloadEventQuery, ReloadEventRow};
@@ -144,7 +146,8 @@ async fn recovery_reports_read_back_newest_first_and_filter_by_previous_run() {
 }
 
 /// Retention deletes only finished rows older than the cutoff, in bounded batches, commands
-/// with their events; the dry run counts the same rows.
+/// with their events and their rollout members' reference to them (no orphan is left, with or
+/// without foreign keys); the dry run counts the same rows.
 #[tokio::test]
 async fn retention_deletes_only_old_finished_rows_in_batches() {
     for (url, _tmp) in backends().await {
@@ -174,6 +177,14 @@ async fn retention_deletes_only_old_finished_rows_in_batches() {
             tx.insert_command(&c).await.unwrap();
             tx.insert_event(c.command_id, 1_000, None, state, EventSource::Api, "t").await.unwrap();
             if finished_ms == Some(1_000) { &mut gone } else { &mut kept }.push(c.command_id);
+        }
+        // One rollout's member points to a command retention deletes, another's to one it keeps.
+        let member = [RolloutMember { client_uuid: client, wave: 0 }];
+        let (dropped, held) = (Uuid::new_v4(), Uuid::new_v4());
+        for (rollout, command) in [(dropped, gone[0]), (held, kept[0])] {
+            tx.put_rollout(&rollout_record(rollout)).await.unwrap();
+            tx.insert_members(rollout, &member).await.unwrap();
+            tx.set_member_command(rollout, client, command).await.unwrap();
         }
         tx.commit().await.unwrap();
         for ms in [1_000, 2_000, 9_000] {
@@ -222,6 +233,9 @@ async fn retention_deletes_only_old_finished_rows_in_batches() {
         for id in gone {
             assert_eq!(store.command_events(id).await.unwrap(), [], "{url}: events go too");
         }
+        // No member points to a deleted command: it is unissued again, as after SET NULL.
+        assert_eq!(store.unissued_members(dropped, 10).await.unwrap(), member, "{url}");
+        assert_eq!(store.unissued_members(held, 10).await.unwrap(), [], "{url}");
         assert_eq!(store.command_events(kept[0]).await.unwrap().len(), 1, "{url}");
         let reloads = ReloadEventQuery { limit: 10, ..Default::default() };
         assert_eq!(store.list_reload_events(&reloads).await.unwrap().len(), 1, "{url}");

@@ -50,7 +50,7 @@ use crate::store::StoreError;
 /// Begins a transaction and takes the advisory lock that serialises the device area's write
 /// transactions, in one round trip (key 8243102923822621697: `"rebound"` in ASCII, then 1 for
 /// the device area).
-const BEGIN_LOCKED: &str = "BEGIN; SELECT pg_advisory_xact_lock(8243102923822621697)";
+pub(super) const BEGIN_LOCKED: &str = "BEGIN; SELECT pg_advisory_xact_lock(8243102923822621697)";
 
 /// Most event ids reserved at once.
 const MAX_ID_BLOCK: i64 = 1024;

@@ -1,6 +1,11 @@
 //! PostgreSQL implementation of [`MaintenanceStore`]: batched retention deletes, and a backup
 //! that refuses with the `pg_dump` command to run instead.
 //!
+//! The device area has no foreign keys on PostgreSQL (`migrations/postgres/0012_*`): a batch of
+//! old commands is deleted with its events, and its rollout members let go of it, in one
+//! statement under the device-area lock ([`super::fleet_tx::BEGIN_LOCKED`]), so no row is left
+//! pointing to a deleted command and no write transaction adds one meanwhile.
+//!
 //! A backup of a PostgreSQL database is PostgreSQL's job: `pg_dump` takes a consistent
 //! snapshot while rebound serves, and the file lands where the operator runs it, not on the
 //! rebound server's disk.
@@ -58,6 +63,9 @@ impl MaintenanceStore for PostgresStore {
         cutoff: DateTime<Utc>,
         limit: u32,
     ) -> Result<u64, StoreError> {
+        if table == RetentionTable::Commands {
+            return self.delete_expired_commands(cutoff, limit).await;
+        }
         let (name, key) = (table.name(), retention_key(table));
         // PostgreSQL has no DELETE … LIMIT: the batch is chosen by a subquery.
         let sql = format!(
@@ -71,6 +79,40 @@ impl MaintenanceStore for PostgresStore {
             .execute(self.pool())
             .await
             .map_err(StoreError::query("delete_expired"));
+        Ok(self.writes().record(done)?.rows_affected())
+    }
+}
+
+impl PostgresStore {
+    /// Deletes at most `limit` expired commands, their events, and their rollout members'
+    /// reference to them (what SQLite's `ON DELETE CASCADE` and `SET NULL` do).
+    async fn delete_expired_commands(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let sql = format!(
+            "WITH doomed AS (SELECT command_id FROM commands WHERE {} LIMIT $2), \
+                 events AS (DELETE FROM command_events \
+                     WHERE command_id IN (SELECT command_id FROM doomed)), \
+                 members AS (UPDATE rollout_members SET command_id = NULL \
+                     WHERE command_id IN (SELECT command_id FROM doomed)) \
+             DELETE FROM commands WHERE command_id IN (SELECT command_id FROM doomed)",
+            expired(RetentionTable::Commands)
+        );
+        let done = async {
+            let mut tx = self.pool().begin_with(super::fleet_tx::BEGIN_LOCKED).await?;
+            // Safe: built only from the fixed clauses.
+            let deleted = sqlx::query(AssertSqlSafe(sql))
+                .bind(cutoff.timestamp_millis())
+                .bind(i64::from(limit))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(deleted)
+        }
+        .await
+        .map_err(StoreError::query("delete_expired"));
         Ok(self.writes().record(done)?.rows_affected())
     }
 }
