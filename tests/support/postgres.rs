@@ -64,6 +64,33 @@ pub async fn database() -> Option<String> {
     Some(with_database(&admin, &name))
 }
 
+/// Waits (up to 30 s) until no session but the caller's is connected to `url`'s database. A
+/// server killed with SIGKILL leaves its backends running until PostgreSQL notices the client
+/// is gone: a statement or a COMMIT already sent still completes, so a test that reads what
+/// the killed server stored waits for them first.
+pub async fn wait_until_only_session(url: &str) {
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if others == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{others} other sessions still on the database after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    conn.close().await.ok();
+}
+
 /// `admin` with its database name replaced by `name`.
 pub fn with_database(admin: &str, name: &str) -> String {
     let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
