@@ -2,7 +2,8 @@
 //! served StartRollout issues the rest of the first step piece by piece while the leader's
 //! scheduler steps the same rollout from what it read before its transaction. Each member
 //! must get one command: a second one would be counted by the rollout's progress as well,
-//! and its `completed` counter would end above its `total`.
+//! and its `completed` counter would end above its `total`. And every replica ingesting
+//! every ack of those commands at once: each transition is counted once.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::commands::device::AckStatus;
 use crate::commands::test_link::RecordingLink;
 use crate::model::commands::EventSource;
 use crate::model::rollouts::RolloutState;
+use crate::store::Store;
 
 /// To every device, no canary, all of them in the first step.
 fn at_once() -> RolloutRequest {
@@ -48,11 +50,22 @@ async fn complete_all(fleet: &Fleet, links: &[&Arc<RecordingLink>], id: Uuid, de
     assert!(problems.is_empty(), "{problems:?}");
 }
 
+/// A replica and its link.
+type Replica = (Arc<Fleet>, Arc<RecordingLink>);
+
+/// On a fresh database with `devices` devices: replica `a`, leading, and replica `b`, which
+/// serves the API; with `a`'s store. `None` without PostgreSQL.
+async fn leader_and_api(devices: u32) -> Option<(Arc<dyn Store>, Replica, Replica)> {
+    let (a, b, fence) = two_replicas(devices as usize).await?;
+    let (leader, api) = (fleet(&a, "a", fence.epoch), fleet(&b, "b", 0));
+    Some((a, leader, api))
+}
+
 #[tokio::test]
 async fn a_member_another_replica_issued_meanwhile_is_not_issued_again() {
-    let Some((a, b, fence)) = two_replicas(300).await else { return };
-    let (leader, leader_link) = fleet(&a, "a", fence.epoch);
-    let (api, api_link) = fleet(&b, "b", 0);
+    let Some((a, (leader, leader_link), (api, api_link))) = leader_and_api(300).await else {
+        return;
+    };
     api_link.connected.store(false, Ordering::SeqCst);
     let (started, _) = api.start_rollout(at_once()).await.unwrap();
     assert_eq!(started.state, RolloutState::Pending, "no broker: nothing issued yet");
@@ -75,9 +88,9 @@ async fn a_member_another_replica_issued_meanwhile_is_not_issued_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_first_step_racing_the_leaders_step_issues_each_member_once() {
     const DEVICES: u32 = 1000;
-    let Some((a, b, fence)) = two_replicas(DEVICES as usize).await else { return };
-    let (leader, leader_link) = fleet(&a, "a", fence.epoch);
-    let (api, api_link) = fleet(&b, "b", 0);
+    let Some((_, (leader, leader_link), (api, api_link))) = leader_and_api(DEVICES).await else {
+        return;
+    };
 
     // The leader steps every active rollout as fast as it can while the other replica
     // serves StartRollout (whose first step goes out in pieces of 64, 128, 256, 512, 40).
@@ -101,4 +114,40 @@ async fn a_first_step_racing_the_leaders_step_issues_each_member_once() {
     let (devices, commands) = sent(&links);
     assert_eq!(devices.len(), DEVICES as usize, "every member was issued");
     assert_eq!(commands, DEVICES as usize, "one command per member");
+}
+
+/// Every replica ingests every ack of the rollout's commands, at once and in batches cut
+/// differently: each transition is applied once, so the counters end equal to a recount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acks_every_replica_ingests_at_once_are_counted_once() {
+    const DEVICES: u32 = 400;
+    let Some((a, (leader, leader_link), (api, _))) = leader_and_api(DEVICES).await else {
+        return;
+    };
+    let (started, _) = leader.start_rollout(at_once()).await.unwrap();
+    let commands = leader_link.published.lock().unwrap().clone();
+    assert_eq!(commands.len(), DEVICES as usize);
+
+    for status in [AckStatus::Accepted, AckStatus::ExecutionStarted, AckStatus::Completed] {
+        let mut ingests = tokio::task::JoinSet::new();
+        for (replica, batch_size) in [(leader.clone(), 7), (api.clone(), 50)] {
+            let commands = commands.clone();
+            ingests.spawn(async move {
+                for piece in commands.chunks(batch_size) {
+                    let mut batch: Vec<_> =
+                        piece.iter().map(|c| ack(c.client_uuid, c.command_id, status)).collect();
+                    replica.ingest(&mut batch).await.unwrap();
+                }
+            });
+        }
+        while let Some(done) = ingests.join_next().await {
+            done.unwrap();
+        }
+    }
+    let (_, counters) = leader.rollout(started.rollout_id).await.unwrap();
+    assert_eq!((counters.total, counters.completed), (DEVICES, DEVICES), "{counters:?}");
+    let problems = a.integrity_problems().await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let ignored: u64 = [&leader, &api].iter().map(|f| f.stats().ignored_acks.load(Ordering::SeqCst)).sum();
+    assert_eq!(ignored, 0, "no copy was taken for a repeat by the device");
 }
