@@ -126,6 +126,16 @@ pub trait FleetTx: Send {
         rollout_id: Uuid,
         members: &[RolloutMember],
     ) -> Result<(), StoreError>;
+    /// Those of `clients` that are members of the rollout without a command, as the
+    /// transaction sees them (its own assignments included). On PostgreSQL their member rows
+    /// stay locked until the transaction ends, so no other transaction, of this process or
+    /// another replica, issues them meanwhile: a member read as unissued before the
+    /// transaction may have been issued since.
+    async fn unissued_members_of(
+        &mut self,
+        rollout_id: Uuid,
+        clients: &[Uuid],
+    ) -> Result<crate::ids::IdSet, StoreError>;
     /// Records the command issued to one member.
     async fn set_member_command(
         &mut self,

@@ -14,6 +14,8 @@ mod step;
 #[cfg(test)]
 mod fence_tests;
 #[cfg(test)]
+mod replica_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;

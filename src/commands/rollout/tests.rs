@@ -1,7 +1,8 @@
 //! Rollouts driven through the domain against a real SQLite store, with a device link that
 //! records what it was asked to publish (the MQTT side has its own tests): a first step cut
 //! into pieces, the next step of a paced rollout planned at its start, steps interrupted
-//! between their pieces, and an abort withdrawing what was not sent yet.
+//! between their pieces, a step finding members issued since it read them, and an abort
+//! withdrawing what was not sent yet.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -95,6 +96,25 @@ async fn a_canary_larger_than_a_piece_is_issued_in_full_by_start_rollout() {
     let canary = fleet.store.rollout_counters(started.rollout_id, Some(0)).await.unwrap();
     assert_eq!((canary.total, canary.unissued, canary.queued), (300, 0, 300), "{canary:?}");
     assert_eq!(link.published(), 300, "published as each piece committed");
+}
+
+/// A step issues only the members still unissued in its own transaction: members read before
+/// it and issued meanwhile (by another step) get no second command, counted twice.
+#[tokio::test]
+async fn members_issued_since_they_were_read_are_not_issued_again() {
+    let (fleet, link, _dir) = fleet(300).await;
+    let (started, _) = fleet.start_rollout(to_all(300)).await.unwrap();
+    let id = started.rollout_id;
+    link.connected.store(true, Ordering::SeqCst);
+    let members = fleet.store.unissued_members(id, 300).await.unwrap();
+    let (now, by) = (now_ms(), EventSource::Scheduler);
+    fleet.issue_piece(started.clone(), &members[..200], now, by).await.unwrap();
+    let rollout = fleet.issue_piece(started, &members, now, by).await.unwrap();
+    assert_eq!(rollout.issued_members, 100, "only the 100 still unissued");
+    let (_, all) = fleet.rollout(id).await.unwrap();
+    assert_eq!((all.total, all.unissued, all.queued), (300, 0, 300), "{all:?}");
+    assert_eq!(link.published(), 300, "one command per member");
+    assert!(fleet.store.integrity_problems().await.unwrap().is_empty());
 }
 
 /// An abort cancels the commands not accepted yet and withdraws them from the link, so that

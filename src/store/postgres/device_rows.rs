@@ -321,6 +321,32 @@ pub(super) async fn insert_members(
     Ok(())
 }
 
+/// Those of `clients` that are members of `rollout` without a command, their rows locked
+/// until the transaction ends (in one order, so that two lockers cannot deadlock). A row
+/// another transaction locked is read once that one ended: in READ COMMITTED, `FOR UPDATE`
+/// checks `command_id IS NULL` again on the row's newest version, so a member issued by a
+/// transaction that committed meanwhile is left out.
+pub(super) async fn lock_unissued_members(
+    conn: &mut PgConnection,
+    rollout: Uuid,
+    clients: &[Uuid],
+) -> Result<crate::ids::IdSet, StoreError> {
+    const OP: &str = "tx.unissued_members_of";
+    if clients.is_empty() {
+        return Ok(crate::ids::IdSet::default());
+    }
+    let found: Vec<String> = sqlx::query_scalar(
+        "SELECT client_uuid FROM rollout_members WHERE rollout_id = $1 \
+         AND client_uuid = ANY($2) AND command_id IS NULL ORDER BY client_uuid FOR UPDATE",
+    )
+    .bind(rollout.to_string())
+    .bind(texts(clients))
+    .fetch_all(conn)
+    .await
+    .map_err(StoreError::query(OP))?;
+    found.iter().map(|id| Uuid::parse_str(id).map_err(|e| StoreError::decode(OP, e))).collect()
+}
+
 /// Sets `command_id` of rollout members, from (rollout, client, command) triples.
 pub(super) async fn set_member_commands(
     conn: &mut PgConnection,

@@ -291,6 +291,15 @@ impl FleetTx for PgFleetTx {
         Ok(())
     }
 
+    async fn unissued_members_of(
+        &mut self,
+        rollout_id: Uuid,
+        clients: &[Uuid],
+    ) -> Result<crate::ids::IdSet, StoreError> {
+        self.flush().await?;
+        rows::lock_unissued_members(&mut self.tx, rollout_id, clients).await
+    }
+
     async fn set_member_command(
         &mut self,
         rollout_id: Uuid,

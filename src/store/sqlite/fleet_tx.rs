@@ -18,7 +18,7 @@ use super::fleet_cache::{FleetCache, lockout_piece};
 use super::rows::{
     self, CLIENT_COLUMNS, COMMAND_COLUMNS, ClientRow, CommandRow, ROLLOUT_COLUMNS, RolloutRow,
 };
-use super::shapes::{Binder, Shapes, execute_one, select_by_id};
+use super::shapes::{Binder, Shapes, execute_one, id_list, pieces, select_by_id};
 use super::writer::{WriterTx, blocking};
 use crate::model::clients::ClientRecord;
 use crate::model::commands::{CommandEvent, CommandRecord, CommandState, EventSource};
@@ -250,6 +250,43 @@ impl FleetTx for SqliteFleetTx {
         blocking(|| INSERT.execute(conn, members, bind, "tx.insert_members"))?;
         self.cache.progress.members_added(rollout_id, members.len());
         Ok(())
+    }
+
+    async fn unissued_members_of(
+        &mut self,
+        rollout_id: Uuid,
+        clients: &[Uuid],
+    ) -> Result<crate::ids::IdSet, StoreError> {
+        const OP: &str = "tx.unissued_members_of";
+        static SELECT: Shapes = Shapes::new(|rows| {
+            format!(
+                "SELECT client_uuid FROM rollout_members WHERE rollout_id = ? \
+                 AND command_id IS NULL AND client_uuid IN ({})",
+                id_list(rows)
+            )
+        });
+        self.flush()?;
+        let conn = self.writer.conn()?;
+        let mut found = crate::ids::IdSet::default();
+        for piece in pieces(clients) {
+            let mut statement =
+                conn.prepare_cached(SELECT.sql(piece.len())).map_err(StoreError::statement(OP))?;
+            let mut binder = Binder::new(&mut statement);
+            binder.uuid(rollout_id);
+            for id in piece {
+                binder.uuid(*id);
+            }
+            binder.finish(OP)?;
+            let ids: Vec<String> = statement
+                .raw_query()
+                .mapped(|row| row.get(0))
+                .collect::<rusqlite::Result<_>>()
+                .map_err(StoreError::statement(OP))?;
+            for id in ids {
+                found.insert(Uuid::parse_str(&id).map_err(|e| StoreError::decode(OP, e))?);
+            }
+        }
+        Ok(found)
     }
 
     async fn set_member_command(
