@@ -15,6 +15,7 @@ use rebound::proto::v1 as pb;
 use rebound::proto::v1::client_command_service_client::ClientCommandServiceClient;
 use rebound::proto::v1::health_service_client::HealthServiceClient;
 use support::auth::token;
+use support::restart::KillOnDrop;
 use support::{Server, postgres_store, rebound_bin, wait_for};
 use tokio::task::JoinSet;
 
@@ -40,6 +41,19 @@ async fn health(server: &Server) -> Option<pb::GetHealthResponse> {
     let transport = Transport::connect_as(&server.addr, Some(token("viewer"))).await.ok()?;
     let response = HealthServiceClient::new(transport).get_health(pb::GetHealthRequest {}).await;
     Some(response.ok()?.into_inner())
+}
+
+/// Guards that kill the processes serving at `servers`' addresses now, where a hot restart
+/// replaced the process the test spawned: a successor is not the test's child, so `Server`'s
+/// drop does not reach it, and it would outlive the test.
+async fn successors(servers: &[&Server]) -> Vec<KillOnDrop> {
+    let mut guards = Vec::new();
+    for server in servers {
+        if let Some(now) = health(server).await.filter(|now| now.pid != server.pid()) {
+            guards.push(KillOnDrop(now.pid));
+        }
+    }
+    guards
 }
 
 /// Wait until every server lists all `servers.len()` replicas as live; their replica ids.
@@ -154,6 +168,7 @@ async fn a_rolling_restart_of_three_replicas_under_spread_load_fails_no_rpc() {
     .await;
 
     let output = restart_all(&servers[1].addr, "admin").await;
+    let _successors = successors(&servers).await;
     let calls_during = load.ok.load(Ordering::Relaxed);
     let (ok, errors) = load.stop().await;
     assert!(output.status.success(), "{}", text(&output));
@@ -224,6 +239,7 @@ async fn a_rolling_restart_is_admin_only_and_stops_before_restarting_at_a_replic
 async fn on_sqlite_restart_all_restarts_the_one_server() {
     let (_dir, server) = support::auth::server("", &[]).await;
     let output = restart_all(&server.addr, "admin").await;
+    let _successor = successors(&[&server]).await;
     assert!(output.status.success(), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("rolling restart of 1 replica(s)"), "{}", text(&output));
