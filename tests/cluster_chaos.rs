@@ -27,7 +27,7 @@ use rebound::mqtt::payload::decode_command;
 use rebound::proto::v1 as pb;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use support::cluster::{FAST_LEASE, one_leader, replica, status};
-use support::device::{Device, PREFIX, rpc};
+use support::device::{Device, PREFIX, restart_app_to_all, rpc};
 use support::mosquitto::{Broker, SERVER_PASSWORD, SERVER_USER};
 use support::rng::{Rng, seed};
 use support::{Server, postgres_store, until, wait_for};
@@ -176,15 +176,7 @@ async fn a_rollout_to_a_thousand_devices_survives_ten_leader_kills() {
     let fleet = Arc::new(Fleet::default());
     let running: Vec<_> = devices.into_iter().map(|d| simulate(d, fleet.clone())).collect();
 
-    let request = pb::StartRolloutRequest {
-        action: pb::Action::RestartApp as i32,
-        target: Some(pb::RolloutTarget {
-            target: Some(pb::rollout_target::Target::AllClients(true)),
-        }),
-        canary: Some(pb::start_rollout_request::Canary::CanaryCount(20)),
-        max_per_minute: PER_MINUTE,
-        ..Default::default()
-    };
+    let request = pb::StartRolloutRequest { max_per_minute: PER_MINUTE, ..restart_app_to_all(20) };
     let started = on_a.clone().start_rollout(request).await.unwrap().into_inner().rollout.unwrap();
     let id = started.rollout_id;
     let rollout_began = Instant::now();

@@ -24,7 +24,9 @@ use rebound::proto::v1 as pb;
 use rebound::proto::v1::health_service_client::HealthServiceClient;
 use sqlx::Connection;
 use support::cluster::replica;
-use support::device::{Device, Rpc, event_states, get, rpc, wait_client, wait_registered};
+use support::device::{
+    Device, Rpc, event_states, get, restart_app_to_all, rpc, wait_client, wait_registered,
+};
 use support::mosquitto::Broker;
 use support::{Server, postgres_store, wait_for};
 use uuid::Uuid;
@@ -178,14 +180,7 @@ async fn a_replica_killed_while_acks_flow_loses_no_ack_and_doubles_none() {
         .map(|(n, device)| answer_paced(device, Duration::from_millis(100 * (n % 14) as u64)))
         .collect();
 
-    let request = pb::StartRolloutRequest {
-        action: pb::Action::RestartApp as i32,
-        target: Some(pb::RolloutTarget {
-            target: Some(pb::rollout_target::Target::AllClients(true)),
-        }),
-        canary: Some(pb::start_rollout_request::Canary::CanaryCount(DEVICES as u32)),
-        ..Default::default()
-    };
+    let request = restart_app_to_all(DEVICES as u32);
     let rollout = on_a.start_rollout(request).await.unwrap().into_inner().rollout.unwrap();
     let list = pb::ListCommandsRequest {
         rollout_id: rollout.rollout_id.clone(),

@@ -19,7 +19,7 @@ use rebound::proto::v1 as pb;
 use serde_json::Value;
 use support::auth::{authed, token};
 use support::browser::Browser;
-use support::device::{Device, rpc, wait_registered};
+use support::device::{Device, restart_app_to_all, rpc, wait_registered};
 use support::mosquitto::Broker;
 use support::{Server, restart, wait_for};
 use uuid::Uuid;
@@ -110,15 +110,10 @@ async fn a_rollout_where_a_fifth_of_the_devices_fail_shows_as_aborted() {
         responders.push(device.respond_forever(i < 2));
     }
     let request = pb::StartRolloutRequest {
-        action: pb::Action::RestartApp as i32,
-        target: Some(pb::RolloutTarget {
-            target: Some(pb::rollout_target::Target::AllClients(true)),
-        }),
-        canary: Some(pb::start_rollout_request::Canary::CanaryCount(10)),
         max_per_minute: 600,
         abort_failure_percent: Some(10.0),
         min_finished: Some(5),
-        ..Default::default()
+        ..restart_app_to_all(10)
     };
     let rollout = rpc.clone().start_rollout(request).await.unwrap().into_inner().rollout.unwrap();
     let id = rollout.rollout_id;

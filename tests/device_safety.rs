@@ -8,8 +8,8 @@ mod support;
 use rebound::proto::v1 as pb;
 use rebound::proto::v1::health_service_client::HealthServiceClient;
 use support::device::{
-    Device, eavesdrop, get, issue, issue_id, observe, rpc, try_connect, wait_client,
-    wait_registered, wait_state,
+    Device, eavesdrop, get, issue, issue_id, observe, restart_app_to_all, rpc, try_connect,
+    wait_client, wait_registered, wait_state,
 };
 use support::mosquitto::{Broker, SERVER_PASSWORD, device_password};
 use support::{Server, run_rebound, wait_for};
@@ -289,14 +289,9 @@ async fn rollout_aborts_when_the_canary_fails_too_often_on(store: &[(&str, &str)
         responders.push(device.respond_forever(i % 4 != 3));
     }
     let request = pb::StartRolloutRequest {
-        action: pb::Action::RestartApp as i32,
-        target: Some(pb::RolloutTarget {
-            target: Some(pb::rollout_target::Target::AllClients(true)),
-        }),
-        canary: Some(pb::start_rollout_request::Canary::CanaryCount(10)),
         max_per_minute: 600,
         min_finished: Some(10),
-        ..Default::default()
+        ..restart_app_to_all(10)
     };
     let started = rpc.start_rollout(request).await.unwrap().into_inner();
     let rollout = started.rollout.unwrap();
@@ -342,14 +337,7 @@ async fn a_rollout_started_while_the_broker_is_away_starts_when_it_is_back() {
         (!mqtt_health(&server).await.detail.starts_with("connected")).then_some(())
     })
     .await;
-    let request = pb::StartRolloutRequest {
-        action: pb::Action::RestartApp as i32,
-        target: Some(pb::RolloutTarget {
-            target: Some(pb::rollout_target::Target::AllClients(true)),
-        }),
-        canary: Some(pb::start_rollout_request::Canary::CanaryCount(1)),
-        ..Default::default()
-    };
+    let request = restart_app_to_all(1);
     let rollout = rpc.start_rollout(request).await.unwrap().into_inner().rollout.unwrap();
     assert_eq!(rollout.state(), pb::RolloutState::Pending, "{rollout:?}");
     let counters = rollout.counters.unwrap();

@@ -337,6 +337,19 @@ pub async fn issue_id(rpc: &mut Rpc, uuid: Uuid, action: pb::Action) -> String {
     issue(rpc, uuid, action).await.unwrap().command.unwrap().command_id
 }
 
+/// A rollout of `restart_app` to every registered device with a canary of `canary`; the
+/// tests set the pace and the abort rule on top (`..restart_app_to_all(n)`).
+pub fn restart_app_to_all(canary: u32) -> pb::StartRolloutRequest {
+    pb::StartRolloutRequest {
+        action: pb::Action::RestartApp as i32,
+        target: Some(pb::RolloutTarget {
+            target: Some(pb::rollout_target::Target::AllClients(true)),
+        }),
+        canary: Some(pb::start_rollout_request::Canary::CanaryCount(canary)),
+        ..Default::default()
+    }
+}
+
 /// The states of a command's events, in order.
 pub fn event_states(command: &pb::Command) -> Vec<pb::CommandState> {
     command.events.iter().map(|e| e.to_state()).collect()
