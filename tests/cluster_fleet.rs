@@ -4,9 +4,10 @@
 //!
 //! - Watches opened on one replica see, within 1 s and in order, every transition of a
 //!   command issued on the other, and a rollout started there (PostgreSQL LISTEN/NOTIFY).
-//! - Every replica ingests every device message: with one of three replicas killed
-//!   (`kill -9`) while a rollout's acks flow, and started again, every command still ends
-//!   terminal with one event per transition and no ack counted twice.
+//! - Every replica receives every device message and each device's owner stores it: with
+//!   one of three replicas killed (`kill -9`) while a rollout's acks flow, the other two take
+//!   its devices over (messages kept in their standby), and, once it is started again, every
+//!   command still ends terminal with one event per transition and no ack counted twice.
 //! - The change listener reconnects: after `pg_terminate_backend` on every replica's
 //!   `LISTEN rebound_changes` connection, a watch on one replica ends with `UNAVAILABLE`
 //!   (changes may have been missed), and a new watch there sees a command issued on the
@@ -141,6 +142,12 @@ async fn commands_health(server: &Server) -> String {
     report.components.into_iter().find(|c| c.name == "commands").unwrap().detail
 }
 
+/// The number after `label` in a `commands` health detail (0 when absent).
+fn counted(detail: &str, label: &str) -> u64 {
+    let after = detail.split(label).nth(1).unwrap_or("");
+    after.split(',').next().and_then(|n| n.trim().parse().ok()).unwrap_or(0)
+}
+
 /// Answer the one command `device` gets with accepted, execution_started and completed,
 /// `pace` apart (the devices of a fleet answer at different speeds). The device comes back:
 /// it must stay connected until its last ack has left.
@@ -205,6 +212,11 @@ async fn a_replica_killed_while_acks_flow_loses_no_ack_and_doubles_none() {
         (all.len() == DEVICES && all.iter().all(|c| c.state() == S::Completed)).then_some(all)
     })
     .await;
+    // Replica b owned about a third of the devices: what it had not stored, a and c kept
+    // and stored once they saw it gone.
+    let taken = counted(&commands_health(&a).await, "taken over ")
+        + counted(&commands_health(&c).await, "taken over ");
+    assert!(taken > 0, "a and c took over messages of b's devices");
     let mut connected = Vec::new();
     for handle in answering {
         connected.push(handle.await.unwrap());
@@ -212,9 +224,7 @@ async fn a_replica_killed_while_acks_flow_loses_no_ack_and_doubles_none() {
     // Replica b back with its session: the acks queued for it meanwhile are copies.
     let b = replica(&broker, &url, "b", "").await;
     wait_for("replica b replayed its session's acks as copies", || async {
-        let detail = commands_health(&b).await;
-        let copies = detail.split("copies applied by another replica ").nth(1)?;
-        let copies: u64 = copies.split(',').next()?.parse().ok()?;
+        let copies = counted(&commands_health(&b).await, "copies applied by another replica ");
         (copies > 0).then_some(())
     })
     .await;

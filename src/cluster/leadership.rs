@@ -1,9 +1,10 @@
 //! [`Leadership`]: whether this replica leads right now, as a `watch` of its [`Role`] that the
 //! singleton loops read, plus the monotonic deadline after which a leader that could not
-//! renew stops acting as one even before its lease loop notices.
+//! renew stops acting as one even before its lease loop notices; and the [`Members`] this
+//! replica last saw alive, which the ingest divides the devices among.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -17,12 +18,40 @@ pub enum Role {
     Follower,
 }
 
+/// The replicas this one last saw alive (heartbeat younger than `lease_ttl`), itself always
+/// among them, and how long a message another replica owns is kept here in case that
+/// replica turns out dead (`crate::commands` ingest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Members {
+    /// Replica ids, sorted, without repeats.
+    pub ids: Vec<String>,
+    /// How long after a replica's last heartbeat the others may still not have noticed its
+    /// death: `lease_ttl` (its row counts as alive until then) plus two `lease_renew` (the
+    /// others read the rows once per renewal) plus a margin for a loaded machine.
+    pub hold: Duration,
+}
+
+/// Margin added to [`Members::hold`].
+const HOLD_MARGIN: Duration = Duration::from_secs(5);
+
+impl Members {
+    /// `ids` (with `me` added), sorted, and the hold derived from the lease settings.
+    pub fn new(me: &str, mut ids: Vec<String>, ttl: Duration, renew: Duration) -> Self {
+        ids.push(me.to_owned());
+        ids.sort();
+        ids.dedup();
+        Self { ids, hold: ttl + renew * 2 + HOLD_MARGIN }
+    }
+}
+
 /// The role of this replica, shared by the lease loop (which changes it) and the loops that
 /// only run while leading. Cheap to clone.
 #[derive(Clone)]
 pub struct Leadership {
     replica_id: Arc<str>,
     role: Arc<watch::Sender<Role>>,
+    /// The live replicas as the lease loop last read them (on SQLite: this one only).
+    members: Arc<watch::Sender<Arc<Members>>>,
     /// When a leader must stop acting as one unless it renews: the start of its last
     /// successful renewal plus the TTL minus a margin. `None`: no deadline (SQLite).
     deadline: Arc<Mutex<Option<Instant>>>,
@@ -47,9 +76,11 @@ impl Leadership {
     }
 
     fn with(replica_id: &str, role: Role) -> Self {
+        let alone = Members::new(replica_id, Vec::new(), Duration::ZERO, Duration::ZERO);
         Self {
             replica_id: replica_id.into(),
             role: Arc::new(watch::Sender::new(role)),
+            members: Arc::new(watch::Sender::new(Arc::new(alone))),
             deadline: Arc::default(),
         }
     }
@@ -80,6 +111,28 @@ impl Leadership {
     /// Follows role changes (the deadline passing is not announced: read [`Self::role`]).
     pub fn subscribe(&self) -> watch::Receiver<Role> {
         self.role.subscribe()
+    }
+
+    /// The live replicas as last read.
+    pub fn members(&self) -> Arc<Members> {
+        self.members.borrow().clone()
+    }
+
+    /// Follows changes of [`Self::members`].
+    pub fn watch_members(&self) -> watch::Receiver<Arc<Members>> {
+        self.members.subscribe()
+    }
+
+    /// The live replicas read now; announced only when they changed.
+    pub fn see_members(&self, members: Members) {
+        self.members.send_if_modified(|known| {
+            let changed = **known != members;
+            if changed {
+                tracing::info!(replicas = ?members.ids, "live replicas");
+                *known = Arc::new(members);
+            }
+            changed
+        });
     }
 
     /// What a leader's write transaction checks, while this replica leads.
@@ -142,5 +195,20 @@ mod tests {
         assert!(leadership.is_leader(), "stepping down from an older epoch changes nothing");
         leadership.step_down(4, "fenced");
         assert_eq!(*leadership.subscribe().borrow(), Role::Follower);
+    }
+
+    #[test]
+    fn members_always_hold_this_replica_and_announce_only_changes() {
+        let leadership = Leadership::follower("r-2");
+        assert_eq!(leadership.members().ids, vec!["r-2".to_owned()]);
+        let mut watch = leadership.watch_members();
+        let (ttl, renew) = (Duration::from_secs(15), Duration::from_secs(5));
+        leadership.see_members(Members::new("r-2", vec!["r-3".into(), "r-1".into()], ttl, renew));
+        assert!(watch.has_changed().unwrap());
+        let seen = watch.borrow_and_update().clone();
+        assert_eq!(seen.ids, ["r-1", "r-2", "r-3"]);
+        assert_eq!(seen.hold, Duration::from_secs(30));
+        leadership.see_members(Members::new("r-2", vec!["r-1".into(), "r-3".into(), "r-2".into()], ttl, renew));
+        assert!(!watch.has_changed().unwrap(), "the same replicas are not announced again");
     }
 }

@@ -1,5 +1,6 @@
 //! The lease loop (`cluster.lease`), on a shared store only: every `cluster.lease_renew` it
-//! refreshes this replica's heartbeat, then renews the lease it holds or tries to take a
+//! refreshes this replica's heartbeat, reads which replicas are alive (the ingest divides the
+//! devices among them), then renews the lease it holds or tries to take a
 //! released or expired one; a release by another replica (`LISTEN`) wakes it at once.
 //!
 //! A leader that cannot renew (database gone, lease taken over) stops leading when the
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{Cluster, Role};
+use super::{Cluster, Members, Role};
 use crate::config::ClusterConfig;
 use crate::store::Fence;
 use crate::store::cluster::{ClusterStore, LeaseEvents};
@@ -74,13 +75,14 @@ async fn released(
     }
 }
 
-/// One heartbeat, then renew or acquire.
+/// One heartbeat, a look at who else is alive, then renew or acquire.
 async fn round(cluster: &Cluster, store: &dyn ClusterStore, settings: &ClusterConfig) {
-    if let Err(err) = store.heartbeat(&cluster.beat).await {
-        tracing::warn!(error = %err, "cluster: heartbeat failed");
-    }
     let leadership = &cluster.leadership;
     let ttl = settings.lease_ttl;
+    match store.heartbeat(&cluster.beat).await {
+        Ok(()) => see_members(cluster, store, settings).await,
+        Err(err) => tracing::warn!(error = %err, "cluster: heartbeat failed"),
+    }
     let started = Instant::now();
     let deadline = started + ttl.saturating_sub(margin(ttl));
     match leadership.announced() {
@@ -102,6 +104,20 @@ async fn round(cluster: &Cluster, store: &dyn ClusterStore, settings: &ClusterCo
                 Err(err) => tracing::warn!(error = %err, "cluster: lease acquisition failed"),
             }
         }
+    }
+}
+
+/// Reads the live replicas into [`super::Leadership::see_members`]; on failure the last view
+/// stays.
+async fn see_members(cluster: &Cluster, store: &dyn ClusterStore, settings: &ClusterConfig) {
+    match store.live_replicas(settings.lease_ttl).await {
+        Ok(rows) => cluster.leadership.see_members(Members::new(
+            cluster.leadership.replica_id(),
+            rows.into_iter().map(|row| row.beat.replica_id).collect(),
+            settings.lease_ttl,
+            settings.lease_renew,
+        )),
+        Err(err) => tracing::warn!(error = %err, "cluster: cannot read the live replicas"),
     }
 }
 

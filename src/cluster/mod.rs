@@ -14,7 +14,7 @@ mod leadership;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-pub use leadership::{Leadership, Role};
+pub use leadership::{Leadership, Members, Role};
 
 use crate::config::ConfigHandle;
 use crate::store::Store;

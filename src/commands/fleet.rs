@@ -41,6 +41,12 @@ pub struct Stats {
     /// Device messages another replica had already applied (each replica receives every
     /// device message): no-ops.
     pub replica_copies: AtomicU64,
+    /// Device messages another live replica owns, kept here in case it dies (`ownership`).
+    pub held_for_others: AtomicU64,
+    /// Kept messages this replica ingested after their owner left the live replicas.
+    pub taken_over: AtomicU64,
+    /// Kept messages dropped because the standby was full.
+    pub standby_overflow: AtomicU64,
 }
 
 impl Stats {
@@ -143,6 +149,11 @@ impl Fleet {
             self.announce_rollout(rollout);
         }
         let _ = self.commands_tx.send(Arc::new(change));
+    }
+
+    /// Whether a command or rollout watcher is listening on this process's bus.
+    pub(super) fn watched(&self) -> bool {
+        self.commands_tx.receiver_count() > 0 || self.rollouts_tx.receiver_count() > 0
     }
 
     /// Tell watchers that changes of other replicas were missed.

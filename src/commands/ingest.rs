@@ -7,7 +7,8 @@
 //! durable. A batch that cannot be stored is retried; its messages stay unacknowledged.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use super::device::{Delivery, DeviceAck, DeviceHealth, DeviceMessage, GatewayEvent};
 use super::fleet::{Fleet, Pending, Stats, outbound};
 use super::lifecycle::{self, AckEffect};
+use super::ownership::{self, Standby};
 use crate::clock::now_ms;
 use crate::contract::Action;
 use crate::error::Result;
@@ -39,30 +41,42 @@ const REPUBLISH_LIMIT: u32 = 100_000;
 
 impl Fleet {
     /// The ingest loop: runs as a background task until told to stop.
+    ///
+    /// Device messages of devices another live replica owns are acknowledged at once and
+    /// kept in a [`Standby`]; when the live replicas change, the kept messages this replica
+    /// owns now are ingested ([`super::ownership`]).
     pub async fn run_ingest(
         self: Arc<Self>,
         mut rx: mpsc::Receiver<Delivery>,
         mut control: TaskControl,
     ) {
+        let mut members = self.leadership.watch_members();
+        let mut members_open = true;
+        let mut standby = Standby::default();
         loop {
-            let first = tokio::select! {
+            let mut batch = tokio::select! {
                 _ = control.changed() => {
                     if !control.checkpoint().await {
                         return;
                     }
                     continue;
                 }
+                changed = members.changed(), if members_open => {
+                    // Never closed while the fleet holds its leadership; if it were, the
+                    // last view stays.
+                    members_open = changed.is_ok();
+                    let now = members.borrow_and_update().clone();
+                    let taken = standby.take_owned(&now, self.leadership.replica_id());
+                    self.stats.taken_over.fetch_add(taken.len() as u64, Relaxed);
+                    taken
+                }
                 delivery = rx.recv() => match delivery {
-                    Some(delivery) => delivery,
+                    Some(first) => self.claim(first, &mut rx, &mut standby),
                     None => return,
                 },
             };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(delivery) => batch.push(delivery),
-                    Err(_) => break,
-                }
+            if batch.is_empty() {
+                continue;
             }
             while let Err(err) = self.ingest(&mut batch).await {
                 tracing::error!(error = %err, batch = batch.len(), "mqtt.ingest: cannot store; retrying");
@@ -78,6 +92,36 @@ impl Fleet {
                 return;
             }
         }
+    }
+
+    /// `first` and whatever else has arrived (up to [`MAX_BATCH`]) that this replica
+    /// ingests; the device messages another live replica owns go to `standby`, acknowledged.
+    fn claim(
+        &self,
+        first: Delivery,
+        rx: &mut mpsc::Receiver<Delivery>,
+        standby: &mut Standby,
+    ) -> Vec<Delivery> {
+        let members = self.leadership.members();
+        let me = self.leadership.replica_id();
+        let now = Instant::now();
+        standby.expire(now, members.hold);
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(delivery) = next {
+            if ownership::mine(&members, me, &delivery.event) {
+                batch.push(delivery);
+            } else {
+                if let Some(receipt) = delivery.receipt {
+                    receipt.settle();
+                }
+                standby.keep(now, delivery.event);
+                Stats::bump(&self.stats.held_for_others);
+            }
+            next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+        }
+        self.stats.standby_overflow.store(standby.overflowed, Relaxed);
+        batch
     }
 
     /// Store the effect of `batch` in one transaction; on success settle and empty it.

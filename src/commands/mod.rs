@@ -20,6 +20,7 @@ mod issue;
 mod leader;
 mod lifecycle;
 mod operations;
+mod ownership;
 mod replicas;
 mod rollout;
 mod scheduler;

@@ -65,6 +65,8 @@ impl Fleet {
 
     /// Announces the changes, in order: this process's own from what it handed over at commit,
     /// the others' read again.
+    /// Another replica's change is read again only while someone watches (a Watch stream is
+    /// open here): with nobody to tell, the reads would be the only cost of the notice.
     async fn announce_remote(&self, changes: Vec<StoreChange>) -> Result<(), StoreError> {
         let mut read: HashMap<Uuid, (CommandRecord, Vec<CommandEvent>)> = HashMap::new();
         for change in changes {
@@ -72,6 +74,9 @@ impl Fleet {
                 StoreChange::Event { command_id, event_id, local } => {
                     if local && let Some(change) = self.take_local(event_id) {
                         self.announce_change(change);
+                        continue;
+                    }
+                    if !self.watched() {
                         continue;
                     }
                     let (command, events) = match read.entry(command_id) {

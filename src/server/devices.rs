@@ -52,10 +52,14 @@ impl HealthSource for CommandsHealth {
             status: ComponentStatus::Healthy,
             detail: format!(
                 "ignored acks {}, unknown acks {}, copies applied by another replica {}, \
+                 kept for another replica {}, taken over {}, dropped from a full standby {}, \
                  crash recovery {}",
                 stats.ignored_acks.load(Relaxed),
                 stats.unknown_acks.load(Relaxed),
                 stats.replica_copies.load(Relaxed),
+                stats.held_for_others.load(Relaxed),
+                stats.taken_over.load(Relaxed),
+                stats.standby_overflow.load(Relaxed),
                 if settings.crash_recovery.enabled { "on" } else { "off" },
             ),
         }
