@@ -1,6 +1,7 @@
 //! The operator console in a real browser (headless Chromium over WebDriver, see
 //! `support::browser`) against a real server with authentication, a real Mosquitto and
-//! simulated devices: it loads with no browser errors; a device's service failure shows in
+//! simulated devices: it loads with no browser errors and counts each filter's devices in one
+//! call per refresh; a device's service failure shows in
 //! the orange panel without a reload and Acknowledge clears it for good; a command's
 //! timeline shows its states in order; a bulk restart_app creates no command when the
 //! confirmation is cancelled and exactly one per selected device when it is confirmed; a
@@ -54,6 +55,19 @@ async fn screenshot(browser: &Browser, name: &str) {
     }
 }
 
+/// How many calls of ClientCommandService's `method` the server started, from its /metrics.
+async fn started(port: u16, method: &str) -> u64 {
+    let (status, text) = support::http::get(port, "/metrics").await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    let label = format!("grpc_method=\"{method}\"");
+    let calls = text.lines().filter(|line| {
+        line.starts_with("rebound_grpc_server_started_total{")
+            && line.contains("ClientCommandService")
+            && line.contains(&label)
+    });
+    calls.filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok()).sum::<f64>() as u64
+}
+
 fn assert_no_errors(errors: Vec<String>) {
     assert!(errors.is_empty(), "browser errors: {errors:#?}");
 }
@@ -84,6 +98,22 @@ async fn operators_see_failures_live_follow_commands_and_confirm_bulk_actions() 
         )
         .await;
     assert_no_errors(browser.errors().await);
+
+    // The filters' counts: six devices, all online, none crashed or failed; each refresh asks
+    // for them in one CountClients call, beside its three ListClients (the page and the two
+    // panels), not in a ListClients per filter.
+    let count = |key: &str| format!("document.querySelector('[data-count=\"{key}\"]').textContent");
+    let counts =
+        ["all", "online", "offline", "crashed", "service-failed"].map(count).join(" + '/' + ");
+    browser.until("the filters' counts", &format!("({counts}) === '6/6/0/0/0'")).await;
+    let port = server.http_port;
+    let counted = support::wait_for("three refreshes' counts", async || {
+        let counted = started(port, "CountClients").await;
+        (counted >= 3).then_some(counted)
+    })
+    .await;
+    let listed = started(port, "ListClients").await;
+    assert!(listed <= 3 * counted + 3, "{counted} CountClients, {listed} ListClients");
 
     // A service failure appears in the orange panel within 10 s, without a reload.
     assert_eq!(browser.eval("document.querySelector('#service-failed-panel')").await, Value::Null);

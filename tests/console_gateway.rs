@@ -3,7 +3,8 @@
 //! service or method is 404; a missing, wrong or too weak token is 401/403 with the code
 //! gRPC answers for the same call; a Watch method's server-sent events deliver the messages
 //! and end with an `end` event; and a mutating call while the server drains is refused with
-//! the UNAVAILABLE the policy table's drain refusal gives gRPC callers.
+//! the UNAVAILABLE the policy table's drain refusal gives gRPC callers; the fleet page's
+//! counts (`CountClients`) are the totals ListClients gives filter by filter.
 
 mod support;
 
@@ -236,4 +237,82 @@ async fn a_draining_server_refuses_mutations_on_the_gateway_as_on_grpc() {
     assert_eq!(message, "server is draining; retry against its successor");
     assert_eq!(answer.header("connection"), Some("close"), "the client moves to the successor");
     server.wait_exit().await;
+}
+
+/// The fleet page's counts (`CountClients`, one call for every filter) through the gateway:
+/// each is the total ListClients gives for that filter, within a group and a uuid prefix too;
+/// a bad scope is 400 naming its field.
+#[tokio::test]
+async fn the_fleet_counts_are_the_list_totals_in_one_call() {
+    let uuids: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+    let broker = Broker::start(&uuids);
+    let server = Server::start(&broker.server_config("")).await;
+    let mut rpc = support::device::rpc(&server).await;
+    let mut devices = Vec::new();
+    for uuid in &uuids {
+        let device = Device::connect(&broker, *uuid).await;
+        device.health("running", Some("boot-1")).await;
+        wait_registered(&rpc, *uuid).await;
+        devices.push(device);
+    }
+    devices[0].health("crashed", Some("boot-1")).await;
+    let failure = r#"{"unit":"infoscreen-app.service","failed_at":"2026-04-05T12:48:10Z"}"#;
+    devices[1].publish("service_failed", failure, true).await;
+    let update = pb::UpdateClientRequest {
+        client_uuid: uuids[1].to_string(),
+        group: Some("lab".into()),
+        ..Default::default()
+    };
+    rpc.update_client(update).await.unwrap();
+    let count = async |body: Value| {
+        let method = "rebound.v1.ClientCommandService/CountClients";
+        let answer = post_api(server.http_port, method, None, &body.to_string()).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let answer = answer.json();
+        let field = |key: &str| {
+            answer[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{key}: {answer}"))
+                .parse::<u64>()
+                .unwrap()
+        };
+        ["total", "online", "offline", "crashed", "service_failed"].map(field)
+    };
+    // Counts are shared for up to a second: wait until they show the devices' states.
+    wait_for("the counts of every device", async || {
+        (count(json!({})).await == [3, 3, 0, 1, 1]).then_some(())
+    })
+    .await;
+    let prefix = uuids[0].to_string()[..8].to_owned();
+    for (scope, expected) in [
+        (json!({"group": "lab"}), [1, 1, 0, 0, 1]),
+        (json!({"uuid_prefix": prefix.to_uppercase()}), [1, 1, 0, 1, 0]),
+    ] {
+        assert_eq!(count(scope.clone()).await, expected, "{scope}");
+    }
+    // The same numbers as ListClients' totals, filter by filter.
+    let total = async |request: pb::ListClientsRequest| {
+        let request = pb::ListClientsRequest { page_size: 1, include_total_size: true, ..request };
+        rpc.clone().list_clients(request).await.unwrap().into_inner().total_size
+    };
+    let lab = || pb::ListClientsRequest { group: "lab".into(), ..Default::default() };
+    let listed = [
+        total(lab()).await,
+        total(pb::ListClientsRequest { presence: pb::Presence::Online as i32, ..lab() }).await,
+        total(pb::ListClientsRequest { presence: pb::Presence::Offline as i32, ..lab() }).await,
+        total(pb::ListClientsRequest { crash_state: pb::CrashState::Crashed as i32, ..lab() })
+            .await,
+        total(pb::ListClientsRequest { service_failed: Some(true), ..lab() }).await,
+    ];
+    assert_eq!(count(json!({"group": "lab"})).await, listed);
+
+    for (body, field) in
+        [(json!({"uuid_prefix": "xyz"}), "uuid_prefix: "), (json!({"group": "a b"}), "group")]
+    {
+        let method = "rebound.v1.ClientCommandService/CountClients";
+        let answer = post_api(server.http_port, method, None, &body.to_string()).await;
+        let (status, code, message) = refusal(&answer);
+        assert_eq!((status, code.as_str()), (400, "INVALID_ARGUMENT"), "{body}: {message}");
+        assert!(message.starts_with(field), "{body}: {message}");
+    }
 }

@@ -81,6 +81,8 @@ pub struct Fleet {
     pub(super) next_step_ms: std::sync::Mutex<Option<i64>>,
     /// Whether this replica runs the scheduler's duties, and the epoch fencing their writes.
     pub(super) leadership: Leadership,
+    /// The latest device counts per scope, shared between callers (`counts`).
+    pub(super) counts: super::counts::CountCache,
 }
 
 impl Fleet {
@@ -100,6 +102,7 @@ impl Fleet {
             rollout_wake: tokio::sync::Notify::new(),
             next_step_ms: std::sync::Mutex::new(None),
             leadership: Leadership::always(""),
+            counts: Default::default(),
         }
     }
 

@@ -33,7 +33,7 @@ mod lockout_tests;
 pub(crate) mod test_link;
 mod startup;
 
-pub use counts::DeviceCounts;
+pub use counts::Counted;
 pub use fleet::{CommandChange, Fleet, Stats};
 pub use ingest::MAX_BATCH;
 pub use issue::{IssueRequest, Lockout};

@@ -122,3 +122,31 @@ pub struct ClientFilter {
     /// Only devices whose uuid starts with this (lowercase hex digits and dashes only).
     pub uuid_prefix: Option<String>,
 }
+
+/// How many devices are in each state the console's filters and the metrics show, among
+/// the devices a [`ClientFilter`] selects. A device may count in several (offline and
+/// crashed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCounts {
+    /// Every device selected.
+    pub total: u64,
+    pub online: u64,
+    /// Seen once and offline now (never-seen devices count in neither).
+    pub offline: u64,
+    /// Whose last health message reported the process crashed.
+    pub crashed: u64,
+    /// With a recorded service failure.
+    pub service_failed: u64,
+}
+
+impl ClientCounts {
+    /// The per-state counts with the names the metrics use for them.
+    pub fn by_state(&self) -> [(&'static str, u64); 4] {
+        [
+            ("online", self.online),
+            ("offline", self.offline),
+            ("crashed", self.crashed),
+            ("service_failed", self.service_failed),
+        ]
+    }
+}

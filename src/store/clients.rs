@@ -8,7 +8,7 @@
 use uuid::Uuid;
 
 use super::StoreError;
-use crate::model::clients::{ClientFilter, ClientRecord};
+use crate::model::clients::{ClientCounts, ClientFilter, ClientRecord};
 
 /// Reads of the device registry.
 #[async_trait::async_trait]
@@ -30,6 +30,10 @@ pub trait ClientStore {
 
     /// UUIDs of every device, or of one group, ascending.
     async fn client_uuids(&self, group: Option<&str>) -> Result<Vec<Uuid>, StoreError>;
+
+    /// The devices matching `filter`, counted per state (all, online, offline, crashed,
+    /// service-failed) by one grouped query.
+    async fn client_counts(&self, filter: &ClientFilter) -> Result<ClientCounts, StoreError>;
 
     /// How many devices match `filter`. This default pages through [`Self::list_clients`];
     /// a backend overrides it with a counting query.
@@ -76,6 +80,10 @@ mod tests {
 
         async fn client_uuids(&self, _: Option<&str>) -> Result<Vec<Uuid>, StoreError> {
             Ok(self.0.clone())
+        }
+
+        async fn client_counts(&self, _: &ClientFilter) -> Result<ClientCounts, StoreError> {
+            unreachable!("the default count reads list_clients only")
         }
     }
 

@@ -9,7 +9,9 @@ use super::progress_tests::rollout_record;
 use super::reloads::ReloadEventRow;
 use super::tests::{backends, open_ok};
 use crate::contract::Action;
-use crate::model::clients::{ClientFilter, ClientRecord, CrashFilter, ProcessStatus};
+use crate::model::clients::{
+    ClientCounts, ClientFilter, ClientRecord, CrashFilter, ProcessStatus,
+};
 use crate::model::commands::{
     CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, Origin,
 };
@@ -307,6 +309,66 @@ async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
             "{url}"
         );
         assert_eq!(store.active_rollouts().await.unwrap().len(), 1, "{url}");
+        store.close().await;
+    }
+}
+
+/// The grouped counts of the console's fleet filters agree with the per-filter counts of
+/// `count_clients` (what `ListClients` totals), within a group and a uuid prefix too.
+#[tokio::test]
+async fn clients_are_counted_per_state_in_one_query() {
+    for (url, _tmp) in backends().await {
+        let store = open_ok(&url).await;
+        assert_eq!(store.client_counts(&ClientFilter::default()).await.unwrap(), ClientCounts::default(), "{url}");
+        let id = |n: u8| Uuid::parse_str(&format!("{n:02x}aaaaaa-0000-4000-8000-000000000000")).unwrap();
+        let device = |n: u8, group: &str| ClientRecord {
+            group: (!group.is_empty()).then(|| group.to_owned()),
+            ..ClientRecord::new(id(n), 1)
+        };
+        let online = |c: ClientRecord| ClientRecord { online: Some(true), last_online_ms: Some(5), ..c };
+        let offline = |c: ClientRecord| ClientRecord { online: Some(false), last_offline_ms: Some(5), ..c };
+        let crashed = |c: ClientRecord| ClientRecord { process_status: Some(ProcessStatus::Crashed), ..c };
+        let failed = |c: ClientRecord| ClientRecord { service_failed_unit: Some("app.service".into()), ..c };
+        let mut tx = store.fleet_tx().await.unwrap();
+        for client in [
+            online(device(1, "g")),
+            online(failed(device(2, "g"))),
+            offline(crashed(device(3, "g"))),
+            offline(device(4, "")),
+            crashed(device(5, "")),
+            device(6, "g"), // never seen: neither online nor offline
+            online(failed(crashed(device(0x16, "")))),
+        ] {
+            tx.put_client(&client).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let everything = ClientFilter::default();
+        let all = ClientCounts { total: 7, online: 3, offline: 2, crashed: 3, service_failed: 2 };
+        assert_eq!(store.client_counts(&everything).await.unwrap(), all, "{url}");
+        let group = ClientFilter { group: Some("g".into()), ..Default::default() };
+        let in_group = ClientCounts { total: 4, online: 2, offline: 1, crashed: 1, service_failed: 1 };
+        assert_eq!(store.client_counts(&group).await.unwrap(), in_group, "{url}");
+        let prefix = ClientFilter { uuid_prefix: Some("1".into()), ..Default::default() };
+        let prefixed = ClientCounts { total: 1, online: 1, offline: 0, crashed: 1, service_failed: 1 };
+        assert_eq!(store.client_counts(&prefix).await.unwrap(), prefixed, "{url}");
+        // Each state counts what ListClients' filter for it lists.
+        for scope in [everything, group, prefix] {
+            let counts = store.client_counts(&scope).await.unwrap();
+            let count = |filter: ClientFilter| {
+                let store = store.clone();
+                async move { store.count_clients(&filter).await.unwrap() }
+            };
+            let per_filter = ClientCounts {
+                total: count(scope.clone()).await,
+                online: count(ClientFilter { online: Some(true), ..scope.clone() }).await,
+                offline: count(ClientFilter { online: Some(false), ..scope.clone() }).await,
+                crashed: count(ClientFilter { crash: Some((CrashFilter::Crashed, 0)), ..scope.clone() })
+                    .await,
+                service_failed: count(ClientFilter { service_failed: Some(true), ..scope.clone() })
+                    .await,
+            };
+            assert_eq!(counts, per_filter, "{url}: {scope:?}");
+        }
         store.close().await;
     }
 }

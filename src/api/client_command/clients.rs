@@ -86,6 +86,30 @@ pub(super) async fn list(
     Ok(pb::ListClientsResponse { clients, next_page_token, total_size })
 }
 
+pub(super) async fn count(
+    api: &ClientCommandApi,
+    r: pb::CountClientsRequest,
+) -> Result<pb::CountClientsResponse> {
+    if !r.group.is_empty() {
+        crate::commands::validate_group(&r.group)?;
+    }
+    let scope = ClientFilter {
+        group: (!r.group.is_empty()).then_some(r.group),
+        uuid_prefix: uuid_prefix(&r.uuid_prefix)?,
+        ..Default::default()
+    };
+    let counted = api.fleet.client_counts(&scope).await?;
+    let counts = counted.counts;
+    Ok(pb::CountClientsResponse {
+        total: counts.total,
+        online: counts.online,
+        offline: counts.offline,
+        crashed: counts.crashed,
+        service_failed: counts.service_failed,
+        counted_at: Some(convert::ts(counted.at_ms)),
+    })
+}
+
 /// The `uuid_prefix` filter: `None` when empty; lowercase hex digits and dashes, at most a
 /// whole uuid long.
 fn uuid_prefix(prefix: &str) -> Result<Option<String>> {

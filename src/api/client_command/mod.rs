@@ -95,6 +95,13 @@ impl ClientCommandService for ClientCommandApi {
         reply(clients::list(self, request.into_inner()).await)
     }
 
+    async fn count_clients(
+        &self,
+        request: Request<pb::CountClientsRequest>,
+    ) -> Reply<pb::CountClientsResponse> {
+        reply(clients::count(self, request.into_inner()).await)
+    }
+
     async fn get_client(
         &self,
         request: Request<pb::GetClientRequest>,

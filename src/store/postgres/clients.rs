@@ -7,8 +7,8 @@ use super::PostgresStore;
 use super::device_rows::{fetch, select_clients};
 use crate::store::StoreError;
 use crate::store::clients::{ClientStore};
-use crate::model::clients::{ClientFilter, ClientRecord};
-use crate::store::sqlite::clients::{STALE, push_client_page};
+use crate::model::clients::{ClientCounts, ClientFilter, ClientRecord};
+use crate::store::sqlite::clients::{STALE, count_states, counts_of, push_client_page};
 use crate::store::sqlite::rows::ClientRow;
 
 async fn fetch_clients(
@@ -49,6 +49,17 @@ impl ClientStore for PostgresStore {
             .push_bind(stale_before_ms)
             .push(")) ORDER BY client_uuid");
         fetch_clients(self, builder, "crash_candidates").await
+    }
+
+    async fn client_counts(&self, filter: &ClientFilter) -> Result<ClientCounts, StoreError> {
+        let counted = |state: &str| format!("COUNT(*) FILTER (WHERE {state})");
+        let mut builder = count_states::<Postgres>(counted, filter);
+        let row = builder
+            .build_query_as()
+            .fetch_one(self.pool())
+            .await
+            .map_err(StoreError::query("client_counts"))?;
+        Ok(counts_of(row))
     }
 
     async fn client_uuids(&self, group: Option<&str>) -> Result<Vec<Uuid>, StoreError> {

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::rows::{CLIENT_COLUMNS, ClientRow};
-use crate::model::clients::{ClientFilter, ClientRecord, CrashFilter};
+use crate::model::clients::{ClientCounts, ClientFilter, ClientRecord, CrashFilter};
 use crate::store::StoreError;
 use crate::store::clients::{ClientStore};
 
@@ -104,6 +104,44 @@ pub(in crate::store) fn push_client_filter<DB: sqlx::Database>(
     }
 }
 
+/// The states [`ClientStore::client_counts`] counts, in the order of its columns after
+/// `COUNT(*)`: the conditions of the `online`, `crash` and `service_failed` filters above.
+const COUNTED_STATES: [&str; 4] = [
+    "(last_online_ms IS NOT NULL OR last_offline_ms IS NOT NULL) AND online = 1",
+    "(last_online_ms IS NOT NULL OR last_offline_ms IS NOT NULL) AND online = 0",
+    "process_status = 'crashed'",
+    "service_failed_unit IS NOT NULL",
+];
+
+/// The grouped query of [`ClientStore::client_counts`] on either backend: `COUNT(*)` and one
+/// column per state of [`COUNTED_STATES`], each the backend's `counted(condition)`, over the
+/// devices `filter` selects.
+pub(in crate::store) fn count_states<DB: sqlx::Database>(
+    counted: fn(&str) -> String,
+    filter: &ClientFilter,
+) -> QueryBuilder<DB>
+where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let columns: Vec<String> = COUNTED_STATES.iter().map(|state| counted(state)).collect();
+    let mut builder =
+        QueryBuilder::new(format!("SELECT COUNT(*), {} FROM clients WHERE 1 = 1", columns.join(", ")));
+    push_client_filter(&mut builder, filter);
+    builder
+}
+
+/// A row of [`count_states`] as counts.
+pub(in crate::store) fn counts_of(row: (i64, i64, i64, i64, i64)) -> ClientCounts {
+    let count = |n: i64| n.max(0) as u64;
+    ClientCounts {
+        total: count(row.0),
+        online: count(row.1),
+        offline: count(row.2),
+        crashed: count(row.3),
+        service_failed: count(row.4),
+    }
+}
 
 #[async_trait::async_trait]
 impl ClientStore for SqliteStore {
@@ -147,6 +185,18 @@ impl ClientStore for SqliteStore {
             .await
             .map_err(StoreError::query(OP))?;
         Ok(count.max(0) as u64)
+    }
+
+    async fn client_counts(&self, filter: &ClientFilter) -> Result<ClientCounts, StoreError> {
+        // SUM is NULL over no rows.
+        let counted = |state: &str| format!("COALESCE(SUM(CASE WHEN {state} THEN 1 ELSE 0 END), 0)");
+        let mut builder = count_states::<Sqlite>(counted, filter);
+        let row = builder
+            .build_query_as()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::query("client_counts"))?;
+        Ok(counts_of(row))
     }
 
     async fn client_uuids(&self, group: Option<&str>) -> Result<Vec<Uuid>, StoreError> {

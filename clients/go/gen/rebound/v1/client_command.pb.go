@@ -2461,6 +2461,156 @@ func (x *ListClientsResponse) GetTotalSize() uint64 {
 	return 0
 }
 
+// Request for ClientCommandService.CountClients.
+type CountClientsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only devices in this group. Empty: all.
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// Only devices whose client_uuid starts with this text, as in ListClients.
+	// Empty: all.
+	UuidPrefix    string `protobuf:"bytes,2,opt,name=uuid_prefix,json=uuidPrefix,proto3" json:"uuid_prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountClientsRequest) Reset() {
+	*x = CountClientsRequest{}
+	mi := &file_rebound_v1_client_command_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountClientsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountClientsRequest) ProtoMessage() {}
+
+func (x *CountClientsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rebound_v1_client_command_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountClientsRequest.ProtoReflect.Descriptor instead.
+func (*CountClientsRequest) Descriptor() ([]byte, []int) {
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CountClientsRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *CountClientsRequest) GetUuidPrefix() string {
+	if x != nil {
+		return x.UuidPrefix
+	}
+	return ""
+}
+
+// Response for ClientCommandService.CountClients: what ListClients' total_size
+// would be with the same group and uuid_prefix and each filter below. A device
+// may count in several (offline and crashed).
+type CountClientsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every device (no other filter).
+	Total uint64 `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	// presence PRESENCE_ONLINE.
+	Online uint64 `protobuf:"varint,2,opt,name=online,proto3" json:"online,omitempty"`
+	// presence PRESENCE_OFFLINE: seen once and offline now (devices never seen
+	// count in neither online nor offline).
+	Offline uint64 `protobuf:"varint,3,opt,name=offline,proto3" json:"offline,omitempty"`
+	// crash_state CRASH_STATE_CRASHED.
+	Crashed uint64 `protobuf:"varint,4,opt,name=crashed,proto3" json:"crashed,omitempty"`
+	// service_failed true.
+	ServiceFailed uint64 `protobuf:"varint,5,opt,name=service_failed,json=serviceFailed,proto3" json:"service_failed,omitempty"`
+	// When these counts were taken: at most one second before the answer.
+	CountedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=counted_at,json=countedAt,proto3" json:"counted_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountClientsResponse) Reset() {
+	*x = CountClientsResponse{}
+	mi := &file_rebound_v1_client_command_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountClientsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountClientsResponse) ProtoMessage() {}
+
+func (x *CountClientsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rebound_v1_client_command_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountClientsResponse.ProtoReflect.Descriptor instead.
+func (*CountClientsResponse) Descriptor() ([]byte, []int) {
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CountClientsResponse) GetTotal() uint64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *CountClientsResponse) GetOnline() uint64 {
+	if x != nil {
+		return x.Online
+	}
+	return 0
+}
+
+func (x *CountClientsResponse) GetOffline() uint64 {
+	if x != nil {
+		return x.Offline
+	}
+	return 0
+}
+
+func (x *CountClientsResponse) GetCrashed() uint64 {
+	if x != nil {
+		return x.Crashed
+	}
+	return 0
+}
+
+func (x *CountClientsResponse) GetServiceFailed() uint64 {
+	if x != nil {
+		return x.ServiceFailed
+	}
+	return 0
+}
+
+func (x *CountClientsResponse) GetCountedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CountedAt
+	}
+	return nil
+}
+
 // Request for ClientCommandService.GetClient.
 type GetClientRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2472,7 +2622,7 @@ type GetClientRequest struct {
 
 func (x *GetClientRequest) Reset() {
 	*x = GetClientRequest{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[18]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2484,7 +2634,7 @@ func (x *GetClientRequest) String() string {
 func (*GetClientRequest) ProtoMessage() {}
 
 func (x *GetClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[18]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2497,7 +2647,7 @@ func (x *GetClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientRequest.ProtoReflect.Descriptor instead.
 func (*GetClientRequest) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{18}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetClientRequest) GetClientUuid() string {
@@ -2518,7 +2668,7 @@ type GetClientResponse struct {
 
 func (x *GetClientResponse) Reset() {
 	*x = GetClientResponse{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[19]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2530,7 +2680,7 @@ func (x *GetClientResponse) String() string {
 func (*GetClientResponse) ProtoMessage() {}
 
 func (x *GetClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[19]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +2693,7 @@ func (x *GetClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientResponse.ProtoReflect.Descriptor instead.
 func (*GetClientResponse) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{19}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetClientResponse) GetClient() *Client {
@@ -2569,7 +2719,7 @@ type UpdateClientRequest struct {
 
 func (x *UpdateClientRequest) Reset() {
 	*x = UpdateClientRequest{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[20]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2581,7 +2731,7 @@ func (x *UpdateClientRequest) String() string {
 func (*UpdateClientRequest) ProtoMessage() {}
 
 func (x *UpdateClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[20]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2594,7 +2744,7 @@ func (x *UpdateClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClientRequest.ProtoReflect.Descriptor instead.
 func (*UpdateClientRequest) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{20}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateClientRequest) GetClientUuid() string {
@@ -2629,7 +2779,7 @@ type UpdateClientResponse struct {
 
 func (x *UpdateClientResponse) Reset() {
 	*x = UpdateClientResponse{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[21]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2641,7 +2791,7 @@ func (x *UpdateClientResponse) String() string {
 func (*UpdateClientResponse) ProtoMessage() {}
 
 func (x *UpdateClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[21]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2654,7 +2804,7 @@ func (x *UpdateClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClientResponse.ProtoReflect.Descriptor instead.
 func (*UpdateClientResponse) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{21}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateClientResponse) GetClient() *Client {
@@ -2675,7 +2825,7 @@ type ClearServiceFailedRequest struct {
 
 func (x *ClearServiceFailedRequest) Reset() {
 	*x = ClearServiceFailedRequest{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[22]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2687,7 +2837,7 @@ func (x *ClearServiceFailedRequest) String() string {
 func (*ClearServiceFailedRequest) ProtoMessage() {}
 
 func (x *ClearServiceFailedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[22]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2700,7 +2850,7 @@ func (x *ClearServiceFailedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearServiceFailedRequest.ProtoReflect.Descriptor instead.
 func (*ClearServiceFailedRequest) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{22}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ClearServiceFailedRequest) GetClientUuid() string {
@@ -2723,7 +2873,7 @@ type ClearServiceFailedResponse struct {
 
 func (x *ClearServiceFailedResponse) Reset() {
 	*x = ClearServiceFailedResponse{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[23]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +2885,7 @@ func (x *ClearServiceFailedResponse) String() string {
 func (*ClearServiceFailedResponse) ProtoMessage() {}
 
 func (x *ClearServiceFailedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[23]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +2898,7 @@ func (x *ClearServiceFailedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearServiceFailedResponse.ProtoReflect.Descriptor instead.
 func (*ClearServiceFailedResponse) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{23}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ClearServiceFailedResponse) GetClient() *Client {
@@ -2777,7 +2927,7 @@ type ClientUuidList struct {
 
 func (x *ClientUuidList) Reset() {
 	*x = ClientUuidList{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[24]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2789,7 +2939,7 @@ func (x *ClientUuidList) String() string {
 func (*ClientUuidList) ProtoMessage() {}
 
 func (x *ClientUuidList) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[24]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2802,7 +2952,7 @@ func (x *ClientUuidList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientUuidList.ProtoReflect.Descriptor instead.
 func (*ClientUuidList) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{24}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ClientUuidList) GetClientUuids() []string {
@@ -2830,7 +2980,7 @@ type RolloutTarget struct {
 
 func (x *RolloutTarget) Reset() {
 	*x = RolloutTarget{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[25]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2842,7 +2992,7 @@ func (x *RolloutTarget) String() string {
 func (*RolloutTarget) ProtoMessage() {}
 
 func (x *RolloutTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[25]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2855,7 +3005,7 @@ func (x *RolloutTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RolloutTarget.ProtoReflect.Descriptor instead.
 func (*RolloutTarget) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{25}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RolloutTarget) GetTarget() isRolloutTarget_Target {
@@ -2948,7 +3098,7 @@ type RolloutCounters struct {
 
 func (x *RolloutCounters) Reset() {
 	*x = RolloutCounters{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[26]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2960,7 +3110,7 @@ func (x *RolloutCounters) String() string {
 func (*RolloutCounters) ProtoMessage() {}
 
 func (x *RolloutCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[26]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2973,7 +3123,7 @@ func (x *RolloutCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RolloutCounters.ProtoReflect.Descriptor instead.
 func (*RolloutCounters) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{26}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RolloutCounters) GetTotal() uint32 {
@@ -3107,7 +3257,7 @@ type Rollout struct {
 
 func (x *Rollout) Reset() {
 	*x = Rollout{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[27]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3119,7 +3269,7 @@ func (x *Rollout) String() string {
 func (*Rollout) ProtoMessage() {}
 
 func (x *Rollout) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[27]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3132,7 +3282,7 @@ func (x *Rollout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rollout.ProtoReflect.Descriptor instead.
 func (*Rollout) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{27}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Rollout) GetRolloutId() string {
@@ -3330,7 +3480,7 @@ type StartRolloutRequest struct {
 
 func (x *StartRolloutRequest) Reset() {
 	*x = StartRolloutRequest{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[28]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3342,7 +3492,7 @@ func (x *StartRolloutRequest) String() string {
 func (*StartRolloutRequest) ProtoMessage() {}
 
 func (x *StartRolloutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[28]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3355,7 +3505,7 @@ func (x *StartRolloutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRolloutRequest.ProtoReflect.Descriptor instead.
 func (*StartRolloutRequest) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{28}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StartRolloutRequest) GetRolloutId() string {
@@ -3480,7 +3630,7 @@ type StartRolloutResponse struct {
 
 func (x *StartRolloutResponse) Reset() {
 	*x = StartRolloutResponse{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[29]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3492,7 +3642,7 @@ func (x *StartRolloutResponse) String() string {
 func (*StartRolloutResponse) ProtoMessage() {}
 
 func (x *StartRolloutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[29]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3505,7 +3655,7 @@ func (x *StartRolloutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRolloutResponse.ProtoReflect.Descriptor instead.
 func (*StartRolloutResponse) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{29}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StartRolloutResponse) GetRollout() *Rollout {
@@ -3533,7 +3683,7 @@ type GetRolloutRequest struct {
 
 func (x *GetRolloutRequest) Reset() {
 	*x = GetRolloutRequest{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[30]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3545,7 +3695,7 @@ func (x *GetRolloutRequest) String() string {
 func (*GetRolloutRequest) ProtoMessage() {}
 
 func (x *GetRolloutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[30]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3558,7 +3708,7 @@ func (x *GetRolloutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRolloutRequest.ProtoReflect.Descriptor instead.
 func (*GetRolloutRequest) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{30}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetRolloutRequest) GetRolloutId() string {
@@ -3579,7 +3729,7 @@ type GetRolloutResponse struct {
 
 func (x *GetRolloutResponse) Reset() {
 	*x = GetRolloutResponse{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[31]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3591,7 +3741,7 @@ func (x *GetRolloutResponse) String() string {
 func (*GetRolloutResponse) ProtoMessage() {}
 
 func (x *GetRolloutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[31]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3604,7 +3754,7 @@ func (x *GetRolloutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRolloutResponse.ProtoReflect.Descriptor instead.
 func (*GetRolloutResponse) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{31}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetRolloutResponse) GetRollout() *Rollout {
@@ -3631,7 +3781,7 @@ type ListRolloutsRequest struct {
 
 func (x *ListRolloutsRequest) Reset() {
 	*x = ListRolloutsRequest{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[32]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3643,7 +3793,7 @@ func (x *ListRolloutsRequest) String() string {
 func (*ListRolloutsRequest) ProtoMessage() {}
 
 func (x *ListRolloutsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[32]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3656,7 +3806,7 @@ func (x *ListRolloutsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRolloutsRequest.ProtoReflect.Descriptor instead.
 func (*ListRolloutsRequest) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{32}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListRolloutsRequest) GetPageSize() int32 {
@@ -3700,7 +3850,7 @@ type ListRolloutsResponse struct {
 
 func (x *ListRolloutsResponse) Reset() {
 	*x = ListRolloutsResponse{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[33]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3712,7 +3862,7 @@ func (x *ListRolloutsResponse) String() string {
 func (*ListRolloutsResponse) ProtoMessage() {}
 
 func (x *ListRolloutsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[33]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3725,7 +3875,7 @@ func (x *ListRolloutsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRolloutsResponse.ProtoReflect.Descriptor instead.
 func (*ListRolloutsResponse) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{33}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListRolloutsResponse) GetRollouts() []*Rollout {
@@ -3755,7 +3905,7 @@ type AbortRolloutRequest struct {
 
 func (x *AbortRolloutRequest) Reset() {
 	*x = AbortRolloutRequest{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[34]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3767,7 +3917,7 @@ func (x *AbortRolloutRequest) String() string {
 func (*AbortRolloutRequest) ProtoMessage() {}
 
 func (x *AbortRolloutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[34]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3780,7 +3930,7 @@ func (x *AbortRolloutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortRolloutRequest.ProtoReflect.Descriptor instead.
 func (*AbortRolloutRequest) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{34}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AbortRolloutRequest) GetRolloutId() string {
@@ -3808,7 +3958,7 @@ type AbortRolloutResponse struct {
 
 func (x *AbortRolloutResponse) Reset() {
 	*x = AbortRolloutResponse{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[35]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3820,7 +3970,7 @@ func (x *AbortRolloutResponse) String() string {
 func (*AbortRolloutResponse) ProtoMessage() {}
 
 func (x *AbortRolloutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[35]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3833,7 +3983,7 @@ func (x *AbortRolloutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortRolloutResponse.ProtoReflect.Descriptor instead.
 func (*AbortRolloutResponse) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{35}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AbortRolloutResponse) GetRollout() *Rollout {
@@ -3854,7 +4004,7 @@ type WatchRolloutRequest struct {
 
 func (x *WatchRolloutRequest) Reset() {
 	*x = WatchRolloutRequest{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[36]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3866,7 +4016,7 @@ func (x *WatchRolloutRequest) String() string {
 func (*WatchRolloutRequest) ProtoMessage() {}
 
 func (x *WatchRolloutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[36]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3879,7 +4029,7 @@ func (x *WatchRolloutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRolloutRequest.ProtoReflect.Descriptor instead.
 func (*WatchRolloutRequest) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{36}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *WatchRolloutRequest) GetRolloutId() string {
@@ -3900,7 +4050,7 @@ type WatchRolloutResponse struct {
 
 func (x *WatchRolloutResponse) Reset() {
 	*x = WatchRolloutResponse{}
-	mi := &file_rebound_v1_client_command_proto_msgTypes[37]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3912,7 +4062,7 @@ func (x *WatchRolloutResponse) String() string {
 func (*WatchRolloutResponse) ProtoMessage() {}
 
 func (x *WatchRolloutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rebound_v1_client_command_proto_msgTypes[37]
+	mi := &file_rebound_v1_client_command_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3925,7 +4075,7 @@ func (x *WatchRolloutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRolloutResponse.ProtoReflect.Descriptor instead.
 func (*WatchRolloutResponse) Descriptor() ([]byte, []int) {
-	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{37}
+	return file_rebound_v1_client_command_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WatchRolloutResponse) GetRollout() *Rollout {
@@ -4117,7 +4267,19 @@ const file_rebound_v1_client_command_proto_rawDesc = "" +
 	"\aclients\x18\x01 \x03(\v2\x12.rebound.v1.ClientR\aclients\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x04R\ttotalSize\"3\n" +
+	"total_size\x18\x03 \x01(\x04R\ttotalSize\"L\n" +
+	"\x13CountClientsRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1f\n" +
+	"\vuuid_prefix\x18\x02 \x01(\tR\n" +
+	"uuidPrefix\"\xda\x01\n" +
+	"\x14CountClientsResponse\x12\x14\n" +
+	"\x05total\x18\x01 \x01(\x04R\x05total\x12\x16\n" +
+	"\x06online\x18\x02 \x01(\x04R\x06online\x12\x18\n" +
+	"\aoffline\x18\x03 \x01(\x04R\aoffline\x12\x18\n" +
+	"\acrashed\x18\x04 \x01(\x04R\acrashed\x12%\n" +
+	"\x0eservice_failed\x18\x05 \x01(\x04R\rserviceFailed\x129\n" +
+	"\n" +
+	"counted_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcountedAt\"3\n" +
 	"\x10GetClientRequest\x12\x1f\n" +
 	"\vclient_uuid\x18\x01 \x01(\tR\n" +
 	"clientUuid\"?\n" +
@@ -4307,7 +4469,7 @@ const file_rebound_v1_client_command_proto_rawDesc = "" +
 	"\x11RolloutAbortCause\x12#\n" +
 	"\x1fROLLOUT_ABORT_CAUSE_UNSPECIFIED\x10\x00\x12)\n" +
 	"%ROLLOUT_ABORT_CAUSE_FAILURE_THRESHOLD\x10\x01\x12 \n" +
-	"\x1cROLLOUT_ABORT_CAUSE_OPERATOR\x10\x022\xa4\t\n" +
+	"\x1cROLLOUT_ABORT_CAUSE_OPERATOR\x10\x022\xf7\t\n" +
 	"\x14ClientCommandService\x12Q\n" +
 	"\fIssueCommand\x12\x1f.rebound.v1.IssueCommandRequest\x1a .rebound.v1.IssueCommandResponse\x12K\n" +
 	"\n" +
@@ -4315,7 +4477,8 @@ const file_rebound_v1_client_command_proto_rawDesc = "" +
 	"\fListCommands\x12\x1f.rebound.v1.ListCommandsRequest\x1a .rebound.v1.ListCommandsResponse\x12T\n" +
 	"\rCancelCommand\x12 .rebound.v1.CancelCommandRequest\x1a!.rebound.v1.CancelCommandResponse\x12V\n" +
 	"\rWatchCommands\x12 .rebound.v1.WatchCommandsRequest\x1a!.rebound.v1.WatchCommandsResponse0\x01\x12N\n" +
-	"\vListClients\x12\x1e.rebound.v1.ListClientsRequest\x1a\x1f.rebound.v1.ListClientsResponse\x12H\n" +
+	"\vListClients\x12\x1e.rebound.v1.ListClientsRequest\x1a\x1f.rebound.v1.ListClientsResponse\x12Q\n" +
+	"\fCountClients\x12\x1f.rebound.v1.CountClientsRequest\x1a .rebound.v1.CountClientsResponse\x12H\n" +
 	"\tGetClient\x12\x1c.rebound.v1.GetClientRequest\x1a\x1d.rebound.v1.GetClientResponse\x12Q\n" +
 	"\fUpdateClient\x12\x1f.rebound.v1.UpdateClientRequest\x1a .rebound.v1.UpdateClientResponse\x12c\n" +
 	"\x12ClearServiceFailed\x12%.rebound.v1.ClearServiceFailedRequest\x1a&.rebound.v1.ClearServiceFailedResponse\x12Q\n" +
@@ -4339,7 +4502,7 @@ func file_rebound_v1_client_command_proto_rawDescGZIP() []byte {
 }
 
 var file_rebound_v1_client_command_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_rebound_v1_client_command_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_rebound_v1_client_command_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_rebound_v1_client_command_proto_goTypes = []any{
 	(CommandState)(0),                  // 0: rebound.v1.CommandState
 	(CommandEventSource)(0),            // 1: rebound.v1.CommandEventSource
@@ -4370,147 +4533,152 @@ var file_rebound_v1_client_command_proto_goTypes = []any{
 	(*Client)(nil),                     // 26: rebound.v1.Client
 	(*ListClientsRequest)(nil),         // 27: rebound.v1.ListClientsRequest
 	(*ListClientsResponse)(nil),        // 28: rebound.v1.ListClientsResponse
-	(*GetClientRequest)(nil),           // 29: rebound.v1.GetClientRequest
-	(*GetClientResponse)(nil),          // 30: rebound.v1.GetClientResponse
-	(*UpdateClientRequest)(nil),        // 31: rebound.v1.UpdateClientRequest
-	(*UpdateClientResponse)(nil),       // 32: rebound.v1.UpdateClientResponse
-	(*ClearServiceFailedRequest)(nil),  // 33: rebound.v1.ClearServiceFailedRequest
-	(*ClearServiceFailedResponse)(nil), // 34: rebound.v1.ClearServiceFailedResponse
-	(*ClientUuidList)(nil),             // 35: rebound.v1.ClientUuidList
-	(*RolloutTarget)(nil),              // 36: rebound.v1.RolloutTarget
-	(*RolloutCounters)(nil),            // 37: rebound.v1.RolloutCounters
-	(*Rollout)(nil),                    // 38: rebound.v1.Rollout
-	(*StartRolloutRequest)(nil),        // 39: rebound.v1.StartRolloutRequest
-	(*StartRolloutResponse)(nil),       // 40: rebound.v1.StartRolloutResponse
-	(*GetRolloutRequest)(nil),          // 41: rebound.v1.GetRolloutRequest
-	(*GetRolloutResponse)(nil),         // 42: rebound.v1.GetRolloutResponse
-	(*ListRolloutsRequest)(nil),        // 43: rebound.v1.ListRolloutsRequest
-	(*ListRolloutsResponse)(nil),       // 44: rebound.v1.ListRolloutsResponse
-	(*AbortRolloutRequest)(nil),        // 45: rebound.v1.AbortRolloutRequest
-	(*AbortRolloutResponse)(nil),       // 46: rebound.v1.AbortRolloutResponse
-	(*WatchRolloutRequest)(nil),        // 47: rebound.v1.WatchRolloutRequest
-	(*WatchRolloutResponse)(nil),       // 48: rebound.v1.WatchRolloutResponse
-	(*timestamppb.Timestamp)(nil),      // 49: google.protobuf.Timestamp
-	(Action)(0),                        // 50: rebound.v1.Action
-	(*durationpb.Duration)(nil),        // 51: google.protobuf.Duration
+	(*CountClientsRequest)(nil),        // 29: rebound.v1.CountClientsRequest
+	(*CountClientsResponse)(nil),       // 30: rebound.v1.CountClientsResponse
+	(*GetClientRequest)(nil),           // 31: rebound.v1.GetClientRequest
+	(*GetClientResponse)(nil),          // 32: rebound.v1.GetClientResponse
+	(*UpdateClientRequest)(nil),        // 33: rebound.v1.UpdateClientRequest
+	(*UpdateClientResponse)(nil),       // 34: rebound.v1.UpdateClientResponse
+	(*ClearServiceFailedRequest)(nil),  // 35: rebound.v1.ClearServiceFailedRequest
+	(*ClearServiceFailedResponse)(nil), // 36: rebound.v1.ClearServiceFailedResponse
+	(*ClientUuidList)(nil),             // 37: rebound.v1.ClientUuidList
+	(*RolloutTarget)(nil),              // 38: rebound.v1.RolloutTarget
+	(*RolloutCounters)(nil),            // 39: rebound.v1.RolloutCounters
+	(*Rollout)(nil),                    // 40: rebound.v1.Rollout
+	(*StartRolloutRequest)(nil),        // 41: rebound.v1.StartRolloutRequest
+	(*StartRolloutResponse)(nil),       // 42: rebound.v1.StartRolloutResponse
+	(*GetRolloutRequest)(nil),          // 43: rebound.v1.GetRolloutRequest
+	(*GetRolloutResponse)(nil),         // 44: rebound.v1.GetRolloutResponse
+	(*ListRolloutsRequest)(nil),        // 45: rebound.v1.ListRolloutsRequest
+	(*ListRolloutsResponse)(nil),       // 46: rebound.v1.ListRolloutsResponse
+	(*AbortRolloutRequest)(nil),        // 47: rebound.v1.AbortRolloutRequest
+	(*AbortRolloutResponse)(nil),       // 48: rebound.v1.AbortRolloutResponse
+	(*WatchRolloutRequest)(nil),        // 49: rebound.v1.WatchRolloutRequest
+	(*WatchRolloutResponse)(nil),       // 50: rebound.v1.WatchRolloutResponse
+	(*timestamppb.Timestamp)(nil),      // 51: google.protobuf.Timestamp
+	(Action)(0),                        // 52: rebound.v1.Action
+	(*durationpb.Duration)(nil),        // 53: google.protobuf.Duration
 }
 var file_rebound_v1_client_command_proto_depIdxs = []int32{
 	0,  // 0: rebound.v1.LateOutcome.state:type_name -> rebound.v1.CommandState
-	49, // 1: rebound.v1.LateOutcome.received_at:type_name -> google.protobuf.Timestamp
-	49, // 2: rebound.v1.CommandEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	51, // 1: rebound.v1.LateOutcome.received_at:type_name -> google.protobuf.Timestamp
+	51, // 2: rebound.v1.CommandEvent.occurred_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: rebound.v1.CommandEvent.from_state:type_name -> rebound.v1.CommandState
 	0,  // 4: rebound.v1.CommandEvent.to_state:type_name -> rebound.v1.CommandState
 	1,  // 5: rebound.v1.CommandEvent.source:type_name -> rebound.v1.CommandEventSource
-	50, // 6: rebound.v1.Command.action:type_name -> rebound.v1.Action
+	52, // 6: rebound.v1.Command.action:type_name -> rebound.v1.Action
 	0,  // 7: rebound.v1.Command.state:type_name -> rebound.v1.CommandState
-	49, // 8: rebound.v1.Command.issued_at:type_name -> google.protobuf.Timestamp
-	49, // 9: rebound.v1.Command.expires_at:type_name -> google.protobuf.Timestamp
-	49, // 10: rebound.v1.Command.updated_at:type_name -> google.protobuf.Timestamp
+	51, // 8: rebound.v1.Command.issued_at:type_name -> google.protobuf.Timestamp
+	51, // 9: rebound.v1.Command.expires_at:type_name -> google.protobuf.Timestamp
+	51, // 10: rebound.v1.Command.updated_at:type_name -> google.protobuf.Timestamp
 	11, // 11: rebound.v1.Command.late_outcome:type_name -> rebound.v1.LateOutcome
 	12, // 12: rebound.v1.Command.events:type_name -> rebound.v1.CommandEvent
 	2,  // 13: rebound.v1.Command.origin:type_name -> rebound.v1.CommandOrigin
-	49, // 14: rebound.v1.Command.published_at:type_name -> google.protobuf.Timestamp
-	49, // 15: rebound.v1.Command.accepted_at:type_name -> google.protobuf.Timestamp
-	49, // 16: rebound.v1.Command.execution_started_at:type_name -> google.protobuf.Timestamp
-	49, // 17: rebound.v1.Command.finished_at:type_name -> google.protobuf.Timestamp
-	49, // 18: rebound.v1.Command.timeout_at:type_name -> google.protobuf.Timestamp
+	51, // 14: rebound.v1.Command.published_at:type_name -> google.protobuf.Timestamp
+	51, // 15: rebound.v1.Command.accepted_at:type_name -> google.protobuf.Timestamp
+	51, // 16: rebound.v1.Command.execution_started_at:type_name -> google.protobuf.Timestamp
+	51, // 17: rebound.v1.Command.finished_at:type_name -> google.protobuf.Timestamp
+	51, // 18: rebound.v1.Command.timeout_at:type_name -> google.protobuf.Timestamp
 	3,  // 19: rebound.v1.Command.completion_evidence:type_name -> rebound.v1.CompletionEvidence
-	50, // 20: rebound.v1.IssueCommandRequest.action:type_name -> rebound.v1.Action
-	51, // 21: rebound.v1.IssueCommandRequest.expires_in:type_name -> google.protobuf.Duration
+	52, // 20: rebound.v1.IssueCommandRequest.action:type_name -> rebound.v1.Action
+	53, // 21: rebound.v1.IssueCommandRequest.expires_in:type_name -> google.protobuf.Duration
 	13, // 22: rebound.v1.IssueCommandResponse.command:type_name -> rebound.v1.Command
 	13, // 23: rebound.v1.GetCommandResponse.command:type_name -> rebound.v1.Command
 	0,  // 24: rebound.v1.ListCommandsRequest.states:type_name -> rebound.v1.CommandState
-	50, // 25: rebound.v1.ListCommandsRequest.action:type_name -> rebound.v1.Action
+	52, // 25: rebound.v1.ListCommandsRequest.action:type_name -> rebound.v1.Action
 	2,  // 26: rebound.v1.ListCommandsRequest.origin:type_name -> rebound.v1.CommandOrigin
 	13, // 27: rebound.v1.ListCommandsResponse.commands:type_name -> rebound.v1.Command
 	13, // 28: rebound.v1.CancelCommandResponse.command:type_name -> rebound.v1.Command
 	0,  // 29: rebound.v1.WatchCommandsRequest.states:type_name -> rebound.v1.CommandState
-	50, // 30: rebound.v1.WatchCommandsRequest.action:type_name -> rebound.v1.Action
+	52, // 30: rebound.v1.WatchCommandsRequest.action:type_name -> rebound.v1.Action
 	13, // 31: rebound.v1.WatchCommandsResponse.command:type_name -> rebound.v1.Command
 	12, // 32: rebound.v1.WatchCommandsResponse.event:type_name -> rebound.v1.CommandEvent
 	8,  // 33: rebound.v1.CrashRecovery.step:type_name -> rebound.v1.CrashRecoveryStep
-	49, // 34: rebound.v1.CrashRecovery.detected_at:type_name -> google.protobuf.Timestamp
-	49, // 35: rebound.v1.CrashRecovery.step_started_at:type_name -> google.protobuf.Timestamp
-	49, // 36: rebound.v1.CrashRecovery.next_step_not_before:type_name -> google.protobuf.Timestamp
-	51, // 37: rebound.v1.LockoutStatus.window:type_name -> google.protobuf.Duration
-	49, // 38: rebound.v1.LockoutStatus.next_allowed_at:type_name -> google.protobuf.Timestamp
+	51, // 34: rebound.v1.CrashRecovery.detected_at:type_name -> google.protobuf.Timestamp
+	51, // 35: rebound.v1.CrashRecovery.step_started_at:type_name -> google.protobuf.Timestamp
+	51, // 36: rebound.v1.CrashRecovery.next_step_not_before:type_name -> google.protobuf.Timestamp
+	53, // 37: rebound.v1.LockoutStatus.window:type_name -> google.protobuf.Duration
+	51, // 38: rebound.v1.LockoutStatus.next_allowed_at:type_name -> google.protobuf.Timestamp
 	4,  // 39: rebound.v1.Client.capability_tier:type_name -> rebound.v1.CapabilityTier
 	5,  // 40: rebound.v1.Client.presence:type_name -> rebound.v1.Presence
-	49, // 41: rebound.v1.Client.presence_changed_at:type_name -> google.protobuf.Timestamp
-	49, // 42: rebound.v1.Client.last_seen_at:type_name -> google.protobuf.Timestamp
-	49, // 43: rebound.v1.Client.last_health_at:type_name -> google.protobuf.Timestamp
-	51, // 44: rebound.v1.Client.uptime:type_name -> google.protobuf.Duration
+	51, // 41: rebound.v1.Client.presence_changed_at:type_name -> google.protobuf.Timestamp
+	51, // 42: rebound.v1.Client.last_seen_at:type_name -> google.protobuf.Timestamp
+	51, // 43: rebound.v1.Client.last_health_at:type_name -> google.protobuf.Timestamp
+	53, // 44: rebound.v1.Client.uptime:type_name -> google.protobuf.Duration
 	6,  // 45: rebound.v1.Client.process_status:type_name -> rebound.v1.ProcessStatus
-	49, // 46: rebound.v1.Client.mqtt_last_disconnect_at:type_name -> google.protobuf.Timestamp
-	49, // 47: rebound.v1.Client.service_failed_at:type_name -> google.protobuf.Timestamp
+	51, // 46: rebound.v1.Client.mqtt_last_disconnect_at:type_name -> google.protobuf.Timestamp
+	51, // 47: rebound.v1.Client.service_failed_at:type_name -> google.protobuf.Timestamp
 	7,  // 48: rebound.v1.Client.crash_state:type_name -> rebound.v1.CrashState
 	24, // 49: rebound.v1.Client.crash_recovery:type_name -> rebound.v1.CrashRecovery
 	25, // 50: rebound.v1.Client.lockout:type_name -> rebound.v1.LockoutStatus
-	49, // 51: rebound.v1.Client.registered_at:type_name -> google.protobuf.Timestamp
-	49, // 52: rebound.v1.Client.updated_at:type_name -> google.protobuf.Timestamp
+	51, // 51: rebound.v1.Client.registered_at:type_name -> google.protobuf.Timestamp
+	51, // 52: rebound.v1.Client.updated_at:type_name -> google.protobuf.Timestamp
 	5,  // 53: rebound.v1.ListClientsRequest.presence:type_name -> rebound.v1.Presence
 	4,  // 54: rebound.v1.ListClientsRequest.capability_tier:type_name -> rebound.v1.CapabilityTier
 	7,  // 55: rebound.v1.ListClientsRequest.crash_state:type_name -> rebound.v1.CrashState
 	26, // 56: rebound.v1.ListClientsResponse.clients:type_name -> rebound.v1.Client
-	26, // 57: rebound.v1.GetClientResponse.client:type_name -> rebound.v1.Client
-	4,  // 58: rebound.v1.UpdateClientRequest.capability_tier:type_name -> rebound.v1.CapabilityTier
-	26, // 59: rebound.v1.UpdateClientResponse.client:type_name -> rebound.v1.Client
-	26, // 60: rebound.v1.ClearServiceFailedResponse.client:type_name -> rebound.v1.Client
-	35, // 61: rebound.v1.RolloutTarget.clients:type_name -> rebound.v1.ClientUuidList
-	50, // 62: rebound.v1.Rollout.action:type_name -> rebound.v1.Action
-	9,  // 63: rebound.v1.Rollout.state:type_name -> rebound.v1.RolloutState
-	36, // 64: rebound.v1.Rollout.target:type_name -> rebound.v1.RolloutTarget
-	37, // 65: rebound.v1.Rollout.counters:type_name -> rebound.v1.RolloutCounters
-	10, // 66: rebound.v1.Rollout.abort_cause:type_name -> rebound.v1.RolloutAbortCause
-	51, // 67: rebound.v1.Rollout.expires_in:type_name -> google.protobuf.Duration
-	49, // 68: rebound.v1.Rollout.created_at:type_name -> google.protobuf.Timestamp
-	49, // 69: rebound.v1.Rollout.started_at:type_name -> google.protobuf.Timestamp
-	49, // 70: rebound.v1.Rollout.canary_finished_at:type_name -> google.protobuf.Timestamp
-	49, // 71: rebound.v1.Rollout.finished_at:type_name -> google.protobuf.Timestamp
-	49, // 72: rebound.v1.Rollout.updated_at:type_name -> google.protobuf.Timestamp
-	50, // 73: rebound.v1.StartRolloutRequest.action:type_name -> rebound.v1.Action
-	36, // 74: rebound.v1.StartRolloutRequest.target:type_name -> rebound.v1.RolloutTarget
-	51, // 75: rebound.v1.StartRolloutRequest.expires_in:type_name -> google.protobuf.Duration
-	38, // 76: rebound.v1.StartRolloutResponse.rollout:type_name -> rebound.v1.Rollout
-	38, // 77: rebound.v1.GetRolloutResponse.rollout:type_name -> rebound.v1.Rollout
-	9,  // 78: rebound.v1.ListRolloutsRequest.states:type_name -> rebound.v1.RolloutState
-	50, // 79: rebound.v1.ListRolloutsRequest.action:type_name -> rebound.v1.Action
-	38, // 80: rebound.v1.ListRolloutsResponse.rollouts:type_name -> rebound.v1.Rollout
-	38, // 81: rebound.v1.AbortRolloutResponse.rollout:type_name -> rebound.v1.Rollout
-	38, // 82: rebound.v1.WatchRolloutResponse.rollout:type_name -> rebound.v1.Rollout
-	14, // 83: rebound.v1.ClientCommandService.IssueCommand:input_type -> rebound.v1.IssueCommandRequest
-	16, // 84: rebound.v1.ClientCommandService.GetCommand:input_type -> rebound.v1.GetCommandRequest
-	18, // 85: rebound.v1.ClientCommandService.ListCommands:input_type -> rebound.v1.ListCommandsRequest
-	20, // 86: rebound.v1.ClientCommandService.CancelCommand:input_type -> rebound.v1.CancelCommandRequest
-	22, // 87: rebound.v1.ClientCommandService.WatchCommands:input_type -> rebound.v1.WatchCommandsRequest
-	27, // 88: rebound.v1.ClientCommandService.ListClients:input_type -> rebound.v1.ListClientsRequest
-	29, // 89: rebound.v1.ClientCommandService.GetClient:input_type -> rebound.v1.GetClientRequest
-	31, // 90: rebound.v1.ClientCommandService.UpdateClient:input_type -> rebound.v1.UpdateClientRequest
-	33, // 91: rebound.v1.ClientCommandService.ClearServiceFailed:input_type -> rebound.v1.ClearServiceFailedRequest
-	39, // 92: rebound.v1.ClientCommandService.StartRollout:input_type -> rebound.v1.StartRolloutRequest
-	41, // 93: rebound.v1.ClientCommandService.GetRollout:input_type -> rebound.v1.GetRolloutRequest
-	43, // 94: rebound.v1.ClientCommandService.ListRollouts:input_type -> rebound.v1.ListRolloutsRequest
-	45, // 95: rebound.v1.ClientCommandService.AbortRollout:input_type -> rebound.v1.AbortRolloutRequest
-	47, // 96: rebound.v1.ClientCommandService.WatchRollout:input_type -> rebound.v1.WatchRolloutRequest
-	15, // 97: rebound.v1.ClientCommandService.IssueCommand:output_type -> rebound.v1.IssueCommandResponse
-	17, // 98: rebound.v1.ClientCommandService.GetCommand:output_type -> rebound.v1.GetCommandResponse
-	19, // 99: rebound.v1.ClientCommandService.ListCommands:output_type -> rebound.v1.ListCommandsResponse
-	21, // 100: rebound.v1.ClientCommandService.CancelCommand:output_type -> rebound.v1.CancelCommandResponse
-	23, // 101: rebound.v1.ClientCommandService.WatchCommands:output_type -> rebound.v1.WatchCommandsResponse
-	28, // 102: rebound.v1.ClientCommandService.ListClients:output_type -> rebound.v1.ListClientsResponse
-	30, // 103: rebound.v1.ClientCommandService.GetClient:output_type -> rebound.v1.GetClientResponse
-	32, // 104: rebound.v1.ClientCommandService.UpdateClient:output_type -> rebound.v1.UpdateClientResponse
-	34, // 105: rebound.v1.ClientCommandService.ClearServiceFailed:output_type -> rebound.v1.ClearServiceFailedResponse
-	40, // 106: rebound.v1.ClientCommandService.StartRollout:output_type -> rebound.v1.StartRolloutResponse
-	42, // 107: rebound.v1.ClientCommandService.GetRollout:output_type -> rebound.v1.GetRolloutResponse
-	44, // 108: rebound.v1.ClientCommandService.ListRollouts:output_type -> rebound.v1.ListRolloutsResponse
-	46, // 109: rebound.v1.ClientCommandService.AbortRollout:output_type -> rebound.v1.AbortRolloutResponse
-	48, // 110: rebound.v1.ClientCommandService.WatchRollout:output_type -> rebound.v1.WatchRolloutResponse
-	97, // [97:111] is the sub-list for method output_type
-	83, // [83:97] is the sub-list for method input_type
-	83, // [83:83] is the sub-list for extension type_name
-	83, // [83:83] is the sub-list for extension extendee
-	0,  // [0:83] is the sub-list for field type_name
+	51, // 57: rebound.v1.CountClientsResponse.counted_at:type_name -> google.protobuf.Timestamp
+	26, // 58: rebound.v1.GetClientResponse.client:type_name -> rebound.v1.Client
+	4,  // 59: rebound.v1.UpdateClientRequest.capability_tier:type_name -> rebound.v1.CapabilityTier
+	26, // 60: rebound.v1.UpdateClientResponse.client:type_name -> rebound.v1.Client
+	26, // 61: rebound.v1.ClearServiceFailedResponse.client:type_name -> rebound.v1.Client
+	37, // 62: rebound.v1.RolloutTarget.clients:type_name -> rebound.v1.ClientUuidList
+	52, // 63: rebound.v1.Rollout.action:type_name -> rebound.v1.Action
+	9,  // 64: rebound.v1.Rollout.state:type_name -> rebound.v1.RolloutState
+	38, // 65: rebound.v1.Rollout.target:type_name -> rebound.v1.RolloutTarget
+	39, // 66: rebound.v1.Rollout.counters:type_name -> rebound.v1.RolloutCounters
+	10, // 67: rebound.v1.Rollout.abort_cause:type_name -> rebound.v1.RolloutAbortCause
+	53, // 68: rebound.v1.Rollout.expires_in:type_name -> google.protobuf.Duration
+	51, // 69: rebound.v1.Rollout.created_at:type_name -> google.protobuf.Timestamp
+	51, // 70: rebound.v1.Rollout.started_at:type_name -> google.protobuf.Timestamp
+	51, // 71: rebound.v1.Rollout.canary_finished_at:type_name -> google.protobuf.Timestamp
+	51, // 72: rebound.v1.Rollout.finished_at:type_name -> google.protobuf.Timestamp
+	51, // 73: rebound.v1.Rollout.updated_at:type_name -> google.protobuf.Timestamp
+	52, // 74: rebound.v1.StartRolloutRequest.action:type_name -> rebound.v1.Action
+	38, // 75: rebound.v1.StartRolloutRequest.target:type_name -> rebound.v1.RolloutTarget
+	53, // 76: rebound.v1.StartRolloutRequest.expires_in:type_name -> google.protobuf.Duration
+	40, // 77: rebound.v1.StartRolloutResponse.rollout:type_name -> rebound.v1.Rollout
+	40, // 78: rebound.v1.GetRolloutResponse.rollout:type_name -> rebound.v1.Rollout
+	9,  // 79: rebound.v1.ListRolloutsRequest.states:type_name -> rebound.v1.RolloutState
+	52, // 80: rebound.v1.ListRolloutsRequest.action:type_name -> rebound.v1.Action
+	40, // 81: rebound.v1.ListRolloutsResponse.rollouts:type_name -> rebound.v1.Rollout
+	40, // 82: rebound.v1.AbortRolloutResponse.rollout:type_name -> rebound.v1.Rollout
+	40, // 83: rebound.v1.WatchRolloutResponse.rollout:type_name -> rebound.v1.Rollout
+	14, // 84: rebound.v1.ClientCommandService.IssueCommand:input_type -> rebound.v1.IssueCommandRequest
+	16, // 85: rebound.v1.ClientCommandService.GetCommand:input_type -> rebound.v1.GetCommandRequest
+	18, // 86: rebound.v1.ClientCommandService.ListCommands:input_type -> rebound.v1.ListCommandsRequest
+	20, // 87: rebound.v1.ClientCommandService.CancelCommand:input_type -> rebound.v1.CancelCommandRequest
+	22, // 88: rebound.v1.ClientCommandService.WatchCommands:input_type -> rebound.v1.WatchCommandsRequest
+	27, // 89: rebound.v1.ClientCommandService.ListClients:input_type -> rebound.v1.ListClientsRequest
+	29, // 90: rebound.v1.ClientCommandService.CountClients:input_type -> rebound.v1.CountClientsRequest
+	31, // 91: rebound.v1.ClientCommandService.GetClient:input_type -> rebound.v1.GetClientRequest
+	33, // 92: rebound.v1.ClientCommandService.UpdateClient:input_type -> rebound.v1.UpdateClientRequest
+	35, // 93: rebound.v1.ClientCommandService.ClearServiceFailed:input_type -> rebound.v1.ClearServiceFailedRequest
+	41, // 94: rebound.v1.ClientCommandService.StartRollout:input_type -> rebound.v1.StartRolloutRequest
+	43, // 95: rebound.v1.ClientCommandService.GetRollout:input_type -> rebound.v1.GetRolloutRequest
+	45, // 96: rebound.v1.ClientCommandService.ListRollouts:input_type -> rebound.v1.ListRolloutsRequest
+	47, // 97: rebound.v1.ClientCommandService.AbortRollout:input_type -> rebound.v1.AbortRolloutRequest
+	49, // 98: rebound.v1.ClientCommandService.WatchRollout:input_type -> rebound.v1.WatchRolloutRequest
+	15, // 99: rebound.v1.ClientCommandService.IssueCommand:output_type -> rebound.v1.IssueCommandResponse
+	17, // 100: rebound.v1.ClientCommandService.GetCommand:output_type -> rebound.v1.GetCommandResponse
+	19, // 101: rebound.v1.ClientCommandService.ListCommands:output_type -> rebound.v1.ListCommandsResponse
+	21, // 102: rebound.v1.ClientCommandService.CancelCommand:output_type -> rebound.v1.CancelCommandResponse
+	23, // 103: rebound.v1.ClientCommandService.WatchCommands:output_type -> rebound.v1.WatchCommandsResponse
+	28, // 104: rebound.v1.ClientCommandService.ListClients:output_type -> rebound.v1.ListClientsResponse
+	30, // 105: rebound.v1.ClientCommandService.CountClients:output_type -> rebound.v1.CountClientsResponse
+	32, // 106: rebound.v1.ClientCommandService.GetClient:output_type -> rebound.v1.GetClientResponse
+	34, // 107: rebound.v1.ClientCommandService.UpdateClient:output_type -> rebound.v1.UpdateClientResponse
+	36, // 108: rebound.v1.ClientCommandService.ClearServiceFailed:output_type -> rebound.v1.ClearServiceFailedResponse
+	42, // 109: rebound.v1.ClientCommandService.StartRollout:output_type -> rebound.v1.StartRolloutResponse
+	44, // 110: rebound.v1.ClientCommandService.GetRollout:output_type -> rebound.v1.GetRolloutResponse
+	46, // 111: rebound.v1.ClientCommandService.ListRollouts:output_type -> rebound.v1.ListRolloutsResponse
+	48, // 112: rebound.v1.ClientCommandService.AbortRollout:output_type -> rebound.v1.AbortRolloutResponse
+	50, // 113: rebound.v1.ClientCommandService.WatchRollout:output_type -> rebound.v1.WatchRolloutResponse
+	99, // [99:114] is the sub-list for method output_type
+	84, // [84:99] is the sub-list for method input_type
+	84, // [84:84] is the sub-list for extension type_name
+	84, // [84:84] is the sub-list for extension extendee
+	0,  // [0:84] is the sub-list for field type_name
 }
 
 func init() { file_rebound_v1_client_command_proto_init() }
@@ -4522,14 +4690,14 @@ func file_rebound_v1_client_command_proto_init() {
 	file_rebound_v1_client_command_proto_msgTypes[2].OneofWrappers = []any{}
 	file_rebound_v1_client_command_proto_msgTypes[3].OneofWrappers = []any{}
 	file_rebound_v1_client_command_proto_msgTypes[16].OneofWrappers = []any{}
-	file_rebound_v1_client_command_proto_msgTypes[20].OneofWrappers = []any{}
-	file_rebound_v1_client_command_proto_msgTypes[25].OneofWrappers = []any{
+	file_rebound_v1_client_command_proto_msgTypes[22].OneofWrappers = []any{}
+	file_rebound_v1_client_command_proto_msgTypes[27].OneofWrappers = []any{
 		(*RolloutTarget_Clients)(nil),
 		(*RolloutTarget_Group)(nil),
 		(*RolloutTarget_AllClients)(nil),
 	}
-	file_rebound_v1_client_command_proto_msgTypes[27].OneofWrappers = []any{}
-	file_rebound_v1_client_command_proto_msgTypes[28].OneofWrappers = []any{
+	file_rebound_v1_client_command_proto_msgTypes[29].OneofWrappers = []any{}
+	file_rebound_v1_client_command_proto_msgTypes[30].OneofWrappers = []any{
 		(*StartRolloutRequest_CanaryCount)(nil),
 		(*StartRolloutRequest_CanaryPercent)(nil),
 	}
@@ -4539,7 +4707,7 @@ func file_rebound_v1_client_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rebound_v1_client_command_proto_rawDesc), len(file_rebound_v1_client_command_proto_rawDesc)),
 			NumEnums:      11,
-			NumMessages:   38,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

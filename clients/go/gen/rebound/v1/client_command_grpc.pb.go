@@ -38,6 +38,7 @@ const (
 	ClientCommandService_CancelCommand_FullMethodName      = "/rebound.v1.ClientCommandService/CancelCommand"
 	ClientCommandService_WatchCommands_FullMethodName      = "/rebound.v1.ClientCommandService/WatchCommands"
 	ClientCommandService_ListClients_FullMethodName        = "/rebound.v1.ClientCommandService/ListClients"
+	ClientCommandService_CountClients_FullMethodName       = "/rebound.v1.ClientCommandService/CountClients"
 	ClientCommandService_GetClient_FullMethodName          = "/rebound.v1.ClientCommandService/GetClient"
 	ClientCommandService_UpdateClient_FullMethodName       = "/rebound.v1.ClientCommandService/UpdateClient"
 	ClientCommandService_ClearServiceFailed_FullMethodName = "/rebound.v1.ClientCommandService/ClearServiceFailed"
@@ -95,6 +96,13 @@ type ClientCommandServiceClient interface {
 	// (default 50, max 500 per page), with filters. Errors: INVALID_ARGUMENT
 	// naming page_size, page_token or group. Role: viewer.
 	ListClients(ctx context.Context, in *ListClientsRequest, opts ...grpc.CallOption) (*ListClientsResponse, error)
+	// Counts the registered devices per state, as the console's fleet filters
+	// show them: all, online, offline, crashed and service-failed, within an
+	// optional group and uuid prefix, in one query. The server shares a count
+	// between callers for up to one second (counted_at says when it was taken),
+	// so polling consoles cost one count per second between them. Errors:
+	// INVALID_ARGUMENT naming group or uuid_prefix. Role: viewer.
+	CountClients(ctx context.Context, in *CountClientsRequest, opts ...grpc.CallOption) (*CountClientsResponse, error)
 	// Returns one device. Errors: INVALID_ARGUMENT naming client_uuid;
 	// NOT_FOUND. Role: viewer.
 	GetClient(ctx context.Context, in *GetClientRequest, opts ...grpc.CallOption) (*GetClientResponse, error)
@@ -220,6 +228,16 @@ func (c *clientCommandServiceClient) ListClients(ctx context.Context, in *ListCl
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListClientsResponse)
 	err := c.cc.Invoke(ctx, ClientCommandService_ListClients_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandServiceClient) CountClients(ctx context.Context, in *CountClientsRequest, opts ...grpc.CallOption) (*CountClientsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CountClientsResponse)
+	err := c.cc.Invoke(ctx, ClientCommandService_CountClients_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -362,6 +380,13 @@ type ClientCommandServiceServer interface {
 	// (default 50, max 500 per page), with filters. Errors: INVALID_ARGUMENT
 	// naming page_size, page_token or group. Role: viewer.
 	ListClients(context.Context, *ListClientsRequest) (*ListClientsResponse, error)
+	// Counts the registered devices per state, as the console's fleet filters
+	// show them: all, online, offline, crashed and service-failed, within an
+	// optional group and uuid prefix, in one query. The server shares a count
+	// between callers for up to one second (counted_at says when it was taken),
+	// so polling consoles cost one count per second between them. Errors:
+	// INVALID_ARGUMENT naming group or uuid_prefix. Role: viewer.
+	CountClients(context.Context, *CountClientsRequest) (*CountClientsResponse, error)
 	// Returns one device. Errors: INVALID_ARGUMENT naming client_uuid;
 	// NOT_FOUND. Role: viewer.
 	GetClient(context.Context, *GetClientRequest) (*GetClientResponse, error)
@@ -441,6 +466,9 @@ func (UnimplementedClientCommandServiceServer) WatchCommands(*WatchCommandsReque
 }
 func (UnimplementedClientCommandServiceServer) ListClients(context.Context, *ListClientsRequest) (*ListClientsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListClients not implemented")
+}
+func (UnimplementedClientCommandServiceServer) CountClients(context.Context, *CountClientsRequest) (*CountClientsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CountClients not implemented")
 }
 func (UnimplementedClientCommandServiceServer) GetClient(context.Context, *GetClientRequest) (*GetClientResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetClient not implemented")
@@ -584,6 +612,24 @@ func _ClientCommandService_ListClients_Handler(srv interface{}, ctx context.Cont
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ClientCommandServiceServer).ListClients(ctx, req.(*ListClientsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommandService_CountClients_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CountClientsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandServiceServer).CountClients(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientCommandService_CountClients_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandServiceServer).CountClients(ctx, req.(*CountClientsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -751,6 +797,10 @@ var ClientCommandService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListClients",
 			Handler:    _ClientCommandService_ListClients_Handler,
+		},
+		{
+			MethodName: "CountClients",
+			Handler:    _ClientCommandService_CountClients_Handler,
 		},
 		{
 			MethodName: "GetClient",

@@ -455,6 +455,30 @@ class ListClientsResponse(_message.Message):
     total_size: int
     def __init__(self, clients: _Optional[_Iterable[_Union[Client, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
+class CountClientsRequest(_message.Message):
+    __slots__ = ("group", "uuid_prefix")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    UUID_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    uuid_prefix: str
+    def __init__(self, group: _Optional[str] = ..., uuid_prefix: _Optional[str] = ...) -> None: ...
+
+class CountClientsResponse(_message.Message):
+    __slots__ = ("total", "online", "offline", "crashed", "service_failed", "counted_at")
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_FIELD_NUMBER: _ClassVar[int]
+    OFFLINE_FIELD_NUMBER: _ClassVar[int]
+    CRASHED_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FAILED_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_AT_FIELD_NUMBER: _ClassVar[int]
+    total: int
+    online: int
+    offline: int
+    crashed: int
+    service_failed: int
+    counted_at: _timestamp_pb2.Timestamp
+    def __init__(self, total: _Optional[int] = ..., online: _Optional[int] = ..., offline: _Optional[int] = ..., crashed: _Optional[int] = ..., service_failed: _Optional[int] = ..., counted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class GetClientRequest(_message.Message):
     __slots__ = ("client_uuid",)
     CLIENT_UUID_FIELD_NUMBER: _ClassVar[int]

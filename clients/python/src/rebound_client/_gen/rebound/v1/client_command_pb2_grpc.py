@@ -65,6 +65,11 @@ class ClientCommandServiceStub:
                 request_serializer=rebound_dot_v1_dot_client__command__pb2.ListClientsRequest.SerializeToString,
                 response_deserializer=rebound_dot_v1_dot_client__command__pb2.ListClientsResponse.FromString,
                 _registered_method=True)
+        self.CountClients = channel.unary_unary(
+                '/rebound.v1.ClientCommandService/CountClients',
+                request_serializer=rebound_dot_v1_dot_client__command__pb2.CountClientsRequest.SerializeToString,
+                response_deserializer=rebound_dot_v1_dot_client__command__pb2.CountClientsResponse.FromString,
+                _registered_method=True)
         self.GetClient = channel.unary_unary(
                 '/rebound.v1.ClientCommandService/GetClient',
                 request_serializer=rebound_dot_v1_dot_client__command__pb2.GetClientRequest.SerializeToString,
@@ -177,6 +182,18 @@ class ClientCommandServiceServicer:
         """Lists registered devices ordered by client_uuid (ascending), paginated
         (default 50, max 500 per page), with filters. Errors: INVALID_ARGUMENT
         naming page_size, page_token or group. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CountClients(self, request, context):
+        """Counts the registered devices per state, as the console's fleet filters
+        show them: all, online, offline, crashed and service-failed, within an
+        optional group and uuid prefix, in one query. The server shares a count
+        between callers for up to one second (counted_at says when it was taken),
+        so polling consoles cost one count per second between them. Errors:
+        INVALID_ARGUMENT naming group or uuid_prefix. Role: viewer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -306,6 +323,11 @@ def add_ClientCommandServiceServicer_to_server(servicer, server):
                     servicer.ListClients,
                     request_deserializer=rebound_dot_v1_dot_client__command__pb2.ListClientsRequest.FromString,
                     response_serializer=rebound_dot_v1_dot_client__command__pb2.ListClientsResponse.SerializeToString,
+            ),
+            'CountClients': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountClients,
+                    request_deserializer=rebound_dot_v1_dot_client__command__pb2.CountClientsRequest.FromString,
+                    response_serializer=rebound_dot_v1_dot_client__command__pb2.CountClientsResponse.SerializeToString,
             ),
             'GetClient': grpc.unary_unary_rpc_method_handler(
                     servicer.GetClient,
@@ -511,6 +533,33 @@ class ClientCommandService:
             '/rebound.v1.ClientCommandService/ListClients',
             rebound_dot_v1_dot_client__command__pb2.ListClientsRequest.SerializeToString,
             rebound_dot_v1_dot_client__command__pb2.ListClientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountClients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rebound.v1.ClientCommandService/CountClients',
+            rebound_dot_v1_dot_client__command__pb2.CountClientsRequest.SerializeToString,
+            rebound_dot_v1_dot_client__command__pb2.CountClientsResponse.FromString,
             options,
             channel_credentials,
             insecure,
