@@ -4,8 +4,8 @@
 //! by side, alternating: the server's CPU time per rollout with no console open, and with C
 //! consoles open, each following the rollout's detail page (the `WatchRollout` event stream
 //! through the JSON gateway) and the fleet page (its refresh every 3 s, the same requests
-//! `fleet.js` makes, concurrently as the page does: the two panels, its page of devices and
-//! the filters' counts), over HTTP, so the cost is the server's real cost. Also: the time
+//! `fleet.js` makes, concurrently as the page does: its page of devices, the filters' counts,
+//! and the two panels: the fleet's counts, then each panel's list if its count is not zero), over HTTP, so the cost is the server's real cost. Also: the time
 //! until the fleet page's first rows (its page of devices, answered while the page's other
 //! first requests are in flight) with N devices.
 //!
@@ -131,7 +131,10 @@ async fn fleet_first_rows(port: u16) -> Result<Duration> {
             let answer = post_json(port, &format!("{CLIENTS}/ListClients"), FLEET_PAGE).await;
             (answer, started.elapsed())
         },
-        fleet_refresh(port, &FLEET_REQUESTS[1..]),
+        async {
+            let (counts, panels) = tokio::join!(send_all(port, &FLEET_LIST[1..]), fleet_panels(port));
+            counts.and(panels)
+        },
     );
     let ((status, body), elapsed) = (rows.0?, rows.1);
     others?;
@@ -191,13 +194,36 @@ async fn rollout_cpu(
 /// The fleet page's refresh loop until aborted: its requests every [`FLEET_POLL`].
 async fn fleet_page(port: u16) -> Result<()> {
     loop {
-        fleet_refresh(port, FLEET_REQUESTS).await?;
+        let (list, panels) = tokio::join!(send_all(port, FLEET_LIST), fleet_panels(port));
+        list?;
+        panels?;
         tokio::time::sleep(FLEET_POLL).await;
     }
 }
 
+/// The panels' refresh, as fleet.js's `drawPanels`: the fleet's counts, then the list of
+/// each panel whose count is not zero.
+async fn fleet_panels(port: u16) -> Result<()> {
+    let (status, body) = post_json(port, &format!("{CLIENTS}/CountClients"), "{}").await?;
+    if status != 200 {
+        return Err(fail(format!("CountClients through the gateway: {status} {body:.200}")));
+    }
+    let counts: serde_json::Value = serde_json::from_str(&body).map_err(fail)?;
+    let nonzero = |field: &str| match &counts[field] {
+        serde_json::Value::String(n) => n.parse::<u64>().is_ok_and(|n| n > 0),
+        serde_json::Value::Number(n) => n.as_u64().is_some_and(|n| n > 0),
+        _ => false,
+    };
+    let panels: Vec<(&str, &str)> = [("service_failed", FAILED_PANEL), ("crashed", CRASHED_PANEL)]
+        .into_iter()
+        .filter(|(field, _)| nonzero(field))
+        .map(|(_, body)| ("ListClients", body))
+        .collect();
+    send_all(port, &panels).await
+}
+
 /// Send `requests` at once, as the page's `Promise.all` does; fails on any non-200.
-async fn fleet_refresh(port: u16, requests: &[(&str, &str)]) -> Result<()> {
+async fn send_all(port: u16, requests: &[(&str, &str)]) -> Result<()> {
     let calls = requests.iter().map(|(method, body)| async move {
         let (status, text) = post_json(port, &format!("{CLIENTS}/{method}"), body).await?;
         if status != 200 {
@@ -208,12 +234,10 @@ async fn fleet_refresh(port: u16, requests: &[(&str, &str)]) -> Result<()> {
     futures::future::try_join_all(calls).await.map(drop)
 }
 
-/// The requests of one fleet page refresh, as fleet.js makes them: its page of devices, the
-/// service-failed and crashed panels (up to 100 each), and the counts of its filters (all,
-/// online, offline, crashed, service-failed: one `CountClients`).
-const FLEET_REQUESTS: &[(&str, &str)] = &[
-    ("ListClients", FLEET_PAGE),
-    ("ListClients", r#"{"service_failed":true,"page_size":100}"#),
-    ("ListClients", r#"{"crash_state":"CRASH_STATE_CRASHED","page_size":100}"#),
-    ("CountClients", "{}"),
-];
+/// The requests of the list's refresh, as fleet.js makes them: its page of devices and the
+/// counts of its filters (all, online, offline, crashed, service-failed: one `CountClients`).
+const FLEET_LIST: &[(&str, &str)] = &[("ListClients", FLEET_PAGE), ("CountClients", "{}")];
+/// The service-failed panel's list (up to 100 devices).
+const FAILED_PANEL: &str = r#"{"service_failed":true,"page_size":100}"#;
+/// The crashed panel's list.
+const CRASHED_PANEL: &str = r#"{"crash_state":"CRASH_STATE_CRASHED","page_size":100}"#;

@@ -1,7 +1,7 @@
 // The fleet page: the service-failed and crashed panels, every device with filters and
 // counts, a uuid search, pages of the API's page tokens, and commands to a selection.
 // Live by polling (every 3 s, the panels, the page in view and the filters' counts, the
-// latter one CountClients call).
+// latter one CountClients call; a panel's list only when its count is not zero).
 
 import * as api from './api.js';
 import { el, enumName, time, ago, every, fill } from './util.js';
@@ -150,14 +150,22 @@ export function render(root) {
   return () => { stopPanels(); stopList(); clearTimeout(typing); };
 }
 
-/** The orange service-failed panel and the crashed panel; each absent when empty. */
+/** The orange service-failed panel and the crashed panel; each absent when empty. The
+ * fleet's counts (one CountClients, shared with the filters' when no group or search is set)
+ * say which lists to fetch: an empty panel costs no list. */
 async function drawPanels(panels) {
   let failed = [];
   let crashed = [];
+  const counted = await api.call('ClientCommandService', 'CountClients', {}).catch(() => null);
+  // Without counts, fetch both: the lists' own errors then show.
+  const wanted = (field) => !counted || Number(counted[field] ?? 0) > 0;
+  const list = (field, filter) => (wanted(field)
+    ? api.call('ClientCommandService', 'ListClients', { ...filter, page_size: 100 }).then((a) => a.clients)
+    : Promise.resolve([]));
   try {
     [failed, crashed] = await Promise.all([
-      api.call('ClientCommandService', 'ListClients', { service_failed: true, page_size: 100 }).then((a) => a.clients),
-      api.call('ClientCommandService', 'ListClients', { crash_state: 'CRASH_STATE_CRASHED', page_size: 100 }).then((a) => a.clients),
+      list('service_failed', { service_failed: true }),
+      list('crashed', { crash_state: 'CRASH_STATE_CRASHED' }),
     ]);
   } catch {
     return; // the list below shows the error
