@@ -45,7 +45,7 @@ mod history_tests;
 #[cfg(test)]
 mod progress_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,6 +14,8 @@ mod step;
 #[cfg(test)]
 mod fence_tests;
 #[cfg(test)]
+mod race_tests;
+#[cfg(test)]
 mod replica_tests;
 #[cfg(test)]
 mod tests;
@@ -25,6 +27,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use self::plan::{canary_size, pieces};
+use self::step::{Change, read_in};
 use super::fleet::{Fleet, Pending, commit_audited, duration_ms};
 use super::issue::validate;
 use super::lifecycle;
@@ -249,7 +252,7 @@ impl Fleet {
         self.announce_rollout(rollout_id);
         // The rollout exists from here on: a later piece that fails is the scheduler's to
         // issue again (its next step takes the members still unissued), not the caller's.
-        match self.issue_pieces(rollout.clone(), rest, later, now, EventSource::Api).await {
+        match self.issue_pieces(rollout.clone(), Change::Issue, rest, later, now, EventSource::Api).await {
             Ok(rollout) => {
                 self.plan_next_step(&rollout, 0);
                 Ok((rollout, true))
@@ -278,20 +281,21 @@ impl Fleet {
         audit: &AuditSlot,
     ) -> Result<RolloutRecord> {
         let _serial = self.rollout_lock.lock().await;
-        let (rollout, _) = self.rollout(id).await?;
+        let (mut rollout, _) = self.rollout(id).await?;
+        if !rollout.state.is_terminal() {
+            let why = if reason.is_empty() {
+                format!("aborted by {principal}")
+            } else {
+                format!("aborted by {principal}: {reason}")
+            };
+            rollout = self.abort(rollout, AbortCause::Operator, why, EventSource::Api, audit).await?;
+        }
+        // Aborting an aborted rollout again changes nothing; a finished one stays finished.
         match rollout.state {
-            RolloutState::Aborted => Ok(rollout),
             RolloutState::Completed | RolloutState::Failed => Err(Error::FailedPrecondition(
                 format!("rollout {id} is {}; only an active rollout can be aborted", rollout.state),
             )),
-            _ => {
-                let why = if reason.is_empty() {
-                    format!("aborted by {principal}")
-                } else {
-                    format!("aborted by {principal}: {reason}")
-                };
-                self.abort(rollout, AbortCause::Operator, why, EventSource::Api, audit).await
-            }
+            _ => Ok(rollout),
         }
     }
 
@@ -305,9 +309,11 @@ impl Fleet {
         self.abort(rollout, cause, why, source, &AuditSlot::default()).await
     }
 
+    /// Abort `rollout` (as read before): its transaction reads the row again, and leaves a
+    /// rollout that ended meanwhile (completed, or aborted by someone else) as it is.
     async fn abort(
         &self,
-        mut rollout: RolloutRecord,
+        rollout: RolloutRecord,
         cause: AbortCause,
         why: String,
         source: EventSource,
@@ -317,6 +323,10 @@ impl Fleet {
         let unaccepted = self.store.unaccepted_rollout_commands(id).await?;
         let now = now_ms();
         let mut tx = self.step_tx(source).await?;
+        let mut rollout = read_in(&mut *tx, id).await?;
+        if rollout.state.is_terminal() {
+            return Ok(rollout);
+        }
         tx.prefetch(&unaccepted, &[]).await?;
         let mut pending = Pending::default();
         for command_id in unaccepted {
