@@ -1,5 +1,6 @@
 //! The command domain's side of the cluster (`crate::cluster`): the scheduler's fenced write
-//! transactions, and the adoption of orphaned commands.
+//! transactions, the step-down of a leader whose fenced write failed (which retention shares),
+//! and the adoption of orphaned commands.
 //!
 //! A command is published by the replica that created it (its `owner`). When that replica
 //! dies before the broker acknowledged the publish, the command stays `queued` with an owner
@@ -13,10 +14,19 @@ use super::fleet::{Fleet, outbound};
 use crate::clock::now_ms;
 use crate::error::Result;
 use crate::model::commands::{CommandRecord, EventSource};
-use crate::store::{FleetTx, StoreError};
+use crate::cluster::Leadership;
+use crate::store::{Fence, FleetTx, StoreError};
 
 /// Most orphaned commands adopted per scheduler tick.
 const ADOPT_LIMIT: u32 = 1000;
+
+/// Steps `leadership` down from `fence`'s epoch when `err` says a write fenced by it was
+/// fenced off: another replica took the lease over.
+pub fn step_down_if_fenced(leadership: &Leadership, fence: &Fence, err: &StoreError) {
+    if matches!(err, StoreError::Fenced { .. }) {
+        leadership.step_down(fence.epoch, "a write was fenced off");
+    }
+}
 
 impl Fleet {
     /// A write transaction of the leader's duties: fenced by this replica's lease epoch, so
@@ -31,9 +41,7 @@ impl Fleet {
         match tx.fence(&fence).await {
             Ok(()) => Ok(tx),
             Err(err) => {
-                if matches!(err, StoreError::Fenced { .. }) {
-                    self.leadership.step_down(fence.epoch, "a write was fenced off");
-                }
+                step_down_if_fenced(&self.leadership, &fence, &err);
                 Err(err.into())
             }
         }
@@ -56,13 +64,10 @@ impl Fleet {
         let Some(fence) = self.leadership.fence() else { return Ok(0) };
         let ttl = self.settings.current().cluster.lease_ttl;
         let now = now_ms();
-        let adopted = match cluster.adopt_orphans(&fence, ttl, now, ADOPT_LIMIT).await {
-            Err(err @ StoreError::Fenced { .. }) => {
-                self.leadership.step_down(fence.epoch, "a write was fenced off");
-                return Err(err.into());
-            }
-            other => other?,
-        };
+        let adopted = cluster
+            .adopt_orphans(&fence, ttl, now, ADOPT_LIMIT)
+            .await
+            .inspect_err(|err| step_down_if_fenced(&self.leadership, &fence, err))?;
         let commands = self.commands_by_id(&adopted).await?;
         for command in &commands {
             tracing::info!(command.id = %command.command_id, "adopted an orphaned command; publishing it again");

@@ -39,7 +39,7 @@ pub mod writes;
 pub(crate) mod test_postgres;
 
 #[cfg(test)]
-mod fleet_tests;
+pub(crate) mod fleet_tests;
 #[cfg(test)]
 mod history_tests;
 #[cfg(test)]
