@@ -15,7 +15,7 @@ use crate::clock::now_ms;
 use crate::error::Result;
 use crate::model::commands::{CommandRecord, EventSource};
 use crate::cluster::Leadership;
-use crate::store::{Fence, FleetTx, StoreError};
+use crate::store::{Fence, FleetTx, Store, StoreError};
 
 /// Most orphaned commands adopted per scheduler tick.
 const ADOPT_LIMIT: u32 = 1000;
@@ -28,23 +28,31 @@ pub fn step_down_if_fenced(leadership: &Leadership, fence: &Fence, err: &StoreEr
     }
 }
 
-impl Fleet {
-    /// A write transaction of the leader's duties: fenced by this replica's lease epoch, so
-    /// that it writes nothing once another replica took the lease over. A replica that finds
-    /// itself fenced steps down.
-    pub(super) async fn leader_tx(&self) -> Result<Box<dyn FleetTx>> {
-        let Some(fence) = self.leadership.fence() else {
-            let holder = self.leadership.replica_id().to_owned();
-            return Err(StoreError::Fenced { holder, epoch: 0 }.into());
-        };
-        let mut tx = self.store.fleet_tx().await?;
-        match tx.fence(&fence).await {
-            Ok(()) => Ok(tx),
-            Err(err) => {
-                step_down_if_fenced(&self.leadership, &fence, &err);
-                Err(err.into())
-            }
+/// A write transaction of the leader's duties on `store`: fenced by `leadership`'s lease
+/// epoch, so that it writes nothing once another replica took the lease over. A replica that
+/// finds itself fenced steps down.
+pub(super) async fn fenced_tx(
+    store: &dyn Store,
+    leadership: &Leadership,
+) -> Result<Box<dyn FleetTx>> {
+    let Some(fence) = leadership.fence() else {
+        let holder = leadership.replica_id().to_owned();
+        return Err(StoreError::Fenced { holder, epoch: 0 }.into());
+    };
+    let mut tx = store.fleet_tx().await?;
+    match tx.fence(&fence).await {
+        Ok(()) => Ok(tx),
+        Err(err) => {
+            step_down_if_fenced(leadership, &fence, &err);
+            Err(err.into())
         }
+    }
+}
+
+impl Fleet {
+    /// [`fenced_tx`] on this replica's store and leadership.
+    pub(super) async fn leader_tx(&self) -> Result<Box<dyn FleetTx>> {
+        fenced_tx(self.store.as_ref(), &self.leadership).await
     }
 
     /// The write transaction of a rollout step taken by `source`: fenced when the scheduler
