@@ -136,6 +136,13 @@ pub trait FleetTx: Send {
         rollout_id: Uuid,
         clients: &[Uuid],
     ) -> Result<crate::ids::IdSet, StoreError>;
+    /// Commands of the rollout that the devices have not accepted (queued or published),
+    /// oldest first, as the transaction sees them: an abort cancels these, including any
+    /// another replica issued since the abort was asked for.
+    async fn unaccepted_rollout_commands(
+        &mut self,
+        rollout_id: Uuid,
+    ) -> Result<Vec<CommandRecord>, StoreError>;
     /// Records the command issued to one member.
     async fn set_member_command(
         &mut self,

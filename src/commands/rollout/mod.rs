@@ -288,7 +288,7 @@ impl Fleet {
             } else {
                 format!("aborted by {principal}: {reason}")
             };
-            rollout = self.abort(rollout, AbortCause::Operator, why, EventSource::Api, audit).await?;
+            rollout = self.abort(id, AbortCause::Operator, why, EventSource::Api, audit).await?;
         }
         // Aborting an aborted rollout again changes nothing; a finished one stays finished.
         match rollout.state {
@@ -306,31 +306,31 @@ impl Fleet {
         why: String,
     ) -> Result<RolloutRecord> {
         let (cause, source) = (AbortCause::FailureThreshold, EventSource::Scheduler);
-        self.abort(rollout, cause, why, source, &AuditSlot::default()).await
+        self.abort(rollout.rollout_id, cause, why, source, &AuditSlot::default()).await
     }
 
-    /// Abort `rollout` (as read before): its transaction reads the row again, and leaves a
-    /// rollout that ended meanwhile (completed, or aborted by someone else) as it is.
+    /// Abort rollout `id`: its transaction reads the row and the commands to cancel, and
+    /// leaves a rollout that ended since the caller read it (completed, or aborted by
+    /// someone else) as it is.
     async fn abort(
         &self,
-        rollout: RolloutRecord,
+        id: Uuid,
         cause: AbortCause,
         why: String,
         source: EventSource,
         audit: &AuditSlot,
     ) -> Result<RolloutRecord> {
-        let id = rollout.rollout_id;
-        let unaccepted = self.store.unaccepted_rollout_commands(id).await?;
         let now = now_ms();
         let mut tx = self.step_tx(source).await?;
         let mut rollout = read_in(&mut *tx, id).await?;
         if rollout.state.is_terminal() {
             return Ok(rollout);
         }
-        tx.prefetch(&unaccepted, &[]).await?;
+        // Read in the transaction: the commands a piece (of any replica) committed after the
+        // abort was asked for are canceled too.
+        let unaccepted = tx.unaccepted_rollout_commands(id).await?;
         let mut pending = Pending::default();
-        for command_id in unaccepted {
-            let Some(mut command) = tx.command(command_id).await? else { continue };
+        for mut command in unaccepted {
             if let Ok(Some(t)) =
                 lifecycle::cancel(&mut command, now, "canceled by rollout abort".into())
             {

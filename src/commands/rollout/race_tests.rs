@@ -1,7 +1,8 @@
 //! A rollout changed by someone else between a step's read and its transaction, on every
 //! backend of the store suite (SQLite, and PostgreSQL when `REBOUND_TEST_POSTGRES` is set):
 //! an operator's abort committed meanwhile (through this replica or another) stays, and the
-//! step issues nothing more; a rollout that completed meanwhile is not aborted after the fact.
+//! step issues nothing more; a rollout that completed meanwhile is not aborted after the fact;
+//! and (PostgreSQL) an abort cancels what another replica issued while it waited.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 use uuid::Uuid;
 
-use super::fence_tests::fleet;
+use super::fence_tests::{fleet, two_replicas_on};
 use super::step::{Change, Piece};
 use super::tests::to_all;
 use crate::audit::AuditSlot;
@@ -19,9 +20,11 @@ use crate::commands::copies_tests::ack;
 use crate::commands::device::AckStatus;
 use crate::commands::test_link::RecordingLink;
 use crate::commands::Fleet;
+use crate::commands::fleet::Pending;
 use crate::model::clients::ClientRecord;
-use crate::model::commands::EventSource;
+use crate::model::commands::{CommandState, EventSource};
 use crate::model::rollouts::{AbortCause, RolloutState};
+use crate::store::test_postgres::database;
 use crate::store::tests::backends;
 use crate::store::{StoreOptions, open_with};
 
@@ -117,7 +120,7 @@ async fn a_rollout_is_neither_completed_after_an_abort_nor_aborted_after_complet
         fleet.advance_rollouts().await.unwrap();
         let (why, audit) = ("aborted by op".to_owned(), AuditSlot::default());
         let (cause, source) = (AbortCause::Operator, EventSource::Api);
-        let after = fleet.abort(read.clone(), cause, why, source, &audit).await.unwrap();
+        let after = fleet.abort(id, cause, why, source, &audit).await.unwrap();
         assert_eq!(after.state, RolloutState::Completed);
         let (after, _) = fleet.rollout(id).await.unwrap();
         assert_eq!((after.state, after.abort_cause), (RolloutState::Completed, None));
@@ -134,5 +137,57 @@ async fn a_rollout_is_neither_completed_after_an_abort_nor_aborted_after_complet
         assert_eq!(completed.state, RolloutState::Aborted, "the completion undid the abort");
         let (after, _) = fleet.rollout(id).await.unwrap();
         assert_eq!(after.state, RolloutState::Aborted);
+    }
+}
+
+/// PostgreSQL: while one replica's abort waits for the device area's lock, the leader's step
+/// (holding it) issues the canary. The abort cancels those commands too: it reads what to
+/// cancel inside its own transaction, not before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_cancels_what_a_step_issued_while_it_waited() {
+    let Some(url) = database().await else { return };
+    let (a, b, fence) = two_replicas_on(&url, 10).await;
+    let (leader, leader_link) = fleet(&a, "a", fence.epoch);
+    let (api, api_link) = fleet(&b, "b", 0);
+    api_link.connected.store(false, Ordering::SeqCst);
+    let (started, _) = api.start_rollout(to_all(2)).await.unwrap();
+    let id = started.rollout_id;
+
+    // The leader's step transaction holds the device area's lock; the abort queues behind it.
+    let mut step = a.fleet_tx().await.unwrap();
+    let aborting = tokio::spawn({
+        let api = api.clone();
+        async move { api.abort_rollout(id, "op", "stop", &AuditSlot::default()).await }
+    });
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+        == 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the abort never waited for the lock");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut rollout = started.clone();
+    rollout.state = RolloutState::Canary;
+    let canary = a.unissued_members(id, 2).await.unwrap();
+    let mut pending = Pending::default();
+    leader.issue_into(&mut *step, &mut pending, &mut rollout, &canary, now_ms()).await.unwrap();
+    step.put_rollout(&rollout).await.unwrap();
+    step.commit().await.unwrap();
+    leader.finish(pending);
+
+    let aborted = aborting.await.unwrap().unwrap();
+    assert_eq!(aborted.state, RolloutState::Aborted);
+    let issued = leader_link.published.lock().unwrap().clone();
+    assert_eq!(issued.len(), 2);
+    for command in issued {
+        let stored = a.command(command.command_id).await.unwrap().unwrap();
+        assert_eq!(stored.state, CommandState::Canceled, "the abort left a command to run");
     }
 }

@@ -40,6 +40,12 @@ static SENT_COMMANDS: LazyLock<String> = LazyLock::new(|| {
 
 static UPSERT_ROLLOUT: LazyLock<String> =
     LazyLock::new(|| rows::insert_sql("rollouts", ROLLOUT_COLUMNS, Some("rollout_id")));
+static UNACCEPTED_COMMANDS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {COMMAND_COLUMNS} FROM commands WHERE rollout_id = ? \
+         AND state IN ('queued', 'published') ORDER BY issued_ms"
+    )
+});
 static SELECT_COMMAND: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE command_id = ?"));
 static SELECT_CLIENT: LazyLock<String> =
@@ -68,6 +74,24 @@ impl SqliteFleetTx {
     /// A transaction on the writer connection, begun by [`WriterTx::begin`].
     pub(super) fn new(writer: WriterTx) -> Self {
         Self { writer, cache: FleetCache::default() }
+    }
+
+    /// The commands `sql` selects by `id`, as the transaction sees them; remembered, so that
+    /// later updates know their state.
+    fn commands_by(
+        &mut self,
+        sql: &str,
+        id: Uuid,
+        op: &'static str,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        self.flush()?;
+        let rows = select_by_id(self.writer.conn()?, sql, id, CommandRow::from_native, op)?;
+        let records: Vec<CommandRecord> =
+            rows.into_iter().map(|r| r.into_record(op)).collect::<Result<_, _>>()?;
+        for record in &records {
+            self.cache.commands.insert(record.command_id, Some(record.clone()));
+        }
+        Ok(records)
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {
@@ -191,17 +215,14 @@ impl FleetTx for SqliteFleetTx {
     }
 
     async fn sent_commands_for(&mut self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
-        const OP: &str = "tx.sent_commands_for";
-        self.flush()?;
-        let rows =
-            select_by_id(self.writer.conn()?, &SENT_COMMANDS, client, CommandRow::from_native, OP)?;
-        let records: Vec<CommandRecord> =
-            rows.into_iter().map(|r| r.into_record(OP)).collect::<Result<_, _>>()?;
-        // Flushed above, so these are the transaction's rows: later updates know their state.
-        for record in &records {
-            self.cache.commands.insert(record.command_id, Some(record.clone()));
-        }
-        Ok(records)
+        self.commands_by(&SENT_COMMANDS, client, "tx.sent_commands_for")
+    }
+
+    async fn unaccepted_rollout_commands(
+        &mut self,
+        rollout_id: Uuid,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        self.commands_by(&UNACCEPTED_COMMANDS, rollout_id, "tx.unaccepted_rollout_commands")
     }
 
     async fn client(&mut self, uuid: Uuid) -> Result<Option<ClientRecord>, StoreError> {
