@@ -160,6 +160,8 @@ impl Fleet {
         let now = now_ms();
         let id = rollout.rollout_id;
         match rollout.state {
+            // Only the count is taken here: the first piece begins the rollout on the row its
+            // transaction reads.
             RolloutState::Pending => match self.first_step(&mut rollout.clone(), now) {
                 Some(first) => self.issue_members(rollout, Change::Begin, first, now).await,
                 None => Ok(rollout),
