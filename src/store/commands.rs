@@ -119,6 +119,9 @@ pub trait FleetTx: Send {
     async fn put_client(&mut self, client: &ClientRecord) -> Result<(), StoreError>;
 
     async fn rollout(&mut self, id: Uuid) -> Result<Option<RolloutRecord>, StoreError>;
+    /// The rollouts other than `id` that are not terminal, oldest first, as the transaction
+    /// sees them: a rollout starts only while no other is active.
+    async fn other_active_rollouts(&mut self, id: Uuid) -> Result<Vec<RolloutRecord>, StoreError>;
     /// Inserts or replaces the rollout row.
     async fn put_rollout(&mut self, rollout: &RolloutRecord) -> Result<(), StoreError>;
     async fn insert_members(

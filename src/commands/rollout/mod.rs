@@ -122,6 +122,32 @@ fn check_request(req: &RolloutRequest) -> Result<()> {
     Ok(())
 }
 
+/// Whether rollout `id` with `params_hash` may start, given the rollout stored under that id
+/// (`existing`) and the `active` ones: the existing one when it is the same request again
+/// (idempotent), an error when it differs or another rollout is still active.
+fn check_new(
+    id: Uuid,
+    params_hash: &str,
+    existing: Option<RolloutRecord>,
+    active: &[RolloutRecord],
+) -> Result<Option<RolloutRecord>> {
+    if let Some(existing) = existing {
+        if existing.params_hash == params_hash {
+            return Ok(Some(existing));
+        }
+        return Err(Error::AlreadyExists(format!(
+            "rollout_id: rollout {id} already exists with other parameters"
+        )));
+    }
+    if let Some(active) = active.first() {
+        return Err(Error::FailedPrecondition(format!(
+            "rollout {} is still active ({}); abort it or wait for it to finish",
+            active.rollout_id, active.state
+        )));
+    }
+    Ok(None)
+}
+
 impl Fleet {
     /// Start a rollout (idempotent on `rollout_id`). Returns it and whether it was created.
     #[tracing::instrument(name = "rollout.start", skip_all, fields(rollout.action = %req.action))]
@@ -146,19 +172,10 @@ impl Fleet {
             req.requested_by,
             duration_ms(expires_in)
         ));
-        if let Some(existing) = self.store.rollout(rollout_id).await? {
-            if existing.params_hash == params_hash {
-                return Ok((existing, false));
-            }
-            return Err(Error::AlreadyExists(format!(
-                "rollout_id: rollout {rollout_id} already exists with other parameters"
-            )));
-        }
-        if let Some(active) = self.store.active_rollouts().await?.first() {
-            return Err(Error::FailedPrecondition(format!(
-                "rollout {} is still active ({}); abort it or wait for it to finish",
-                active.rollout_id, active.state
-            )));
+        let existing = self.store.rollout(rollout_id).await?;
+        let active = self.store.active_rollouts().await?;
+        if let Some(existing) = check_new(rollout_id, &params_hash, existing, &active)? {
+            return Ok((existing, false));
         }
         let mut targets = match &req.target {
             RolloutTarget::All => self.store.client_uuids(None).await?,
@@ -239,6 +256,12 @@ impl Fleet {
         };
         let (head, rest) = first.split_at(head_size);
         let mut tx = self.store.fleet_tx().await?;
+        // Again under the transaction's lock: another replica may have started one since.
+        let existing = tx.rollout(rollout_id).await?;
+        let active = tx.other_active_rollouts(rollout_id).await?;
+        if let Some(existing) = check_new(rollout_id, &rollout.params_hash, existing, &active)? {
+            return Ok((existing, false));
+        }
         tx.put_rollout(&rollout).await?;
         tx.insert_members(rollout_id, &members).await?;
         let mut pending = Pending::default();

@@ -2,7 +2,8 @@
 //! backend of the store suite (SQLite, and PostgreSQL when `REBOUND_TEST_POSTGRES` is set):
 //! an operator's abort committed meanwhile (through this replica or another) stays, and the
 //! step issues nothing more; a rollout that completed meanwhile is not aborted after the fact;
-//! and (PostgreSQL) an abort cancels what another replica issued while it waited.
+//! and (PostgreSQL) an abort cancels what another replica issued while it waited, and of two
+//! rollouts started at once on two replicas only one starts.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -140,6 +141,24 @@ async fn a_rollout_is_neither_completed_after_an_abort_nor_aborted_after_complet
     }
 }
 
+/// Waits until `count` transactions of the database `url` wait for the device area's lock.
+async fn lock_waiters(url: &str, count: i64) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+        < count
+    {
+        assert!(tokio::time::Instant::now() < deadline, "{count} never waited for the lock");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// PostgreSQL: while one replica's abort waits for the device area's lock, the leader's step
 /// (holding it) issues the canary. The abort cancels those commands too: it reads what to
 /// cancel inside its own transaction, not before it.
@@ -159,20 +178,7 @@ async fn an_abort_cancels_what_a_step_issued_while_it_waited() {
         let api = api.clone();
         async move { api.abort_rollout(id, "op", "stop", &AuditSlot::default()).await }
     });
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
-         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap()
-        == 0
-    {
-        assert!(tokio::time::Instant::now() < deadline, "the abort never waited for the lock");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    lock_waiters(&url, 1).await;
     let mut rollout = started.clone();
     rollout.state = RolloutState::Canary;
     let canary = a.unissued_members(id, 2).await.unwrap();
@@ -190,4 +196,31 @@ async fn an_abort_cancels_what_a_step_issued_while_it_waited() {
         let stored = a.command(command.command_id).await.unwrap().unwrap();
         assert_eq!(stored.state, CommandState::Canceled, "the abort left a command to run");
     }
+}
+
+/// PostgreSQL: two replicas start a rollout each at once; both find none active before their
+/// transactions. Only one starts: the other finds the first under its transaction's lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rollouts_started_at_once_on_two_replicas_start_one() {
+    let Some(url) = database().await else { return };
+    let (a, b, fence) = two_replicas_on(&url, 10).await;
+    let (one, _) = fleet(&a, "a", fence.epoch);
+    let (other, _) = fleet(&b, "b", 0);
+    let held = a.fleet_tx().await.unwrap();
+    let mut starts = tokio::task::JoinSet::new();
+    for replica in [one, other] {
+        starts.spawn(async move { replica.start_rollout(to_all(2)).await });
+    }
+    lock_waiters(&url, 2).await;
+    drop(held);
+    let mut refused = 0;
+    while let Some(started) = starts.join_next().await {
+        match started.unwrap() {
+            Ok((_, created)) => assert!(created),
+            Err(crate::error::Error::FailedPrecondition(_)) => refused += 1,
+            Err(err) => panic!("{err}"),
+        }
+    }
+    assert_eq!(refused, 1, "both rollouts started");
+    assert_eq!(a.active_rollouts().await.unwrap().len(), 1);
 }

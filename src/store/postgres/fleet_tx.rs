@@ -291,6 +291,13 @@ impl FleetTx for PgFleetTx {
         Ok(found.into_iter().next())
     }
 
+    async fn other_active_rollouts(&mut self, id: Uuid) -> Result<Vec<RolloutRecord>, StoreError> {
+        let mut builder = rows::select_rollouts();
+        builder.push(" AND rollout_id <> ").push_bind(id.to_string());
+        builder.push(" AND state IN ('pending', 'canary', 'running') ORDER BY created_ms");
+        fetch(&mut *self.tx, builder, RolloutRow::into_record, "tx.other_active_rollouts").await
+    }
+
     async fn put_rollout(&mut self, rollout: &RolloutRecord) -> Result<(), StoreError> {
         self.notices.rollout(rollout.rollout_id);
         rows::put_rollout(&mut self.tx, rollout).await

@@ -46,6 +46,12 @@ static UNACCEPTED_COMMANDS: LazyLock<String> = LazyLock::new(|| {
          AND state IN ('queued', 'published') ORDER BY issued_ms"
     )
 });
+static OTHER_ACTIVE_ROLLOUTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ROLLOUT_COLUMNS} FROM rollouts WHERE rollout_id <> ? \
+         AND state IN ('pending', 'canary', 'running') ORDER BY created_ms"
+    )
+});
 static SELECT_COMMAND: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE command_id = ?"));
 static SELECT_CLIENT: LazyLock<String> =
@@ -246,6 +252,13 @@ impl FleetTx for SqliteFleetTx {
         const OP: &str = "tx.rollout";
         let row = one_by_id(self.writer.conn()?, &SELECT_ROLLOUT, id, RolloutRow::from_native, OP)?;
         row.map(|r| r.into_record(OP)).transpose()
+    }
+
+    async fn other_active_rollouts(&mut self, id: Uuid) -> Result<Vec<RolloutRecord>, StoreError> {
+        const OP: &str = "tx.other_active_rollouts";
+        let conn = self.writer.conn()?;
+        let rows = select_by_id(conn, &OTHER_ACTIVE_ROLLOUTS, id, RolloutRow::from_native, OP)?;
+        rows.into_iter().map(|r| r.into_record(OP)).collect()
     }
 
     async fn put_rollout(&mut self, rollout: &RolloutRecord) -> Result<(), StoreError> {
