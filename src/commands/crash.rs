@@ -13,10 +13,12 @@ use uuid::Uuid;
 use super::fleet::{Fleet, Pending, duration_ms};
 
 use super::issue::{IssueOrigin, IssueOutcome, IssueRequest, Lockout};
+use super::leader::fenced_tx;
 use super::operations::{CrashState, crash_state};
 use super::settings::DeviceSettings;
 use crate::audit::AuditSlot;
 use crate::clock::now_ms;
+use crate::cluster::Leadership;
 use crate::contract::Action;
 use crate::error::Result;
 use crate::model::clients::{CapabilityTier, ClientRecord, RecoveryStep};
@@ -125,10 +127,10 @@ impl Fleet {
         self.finish(pending);
         if let Some(argv) = hook {
             let timeout = settings.escalation.power_cycle_timeout;
-            let store = self.store.clone();
+            let (store, leadership) = (self.store.clone(), self.leadership.clone());
             tokio::spawn(async move {
                 let outcome = run_hook(&argv, uuid, timeout).await;
-                record_hook_outcome(store, uuid, outcome).await;
+                record_hook_outcome(store.as_ref(), &leadership, uuid, outcome).await;
             });
         }
         Ok(())
@@ -228,14 +230,18 @@ async fn run_hook(argv: &[String], uuid: Uuid, timeout: Duration) -> String {
     }
 }
 
+/// Record the power-cycle hook's `outcome` on the device, in a transaction fenced like the
+/// ladder step that ran the hook: the hook may outlast this replica's lease, and a replica
+/// that lost it records nothing (and steps down).
 async fn record_hook_outcome(
-    store: std::sync::Arc<dyn crate::store::Store>,
+    store: &dyn crate::store::Store,
+    leadership: &Leadership,
     uuid: Uuid,
     outcome: String,
 ) {
     tracing::warn!(client.uuid = %uuid, "crash recovery: {outcome}");
-    let result = async {
-        let mut tx = store.fleet_tx().await?;
+    let result: Result<()> = async {
+        let mut tx = fenced_tx(store, leadership).await?;
         if let Some(mut client) = tx.client(uuid).await?
             && client.recovery_step == RecoveryStep::PowerCycle
         {
@@ -243,7 +249,7 @@ async fn record_hook_outcome(
             client.updated_ms = now_ms();
             tx.put_client(&client).await?;
         }
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
     .await;
     if let Err(err) = result {
@@ -269,5 +275,42 @@ mod tests {
         assert!(run_hook(&fail, uuid, Duration::from_secs(5)).await.contains("failed"));
         let slow = vec!["sleep".to_owned(), "5".to_owned()];
         assert!(run_hook(&slow, uuid, Duration::from_millis(50)).await.contains("killed"));
+    }
+
+    /// The hook outlasted the lease (PostgreSQL: another replica took it, epoch + 1): the old
+    /// leader records nothing and steps down; the leader records the outcome.
+    #[tokio::test]
+    async fn an_old_leader_does_not_record_the_hook_outcome() {
+        use crate::store::{Fence, StoreOptions, open_with, test_postgres::database};
+        let Some(url) = database().await else { return };
+        let ttl = Duration::from_secs(30);
+        let mut stores = Vec::new();
+        for id in ["a", "b"] {
+            let options = StoreOptions { replica_id: Some(id.into()), ..StoreOptions::default() };
+            stores.push(open_with(&url, &options).await.unwrap());
+        }
+        let (a, b) = (stores[0].as_ref(), stores[1].as_ref());
+        let uuid = Uuid::new_v4();
+        let mut client = ClientRecord::new(uuid, now_ms());
+        client.recovery_step = RecoveryStep::PowerCycle;
+        client.recovery_detail = Some("running the power-cycle hook".into());
+        let mut tx = a.fleet_tx().await.unwrap();
+        tx.put_client(&client).await.unwrap();
+        tx.commit().await.unwrap();
+        let epoch = a.cluster().unwrap().try_acquire("a", ttl).await.unwrap().unwrap();
+        let old = Leadership::leading("a", epoch);
+        a.cluster().unwrap().release(&Fence { holder: "a".into(), epoch }).await.unwrap();
+        let taken = b.cluster().unwrap().try_acquire("b", ttl).await.unwrap();
+        assert_eq!(taken, Some(epoch + 1));
+
+        let outcome = "power-cycle hook exited 0";
+        record_hook_outcome(a, &old, uuid, outcome.into()).await;
+        let found = a.client(uuid).await.unwrap().unwrap().recovery_detail;
+        assert_eq!(found.as_deref(), Some("running the power-cycle hook"), "the old leader wrote");
+        assert!(!old.is_leader(), "a fenced leader steps down");
+
+        record_hook_outcome(b, &Leadership::leading("b", epoch + 1), uuid, outcome.into()).await;
+        let found = b.client(uuid).await.unwrap().unwrap().recovery_detail;
+        assert_eq!(found.as_deref(), Some(outcome));
     }
 }

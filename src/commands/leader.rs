@@ -1,5 +1,6 @@
 //! The command domain's side of the cluster (`crate::cluster`): the scheduler's fenced write
-//! transactions, and the adoption of orphaned commands.
+//! transactions, the step-down of a leader whose fenced write failed (which retention shares),
+//! and the adoption of orphaned commands.
 //!
 //! A command is published by the replica that created it (its `owner`). When that replica
 //! dies before the broker acknowledged the publish, the command stays `queued` with an owner
@@ -13,30 +14,45 @@ use super::fleet::{Fleet, outbound};
 use crate::clock::now_ms;
 use crate::error::Result;
 use crate::model::commands::{CommandRecord, EventSource};
-use crate::store::{FleetTx, StoreError};
+use crate::cluster::Leadership;
+use crate::store::{Fence, FleetTx, Store, StoreError};
 
 /// Most orphaned commands adopted per scheduler tick.
 const ADOPT_LIMIT: u32 = 1000;
 
-impl Fleet {
-    /// A write transaction of the leader's duties: fenced by this replica's lease epoch, so
-    /// that it writes nothing once another replica took the lease over. A replica that finds
-    /// itself fenced steps down.
-    pub(super) async fn leader_tx(&self) -> Result<Box<dyn FleetTx>> {
-        let Some(fence) = self.leadership.fence() else {
-            let holder = self.leadership.replica_id().to_owned();
-            return Err(StoreError::Fenced { holder, epoch: 0 }.into());
-        };
-        let mut tx = self.store.fleet_tx().await?;
-        match tx.fence(&fence).await {
-            Ok(()) => Ok(tx),
-            Err(err) => {
-                if matches!(err, StoreError::Fenced { .. }) {
-                    self.leadership.step_down(fence.epoch, "a write was fenced off");
-                }
-                Err(err.into())
-            }
+/// Steps `leadership` down from `fence`'s epoch when `err` says a write fenced by it was
+/// fenced off: another replica took the lease over.
+pub fn step_down_if_fenced(leadership: &Leadership, fence: &Fence, err: &StoreError) {
+    if matches!(err, StoreError::Fenced { .. }) {
+        leadership.step_down(fence.epoch, "a write was fenced off");
+    }
+}
+
+/// A write transaction of the leader's duties on `store`: fenced by `leadership`'s lease
+/// epoch, so that it writes nothing once another replica took the lease over. A replica that
+/// finds itself fenced steps down.
+pub(super) async fn fenced_tx(
+    store: &dyn Store,
+    leadership: &Leadership,
+) -> Result<Box<dyn FleetTx>> {
+    let Some(fence) = leadership.fence() else {
+        let holder = leadership.replica_id().to_owned();
+        return Err(StoreError::Fenced { holder, epoch: 0 }.into());
+    };
+    let mut tx = store.fleet_tx().await?;
+    match tx.fence(&fence).await {
+        Ok(()) => Ok(tx),
+        Err(err) => {
+            step_down_if_fenced(leadership, &fence, &err);
+            Err(err.into())
         }
+    }
+}
+
+impl Fleet {
+    /// [`fenced_tx`] on this replica's store and leadership.
+    pub(super) async fn leader_tx(&self) -> Result<Box<dyn FleetTx>> {
+        fenced_tx(self.store.as_ref(), &self.leadership).await
     }
 
     /// The write transaction of a rollout step taken by `source`: fenced when the scheduler
@@ -56,13 +72,10 @@ impl Fleet {
         let Some(fence) = self.leadership.fence() else { return Ok(0) };
         let ttl = self.settings.current().cluster.lease_ttl;
         let now = now_ms();
-        let adopted = match cluster.adopt_orphans(&fence, ttl, now, ADOPT_LIMIT).await {
-            Err(err @ StoreError::Fenced { .. }) => {
-                self.leadership.step_down(fence.epoch, "a write was fenced off");
-                return Err(err.into());
-            }
-            other => other?,
-        };
+        let adopted = cluster
+            .adopt_orphans(&fence, ttl, now, ADOPT_LIMIT)
+            .await
+            .inspect_err(|err| step_down_if_fenced(&self.leadership, &fence, err))?;
         let commands = self.commands_by_id(&adopted).await?;
         for command in &commands {
             tracing::info!(command.id = %command.command_id, "adopted an orphaned command; publishing it again");

@@ -37,6 +37,7 @@ pub use counts::Counted;
 pub use fleet::{CommandChange, Fleet, Stats};
 pub use ingest::MAX_BATCH;
 pub use issue::{IssueRequest, Lockout};
+pub use leader::step_down_if_fenced;
 pub use lifecycle::terminal_timeout;
 pub use operations::{CrashState, crash_state, validate_group};
 pub use rollout::{Canary, RolloutRequest, is_settled, reported_counters};

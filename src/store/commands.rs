@@ -119,6 +119,9 @@ pub trait FleetTx: Send {
     async fn put_client(&mut self, client: &ClientRecord) -> Result<(), StoreError>;
 
     async fn rollout(&mut self, id: Uuid) -> Result<Option<RolloutRecord>, StoreError>;
+    /// The rollouts other than `id` that are not terminal, oldest first, as the transaction
+    /// sees them: a rollout starts only while no other is active.
+    async fn other_active_rollouts(&mut self, id: Uuid) -> Result<Vec<RolloutRecord>, StoreError>;
     /// Inserts or replaces the rollout row.
     async fn put_rollout(&mut self, rollout: &RolloutRecord) -> Result<(), StoreError>;
     async fn insert_members(
@@ -136,6 +139,13 @@ pub trait FleetTx: Send {
         rollout_id: Uuid,
         clients: &[Uuid],
     ) -> Result<crate::ids::IdSet, StoreError>;
+    /// Commands of the rollout that the devices have not accepted (queued or published),
+    /// oldest first, as the transaction sees them: an abort cancels these, including any
+    /// another replica issued since the abort was asked for.
+    async fn unaccepted_rollout_commands(
+        &mut self,
+        rollout_id: Uuid,
+    ) -> Result<Vec<CommandRecord>, StoreError>;
     /// Records the command issued to one member.
     async fn set_member_command(
         &mut self,

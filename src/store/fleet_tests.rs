@@ -493,7 +493,7 @@ async fn updates_that_change_different_columns_read_back_whole() {
     }
 }
 
-pub(super) fn audit_row(rpc: &str) -> AuditRow {
+pub(crate) fn audit_row(rpc: &str) -> AuditRow {
     AuditRow {
         id: 0,
         at: chrono::Utc::now(),

@@ -207,7 +207,7 @@ async fn retention_deletes_only_old_finished_rows_in_batches() {
         assert_eq!(count(RetentionTable::ReloadEvents).await.unwrap(), 2, "{url}");
         assert_eq!(count(RetentionTable::AuditEvents).await.unwrap(), 2, "{url}");
         assert_eq!(count(RetentionTable::RestartEvents).await.unwrap(), 1, "{url}");
-        let delete = |table| store.delete_expired(table, cutoff, 2);
+        let delete = |table| store.delete_expired(table, cutoff, 2, None);
         assert_eq!(delete(RetentionTable::Commands).await.unwrap(), 2, "{url}");
         assert_eq!(delete(RetentionTable::Commands).await.unwrap(), 1, "{url}");
         assert_eq!(delete(RetentionTable::Commands).await.unwrap(), 0, "{url}");

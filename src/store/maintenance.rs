@@ -3,11 +3,12 @@
 //!
 //! Retention only ever touches rows that are finished (terminal commands, completed restarts)
 //! and older than the cutoff, a bounded batch at a time, so RPCs never wait long behind it.
+//! The leader's deletes are fenced by its lease epoch.
 
 use chrono::{DateTime, Utc};
 use std::path::Path;
 
-use super::StoreError;
+use super::{Fence, StoreError};
 
 /// Tables whose old rows retention deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,11 +75,16 @@ pub trait MaintenanceStore {
     ) -> Result<u64, StoreError>;
 
     /// Delete at most `limit` expired rows of `table` in one short transaction; returns how
-    /// many were deleted (fewer than `limit` means none are left).
+    /// many were deleted (fewer than `limit` means none are left). With a `fence` (the
+    /// leader's retention loop), the transaction first checks that it still holds the
+    /// cluster lease, as [`super::FleetTx::fence`] does, and deletes nothing
+    /// ([`StoreError::Fenced`]) when the lease moved on; a store without a cluster area
+    /// (SQLite) has nothing to check.
     async fn delete_expired(
         &self,
         table: RetentionTable,
         cutoff: DateTime<Utc>,
         limit: u32,
+        fence: Option<&Fence>,
     ) -> Result<u64, StoreError>;
 }

@@ -39,13 +39,13 @@ pub mod writes;
 pub(crate) mod test_postgres;
 
 #[cfg(test)]
-mod fleet_tests;
+pub(crate) mod fleet_tests;
 #[cfg(test)]
 mod history_tests;
 #[cfg(test)]
 mod progress_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,7 +14,7 @@ use super::{RunEnd, RunId, Store, StoreError, open};
 
 /// Store URLs to run the suite against, with the temp dir that must outlive the store: each
 /// call gives new, empty databases.
-pub(super) async fn backends() -> Vec<(String, Option<TempDir>)> {
+pub(crate) async fn backends() -> Vec<(String, Option<TempDir>)> {
     let tmp = tempfile::tempdir().expect("temp dir");
     let file = format!("sqlite://{}", tmp.path().join("data/rebound.db").display());
     let mut urls = vec![("sqlite::memory:".to_owned(), None), (file, Some(tmp))];

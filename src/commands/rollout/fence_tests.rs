@@ -47,15 +47,22 @@ pub(super) fn fleet(store: &Arc<dyn Store>, id: &str, epoch: i64) -> (Arc<Fleet>
 /// Two replicas, `a` leading, on a fresh database with `devices` registered devices; `None`
 /// without PostgreSQL.
 pub(super) async fn two_replicas(devices: usize) -> Option<(Arc<dyn Store>, Arc<dyn Store>, Fence)> {
-    let url = database().await?;
-    let (a, b) = (store(&url, "a").await, store(&url, "b").await);
+    Some(two_replicas_on(&database().await?, devices).await)
+}
+
+/// [`two_replicas`] on the database `url`.
+pub(super) async fn two_replicas_on(
+    url: &str,
+    devices: usize,
+) -> (Arc<dyn Store>, Arc<dyn Store>, Fence) {
+    let (a, b) = (store(url, "a").await, store(url, "b").await);
     let mut tx = a.fleet_tx().await.unwrap();
     for _ in 0..devices {
         tx.put_client(&ClientRecord::new(Uuid::new_v4(), now_ms())).await.unwrap();
     }
     tx.commit().await.unwrap();
     let epoch = a.cluster().unwrap().try_acquire("a", TTL).await.unwrap().unwrap();
-    Some((a, b, Fence { holder: "a".into(), epoch }))
+    (a, b, Fence { holder: "a".into(), epoch })
 }
 
 /// The lease moves from `a` (which does not notice) to `b`; `b`'s epoch.

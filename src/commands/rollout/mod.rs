@@ -14,6 +14,8 @@ mod step;
 #[cfg(test)]
 mod fence_tests;
 #[cfg(test)]
+mod race_tests;
+#[cfg(test)]
 mod replica_tests;
 #[cfg(test)]
 mod tests;
@@ -25,6 +27,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use self::plan::{canary_size, pieces};
+use self::step::{Change, read_in};
 use super::fleet::{Fleet, Pending, commit_audited, duration_ms};
 use super::issue::validate;
 use super::lifecycle;
@@ -119,6 +122,32 @@ fn check_request(req: &RolloutRequest) -> Result<()> {
     Ok(())
 }
 
+/// Whether rollout `id` with `params_hash` may start, given the rollout stored under that id
+/// (`existing`) and the `active` ones: the existing one when it is the same request again
+/// (idempotent), an error when it differs or another rollout is still active.
+fn check_new(
+    id: Uuid,
+    params_hash: &str,
+    existing: Option<RolloutRecord>,
+    active: &[RolloutRecord],
+) -> Result<Option<RolloutRecord>> {
+    if let Some(existing) = existing {
+        if existing.params_hash == params_hash {
+            return Ok(Some(existing));
+        }
+        return Err(Error::AlreadyExists(format!(
+            "rollout_id: rollout {id} already exists with other parameters"
+        )));
+    }
+    if let Some(active) = active.first() {
+        return Err(Error::FailedPrecondition(format!(
+            "rollout {} is still active ({}); abort it or wait for it to finish",
+            active.rollout_id, active.state
+        )));
+    }
+    Ok(None)
+}
+
 impl Fleet {
     /// Start a rollout (idempotent on `rollout_id`). Returns it and whether it was created.
     #[tracing::instrument(name = "rollout.start", skip_all, fields(rollout.action = %req.action))]
@@ -143,19 +172,10 @@ impl Fleet {
             req.requested_by,
             duration_ms(expires_in)
         ));
-        if let Some(existing) = self.store.rollout(rollout_id).await? {
-            if existing.params_hash == params_hash {
-                return Ok((existing, false));
-            }
-            return Err(Error::AlreadyExists(format!(
-                "rollout_id: rollout {rollout_id} already exists with other parameters"
-            )));
-        }
-        if let Some(active) = self.store.active_rollouts().await?.first() {
-            return Err(Error::FailedPrecondition(format!(
-                "rollout {} is still active ({}); abort it or wait for it to finish",
-                active.rollout_id, active.state
-            )));
+        let existing = self.store.rollout(rollout_id).await?;
+        let active = self.store.active_rollouts().await?;
+        if let Some(existing) = check_new(rollout_id, &params_hash, existing, &active)? {
+            return Ok((existing, false));
         }
         let mut targets = match &req.target {
             RolloutTarget::All => self.store.client_uuids(None).await?,
@@ -236,6 +256,12 @@ impl Fleet {
         };
         let (head, rest) = first.split_at(head_size);
         let mut tx = self.store.fleet_tx().await?;
+        // Again under the transaction's lock: another replica may have started one since.
+        let existing = tx.rollout(rollout_id).await?;
+        let active = tx.other_active_rollouts(rollout_id).await?;
+        if let Some(existing) = check_new(rollout_id, &rollout.params_hash, existing, &active)? {
+            return Ok((existing, false));
+        }
         tx.put_rollout(&rollout).await?;
         tx.insert_members(rollout_id, &members).await?;
         let mut pending = Pending::default();
@@ -249,7 +275,7 @@ impl Fleet {
         self.announce_rollout(rollout_id);
         // The rollout exists from here on: a later piece that fails is the scheduler's to
         // issue again (its next step takes the members still unissued), not the caller's.
-        match self.issue_pieces(rollout.clone(), rest, later, now, EventSource::Api).await {
+        match self.issue_pieces(rollout.clone(), Change::Issue, rest, later, now, EventSource::Api).await {
             Ok(rollout) => {
                 self.plan_next_step(&rollout, 0);
                 Ok((rollout, true))
@@ -278,20 +304,21 @@ impl Fleet {
         audit: &AuditSlot,
     ) -> Result<RolloutRecord> {
         let _serial = self.rollout_lock.lock().await;
-        let (rollout, _) = self.rollout(id).await?;
+        let (mut rollout, _) = self.rollout(id).await?;
+        if !rollout.state.is_terminal() {
+            let why = if reason.is_empty() {
+                format!("aborted by {principal}")
+            } else {
+                format!("aborted by {principal}: {reason}")
+            };
+            rollout = self.abort(id, AbortCause::Operator, why, EventSource::Api, audit).await?;
+        }
+        // Aborting an aborted rollout again changes nothing; a finished one stays finished.
         match rollout.state {
-            RolloutState::Aborted => Ok(rollout),
             RolloutState::Completed | RolloutState::Failed => Err(Error::FailedPrecondition(
                 format!("rollout {id} is {}; only an active rollout can be aborted", rollout.state),
             )),
-            _ => {
-                let why = if reason.is_empty() {
-                    format!("aborted by {principal}")
-                } else {
-                    format!("aborted by {principal}: {reason}")
-                };
-                self.abort(rollout, AbortCause::Operator, why, EventSource::Api, audit).await
-            }
+            _ => Ok(rollout),
         }
     }
 
@@ -302,25 +329,31 @@ impl Fleet {
         why: String,
     ) -> Result<RolloutRecord> {
         let (cause, source) = (AbortCause::FailureThreshold, EventSource::Scheduler);
-        self.abort(rollout, cause, why, source, &AuditSlot::default()).await
+        self.abort(rollout.rollout_id, cause, why, source, &AuditSlot::default()).await
     }
 
+    /// Abort rollout `id`: its transaction reads the row and the commands to cancel, and
+    /// leaves a rollout that ended since the caller read it (completed, or aborted by
+    /// someone else) as it is.
     async fn abort(
         &self,
-        mut rollout: RolloutRecord,
+        id: Uuid,
         cause: AbortCause,
         why: String,
         source: EventSource,
         audit: &AuditSlot,
     ) -> Result<RolloutRecord> {
-        let id = rollout.rollout_id;
-        let unaccepted = self.store.unaccepted_rollout_commands(id).await?;
         let now = now_ms();
         let mut tx = self.step_tx(source).await?;
-        tx.prefetch(&unaccepted, &[]).await?;
+        let mut rollout = read_in(&mut *tx, id).await?;
+        if rollout.state.is_terminal() {
+            return Ok(rollout);
+        }
+        // Read in the transaction: the commands a piece (of any replica) committed after the
+        // abort was asked for are canceled too.
+        let unaccepted = tx.unaccepted_rollout_commands(id).await?;
         let mut pending = Pending::default();
-        for command_id in unaccepted {
-            let Some(mut command) = tx.command(command_id).await? else { continue };
+        for mut command in unaccepted {
             if let Ok(Some(t)) =
                 lifecycle::cancel(&mut command, now, "canceled by rollout abort".into())
             {

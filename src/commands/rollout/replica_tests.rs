@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::RolloutRequest;
 use super::fence_tests::{fleet, two_replicas};
+use super::step::Change;
 use super::tests::to_all;
 use crate::clock::now_ms;
 use crate::commands::Fleet;
@@ -76,8 +77,9 @@ async fn a_member_another_replica_issued_meanwhile_is_not_issued_again() {
     let unissued = a.unissued_members(id, 1000).await.unwrap();
     assert_eq!(unissued.len(), 300);
     let rollout = a.rollout(id).await.unwrap().unwrap();
-    api.issue_piece(rollout.clone(), &unissued[..200], now_ms(), EventSource::Api).await.unwrap();
-    leader.issue_piece(rollout, &unissued, now_ms(), EventSource::Scheduler).await.unwrap();
+    let (issue, now) = (Change::Issue, now_ms());
+    api.issue_piece(&rollout, issue, &unissued[..200], now, EventSource::Api).await.unwrap();
+    leader.issue_piece(&rollout, issue, &unissued, now, EventSource::Scheduler).await.unwrap();
 
     let links = [&leader_link, &api_link];
     complete_all(&leader, &links, id, 300).await;

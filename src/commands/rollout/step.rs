@@ -2,6 +2,12 @@
 //! due time of a paced rollout's next step, and issuing members in pieces, one transaction
 //! each, publishing each piece as soon as it commits. What a step may issue is decided in
 //! [`super::plan`].
+//!
+//! A step reads the rollout before its transactions, and any replica may change the row
+//! meanwhile (an operator's abort, another replica's step). So no transaction writes back
+//! the row the step read: each one reads the row again under the device area's write lock,
+//! applies the step's [`Change`] to it, and stops, writing nothing, when the row is no
+//! longer in the state the step read it in.
 
 use std::time::Duration;
 
@@ -16,6 +22,74 @@ use crate::error::{Error, Result};
 use crate::model::commands::{EventSource, Origin};
 use crate::model::rollouts::{RolloutMember, RolloutRecord, RolloutState};
 use crate::store::commands::FleetTx;
+
+/// What a step does to its rollout's state besides issuing members. Decided on the row the
+/// step read; its first piece applies it to the row as that piece's transaction reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Change {
+    /// Nothing: the step only issues members.
+    Issue,
+    /// A pending rollout begins: its canary, or its first wave when it has none.
+    Begin,
+    /// The canary is over: the waves begin.
+    Waves,
+}
+
+impl Change {
+    fn apply(self, rollout: &mut RolloutRecord, now: i64) {
+        match self {
+            Self::Issue => {}
+            Self::Begin => {
+                begin(rollout, now);
+            }
+            Self::Waves => {
+                rollout.state = RolloutState::Waves;
+                rollout.canary_finished_ms = Some(now);
+            }
+        }
+    }
+}
+
+/// How a piece ended.
+#[derive(Debug)]
+pub(super) enum Piece {
+    /// Its members were issued and the rollout stored as it is now.
+    Issued(RolloutRecord),
+    /// The rollout had moved on since the step read it (aborted, or stepped by another
+    /// replica): nothing was written, and the step stops. The rollout as it is now.
+    Stopped(RolloutRecord),
+}
+
+#[cfg(test)]
+impl Piece {
+    /// The rollout as the piece left it.
+    pub(super) fn rollout(self) -> RolloutRecord {
+        match self {
+            Self::Issued(rollout) | Self::Stopped(rollout) => rollout,
+        }
+    }
+}
+
+/// Begin a pending `rollout` at `now`: canary first, or (no canary) the first wave. How many
+/// members its first step issues.
+fn begin(rollout: &mut RolloutRecord, now: i64) -> i64 {
+    rollout.started_ms = Some(now);
+    if rollout.canary_size > 0 {
+        rollout.state = RolloutState::Canary;
+        rollout.canary_size
+    } else {
+        // No canary: the first wave goes out now, not at the next tick.
+        rollout.state = RolloutState::Waves;
+        rollout.canary_finished_ms = Some(now);
+        wave_allowance(rollout, now)
+    }
+}
+
+/// The rollout `id` as the open transaction `tx` reads it.
+pub(super) async fn read_in(tx: &mut dyn FleetTx, id: Uuid) -> Result<RolloutRecord> {
+    let found = tx.rollout(id).await?;
+    found.ok_or(Error::NotFound { kind: "rollout", id: id.to_string() })
+}
 
 impl Fleet {
     /// Advance every active rollout one step.
@@ -71,16 +145,7 @@ impl Fleet {
         if !self.link.is_connected() {
             return None;
         }
-        rollout.started_ms = Some(now);
-        Some(if rollout.canary_size > 0 {
-            rollout.state = RolloutState::Canary;
-            rollout.canary_size
-        } else {
-            // No canary: the first wave goes out now, not at the next tick.
-            rollout.state = RolloutState::Waves;
-            rollout.canary_finished_ms = Some(now);
-            wave_allowance(rollout, now)
-        })
+        Some(begin(rollout, now))
     }
 
     #[tracing::instrument(name = "rollout.advance", skip_all, fields(rollout.id = %rollout.rollout_id))]
@@ -95,8 +160,10 @@ impl Fleet {
         let now = now_ms();
         let id = rollout.rollout_id;
         match rollout.state {
-            RolloutState::Pending => match self.first_step(&mut rollout, now) {
-                Some(first) => self.issue_members(rollout, first, now).await,
+            // Only the count is taken here: the first piece begins the rollout on the row its
+            // transaction reads.
+            RolloutState::Pending => match self.first_step(&mut rollout.clone(), now) {
+                Some(first) => self.issue_members(rollout, Change::Begin, first, now).await,
                 None => Ok(rollout),
             },
             RolloutState::Canary => {
@@ -108,7 +175,7 @@ impl Fleet {
                         return Ok(rollout);
                     }
                     let count = i64::from(canary.unissued);
-                    return self.issue_members(rollout, count, now).await;
+                    return self.issue_members(rollout, Change::Issue, count, now).await;
                 }
                 if !canary.issued_all_terminal() {
                     return Ok(rollout);
@@ -116,10 +183,8 @@ impl Fleet {
                 if let Some(why) = threshold_crossed(&rollout, &all) {
                     return self.abort_over_threshold(rollout, why).await;
                 }
-                rollout.state = RolloutState::Waves;
-                rollout.canary_finished_ms = Some(now);
                 tracing::info!(rollout.id = %id, "canary finished; starting waves");
-                self.issue_members(rollout, 0, now).await
+                self.issue_members(rollout, Change::Waves, 0, now).await
             }
             RolloutState::Waves => {
                 if let Some(why) = threshold_crossed(&rollout, &all) {
@@ -127,16 +192,7 @@ impl Fleet {
                 }
                 if all.unissued == 0 {
                     if all.issued_all_terminal() {
-                        rollout.state = RolloutState::Completed;
-                        rollout.finished_ms = Some(now);
-                        rollout.updated_ms = now;
-                        let mut tx = self.leader_tx().await?;
-                        tx.put_rollout(&rollout).await?;
-                        tx.commit().await?;
-                        tracing::info!(rollout.id = %id, "rollout completed");
-                        let outcome = RolloutState::Completed.as_str();
-                        crate::metrics::metrics().rollout_ended(outcome);
-                        self.announce_rollout(id);
+                        return self.complete(id, now).await;
                     }
                     return Ok(rollout);
                 }
@@ -145,11 +201,30 @@ impl Fleet {
                 }
                 match wave_step(&rollout, i64::from(all.unissued), now) {
                     0 => Ok(rollout),
-                    count => self.issue_members(rollout, count, now).await,
+                    count => self.issue_members(rollout, Change::Issue, count, now).await,
                 }
             }
             _ => Ok(rollout),
         }
+    }
+
+    /// Complete rollout `id`, every member issued and every command terminal, unless it was
+    /// aborted since the step read it.
+    pub(super) async fn complete(&self, id: Uuid, now: i64) -> Result<RolloutRecord> {
+        let mut tx = self.leader_tx().await?;
+        let mut rollout = read_in(&mut *tx, id).await?;
+        if rollout.state != RolloutState::Waves {
+            return Ok(rollout);
+        }
+        rollout.state = RolloutState::Completed;
+        rollout.finished_ms = Some(now);
+        rollout.updated_ms = now;
+        tx.put_rollout(&rollout).await?;
+        tx.commit().await?;
+        tracing::info!(rollout.id = %id, "rollout completed");
+        crate::metrics::metrics().rollout_ended(RolloutState::Completed.as_str());
+        self.announce_rollout(id);
+        Ok(rollout)
     }
 
     /// Issue up to `count` unissued members (read from the store, in issue order) in
@@ -158,6 +233,7 @@ impl Fleet {
     async fn issue_members(
         &self,
         rollout: RolloutRecord,
+        change: Change,
         count: i64,
         now: i64,
     ) -> Result<RolloutRecord> {
@@ -166,15 +242,18 @@ impl Fleet {
             0 => Vec::new(),
             limit => self.store.unissued_members(rollout.rollout_id, limit).await?,
         };
-        self.issue_pieces(rollout, &members, &pieces(members.len()), now, by).await
+        self.issue_pieces(rollout, change, &members, &pieces(members.len()), now, by).await
     }
 
     /// Issue `members` in pieces of `sizes`, one transaction each: each piece's commands go
     /// to the broker as soon as it commits, so the devices answer the first ones while the
-    /// next are being stored. `by` is who takes the step (see [`Fleet::step_tx`]).
+    /// next are being stored. `rollout` is the row as the step read it, `change` what the
+    /// step does to it (applied by the first piece); `by` is who takes the step (see
+    /// [`Fleet::step_tx`]). Stops at the first piece that finds the rollout moved on.
     pub(super) async fn issue_pieces(
         &self,
         mut rollout: RolloutRecord,
+        mut change: Change,
         members: &[RolloutMember],
         sizes: &[usize],
         now: i64,
@@ -183,30 +262,45 @@ impl Fleet {
         let mut rest = members;
         for &size in sizes {
             let (piece, tail) = rest.split_at(size);
-            rollout = self.issue_piece(rollout, piece, now, by).await?;
+            match self.issue_piece(&rollout, change, piece, now, by).await? {
+                Piece::Issued(stored) => rollout = stored,
+                Piece::Stopped(current) => return Ok(current),
+            }
+            change = Change::Issue;
             rest = tail;
         }
         Ok(rollout)
     }
 
-    /// Issue `members` and store the rollout in one transaction, then publish. Taken by the
-    /// scheduler (`by`), the transaction is fenced: an old leader issues nothing.
+    /// Issue `members` and store the rollout in one transaction, then publish. `read` is
+    /// the rollout as the step read it: the transaction reads the row again, and unless it
+    /// is still in the state the step read (and still running), writes nothing. Taken by
+    /// the scheduler (`by`), the transaction is fenced: an old leader issues nothing.
     pub(super) async fn issue_piece(
         &self,
-        mut rollout: RolloutRecord,
+        read: &RolloutRecord,
+        change: Change,
         members: &[RolloutMember],
         now: i64,
         by: EventSource,
-    ) -> Result<RolloutRecord> {
+    ) -> Result<Piece> {
+        let id = read.rollout_id;
         let mut tx = self.step_tx(by).await?;
+        let mut rollout = read_in(&mut *tx, id).await?;
+        if rollout.state != read.state || rollout.state.is_terminal() {
+            tracing::info!(rollout.id = %id, rollout.state = %rollout.state, read = %read.state,
+                "the rollout moved on since its step read it; the step stops");
+            return Ok(Piece::Stopped(rollout));
+        }
+        change.apply(&mut rollout, now);
         let mut pending = Pending::default();
         self.issue_into(&mut *tx, &mut pending, &mut rollout, members, now).await?;
         rollout.updated_ms = now;
         tx.put_rollout(&rollout).await?;
         tx.commit().await?;
         self.finish(pending);
-        self.announce_rollout(rollout.rollout_id);
-        Ok(rollout)
+        self.announce_rollout(id);
+        Ok(Piece::Issued(rollout))
     }
 
     /// Issue a command to each of `members` in `tx` and count them in `rollout` (which the

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use tempfile::TempDir;
 use uuid::Uuid;
 
+use super::step::Change;
 use super::{Canary, RolloutRequest};
 use crate::audit::AuditSlot;
 use crate::clock::now_ms;
@@ -66,10 +67,11 @@ async fn a_canary_step_stopped_between_its_pieces_is_finished_by_the_next_step()
     // a store error) before the next one.
     link.connected.store(true, Ordering::SeqCst);
     let now = now_ms();
-    let mut rollout = fleet.store.rollout(id).await.unwrap().unwrap();
-    assert_eq!(fleet.first_step(&mut rollout, now), Some(500));
+    let rollout = fleet.store.rollout(id).await.unwrap().unwrap();
+    assert_eq!(fleet.first_step(&mut rollout.clone(), now), Some(500));
     let first = fleet.store.unissued_members(id, 64).await.unwrap();
-    let rollout = fleet.issue_piece(rollout, &first, now, EventSource::Scheduler).await.unwrap();
+    let piece = fleet.issue_piece(&rollout, Change::Begin, &first, now, EventSource::Scheduler);
+    let rollout = piece.await.unwrap().rollout();
     assert_eq!((rollout.state, rollout.issued_members), (RolloutState::Canary, 64));
     assert_eq!(link.published(), 64);
 
@@ -108,9 +110,9 @@ async fn members_issued_since_they_were_read_are_not_issued_again() {
     link.connected.store(true, Ordering::SeqCst);
     let members = fleet.store.unissued_members(id, 300).await.unwrap();
     let (now, by) = (now_ms(), EventSource::Scheduler);
-    fleet.issue_piece(started.clone(), &members[..200], now, by).await.unwrap();
-    let rollout = fleet.issue_piece(started, &members, now, by).await.unwrap();
-    assert_eq!(rollout.issued_members, 100, "only the 100 still unissued");
+    fleet.issue_piece(&started, Change::Issue, &members[..200], now, by).await.unwrap();
+    let piece = fleet.issue_piece(&started, Change::Issue, &members, now, by).await.unwrap();
+    assert_eq!(piece.rollout().issued_members, 300, "the 100 still unissued, counted once");
     let (_, all) = fleet.rollout(id).await.unwrap();
     assert_eq!((all.total, all.unissued, all.queued), (300, 0, 300), "{all:?}");
     assert_eq!(link.published(), 300, "one command per member");

@@ -101,6 +101,27 @@ impl PgFleetTx {
         rows::write_progress(conn, deltas, recount).await
     }
 
+    /// The commands whose `column` is `id` and whose state is in `states` (an SQL list),
+    /// oldest first, as the transaction sees them; remembered, so that later updates know
+    /// their state.
+    async fn commands_by(
+        &mut self,
+        column: &str,
+        id: Uuid,
+        states: &str,
+        op: &'static str,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        self.flush().await?;
+        let mut builder = select_commands();
+        builder.push(format_args!(" AND {column} = ")).push_bind(id.to_string());
+        builder.push(format_args!(" AND state IN {states} ORDER BY issued_ms"));
+        let records = fetch(&mut *self.tx, builder, CommandRow::into_record, op).await?;
+        for record in &records {
+            self.cache.commands.insert(record.command_id, Some(record.clone()));
+        }
+        Ok(records)
+    }
+
     /// Loads the commands of `ids` the transaction does not know, in one statement.
     async fn load_commands(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
         let wanted = unknown(ids, |id| self.cache.commands.contains_key(id));
@@ -241,19 +262,16 @@ impl FleetTx for PgFleetTx {
     }
 
     async fn sent_commands_for(&mut self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
-        self.flush().await?;
-        let mut builder = select_commands();
-        builder.push(" AND client_uuid = ").push_bind(client.to_string());
-        builder.push(
-            " AND state IN ('published', 'accepted', 'execution_started') ORDER BY issued_ms",
-        );
-        let records =
-            fetch(&mut *self.tx, builder, CommandRow::into_record, "tx.sent_commands_for").await?;
-        // Flushed above, so these are the transaction's rows: later updates know their state.
-        for record in &records {
-            self.cache.commands.insert(record.command_id, Some(record.clone()));
-        }
-        Ok(records)
+        let states = "('published', 'accepted', 'execution_started')";
+        self.commands_by("client_uuid", client, states, "tx.sent_commands_for").await
+    }
+
+    async fn unaccepted_rollout_commands(
+        &mut self,
+        rollout_id: Uuid,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        let (states, op) = ("('queued', 'published')", "tx.unaccepted_rollout_commands");
+        self.commands_by("rollout_id", rollout_id, states, op).await
     }
 
     async fn client(&mut self, uuid: Uuid) -> Result<Option<ClientRecord>, StoreError> {
@@ -271,6 +289,13 @@ impl FleetTx for PgFleetTx {
         builder.push(" AND rollout_id = ").push_bind(id.to_string());
         let found = fetch(&mut *self.tx, builder, RolloutRow::into_record, "tx.rollout").await?;
         Ok(found.into_iter().next())
+    }
+
+    async fn other_active_rollouts(&mut self, id: Uuid) -> Result<Vec<RolloutRecord>, StoreError> {
+        let mut builder = rows::select_rollouts();
+        builder.push(" AND rollout_id <> ").push_bind(id.to_string());
+        builder.push(" AND state IN ('pending', 'canary', 'running') ORDER BY created_ms");
+        fetch(&mut *self.tx, builder, RolloutRow::into_record, "tx.other_active_rollouts").await
     }
 
     async fn put_rollout(&mut self, rollout: &RolloutRecord) -> Result<(), StoreError> {

@@ -4,7 +4,8 @@
 //! The device area has no foreign keys on PostgreSQL (`migrations/postgres/0012_*`): a batch of
 //! old commands is deleted with its events, and its rollout members let go of it, in one
 //! statement under the device-area lock ([`super::fleet_tx::BEGIN_LOCKED`]), so no row is left
-//! pointing to a deleted command and no write transaction adds one meanwhile.
+//! pointing to a deleted command and no write transaction adds one meanwhile. Each batch is
+//! one transaction; the leader's check their fence first ([`check_fence`]).
 //!
 //! A backup of a PostgreSQL database is PostgreSQL's job: `pg_dump` takes a consistent
 //! snapshot while rebound serves, and the file lands where the operator runs it, not on the
@@ -16,7 +17,9 @@ use std::path::Path;
 use tracing::instrument;
 
 use super::PostgresStore;
-use crate::store::StoreError;
+use super::cluster::check_fence;
+use super::fleet_tx::BEGIN_LOCKED;
+use crate::store::{Fence, StoreError};
 use crate::store::maintenance::{MaintenanceStore, RetentionTable, expired_rows, retention_key};
 
 /// `expired_rows(table)` with PostgreSQL's placeholder for the cutoff.
@@ -62,47 +65,26 @@ impl MaintenanceStore for PostgresStore {
         table: RetentionTable,
         cutoff: DateTime<Utc>,
         limit: u32,
+        fence: Option<&Fence>,
     ) -> Result<u64, StoreError> {
-        if table == RetentionTable::Commands {
-            return self.delete_expired_commands(cutoff, limit).await;
-        }
         let (name, key) = (table.name(), retention_key(table));
         // PostgreSQL has no DELETE … LIMIT: the batch is chosen by a subquery.
-        let sql = format!(
-            "DELETE FROM {name} WHERE {key} IN (SELECT {key} FROM {name} WHERE {} LIMIT $2)",
-            expired(table)
-        );
-        // Safe: built only from the fixed table names and clauses.
-        let done = sqlx::query(AssertSqlSafe(sql))
-            .bind(cutoff.timestamp_millis())
-            .bind(i64::from(limit))
-            .execute(self.pool())
-            .await
-            .map_err(StoreError::query("delete_expired"));
-        Ok(self.writes().record(done)?.rows_affected())
-    }
-}
-
-impl PostgresStore {
-    /// Deletes at most `limit` expired commands, their events, and their rollout members'
-    /// reference to them (what SQLite's `ON DELETE CASCADE` and `SET NULL` do).
-    async fn delete_expired_commands(
-        &self,
-        cutoff: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<u64, StoreError> {
-        let sql = format!(
-            "WITH doomed AS (SELECT command_id FROM commands WHERE {} LIMIT $2), \
-                 events AS (DELETE FROM command_events \
-                     WHERE command_id IN (SELECT command_id FROM doomed)), \
-                 members AS (UPDATE rollout_members SET command_id = NULL \
-                     WHERE command_id IN (SELECT command_id FROM doomed)) \
-             DELETE FROM commands WHERE command_id IN (SELECT command_id FROM doomed)",
-            expired(RetentionTable::Commands)
-        );
+        let (begin, sql) = match table {
+            RetentionTable::Commands => (BEGIN_LOCKED, expired_commands()),
+            _ => (
+                "BEGIN",
+                format!(
+                    "DELETE FROM {name} WHERE {key} IN (SELECT {key} FROM {name} WHERE {} LIMIT $2)",
+                    expired(table)
+                ),
+            ),
+        };
+        let mut tx = self.pool().begin_with(begin).await.map_err(StoreError::query("delete_expired"))?;
+        if let Some(fence) = fence {
+            check_fence(&mut tx, fence).await?;
+        }
         let done = async {
-            let mut tx = self.pool().begin_with(super::fleet_tx::BEGIN_LOCKED).await?;
-            // Safe: built only from the fixed clauses.
+            // Safe: built only from the fixed table names and clauses.
             let deleted = sqlx::query(AssertSqlSafe(sql))
                 .bind(cutoff.timestamp_millis())
                 .bind(i64::from(limit))
@@ -115,4 +97,19 @@ impl PostgresStore {
         .map_err(StoreError::query("delete_expired"));
         Ok(self.writes().record(done)?.rows_affected())
     }
+}
+
+/// The statement that deletes at most `$2` expired commands, their events, and their rollout
+/// members' reference to them (what SQLite's `ON DELETE CASCADE` and `SET NULL` do); run
+/// under the device area's lock.
+fn expired_commands() -> String {
+    format!(
+        "WITH doomed AS (SELECT command_id FROM commands WHERE {} LIMIT $2), \
+             events AS (DELETE FROM command_events \
+                 WHERE command_id IN (SELECT command_id FROM doomed)), \
+             members AS (UPDATE rollout_members SET command_id = NULL \
+                 WHERE command_id IN (SELECT command_id FROM doomed)) \
+         DELETE FROM commands WHERE command_id IN (SELECT command_id FROM doomed)",
+        expired(RetentionTable::Commands)
+    )
 }

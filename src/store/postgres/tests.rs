@@ -98,7 +98,7 @@ async fn retention_deletes_in_bounded_batches() {
     let cutoff = Utc::now() - Duration::days(7);
     let table = RetentionTable::AuditEvents;
     assert_eq!(store.count_expired(table, cutoff).await.unwrap(), 3);
-    assert_eq!(store.delete_expired(table, cutoff, 2).await.unwrap(), 2);
-    assert_eq!(store.delete_expired(table, cutoff, 2).await.unwrap(), 1);
+    assert_eq!(store.delete_expired(table, cutoff, 2, None).await.unwrap(), 2);
+    assert_eq!(store.delete_expired(table, cutoff, 2, None).await.unwrap(), 1);
     assert_eq!(store.count_expired(table, cutoff).await.unwrap(), 0);
 }

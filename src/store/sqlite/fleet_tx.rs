@@ -40,6 +40,18 @@ static SENT_COMMANDS: LazyLock<String> = LazyLock::new(|| {
 
 static UPSERT_ROLLOUT: LazyLock<String> =
     LazyLock::new(|| rows::insert_sql("rollouts", ROLLOUT_COLUMNS, Some("rollout_id")));
+static UNACCEPTED_COMMANDS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {COMMAND_COLUMNS} FROM commands WHERE rollout_id = ? \
+         AND state IN ('queued', 'published') ORDER BY issued_ms"
+    )
+});
+static OTHER_ACTIVE_ROLLOUTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ROLLOUT_COLUMNS} FROM rollouts WHERE rollout_id <> ? \
+         AND state IN ('pending', 'canary', 'running') ORDER BY created_ms"
+    )
+});
 static SELECT_COMMAND: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE command_id = ?"));
 static SELECT_CLIENT: LazyLock<String> =
@@ -68,6 +80,24 @@ impl SqliteFleetTx {
     /// A transaction on the writer connection, begun by [`WriterTx::begin`].
     pub(super) fn new(writer: WriterTx) -> Self {
         Self { writer, cache: FleetCache::default() }
+    }
+
+    /// The commands `sql` selects by `id`, as the transaction sees them; remembered, so that
+    /// later updates know their state.
+    fn commands_by(
+        &mut self,
+        sql: &str,
+        id: Uuid,
+        op: &'static str,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        self.flush()?;
+        let rows = select_by_id(self.writer.conn()?, sql, id, CommandRow::from_native, op)?;
+        let records: Vec<CommandRecord> =
+            rows.into_iter().map(|r| r.into_record(op)).collect::<Result<_, _>>()?;
+        for record in &records {
+            self.cache.commands.insert(record.command_id, Some(record.clone()));
+        }
+        Ok(records)
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {
@@ -191,17 +221,14 @@ impl FleetTx for SqliteFleetTx {
     }
 
     async fn sent_commands_for(&mut self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
-        const OP: &str = "tx.sent_commands_for";
-        self.flush()?;
-        let rows =
-            select_by_id(self.writer.conn()?, &SENT_COMMANDS, client, CommandRow::from_native, OP)?;
-        let records: Vec<CommandRecord> =
-            rows.into_iter().map(|r| r.into_record(OP)).collect::<Result<_, _>>()?;
-        // Flushed above, so these are the transaction's rows: later updates know their state.
-        for record in &records {
-            self.cache.commands.insert(record.command_id, Some(record.clone()));
-        }
-        Ok(records)
+        self.commands_by(&SENT_COMMANDS, client, "tx.sent_commands_for")
+    }
+
+    async fn unaccepted_rollout_commands(
+        &mut self,
+        rollout_id: Uuid,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        self.commands_by(&UNACCEPTED_COMMANDS, rollout_id, "tx.unaccepted_rollout_commands")
     }
 
     async fn client(&mut self, uuid: Uuid) -> Result<Option<ClientRecord>, StoreError> {
@@ -225,6 +252,13 @@ impl FleetTx for SqliteFleetTx {
         const OP: &str = "tx.rollout";
         let row = one_by_id(self.writer.conn()?, &SELECT_ROLLOUT, id, RolloutRow::from_native, OP)?;
         row.map(|r| r.into_record(OP)).transpose()
+    }
+
+    async fn other_active_rollouts(&mut self, id: Uuid) -> Result<Vec<RolloutRecord>, StoreError> {
+        const OP: &str = "tx.other_active_rollouts";
+        let conn = self.writer.conn()?;
+        let rows = select_by_id(conn, &OTHER_ACTIVE_ROLLOUTS, id, RolloutRow::from_native, OP)?;
+        rows.into_iter().map(|r| r.into_record(OP)).collect()
     }
 
     async fn put_rollout(&mut self, rollout: &RolloutRecord) -> Result<(), StoreError> {

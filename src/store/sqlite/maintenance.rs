@@ -5,7 +5,7 @@ use std::path::Path;
 use tracing::instrument;
 
 use super::SqliteStore;
-use crate::store::StoreError;
+use crate::store::{Fence, StoreError};
 use crate::store::maintenance::{MaintenanceStore, RetentionTable, expired_rows, retention_key};
 
 #[async_trait::async_trait]
@@ -52,6 +52,8 @@ impl MaintenanceStore for SqliteStore {
         table: RetentionTable,
         cutoff: DateTime<Utc>,
         limit: u32,
+        // One process, always the leader: no lease to check.
+        _fence: Option<&Fence>,
     ) -> Result<u64, StoreError> {
         let (name, key) = (table.name(), retention_key(table));
         let sql = format!(
