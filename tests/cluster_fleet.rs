@@ -173,7 +173,7 @@ async fn a_replica_killed_while_acks_flow_loses_no_ack_and_doubles_none() {
     let c = replica(&broker, &url, "c", "").await;
     let mut on_a = rpc(&a).await;
     let devices = devices(&broker, &on_a, &uuids).await;
-    // Every replica knows every device before the rollout starts (each ingests every status).
+    // Every replica knows every device before the rollout starts (owners stored each status).
     for other in [&b, &c] {
         let on_other = rpc(other).await;
         for uuid in &uuids {

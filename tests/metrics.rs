@@ -58,10 +58,13 @@ async fn counters_move_as_commands_complete_and_fail_and_the_gauges_follow_the_d
     // A payload that is not JSON is dropped and counted by reason.
     ok.publish("health", "not json", false).await;
 
-    let after = wait_for("malformed payload counted", || async {
+    // The device gauges read the shared fleet count, which may be up to 1 s old
+    // (docs/metrics.md): wait for it to show the offline device too.
+    let after = wait_for("malformed payload counted and the device gauges current", || async {
         let samples = scrape(&server).await;
         let dropped = sample(&samples, "rebound_mqtt_malformed_payloads_total", &[]);
-        dropped.is_some_and(|n| n >= 1.0).then_some(samples)
+        let offline = sample(&samples, "rebound_devices", &["state=offline"]);
+        (dropped.is_some_and(|n| n >= 1.0) && offline == Some(1.0)).then_some(samples)
     })
     .await;
     let value = |name: &str, labels: &[&str]| {

@@ -3,7 +3,8 @@
 //! the rollout of `bench fanout` (`restart_app` to every device, no canary, 100,000 per
 //! minute), started through replica `round % N`. That replica issues the rollout's first
 //! piece, the leader the following steps; each command is published by the replica that
-//! issued it, and every replica ingests every ack (docs/cluster.md). Measured: time from
+//! issued it, and every replica receives every ack while the device's owner stores it
+//! (docs/cluster.md). Measured: time from
 //! `StartRollout` until every command is terminal, acks per second over that time, issue →
 //! accepted p50/p99 (server timestamps) and the CPU time of the replicas. Baseline before
 //! each round: the broker's raw publish→subscribe rate for the same message count, as in

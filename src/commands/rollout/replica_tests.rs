@@ -118,7 +118,8 @@ async fn a_first_step_racing_the_leaders_step_issues_each_member_once() {
     assert_eq!(commands, DEVICES as usize, "one command per member");
 }
 
-/// Every replica ingests every ack of the rollout's commands, at once and in batches cut
+/// Every replica ingests every ack of the rollout's commands (as when their views of the live
+/// replicas differ and each takes itself for the devices' owner), at once and in batches cut
 /// differently: each transition is applied once, so the counters end equal to a recount.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acks_every_replica_ingests_at_once_are_counted_once() {
