@@ -101,3 +101,29 @@ def test_device_command_rpcs_without_devices(fresh_server):
         with pytest.raises(ReboundError) as caught:
             client.get_client(DEVICE)
         assert caught.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_closing_the_server_stops_its_hot_restart_successor(rebound_bin):
+    # The successor leads a process group of its own: closing must find it, or it would
+    # outlive the test.
+    server = LocalServer(rebound_bin).start()
+    try:
+        with ReboundClient(server.address) as client:
+            before = client.health().pid
+            started = client.restart(reason="manual_request", drain_timeout=10)
+            assert follow(client, started.restart_id)[-1] == restart_pb2.RESTART_PHASE_COMPLETE
+            successor = client.health().pid
+        assert successor != before
+        assert _running(successor)
+    finally:
+        server.close()
+    wait_until("the successor to exit", lambda: not _running(successor))

@@ -11,6 +11,7 @@ Waiting is on conditions with a deadline, never a fixed sleep.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -71,13 +72,45 @@ def _alive(group: int) -> bool:
     return False
 
 
+def _successors(pids: Sequence[int]) -> List[int]:
+    """The hot-restart successors descending from ``pids``, oldest first. Each successor
+    leads a process group of its own and names its predecessor in the ``REBOUND_HANDOVER``
+    of its environment. Linux: reads /proc."""
+    known = set(pids)
+    found: List[int] = []
+    while True:
+        more = []
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            pid = int(environ.parent.name)
+            if pid in known:
+                continue
+            try:
+                variables = environ.read_bytes().split(b"\0")
+            except OSError:
+                continue
+            for variable in variables:
+                if not variable.startswith(b"REBOUND_HANDOVER="):
+                    continue
+                try:
+                    predecessor = json.loads(variable.split(b"=", 1)[1]).get("predecessor_pid")
+                except ValueError:
+                    predecessor = None
+                if predecessor in known:
+                    more.append(pid)
+        if not more:
+            return found
+        known.update(more)
+        found.extend(sorted(more))
+
+
 class LocalServer:
     """A ``rebound serve`` process in its own temp dir, on a free port.
 
     ``start()`` may be called again after ``stop()``: the server comes back on the same
     port and socket with the same data, as after a real restart. Each start runs in a new
-    process group, which a hot restart's successor process joins, so ``stop()`` and
-    ``close()`` reach whichever process serves at the time.
+    process group; a hot restart's successor leads a group of its own and names its
+    predecessor in its environment, so ``stop()`` and ``close()`` find and reach whichever
+    process serves at the time.
     """
 
     def __init__(
@@ -186,16 +219,19 @@ class LocalServer:
         process of the group has exited."""
         if self.process is None:
             return
-        group = self.groups[-1]
-        try:
-            os.killpg(group, sig)
-        except ProcessLookupError:
-            pass
+        groups = [self.groups[-1], *_successors([self.groups[-1]])]
+        for group in groups:
+            try:
+                os.killpg(group, sig)
+            except ProcessLookupError:
+                pass
         self.process.wait(timeout=DEADLINE)
-        wait_until(f"process group {group} to exit", lambda: not _alive(group))
+        wait_until(
+            f"process groups {groups} to exit", lambda: not any(_alive(g) for g in groups)
+        )
 
     def close(self) -> None:
-        for group in self.groups:
+        for group in [*self.groups, *_successors(self.groups)]:
             if _alive(group):
                 try:
                     os.killpg(group, signal.SIGKILL)
