@@ -492,3 +492,25 @@ async fn a_key_beside_the_data_turns_snapshot_encryption_on_without_config() {
     assert_eq!(event.snapshot(), pb::SnapshotOutcome::Restored, "{event:?}");
     assert!(event.snapshot_detail.contains("chacha20poly1305"), "{}", event.snapshot_detail);
 }
+
+/// Whether `pid` runs (a zombie, which nobody may reap here, does not).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_server_stops_its_hot_restart_successor() {
+    // The successor leads a process group of its own and is not the test's child: the
+    // test support must find it, or it outlives the test.
+    let server = Server::start("").await;
+    let addr = server.addr.clone();
+    let id = request(&addr, pb::RestartMode::Handover, "").await;
+    assert_eq!(wait_terminal(&addr, &id).await.phase(), pb::RestartPhase::Complete);
+    let (successor, _) = serving(&addr).await;
+    assert_ne!(successor, server.pid());
+    assert!(running(successor));
+    drop(server);
+    wait_for("the successor to exit", || async { (!running(successor)).then_some(()) }).await;
+}

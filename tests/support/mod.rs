@@ -241,9 +241,14 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // A hot restart's successor serves on after this process: stop it too.
+        let successors = restart::successors_of(self.child.id());
         if self.child.try_wait().ok().flatten().is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        for pid in successors {
+            restart::kill(pid, "KILL");
         }
         if std::thread::panicking() {
             eprintln!("--- server log ---\n{}--- end of server log ---", self.logs());

@@ -162,6 +162,40 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The hot-restart successors descending from `pid`, oldest first: each names its
+/// predecessor in the `REBOUND_HANDOVER` of its environment (found in /proc). A successor
+/// leads a process group of its own and is not the test's child, so nothing else stops it.
+pub fn successors_of(pid: u32) -> Vec<u32> {
+    let predecessor = |environ: &[u8]| {
+        let handover = environ
+            .split(|byte| *byte == 0)
+            .find_map(|variable| variable.strip_prefix(b"REBOUND_HANDOVER=".as_slice()))?;
+        let handover: serde_json::Value = serde_json::from_slice(handover).ok()?;
+        handover["predecessor_pid"].as_u64().and_then(|p| u32::try_from(p).ok())
+    };
+    let (mut known, mut found) = (vec![pid], Vec::new());
+    loop {
+        let mut more = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(candidate) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+            if !known.contains(&candidate)
+                && predecessor(&environ).is_some_and(|p| known.contains(&p))
+            {
+                more.push(candidate);
+            }
+        }
+        if more.is_empty() {
+            return found;
+        }
+        more.sort_unstable();
+        known.extend(&more);
+        found.extend(more);
+    }
+}
+
 /// An executable shell script in `dir` that runs `body` (it may `exec` the real binary with
 /// `"$@"`, keeping the inherited descriptors).
 pub fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
