@@ -82,6 +82,13 @@ pub struct PostgresStore {
     process: String,
 }
 
+/// How long PostgreSQL lets a transaction of ours wait for its next statement before it ends
+/// the session. Our transactions send their statements back to back (milliseconds apart); a
+/// replica paused inside one (SIGSTOP, a frozen VM) would otherwise hold its locks for as
+/// long as it is paused: the device-area lock, and a leader's share lock on the lease row,
+/// which blocks the takeover by another replica (`store::postgres::cluster`, fencing).
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
+
 impl PostgresStore {
     /// Connects (retrying for `options.connect_timeout`), refuses a database migrated by a
     /// newer rebound, and applies pending migrations.
@@ -96,7 +103,10 @@ impl PostgresStore {
                 .map_err(|source| StoreError::Io { path: path.clone(), source })?;
             connect = connect.password(password.trim_end_matches(['\r', '\n']));
         }
-        connect = connect.application_name("rebound");
+        connect = connect.application_name("rebound").options([(
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_TIMEOUT,
+        )]);
         if let Some(replica_id) = &options.replica_id {
             connect = connect.options([("rebound.replica_id", replica_id.as_str())]);
         }

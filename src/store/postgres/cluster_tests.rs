@@ -118,3 +118,26 @@ async fn queued_commands_of_a_dead_owner_are_adopted_by_the_leader_once() {
     let err = cb.adopt_orphans(&stale, TTL, 2, 100).await.expect_err("fenced");
     assert!(matches!(err, StoreError::Fenced { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_leader_paused_inside_a_fenced_transaction_does_not_block_the_takeover_for_long() {
+    let Some(url) = database().await else { return };
+    let a = replica(&url, "a").await;
+    let b = replica(&url, "b").await;
+    let short = Duration::from_millis(300);
+    let epoch = a.cluster().unwrap().try_acquire("a", short).await.unwrap().unwrap();
+    // a checks its fence, then is paused with the transaction open (never commits).
+    let mut paused = a.fleet_tx().await.unwrap();
+    paused.fence(&Fence { holder: "a".into(), epoch }).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while b.cluster().unwrap().lease_holder().await.unwrap().is_some() {
+        assert!(std::time::Instant::now() < deadline, "the lease never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The takeover's UPDATE waits for the paused share lock until PostgreSQL ends the idle
+    // transaction (IDLE_IN_TRANSACTION_TIMEOUT), not for as long as a stays paused.
+    let takeover = b.cluster().unwrap().try_acquire("b", TTL);
+    let taken = tokio::time::timeout(Duration::from_secs(15), takeover).await;
+    assert_eq!(taken.expect("the takeover waited on the paused leader").unwrap(), Some(epoch + 1));
+    drop(paused);
+}
