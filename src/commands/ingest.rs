@@ -115,12 +115,13 @@ impl Fleet {
                 if let Some(receipt) = delivery.receipt {
                     receipt.settle();
                 }
-                standby.keep(now, delivery.event);
+                if standby.keep(now, delivery.event) {
+                    Stats::bump(&self.stats.standby_overflow);
+                }
                 Stats::bump(&self.stats.held_for_others);
             }
             next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
-        self.stats.standby_overflow.store(standby.overflowed, Relaxed);
         batch
     }
 

@@ -69,18 +69,18 @@ pub fn mine(members: &Members, me: &str, event: &GatewayEvent) -> bool {
 #[derive(Default)]
 pub struct Standby {
     kept: VecDeque<(Instant, GatewayEvent)>,
-    /// Messages dropped because the standby was full.
-    pub overflowed: u64,
 }
 
 impl Standby {
-    /// Keeps `event`, received `at`.
-    pub fn keep(&mut self, at: Instant, event: GatewayEvent) {
-        if self.kept.len() >= STANDBY_LIMIT {
+    /// Keeps `event`, received `at`; `true` when the standby was full and its oldest message
+    /// was dropped to make room.
+    pub fn keep(&mut self, at: Instant, event: GatewayEvent) -> bool {
+        let full = self.kept.len() >= STANDBY_LIMIT;
+        if full {
             self.kept.pop_front();
-            self.overflowed += 1;
         }
         self.kept.push_back((at, event));
+        full
     }
 
     /// Forgets what was received more than `hold` before `now`.

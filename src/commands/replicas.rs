@@ -65,6 +65,7 @@ impl Fleet {
 
     /// Announces the changes, in order: this process's own from what it handed over at commit,
     /// the others' read again.
+    ///
     /// Another replica's change is read again only while someone watches (a Watch stream is
     /// open here): with nobody to tell, the reads would be the only cost of the notice.
     async fn announce_remote(&self, changes: Vec<StoreChange>) -> Result<(), StoreError> {

@@ -79,8 +79,8 @@ async fn cleanup(
             store.count_expired(table, cutoff).await?
         } else {
             let mut deleted = 0;
+            let fence = leader.map(|(_, fence)| fence);
             loop {
-                let fence = leader.map(|(_, fence)| fence);
                 let batch = store
                     .delete_expired(table, cutoff, batch_size.max(1), fence)
                     .await
