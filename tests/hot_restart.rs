@@ -6,7 +6,7 @@ mod support;
 
 use rebound::proto::v1 as pb;
 use support::restart::{
-    KillOnDrop, Load, request, restart_client, serving, stop_serving, wait_terminal,
+    KillOnDrop, Load, request, restart_client, running, serving, stop_serving, wait_terminal,
 };
 use support::{Server, latest_report, wait_for};
 
@@ -491,13 +491,6 @@ async fn a_key_beside_the_data_turns_snapshot_encryption_on_without_config() {
     let _successor = KillOnDrop(serving(&server.addr).await.0);
     assert_eq!(event.snapshot(), pb::SnapshotOutcome::Restored, "{event:?}");
     assert!(event.snapshot_detail.contains("chacha20poly1305"), "{}", event.snapshot_detail);
-}
-
-/// Whether `pid` runs (a zombie, which nobody may reap here, does not).
-fn running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -218,10 +218,8 @@ async fn one_hot_restart_is_one_trace_across_both_processes_and_systemd_learns_t
     support::restart::stop_serving(&server.addr).await;
     // Both processes flush their spans before they exit: once the successor is gone too,
     // everything has been exported (a zombie, never reaped in some containers, counts as gone).
-    let successor = format!("/proc/{}/stat", event.new_pid);
     wait_for("the successor to exit", || {
-        let stat = std::fs::read_to_string(&successor).unwrap_or_default();
-        let gone = stat.split(") ").nth(1).is_none_or(|rest| rest.starts_with('Z'));
+        let gone = !support::restart::running(event.new_pid);
         async move { gone.then_some(()) }
     })
     .await;

@@ -153,6 +153,13 @@ pub fn kill(pid: u32, signal: &str) {
         std::process::Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
 }
 
+/// Whether `pid` runs (a zombie, which nobody may reap in some containers, does not).
+pub fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
+}
+
 /// Kills a process by pid when dropped (a successor the test did not spawn itself).
 pub struct KillOnDrop(pub u32);
 
