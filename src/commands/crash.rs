@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::fleet::{Fleet, Pending, duration_ms};
 
 use super::issue::{IssueOrigin, IssueOutcome, IssueRequest, Lockout};
-use super::leader::fenced_tx;
+use super::leader::{Scope, fenced_tx};
 use super::operations::{CrashState, crash_state};
 use super::settings::DeviceSettings;
 use crate::audit::AuditSlot;
@@ -241,7 +241,7 @@ async fn record_hook_outcome(
 ) {
     tracing::warn!(client.uuid = %uuid, "crash recovery: {outcome}");
     let result: Result<()> = async {
-        let mut tx = fenced_tx(store, leadership).await?;
+        let mut tx = fenced_tx(store, leadership, Scope::Devices).await?;
         if let Some(mut client) = tx.client(uuid).await?
             && client.recovery_step == RecoveryStep::PowerCycle
         {

@@ -122,6 +122,9 @@ impl Fleet {
         validate(req.reason.as_deref(), req.requested_by, req.expires_in)?;
         self.require_gateway()?;
         let mut tx = self.store.fleet_tx().await?;
+        // The device (and the device of a stored command with the caller's id) is locked
+        // before anything is read, so a second call with the same id waits and finds it.
+        tx.prefetch(req.command_id.as_slice(), &[req.client_uuid]).await?;
         let mut pending = Pending::default();
         let how = IssueOrigin { origin: Origin::Api, rollout_id: None, source: EventSource::Api };
         let outcome = self.issue_in(&mut *tx, &mut pending, &req, how, now_ms()).await?;

@@ -34,12 +34,13 @@ pub fn step_down_if_fenced(leadership: &Leadership, fence: &Fence, err: &StoreEr
 pub(super) async fn fenced_tx(
     store: &dyn Store,
     leadership: &Leadership,
+    scope: Scope,
 ) -> Result<Box<dyn FleetTx>> {
     let Some(fence) = leadership.fence() else {
         let holder = leadership.replica_id().to_owned();
         return Err(StoreError::Fenced { holder, epoch: 0 }.into());
     };
-    let mut tx = store.fleet_tx().await?;
+    let mut tx = scope.begin(store).await?;
     match tx.fence(&fence).await {
         Ok(()) => Ok(tx),
         Err(err) => {
@@ -49,19 +50,37 @@ pub(super) async fn fenced_tx(
     }
 }
 
+/// What a write transaction covers: the devices it names ([`crate::store::CommandStore::fleet_tx`])
+/// or the whole device area ([`crate::store::CommandStore::fleet_tx_whole`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Scope {
+    Devices,
+    Whole,
+}
+
+impl Scope {
+    /// Begins a write transaction of this scope on `store`.
+    pub(super) async fn begin(self, store: &dyn Store) -> Result<Box<dyn FleetTx>> {
+        Ok(match self {
+            Scope::Devices => store.fleet_tx().await?,
+            Scope::Whole => store.fleet_tx_whole().await?,
+        })
+    }
+}
+
 impl Fleet {
-    /// [`fenced_tx`] on this replica's store and leadership.
+    /// [`fenced_tx`] of named devices on this replica's store and leadership.
     pub(super) async fn leader_tx(&self) -> Result<Box<dyn FleetTx>> {
-        fenced_tx(self.store.as_ref(), &self.leadership).await
+        fenced_tx(self.store.as_ref(), &self.leadership, Scope::Devices).await
     }
 
     /// The write transaction of a rollout step taken by `source`: fenced when the scheduler
     /// takes it (a singleton duty: wave issuing, an automatic abort), a plain one when an RPC
     /// does (any replica serves those: a rollout's start, an operator's abort).
-    pub(super) async fn step_tx(&self, source: EventSource) -> Result<Box<dyn FleetTx>> {
+    pub(super) async fn step_tx(&self, source: EventSource, scope: Scope) -> Result<Box<dyn FleetTx>> {
         match source {
-            EventSource::Scheduler => self.leader_tx().await,
-            _ => Ok(self.store.fleet_tx().await?),
+            EventSource::Scheduler => fenced_tx(self.store.as_ref(), &self.leadership, scope).await,
+            _ => scope.begin(self.store.as_ref()).await,
         }
     }
 

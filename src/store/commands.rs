@@ -22,11 +22,22 @@ pub type CommandCursor = (i64, Uuid);
 /// Reads of the command area, outside any write transaction.
 #[async_trait::async_trait]
 pub trait CommandStore {
-    /// Starts a write transaction of the device area (commands, clients, rollouts). It holds
-    /// the write lock from its first statement, so read-decide-write inside it is atomic.
+    /// Starts a write transaction of some devices (their commands, events and client rows,
+    /// and the rollout rows those touch). A device's rows are locked before the transaction
+    /// reads them, so read-decide-write on a device inside it is atomic; transactions of
+    /// other devices may run beside it (PostgreSQL) or not (SQLite, one writer). Name the
+    /// devices up front with [`FleetTx::prefetch`] when there are several.
     /// The store may hand a transaction the rows earlier ones of this process read and wrote
     /// (without reading them again) as long as nobody else wrote in between.
     async fn fleet_tx(&self) -> Result<Box<dyn FleetTx>, StoreError>;
+
+    /// Starts a write transaction of the whole device area, which no other runs beside: for
+    /// what reads or changes rows of devices it cannot name up front (starting a rollout,
+    /// an abort cancelling a rollout's commands). A store with one writer has nothing more
+    /// to do than [`CommandStore::fleet_tx`].
+    async fn fleet_tx_whole(&self) -> Result<Box<dyn FleetTx>, StoreError> {
+        self.fleet_tx().await
+    }
 
     async fn command(&self, id: Uuid) -> Result<Option<CommandRecord>, StoreError>;
 

@@ -85,7 +85,7 @@ pub struct PostgresStore {
 /// How long PostgreSQL lets a transaction of ours wait for its next statement before it ends
 /// the session. Our transactions send their statements back to back (milliseconds apart); a
 /// replica paused inside one (SIGSTOP, a frozen VM) would otherwise hold its locks for as
-/// long as it is paused: the device-area lock, and a leader's share lock on the lease row,
+/// long as it is paused: its device locks, and a leader's share lock on the lease row,
 /// which blocks the takeover by another replica (`store::postgres::cluster`, fencing).
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
 
@@ -290,5 +290,7 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod cluster_tests;
+#[cfg(test)]
+mod lock_tests;
 #[cfg(test)]
 mod tests;

@@ -91,6 +91,26 @@ pub async fn wait_until_only_session(url: &str) {
     conn.close().await.ok();
 }
 
+/// Waits (up to 30 s) until `count` sessions of `url`'s database wait for an advisory lock
+/// (the device area's or a device's, `store::postgres::fleet_tx`).
+pub async fn wait_for_lock_waiters(url: &str, count: i64) {
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+        < count
+    {
+        assert!(Instant::now() < deadline, "{count} never waited for a lock");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    conn.close().await.ok();
+}
+
 /// `admin` with its database name replaced by `name`.
 pub fn with_database(admin: &str, name: &str) -> String {
     let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));

@@ -30,6 +30,7 @@ use self::plan::{canary_size, pieces};
 use self::step::{Change, read_in};
 use super::fleet::{Fleet, Pending, commit_audited, duration_ms};
 use super::issue::validate;
+use super::leader::Scope;
 use super::lifecycle;
 use crate::audit::AuditSlot;
 use crate::clock::now_ms;
@@ -255,7 +256,8 @@ impl Fleet {
             None => (0, &[][..]),
         };
         let (head, rest) = first.split_at(head_size);
-        let mut tx = self.store.fleet_tx().await?;
+        // The whole area: no other rollout may start meanwhile, on any replica.
+        let mut tx = self.store.fleet_tx_whole().await?;
         // Again under the transaction's lock: another replica may have started one since.
         let existing = tx.rollout(rollout_id).await?;
         let active = tx.other_active_rollouts(rollout_id).await?;
@@ -344,7 +346,8 @@ impl Fleet {
         audit: &AuditSlot,
     ) -> Result<RolloutRecord> {
         let now = now_ms();
-        let mut tx = self.step_tx(source).await?;
+        // The whole area: the commands to cancel are of devices not known before reading them.
+        let mut tx = self.step_tx(source, Scope::Whole).await?;
         let mut rollout = read_in(&mut *tx, id).await?;
         if rollout.state.is_terminal() {
             return Ok(rollout);

@@ -25,7 +25,7 @@ use crate::commands::fleet::Pending;
 use crate::model::clients::ClientRecord;
 use crate::model::commands::{CommandState, EventSource};
 use crate::model::rollouts::{AbortCause, RolloutState};
-use crate::store::test_postgres::database;
+use crate::store::test_postgres::{database, wait_for_lock_waiters};
 use crate::store::tests::backends;
 use crate::store::{StoreOptions, open_with};
 
@@ -141,26 +141,8 @@ async fn a_rollout_is_neither_completed_after_an_abort_nor_aborted_after_complet
     }
 }
 
-/// Waits until `count` transactions of the database `url` wait for the device area's lock.
-async fn lock_waiters(url: &str, count: i64) {
-    let pool = sqlx::PgPool::connect(url).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
-         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap()
-        < count
-    {
-        assert!(tokio::time::Instant::now() < deadline, "{count} never waited for the lock");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// PostgreSQL: while one replica's abort waits for the device area's lock, the leader's step
-/// (holding it) issues the canary. The abort cancels those commands too: it reads what to
+/// PostgreSQL: while one replica's abort waits for the whole device area, the leader's step
+/// (a device transaction, holding the area's lock shared) issues the canary. The abort cancels those commands too: it reads what to
 /// cancel inside its own transaction, not before it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abort_cancels_what_a_step_issued_while_it_waited() {
@@ -172,13 +154,14 @@ async fn an_abort_cancels_what_a_step_issued_while_it_waited() {
     let (started, _) = api.start_rollout(to_all(2)).await.unwrap();
     let id = started.rollout_id;
 
-    // The leader's step transaction holds the device area's lock; the abort queues behind it.
+    // The leader's step transaction holds the area's lock shared; the abort, which takes it
+    // exclusively, queues behind it.
     let mut step = a.fleet_tx().await.unwrap();
     let aborting = tokio::spawn({
         let api = api.clone();
         async move { api.abort_rollout(id, "op", "stop", &AuditSlot::default()).await }
     });
-    lock_waiters(&url, 1).await;
+    wait_for_lock_waiters(&url, 1).await;
     let mut rollout = started.clone();
     rollout.state = RolloutState::Canary;
     let canary = a.unissued_members(id, 2).await.unwrap();
@@ -211,7 +194,7 @@ async fn two_rollouts_started_at_once_on_two_replicas_start_one() {
     for replica in [one, other] {
         starts.spawn(async move { replica.start_rollout(to_all(2)).await });
     }
-    lock_waiters(&url, 2).await;
+    wait_for_lock_waiters(&url, 2).await;
     drop(held);
     let mut refused = 0;
     while let Some(started) = starts.join_next().await {

@@ -18,6 +18,7 @@ use crate::audit::AuditSlot;
 use crate::clock::now_ms;
 use crate::commands::fleet::{Fleet, Pending};
 use crate::commands::issue::{IssueOrigin, IssueOutcome, IssueRequest};
+use crate::commands::leader::Scope;
 use crate::error::{Error, Result};
 use crate::model::commands::{EventSource, Origin};
 use crate::model::rollouts::{RolloutMember, RolloutRecord, RolloutState};
@@ -285,7 +286,7 @@ impl Fleet {
         by: EventSource,
     ) -> Result<Piece> {
         let id = read.rollout_id;
-        let mut tx = self.step_tx(by).await?;
+        let mut tx = self.step_tx(by, Scope::Devices).await?;
         let mut rollout = read_in(&mut *tx, id).await?;
         if rollout.state != read.state || rollout.state.is_terminal() {
             tracing::info!(rollout.id = %id, rollout.state = %rollout.state, read = %read.state,

@@ -34,7 +34,11 @@ async fn fetch_commands(
 #[async_trait::async_trait]
 impl CommandStore for PostgresStore {
     async fn fleet_tx(&self) -> Result<Box<dyn FleetTx>, StoreError> {
-        Ok(Box::new(PgFleetTx::begin(self).await?))
+        Ok(Box::new(PgFleetTx::begin(self, false).await?))
+    }
+
+    async fn fleet_tx_whole(&self) -> Result<Box<dyn FleetTx>, StoreError> {
+        Ok(Box::new(PgFleetTx::begin(self, true).await?))
     }
 
     #[instrument(skip_all, name = "store.command", fields(command.id = %id))]

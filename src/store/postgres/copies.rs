@@ -5,8 +5,9 @@
 //! message reaches each replica once (QoS 1 may add a redelivery). A process's k-th copy of a
 //! message is the device's k-th send unless another process counted a k-th copy first; then it
 //! is the same send arriving through another session and must change nothing. Counting runs
-//! inside the device area's write transaction (under its advisory lock), so two processes never
-//! decide the same copy at once. Rows a day old are dropped: a copy arriving later than that
+//! inside the device area's write transaction, which holds the lock of every device of the
+//! batch (a digest covers the topic, so it is of one device), so two processes never decide
+//! the same copy at once. Rows a day old are dropped: a copy arriving later than that
 //! (a replica down for a day with its session kept) is taken for a new send.
 
 use std::collections::HashMap;

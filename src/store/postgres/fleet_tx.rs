@@ -2,22 +2,40 @@
 //! (commands, their events, clients, rollouts).
 //!
 //! Semantics, and why:
-//! - **One writer at a time, like SQLite.** The transaction's first statement after `BEGIN`
-//!   is `SELECT pg_advisory_xact_lock(…)` ([`BEGIN_LOCKED`]): one transaction-scoped advisory
-//!   lock for the whole device area, held until commit or rollback. Device-area write
-//!   transactions therefore run one after the other across every connection and every
-//!   server sharing the database, exactly as on SQLite's single writer, and a
-//!   read-decide-write inside one (the safety lockout: at most 3 disruptive commands per
-//!   device per 15 minutes) cannot interleave with another's. Reads outside a transaction
-//!   (the [`crate::store::CommandStore`] reads, the API's lists) take no lock and see the
-//!   last committed state.
-//! - **No deadlock, no retry.** Every writer takes the same single lock first, so there is
-//!   no lock order to get wrong, and the isolation level stays READ COMMITTED: under the lock
-//!   every statement sees the previous writers' commits, so no serialization failure can
-//!   happen and nothing needs retrying.
-//! - **Poolers.** A transaction-scoped lock is released at commit/rollback (or when the
-//!   connection drops), so it is safe behind a pooler in transaction mode; a lost connection
-//!   rolls the transaction back and frees the lock.
+//! - **One writer per device at a time.** Every transaction locks the devices whose rows it
+//!   reads or writes before it reads them: one transaction-scoped advisory lock per device
+//!   (`pg_advisory_xact_lock(DEVICE_CLASS, hashtext(client_uuid))`, [`LOCK_DEVICES`]), held
+//!   until commit or rollback. A read-decide-write on one device (the safety lockout: at most
+//!   3 disruptive commands per device per 15 minutes; a command's state transition; the
+//!   count of a device message's copies) therefore cannot interleave with another's, across
+//!   every connection and every server sharing the database, while transactions of other
+//!   devices run at the same time. Reads outside a transaction (the
+//!   [`crate::store::CommandStore`] reads, the API's lists) take no lock and see the last
+//!   committed state.
+//! - **Locks in one order.** A transaction names its devices up front ([`FleetTx::prefetch`]:
+//!   the devices given, and the devices of the commands given, read from their rows) and
+//!   takes all their locks in one statement, in ascending key order: transactions that lock
+//!   up front wait for each other but never deadlock. A device met later (a read of a row
+//!   nobody named, a command inserted by another transaction since) is locked when met and
+//!   its rows read again; such a late lock is out of order, so it can deadlock, which
+//!   PostgreSQL detects and breaks by failing one transaction with `40P01` (UNAVAILABLE,
+//!   retried by its caller). Every caller in the domain names its devices up front.
+//! - **The whole area, for what spans devices.** Every device transaction also holds the
+//!   area lock in shared mode ([`BEGIN_DEVICES`]). A transaction that reads or changes rows
+//!   of devices it cannot name up front (starting a rollout, an abort cancelling a rollout's
+//!   commands, retention) takes the area lock exclusively instead ([`BEGIN_WHOLE`],
+//!   [`crate::store::CommandStore::fleet_tx_whole`]) and runs alone, as every transaction
+//!   did before devices were locked one by one.
+//! - **Rows shared between devices** are locked as rows: a rollout step reads its rollout
+//!   `FOR UPDATE`, members are locked by [`FleetTx::unissued_members_of`], and the rollout's
+//!   progress counters are added to (`+ delta`), never written back from a read, one rollout
+//!   at a time in id order at commit.
+//! - **No retry otherwise.** The isolation level stays READ COMMITTED: once a transaction
+//!   holds a device's lock, every statement on that device's rows sees the previous writers'
+//!   commits, so no serialization failure can happen.
+//! - **Poolers.** Transaction-scoped locks are released at commit/rollback (or when the
+//!   connection drops), so they are safe behind a pooler in transaction mode; a lost
+//!   connection rolls the transaction back and frees its locks.
 //! - **Nothing is carried over between transactions.** Another server may have written in
 //!   between, so each transaction starts knowing no rows. [`FleetTx::prefetch`] and
 //!   [`FleetTx::prefetch_lockout`] load rows in bulk (`= ANY($1)`) inside the transaction.
@@ -28,9 +46,13 @@
 //!   `pg_notify` naming every event it stored and every rollout it wrote (`notify`).
 //! - **Event ids** come from `command_events`' identity sequence, reserved in blocks that
 //!   grow as a transaction writes more events; ids a transaction reserved and did not use
-//!   are skipped (ids increase, they are not contiguous).
+//!   are skipped (ids increase, they are not contiguous). Transactions of different devices
+//!   commit in any order, so ids do not follow commit order across devices; a command's
+//!   events do, as its device's transactions take turns and reserve ids only while they
+//!   hold its lock (a late lock drops the ids reserved before it).
 
 use std::collections::VecDeque;
+use std::sync::LazyLock;
 
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -38,6 +60,8 @@ use uuid::Uuid;
 use super::PostgresStore;
 use super::notify::Notices;
 use super::device_rows::{self as rows, fetch, push_any, select_clients, select_commands, texts};
+use crate::ids::IdSet;
+use sqlx::QueryBuilder;
 use crate::store::audit::AuditRow;
 use crate::model::clients::{ClientRecord};
 use crate::store::commands::{FleetTx};
@@ -47,10 +71,32 @@ use crate::store::sqlite::fleet_cache::FleetCache;
 use crate::store::sqlite::rows::{ClientRow, CommandRow, RolloutRow};
 use crate::store::StoreError;
 
-/// Begins a transaction and takes the advisory lock that serialises the device area's write
-/// transactions, in one round trip (key 8243102923822621697: `"rebound"` in ASCII, then 1 for
-/// the device area).
-pub(super) const BEGIN_LOCKED: &str = "BEGIN; SELECT pg_advisory_xact_lock(8243102923822621697)";
+/// Begins a transaction of named devices: the area lock in shared mode, in the same round
+/// trip (key 8243102923822621697: `"rebound"` in ASCII, then 1 for the device area).
+const BEGIN_DEVICES: &str = "BEGIN; SELECT pg_advisory_xact_lock_shared(8243102923822621697)";
+
+/// Begins a transaction of the whole device area: the area lock exclusively, so that no
+/// device transaction runs beside it.
+pub(super) const BEGIN_WHOLE: &str = "BEGIN; SELECT pg_advisory_xact_lock(8243102923822621697)";
+
+/// The first key of a device's lock (`"rebo"` in ASCII); the second is `hashtext` of its
+/// UUID. Two-key advisory locks live apart from the one-key area lock.
+const DEVICE_CLASS: i32 = 0x7265_626f;
+
+/// Locks the devices `$1` and the devices of the commands `$2` (those that exist), in
+/// ascending key order, and returns every device locked. The keys are sorted in a subquery
+/// whose rows the aggregate consumes in that order, so each lock is taken in turn.
+static LOCK_DEVICES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH devices AS ( \
+             SELECT unnest($1::TEXT[]) AS c \
+             UNION SELECT client_uuid FROM commands WHERE command_id = ANY($2::TEXT[])), \
+         locked AS ( \
+             SELECT count(pg_advisory_xact_lock({DEVICE_CLASS}, k)) AS n \
+             FROM (SELECT DISTINCT hashtext(c) AS k FROM devices ORDER BY k) AS keys) \
+         SELECT c FROM devices, locked WHERE locked.n >= 0"
+    )
+});
 
 /// Most event ids reserved at once.
 const MAX_ID_BLOCK: i64 = 1024;
@@ -67,12 +113,20 @@ pub(super) struct PgFleetTx {
     next_block: i64,
     /// The changes to announce to the other processes at commit.
     notices: Notices,
+    /// Whether the transaction holds the whole area (every device is its own).
+    whole: bool,
+    /// The devices whose locks the transaction holds.
+    locked: IdSet,
+    /// The commands whose device a lock statement looked up (whether or not it exists).
+    resolved: IdSet,
 }
 
 impl PgFleetTx {
-    /// Begins a transaction and takes the device area's lock.
-    pub(super) async fn begin(store: &PostgresStore) -> Result<Self, StoreError> {
-        let tx = store.pool().begin_with(BEGIN_LOCKED).await.map_err(StoreError::query("tx.begin"))?;
+    /// Begins a transaction: of the devices it will name when `whole` is false, of the whole
+    /// device area when it is true.
+    pub(super) async fn begin(store: &PostgresStore, whole: bool) -> Result<Self, StoreError> {
+        let begin = if whole { BEGIN_WHOLE } else { BEGIN_DEVICES };
+        let tx = store.pool().begin_with(begin).await.map_err(StoreError::query("tx.begin"))?;
         Ok(Self {
             tx,
             cache: FleetCache::default(),
@@ -80,11 +134,77 @@ impl PgFleetTx {
             event_ids: VecDeque::new(),
             next_block: 1,
             notices: Notices::default(),
+            whole,
+            locked: IdSet::default(),
+            resolved: IdSet::default(),
         })
+    }
+
+    /// Locks `devices` and the devices of `commands`, those not locked yet, in one statement.
+    async fn lock(&mut self, devices: &[Uuid], commands: &[Uuid]) -> Result<(), StoreError> {
+        if self.whole {
+            return Ok(());
+        }
+        let devices = unknown(devices, |id| self.locked.contains(id));
+        let commands =
+            unknown(commands, |id| self.resolved.contains(id) || self.cache.commands.contains_key(id));
+        if devices.is_empty() && commands.is_empty() {
+            return Ok(());
+        }
+        if !self.locked.is_empty() {
+            tracing::debug!(devices = devices.len(), commands = commands.len(),
+                "device locks taken after others (out of order)");
+            // Ids reserved before this lock may be lower than those of the device's last
+            // writer: events of one command keep increasing ids only with ids reserved after.
+            self.event_ids.clear();
+        }
+        let found: Vec<(String,)> = sqlx::query_as(LOCK_DEVICES.as_str())
+            .bind(texts(&devices))
+            .bind(texts(&commands))
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(StoreError::query("tx.lock_devices"))?;
+        for (device,) in found {
+            let device = device.parse().map_err(|e| StoreError::decode("tx.lock_devices", e))?;
+            self.locked.insert(device);
+        }
+        self.resolved.extend(commands);
+        Ok(())
+    }
+
+    /// The devices of `commands` whose lock the transaction does not hold.
+    fn unlocked<'a>(&self, commands: impl IntoIterator<Item = &'a CommandRecord>) -> Vec<Uuid> {
+        if self.whole {
+            return Vec::new();
+        }
+        let devices = commands.into_iter().map(|c| c.client_uuid);
+        devices.filter(|d| !self.locked.contains(d)).collect()
+    }
+
+    /// Runs the commands query `build` makes, and, when some of its rows are of devices not
+    /// locked yet (rows another transaction wrote since this one named its devices), locks
+    /// them and runs it again.
+    async fn locked_commands(
+        &mut self,
+        build: impl Fn() -> QueryBuilder<Postgres>,
+        op: &'static str,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        loop {
+            let found = fetch(&mut *self.tx, build(), CommandRow::into_record, op).await?;
+            let strays = self.unlocked(&found);
+            if strays.is_empty() {
+                return Ok(found);
+            }
+            self.lock(&strays, &[]).await?;
+        }
     }
 
     /// Sends every held-back write, in foreign-key order.
     async fn flush(&mut self) -> Result<(), StoreError> {
+        // Every caller locked these when it read them; a write of a device it never read is
+        // locked here, before it is written.
+        let written = self.cache.dirty_devices();
+        self.lock(&written, &[]).await?;
         let pending = self.cache.take_pending();
         let conn = &mut *self.tx;
         rows::insert_commands(conn, &pending.inserted).await?;
@@ -106,31 +226,39 @@ impl PgFleetTx {
     /// their state.
     async fn commands_by(
         &mut self,
-        column: &str,
+        column: &'static str,
         id: Uuid,
-        states: &str,
+        states: &'static str,
         op: &'static str,
     ) -> Result<Vec<CommandRecord>, StoreError> {
         self.flush().await?;
-        let mut builder = select_commands();
-        builder.push(format_args!(" AND {column} = ")).push_bind(id.to_string());
-        builder.push(format_args!(" AND state IN {states} ORDER BY issued_ms"));
-        let records = fetch(&mut *self.tx, builder, CommandRow::into_record, op).await?;
+        let build = || {
+            let mut builder = select_commands();
+            builder.push(format_args!(" AND {column} = ")).push_bind(id.to_string());
+            builder.push(format_args!(" AND state IN {states} ORDER BY issued_ms"));
+            builder
+        };
+        let records = self.locked_commands(build, op).await?;
         for record in &records {
             self.cache.commands.insert(record.command_id, Some(record.clone()));
         }
         Ok(records)
     }
 
-    /// Loads the commands of `ids` the transaction does not know, in one statement.
+    /// Loads the commands of `ids` the transaction does not know, in one statement, after
+    /// locking their devices.
     async fn load_commands(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
         let wanted = unknown(ids, |id| self.cache.commands.contains_key(id));
         if wanted.is_empty() {
             return Ok(());
         }
-        let mut builder = select_commands();
-        push_any(&mut builder, "command_id", texts(&wanted));
-        let found = fetch(&mut *self.tx, builder, CommandRow::into_record, "tx.prefetch").await?;
+        self.lock(&[], &wanted).await?;
+        let build = || {
+            let mut builder = select_commands();
+            push_any(&mut builder, "command_id", texts(&wanted));
+            builder
+        };
+        let found = self.locked_commands(build, "tx.prefetch").await?;
         for id in wanted {
             self.cache.commands.insert(id, None);
         }
@@ -140,12 +268,14 @@ impl PgFleetTx {
         Ok(())
     }
 
-    /// Loads the clients of `ids` the transaction does not know, in one statement.
+    /// Loads the clients of `ids` the transaction does not know, in one statement, after
+    /// locking them.
     async fn load_clients(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
         let wanted = unknown(ids, |id| self.cache.clients.contains_key(id));
         if wanted.is_empty() {
             return Ok(());
         }
+        self.lock(&wanted, &[]).await?;
         let mut builder = select_clients();
         push_any(&mut builder, "client_uuid", texts(&wanted));
         let found = fetch(&mut *self.tx, builder, ClientRow::into_record, "tx.prefetch").await?;
@@ -180,6 +310,8 @@ impl FleetTx for PgFleetTx {
     async fn prefetch(&mut self, commands: &[Uuid], clients: &[Uuid]) -> Result<(), StoreError> {
         // About one event per command follows: reserve their ids with the first one.
         self.next_block = self.next_block.max(i64::try_from(commands.len()).unwrap_or(1));
+        // Every device named, in one statement and one order, before anything is read.
+        self.lock(clients, commands).await?;
         self.load_commands(commands).await?;
         self.load_clients(clients).await
     }
@@ -194,6 +326,7 @@ impl FleetTx for PgFleetTx {
         if wanted.is_empty() {
             return Ok(());
         }
+        self.lock(&wanted, &[]).await?;
         if self.cache.commands_dirty() {
             self.flush().await?;
         }
@@ -256,6 +389,7 @@ impl FleetTx for PgFleetTx {
         {
             return Ok(entries.clone());
         }
+        self.lock(&[client], &[]).await?;
         self.flush().await?;
         let found = rows::lockout(&mut *self.tx, &[client], since_ms, "tx.lockout_entries").await?;
         Ok(found.into_iter().map(|(_, issued_ms)| issued_ms).collect())
@@ -263,6 +397,7 @@ impl FleetTx for PgFleetTx {
 
     async fn sent_commands_for(&mut self, client: Uuid) -> Result<Vec<CommandRecord>, StoreError> {
         let states = "('published', 'accepted', 'execution_started')";
+        self.lock(&[client], &[]).await?;
         self.commands_by("client_uuid", client, states, "tx.sent_commands_for").await
     }
 
@@ -286,7 +421,7 @@ impl FleetTx for PgFleetTx {
 
     async fn rollout(&mut self, id: Uuid) -> Result<Option<RolloutRecord>, StoreError> {
         let mut builder = rows::select_rollouts();
-        builder.push(" AND rollout_id = ").push_bind(id.to_string());
+        builder.push(" AND rollout_id = ").push_bind(id.to_string()).push(" FOR UPDATE");
         let found = fetch(&mut *self.tx, builder, RolloutRow::into_record, "tx.rollout").await?;
         Ok(found.into_iter().next())
     }

@@ -3,7 +3,7 @@
 //!
 //! The device area has no foreign keys on PostgreSQL (`migrations/postgres/0012_*`): a batch of
 //! old commands is deleted with its events, and its rollout members let go of it, in one
-//! statement under the device-area lock ([`super::fleet_tx::BEGIN_LOCKED`]), so no row is left
+//! statement under the whole device area's lock ([`super::fleet_tx::BEGIN_WHOLE`]), so no row is left
 //! pointing to a deleted command and no write transaction adds one meanwhile. Each batch is
 //! one transaction; the leader's check their fence first ([`check_fence`]).
 //!
@@ -18,7 +18,7 @@ use tracing::instrument;
 
 use super::PostgresStore;
 use super::cluster::check_fence;
-use super::fleet_tx::BEGIN_LOCKED;
+use super::fleet_tx::BEGIN_WHOLE;
 use crate::store::{Fence, StoreError};
 use crate::store::maintenance::{MaintenanceStore, RetentionTable, expired_rows, retention_key};
 
@@ -70,7 +70,7 @@ impl MaintenanceStore for PostgresStore {
         let (name, key) = (table.name(), retention_key(table));
         // PostgreSQL has no DELETE … LIMIT: the batch is chosen by a subquery.
         let (begin, sql) = match table {
-            RetentionTable::Commands => (BEGIN_LOCKED, expired_commands()),
+            RetentionTable::Commands => (BEGIN_WHOLE, expired_commands()),
             _ => (
                 "BEGIN",
                 format!(
@@ -101,7 +101,7 @@ impl MaintenanceStore for PostgresStore {
 
 /// The statement that deletes at most `$2` expired commands, their events, and their rollout
 /// members' reference to them (what SQLite's `ON DELETE CASCADE` and `SET NULL` do); run
-/// under the device area's lock.
+/// under the whole device area's lock.
 fn expired_commands() -> String {
     format!(
         "WITH doomed AS (SELECT command_id FROM commands WHERE {} LIMIT $2), \

@@ -142,6 +142,14 @@ impl FleetCache {
         !self.inserted.order.is_empty() || !self.updated.order.is_empty()
     }
 
+    /// The devices the pending writes write rows of (repeats possible).
+    pub fn dirty_devices(&self) -> Vec<Uuid> {
+        let commands = self.inserted.order.iter().chain(&self.updated.order);
+        let commands = commands.filter_map(|id| self.commands.get(id)?.as_ref());
+        let devices = commands.map(|c| c.client_uuid);
+        devices.chain(self.dirty_clients.order.iter().copied()).collect()
+    }
+
     /// Send every pending write, in foreign-key order.
     #[tracing::instrument(name = "store.tx.flush", skip_all, fields(
         tx.commands = self.inserted.order.len() + self.updated.order.len(),
