@@ -260,6 +260,19 @@ pub fn clients(response: &Value) -> String {
     out
 }
 
+/// `CountClientsResponse`.
+pub fn client_counts(response: &Value) -> String {
+    format!(
+        "{} devices: {} online, {} offline, {} crashed, {} with a failed service (counted at {})\n",
+        s(response, "total"),
+        s(response, "online"),
+        s(response, "offline"),
+        s(response, "crashed"),
+        s(response, "service_failed"),
+        s(response, "counted_at"),
+    )
+}
+
 /// One `Command`.
 pub fn command(command: &Value) -> String {
     let mut out = format!(

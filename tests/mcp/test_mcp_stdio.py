@@ -22,6 +22,7 @@ TOOLS = {
     "config_validate",
     "config_reload",
     "clients_list",
+    "clients_count",
     "command_issue",
     "command_status",
     "rollout_start",
@@ -112,6 +113,8 @@ SUCCEEDING = [
     ("config_validate", {"content": "version = 1\n[server]\nbogus = 1\n"}),
     ("config_reload", {}),
     ("clients_list", {"page_size": 5}),
+    ("clients_count", {}),
+    ("clients_count", {"group": "lab", "uuid_prefix": "0"}),
     ("recovery_report", {}),
 ]
 
@@ -143,6 +146,22 @@ def test_every_tool_declares_a_portable_output_schema_that_real_results_match(se
     assert "pid" in health["properties"]["health"]["required"]
 
 
+def test_clients_count_answers_every_count_in_one_call(server, mcp_bin):
+    async def run():
+        async with mcp(mcp_bin, server.address) as session:
+            return (await session.call_tool("clients_count", {}),
+                    await session.call_tool("clients_count", {"bogus": 1}))
+
+    counted, bad = asyncio.run(run())
+    assert not counted.is_error, text(counted)
+    data = counted.structured_content
+    assert {k: data[k] for k in ("total", "online", "offline", "crashed", "service_failed")} == {
+        "total": 0, "online": 0, "offline": 0, "crashed": 0, "service_failed": 0}, data
+    assert text(counted).startswith("0 devices: 0 online, 0 offline, 0 crashed, "
+                                    "0 with a failed service (counted at "), text(counted)
+    assert bad.is_error and "bogus" in text(bad), text(bad)
+
+
 def test_health_check(server, mcp_bin):
     async def run():
         async with mcp(mcp_bin, server.address) as session:
@@ -172,6 +191,7 @@ CALLS = {
     "orchestrator_reconnect_test": ("rebound.v1.RestartService", {}),
     "config_validate": ("rebound.v1.ConfigService", {"content": "version = 1\n"}),
     "clients_list": ("rebound.v1.ClientCommandService", {}),
+    "clients_count": ("rebound.v1.ClientCommandService", {}),
     "command_status": ("rebound.v1.ClientCommandService", {"command_id": DEVICE}),
     "rollout_status": ("rebound.v1.ClientCommandService", {"rollout_id": DEVICE}),
     "recovery_report": ("rebound.v1.RecoveryService", {}),

@@ -77,6 +77,25 @@ impl ClientsList {
     }
 }
 
+/// Arguments of `clients_count`.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientsCount {
+    /// Only devices in this group.
+    pub group: Option<String>,
+    /// Only devices whose UUID starts with this text.
+    pub uuid_prefix: Option<String>,
+}
+
+impl ClientsCount {
+    pub fn request(&self) -> pb::CountClientsRequest {
+        pb::CountClientsRequest {
+            group: self.group.clone().unwrap_or_default(),
+            uuid_prefix: self.uuid_prefix.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// Arguments of `command_issue`.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

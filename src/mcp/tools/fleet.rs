@@ -1,7 +1,9 @@
 //! Tools for the device fleet (ClientCommandService): devices, commands and rollouts.
 
 use super::{ToolResult, Tools, invalid};
-use crate::mcp::params::{ClientsList, CommandIssue, CommandStatus, RolloutStart, RolloutStatus};
+use crate::mcp::params::{
+    ClientsCount, ClientsList, CommandIssue, CommandStatus, RolloutStart, RolloutStatus,
+};
 use crate::mcp::render;
 use crate::mcp::schema;
 use crate::proto::v1 as pb;
@@ -32,6 +34,25 @@ impl Tools {
         )
         .await;
         self.reply(TOOL, "ListClientsResponse", result, |_, value| render::clients(value))
+    }
+
+    #[tool(
+        name = "clients_count",
+        input_schema = schema::input::<ClientsCount>(),
+        output_schema = schema::response("CountClientsResponse"),
+        description = "Count devices (all, or one group or UUID prefix): the total, online, offline, crashed and with a failed service, in one call. Counts are at most a second old.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn clients_count(&self, Parameters(args): Parameters<ClientsCount>) -> ToolResult {
+        const TOOL: &str = "clients_count";
+        let result = rpc!(
+            self.gateway,
+            ClientCommandServiceClient::count_clients,
+            "/rebound.v1.ClientCommandService/CountClients",
+            args.request()
+        )
+        .await;
+        self.reply(TOOL, "CountClientsResponse", result, |_, value| render::client_counts(value))
     }
 
     #[tool(
