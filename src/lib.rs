@@ -59,36 +59,57 @@ pub mod systemd;
 #[cfg(all(test, feature = "server"))]
 mod testing;
 
-/// Declares the modules of the `server` feature (everything but the agent and its leaves).
-macro_rules! server_modules {
-    ($($vis:vis mod $name:ident;)*) => { $(#[cfg(feature = "server")] $vis mod $name;)* };
-}
-
-server_modules! {
-    pub mod api;
-    pub mod audit;
-    pub mod auth;
-    pub mod bench;
-    pub mod cli;
-    pub mod client;
-    pub mod cluster;
-    pub mod commands;
-    pub mod config;
-    pub mod error;
-    pub mod health;
-    pub mod hex;
-    pub mod http;
-    pub mod ids;
-    pub mod lifecycle;
-    pub mod mcp;
-    pub mod metrics;
-    pub mod model;
-    pub mod mosquitto;
-    pub mod mqtt;
-    pub mod proto;
-    pub mod recovery;
-    pub mod server;
-    pub mod store;
-    pub mod tasks;
-    pub mod telemetry;
-}
+// The modules of the `server` feature (everything but the agent and its leaves), each with
+// its own attribute so that `cargo fmt` reaches them (it skips modules declared in a macro).
+#[cfg(feature = "server")]
+pub mod api;
+#[cfg(feature = "server")]
+pub mod audit;
+#[cfg(feature = "server")]
+pub mod auth;
+#[cfg(feature = "server")]
+pub mod bench;
+#[cfg(feature = "server")]
+pub mod cli;
+#[cfg(feature = "server")]
+pub mod client;
+#[cfg(feature = "server")]
+pub mod cluster;
+#[cfg(feature = "server")]
+pub mod commands;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod error;
+#[cfg(feature = "server")]
+pub mod health;
+#[cfg(feature = "server")]
+pub mod hex;
+#[cfg(feature = "server")]
+pub mod http;
+#[cfg(feature = "server")]
+pub mod ids;
+#[cfg(feature = "server")]
+pub mod lifecycle;
+#[cfg(feature = "server")]
+pub mod mcp;
+#[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
+pub mod model;
+#[cfg(feature = "server")]
+pub mod mosquitto;
+#[cfg(feature = "server")]
+pub mod mqtt;
+#[cfg(feature = "server")]
+pub mod proto;
+#[cfg(feature = "server")]
+pub mod recovery;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod store;
+#[cfg(feature = "server")]
+pub mod tasks;
+#[cfg(feature = "server")]
+pub mod telemetry;

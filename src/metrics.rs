@@ -309,7 +309,9 @@ mod tests {
         m.grpc_started(&GrpcLabels { grpc_service: "rebound.v1.X", grpc_method: "Y" });
         m.set_devices("online", 3);
         let text = m.encode();
-        assert!(text.contains(r#"rebound_commands_total{action="reboot_host",outcome="completed"} 1"#));
+        assert!(
+            text.contains(r#"rebound_commands_total{action="reboot_host",outcome="completed"} 1"#)
+        );
         assert!(text.contains("# TYPE rebound_command_duration_seconds histogram"), "{text}");
         assert!(text.contains(r#"rebound_devices{state="online"} 3"#), "{text}");
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {

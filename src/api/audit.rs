@@ -127,9 +127,7 @@ fn slot(
         trace_id,
         duration: std::time::Duration::ZERO,
     };
-    AuditSlot::new(template, Instant::now(), |error| {
-        codes::code_name(super::status::code(error))
-    })
+    AuditSlot::new(template, Instant::now(), |error| codes::code_name(super::status::code(error)))
 }
 
 /// Decode one uncompressed gRPC frame of the method's input type.

@@ -18,7 +18,6 @@ pub fn peer(extensions: &http::Extensions) -> String {
     tcp_name(extensions)
 }
 
-
 /// The principal of a call: the one the RPC layer admitted, or the bare peer for a request
 /// that did not pass through it (unit tests).
 pub fn of(extensions: &http::Extensions) -> Principal {

@@ -28,8 +28,13 @@ async fn layered() -> (
 
 /// The gRPC status code and message of a trailers-only answer.
 async fn call(
-    service: &mut (impl Service<http::Request<Body>, Response = http::Response<Body>, Error = std::convert::Infallible>
-              + Send),
+    service: &mut (
+             impl Service<
+        http::Request<Body>,
+        Response = http::Response<Body>,
+        Error = std::convert::Infallible,
+    > + Send
+         ),
     method: &str,
 ) -> (String, String) {
     let request = http::Request::builder()
@@ -59,7 +64,10 @@ async fn a_draining_server_refuses_what_the_policy_says_before_any_handler_runs(
     ] {
         let (code, message) = call(&mut service, method).await;
         assert_eq!(code, UNAVAILABLE, "{method}");
-        assert!(message.contains("server%20is%20draining") || message.contains("server is draining"), "{method}: {message}");
+        assert!(
+            message.contains("server%20is%20draining") || message.contains("server is draining"),
+            "{method}: {message}"
+        );
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1, "no handler ran for a refused call");
 

@@ -82,7 +82,10 @@ mod tests {
     #[test]
     fn metric_labels_name_served_methods_only() {
         let labels = metric_labels("/rebound.v1.HealthService/GetHealth");
-        assert_eq!((labels.grpc_service, labels.grpc_method), ("rebound.v1.HealthService", "GetHealth"));
+        assert_eq!(
+            (labels.grpc_service, labels.grpc_method),
+            ("rebound.v1.HealthService", "GetHealth")
+        );
         let labels = metric_labels("/made.Up/Anything");
         assert_eq!((labels.grpc_service, labels.grpc_method), ("unknown", "unknown"));
     }

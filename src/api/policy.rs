@@ -60,7 +60,10 @@ pub const TABLE: &[(&str, Policy)] = &[
     ("rebound.v1.ClientCommandService/ListClients", read(Role::Viewer)),
     ("rebound.v1.ClientCommandService/CountClients", read(Role::Viewer)),
     ("rebound.v1.ClientCommandService/GetClient", read(Role::Viewer)),
-    ("rebound.v1.ClientCommandService/ClearServiceFailed", write(Role::Operator).not_while_draining()),
+    (
+        "rebound.v1.ClientCommandService/ClearServiceFailed",
+        write(Role::Operator).not_while_draining(),
+    ),
     ("rebound.v1.ClientCommandService/UpdateClient", write(Role::Operator).not_while_draining()),
     ("rebound.v1.ClientCommandService/StartRollout", write(Role::Operator).not_while_draining()),
     ("rebound.v1.ClientCommandService/GetRollout", read(Role::Viewer)),

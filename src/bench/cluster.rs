@@ -127,7 +127,12 @@ impl Setting<'_> {
     ) -> Result<(Vec<ServerProcess>, Vec<Rpc>)> {
         let mut replicas = Vec::with_capacity(count);
         for _ in 0..count {
-            replicas.push(ServerProcess::start_with(self.binary, broker, url, &self.cluster_config)?);
+            replicas.push(ServerProcess::start_with(
+                self.binary,
+                broker,
+                url,
+                &self.cluster_config,
+            )?);
         }
         let mut rpcs = Vec::with_capacity(count);
         for replica in &replicas {
@@ -149,7 +154,8 @@ pub async fn run(params: ClusterBench) -> Result<()> {
         None => std::env::current_exe().map_err(fail)?,
     };
     let target = Target::new(Some(url)).await?;
-    let setting = Setting { binary: &binary, target: &target, cluster_config: params.cluster_config() };
+    let setting =
+        Setting { binary: &binary, target: &target, cluster_config: params.cluster_config() };
     let result = phases(&params, &setting).await;
     if let Err(err) = target.drop_source().await {
         progress(format_args!("could not drop the bench's empty database: {err}"));
@@ -173,8 +179,7 @@ async fn phases(
         params.handovers,
         humantime::format_duration(params.lease_ttl)
     ));
-    let failover =
-        super::cluster_failover::measure(params, setting, params.replicas.len()).await?;
+    let failover = super::cluster_failover::measure(params, setting, params.replicas.len()).await?;
     Ok((fanouts, failover))
 }
 
@@ -254,6 +259,9 @@ mod tests {
     fn the_renewal_is_a_quarter_of_the_ttl() {
         let mut params = with_url(None);
         params.lease_ttl = Duration::from_secs(2);
-        assert_eq!(params.cluster_config(), "[cluster]\nlease_ttl = \"2s\"\nlease_renew = \"500ms\"\n");
+        assert_eq!(
+            params.cluster_config(),
+            "[cluster]\nlease_ttl = \"2s\"\nlease_renew = \"500ms\"\n"
+        );
     }
 }

@@ -42,8 +42,8 @@ pub(super) async fn measure(
     setting: &Setting<'_>,
     index: usize,
 ) -> Result<Failover> {
-    let broker = Broker::start(&[(SERVER_USER.to_owned(), SERVER_PASSWORD.to_owned())])
-        .map_err(fail)?;
+    let broker =
+        Broker::start(&[(SERVER_USER.to_owned(), SERVER_PASSWORD.to_owned())]).map_err(fail)?;
     let url = setting.target.copy(index).await?;
     let result = async {
         let (mut replicas, _) = setting.start_replicas(&broker, &url, FAILOVER_REPLICAS).await?;

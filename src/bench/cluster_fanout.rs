@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::cluster::{ClusterBench, Setting, progress};
 use super::clients::wait_registered;
+use super::cluster::{ClusterBench, Setting, progress};
 use super::cpu::CpuSample;
 use super::fail;
 use super::fanout::{BASELINES_PER_RUN, Run, baseline_rate, connect_fleet, rollout_once};

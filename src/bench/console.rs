@@ -106,8 +106,15 @@ pub async fn run(params: ConsoleBench) -> Result<()> {
     println!("| figure | value |");
     println!("|---|---|");
     println!("| devices | {n} |");
-    println!("| fleet page's first rows (ListClients through the gateway, median of 5) | {:.1} ms |", first_rows * 1e3);
-    println!("| server CPU per rollout, no console (median of {}) | {:.0} ms |", params.repeats, quiet * 1e3);
+    println!(
+        "| fleet page's first rows (ListClients through the gateway, median of 5) | {:.1} ms |",
+        first_rows * 1e3
+    );
+    println!(
+        "| server CPU per rollout, no console (median of {}) | {:.0} ms |",
+        params.repeats,
+        quiet * 1e3
+    );
     println!(
         "| server CPU per rollout, {} consoles watching (median of {}) | {:.0} ms |",
         params.consoles,
@@ -132,7 +139,8 @@ async fn fleet_first_rows(port: u16) -> Result<Duration> {
             (answer, started.elapsed())
         },
         async {
-            let (counts, panels) = tokio::join!(send_all(port, &FLEET_LIST[1..]), fleet_panels(port));
+            let (counts, panels) =
+                tokio::join!(send_all(port, &FLEET_LIST[1..]), fleet_panels(port));
             counts.and(panels)
         },
     );
@@ -163,7 +171,9 @@ async fn rollout_cpu(
     let mut pollers = JoinSet::new();
     for _ in 0..consoles {
         let request = encode_query(&format!(r#"{{"rollout_id":"{id}"}}"#));
-        streams.push(EventStream::open(port, &format!("{CLIENTS}/WatchRollout?request={request}")).await?);
+        streams.push(
+            EventStream::open(port, &format!("{CLIENTS}/WatchRollout?request={request}")).await?,
+        );
         pollers.spawn(fleet_page(port));
     }
     let mut watch = rpc

@@ -261,7 +261,10 @@ async fn transport_rate(broker: &Broker, devices: &[Uuid]) -> Result<f64> {
 
 /// One simulated device per uuid; returns once every one of them is subscribed to its
 /// commands topic.
-pub(super) async fn connect_fleet(broker: &Broker, devices: &[Uuid]) -> Result<Vec<device::DeviceTask>> {
+pub(super) async fn connect_fleet(
+    broker: &Broker,
+    devices: &[Uuid],
+) -> Result<Vec<device::DeviceTask>> {
     let (subscribed, mut ready) = mpsc::channel(devices.len().max(1));
     let mut waiting: HashSet<Uuid> = devices.iter().copied().collect();
     let mut fleet = Vec::with_capacity(devices.len());

@@ -28,9 +28,9 @@ pub(super) async fn post_json(port: u16, path: &str, body: &str) -> Result<(u16,
         text.split_once("\r\n\r\n").ok_or_else(|| fail(format!("{path}: no header end")))?;
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
     let status = status.ok_or_else(|| fail(format!("{path}: no status line")))?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.contains("chunked")
-    });
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.contains("chunked"));
     Ok((status, if chunked { dechunk(body) } else { body.to_owned() }))
 }
 
@@ -58,9 +58,8 @@ pub(super) struct EventStream {
 impl EventStream {
     pub(super) async fn open(port: u16, path: &str) -> Result<Self> {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await.map_err(fail)?;
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
-        );
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
         stream.write_all(request.as_bytes()).await.map_err(fail)?;
         let events = Arc::new(AtomicU64::new(0));
         let counter = events.clone();

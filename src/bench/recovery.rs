@@ -15,10 +15,10 @@
 
 use super::recovery_target::{Dialect, Target};
 use super::stats::{figure, median};
-use crate::error::Error;
 use crate::commands::device::{DeviceLink, OutboundCommand};
 use crate::commands::{DeviceSettings, Fleet, Settings};
 use crate::config::Config;
+use crate::error::Error;
 use crate::model::process::ProcessInfo;
 use crate::store::{self, Store};
 use std::path::PathBuf;
@@ -251,7 +251,8 @@ async fn generate(target: &Target, params: &RecoveryBench) -> Result<(), Error> 
 /// long ago (1 in 50 failed, the others completed).
 fn commands_sql(d: Dialect, start: u64, end: u64, params: &RecoveryBench, now: i64) -> String {
     let (open, devices) = (params.open, params.devices);
-    let (command, device) = (d.uuid("00000002", "i"), d.uuid("00000001", &format!("i % {devices}")));
+    let (command, device) =
+        (d.uuid("00000002", "i"), d.uuid("00000001", &format!("i % {devices}")));
     format!(
         "WITH {}, \
          r AS (SELECT i, i < {open} AS open, i % 2 = 0 AS due, (i % 8) / 2 AS kind, \

@@ -81,7 +81,10 @@ impl Target {
                 Some(path) => Self::sqlite_file(Path::new(path)),
                 None => Err(Error::invalid_argument(
                     "store-url",
-                    format!("not a sqlite:// or postgres:// URL: {}", crate::store::redact_url(url)),
+                    format!(
+                        "not a sqlite:// or postgres:// URL: {}",
+                        crate::store::redact_url(url)
+                    ),
                 )),
             },
         }
@@ -212,7 +215,8 @@ impl Target {
                 Ok(Generator::Sqlite(conn))
             }
             Self::Postgres { .. } => {
-                let mut conn = Generator::Postgres(PgConnection::connect(url).await.map_err(internal)?);
+                let mut conn =
+                    Generator::Postgres(PgConnection::connect(url).await.map_err(internal)?);
                 if unsynced {
                     conn.execute("SET synchronous_commit = off".to_owned()).await?;
                 }
@@ -224,7 +228,10 @@ impl Target {
     async fn admin_execute(&self, sql: &str) -> Result<(), Error> {
         if let Self::Postgres { admin, .. } = self {
             let mut conn = PgConnection::connect(admin).await.map_err(internal)?;
-            sqlx::query(AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.map_err(internal)?;
+            sqlx::query(AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .map_err(internal)?;
         }
         Ok(())
     }

@@ -102,7 +102,10 @@ mod tests {
             ..Default::default()
         };
         let out = render(&report);
-        assert!(out.contains("replica     a1\nleader      no\nlease epoch 7\nreplicas    2 live\n"), "{out}");
+        assert!(
+            out.contains("replica     a1\nleader      no\nlease epoch 7\nreplicas    2 live\n"),
+            "{out}"
+        );
         assert!(out.lines().any(|l| l.contains("b2") && l.ends_with("leader")), "{out}");
     }
 }

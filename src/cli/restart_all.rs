@@ -101,7 +101,8 @@ async fn wait_own(
     let mut health = HealthServiceClient::new(transport);
     loop {
         let request = pb::GetRestartStatusRequest { restart_id: replica.restart_id.clone() };
-        let event = restarts.get_restart_status(request).await.ok().and_then(|r| r.into_inner().restart);
+        let event =
+            restarts.get_restart_status(request).await.ok().and_then(|r| r.into_inner().restart);
         let phase = event.as_ref().map(pb::RestartEvent::phase);
         match phase {
             Some(pb::RestartPhase::Failed | pb::RestartPhase::RolledBack) => {

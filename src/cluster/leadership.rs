@@ -14,7 +14,9 @@ use crate::store::Fence;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Holds the lease at `epoch`: runs the singleton loops, fenced by that epoch.
-    Leader { epoch: i64 },
+    Leader {
+        epoch: i64,
+    },
     Follower,
 }
 
@@ -208,7 +210,12 @@ mod tests {
         let seen = watch.borrow_and_update().clone();
         assert_eq!(seen.ids, ["r-1", "r-2", "r-3"]);
         assert_eq!(seen.hold, Duration::from_secs(30));
-        leadership.see_members(Members::new("r-2", vec!["r-1".into(), "r-3".into(), "r-2".into()], ttl, renew));
+        leadership.see_members(Members::new(
+            "r-2",
+            vec!["r-1".into(), "r-3".into(), "r-2".into()],
+            ttl,
+            renew,
+        ));
         assert!(!watch.has_changed().unwrap(), "the same replicas are not announced again");
     }
 }

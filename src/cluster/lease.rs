@@ -97,13 +97,11 @@ async fn round(cluster: &Cluster, store: &dyn ClusterStore, settings: &ClusterCo
                 Err(err) => tracing::warn!(error = %err, "cluster: lease renewal failed"),
             }
         }
-        Role::Follower => {
-            match store.try_acquire(leadership.replica_id(), ttl).await {
-                Ok(Some(epoch)) => leadership.lead(epoch, deadline),
-                Ok(None) => {}
-                Err(err) => tracing::warn!(error = %err, "cluster: lease acquisition failed"),
-            }
-        }
+        Role::Follower => match store.try_acquire(leadership.replica_id(), ttl).await {
+            Ok(Some(epoch)) => leadership.lead(epoch, deadline),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(error = %err, "cluster: lease acquisition failed"),
+        },
     }
 }
 

@@ -8,8 +8,8 @@
 //! loops this gates (scheduler, retention) live in their own domains and only read the role.
 
 pub mod identity;
-mod lease;
 mod leadership;
+mod lease;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

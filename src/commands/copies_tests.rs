@@ -32,7 +32,8 @@ async fn fleets(url: &str) -> Vec<Arc<Fleet>> {
 /// The delivery of one ack message, as each replica's gateway hands it over.
 pub(super) fn ack(client: Uuid, command_id: Uuid, status: AckStatus) -> Delivery {
     let topic = format!("rebound/{client}/commands/ack");
-    let ack = DeviceAck { command_id, status, error_code: None, error_message: None, boot_id: None };
+    let ack =
+        DeviceAck { command_id, status, error_code: None, error_message: None, boot_id: None };
     let digest = Some(crate::hex::sha256(format!("{topic}\0{command_id}{}", status.as_str())));
     let message = DeviceMessage::Ack { topic: AckTopic::Canonical, ack };
     Delivery { event: GatewayEvent::Device { client, topic, message, digest }, receipt: None }
@@ -107,5 +108,3 @@ async fn an_ack_every_replica_receives_is_applied_once() {
         fleet.store().close().await;
     }
 }
-
-

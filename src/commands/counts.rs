@@ -95,7 +95,8 @@ mod tests {
     async fn two_callers_share_one_computation_until_it_is_a_second_old() {
         let (cache, taken) = (CountCache::default(), AtomicU64::new(0));
         let scope = ClientFilter::default();
-        let (a, b) = tokio::join!(cache.get(&scope, || count(&taken)), cache.get(&scope, || count(&taken)));
+        let (a, b) =
+            tokio::join!(cache.get(&scope, || count(&taken)), cache.get(&scope, || count(&taken)));
         assert_eq!(taken.load(Ordering::SeqCst), 1, "one computation for two callers");
         assert_eq!((a.unwrap().counts.total, b.unwrap().counts.total), (1, 1));
         tokio::time::advance(MAX_AGE - Duration::from_millis(1)).await;

@@ -23,7 +23,7 @@ use crate::contract::Action;
 use crate::error::Result;
 use crate::model::clients::{CapabilityTier, ClientRecord, RecoveryStep};
 use crate::model::commands::{EventSource, Origin};
-use crate::store::commands::{FleetTx};
+use crate::store::commands::FleetTx;
 
 /// What the ladder does next for one device.
 enum Next {

@@ -15,10 +15,10 @@ use super::device::{DeviceLink, OutboundCommand};
 use super::lifecycle::Transition;
 use super::settings::Settings;
 use crate::audit::AuditSlot;
-use crate::cluster::Leadership;
 use crate::clock::now_ms;
+use crate::cluster::Leadership;
 use crate::model::commands::{CommandEvent, CommandRecord, CommandState, EventSource};
-use crate::store::commands::{FleetTx};
+use crate::store::commands::FleetTx;
 use crate::store::{Store, StoreError};
 
 /// How many changes a slow watcher may fall behind before its stream ends.
@@ -184,7 +184,9 @@ impl Fleet {
                 self.link.withdraw_command(change.command.command_id);
             }
             match &self.unannounced {
-                Some(unannounced) => unannounced.lock().unwrap_or_else(|e| e.into_inner()).wait(change),
+                Some(unannounced) => {
+                    unannounced.lock().unwrap_or_else(|e| e.into_inner()).wait(change)
+                }
                 None => {
                     let _ = self.commands_tx.send(Arc::new(change));
                 }

@@ -22,7 +22,7 @@ use crate::contract::Action;
 use crate::error::Result;
 use crate::model::clients::{ClientRecord, ProcessStatus, RecoveryStep};
 use crate::model::commands::{AckTopic, CommandState, EventSource};
-use crate::store::commands::{FleetTx};
+use crate::store::commands::FleetTx;
 use crate::tasks::TaskControl;
 
 /// Most deliveries stored in one transaction. The shipped broker keeps up to 1000 QoS 1

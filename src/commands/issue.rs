@@ -15,7 +15,7 @@ use crate::contract::Action;
 use crate::contract::limits::{MAX_EXPIRY, MIN_EXPIRY, check_reason};
 use crate::error::{Error, Result};
 use crate::model::commands::{CommandRecord, CommandState, EventSource, Origin};
-use crate::store::commands::{FleetTx};
+use crate::store::commands::FleetTx;
 
 /// What the caller asks for.
 #[derive(Debug, Clone)]

@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::fleet::{Fleet, outbound};
 use crate::clock::now_ms;
+use crate::cluster::Leadership;
 use crate::error::Result;
 use crate::model::commands::{CommandRecord, EventSource};
-use crate::cluster::Leadership;
 use crate::store::{Fence, FleetTx, Store, StoreError};
 
 /// Most orphaned commands adopted per scheduler tick.
@@ -77,7 +77,11 @@ impl Fleet {
     /// The write transaction of a rollout step taken by `source`: fenced when the scheduler
     /// takes it (a singleton duty: wave issuing, an automatic abort), a plain one when an RPC
     /// does (any replica serves those: a rollout's start, an operator's abort).
-    pub(super) async fn step_tx(&self, source: EventSource, scope: Scope) -> Result<Box<dyn FleetTx>> {
+    pub(super) async fn step_tx(
+        &self,
+        source: EventSource,
+        scope: Scope,
+    ) -> Result<Box<dyn FleetTx>> {
         match source {
             EventSource::Scheduler => fenced_tx(self.store.as_ref(), &self.leadership, scope).await,
             _ => scope.begin(self.store.as_ref()).await,

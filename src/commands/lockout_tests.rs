@@ -9,14 +9,14 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::audit::AuditSlot;
+use crate::clock::now_ms;
 use crate::commands::IssueRequest;
 use crate::commands::test_link::RecordingLink;
-use crate::clock::now_ms;
 use crate::commands::{DeviceSettings, Fleet, Settings};
 use crate::config::Config;
-use crate::error::Error;
-use crate::model::clients::{ClientRecord};
 use crate::contract::Action;
+use crate::error::Error;
+use crate::model::clients::ClientRecord;
 use crate::model::commands::{CommandFilter, CommandState};
 
 /// Concurrent issues per store.

@@ -11,6 +11,8 @@
 //! Background work runs as two supervised loops: the ingest loop (device messages, in
 //! batches) and the scheduler (expiry, timeouts, rollout waves, crash recovery).
 
+#[cfg(test)]
+mod copies_tests;
 mod counts;
 mod crash;
 pub mod device;
@@ -19,19 +21,17 @@ mod ingest;
 mod issue;
 mod leader;
 mod lifecycle;
+#[cfg(test)]
+mod lockout_tests;
 mod operations;
 mod ownership;
 mod replicas;
 mod rollout;
 mod scheduler;
 mod settings;
-#[cfg(test)]
-mod copies_tests;
-#[cfg(test)]
-mod lockout_tests;
+mod startup;
 #[cfg(test)]
 pub(crate) mod test_link;
-mod startup;
 
 pub use counts::Counted;
 pub use fleet::{CommandChange, Fleet, Stats};

@@ -120,7 +120,8 @@ impl Fleet {
     /// After missed notices: announce every own change still waiting, oldest first.
     pub(super) fn release_local(&self) {
         let Some(unannounced) = &self.unannounced else { return };
-        let waiting = std::mem::take(&mut unannounced.lock().unwrap_or_else(|e| e.into_inner()).waiting);
+        let waiting =
+            std::mem::take(&mut unannounced.lock().unwrap_or_else(|e| e.into_inner()).waiting);
         for change in waiting.into_values() {
             self.announce_change(change);
         }

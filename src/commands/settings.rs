@@ -9,9 +9,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::config::{
-    ClusterConfig,
-    CommandsConfig, Config, ConfigObserver, CrashRecoveryConfig, EscalationConfig, MqttConfig,
-    RolloutConfig, SafetyConfig, SchedulerConfig,
+    ClusterConfig, CommandsConfig, Config, ConfigObserver, CrashRecoveryConfig, EscalationConfig,
+    MqttConfig, RolloutConfig, SafetyConfig, SchedulerConfig,
 };
 
 /// The device-side configuration sections, as one value.

@@ -87,11 +87,8 @@ pub async fn recover_at_start(store: &Arc<dyn Store>, max_ids: usize) -> Result<
     // makes the category's ids_truncated true.
     let max = max_ids as u64;
     let expiring = summary.expired.count;
-    let wanted = if expiring <= 10 * max {
-        expiring + summary.timed_out.count.min(max)
-    } else {
-        max
-    };
+    let wanted =
+        if expiring <= 10 * max { expiring + summary.timed_out.count.min(max) } else { max };
     for command in store.due_commands(now, u32::try_from(wanted).unwrap_or(u32::MAX)).await? {
         let found = match command.state {
             CommandState::Queued | CommandState::Published => &mut summary.expired,

@@ -7,9 +7,9 @@
 //! checks values; the gateway and the command domain apply them.
 
 use super::duration;
-use crate::contract::limits::{MAX_EXPIRY, MIN_EXPIRY};
 use super::load::FieldError;
 pub use crate::contract::broker::BrokerUrl;
+use crate::contract::limits::{MAX_EXPIRY, MIN_EXPIRY};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;

@@ -341,12 +341,9 @@ mod tests {
         .to_string();
         assert!(err.contains("cluster.replica_id"), "{err}");
         assert!(err.contains("cluster.lease_ttl"), "{err}");
-        let loaded = parse_str(
-            "version = 1\n[cluster]\nreplica_id = \"r-1\"\n",
-            Source::Inline,
-            env(&[]),
-        )
-        .unwrap();
+        let loaded =
+            parse_str("version = 1\n[cluster]\nreplica_id = \"r-1\"\n", Source::Inline, env(&[]))
+                .unwrap();
         assert_eq!(loaded.config.cluster.replica_id, "r-1");
         assert_eq!(loaded.config.cluster.lease_ttl, Duration::from_secs(15));
     }

@@ -26,8 +26,8 @@ pub use diff::{Change, ChangeKind, REDACTED, diff, is_secret, needs_restart, red
 pub use handle::{ConfigHandle, ConfigObserver, Current, Observers, file_observer};
 pub use load::{ConfigError, FieldError, LoadedConfig, Source, hash_config, load, parse_str};
 pub use model::{
-    CONFIG_VERSION, ClusterConfig, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat, ReloadConfig,
-    RestartConfig, RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig, TlsConfig,
-    valid_replica_id,
+    CONFIG_VERSION, ClusterConfig, Config, DEFAULT_LISTEN, DEFAULT_STORE_URL, LogFormat,
+    ReloadConfig, RestartConfig, RetentionConfig, ServerConfig, StoreConfig, TelemetryConfig,
+    TlsConfig, valid_replica_id,
 };
 pub use security::{AuthConfig, RateLimitConfig};

@@ -107,7 +107,10 @@ async fn whoami(State(gateway): State<Gateway>, request: Request) -> Response {
     let certificate = peer::certificate(request.extensions());
     let auth = gateway.gate.enabled();
     if auth && authorization.is_none() && certificate.is_none() {
-        return json_response(StatusCode::OK, &json!({ "principal": null, "role": null, "auth": auth }));
+        return json_response(
+            StatusCode::OK,
+            &json!({ "principal": null, "role": null, "auth": auth }),
+        );
     }
     let admitted = gateway.gate.admit(Call {
         method: "console/whoami",
@@ -149,7 +152,6 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -15,8 +15,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
 /// The server's gRPC stack, called in process.
-pub type GrpcService =
-    BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
+pub type GrpcService = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 
 /// Headers copied from the browser's request to the gRPC request: the credentials and the
 /// trace context. Nothing else crosses.
@@ -34,7 +33,8 @@ pub async fn call(
 ) -> Result<Body, Status> {
     let mut request = http::Request::new(Body::new(Full::new(frame(message))));
     *request.method_mut() = http::Method::POST;
-    *request.uri_mut() = path.parse().map_err(|_| Status::not_found(format!("{path}: no such method")))?;
+    *request.uri_mut() =
+        path.parse().map_err(|_| Status::not_found(format!("{path}: no such method")))?;
     *request.extensions_mut() = extensions;
     let forwarded = request.headers_mut();
     forwarded.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
@@ -117,7 +117,8 @@ impl Frames {
         if self.buffer[0] != 0 {
             return Err(Status::internal("the answer is compressed; the gateway asked for none"));
         }
-        let len = u32::from_be_bytes([self.buffer[1], self.buffer[2], self.buffer[3], self.buffer[4]]);
+        let len =
+            u32::from_be_bytes([self.buffer[1], self.buffer[2], self.buffer[3], self.buffer[4]]);
         let len = len as usize;
         if self.buffer.len() < 5 + len {
             return Ok(None);

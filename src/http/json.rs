@@ -63,8 +63,8 @@ mod tests {
 
     #[test]
     fn a_malformed_body_names_the_field() {
-        let err = request(descriptor("IssueCommandRequest"), br#"{"action": "ACTION_NAP"}"#)
-            .unwrap_err();
+        let err =
+            request(descriptor("IssueCommandRequest"), br#"{"action": "ACTION_NAP"}"#).unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         assert!(err.message().starts_with("action: "), "{}", err.message());
         let err = request(descriptor("ListClientsRequest"), br#"{"page_size": 1, "colour": 2}"#)

@@ -76,7 +76,9 @@ async fn open(
         match &*key {
             "request" => body = value.into_owned(),
             "access_token" => token = Some(value.into_owned()),
-            other => return Err(Status::invalid_argument(format!("{other}: unknown query parameter"))),
+            other => {
+                return Err(Status::invalid_argument(format!("{other}: unknown query parameter")));
+            }
         }
     }
     if let Some(token) = token

@@ -74,7 +74,9 @@ mod tests {
     fn the_pool_keeps_the_proto_comments() {
         let file = pool().get_service_by_name("rebound.v1.RestartService").unwrap().parent_file();
         let info = file.file_descriptor_proto().source_code_info.as_ref();
-        assert!(info.is_some_and(|info| info.location.iter().any(|l| l.leading_comments.is_some())));
+        assert!(
+            info.is_some_and(|info| info.location.iter().any(|l| l.leading_comments.is_some()))
+        );
     }
 
     #[test]

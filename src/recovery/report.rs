@@ -180,7 +180,8 @@ impl RecoveryReport {
         let action = if problems.is_empty() {
             format!("integrity check passed{scope}")
         } else {
-            self.warnings.push(format!("store integrity check found {} problem(s)", problems.len()));
+            self.warnings
+                .push(format!("store integrity check found {} problem(s)", problems.len()));
             format!("the database reports damage{scope}: stop the server and restore from a backup")
         };
         let category = Category::new(STORE_INTEGRITY, problems, action);

@@ -19,8 +19,8 @@ use crate::commands::{Found, StartupSummary, recover_at_start};
 use crate::error::Error;
 use crate::lifecycle::restart::{SnapshotOutcome, Startup};
 use crate::model::process::ProcessInfo;
-use crate::tasks::Tasks;
 use crate::store::{RunRecord, Store};
+use crate::tasks::Tasks;
 
 /// Run every start-up check, store the report and return it.
 #[tracing::instrument(name = "recovery.startup", skip_all)]

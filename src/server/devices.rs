@@ -23,8 +23,7 @@ pub fn start(ctx: &Arc<ServerContext>) -> Arc<Fleet> {
     let (link, gateway) = crate::mqtt::start(&ctx.tasks, &settings, deliveries, replica);
     ctx.health.register(gateway);
     let leadership = ctx.cluster.leadership().clone();
-    let fleet =
-        Arc::new(Fleet::new(ctx.store.clone(), settings, link).with_leadership(leadership));
+    let fleet = Arc::new(Fleet::new(ctx.store.clone(), settings, link).with_leadership(leadership));
     ctx.health.register(Arc::new(CommandsHealth(fleet.clone())));
     let ingest = fleet.clone();
     ctx.tasks.spawn("commands.ingest", move |control| ingest.run_ingest(inbox, control));

@@ -41,9 +41,9 @@ use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::service::Routes;
-use tower::Layer;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
+use tower::Layer;
 
 /// The gRPC services this build serves, as advertised by reflection and health.
 const SERVICES: &[&str] = &[

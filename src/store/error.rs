@@ -157,7 +157,9 @@ impl StoreError {
     /// The store operation that failed (`begin_run`, `backup`, …), when it was a query.
     pub fn op(&self) -> &'static str {
         match self {
-            Self::Query { op, .. } | Self::Statement { op, .. } | Self::NotSupported { op, .. } => op,
+            Self::Query { op, .. } | Self::Statement { op, .. } | Self::NotSupported { op, .. } => {
+                op
+            }
             Self::Migrate { .. } => "migrate",
             Self::Open { .. } | Self::Io { .. } | Self::Unreachable { .. } => "open",
             Self::SchemaTooNew { .. } => "migrate",

@@ -4,14 +4,12 @@
 use uuid::Uuid;
 
 use super::audit::{AuditQuery, AuditRow};
-use super::commands::{FleetTx};
+use super::commands::FleetTx;
 use super::progress_tests::rollout_record;
 use super::reloads::ReloadEventRow;
 use super::tests::{backends, open_ok};
 use crate::contract::Action;
-use crate::model::clients::{
-    ClientCounts, ClientFilter, ClientRecord, CrashFilter, ProcessStatus,
-};
+use crate::model::clients::{ClientCounts, ClientFilter, ClientRecord, CrashFilter, ProcessStatus};
 use crate::model::commands::{
     CommandEvent, CommandFilter, CommandRecord, CommandState, EventSource, Origin,
 };
@@ -256,10 +254,8 @@ async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
         let grouped = ClientFilter { group: Some("g".into()), ..Default::default() };
         assert_eq!(count(grouped).await, 1, "{url}");
         // A uuid prefix (the console's search) lists and counts only the devices it starts.
-        let prefix = |text: &str| ClientFilter {
-            uuid_prefix: Some(text.to_owned()),
-            ..Default::default()
-        };
+        let prefix =
+            |text: &str| ClientFilter { uuid_prefix: Some(text.to_owned()), ..Default::default() };
         let head = crashed.to_string()[..9].to_owned();
         let found = ids(store.list_clients(&prefix(&head), None, 10).await.unwrap());
         assert_eq!(found, [crashed], "{url}");
@@ -319,16 +315,25 @@ async fn clients_filter_by_crash_state_and_rollouts_count_their_members() {
 async fn clients_are_counted_per_state_in_one_query() {
     for (url, _tmp) in backends().await {
         let store = open_ok(&url).await;
-        assert_eq!(store.client_counts(&ClientFilter::default()).await.unwrap(), ClientCounts::default(), "{url}");
-        let id = |n: u8| Uuid::parse_str(&format!("{n:02x}aaaaaa-0000-4000-8000-000000000000")).unwrap();
+        assert_eq!(
+            store.client_counts(&ClientFilter::default()).await.unwrap(),
+            ClientCounts::default(),
+            "{url}"
+        );
+        let id =
+            |n: u8| Uuid::parse_str(&format!("{n:02x}aaaaaa-0000-4000-8000-000000000000")).unwrap();
         let device = |n: u8, group: &str| ClientRecord {
             group: (!group.is_empty()).then(|| group.to_owned()),
             ..ClientRecord::new(id(n), 1)
         };
-        let online = |c: ClientRecord| ClientRecord { online: Some(true), last_online_ms: Some(5), ..c };
-        let offline = |c: ClientRecord| ClientRecord { online: Some(false), last_offline_ms: Some(5), ..c };
-        let crashed = |c: ClientRecord| ClientRecord { process_status: Some(ProcessStatus::Crashed), ..c };
-        let failed = |c: ClientRecord| ClientRecord { service_failed_unit: Some("app.service".into()), ..c };
+        let online =
+            |c: ClientRecord| ClientRecord { online: Some(true), last_online_ms: Some(5), ..c };
+        let offline =
+            |c: ClientRecord| ClientRecord { online: Some(false), last_offline_ms: Some(5), ..c };
+        let crashed =
+            |c: ClientRecord| ClientRecord { process_status: Some(ProcessStatus::Crashed), ..c };
+        let failed =
+            |c: ClientRecord| ClientRecord { service_failed_unit: Some("app.service".into()), ..c };
         let mut tx = store.fleet_tx().await.unwrap();
         for client in [
             online(device(1, "g")),
@@ -346,10 +351,12 @@ async fn clients_are_counted_per_state_in_one_query() {
         let all = ClientCounts { total: 7, online: 3, offline: 2, crashed: 3, service_failed: 2 };
         assert_eq!(store.client_counts(&everything).await.unwrap(), all, "{url}");
         let group = ClientFilter { group: Some("g".into()), ..Default::default() };
-        let in_group = ClientCounts { total: 4, online: 2, offline: 1, crashed: 1, service_failed: 1 };
+        let in_group =
+            ClientCounts { total: 4, online: 2, offline: 1, crashed: 1, service_failed: 1 };
         assert_eq!(store.client_counts(&group).await.unwrap(), in_group, "{url}");
         let prefix = ClientFilter { uuid_prefix: Some("1".into()), ..Default::default() };
-        let prefixed = ClientCounts { total: 1, online: 1, offline: 0, crashed: 1, service_failed: 1 };
+        let prefixed =
+            ClientCounts { total: 1, online: 1, offline: 0, crashed: 1, service_failed: 1 };
         assert_eq!(store.client_counts(&prefix).await.unwrap(), prefixed, "{url}");
         // Each state counts what ListClients' filter for it lists.
         for scope in [everything, group, prefix] {
@@ -362,8 +369,11 @@ async fn clients_are_counted_per_state_in_one_query() {
                 total: count(scope.clone()).await,
                 online: count(ClientFilter { online: Some(true), ..scope.clone() }).await,
                 offline: count(ClientFilter { online: Some(false), ..scope.clone() }).await,
-                crashed: count(ClientFilter { crash: Some((CrashFilter::Crashed, 0)), ..scope.clone() })
-                    .await,
+                crashed: count(ClientFilter {
+                    crash: Some((CrashFilter::Crashed, 0)),
+                    ..scope.clone()
+                })
+                .await,
                 service_failed: count(ClientFilter { service_failed: Some(true), ..scope.clone() })
                     .await,
             };

@@ -8,17 +8,17 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::audit::AuditQuery;
-use crate::model::clients::{ClientRecord};
-use crate::model::commands::{CommandFilter, CommandState, EventSource};
 use super::fleet_tests::audit_row;
-use super::progress_tests::rollout_record;
-use crate::model::rollouts::RolloutMember;
 use super::maintenance::RetentionTable;
+use super::progress_tests::rollout_record;
 use super::recovery::RecoveryReportRow;
 use super::reloads::{ReloadEventQuery, ReloadEventRow};
 use super::tests::{backends, open_ok};
 use super::{RestartQuery, Store, StoreErrorKind};
+use crate::model::clients::ClientRecord;
+use crate::model::commands::{CommandFilter, CommandState, EventSource};
 use crate::model::restart::{Outcome, sample_record};
+use crate::model::rollouts::RolloutMember;
 
 fn at(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).expect("time")
@@ -189,7 +189,8 @@ async fn retention_deletes_only_old_finished_rows_in_batches() {
         tx.commit().await.unwrap();
         for ms in [1_000, 2_000, 9_000] {
             store.insert_reload_event(&reload(ms, "rpc", "success", 1), None).await.unwrap();
-            store.insert_audit_event(&super::audit::AuditRow { at: at(ms), ..audit_row("/a/B") })
+            store
+                .insert_audit_event(&super::audit::AuditRow { at: at(ms), ..audit_row("/a/B") })
                 .await
                 .unwrap();
         }

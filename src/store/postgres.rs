@@ -24,10 +24,10 @@ mod clients;
 mod cluster;
 mod commands;
 mod copies;
-mod notify;
 mod device_rows;
 mod fleet_tx;
 mod maintenance;
+mod notify;
 mod ratelimits;
 mod recovery;
 mod reloads;
@@ -39,14 +39,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::migrate::Migrator;
 use sqlx::Connection;
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use tracing::{debug, info, instrument, warn};
 
 use super::changes::ChangeFeed;
-use super::url::redact;
 use super::error::postgres_kind;
+use super::url::redact;
 use super::{
     Store, StoreError, StoreErrorKind, StoreOptions, StoreStatus, WriteFailure, WriteHealth,
 };

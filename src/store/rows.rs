@@ -14,14 +14,12 @@ use chrono::{DateTime, Utc};
 use super::audit::AuditRow;
 use super::recovery::RecoveryReportRow;
 use super::reloads::{ReloadEventRow, ReloadStatsRow};
-use super::{
-    PreviousRun, RestartCursor, RestartPage, RestartTotals, RunEnd, RunId, StoreError,
-};
-use uuid::Uuid;
+use super::{PreviousRun, RestartCursor, RestartPage, RestartTotals, RunEnd, RunId, StoreError};
 use crate::model::restart::{
     DrainStats, Mode, Outcome, Phase, PhaseTiming, Reason, RequestedMode, RestartRecord,
     SnapshotOutcome,
 };
+use uuid::Uuid;
 
 /// Converts a stored `*_ms` column back to a timestamp; `op` names the failing operation.
 pub(crate) fn from_ms(op: &'static str, ms: i64) -> Result<DateTime<Utc>, StoreError> {

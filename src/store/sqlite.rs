@@ -45,7 +45,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -216,12 +215,11 @@ async fn check_schema_version(pool: &SqlitePool, location: &str) -> Result<(), S
     if !exists {
         return Ok(());
     }
-    let found: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success",
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(StoreError::query(OP))?;
+    let found: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::query(OP))?;
     super::refuse_newer_schema(location, found, latest_schema_version())
 }
 
@@ -261,7 +259,8 @@ impl Store for SqliteStore {
             let written = tx
                 .conn()
                 .and_then(|conn| {
-                    conn.execute(super::writes::PROBE_WRITE, []).map_err(StoreError::statement("probe_write"))
+                    conn.execute(super::writes::PROBE_WRITE, [])
+                        .map_err(StoreError::statement("probe_write"))
                 })
                 .and_then(|_| tx.commit());
             tx.finish(written)

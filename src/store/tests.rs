@@ -38,7 +38,10 @@ async fn ping_reports_backend_and_schema_version() {
         let status = store.ping().await.expect("ping");
         assert_eq!(status.backend, store.backend(), "{url}");
         assert_eq!(status.schema_version, 12, "{url}: both backends' schemas are at version 12");
-        assert_eq!(super::sqlite::latest_schema_version(), super::postgres::latest_schema_version());
+        assert_eq!(
+            super::sqlite::latest_schema_version(),
+            super::postgres::latest_schema_version()
+        );
         assert!(!status.location.is_empty(), "{url}");
         store.close().await;
     }

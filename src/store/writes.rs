@@ -47,7 +47,10 @@ impl WriteHealth {
     /// A write transaction failed with `err`.
     pub fn failed(&self, err: &StoreError) {
         let kind = err.kind();
-        if matches!(kind, StoreErrorKind::Conflict | StoreErrorKind::InvalidInput | StoreErrorKind::Fenced) {
+        if matches!(
+            kind,
+            StoreErrorKind::Conflict | StoreErrorKind::InvalidInput | StoreErrorKind::Fenced
+        ) {
             return;
         }
         let mut failure = self.lock();

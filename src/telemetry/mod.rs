@@ -12,11 +12,11 @@
 mod rotate;
 mod settings;
 
-pub use settings::{LogFormat, TelemetryConfig};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use rotate::RotatingFile;
+pub use settings::{LogFormat, TelemetryConfig};
 use std::io::IsTerminal;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;

@@ -42,8 +42,7 @@ fn lagged() -> Status {
 
 fn missed() -> Status {
     Status::from(Error::Unavailable(
-        "changes made by another replica were missed (database connection lost); call again"
-            .into(),
+        "changes made by another replica were missed (database connection lost); call again".into(),
     ))
 }
 

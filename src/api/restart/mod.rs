@@ -66,8 +66,7 @@ fn domain_request<T>(
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRestartResponse, Status>> + Send>>;
-type RollingStream =
-    Pin<Box<dyn Stream<Item = Result<pb::RollingRestartResponse, Status>> + Send>>;
+type RollingStream = Pin<Box<dyn Stream<Item = Result<pb::RollingRestartResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl RestartService for RestartApi {

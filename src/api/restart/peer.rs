@@ -106,7 +106,9 @@ impl Peer {
     /// taken by another process since): UNAVAILABLE when it does not answer.
     pub async fn generation(&self) -> Result<u64, Error> {
         let health = self.health().await.map_err(|status| {
-            Error::Unavailable(self.named(format!("unreachable: GetHealth: {}", described(&status))))
+            Error::Unavailable(
+                self.named(format!("unreachable: GetHealth: {}", described(&status))),
+            )
         })?;
         let answered = health.cluster.map(|c| c.replica_id).unwrap_or_default();
         if answered != self.id {
@@ -153,11 +155,14 @@ impl Peer {
 
     /// One look at restart `id` and, once it is complete, at the replica's health.
     async fn look(&self, id: &str, before: u64) -> Look {
-        let request = self.request(pb::GetRestartStatusRequest { restart_id: id.into() }, CALL_TIMEOUT);
+        let request =
+            self.request(pb::GetRestartStatusRequest { restart_id: id.into() }, CALL_TIMEOUT);
         let client = RestartServiceClient::new(self.channel.clone());
         let event = match client.clone().get_restart_status(request).await {
             Ok(response) => response.into_inner().restart.unwrap_or_default(),
-            Err(status) => return Look::Waiting(format!("GetRestartStatus: {}", described(&status))),
+            Err(status) => {
+                return Look::Waiting(format!("GetRestartStatus: {}", described(&status)));
+            }
         };
         let phase = event.phase();
         match phase {

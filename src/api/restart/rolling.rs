@@ -195,7 +195,11 @@ mod tests {
         for wildcard in ["0.0.0.0:50051", "[::]:50051"] {
             let err = peer::dialable("r2", wildcard).unwrap_err();
             assert!(matches!(err, Error::FailedPrecondition(_)), "{err:?}");
-            assert!(err.to_string().starts_with(&format!("replica r2 listens on the wildcard address {wildcard}")), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("replica r2 listens on the wildcard address {wildcard}")),
+                "{err}"
+            );
         }
         let err = peer::dialable("r3", "unix:/tmp/x").unwrap_err().to_string();
         assert_eq!(err, "replica r3: listen address \"unix:/tmp/x\" is not an ip:port to dial");

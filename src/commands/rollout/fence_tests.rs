@@ -35,7 +35,11 @@ async fn store(url: &str, id: &str) -> Arc<dyn Store> {
 
 /// The fleet of replica `id` on `store`, leading at `epoch` by its own account, with a
 /// connected broker link.
-pub(super) fn fleet(store: &Arc<dyn Store>, id: &str, epoch: i64) -> (Arc<Fleet>, Arc<RecordingLink>) {
+pub(super) fn fleet(
+    store: &Arc<dyn Store>,
+    id: &str,
+    epoch: i64,
+) -> (Arc<Fleet>, Arc<RecordingLink>) {
     let link = Arc::new(RecordingLink::default());
     link.connected.store(true, Ordering::SeqCst);
     let settings = Settings::new(DeviceSettings::from_config(&Config::default()));
@@ -46,7 +50,9 @@ pub(super) fn fleet(store: &Arc<dyn Store>, id: &str, epoch: i64) -> (Arc<Fleet>
 
 /// Two replicas, `a` leading, on a fresh database with `devices` registered devices; `None`
 /// without PostgreSQL.
-pub(super) async fn two_replicas(devices: usize) -> Option<(Arc<dyn Store>, Arc<dyn Store>, Fence)> {
+pub(super) async fn two_replicas(
+    devices: usize,
+) -> Option<(Arc<dyn Store>, Arc<dyn Store>, Fence)> {
     Some(two_replicas_on(&database().await?, devices).await)
 }
 

@@ -9,14 +9,14 @@
 //! step to the next (scheduler) and issues its commands; [`plan`] is the arithmetic of
 //! canary size, pacing, pieces and the abort rule.
 
-mod plan;
-mod step;
 #[cfg(test)]
 mod fence_tests;
+mod plan;
 #[cfg(test)]
 mod race_tests;
 #[cfg(test)]
 mod replica_tests;
+mod step;
 #[cfg(test)]
 mod tests;
 
@@ -277,7 +277,10 @@ impl Fleet {
         self.announce_rollout(rollout_id);
         // The rollout exists from here on: a later piece that fails is the scheduler's to
         // issue again (its next step takes the members still unissued), not the caller's.
-        match self.issue_pieces(rollout.clone(), Change::Issue, rest, later, now, EventSource::Api).await {
+        match self
+            .issue_pieces(rollout.clone(), Change::Issue, rest, later, now, EventSource::Api)
+            .await
+        {
             Ok(rollout) => {
                 self.plan_next_step(&rollout, 0);
                 Ok((rollout, true))

@@ -31,15 +31,13 @@ fn at_once() -> RolloutRequest {
 
 /// The devices the links were asked to send a command to, and how many commands.
 fn sent(links: &[&Arc<RecordingLink>]) -> (HashSet<Uuid>, usize) {
-    let commands: Vec<_> =
-        links.iter().flat_map(|l| l.published.lock().unwrap().clone()).collect();
+    let commands: Vec<_> = links.iter().flat_map(|l| l.published.lock().unwrap().clone()).collect();
     (commands.iter().map(|c| c.client_uuid).collect(), commands.len())
 }
 
 /// Every sent command completes; then the rollout's counters must agree with its members.
 async fn complete_all(fleet: &Fleet, links: &[&Arc<RecordingLink>], id: Uuid, devices: u32) {
-    let commands: Vec<_> =
-        links.iter().flat_map(|l| l.published.lock().unwrap().clone()).collect();
+    let commands: Vec<_> = links.iter().flat_map(|l| l.published.lock().unwrap().clone()).collect();
     for status in [AckStatus::Accepted, AckStatus::ExecutionStarted, AckStatus::Completed] {
         let mut batch: Vec<_> =
             commands.iter().map(|c| ack(c.client_uuid, c.command_id, status)).collect();
@@ -151,6 +149,7 @@ async fn acks_every_replica_ingests_at_once_are_counted_once() {
     assert_eq!((counters.total, counters.completed), (DEVICES, DEVICES), "{counters:?}");
     let problems = a.integrity_problems().await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");
-    let ignored: u64 = [&leader, &api].iter().map(|f| f.stats().ignored_acks.load(Ordering::SeqCst)).sum();
+    let ignored: u64 =
+        [&leader, &api].iter().map(|f| f.stats().ignored_acks.load(Ordering::SeqCst)).sum();
     assert_eq!(ignored, 0, "no copy was taken for a repeat by the device");
 }

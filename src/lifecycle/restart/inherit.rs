@@ -148,8 +148,12 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let http_addr = http.local_addr().unwrap();
-        let sockets =
-            ListenerSockets { tcp: listener.into(), tcp_addr: addr, unix: None, http: Some(http.into()) };
+        let sockets = ListenerSockets {
+            tcp: listener.into(),
+            tcp_addr: addr,
+            unix: None,
+            http: Some(http.into()),
+        };
         let inheritable = sockets.inheritable().unwrap();
         let mut handover = Handover {
             restart_id: Uuid::new_v4(),

@@ -276,7 +276,8 @@ impl Gateway {
         settings: &mut watch::Receiver<Arc<DeviceSettings>>,
     ) -> Attempt {
         let attempt = async {
-            let params = options::connect_params(config, self.replica.as_deref()).map_err(|e| e.to_string())?;
+            let params = options::connect_params(config, self.replica.as_deref())
+                .map_err(|e| e.to_string())?;
             Link::connect(&params).await.map_err(|e| e.to_string())
         };
         tokio::pin!(attempt);

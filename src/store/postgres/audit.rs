@@ -5,9 +5,9 @@ use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder, Transaction};
 use tracing::instrument;
 
 use super::PostgresStore;
-use crate::store::{StoreError, listing};
 use crate::store::audit::{AuditQuery, AuditRow, AuditStore};
 use crate::store::rows::{AUDIT_COLUMNS, AUDIT_INSERT_COLUMNS, AuditEventRow, bind_audit};
+use crate::store::{StoreError, listing};
 
 /// Store `event` on `conn` (a pooled connection or an open transaction) and return its id.
 pub(super) async fn insert(conn: &mut PgConnection, event: &AuditRow) -> Result<i64, StoreError> {

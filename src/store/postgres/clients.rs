@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::device_rows::{fetch, select_clients};
-use crate::store::StoreError;
-use crate::store::clients::{ClientStore};
 use crate::model::clients::{ClientCounts, ClientFilter, ClientRecord};
+use crate::store::StoreError;
+use crate::store::clients::ClientStore;
 use crate::store::sqlite::clients::{STALE, count_states, counts_of, push_client_page};
 use crate::store::sqlite::rows::ClientRow;
 

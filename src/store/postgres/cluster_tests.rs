@@ -75,7 +75,14 @@ async fn an_old_epoch_writes_nothing_and_a_takeover_waits_for_the_fenced_transac
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!takeover.is_finished(), "the takeover waits for the fenced transaction");
-    let command = CommandRecord::new(Uuid::new_v4(), Uuid::new_v4(), Action::RestartApp, Origin::Api, 1, i64::MAX / 2);
+    let command = CommandRecord::new(
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Action::RestartApp,
+        Origin::Api,
+        1,
+        i64::MAX / 2,
+    );
     tx.insert_command(&command).await.unwrap();
     tx.commit().await.unwrap();
     let new_epoch = takeover.await.unwrap().unwrap().expect("taken once the transaction ended");
@@ -100,7 +107,14 @@ async fn queued_commands_of_a_dead_owner_are_adopted_by_the_leader_once() {
     let b = replica(&url, "b").await;
     let (ca, cb) = (a.cluster().unwrap(), b.cluster().unwrap());
     ca.heartbeat(&beat("a")).await.unwrap();
-    let queued = CommandRecord::new(Uuid::new_v4(), Uuid::new_v4(), Action::RestartApp, Origin::Api, 1, i64::MAX / 2);
+    let queued = CommandRecord::new(
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Action::RestartApp,
+        Origin::Api,
+        1,
+        i64::MAX / 2,
+    );
     let mut tx = a.fleet_tx().await.unwrap();
     tx.insert_command(&queued).await.unwrap();
     tx.commit().await.unwrap();
@@ -109,7 +123,11 @@ async fn queued_commands_of_a_dead_owner_are_adopted_by_the_leader_once() {
     cb.heartbeat(&beat("b")).await.unwrap();
     let epoch = cb.try_acquire("b", TTL).await.unwrap().unwrap();
     let fence = Fence { holder: "b".into(), epoch };
-    assert_eq!(cb.adopt_orphans(&fence, TTL, 2, 100).await.unwrap(), Vec::<Uuid>::new(), "a is alive");
+    assert_eq!(
+        cb.adopt_orphans(&fence, TTL, 2, 100).await.unwrap(),
+        Vec::<Uuid>::new(),
+        "a is alive"
+    );
     ca.leave("a").await.unwrap();
     assert_eq!(cb.adopt_orphans(&fence, TTL, 2, 100).await.unwrap(), [queued.command_id]);
     assert_eq!(cb.owned_queued("b", 2).await.unwrap(), [queued.command_id]);

@@ -10,9 +10,11 @@ use uuid::Uuid;
 use super::PostgresStore;
 use super::device_rows::{self, fetch, push_any, select_commands};
 use super::fleet_tx::PgFleetTx;
+use crate::model::commands::{
+    CommandEvent, CommandFilter, CommandRecord, CommandState, StateCount,
+};
 use crate::store::StoreError;
 use crate::store::commands::{CommandCursor, CommandStore, FleetTx};
-use crate::model::commands::{CommandEvent, CommandFilter, CommandRecord, CommandState, StateCount};
 use crate::store::sqlite::commands::push_command_page;
 use crate::store::sqlite::rows::{
     COMMAND_COLUMNS, CommandRow, EventRow, open_ids_sql, open_summary_sql, state_count,
@@ -118,13 +120,14 @@ impl CommandStore for PostgresStore {
             .map_err(StoreError::query(OP))?;
         let mut summary = Vec::with_capacity(counts.len());
         for (state, count, due) in counts {
-            let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(open_ids_sql("$1", "$2", "$3")))
-                .bind(&state)
-                .bind(now_ms)
-                .bind(i64::from(max_ids))
-                .fetch_all(self.pool())
-                .await
-                .map_err(StoreError::query(OP))?;
+            let ids: Vec<String> =
+                sqlx::query_scalar(AssertSqlSafe(open_ids_sql("$1", "$2", "$3")))
+                    .bind(&state)
+                    .bind(now_ms)
+                    .bind(i64::from(max_ids))
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(StoreError::query(OP))?;
             summary.push(state_count(&state, (count, due), &ids, OP)?);
         }
         Ok(summary)

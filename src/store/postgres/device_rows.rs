@@ -14,10 +14,10 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::store::StoreError;
 use crate::model::clients::{CapabilityTier, ClientRecord, ProcessStatus};
 use crate::model::commands::{AckTopic, CommandEvent, CommandRecord, Evidence};
 use crate::model::rollouts::{AbortCause, RolloutRecord};
+use crate::store::StoreError;
 use crate::store::sqlite::fleet_tx::LOCKOUT_COUNTED;
 use crate::store::sqlite::progress::{self, Row as ProgressRow, SLOTS};
 use crate::store::sqlite::rows::{
@@ -294,10 +294,10 @@ pub(super) async fn reserve_event_ids(
     count: i64,
 ) -> Result<Vec<i64>, StoreError> {
     sqlx::query_scalar("SELECT nextval('command_events_id_seq') FROM generate_series(1, $1)")
-    .bind(count)
-    .fetch_all(conn)
-    .await
-    .map_err(StoreError::query("tx.insert_event"))
+        .bind(count)
+        .fetch_all(conn)
+        .await
+        .map_err(StoreError::query("tx.insert_event"))
 }
 
 /// Inserts the members of a rollout in one statement.
@@ -432,8 +432,11 @@ fn progress_columns() -> Vec<&'static str> {
 
 /// Adds `$2…` to the counters of rollout `$1` (no row: nothing changes).
 static ADD_PROGRESS: LazyLock<String> = LazyLock::new(|| {
-    let sets: Vec<String> =
-        progress_columns().iter().enumerate().map(|(i, c)| format!("{c} = {c} + ${}", i + 2)).collect();
+    let sets: Vec<String> = progress_columns()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = {c} + ${}", i + 2))
+        .collect();
     format!("UPDATE rollout_progress SET {} WHERE rollout_id = $1", sets.join(", "))
 });
 

@@ -58,18 +58,18 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::PostgresStore;
-use super::notify::Notices;
 use super::device_rows::{self as rows, fetch, push_any, select_clients, select_commands, texts};
+use super::notify::Notices;
 use crate::ids::IdSet;
-use sqlx::QueryBuilder;
-use crate::store::audit::AuditRow;
-use crate::model::clients::{ClientRecord};
-use crate::store::commands::{FleetTx};
+use crate::model::clients::ClientRecord;
 use crate::model::commands::{CommandEvent, CommandRecord, CommandState, EventSource};
 use crate::model::rollouts::{RolloutMember, RolloutRecord};
+use crate::store::StoreError;
+use crate::store::audit::AuditRow;
+use crate::store::commands::FleetTx;
 use crate::store::sqlite::fleet_cache::FleetCache;
 use crate::store::sqlite::rows::{ClientRow, CommandRow, RolloutRow};
-use crate::store::StoreError;
+use sqlx::QueryBuilder;
 
 /// Begins a transaction of named devices: the area lock in shared mode, in the same round
 /// trip (key 8243102923822621697: `"rebound"` in ASCII, then 1 for the device area).
@@ -146,14 +146,18 @@ impl PgFleetTx {
             return Ok(());
         }
         let devices = unknown(devices, |id| self.locked.contains(id));
-        let commands =
-            unknown(commands, |id| self.resolved.contains(id) || self.cache.commands.contains_key(id));
+        let commands = unknown(commands, |id| {
+            self.resolved.contains(id) || self.cache.commands.contains_key(id)
+        });
         if devices.is_empty() && commands.is_empty() {
             return Ok(());
         }
         if !self.locked.is_empty() {
-            tracing::debug!(devices = devices.len(), commands = commands.len(),
-                "device locks taken after others (out of order)");
+            tracing::debug!(
+                devices = devices.len(),
+                commands = commands.len(),
+                "device locks taken after others (out of order)"
+            );
             // Ids reserved before this lock may be lower than those of the device's last
             // writer: events of one command keep increasing ids only with ids reserved after.
             self.event_ids.clear();

@@ -12,8 +12,8 @@ use crate::clock::now_ms;
 use crate::contract::Action;
 use crate::model::clients::ClientRecord;
 use crate::model::commands::{CommandRecord, Origin};
-use crate::store::test_postgres::{database, wait_for_lock_waiters};
 use crate::store::commands::FleetTx;
+use crate::store::test_postgres::{database, wait_for_lock_waiters};
 use crate::store::{Store, open};
 
 /// How long a transaction that must not wait may take.

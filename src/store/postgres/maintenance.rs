@@ -19,8 +19,8 @@ use tracing::instrument;
 use super::PostgresStore;
 use super::cluster::check_fence;
 use super::fleet_tx::BEGIN_WHOLE;
-use crate::store::{Fence, StoreError};
 use crate::store::maintenance::{MaintenanceStore, RetentionTable, expired_rows, retention_key};
+use crate::store::{Fence, StoreError};
 
 /// `expired_rows(table)` with PostgreSQL's placeholder for the cutoff.
 fn expired(table: RetentionTable) -> String {
@@ -79,7 +79,8 @@ impl MaintenanceStore for PostgresStore {
                 ),
             ),
         };
-        let mut tx = self.pool().begin_with(begin).await.map_err(StoreError::query("delete_expired"))?;
+        let mut tx =
+            self.pool().begin_with(begin).await.map_err(StoreError::query("delete_expired"))?;
         if let Some(fence) = fence {
             check_fence(&mut tx, fence).await?;
         }

@@ -12,9 +12,9 @@ use tracing::instrument;
 
 use super::PostgresStore;
 use crate::model::commands::CommandState;
-use crate::store::{StoreError, listing};
 use crate::store::recovery::{RecoveryReportRow, RecoveryStore};
 use crate::store::rows::{RECOVERY_COLUMNS, RecoveryRow};
+use crate::store::{StoreError, listing};
 
 /// Most problems reported per check: enough to act on, bounded on a badly damaged database.
 const MAX_PROBLEMS: i64 = 100;

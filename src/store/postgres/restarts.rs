@@ -11,7 +11,7 @@ use crate::store::rows::{
     LAST_FINISHED_RESTART, RESTART_COLUMNS, RestartRow, RestartSums, bind_restart, restart_ids,
     restart_page,
 };
-use crate::store::{listing, RestartPage, RestartQuery, RestartStore, RestartTotals, StoreError};
+use crate::store::{RestartPage, RestartQuery, RestartStore, RestartTotals, StoreError, listing};
 
 /// [`RESTART_COLUMNS`] as read on PostgreSQL: the INTEGER flag widened to the row's `i64`.
 fn select_columns() -> String {

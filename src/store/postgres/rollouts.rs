@@ -9,10 +9,10 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::device_rows::{count_members, fetch, push_any, select_rollouts};
-use crate::store::StoreError;
 use crate::contract::Action;
-use crate::store::rollouts::{RolloutStore};
 use crate::model::rollouts::{RolloutCounters, RolloutMember, RolloutRecord, RolloutState};
+use crate::store::StoreError;
+use crate::store::rollouts::RolloutStore;
 use crate::store::sqlite::progress::{self, SLOTS};
 use crate::store::sqlite::rows::{ROLLOUT_COLUMNS, RolloutRow};
 

@@ -4,9 +4,9 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 use tracing::instrument;
 
 use super::SqliteStore;
+use crate::store::audit::{AuditQuery, AuditRow, AuditStore};
 use crate::store::rows::{AUDIT_COLUMNS, AuditEventRow, bind_audit};
 use crate::store::{StoreError, listing};
-use crate::store::audit::{AuditQuery, AuditRow, AuditStore};
 
 /// Inserts an audit row with the next id; [`bind_audit`] binds its values in order.
 const INSERT: &str = "INSERT INTO audit_events (id, at_ms, principal, role, peer, rpc, \
@@ -71,7 +71,6 @@ impl AuditStore for SqliteStore {
         let mut sql: QueryBuilder<Sqlite> = listing::audit_events(AUDIT_COLUMNS, query);
         let rows: Vec<AuditEventRow> =
             sql.build_query_as().fetch_all(&self.pool).await.map_err(StoreError::query(OP))?;
-        rows.into_iter().map(|row| row.into_audit(OP))
-            .collect()
+        rows.into_iter().map(|row| row.into_audit(OP)).collect()
     }
 }

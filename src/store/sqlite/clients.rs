@@ -7,7 +7,7 @@ use super::SqliteStore;
 use super::rows::{CLIENT_COLUMNS, ClientRow};
 use crate::model::clients::{ClientCounts, ClientFilter, ClientRecord, CrashFilter};
 use crate::store::StoreError;
-use crate::store::clients::{ClientStore};
+use crate::store::clients::ClientStore;
 
 async fn fetch_clients(
     pool: &sqlx::SqlitePool,
@@ -125,8 +125,10 @@ where
     for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
     let columns: Vec<String> = COUNTED_STATES.iter().map(|state| counted(state)).collect();
-    let mut builder =
-        QueryBuilder::new(format!("SELECT COUNT(*), {} FROM clients WHERE 1 = 1", columns.join(", ")));
+    let mut builder = QueryBuilder::new(format!(
+        "SELECT COUNT(*), {} FROM clients WHERE 1 = 1",
+        columns.join(", ")
+    ));
     push_client_filter(&mut builder, filter);
     builder
 }
@@ -189,7 +191,8 @@ impl ClientStore for SqliteStore {
 
     async fn client_counts(&self, filter: &ClientFilter) -> Result<ClientCounts, StoreError> {
         // SUM is NULL over no rows.
-        let counted = |state: &str| format!("COALESCE(SUM(CASE WHEN {state} THEN 1 ELSE 0 END), 0)");
+        let counted =
+            |state: &str| format!("COALESCE(SUM(CASE WHEN {state} THEN 1 ELSE 0 END), 0)");
         let mut builder = count_states::<Sqlite>(counted, filter);
         let row = builder
             .build_query_as()

@@ -179,14 +179,15 @@ impl CommandStore for SqliteStore {
         let mut summary = Vec::with_capacity(counts.len());
         for (state, count, due) in counts {
             // No ORDER BY: the `commands_state` index gives any `max_ids` rows without a sort.
-            let ids: Vec<String> =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(super::rows::open_ids_sql("?1", "?2", "?3")))
-                    .bind(&state)
-                    .bind(now_ms)
-                    .bind(max_ids)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(StoreError::query(OP))?;
+            let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(
+                super::rows::open_ids_sql("?1", "?2", "?3"),
+            ))
+            .bind(&state)
+            .bind(now_ms)
+            .bind(max_ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
             summary.push(super::rows::state_count(&state, (count, due), &ids, OP)?);
         }
         Ok(summary)

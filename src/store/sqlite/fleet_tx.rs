@@ -25,7 +25,7 @@ use crate::model::commands::{CommandEvent, CommandRecord, CommandState, EventSou
 use crate::model::rollouts::{RolloutMember, RolloutRecord};
 use crate::store::StoreError;
 use crate::store::audit::AuditRow;
-use crate::store::commands::{FleetTx};
+use crate::store::commands::FleetTx;
 
 /// Which commands count towards the lockout (see `lockout_entries`).
 pub(in crate::store) const LOCKOUT_COUNTED: &str = "state <> 'rejected' \

@@ -5,8 +5,8 @@ use std::path::Path;
 use tracing::instrument;
 
 use super::SqliteStore;
-use crate::store::{Fence, StoreError};
 use crate::store::maintenance::{MaintenanceStore, RetentionTable, expired_rows, retention_key};
+use crate::store::{Fence, StoreError};
 
 #[async_trait::async_trait]
 impl MaintenanceStore for SqliteStore {

@@ -262,7 +262,10 @@ const MEMBERS: &str = members_sql!("");
 const MEMBERS_OF_WAVE: &str = members_sql!(" AND m.wave = ?");
 
 /// The counter row of `MEMBERS` results.
-pub(in crate::store) fn tally(rows: Vec<(String, i64)>, op: &'static str) -> Result<Row, StoreError> {
+pub(in crate::store) fn tally(
+    rows: Vec<(String, i64)>,
+    op: &'static str,
+) -> Result<Row, StoreError> {
     let mut values = [0; SLOTS];
     for (state, n) in rows {
         values[TOTAL] += n;

@@ -5,8 +5,8 @@ use sqlx::{QueryBuilder, Sqlite};
 use tracing::instrument;
 
 use super::SqliteStore;
-use crate::store::rows::{RECOVERY_COLUMNS, RecoveryRow};
 use crate::store::recovery::{RecoveryReportRow, RecoveryStore};
+use crate::store::rows::{RECOVERY_COLUMNS, RecoveryRow};
 use crate::store::{StoreError, listing};
 
 #[async_trait::async_trait]

@@ -5,12 +5,12 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
 use tracing::instrument;
 
 use super::SqliteStore;
-use crate::store::rows::{
-    RELOAD_COLUMNS, RELOAD_INSERT_COLUMNS, ReloadRow, ReloadStatsParts, bind_reload,
-};
 use crate::store::audit::AuditRow;
 use crate::store::reloads::{
     ReloadEventQuery, ReloadEventRow, ReloadStatsRow, STATS_LATENCY_WINDOW,
+};
+use crate::store::rows::{
+    RELOAD_COLUMNS, RELOAD_INSERT_COLUMNS, ReloadRow, ReloadStatsParts, bind_reload,
 };
 use crate::store::{ReloadStore, StoreError};
 
@@ -30,9 +30,9 @@ impl ReloadStore for SqliteStore {
              FROM config_reload_events RETURNING id"
         )));
         let id = bind_reload!(insert, event, OP)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::query(OP))?;
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::query(OP))?;
         super::audit::commit_with(tx, audit, OP).await?;
         Ok(id)
     }
@@ -43,8 +43,9 @@ impl ReloadStore for SqliteStore {
         query: &ReloadEventQuery,
     ) -> Result<Vec<ReloadEventRow>, StoreError> {
         const OP: &str = "list_reload_events";
-        let mut sql: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {RELOAD_COLUMNS} FROM config_reload_events WHERE 1 = 1"));
+        let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {RELOAD_COLUMNS} FROM config_reload_events WHERE 1 = 1"
+        ));
         if let Some(before) = query.before_id {
             sql.push(" AND id < ").push_bind(before);
         }

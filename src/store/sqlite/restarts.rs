@@ -11,9 +11,7 @@ use crate::store::rows::{
     LAST_FINISHED_RESTART, RESTART_COLUMNS, RestartRow, RestartSums, bind_restart, restart_ids,
     restart_page,
 };
-use crate::store::{listing, 
-    RestartPage, RestartQuery, RestartStore, RestartTotals, StoreError,
-};
+use crate::store::{RestartPage, RestartQuery, RestartStore, RestartTotals, StoreError, listing};
 
 #[async_trait::async_trait]
 impl RestartStore for SqliteStore {

@@ -11,7 +11,7 @@ use super::rows::{ROLLOUT_COLUMNS, RolloutRow};
 use crate::contract::Action;
 use crate::model::rollouts::{RolloutCounters, RolloutMember, RolloutRecord, RolloutState};
 use crate::store::StoreError;
-use crate::store::rollouts::{RolloutStore};
+use crate::store::rollouts::RolloutStore;
 
 async fn fetch_rollouts(
     pool: &sqlx::SqlitePool,

@@ -14,8 +14,8 @@ use crate::store::StoreError;
 mod decode;
 
 pub(in crate::store) use self::decode::{
-    ClientRow, CommandRow, EventRow, RolloutRow, members, open_ids_sql, open_summary_sql, state_count,
-    uuids,
+    ClientRow, CommandRow, EventRow, RolloutRow, members, open_ids_sql, open_summary_sql,
+    state_count, uuids,
 };
 
 /// Columns of `commands`, in binding order.
@@ -118,7 +118,10 @@ pub(in crate::store) type ColumnMask = u32;
 pub(in crate::store) const ALL_UPDATABLE: ColumnMask = (1 << COMMAND_UPDATABLE.len()) - 1;
 
 /// The columns in which `after` differs from `before`.
-pub(in crate::store) fn changed_columns(before: &CommandRecord, after: &CommandRecord) -> ColumnMask {
+pub(in crate::store) fn changed_columns(
+    before: &CommandRecord,
+    after: &CommandRecord,
+) -> ColumnMask {
     COMMAND_UPDATABLE
         .iter()
         .enumerate()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::model::durability::Durability;
-use crate::store::commands::{CommandStore};
+use crate::store::commands::CommandStore;
 use crate::store::{RunEnd, RunStore};
 
 const TABLES: [&str; 13] = [
@@ -267,7 +267,7 @@ async fn busy_counts_the_operations_holding_a_connection() {
 #[tokio::test]
 async fn a_rollout_without_a_counter_row_is_counted_from_its_members() {
     use crate::model::rollouts::RolloutMember;
-    use crate::store::rollouts::{RolloutStore};
+    use crate::store::rollouts::RolloutStore;
     let tmp = tempfile::tempdir().unwrap();
     let store = open_path(&tmp.path().join("rebound.db")).await.unwrap();
     let id = uuid::Uuid::new_v4();
