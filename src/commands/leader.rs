@@ -50,8 +50,9 @@ pub(super) async fn fenced_tx(
     }
 }
 
-/// What a write transaction covers: the devices it names ([`crate::store::CommandStore::fleet_tx`])
-/// or the whole device area ([`crate::store::CommandStore::fleet_tx_whole`]).
+/// What a write transaction covers: the devices it names
+/// ([`crate::store::CommandStore::fleet_tx`]) or the whole device area
+/// ([`crate::store::CommandStore::fleet_tx_whole`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Scope {
     Devices,

@@ -142,8 +142,9 @@ async fn a_rollout_is_neither_completed_after_an_abort_nor_aborted_after_complet
 }
 
 /// PostgreSQL: while one replica's abort waits for the whole device area, the leader's step
-/// (a device transaction, holding the area's lock shared) issues the canary. The abort cancels those commands too: it reads what to
-/// cancel inside its own transaction, not before it.
+/// (a device transaction, holding the area's lock shared) issues the canary. The abort
+/// cancels those commands too: it reads what to cancel inside its own transaction, not
+/// before it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abort_cancels_what_a_step_issued_while_it_waited() {
     let Some(url) = database().await else { return };

@@ -3,9 +3,9 @@
 //!
 //! The device area has no foreign keys on PostgreSQL (`migrations/postgres/0012_*`): a batch of
 //! old commands is deleted with its events, and its rollout members let go of it, in one
-//! statement under the whole device area's lock ([`super::fleet_tx::BEGIN_WHOLE`]), so no row is left
-//! pointing to a deleted command and no write transaction adds one meanwhile. Each batch is
-//! one transaction; the leader's check their fence first ([`check_fence`]).
+//! statement under the whole device area's lock ([`super::fleet_tx::BEGIN_WHOLE`]), so no row
+//! is left pointing to a deleted command and no write transaction adds one meanwhile. Each
+//! batch is one transaction; the leader's check their fence first ([`check_fence`]).
 //!
 //! A backup of a PostgreSQL database is PostgreSQL's job: `pg_dump` takes a consistent
 //! snapshot while rebound serves, and the file lands where the operator runs it, not on the
